@@ -1,0 +1,51 @@
+# One way to run everything. The README names these targets.
+SHELL := /bin/bash
+PY := .venv/bin/python
+STAMP := .venv/.install-stamp
+N ?= 1000000
+SEED ?= 7
+QUARTERS ?= 4
+UNTIL ?= 2026Q3
+export PREFECT_HOME ?= $(CURDIR)/var/prefect
+export PREFECT_SERVER_ALLOW_EPHEMERAL_MODE ?= true
+export PREFECT_SERVER_ANALYTICS_ENABLED ?= false
+export PREFECT_SERVER_DATABASE_CONNECTION_URL ?= sqlite+aiosqlite:///$(CURDIR)/var/prefect/prefect.db
+export GX_ANALYTICS_ENABLED ?= false
+export MPLBACKEND ?= Agg
+
+.PHONY: install demo test test-fast bench clean system-deps
+
+install: $(STAMP)
+
+# Re-install when the package list changes; a missing .venv triggers it too.
+$(STAMP): pyproject.toml constraints.txt
+	@$(MAKE) --no-print-directory system-deps
+	python3 -m venv .venv
+	.venv/bin/pip install --quiet --upgrade pip
+	.venv/bin/pip install --quiet -c constraints.txt -e '.[dev]'
+	@touch $(STAMP)
+
+# WeasyPrint needs pango (in the image) and harfbuzz-subset for fast font subsetting.
+system-deps:
+	@if ! ldconfig -p | grep -q libharfbuzz-subset; then \
+	  echo "installing Debian packages: libharfbuzz-subset0 fonts-dejavu-core"; \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq libharfbuzz-subset0 fonts-dejavu-core >/dev/null; \
+	fi
+
+demo: install
+	@mkdir -p var/prefect
+	$(PY) -m cxloop.cli demo --seed $(SEED) --quarters $(QUARTERS) --until $(UNTIL)
+
+test: install
+	@mkdir -p var/prefect
+	$(PY) -m pytest -q
+
+test-fast: install
+	$(PY) -m pytest -q -m 'not slow'
+
+bench: install
+	$(PY) -m tasks.bench --rows $(N)
+
+clean:
+	rm -rf var out .pytest_cache

@@ -1,0 +1,287 @@
+"""User-editable configuration (``config/``), validated on load.
+
+A region changes YAML and CSV here, never code. Every loader raises
+:class:`ConfigError` naming the file and the offending entry.
+"""
+
+from __future__ import annotations
+
+import csv
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+import yaml
+from pydantic import BaseModel, Field, ValidationError, field_validator, model_validator
+
+RAYS = ("friendliness", "usefulness", "effort", "personalisation", "comfort")
+RAY_ITEMS: dict[str, tuple[str, ...]] = {
+    "friendliness": ("F1", "F2", "F3", "F4"),
+    "usefulness": ("U1", "U2", "U3", "U4"),
+    "effort": ("E1", "E2", "E3", "E4"),
+    "personalisation": ("P1", "P2", "P3", "P4"),
+    "comfort": ("C1", "C2", "C3", "C4"),
+}
+ITEMS: tuple[str, ...] = tuple(i for items in RAY_ITEMS.values() for i in items)
+CLIENT_TYPES = ("citizen", "employer")
+CHANNELS = ("star_survey", "review_book", "pos", "social", "contact_center", "interview_followup")
+CITIZEN_STAGES = ("first_contact", "profiling_plan", "benefits", "job_matching", "periodic_meetings", "training", "exit")
+EMPLOYER_STAGES = ("employer_onboarding", "vacancy_posting", "candidate_selection", "hiring_support")
+JOURNEY_STAGES = CITIZEN_STAGES + EMPLOYER_STAGES
+LANGUAGES = ("ru", "en", "fi")
+MEASURE_TYPES = ("process_optimisation", "new_experience")
+
+
+class ConfigError(ValueError):
+    """A configuration file is missing or invalid; the message names file and entry."""
+
+
+class Office(BaseModel):
+    office_code: str
+    office_name: str
+    region_code: str
+    region_name: str
+
+
+class Theme(BaseModel):
+    ray: Literal["friendliness", "usefulness", "effort", "personalisation", "comfort"]
+    stage: str
+    labels: dict[str, str]
+    keywords: dict[str, list[str]] = Field(default_factory=dict)
+
+    @field_validator("stage")
+    @classmethod
+    def _stage(cls, v: str) -> str:
+        if v not in JOURNEY_STAGES:
+            raise ValueError(f"unknown journey stage {v!r}; expected one of {', '.join(JOURNEY_STAGES)}")
+        return v
+
+    @field_validator("labels")
+    @classmethod
+    def _labels(cls, v: dict[str, str]) -> dict[str, str]:
+        missing = [lang for lang in LANGUAGES if lang not in v]
+        if missing:
+            raise ValueError(f"labels missing for {missing}")
+        return v
+
+
+class StarThresholds(BaseModel):
+    ratings: dict[int, float]
+    min_sample: int = 30
+
+    def stars(self, value: float | None) -> int | None:
+        if value is None or value != value:
+            return None
+        for stars in sorted(self.ratings, reverse=True):
+            if value >= self.ratings[stars]:
+                return stars
+        return 1
+
+
+class PainPointThresholds(BaseModel):
+    min_mentions: int = 5
+    top_n_for_measures: int = 3
+    min_priority_for_measures: float = 10.0
+
+
+class EffectThresholds(BaseModel):
+    alpha: float = 0.05
+    min_units_per_arm: int = 2
+
+
+class Thresholds(BaseModel):
+    star: StarThresholds
+    pain_points: PainPointThresholds = PainPointThresholds()
+    effects: EffectThresholds = EffectThresholds()
+
+
+class Kpi(BaseModel):
+    metric: str
+    target_change: float
+
+    @field_validator("metric")
+    @classmethod
+    def _metric(cls, v: str) -> str:
+        kind, _, arg = v.partition(":")
+        ok = (kind == "item" and arg in ITEMS) or (kind == "ray" and arg in RAYS) or kind == "neg_share"
+        if not ok:
+            raise ValueError(f"KPI metric {v!r} must be item:<F1..C4>, ray:<ray> or neg_share:<theme>")
+        return v
+
+
+class MeasureTemplate(BaseModel):
+    title: str
+    description: str = ""
+    type: Literal["process_optimisation", "new_experience"]
+    kpi: Kpi
+    duration_days: int = 90
+
+
+class OwnerRule(BaseModel):
+    owner: str
+    region: str | None = None
+    theme: str | None = None
+
+
+class Owners(BaseModel):
+    default: str
+    rules: list[OwnerRule] = Field(default_factory=list)
+
+    def owner_for(self, region_code: str, region_name: str, theme: str) -> str:
+        for rule in self.rules:
+            if rule.region in (None, region_code) and rule.theme in (None, theme):
+                return rule.owner
+        return self.default.format(region_code=region_code, region_name=region_name)
+
+
+class Playbook(BaseModel):
+    owners: Owners
+    measures: dict[str, list[MeasureTemplate]]
+
+
+class Recipient(BaseModel):
+    name: str = ""
+    email: str
+
+    @field_validator("email")
+    @classmethod
+    def _email(cls, v: str) -> str:
+        if "@" not in v or " " in v.strip():
+            raise ValueError(f"not an e-mail address: {v!r}")
+        return v.strip()
+
+
+class Recipients(BaseModel):
+    national: list[Recipient] = Field(default_factory=list)
+    regions: dict[str, list[Recipient]] = Field(default_factory=dict)
+
+
+class ChannelMapping(BaseModel):
+    """Canonical field -> accepted header aliases (matched case-, space- and ё/е-insensitively)."""
+
+    channel: str
+    fields: dict[str, list[str]]
+    required: list[str] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _required_known(self) -> "ChannelMapping":
+        unknown = [f for f in self.required if f not in self.fields]
+        if unknown:
+            raise ValueError(f"required fields {unknown} have no aliases in 'fields'")
+        return self
+
+
+class AppConfig(BaseModel):
+    offices: list[Office]
+    themes: dict[str, Theme]
+    thresholds: Thresholds
+    playbook: Playbook
+    recipients: Recipients
+    channels: dict[str, ChannelMapping]
+
+    @model_validator(mode="after")
+    def _cross_checks(self) -> "AppConfig":
+        unknown = [t for t in self.playbook.measures if t not in self.themes]
+        if unknown:
+            raise ValueError(f"playbook.yaml names unknown themes {unknown}")
+        return self
+
+    @property
+    def office_by_code(self) -> dict[str, Office]:
+        return {o.office_code: o for o in self.offices}
+
+    @property
+    def regions(self) -> dict[str, str]:
+        """region_code -> region_name, in registry order."""
+        out: dict[str, str] = {}
+        for o in self.offices:
+            out.setdefault(o.region_code, o.region_name)
+        return out
+
+
+def _read_yaml(path: Path) -> object:
+    if not path.exists():
+        raise ConfigError(f"{path}: file not found")
+    try:
+        with path.open(encoding="utf-8") as fh:
+            return yaml.safe_load(fh)
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: not valid YAML: {exc}") from exc
+
+
+def _validate(model: type[BaseModel], data: object, path: Path) -> BaseModel:
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in err['loc']) or '(top)'}: {err['msg']}" for err in exc.errors()
+        )
+        raise ConfigError(f"{path}: {problems}") from exc
+
+
+def read_offices_csv(path: Path) -> list[Office]:
+    """Read an office registry CSV (office_code, office_name, region_code, region_name)."""
+    if not path.exists():
+        raise ConfigError(f"{path}: file not found")
+    with path.open(encoding="utf-8-sig", newline="") as fh:
+        reader = csv.DictReader(fh)
+        need = {"office_code", "office_name", "region_code", "region_name"}
+        missing = need - set(reader.fieldnames or [])
+        if missing:
+            raise ConfigError(f"{path}: missing columns {sorted(missing)}")
+        offices = []
+        for row_no, row in enumerate(reader, start=2):
+            values = {k: (row.get(k) or "").strip() for k in need}
+            empty = [k for k, v in values.items() if not v]
+            if empty:
+                raise ConfigError(f"{path}, row {row_no}: empty {', '.join(sorted(empty))}")
+            offices.append(Office(**values))
+    codes = [o.office_code for o in offices]
+    dupes = sorted({c for c in codes if codes.count(c) > 1})
+    if dupes:
+        raise ConfigError(f"{path}: duplicate office codes {dupes}")
+    return offices
+
+
+def load_config(config_dir: Path | str) -> AppConfig:
+    """Load and validate everything under ``config_dir``."""
+    config_dir = Path(config_dir)
+    themes_raw = _read_yaml(config_dir / "themes.yaml")
+    if not isinstance(themes_raw, dict) or "themes" not in themes_raw:
+        raise ConfigError(f"{config_dir / 'themes.yaml'}: top-level key 'themes' missing")
+    themes = {
+        tid: _validate(Theme, spec, config_dir / "themes.yaml")
+        for tid, spec in (themes_raw["themes"] or {}).items()
+    }
+    channels: dict[str, ChannelMapping] = {}
+    for channel in CHANNELS:
+        path = config_dir / "channels" / f"{channel}.yaml"
+        channels[channel] = _validate(ChannelMapping, _read_yaml(path), path)  # type: ignore[assignment]
+    data = {
+        "offices": read_offices_csv(config_dir / "offices.csv"),
+        "themes": themes,
+        "thresholds": _validate(Thresholds, _read_yaml(config_dir / "thresholds.yaml"), config_dir / "thresholds.yaml"),
+        "playbook": _validate(Playbook, _read_yaml(config_dir / "playbook.yaml"), config_dir / "playbook.yaml"),
+        "recipients": _validate(Recipients, _read_yaml(config_dir / "recipients.yaml"), config_dir / "recipients.yaml"),
+        "channels": channels,
+    }
+    try:
+        return AppConfig.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(f"{config_dir}: {exc.errors()[0]['msg']}") from exc
+
+
+@lru_cache(maxsize=8)
+def _cached(config_dir: str, stamp: tuple[float, ...]) -> AppConfig:
+    return load_config(config_dir)
+
+
+def get_config(config_dir: Path | str | None = None) -> AppConfig:
+    """The configuration, reloaded when any file under the folder changes."""
+    if config_dir is None:
+        from cxloop.settings import get_settings
+
+        config_dir = get_settings().config_dir
+    root = Path(config_dir)
+    stamp = tuple(sorted(p.stat().st_mtime for p in root.rglob("*") if p.is_file())) if root.exists() else ()
+    return _cached(str(root), stamp)

@@ -1,0 +1,1 @@
+"""Prefect flows: one per file, each a deployable entrypoint; wiring only."""

@@ -1,0 +1,15 @@
+"""The feedback store and the measure register: SQLModel tables, sessions, migrations."""
+
+from models.tables import (  # noqa: F401
+    Delivery,
+    EffectEvaluation,
+    Feedback,
+    IndexResult,
+    IngestedFile,
+    Measure,
+    MeasureHistory,
+    Office,
+    PainPoint,
+    Quarantine,
+    SurveyAnswer,
+)
