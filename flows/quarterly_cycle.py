@@ -1,0 +1,138 @@
+"""The quarterly client-experience cycle, end to end.
+
+Every quarter the CX design service collects feedback from every channel, checks
+it against its data contracts, measures the client-centricity star, finds and
+ranks pain points, proposes corrective measures for the worst ones, measures the
+effect of measures implemented earlier, and sends management a PDF per region and
+a national one. This flow wires those stages together; each stage is a plain
+function in ``tasks/`` that you can also call from a notebook.
+
+Run it from the command line (``cxloop cycle --quarter 2026Q3``), from the Prefect
+UI (deployment ``quarterly-cx-cycle``), or from Python::
+
+    from flows.quarterly_cycle import quarterly_cycle
+    quarterly_cycle(quarter="2026Q3", send_reports=False)
+
+Rerunning a quarter is safe: files already ingested are skipped, and the
+quarter's index, pain points and effect evaluations are replaced, not duplicated.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from prefect import flow, get_run_logger, task
+from prefect.artifacts import create_markdown_artifact
+from prefect.cache_policies import NO_CACHE
+
+from cxloop.config import get_config
+from cxloop.quarters import Quarter
+from cxloop.settings import get_settings
+from models.db import upgrade
+from tasks import stages
+
+# DataFrames are passed between tasks in memory; hashing them for a cache key would
+# cost more than the stages themselves, so caching is off.
+_task = dict(cache_policy=NO_CACHE, persist_result=False)
+
+migrate_database = task(upgrade, name="migrate-database", **_task)
+sync_registry = task(stages.sync_registry, name="sync-office-registry", **_task)
+find_quarter_files = task(stages.find_quarter_files, name="find-quarter-files", **_task)
+ingest_one = task(stages.ingest_one, name="ingest-file", task_run_name="ingest-{path.name}", **_task)
+measure_star = task(stages.measure_star, name="measure-star-index", **_task)
+detect_pain_points = task(stages.detect_pain_points, name="detect-pain-points", **_task)
+propose_measures = task(stages.propose_measures, name="propose-measures", **_task)
+evaluate_effects = task(stages.evaluate_effects, name="evaluate-effects", **_task)
+write_reports = task(stages.write_reports, name="write-reports", **_task)
+deliver_reports = task(stages.deliver_reports, name="deliver-reports", retries=1, retry_delay_seconds=30, **_task)
+export_register = task(stages.export_register, name="export-register", **_task)
+
+
+def _summary_markdown(s: dict) -> str:
+    t = s["intake"]
+    lines = [
+        f"# Quarterly CX cycle {s['quarter']}",
+        "",
+        f"**Intake**: {t['received']} rows received = {t['accepted']} accepted + "
+        f"{t['quarantined']} quarantined + {t['duplicates']} duplicates ({t['files']} files).",
+        "",
+        "| unit | citizens | employers | composite |",
+        "|---|---|---|---|",
+    ]
+    for unit, vals in s["index"].items():
+        lines.append(f"| {unit} | {vals.get('citizen', '—')} | {vals.get('employer', '—')} | {vals.get('composite', '—')} |")
+    lines += ["", "**Top pain points (country)**: " + (", ".join(s["top_pain_points"]) or "none")]
+    lines += [f"**Measures proposed**: {len(s['measures_proposed'])}", f"**Effects evaluated**: {len(s['effects'])}"]
+    for e in s["effects"]:
+        lines.append(f"- {e['measure']}: {e['verdict']} ({e['method']}, {e['estimate']} [{e['ci_low']}; {e['ci_high']}])")
+    lines += ["", "**Reports**:"] + [f"- {p}" for p in s["reports"]]
+    return "\n".join(lines)
+
+
+@flow(name="quarterly-cx-cycle", log_prints=False)
+def quarterly_cycle(quarter: str | None = None, send_reports: bool = True, lang: str = "ru") -> dict:
+    """Run the whole loop for one quarter (default: the last complete quarter).
+
+    Args:
+        quarter: the quarter as ``YYYYQn``, e.g. ``2026Q3``.
+        send_reports: e-mail the PDFs (SMTP if configured, otherwise ``.eml`` files in the outbox).
+        lang: report language (``ru``; ``en`` and ``fi`` arrive with the reporting issue).
+    """
+    logger = get_run_logger()
+    q = str(Quarter.parse(quarter)) if quarter else str(Quarter.last_complete())
+    settings = get_settings()
+    settings.ensure_dirs()
+    config = get_config(settings.config_dir)
+    migrate_database()
+    sync_registry(config)
+
+    files = find_quarter_files(q, settings)
+    summaries = [ingest_one(path, channel, q, config) for path, channel in files]
+    unreadable = [s for s in summaries if s.status == "unreadable"]
+    for s in unreadable:
+        logger.error("unreadable file %s: %s", s.path, s.error)
+    totals = {k: sum(getattr(s, k) for s in summaries) for k in ("received", "accepted", "quarantined", "duplicates")}
+    totals["files"] = len(summaries)
+    totals["unreadable_files"] = len(unreadable)
+
+    index = measure_star(q, config)
+    pains = detect_pain_points(q, config)
+    proposed = propose_measures(q, config)
+    effects = evaluate_effects(q, config)
+    reports = write_reports(q, config, settings, lang)
+    delivery = deliver_reports(q, reports, config, settings) if send_reports else None
+    register = export_register(q, settings)
+
+    index_view: dict[str, dict[str, str]] = {}
+    if not index.empty:
+        top = index[index["level"].isin(["country", "region"])]
+        for r in top.itertuples(index=False):
+            unit = "country" if r.level == "country" else f"region {r.unit_code}"
+            index_view.setdefault(unit, {})[r.client_type] = "—" if r.index != r.index else f"{r.index:.1f}"
+    national = pains[pains["region_code"] == "ALL"].head(3) if not pains.empty else pains
+    summary = {
+        "quarter": q,
+        "files": [s.as_dict() for s in summaries],
+        "intake": totals,
+        "index": index_view,
+        "top_pain_points": [f"{r.theme}/{r.journey_stage}" for r in national.itertuples(index=False)],
+        "measures_proposed": proposed,
+        "effects": [
+            {
+                "measure": e["measure_id"], "verdict": e["verdict"], "method": e["method"],
+                "estimate": None if e["estimate"] is None else round(e["estimate"], 1),
+                "ci_low": None if e["ci_low"] is None else round(e["ci_low"], 1),
+                "ci_high": None if e["ci_high"] is None else round(e["ci_high"], 1),
+            }
+            for e in effects
+        ],
+        "reports": [str(r.path) for r in reports.values()],
+        "register": {k: str(v) for k, v in register.items()},
+        "delivery": None if delivery is None else {"sent": delivery.sent, "skipped": delivery.skipped, "failed": delivery.failed},
+    }
+    create_markdown_artifact(key=f"cx-cycle-{q.lower()}", markdown=_summary_markdown(summary), description=f"CX cycle {q}")
+    return summary
+
+
+if __name__ == "__main__":
+    quarterly_cycle()

@@ -1,0 +1,199 @@
+"""Stages 1-2 wired per file: read -> stage -> validate (GE) -> redact and tag text ->
+store. One call per received file; the accounting identity
+``received = accepted + quarantined + duplicates`` holds for every file and is
+checked before anything is committed.
+
+Re-running a quarter is a no-op for files already ingested from the same path
+with the same content; the same content arriving under another name is recorded
+with every row counted as a duplicate.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from sqlalchemy import insert, select
+from sqlmodel import Session
+
+from cxloop.config import ITEMS, JOURNEY_STAGES, AppConfig
+from models.tables import Feedback, IngestedFile, Office, Quarantine, SurveyAnswer
+from tasks.intake import IntakeError, RawFile, read_channel_file, stage_rows
+from tasks.redaction import redact_series
+from tasks.text import analyse_frame
+from tasks.validation import apply_suite, dedup_keys, split_duplicates
+
+FEEDBACK_COLUMNS = [
+    "dedup_key", "channel", "external_id", "source_file", "source_row", "received_at", "quarter",
+    "office_code", "region_code", "client_type", "journey_stage", "rating", "scale", "text",
+    "language", "sentiment", "themes", "negative_themes", "flags",
+]
+
+
+@dataclass
+class IngestSummary:
+    path: str
+    channel: str
+    received: int = 0
+    accepted: int = 0
+    quarantined: int = 0
+    duplicates: int = 0
+    warnings: int = 0
+    skipped_blank: int = 0
+    skipped_header: int = 0
+    status: str = "ingested"  # ingested | already_ingested | repeat | unreadable
+    error: str | None = None
+
+    def check(self) -> None:
+        if self.received != self.accepted + self.quarantined + self.duplicates:
+            raise AssertionError(
+                f"{self.path}: received {self.received} != accepted {self.accepted} + "
+                f"quarantined {self.quarantined} + duplicates {self.duplicates}"
+            )
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+def validation_parameters(office_regions: dict[str, str]) -> dict:
+    """Runtime values of the suites' $PARAMETERs: the office registry as stored in the database."""
+    return {
+        "known_offices": sorted(office_regions),
+        "known_regions": sorted(set(office_regions.values())),
+        "journey_stages": list(JOURNEY_STAGES),
+    }
+
+
+def analyse_text_stage(frame: pd.DataFrame, config: AppConfig) -> pd.DataFrame:
+    """Redact personal data first, then language, sentiment and themes on the redacted text."""
+    frame = frame.copy()
+    frame["text"] = redact_series(frame["text"])
+    ratings = frame["rating"] if "rating" in frame else None
+    scales = frame["scale"] if "scale" in frame else None
+    tagged = analyse_frame(frame["text"], ratings=ratings, scales=scales, config=config)
+    for col in ("language", "sentiment", "themes", "negative_themes"):
+        frame[col] = tagged[col].values
+    return frame
+
+
+def to_feedback_frame(accepted: pd.DataFrame, config: AppConfig) -> pd.DataFrame:
+    frame = analyse_text_stage(accepted, config)
+    frame["dedup_key"] = dedup_keys(frame)
+    frame["rating"] = frame["rating"].astype("float64")
+    return frame
+
+
+def _existing_keys(session: Session, keys: list[str]) -> set[str]:
+    found: set[str] = set()
+    for start in range(0, len(keys), 900):  # stay below SQLite's bound-parameter limit
+        chunk = keys[start : start + 900]
+        found.update(session.execute(select(Feedback.dedup_key).where(Feedback.dedup_key.in_(chunk))).scalars())
+    return found
+
+
+def _records(frame: pd.DataFrame, columns: list[str]) -> list[dict]:
+    sub = frame[columns].astype(object).where(frame[columns].notna(), None)
+    return sub.to_dict("records")
+
+
+def store_feedback(session: Session, frame: pd.DataFrame) -> int:
+    """Insert accepted feedback (and the star-survey answers) in bulk; returns rows inserted."""
+    if frame.empty:
+        return 0
+    rows = _records(frame, FEEDBACK_COLUMNS)
+    table = Feedback.__table__
+    result = session.execute(insert(table).returning(table.c.id, sort_by_parameter_order=True), rows)
+    ids = [r[0] for r in result]
+    if frame["channel"].iloc[0] == "star_survey":
+        answers = frame[list(ITEMS)].astype(object)
+        answers = answers.where(answers.notna(), None)
+        ans_rows = [
+            {"feedback_id": fid, **{k: (int(v) if v is not None else None) for k, v in rec.items()}}
+            for fid, rec in zip(ids, answers.to_dict("records"))
+        ]
+        session.execute(insert(SurveyAnswer.__table__), ans_rows)
+    return len(ids)
+
+
+def _quarantine_rows(ingested_id: int, channel: str, quarter: str, frame: pd.DataFrame) -> list[dict]:
+    if frame.empty:
+        return []
+    out = frame.assign(ingested_file_id=ingested_id, channel=channel, quarter=quarter)
+    return out[["ingested_file_id", "channel", "source_file", "source_row", "field", "rule", "reason", "quarter"]].to_dict("records")
+
+
+def office_regions(session: Session) -> dict[str, str]:
+    """office_code -> region_code from the registry table."""
+    return dict(session.execute(select(Office.office_code, Office.region_code)).all())
+
+
+def ingest_file(session: Session, path: Path, channel: str, quarter: str, config: AppConfig,
+                registry: dict[str, str] | None = None) -> IngestSummary:
+    """Ingest one file inside the caller's transaction. See the module docstring.
+
+    ``registry`` (office_code -> region_code) defaults to the office table."""
+    path = Path(path)
+    summary = IngestSummary(path=str(path), channel=channel)
+    try:
+        raw: RawFile = read_channel_file(path, channel, config)
+    except IntakeError as exc:
+        summary.status, summary.error = "unreadable", str(exc)
+        return summary
+    summary.received = raw.received
+    summary.skipped_blank, summary.skipped_header = raw.skipped_blank, raw.skipped_header
+
+    earlier = session.execute(
+        select(IngestedFile).where(IngestedFile.sha256 == raw.sha256, IngestedFile.repeat_of.is_(None))
+    ).scalars().first()
+    if earlier is not None:
+        same_path = session.execute(
+            select(IngestedFile.id).where(IngestedFile.sha256 == raw.sha256, IngestedFile.path == str(path))
+        ).first()
+        if same_path is not None:
+            summary.status = "already_ingested"
+            summary.duplicates = summary.received
+            return summary
+        summary.status = "repeat"
+        summary.duplicates = summary.received
+        session.add(IngestedFile(sha256=raw.sha256, channel=channel, path=str(path), quarter=quarter,
+                                 received=summary.received, duplicates=summary.duplicates, repeat_of=earlier.id))
+        session.flush()
+        return summary
+
+    registry = registry if registry is not None else office_regions(session)
+    params = validation_parameters(registry)
+    staged = stage_rows(raw, registry)
+    outcome = apply_suite(staged, channel, params)
+    quarantine = outcome.quarantine
+    if raw.unreadable:
+        unreadable = pd.DataFrame(
+            [{"source_file": str(path), "source_row": row, "field": "(row)", "rule": "parse", "reason": reason}
+             for row, reason in raw.unreadable]
+        )
+        quarantine = pd.concat([quarantine, unreadable], ignore_index=True)
+
+    feedback = to_feedback_frame(outcome.accepted, config) if not outcome.accepted.empty else outcome.accepted
+    contract = apply_suite(feedback, "feedback", params) if not feedback.empty else None
+    if contract is not None:
+        quarantine = pd.concat([quarantine, contract.quarantine], ignore_index=True)
+        feedback = contract.accepted
+    existing = _existing_keys(session, feedback["dedup_key"].tolist()) if not feedback.empty else set()
+    new_rows, dupes = split_duplicates(feedback, existing) if not feedback.empty else (feedback, 0)
+
+    summary.quarantined = len(quarantine)
+    summary.duplicates = dupes
+    summary.accepted = len(new_rows)
+    summary.warnings = outcome.warnings + (contract.warnings if contract else 0)
+    summary.check()
+
+    record = IngestedFile(sha256=raw.sha256, channel=channel, path=str(path), quarter=quarter,
+                          received=summary.received, accepted=summary.accepted, quarantined=summary.quarantined,
+                          duplicates=summary.duplicates, warnings=summary.warnings)
+    session.add(record)
+    session.flush()
+    if not quarantine.empty:
+        session.execute(insert(Quarantine.__table__), _quarantine_rows(record.id, channel, quarter, quarantine))
+    store_feedback(session, new_rows)
+    return summary

@@ -1,0 +1,30 @@
+"""The office registry: which offices exist and which region each belongs to.
+Feedback naming an office that is not here is quarantined."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlmodel import Session
+
+from cxloop import config as cfg
+from models.tables import Office
+
+
+def merge_offices(session: Session, offices: list[cfg.Office]) -> dict[str, int]:
+    """Insert new offices and update changed ones; offices absent from the file are kept."""
+    existing = {o.office_code: o for o in session.execute(select(Office)).scalars()}
+    added = updated = 0
+    for item in offices:
+        row = existing.get(item.office_code)
+        if row is None:
+            session.add(Office(**item.model_dump()))
+            added += 1
+        elif (row.office_name, row.region_code, row.region_name) != (item.office_name, item.region_code, item.region_name):
+            row.office_name, row.region_code, row.region_name = item.office_name, item.region_code, item.region_name
+            updated += 1
+    session.flush()
+    return {"added": added, "updated": updated, "unchanged": len(offices) - added - updated}
+
+
+def region_names(session: Session) -> dict[str, str]:
+    return dict(session.execute(select(Office.region_code, Office.region_name).distinct()).all())

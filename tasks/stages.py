@@ -1,0 +1,120 @@
+"""The loop's stages as whole-quarter steps: each opens a short-lived session, reads
+what it needs, calls the pure functions of its module and writes its results in one
+transaction. Flows wrap these in Prefect tasks; a notebook can call them directly.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, time
+from pathlib import Path
+
+import pandas as pd
+
+from cxloop.config import AppConfig
+from cxloop.quarters import Quarter
+from cxloop.settings import Settings
+from models.db import session_scope
+from tasks import store
+from tasks.index import add_change, quarter_index
+from tasks.ingest import IngestSummary, ingest_file, office_regions
+from tasks.intake import discover_files
+from tasks.painpoints import prioritise_pain_points
+from tasks.registry import merge_offices
+
+
+def cycle_time(quarter: str) -> datetime:
+    """The logical timestamp of automated register actions in a quarter's cycle."""
+    return datetime.combine(Quarter.parse(quarter).cycle_date, time(6, 0))
+
+
+def sync_registry(config: AppConfig) -> dict[str, int]:
+    with session_scope() as session:
+        return merge_offices(session, config.offices)
+
+
+def find_quarter_files(quarter: str, settings: Settings) -> list[tuple[Path, str]]:
+    return discover_files(settings.data_dir, quarter)
+
+
+def ingest_one(path: Path, channel: str, quarter: str, config: AppConfig) -> IngestSummary:
+    """One file in one transaction: a broken file never leaves half its rows behind."""
+    with session_scope() as session:
+        return ingest_file(session, path, channel, quarter, config, office_regions(session))
+
+
+def measure_star(quarter: str, config: AppConfig) -> pd.DataFrame:
+    with session_scope() as session:
+        answers = store.load_answers(session, quarter)
+        if answers.empty:
+            store.replace_index_results(session, quarter, pd.DataFrame())
+            return pd.DataFrame()
+        current = quarter_index(answers, config.thresholds.star)
+        previous = store.load_index(session, str(Quarter.parse(quarter).prev()))
+        if not previous.empty:
+            previous = previous.assign(se=store.index_se(previous))
+        result = add_change(current, previous)
+        store.replace_index_results(session, quarter, result)
+        return result
+
+
+def detect_pain_points(quarter: str, config: AppConfig) -> pd.DataFrame:
+    with session_scope() as session:
+        feedback = store.load_feedback(session, quarter)
+        index = store.load_index(session, quarter)
+        previous = store.load_pain_points(session, str(Quarter.parse(quarter).prev()))
+        result = prioritise_pain_points(feedback, config, index, previous, store.closed_measure_scopes(session))
+        store.replace_pain_points(session, quarter, result)
+        return result
+
+
+def propose_measures(quarter: str, config: AppConfig) -> list[str]:
+    from tasks.measures import propose_measures as propose
+
+    with session_scope() as session:
+        pains = store.load_pain_points(session, quarter)
+        if pains.empty:
+            return []
+        regional = pains[pains["region_code"] != "ALL"]
+        created = propose(session, quarter, regional, config, cycle_time(quarter))
+        return [m.code for m in created]
+
+
+def evaluate_effects(quarter: str, config: AppConfig) -> list[dict]:
+    from tasks.effects import evaluate_measures
+
+    with session_scope() as session:
+        evaluations = evaluate_measures(session, quarter, config)
+        return [e.model_dump(exclude={"id"}) for e in evaluations]
+
+
+def write_reports(quarter: str, config: AppConfig, settings: Settings, lang: str = "ru", scopes: list[str] | None = None) -> dict:
+    from tasks.reporting import write_reports as write
+
+    with session_scope() as session:
+        return write(session, quarter, config, settings.out_dir, scopes=scopes, lang=lang)
+
+
+def deliver_reports(quarter: str, reports: dict, config: AppConfig, settings: Settings, force: bool = False):
+    from tasks.delivery import deliver_reports as deliver
+
+    with session_scope() as session:
+        return deliver(session, quarter, reports, config, settings, force=force)
+
+
+def export_register(quarter: str, settings: Settings) -> dict[str, Path]:
+    from tasks.measures import export_register_csv, export_register_xlsx
+
+    as_of = Quarter.parse(quarter).cycle_date
+    folder = settings.out_dir / "register"
+    folder.mkdir(parents=True, exist_ok=True)
+    with session_scope() as session:
+        xlsx = export_register_xlsx(session, folder / f"measures_{quarter}.xlsx", as_of)
+        csv = export_register_csv(session, folder / f"measures_{quarter}.csv", as_of)
+    return {"xlsx": xlsx, "csv": csv}
+
+
+def intake_totals(quarter: str) -> dict[str, int]:
+    with session_scope() as session:
+        return store.intake_totals(session, quarter)
+
+

@@ -1,0 +1,203 @@
+"""Stage 2 of the loop, *validate*: data contracts in Great Expectations, row-level
+quarantine, duplicates. Nothing is lost: every staged row ends up accepted,
+quarantined (with file, row, field, rule and a human-readable reason) or counted
+as a duplicate.
+
+What comes in: the staging frame of :func:`tasks.intake.stage_rows`.
+What goes out: a :class:`ValidationOutcome` with the accepted rows (warning fields
+discarded and flagged) and the quarantine rows.
+
+The suites are the JSON files in ``expectations/`` (one per channel, plus
+``feedback.json`` for the unified table), read by GE as they are. Each
+expectation carries GE's own ``severity``: ``critical`` quarantines the failing
+rows, ``warning`` keeps the row, discards the failing field and flags the row.
+``meta.reason`` is the message shown to analysts; ``{value}`` is replaced by the
+offending raw value (never free text, so no personal data reaches a reason).
+
+Speed: GE's ``COMPLETE`` result format (needed for row indices) costs seconds
+per million rows and expectation, while ``BASIC`` costs a fraction. So every
+suite first runs with ``BASIC``; only the expectations that failed are rerun
+with ``COMPLETE`` to find their rows (measured in ``make bench``).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+EXPECTATIONS_DIR = Path(__file__).resolve().parent.parent / "expectations"
+_ROW = "_pos"  # positional index GE reports failing rows by
+
+os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
+
+
+@dataclass
+class ValidationOutcome:
+    accepted: pd.DataFrame
+    quarantine: pd.DataFrame  # source_file, source_row, field, rule, reason
+    warnings: int = 0
+    failed_expectations: dict[str, int] = field(default_factory=dict)  # "rule:column" -> rows
+
+
+def load_suite_json(name: str, directory: Path | None = None) -> dict:
+    path = (directory or EXPECTATIONS_DIR) / f"{name}.json"
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError as exc:
+        raise FileNotFoundError(f"{path}: expectation suite not found") from exc
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"{path}: not valid JSON (line {exc.lineno}: {exc.msg})") from exc
+
+
+@lru_cache(maxsize=1)
+def _gx():
+    """One ephemeral GE context per process, progress bars off (they flood logs)."""
+    logging.getLogger("great_expectations").setLevel(logging.WARNING)
+    import great_expectations as gx
+    from great_expectations.data_context.types.base import ProgressBarsConfig
+
+    ctx = gx.get_context(mode="ephemeral")
+    ctx.variables.progress_bars = ProgressBarsConfig(globally=False, metric_calculations=False)
+    asset = ctx.data_sources.add_pandas("cxloop").add_dataframe_asset("rows")
+    return gx, asset.add_batch_definition_whole_dataframe("whole")
+
+
+def _suite(gx, spec: dict, expectations: list[dict]):
+    from great_expectations.core.expectation_suite import ExpectationSuite
+
+    return ExpectationSuite(name=spec["name"], expectations=[dict(e) for e in expectations], meta=spec.get("meta", {}))
+
+
+def _ge_frame(frame: pd.DataFrame, columns: set[str]) -> pd.DataFrame:
+    """What GE sees: the checked columns with missing values as None/NaN, plus the row position."""
+    sub = frame[[c for c in frame.columns if c in columns]].copy()
+    sub[_ROW] = np.arange(len(frame))
+    return sub
+
+
+def run_suite(frame: pd.DataFrame, suite_name: str, parameters: dict | None = None, directory: Path | None = None) -> list[dict]:
+    """Validate ``frame`` against a JSON suite; one dict per expectation with its failing row positions.
+
+    Returns: [{"type", "column", "severity", "reason", "success", "unexpected_count", "rows": np.ndarray}]
+    """
+    spec = load_suite_json(suite_name, directory)
+    expectations = spec["expectations"]
+    missing = sorted({e["kwargs"]["column"] for e in expectations} - set(frame.columns))
+    if missing:
+        raise ValueError(f"suite {suite_name}: frame has no column(s) {missing}")
+    gx, batch_definition = _gx()
+    ge_frame = _ge_frame(frame, {e["kwargs"]["column"] for e in expectations})
+    batch = batch_definition.get_batch(batch_parameters={"dataframe": ge_frame})
+    params = parameters or {}
+    basic = batch.validate(_suite(gx, spec, expectations), result_format="BASIC", expectation_parameters=params)
+    outcome = []
+    failed_specs = []
+    for exp, res in zip(expectations, basic.results):
+        if res.exception_info and res.exception_info.get("raised_exception"):
+            raise RuntimeError(f"suite {suite_name}: {exp['type']} on {exp['kwargs']['column']} failed to run: {res.exception_info.get('exception_message')}")
+        item = {
+            "type": exp["type"],
+            "column": exp["kwargs"]["column"],
+            "severity": exp.get("severity", "critical"),
+            "reason": exp.get("meta", {}).get("reason", exp["type"]),
+            "success": bool(res.success),
+            "unexpected_count": int(res.result.get("unexpected_count") or 0),
+            "rows": np.array([], dtype="int64"),
+        }
+        outcome.append(item)
+        if not res.success:
+            failed_specs.append((item, exp))
+    if failed_specs:
+        complete = batch.validate(
+            _suite(gx, spec, [exp for _, exp in failed_specs]),
+            result_format={"result_format": "COMPLETE", "unexpected_index_column_names": [_ROW], "return_unexpected_index_query": False},
+            expectation_parameters=params,
+        )
+        for (item, _), res in zip(failed_specs, complete.results):
+            idx = res.result.get("unexpected_index_list") or []
+            item["rows"] = np.asarray(sorted(int(r[_ROW]) for r in idx), dtype="int64")
+    return outcome
+
+
+def _format_reason(template: str, raw_value: object) -> str:
+    value = "" if raw_value is None or (isinstance(raw_value, float) and np.isnan(raw_value)) else str(raw_value)
+    return template.replace("{value}", value[:60])
+
+
+def _raw_column(frame: pd.DataFrame, column: str) -> str:
+    return f"{column}__raw" if f"{column}__raw" in frame.columns else column
+
+
+def apply_suite(frame: pd.DataFrame, suite_name: str, parameters: dict | None = None) -> ValidationOutcome:
+    """Run a suite and split the frame: critical failures -> quarantine, warnings -> field discarded + flag."""
+    frame = frame.reset_index(drop=True)
+    results = run_suite(frame, suite_name, parameters)
+    quarantined_rows: dict[int, list[tuple[str, str, str]]] = {}
+    flags = [[] for _ in range(len(frame))]
+    accepted = frame.copy()
+    warnings = 0
+    failed: dict[str, int] = {}
+    for res in results:
+        if res["success"] or len(res["rows"]) == 0:
+            continue
+        col = res["column"]
+        failed[f"{res['type']}:{col}"] = len(res["rows"])
+        raw_col = _raw_column(frame, col)
+        for pos in res["rows"].tolist():
+            reason = _format_reason(res["reason"], frame.at[pos, raw_col])
+            if res["severity"] == "critical":
+                quarantined_rows.setdefault(pos, []).append((col, res["type"], reason))
+            else:
+                flags[pos].append(f"{res['type']}:{col}")
+        if res["severity"] != "critical":
+            warnings += len(res["rows"])
+            accepted.loc[res["rows"], col] = None
+    q_records = [
+        {
+            "source_file": frame.at[pos, "source_file"],
+            "source_row": int(frame.at[pos, "source_row"]),
+            "field": "; ".join(f for f, _, _ in problems),
+            "rule": "; ".join(r for _, r, _ in problems),
+            "reason": "; ".join(m for _, _, m in problems),
+        }
+        for pos, problems in sorted(quarantined_rows.items())
+    ]
+    keep = np.ones(len(frame), dtype=bool)
+    keep[list(quarantined_rows)] = False
+    earlier = frame["flags"].fillna("").tolist() if "flags" in frame.columns else [""] * len(frame)
+    accepted["flags"] = [",".join([e] + f if e else f) for e, f in zip(earlier, flags)]
+    accepted = accepted[keep].reset_index(drop=True)
+    quarantine = pd.DataFrame.from_records(q_records, columns=["source_file", "source_row", "field", "rule", "reason"])
+    return ValidationOutcome(accepted, quarantine, warnings, failed)
+
+
+def dedup_keys(frame: pd.DataFrame) -> pd.Series:
+    """Stable identity of a record: channel + source id, or (for sources without ids)
+    channel + office + date + a hash of the normalised text."""
+    import hashlib
+
+    def key(row) -> str:
+        if row.external_id:
+            return f"{row.channel}:{row.external_id}"
+        text = " ".join(str(row.text or "").lower().replace("ё", "е").split())
+        digest = hashlib.sha1(text.encode("utf-8")).hexdigest()[:16]
+        return f"{row.channel}:{row.office_code or row.region_code}:{row.received_at}:{digest}"
+
+    return pd.Series([key(r) for r in frame[["channel", "external_id", "text", "office_code", "region_code", "received_at"]].itertuples(index=False)], index=frame.index, dtype="object")
+
+
+def split_duplicates(frame: pd.DataFrame, existing_keys: set[str]) -> tuple[pd.DataFrame, int]:
+    """Drop rows whose key was already stored or appeared earlier in the frame; return (new rows, duplicates)."""
+    if frame.empty:
+        return frame, 0
+    seen_before = frame["dedup_key"].isin(existing_keys)
+    repeated = frame["dedup_key"].duplicated(keep="first")
+    dup = seen_before | repeated
+    return frame[~dup].reset_index(drop=True), int(dup.sum())

@@ -1,0 +1,104 @@
+"""Real Great Expectations validation of the JSON suites, row-level quarantine."""
+
+import json
+from datetime import date
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from cxloop.config import ITEMS
+from tasks.validation import EXPECTATIONS_DIR, apply_suite, dedup_keys, run_suite, split_duplicates
+
+PARAMS = {"known_offices": ["52-01", "52-02"], "known_regions": ["52"], "journey_stages": ["periodic_meetings"]}
+
+
+def _survey(n=4):
+    frame = pd.DataFrame({
+        "source_file": "star_survey_52.csv", "source_row": np.arange(2, n + 2), "channel": "star_survey",
+        "external_id": [f"r{i}" for i in range(n)], "received_at": [date(2026, 2, 1)] * n,
+        "received_at__raw": ["01.02.2026"] * n, "office_code": ["52-01"] * n, "region_code": ["52"] * n,
+        "client_type": ["citizen"] * n, "client_type__raw": ["гражданин"] * n,
+    })
+    for item in ITEMS:
+        frame[item] = 4.0
+        frame[f"{item}__raw"] = "4"
+    return frame
+
+
+def test_every_suite_is_valid_json_with_severity_and_reason():
+    for path in sorted(EXPECTATIONS_DIR.glob("*.json")):
+        spec = json.loads(path.read_text(encoding="utf-8"))
+        assert spec["expectations"], path
+        for exp in spec["expectations"]:
+            assert exp["severity"] in {"critical", "warning"}, (path, exp)
+            assert exp["meta"]["reason"], (path, exp)
+
+
+def test_clean_rows_all_accepted():
+    out = apply_suite(_survey(), "star_survey", PARAMS)
+    assert len(out.accepted) == 4 and out.quarantine.empty
+
+
+def test_critical_failures_quarantine_with_file_row_field_reason():
+    frame = _survey()
+    frame.loc[1, "office_code"] = "52-99"
+    frame.loc[2, "received_at"] = None
+    frame.loc[2, "received_at__raw"] = "32.13.2026"
+    frame.loc[3, "E2"] = 6.0
+    frame.loc[3, "E2__raw"] = "6"
+    out = apply_suite(frame, "star_survey", PARAMS)
+    assert out.accepted["external_id"].tolist() == ["r0"]
+    q = out.quarantine.set_index("source_row")
+    assert q.loc[3, "field"] == "office_code" and "52-99" in q.loc[3, "reason"]
+    assert q.loc[4, "field"] == "received_at" and "32.13.2026" in q.loc[4, "reason"]
+    assert q.loc[5, "field"] == "E2" and "«6»" in q.loc[5, "reason"]
+    assert (out.quarantine["source_file"] == "star_survey_52.csv").all()
+
+
+def test_warning_keeps_row_discards_field_and_flags():
+    frame = pd.DataFrame({
+        "source_file": "review_book_52.csv", "source_row": [2, 3], "channel": "review_book", "external_id": None,
+        "received_at": [date(2026, 2, 1)] * 2, "received_at__raw": ["x"] * 2, "office_code": ["52-01"] * 2,
+        "region_code": ["52"] * 2, "client_type": ["citizen"] * 2, "client_type__raw": [None] * 2,
+        "text": ["Очередь", "Спасибо"], "rating": [-1.0, 5.0], "rating__raw": ["отлично!!", "5"],
+    })
+    out = apply_suite(frame, "review_book", PARAMS)
+    assert len(out.accepted) == 2 and out.quarantine.empty and out.warnings == 1
+    assert pd.isna(out.accepted.loc[0, "rating"]) and out.accepted.loc[1, "rating"] == 5.0
+    assert "rating" in out.accepted.loc[0, "flags"] and out.accepted.loc[1, "flags"] == ""
+
+
+def test_suite_edit_changes_behaviour(tmp_path):
+    """The JSON is the contract: tightening a bound in the file changes what is quarantined."""
+    spec = json.loads((EXPECTATIONS_DIR / "contact_center.json").read_text(encoding="utf-8"))
+    for exp in spec["expectations"]:
+        if exp["type"] == "expect_column_values_to_be_between":
+            exp["kwargs"]["min_value"] = 3
+    (tmp_path / "contact_center.json").write_text(json.dumps(spec), encoding="utf-8")
+    frame = pd.DataFrame({"external_id": ["a", "b"], "received_at": [date(2026, 1, 1)] * 2, "office_code": ["52-01"] * 2,
+                          "client_type": ["citizen"] * 2, "rating": [2.0, 4.0]})
+    shipped = run_suite(frame, "contact_center", PARAMS)
+    edited = run_suite(frame, "contact_center", PARAMS, directory=tmp_path)
+    assert all(r["success"] for r in shipped)
+    failing = [r for r in edited if not r["success"]]
+    assert len(failing) == 1 and failing[0]["rows"].tolist() == [0]
+
+
+def test_missing_column_is_a_clear_error():
+    with pytest.raises(ValueError, match="no column"):
+        run_suite(pd.DataFrame({"x": [1]}), "pos", PARAMS)
+
+
+def test_dedup_keys_and_split():
+    frame = pd.DataFrame({
+        "channel": ["pos", "pos", "review_book", "review_book"], "external_id": ["1", "1", None, None],
+        "text": ["a", "a", "Очередь  большая", "очередь большая"], "office_code": ["52-01"] * 4,
+        "region_code": ["52"] * 4, "received_at": [date(2026, 1, 1)] * 4,
+    })
+    frame["dedup_key"] = dedup_keys(frame)
+    assert frame["dedup_key"].iloc[0] == "pos:1"
+    assert frame["dedup_key"].iloc[2] == frame["dedup_key"].iloc[3]  # case and spacing do not matter
+    new, dupes = split_duplicates(frame, existing_keys={"pos:1"})
+    assert dupes == 3 and len(new) == 1
