@@ -194,6 +194,7 @@ class Measure(SQLModel, table=True):
     kpi_metric: str
     kpi_baseline: Optional[float] = None
     kpi_target: Optional[float] = None
+    kpi_target_change: Optional[float] = Field(default=None, description="aimed change in KPI points; its sign says which way is better")
     effect_verdict: Optional[str] = Field(default=None, max_length=16)
     version: int = 1
 
@@ -227,6 +228,7 @@ class EffectEvaluation(SQLModel, table=True):
     n_treated_units: int = 0
     n_control_units: int = 0
     n_obs: int = 0
+    mde: Optional[float] = Field(default=None, description="minimum detectable effect (80 % power, 5 % level)")
     verdict: str = Field(max_length=16)
     note: str = ""
 

@@ -1,0 +1,691 @@
+"""Stage 6 of the loop: assign corrective measures and keep the register.
+
+A corrective measure answers a prioritised pain point of a region. This module
+owns the register's rules:
+
+* the status flow (``TRANSITIONS``) — every change of status or of any other
+  field bumps ``Measure.version`` and leaves one ``MeasureHistory`` row per
+  changed field (who, when, from -> to, comment); measures are never deleted;
+* the quarterly proposal of measures for the top pain points from the playbook
+  (``propose_measures``), which never gives a pain point a second open measure;
+* loading the demo's seeded register (``seed_measures``) with a complete,
+  deterministic history;
+* the register as a table, XLSX and CSV for people and for the report
+  (``register_frame``, ``export_register_xlsx``, ``export_register_csv``).
+
+Timestamps always come from the caller (or from the records' dates), never
+from the wall clock, so a rerun writes the same register.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+import zipfile
+from collections.abc import Mapping
+from datetime import date, datetime, time, timedelta, timezone
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+from sqlalchemy import update
+from sqlmodel import Session, select
+
+from cxloop.config import EMPLOYER_STAGES, AppConfig
+from cxloop.quarters import Quarter
+from models.tables import EffectEvaluation, Measure, MeasureHistory
+
+SYSTEM_USER = "cxloop"
+
+STATUSES = ("proposed", "approved", "in_progress", "implemented", "evaluated", "closed", "rejected", "cancelled")
+
+TRANSITIONS: dict[str, set[str]] = {
+    "proposed": {"approved", "rejected", "cancelled"},
+    "approved": {"in_progress", "rejected", "cancelled"},
+    "in_progress": {"implemented", "rejected", "cancelled"},
+    "implemented": {"evaluated"},
+    # An evaluated measure whose pain point recurs is reopened.
+    "evaluated": {"closed", "in_progress"},
+    "closed": set(),
+    "rejected": set(),
+    "cancelled": set(),
+}
+
+OPEN_STATUSES: frozenset[str] = frozenset({"proposed", "approved", "in_progress", "implemented"})
+# Not implemented yet: these are the statuses a due date can be missed in.
+_OVERDUE_STATUSES: frozenset[str] = frozenset({"proposed", "approved", "in_progress"})
+
+# Fields a person may change through update_fields; status has its own flow and
+# code/id/version are identity and bookkeeping.
+_EDITABLE_FIELDS: frozenset[str] = frozenset(
+    {
+        "title", "description", "theme", "journey_stage", "type", "region_code", "offices", "owner",
+        "source_pain_point", "proposed_quarter", "codesign_date", "codesign_form", "codesign_clients",
+        "planned_start", "due_date", "implemented_on", "kpi_metric", "kpi_baseline", "kpi_target",
+        "effect_verdict",
+    }
+)
+_DATE_FIELDS = frozenset({"codesign_date", "planned_start", "due_date", "implemented_on"})
+
+
+class InvalidTransition(ValueError):
+    """A status change the flow does not allow."""
+
+    def __init__(self, code: str, from_status: str, to_status: str) -> None:
+        allowed = sorted(TRANSITIONS.get(from_status, set()))
+        self.code, self.from_status, self.to_status, self.allowed = code, from_status, to_status, allowed
+        super().__init__(
+            f"measure {code}: cannot change status from {from_status!r} to {to_status!r}; "
+            f"allowed from {from_status!r}: {', '.join(allowed) if allowed else 'none (final status)'}"
+        )
+
+
+class VersionConflict(RuntimeError):
+    """Someone else changed the measure since the caller read it (optimistic locking)."""
+
+
+# --------------------------------------------------------------------------- changes
+
+
+def _as_text(value: Any) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, (date, datetime)):
+        return value.isoformat()
+    if isinstance(value, float):
+        return f"{value:g}"
+    return str(value)
+
+
+def _claim_version(session: Session, measure: Measure, expected_version: int | None) -> None:
+    """Bump the version, refusing if the caller's or the database's copy is stale.
+
+    The conditional UPDATE makes the check hold across sessions and processes:
+    two analysts editing the same measure cannot both win.
+    """
+    if expected_version is not None and expected_version != measure.version:
+        raise VersionConflict(
+            f"measure {measure.code}: expected version {expected_version}, the register has {measure.version}"
+        )
+    if measure.id is None:
+        session.add(measure)
+        session.flush()
+    current = measure.version
+    result = session.execute(
+        update(Measure)
+        .where(Measure.id == measure.id, Measure.version == current)
+        .values(version=current + 1)
+        .execution_options(synchronize_session=False)
+    )
+    if result.rowcount != 1:
+        raise VersionConflict(f"measure {measure.code}: changed by someone else since version {current}; reload it")
+    measure.version = current + 1
+
+
+def as_utc(at: datetime) -> datetime:
+    """History timestamps are stored in UTC; a naive moment (cycle dates) is taken as UTC."""
+    return at.replace(tzinfo=timezone.utc) if at.tzinfo is None else at.astimezone(timezone.utc)
+
+
+def _history(session: Session, measure: Measure, field: str, old: Any, new: Any, who: str, at: datetime,
+             comment: str) -> None:
+    session.add(
+        MeasureHistory(
+            measure_id=measure.id, at=as_utc(at), who=who, field=field,
+            from_value=_as_text(old), to_value=_as_text(new), comment=comment,
+        )
+    )
+
+
+def change_status(
+    session: Session,
+    measure: Measure,
+    to: str,
+    who: str,
+    at: datetime,
+    comment: str = "",
+    expected_version: int | None = None,
+) -> Measure:
+    """Move ``measure`` along the status flow; one history row, version + 1.
+
+    Reaching ``implemented`` fills ``implemented_on`` with ``at.date()`` when the
+    owner did not give the actual date.
+    """
+    if to not in TRANSITIONS.get(measure.status, set()):
+        raise InvalidTransition(measure.code, measure.status, to)
+    _claim_version(session, measure, expected_version)
+    old = measure.status
+    measure.status = to
+    _history(session, measure, "status", old, to, who, at, comment)
+    if to == "implemented" and measure.implemented_on is None:
+        measure.implemented_on = at.date()
+        _history(session, measure, "implemented_on", None, measure.implemented_on, who, at, comment)
+    session.add(measure)
+    session.flush()
+    return measure
+
+
+def update_fields(
+    session: Session,
+    measure: Measure,
+    changes: Mapping[str, Any],
+    who: str,
+    at: datetime,
+    comment: str = "",
+    expected_version: int | None = None,
+) -> Measure:
+    """Change register fields other than the status; one history row per changed field.
+
+    Date fields accept ``date`` or ISO strings. Unchanged values leave no trace
+    and do not bump the version, so reapplying the same edit is harmless.
+    """
+    unknown = sorted(set(changes) - _EDITABLE_FIELDS)
+    if unknown:
+        hint = " (use change_status for the status)" if "status" in unknown else ""
+        raise ValueError(f"measure {measure.code}: fields {unknown} cannot be edited{hint}")
+    normalised: dict[str, Any] = {}
+    for field, value in changes.items():
+        if field in _DATE_FIELDS and isinstance(value, str):
+            value = date.fromisoformat(value) if value else None
+        if field == "offices" and isinstance(value, (list, tuple, set)):
+            value = ",".join(sorted(value))
+        if getattr(measure, field) != value:
+            normalised[field] = value
+    if not normalised:
+        if expected_version is not None and expected_version != measure.version:
+            raise VersionConflict(
+                f"measure {measure.code}: expected version {expected_version}, the register has {measure.version}"
+            )
+        return measure
+    _claim_version(session, measure, expected_version)
+    for field in sorted(normalised):
+        _history(session, measure, field, getattr(measure, field), normalised[field], who, at, comment)
+        setattr(measure, field, normalised[field])
+    session.add(measure)
+    session.flush()
+    return measure
+
+
+def is_overdue(measure: Measure, as_of: date) -> bool:
+    """Past its due date and not implemented (nor closed, rejected or cancelled)."""
+    return measure.due_date is not None and measure.due_date < as_of and measure.status in _OVERDUE_STATUSES
+
+
+def history_of(session: Session, measure: Measure) -> list[MeasureHistory]:
+    """The measure's history, oldest first."""
+    return list(
+        session.exec(
+            select(MeasureHistory)
+            .where(MeasureHistory.measure_id == measure.id)
+            .order_by(MeasureHistory.at, MeasureHistory.id)
+        )
+    )
+
+
+# --------------------------------------------------------------------------- creation
+
+
+def _create(session: Session, measure: Measure, who: str, at: datetime, comment: str) -> Measure:
+    measure.status = "proposed"
+    measure.version = 1
+    session.add(measure)
+    session.flush()
+    _history(session, measure, "status", None, "proposed", who, at, comment)
+    session.flush()
+    return measure
+
+
+def client_type_for_theme(theme: str, config: AppConfig | None) -> str:
+    """Employer-only themes (an employer journey stage) are measured on employers' answers."""
+    if config is not None and theme in config.themes and config.themes[theme].stage in EMPLOYER_STAGES:
+        return "employer"
+    return "citizen"
+
+
+def kpi_baseline(session: Session, kpi_metric: str, quarter: str, offices: list[str], client_type: str) -> float | None:
+    """The KPI over ``offices`` in ``quarter`` (None when the data has none)."""
+    from tasks.effects import kpi_observations  # effects builds on the register; import late to avoid a cycle
+
+    obs = kpi_observations(session, kpi_metric, [quarter], client_type=client_type, offices=offices)
+    if obs.empty or float(obs["weight"].sum()) <= 0:
+        return None
+    return round(float((obs["value"] * obs["weight"]).sum() / obs["weight"].sum()), 2)
+
+
+def _target(baseline: float | None, change: float) -> float | None:
+    if baseline is None:
+        return None
+    # KPIs are 0-100 scales; a target outside them cannot be reached.
+    return round(min(100.0, max(0.0, baseline + change)), 2)
+
+
+def _open_scopes(session: Session) -> set[tuple[str, str]]:
+    rows = session.exec(select(Measure.region_code, Measure.theme).where(Measure.status.in_(OPEN_STATUSES)))
+    return {(r, t) for r, t in rows}
+
+
+def propose_measures(
+    session: Session,
+    quarter: str,
+    pain_points: pd.DataFrame,
+    config: AppConfig,
+    as_of: datetime,
+) -> list[Measure]:
+    """Propose measures from the playbook for each region's top pain points of ``quarter``.
+
+    In: region pain points (quarter, region_code, theme, journey_stage, priority,
+    rank, negative_mentions; 'ALL' rows are ignored). Per region the pain points
+    with priority >= ``min_priority_for_measures`` whose theme has a playbook
+    template are ranked (a theme counts once, at its best rank) and the top
+    ``top_n_for_measures`` are considered; one already covered by an open measure
+    of the same region and theme is skipped. The top N is taken *before* the
+    coverage check, so a rerun proposes nothing new instead of reaching down to
+    lower-ranked pain points. A code that already exists (e.g. the measure was
+    rejected) is not proposed again for the same quarter.
+
+    Out: the new measures (status ``proposed``), sorted by code.
+    """
+    q = Quarter.parse(quarter)
+    thresholds = config.thresholds.pain_points
+    if pain_points.empty:
+        return []
+    pp = pain_points[pain_points["region_code"].astype(str) != "ALL"].copy()
+    if "quarter" in pp.columns:
+        pp = pp[pp["quarter"].astype(str) == str(q)]
+    pp = pp[(pp["priority"] >= thresholds.min_priority_for_measures) & pp["theme"].isin(list(config.playbook.measures))]
+    pp = pp[pp["theme"].map(lambda t: bool(config.playbook.measures.get(t)))]
+    if pp.empty:
+        return []
+    pp["region_code"] = pp["region_code"].astype(str)
+    pp = pp.sort_values(["region_code", "rank", "priority", "theme", "journey_stage"],
+                        ascending=[True, True, False, True, True], kind="mergesort")
+    pp = pp.drop_duplicates(["region_code", "theme"], keep="first")
+
+    covered = _open_scopes(session)
+    existing_codes = set(session.exec(select(Measure.code)))
+    created: list[Measure] = []
+    for region_code, group in pp.groupby("region_code", sort=True):
+        region_name = config.regions.get(region_code, region_code)
+        offices = sorted(o.office_code for o in config.offices if o.region_code == region_code)
+        for row in group.head(thresholds.top_n_for_measures).itertuples(index=False):
+            theme = str(row.theme)
+            code = f"M-{q}-{region_code}-{theme}"
+            if (region_code, theme) in covered or code in existing_codes:
+                continue
+            template = config.playbook.measures[theme][0]
+            baseline = kpi_baseline(session, template.kpi.metric, str(q), offices, client_type_for_theme(theme, config))
+            planned_start = q.cycle_date
+            measure = Measure(
+                code=code,
+                title=template.title,
+                description=template.description,
+                theme=theme,
+                journey_stage=str(row.journey_stage),
+                type=template.type,
+                region_code=region_code,
+                offices=",".join(offices),
+                owner=config.playbook.owners.owner_for(region_code, region_name, theme),
+                status="proposed",
+                source_pain_point=f"{q}:{region_code}:{theme}:{row.journey_stage}",
+                proposed_quarter=str(q),
+                planned_start=planned_start,
+                due_date=planned_start + timedelta(days=template.duration_days),
+                kpi_metric=template.kpi.metric,
+                kpi_baseline=baseline,
+                kpi_target=_target(baseline, template.kpi.target_change),
+                kpi_target_change=template.kpi.target_change,
+            )
+            comment = f"proposed for pain point rank {int(row.rank)}, priority {float(row.priority):.1f}"
+            created.append(_create(session, measure, SYSTEM_USER, as_of, comment))
+            covered.add((region_code, theme))
+            existing_codes.add(code)
+    return sorted(created, key=lambda m: m.code)
+
+
+# --------------------------------------------------------------------------- seeding
+
+# The path a seeded measure walks to reach its recorded status.
+_SEED_PATHS: dict[str, tuple[str, ...]] = {
+    "proposed": (),
+    "approved": ("approved",),
+    "in_progress": ("approved", "in_progress"),
+    "implemented": ("approved", "in_progress", "implemented"),
+    "evaluated": ("approved", "in_progress", "implemented", "evaluated"),
+    "closed": ("approved", "in_progress", "implemented", "evaluated", "closed"),
+    "rejected": ("rejected",),
+    "cancelled": ("approved", "in_progress", "cancelled"),
+}
+
+
+def _d(value: Any) -> date | None:
+    if value in (None, ""):
+        return None
+    if isinstance(value, datetime):
+        return value.date()
+    if isinstance(value, date):
+        return value
+    return date.fromisoformat(str(value))
+
+
+def _seed_times(rec: Mapping[str, Any], path: tuple[str, ...]) -> dict[str, datetime]:
+    """Deterministic moments for each step, derived from the record's own dates."""
+    proposed_q = Quarter.parse(str(rec["proposed_quarter"]))
+    codesign, start, implemented = _d(rec.get("codesign_date")), _d(rec.get("planned_start")), _d(rec.get("implemented_on"))
+    # Proposed at the quarter's cycle date, unless the record shows work began earlier in the quarter.
+    earliest = [d - timedelta(days=1) for d in (codesign, start, implemented) if d is not None]
+    created_on = max(proposed_q.start, min([proposed_q.cycle_date, *earliest]))
+    created = datetime.combine(created_on, time(9))
+    guesses: dict[str, datetime] = {
+        "approved": datetime.combine(codesign or start or proposed_q.cycle_date + timedelta(days=14), time(10)),
+        "in_progress": datetime.combine(start or codesign or proposed_q.cycle_date + timedelta(days=21), time(9)),
+        "rejected": datetime.combine(codesign or proposed_q.cycle_date + timedelta(days=14), time(10)),
+    }
+    if implemented:
+        guesses["implemented"] = datetime.combine(implemented, time(17))
+        # The first cycle that can evaluate it (same moment evaluate_measures uses).
+        guesses["evaluated"] = datetime.combine(Quarter.of(implemented).next().cycle_date, time(6))
+        guesses["closed"] = guesses["evaluated"] + timedelta(days=7)
+    due = _d(rec.get("due_date"))
+    guesses["cancelled"] = datetime.combine(due or (start or proposed_q.cycle_date) + timedelta(days=30), time(12))
+    times = {"proposed": created}
+    previous = created
+    for step in path:
+        at = guesses.get(step) or previous + timedelta(days=1)
+        if at <= previous:  # keep the history in order even when the record's dates are not
+            at = previous + timedelta(hours=1)
+        times[step] = previous = at
+    return times
+
+
+def seed_measures(
+    session: Session,
+    records: list[dict[str, Any]],
+    as_of_by_status: Mapping[str, datetime] | None = None,
+    config: AppConfig | None = None,
+) -> list[Measure]:
+    """Create measures from the demo's ``register_seed.json`` records.
+
+    Each record is created as ``proposed`` and walked through the status flow to
+    its recorded status (``_SEED_PATHS``; a record may give its own ``path``
+    list), one history row per step, at moments derived from its dates:
+    proposed at the proposing quarter's cycle date (or the day before the
+    first recorded date when that is earlier), approved at co-design,
+    in progress at the planned start, implemented on ``implemented_on``,
+    evaluated at the next quarter's cycle date. ``as_of_by_status`` overrides
+    the moment of reaching a status for every record. The KPI baseline is the
+    proposing quarter's value in the measure's offices when the data has it.
+    Records whose code is already registered are skipped (idempotent).
+
+    Out: the newly created measures, sorted by code.
+    """
+    existing = set(session.exec(select(Measure.code)))
+    created: list[Measure] = []
+    for rec in sorted(records, key=lambda r: str(r["code"])):
+        code = str(rec["code"])
+        if code in existing:
+            continue
+        status = str(rec.get("status") or "proposed")
+        if status not in _SEED_PATHS:
+            raise ValueError(f"seed record {code}: unknown status {status!r}")
+        path = tuple(rec.get("path") or _SEED_PATHS[status])
+        offices = rec.get("offices") or []
+        if isinstance(offices, str):
+            offices = [o for o in offices.split(",") if o]
+        offices = sorted(str(o) for o in offices)
+        theme = str(rec["theme"])
+        baseline = kpi_baseline(session, str(rec["kpi_metric"]), str(rec["proposed_quarter"]), offices,
+                                client_type_for_theme(theme, config)) if offices else None
+        change = rec.get("kpi_target_change")
+        measure = Measure(
+            code=code,
+            title=str(rec["title"]),
+            description=str(rec.get("description") or ""),
+            theme=theme,
+            journey_stage=rec.get("journey_stage"),
+            type=str(rec["type"]),
+            region_code=str(rec["region_code"]),
+            offices=",".join(offices),
+            owner=str(rec["owner"]),
+            status="proposed",
+            source_pain_point=rec.get("source_pain_point"),
+            proposed_quarter=str(rec["proposed_quarter"]),
+            codesign_date=_d(rec.get("codesign_date")),
+            codesign_form=rec.get("codesign_form"),
+            codesign_clients=rec.get("codesign_clients"),
+            planned_start=_d(rec.get("planned_start")),
+            due_date=_d(rec.get("due_date")),
+            kpi_metric=str(rec["kpi_metric"]),
+            kpi_baseline=baseline,
+            kpi_target=_target(baseline, float(change)) if change is not None else None,
+            kpi_target_change=float(change) if change is not None else None,
+        )
+        times = _seed_times(rec, path)
+        if as_of_by_status:
+            times.update({k: v for k, v in as_of_by_status.items() if k in times})
+        _create(session, measure, SYSTEM_USER, times["proposed"], "seeded from the register")
+        implemented_on = _d(rec.get("implemented_on"))
+        for step in path:
+            if step == "implemented" and implemented_on is not None:
+                measure.implemented_on = implemented_on  # the actual date, not the moment it was recorded
+            change_status(session, measure, step, SYSTEM_USER, times[step], comment="seeded from the register")
+        if rec.get("effect_verdict"):
+            measure.effect_verdict = str(rec["effect_verdict"])
+            session.add(measure)
+        existing.add(code)
+        created.append(measure)
+    session.flush()
+    return sorted(created, key=lambda m: m.code)
+
+
+# --------------------------------------------------------------------------- register views
+
+REGISTER_COLUMNS: tuple[str, ...] = (
+    "code", "title", "status", "overdue", "region_code", "offices", "theme", "journey_stage", "type", "owner",
+    "source_pain_point", "proposed_quarter", "codesign_date", "codesign_form", "codesign_clients",
+    "planned_start", "due_date", "implemented_on", "kpi_metric", "kpi_baseline", "kpi_target",
+    "effect_verdict", "effect_quarter", "effect_method", "effect_estimate", "effect_ci_low", "effect_ci_high",
+    "effect_n_obs", "version", "description",
+)
+
+REGISTER_LABELS: dict[str, dict[str, str]] = {
+    "ru": {
+        "code": "Код", "title": "Мера", "status": "Статус", "overdue": "Просрочена", "region_code": "Регион",
+        "offices": "Офисы", "theme": "Тема", "journey_stage": "Этап пути клиента", "type": "Тип",
+        "owner": "Ответственный", "source_pain_point": "Болевая точка", "proposed_quarter": "Квартал предложения",
+        "codesign_date": "Дата совместного проектирования", "codesign_form": "Форма", "codesign_clients": "Клиентов участвовало",
+        "planned_start": "Плановый старт", "due_date": "Срок", "implemented_on": "Внедрена",
+        "kpi_metric": "KPI", "kpi_baseline": "Базовое значение", "kpi_target": "Целевое значение",
+        "effect_verdict": "Вывод об эффекте", "effect_quarter": "Квартал оценки", "effect_method": "Метод",
+        "effect_estimate": "Эффект", "effect_ci_low": "95% ДИ от", "effect_ci_high": "95% ДИ до",
+        "effect_n_obs": "Наблюдений", "version": "Версия", "description": "Описание",
+    },
+    "en": {
+        "code": "Code", "title": "Measure", "status": "Status", "overdue": "Overdue", "region_code": "Region",
+        "offices": "Offices", "theme": "Theme", "journey_stage": "Journey stage", "type": "Type", "owner": "Owner",
+        "source_pain_point": "Pain point", "proposed_quarter": "Proposed in", "codesign_date": "Co-design date",
+        "codesign_form": "Co-design form", "codesign_clients": "Clients involved", "planned_start": "Planned start",
+        "due_date": "Due date", "implemented_on": "Implemented on", "kpi_metric": "KPI", "kpi_baseline": "Baseline",
+        "kpi_target": "Target", "effect_verdict": "Effect verdict", "effect_quarter": "Evaluated in",
+        "effect_method": "Method", "effect_estimate": "Effect", "effect_ci_low": "95% CI low",
+        "effect_ci_high": "95% CI high", "effect_n_obs": "Observations", "version": "Version",
+        "description": "Description",
+    },
+    "fi": {
+        "code": "Tunnus", "title": "Toimenpide", "status": "Tila", "overdue": "Myöhässä", "region_code": "Alue",
+        "offices": "Toimipisteet", "theme": "Teema", "journey_stage": "Asiakaspolun vaihe", "type": "Tyyppi",
+        "owner": "Vastuuhenkilö", "source_pain_point": "Kipupiste", "proposed_quarter": "Ehdotettu",
+        "codesign_date": "Yhteiskehittämisen päivä", "codesign_form": "Yhteiskehittämisen muoto",
+        "codesign_clients": "Asiakkaita mukana", "planned_start": "Suunniteltu aloitus", "due_date": "Määräaika",
+        "implemented_on": "Toteutettu", "kpi_metric": "Mittari", "kpi_baseline": "Lähtötaso", "kpi_target": "Tavoite",
+        "effect_verdict": "Vaikutus", "effect_quarter": "Arvioitu", "effect_method": "Menetelmä",
+        "effect_estimate": "Vaikutuksen arvio", "effect_ci_low": "95 % LV alaraja", "effect_ci_high": "95 % LV yläraja",
+        "effect_n_obs": "Havaintoja", "version": "Versio", "description": "Kuvaus",
+    },
+}
+
+
+def register_frame(session: Session, as_of: date) -> pd.DataFrame:
+    """The register, one row per measure sorted by code (``REGISTER_COLUMNS``).
+
+    ``overdue`` is judged at ``as_of``; the ``effect_*`` columns come from the
+    latest effect evaluation of the measure (empty when never evaluated).
+    """
+    measures = list(session.exec(select(Measure).order_by(Measure.code)))
+    latest: dict[int, EffectEvaluation] = {}
+    for ev in session.exec(select(EffectEvaluation).order_by(EffectEvaluation.measure_id, EffectEvaluation.quarter)):
+        latest[ev.measure_id] = ev  # ordered by quarter, so the last one wins
+    rows = []
+    for m in measures:
+        ev = latest.get(m.id)  # type: ignore[arg-type]
+        rows.append(
+            {
+                **{c: getattr(m, c) for c in REGISTER_COLUMNS if hasattr(Measure, c)},
+                "offices": ", ".join(o for o in m.offices.split(",") if o),
+                "overdue": is_overdue(m, as_of),
+                "effect_verdict": m.effect_verdict or (ev.verdict if ev else None),
+                "effect_quarter": ev.quarter if ev else None,
+                "effect_method": ev.method if ev else None,
+                "effect_estimate": ev.estimate if ev else None,
+                "effect_ci_low": ev.ci_low if ev else None,
+                "effect_ci_high": ev.ci_high if ev else None,
+                "effect_n_obs": ev.n_obs if ev else None,
+            }
+        )
+    return pd.DataFrame(rows, columns=list(REGISTER_COLUMNS))
+
+
+_FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+
+
+def neutralise(value: Any) -> Any:
+    """Text that a spreadsheet would run as a formula gets a leading apostrophe."""
+    if isinstance(value, str) and value.startswith(_FORMULA_PREFIXES):
+        return "'" + value
+    return value
+
+
+def _cell_value(value: Any) -> Any:
+    if value is None:
+        return None
+    if isinstance(value, float) and value != value:
+        return None
+    if value is pd.NaT:
+        return None
+    if isinstance(value, bool):
+        return value
+    if hasattr(value, "item") and not isinstance(value, (str, bytes)):  # numpy scalars -> Python
+        value = value.item()
+    return neutralise(value)
+
+
+STATUS_FILLS: dict[str, str] = {
+    "proposed": "DDEBF7",
+    "approved": "BDD7EE",
+    "in_progress": "FFF2CC",
+    "implemented": "E2EFDA",
+    "evaluated": "C6EFCE",
+    "closed": "D9D9D9",
+    "rejected": "EDEDED",
+    "cancelled": "EDEDED",
+}
+OVERDUE_FILL = "FFC7CE"
+_WIDTHS = {"title": 48, "description": 60, "owner": 36, "offices": 30, "source_pain_point": 36}
+
+
+def _deterministic_zip(path: Path, fixed: datetime) -> None:
+    """Rewrite an XLSX with fixed member timestamps and a fixed 'modified'
+    property (openpyxl stamps the wall clock), so the same register gives the same file."""
+    stamp = fixed.strftime("%Y-%m-%dT%H:%M:%SZ")
+    src = path.read_bytes()
+    out = io.BytesIO()
+    with zipfile.ZipFile(io.BytesIO(src)) as zin, zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as zout:
+        for info in zin.infolist():
+            data = zin.read(info.filename)
+            if info.filename == "docProps/core.xml":
+                data = re.sub(rb"(<dcterms:modified[^>]*>)[^<]*(</dcterms:modified>)",
+                              rb"\g<1>" + stamp.encode() + rb"\g<2>", data)
+            member = zipfile.ZipInfo(info.filename, date_time=(1980, 1, 1, 0, 0, 0))
+            member.compress_type = zipfile.ZIP_DEFLATED
+            member.external_attr = 0o600 << 16
+            zout.writestr(member, data)
+    path.write_bytes(out.getvalue())
+
+
+def export_register_xlsx(session: Session, path: Path, as_of: date, lang: str = "ru") -> Path:
+    """Write the register as an XLSX workbook for the working group.
+
+    Header row frozen with an autofilter, status cells coloured, overdue rows
+    highlighted, text that could run as a formula neutralised with ``'``.
+    Properties and timestamps are fixed from ``as_of``: the same register gives
+    the same file.
+    """
+    from openpyxl import Workbook
+    from openpyxl.styles import Alignment, Font, PatternFill
+    from openpyxl.utils import get_column_letter
+
+    frame = register_frame(session, as_of)
+    labels = REGISTER_LABELS.get(lang, REGISTER_LABELS["en"])
+    wb = Workbook()
+    ws = wb.active
+    ws.title = {"ru": "Реестр мер", "fi": "Toimenpiderekisteri"}.get(lang, "Measure register")
+    columns = list(frame.columns)
+    ws.append([labels.get(c, c) for c in columns])
+    for cell in ws[1]:
+        cell.font = Font(bold=True)
+        cell.alignment = Alignment(wrap_text=True, vertical="top")
+    status_col = columns.index("status") + 1
+    for values in frame.itertuples(index=False):
+        record = dict(zip(columns, values))
+        ws.append([_cell_value(record[c]) for c in columns])
+        row = ws.max_row
+        for col, name in enumerate(columns, start=1):
+            cell = ws.cell(row=row, column=col)
+            if isinstance(cell.value, (date, datetime)):
+                cell.number_format = "YYYY-MM-DD"
+            if record["overdue"]:
+                cell.fill = PatternFill("solid", fgColor=OVERDUE_FILL)
+        fill = STATUS_FILLS.get(str(record["status"]))
+        if fill:
+            ws.cell(row=row, column=status_col).fill = PatternFill("solid", fgColor=fill)
+    ws.freeze_panes = "A2"
+    ws.auto_filter.ref = f"A1:{get_column_letter(len(columns))}{max(ws.max_row, 1)}"
+    for col, name in enumerate(columns, start=1):
+        ws.column_dimensions[get_column_letter(col)].width = _WIDTHS.get(name, max(12, min(24, len(labels.get(name, name)) + 2)))
+
+    fixed = datetime.combine(as_of, time(0))
+    wb.properties.creator = SYSTEM_USER
+    wb.properties.lastModifiedBy = SYSTEM_USER
+    wb.properties.title = ws.title
+    wb.properties.created = fixed
+    wb.properties.modified = fixed
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    wb.save(path)
+    _deterministic_zip(path, fixed)
+    return path
+
+
+def export_register_csv(session: Session, path: Path, as_of: date, lang: str = "ru") -> Path:
+    """The register as CSV (UTF-8 with BOM so Excel reads Cyrillic), formula text neutralised."""
+    frame = register_frame(session, as_of)
+    labels = REGISTER_LABELS.get(lang, REGISTER_LABELS["en"])
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("w", encoding="utf-8-sig", newline="") as fh:
+        writer = csv.writer(fh, lineterminator="\n")
+        writer.writerow([labels.get(c, c) for c in frame.columns])
+        for values in frame.itertuples(index=False):
+            out = []
+            for v in values:
+                v = _cell_value(v)
+                if v is None:
+                    out.append("")
+                elif isinstance(v, (date, datetime)):
+                    out.append(v.isoformat())
+                elif isinstance(v, float):
+                    out.append(f"{v:.2f}")
+                else:
+                    out.append(v)
+            writer.writerow(out)
+    return path
