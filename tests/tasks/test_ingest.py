@@ -1,0 +1,76 @@
+"""Ingest on a real SQLite file: accounting identity, quarantine, redaction, re-ingest."""
+
+import shutil
+
+import pandas as pd
+from sqlalchemy import func, select
+
+from models.db import session_scope
+from models.tables import Feedback, IngestedFile, Quarantine, SurveyAnswer
+from tasks.ingest import ingest_file
+from tasks.redaction import find_personal_data
+
+REVIEWS = "\n".join([
+    "Дата;Код ЦЗН;Категория заявителя;Текст отзыва;Оценка;Контакт",
+    "12.03.2026;52-01;гражданин;Просидела в очереди два часа, мой телефон +7 912 345-67-89;2;ivanova@example.ru",
+    "13.03.2026;52-99;гражданин;Нет пандуса;3;",
+    "32.13.2026;52-01;гражданин;Всё хорошо;5 звёзд;",
+    "14.03.2026;52-02;работодатель;Кандидаты не приходят на собеседования;отлично!!;",
+    "12.03.2026;52-01;гражданин;Просидела в очереди два часа, мой телефон +7 912 345-67-89;2;",
+    "",
+]) + "\n"
+
+
+def _counts(url):
+    with session_scope(url) as s:
+        return {t.__name__: s.execute(select(func.count()).select_from(t)).scalar_one() for t in (Feedback, Quarantine, IngestedFile, SurveyAnswer)}
+
+
+def test_identity_quarantine_redaction_and_reingest(tmp_path, db_url, registry, config):
+    path = tmp_path / "review_book_52.csv"
+    path.write_bytes(REVIEWS.encode("cp1251"))
+    with session_scope(db_url) as s:
+        summary = ingest_file(s, path, "review_book", "2026Q1", config)
+    assert (summary.received, summary.accepted, summary.quarantined, summary.duplicates) == (5, 2, 2, 1)
+    assert summary.warnings == 1 and summary.skipped_blank == 1  # the trailing empty line
+    with session_scope(db_url) as s:
+        q = {r.source_row: r for r in s.execute(select(Quarantine)).scalars()}
+        assert set(q) == {3, 4}
+        assert q[3].field == "office_code" and "52-99" in q[3].reason
+        assert q[4].field == "received_at" and "32.13.2026" in q[4].reason
+        texts = [r.text for r in s.execute(select(Feedback).order_by(Feedback.source_row)).scalars()]
+        rows = s.execute(select(Feedback).order_by(Feedback.source_row)).scalars().all()
+    assert "+7 912" not in texts[0] and find_personal_data(texts[0]) == []
+    assert rows[1].client_type == "employer" and rows[1].rating is None and "rating" in rows[1].flags
+    assert "waiting_time" in rows[0].themes.split(",") and rows[0].language == "ru"
+    before = _counts(db_url)
+
+    with session_scope(db_url) as s:  # the same file again: nothing changes
+        again = ingest_file(s, path, "review_book", "2026Q1", config)
+    assert again.status == "already_ingested" and again.duplicates == again.received == 5
+    assert _counts(db_url) == before
+
+    copy = tmp_path / "review_book_52_resent.csv"
+    shutil.copy(path, copy)
+    with session_scope(db_url) as s:
+        repeat = ingest_file(s, copy, "review_book", "2026Q1", config)
+    assert repeat.status == "repeat" and repeat.duplicates == 5 and repeat.accepted == 0
+    after = _counts(db_url)
+    assert after["Feedback"] == before["Feedback"] and after["IngestedFile"] == before["IngestedFile"] + 1
+
+
+def test_star_survey_answers_are_stored(tmp_path, db_url, registry, config):
+    items = [f"{r}{i}" for r in "FUEPC" for i in range(1, 5)]
+    rows = [["r1", "2026-02-01", "52-01", "citizen", *(["5"] * 20), "Всё отлично"],
+            ["r2", "2026-02-02", "52-01", "employer", "не знаю", *(["3"] * 19), ""],
+            ["r1", "2026-02-01", "52-01", "citizen", *(["5"] * 20), "Всё отлично"],
+            ["r3", "2026-02-03", "52-01", "citizen", "6", *(["3"] * 19), ""]]
+    frame = pd.DataFrame(rows, columns=["respondent_id", "survey_date", "office_code", "client_type", *items, "comment"])
+    path = tmp_path / "star_survey_52.csv"
+    frame.to_csv(path, index=False, encoding="utf-8-sig")
+    with session_scope(db_url) as s:
+        summary = ingest_file(s, path, "star_survey", "2026Q1", config)
+    assert (summary.received, summary.accepted, summary.quarantined, summary.duplicates) == (4, 2, 1, 1)
+    with session_scope(db_url) as s:
+        answers = s.execute(select(SurveyAnswer).order_by(SurveyAnswer.feedback_id)).scalars().all()
+    assert [a.F1 for a in answers] == [5, None] and answers[1].F2 == 3

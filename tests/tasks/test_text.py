@@ -1,0 +1,248 @@
+"""Text analytics (tasks/text.py): language, themes, negation, contrast, sentiment, frame."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from cxloop.config import ConfigError, load_config
+from tasks.text import analyse, analyse_frame, detect_language
+
+CONFIG_DIR = Path(__file__).resolve().parents[2] / "config"
+
+
+@pytest.fixture(scope="module")
+def cfg():
+    return load_config(CONFIG_DIR)
+
+
+def one(text: str, cfg):
+    return analyse([text], cfg)[0]
+
+
+# One realistic complaint (or praise) per theme and language: (text, theme, negative?).
+THEME_CASES = [
+    ("Не могу дозвониться до центра занятости уже неделю", "contact_reachability", True),
+    ("Nobody answers the phone", "contact_reachability", True),
+    ("Puhelimeen ei vastata koskaan", "contact_reachability", True),
+    ("Никто не напомнил о встрече, пропустила перерегистрацию и сняли с учёта", "reminders_notifications", True),
+    ("No reminder before the appointment", "reminders_notifications", True),
+    ("Ei muistutusta tapaamisesta", "reminders_notifications", True),
+    ("Непонятно, что делать дальше и когда со мной свяжутся", "process_clarity", True),
+    ("I don't know what happens next", "process_clarity", True),
+    ("En tiedä mitä seuraavaksi tapahtuu", "process_clarity", True),
+    ("Личный кабинет постоянно выдаёт ошибку, не могу загрузить документы", "online_service_usability", True),
+    ("I could not log in to the portal", "online_service_usability", True),
+    ("Verkkopalvelu ei toimi", "online_service_usability", True),
+    ("Просидела в очереди два часа", "waiting_time", True),
+    ("The queue was terribly long", "waiting_time", True),
+    ("Jonossa odotin kaksi tuntia", "waiting_time", True),
+    ("Сотрудница нагрубила", "staff_attitude", True),
+    ("The staff were rude and unhelpful", "staff_attitude", True),
+    ("Virkailija oli todella tyly", "staff_attitude", True),
+    ("Консультант дал неверную информацию о пособии", "staff_competence", True),
+    ("The adviser gave me wrong information", "staff_competence", True),
+    ("Sain väärää tietoa asiantuntijalta", "staff_competence", True),
+    ("План составили для галочки, мою ситуацию не учли", "plan_personalisation", True),
+    ("My employment plan is a generic template", "plan_personalisation", True),
+    ("Suunnitelma on kaavamainen eikä huomioi tilannettani", "plan_personalisation", True),
+    ("Предлагают вакансии, которые давно закрыты", "vacancy_relevance", True),
+    ("The vacancies offered were outdated", "vacancy_relevance", True),
+    ("Työpaikkailmoitukset olivat vanhentuneita", "vacancy_relevance", True),
+    ("Пособие задерживают второй месяц", "benefit_payment", True),
+    ("The benefit payment was late again", "benefit_payment", True),
+    ("Päiväraha on myöhässä jo kuukauden", "benefit_payment", True),
+    ("Требуют одни и те же справки каждый раз", "documents_effort", True),
+    ("I had to bring the same documents three times", "documents_effort", True),
+    ("Liian monta paperia ja käyntiä", "documents_effort", True),
+    ("В здании нет пандуса", "office_comfort", True),
+    ("There is no ramp at the entrance", "office_comfort", True),
+    ("Toimistossa ei ole luiskaa", "office_comfort", True),
+    ("Курсы переподготовки отличные", "training_offer", False),
+    ("The course was excellent", "training_offer", False),
+    ("Koulutus oli erinomainen", "training_offer", False),
+    ("Кандидаты не приходят на собеседования", "candidate_quality", True),
+    ("Candidates did not show up for interviews", "candidate_quality", True),
+    ("Hakijat eivät tulleet haastatteluun", "candidate_quality", True),
+]
+
+
+@pytest.mark.parametrize(("text", "theme", "negative"), THEME_CASES)
+def test_theme_and_its_sign_in_every_language(text: str, theme: str, negative: bool, cfg) -> None:
+    a = one(text, cfg)
+    assert theme in a.themes, (text, a)
+    assert (a.theme_sentiment[theme] < 0) is negative, (text, a)
+    assert (theme in a.negative_themes) is negative
+
+
+def test_every_theme_has_keywords_in_every_language(cfg) -> None:
+    for tid, theme in cfg.themes.items():
+        for lang in ("ru", "en", "fi"):
+            assert len(theme.keywords.get(lang, [])) >= 10, (tid, lang)
+    covered = {theme for _, theme, _ in THEME_CASES}
+    assert covered == set(cfg.themes)
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["Не могу дозвониться", "Так и не дозвонилась", "Сплошной недозвон", "Дозвониться невозможно", "Не дозвон, а издевательство"],
+)
+def test_single_keyword_matches_any_inflection_ru(text: str, cfg) -> None:
+    a = one(text, cfg)
+    assert "contact_reachability" in a.negative_themes, a
+
+
+@pytest.mark.parametrize("text", ["Ei muistutusta", "Muistutus puuttui", "En saanut muistutuksia", "Tekstiviestimuistutus ei tullut"])
+def test_single_keyword_matches_any_inflection_fi(text: str, cfg) -> None:
+    a = one(text, cfg)
+    assert a.language == "fi"
+    assert "reminders_notifications" in a.negative_themes, a
+
+
+def test_negated_complaint_is_a_mention_but_not_negative(cfg) -> None:
+    a = one("Сотрудники не хамили", cfg)
+    assert "staff_attitude" in a.themes
+    assert "staff_attitude" not in a.negative_themes
+    assert a.sentiment > 0
+    b = one("Ei ollut jonoa", cfg)
+    assert "waiting_time" in b.themes and b.theme_sentiment["waiting_time"] > 0
+    c = one("Очереди не было, специалист вежливая", cfg)
+    assert c.negative_themes == set() and c.sentiment > 0
+    d = one("There was no queue at all", cfg)
+    assert "waiting_time" in d.themes and "waiting_time" not in d.negative_themes
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Staff were friendly but the portal kept crashing",
+        "Сотрудники вежливые, но сайт не работает",
+        "Henkilökunta oli ystävällistä mutta verkkopalvelu kaatui",
+    ],
+)
+def test_contrast_splits_clauses(text: str, cfg) -> None:
+    a = one(text, cfg)
+    assert a.theme_sentiment["staff_attitude"] > 0
+    assert a.theme_sentiment["online_service_usability"] < 0
+    assert a.negative_themes == {"online_service_usability"}
+    # The clause after "but" weighs more: the text as a whole reads negative.
+    assert a.sentiment < 0
+
+
+@pytest.mark.parametrize(
+    ("text", "lang"),
+    [
+        ("Не могу дозвониться", "ru"),
+        ("Сайт Работа России не работает", "ru"),
+        ("Ei muistutusta tapaamisesta", "fi"),
+        ("Verkkopalvelu ei toimi", "fi"),
+        ("Puhelimeen ei vastata koskaan", "fi"),
+        ("Odotin kaksi tuntia", "fi"),
+        ("No reminder before the appointment", "en"),
+        ("Nobody answers the phone", "en"),
+        ("The office in Jyväskylä was great", "en"),
+        ("   ", None),
+        ("12.03.2026 5/5", None),
+        (None, None),
+    ],
+)
+def test_detect_language(text, lang) -> None:
+    assert detect_language(text) == lang
+
+
+@pytest.mark.parametrize(
+    ("text", "sign"),
+    [
+        ("Спасибо, всё отлично, очень вежливые сотрудники", 1),
+        ("Ужасное обслуживание, хамство и очереди", -1),
+        ("Great service, very helpful staff", 1),
+        ("Terrible experience, nobody helped", -1),
+        ("Kiitos, palvelu oli erinomaista", 1),
+        ("Todella huono palvelu", -1),
+        ("Пришла в центр занятости во вторник", 0),
+    ],
+)
+def test_sentiment_sign(text: str, sign: int, cfg) -> None:
+    s = one(text, cfg).sentiment
+    assert -1.0 <= s <= 1.0
+    assert (s > 0) - (s < 0) == sign, s
+
+
+def test_intensifier_strengthens(cfg) -> None:
+    assert one("Сотрудница очень грубая", cfg).sentiment < one("Сотрудница грубая", cfg).sentiment < 0
+
+
+def test_analyse_keeps_order_and_handles_empty(cfg) -> None:
+    texts = ["Сотрудница нагрубила", "", "Koulutus oli erinomainen", "Сотрудница нагрубила"]
+    out = analyse(texts, cfg)
+    assert [a.language for a in out] == ["ru", None, "fi", "ru"]
+    assert out[1].themes == set() and out[1].sentiment == 0.0
+    assert out[0] == out[3]
+
+
+def test_analyse_frame_columns_index_and_empty_text(cfg) -> None:
+    texts = pd.Series(
+        ["Сотрудница нагрубила, и в очереди два часа", None, "", "Курсы отличные", "Nobody answers the phone"],
+        index=[10, 11, 12, 13, 14],
+    )
+    df = analyse_frame(texts, config=cfg)
+    assert list(df.columns) == ["language", "sentiment", "themes", "negative_themes"]
+    assert list(df.index) == [10, 11, 12, 13, 14]
+    assert df.loc[10, "themes"] == "staff_attitude,waiting_time"
+    assert df.loc[10, "negative_themes"] == "staff_attitude,waiting_time"
+    assert df.loc[10, "sentiment"] < 0
+    for empty in (11, 12):
+        assert df.loc[empty, "language"] is None
+        assert math.isnan(df.loc[empty, "sentiment"])
+        assert df.loc[empty, "themes"] == "" and df.loc[empty, "negative_themes"] == ""
+    assert df.loc[13, "negative_themes"] == "" and df.loc[13, "themes"] == "training_offer"
+    assert df.loc[14, "language"] == "en"
+
+
+def test_rating_decides_when_the_wording_is_neutral(cfg) -> None:
+    neutral = "Обращалась по поводу пособия"
+    assert one(neutral, cfg).theme_sentiment == {"benefit_payment": 0.0}
+    texts = pd.Series([neutral] * 6 + ["Пособие пришло вовремя, спасибо"])
+    ratings = pd.Series([1, 5, 2, 9, 3, None, 1])
+    scales = pd.Series([5, 5, 10, 10, 5, 5, 5])
+    df = analyse_frame(texts, ratings, scales, config=cfg)
+    assert df["negative_themes"].tolist() == [
+        "benefit_payment",  # 1 of 5: low
+        "",  # 5 of 5: high
+        "benefit_payment",  # 2 of 10: low
+        "",  # 9 of 10: high
+        "",  # 3 of 5: middle, wording neutral -> not negative
+        "",  # no rating
+        "",  # the wording is positive: a low rating does not override it
+    ]
+    assert (df["themes"] == "benefit_payment").all()
+
+
+def test_keywords_come_from_configuration(cfg, tmp_path: Path) -> None:
+    themes = {tid: t.model_copy(deep=True) for tid, t in cfg.themes.items()}
+    themes["office_comfort"].keywords["ru"] = ["=квантовый", "кофемашин*", "*батаре*"]
+    custom = cfg.model_copy(update={"themes": themes})
+    out = analyse(["Сломалась кофемашина", "Квантовый пандус", "Холодные батареи"], custom)
+    assert ["office_comfort" in a.themes for a in out] == [True, True, True]
+    assert "office_comfort" not in one("Квантовая физика", custom).themes
+
+
+def test_invalid_sentiment_lexicon_is_a_config_error(cfg, tmp_path: Path) -> None:
+    bad = tmp_path / "sentiment.yaml"
+    text = (CONFIG_DIR / "sentiment.yaml").read_text(encoding="utf-8").replace('[not, "no", never', "[not, no, never")
+    bad.write_text(text, encoding="utf-8")
+    with pytest.raises(ConfigError, match="quote"):
+        analyse(["x"], cfg, sentiment_path=bad)
+
+
+def test_many_repeated_texts_are_consistent(cfg) -> None:
+    base = [text for text, _, _ in THEME_CASES]
+    texts = pd.Series(base * 50)
+    df = analyse_frame(texts, config=cfg)
+    first = df.iloc[: len(base)].reset_index(drop=True)
+    for k in range(1, 50):
+        chunk = df.iloc[k * len(base) : (k + 1) * len(base)].reset_index(drop=True)
+        pd.testing.assert_frame_equal(chunk, first)
