@@ -62,7 +62,7 @@ def print_cycle(summary: dict) -> None:
     console.print(f"measures proposed: {len(summary['measures_proposed'])}  " + " ".join(summary["measures_proposed"]))
     console.print(f"effects evaluated: {len(summary['effects'])}")
     for e in summary["effects"]:
-        console.print(f"  measure #{e['measure']}: {e['verdict']} ({e['method']}: {e['estimate']} [{e['ci_low']}; {e['ci_high']}])")
+        console.print(f"  {e['measure']}: {e['verdict']} ({e['method']}: {e['estimate']} [{e['ci_low']}; {e['ci_high']}])")
     console.print(f"files written: {len(summary['reports'])} PDF, register {Path(summary['register']['xlsx']).name}")
     if summary.get("delivery"):
         d = summary["delivery"]
@@ -87,6 +87,7 @@ def demo(
     until: str = typer.Option("2026Q3", help="last quarter, YYYYQn"),
     regions: Optional[str] = typer.Option(None, help="comma-separated region codes (default: all in config/offices.csv)"),
     send: bool = typer.Option(True, help="e-mail the reports (outbox .eml files without SMTP settings)"),
+    scale: float = typer.Option(1.0, help="multiply the demo volumes"),
 ) -> None:
     """Generate demo data and run the quarterly cycle for each quarter in order."""
     from cxloop.settings import get_settings
@@ -95,7 +96,7 @@ def demo(
     until = _quarter(until)
     region_list = [r.strip() for r in regions.split(",")] if regions else None
     console.print(f"cxloop demo: seed {seed}, {quarters} quarters until {until}; Prefect runs embedded (first start takes ~15 s)")
-    summaries = demo_flow(seed=seed, quarters=quarters, until=until, regions=region_list, send_reports=send)
+    summaries = demo_flow(seed=seed, quarters=quarters, until=until, regions=region_list, send_reports=send, scale=scale)
     for s in summaries:
         print_cycle(s)
     _where(get_settings().out_dir)

@@ -24,14 +24,14 @@ from tasks.registry import merge_offices
 
 
 @task(name="generate-demo-data", cache_policy=NO_CACHE, persist_result=False)
-def generate(seed: int, quarters: list[str], regions: list[str] | None) -> dict:
+def generate(seed: int, quarters: list[str], regions: list[str] | None, scale: float) -> dict:
     from tasks.demo_data import generate_demo_data
 
     settings = get_settings()
     offices = get_config(settings.config_dir).offices
     if regions:
         offices = [o for o in offices if o.region_code in regions]
-    manifest = generate_demo_data(settings.data_dir, [Quarter.parse(q) for q in quarters], seed=seed, offices=offices)
+    manifest = generate_demo_data(settings.data_dir, [Quarter.parse(q) for q in quarters], seed=seed, offices=offices, scale=scale)
     return {"files": len(manifest.files), "seeded_measures": manifest.seeded_measures}
 
 
@@ -47,11 +47,14 @@ def seed_register(records: list[dict]) -> int:
 
 
 @flow(name="cx-demo")
-def demo(seed: int = 7, quarters: int = 4, until: str = "2026Q3", regions: list[str] | None = None, send_reports: bool = True) -> list[dict]:
-    """Generate demo data for ``quarters`` quarters ending with ``until`` and run each quarter's cycle."""
+def demo(seed: int = 7, quarters: int = 4, until: str = "2026Q3", regions: list[str] | None = None,
+         send_reports: bool = True, scale: float = 1.0) -> list[dict]:
+    """Generate demo data for ``quarters`` quarters ending with ``until`` and run each quarter's cycle.
+
+    ``scale`` multiplies the volumes (the tests use a fraction for speed)."""
     span = [str(q) for q in quarter_range(Quarter.parse(until), quarters)]
     upgrade()
-    generated = generate(seed, span, regions)
+    generated = generate(seed, span, regions, scale)
     seed_register(generated["seeded_measures"])
     return [quarterly_cycle(quarter=q, send_reports=send_reports) for q in span]
 

@@ -119,7 +119,7 @@ def quarterly_cycle(quarter: str | None = None, send_reports: bool = True, lang:
         "measures_proposed": proposed,
         "effects": [
             {
-                "measure": e["measure_id"], "verdict": e["verdict"], "method": e["method"],
+                "measure": e["measure_code"], "verdict": e["verdict"], "method": e["method"],
                 "estimate": None if e["estimate"] is None else round(e["estimate"], 1),
                 "ci_low": None if e["ci_low"] is None else round(e["ci_low"], 1),
                 "ci_high": None if e["ci_high"] is None else round(e["ci_high"], 1),

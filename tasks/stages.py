@@ -5,7 +5,7 @@ transaction. Flows wrap these in Prefect tasks; a notebook can call them directl
 
 from __future__ import annotations
 
-from datetime import datetime, time
+from datetime import datetime, time, timezone
 from pathlib import Path
 
 import pandas as pd
@@ -24,7 +24,7 @@ from tasks.registry import merge_offices
 
 def cycle_time(quarter: str) -> datetime:
     """The logical timestamp of automated register actions in a quarter's cycle."""
-    return datetime.combine(Quarter.parse(quarter).cycle_date, time(6, 0))
+    return datetime.combine(Quarter.parse(quarter).cycle_date, time(6, 0), tzinfo=timezone.utc)
 
 
 def sync_registry(config: AppConfig) -> dict[str, int]:
@@ -62,7 +62,8 @@ def detect_pain_points(quarter: str, config: AppConfig) -> pd.DataFrame:
         feedback = store.load_feedback(session, quarter)
         index = store.load_index(session, quarter)
         previous = store.load_pain_points(session, str(Quarter.parse(quarter).prev()))
-        result = prioritise_pain_points(feedback, config, index, previous, store.closed_measure_scopes(session))
+        closed = store.closed_measure_scopes(session, cycle_time(quarter))
+        result = prioritise_pain_points(feedback, config, index, previous, closed)
         store.replace_pain_points(session, quarter, result)
         return result
 
@@ -82,9 +83,12 @@ def propose_measures(quarter: str, config: AppConfig) -> list[str]:
 def evaluate_effects(quarter: str, config: AppConfig) -> list[dict]:
     from tasks.effects import evaluate_measures
 
+    from models.tables import Measure
+
     with session_scope() as session:
         evaluations = evaluate_measures(session, quarter, config)
-        return [e.model_dump(exclude={"id"}) for e in evaluations]
+        codes = {e.measure_id: session.get(Measure, e.measure_id).code for e in evaluations}
+        return [{**e.model_dump(exclude={"id"}), "measure_code": codes[e.measure_id]} for e in evaluations]
 
 
 def write_reports(quarter: str, config: AppConfig, settings: Settings, lang: str = "ru", scopes: list[str] | None = None) -> dict:

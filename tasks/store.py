@@ -7,13 +7,14 @@ and a run that fails half way leaves the previous set in place.
 
 from __future__ import annotations
 
-import numpy as np
+from datetime import datetime
+
 import pandas as pd
 from sqlalchemy import delete, insert, select
 from sqlmodel import Session
 
 from cxloop.config import ITEMS
-from models.tables import Feedback, IndexResult, IngestedFile, Measure, PainPoint, SurveyAnswer
+from models.tables import Feedback, IndexResult, IngestedFile, Measure, MeasureHistory, Office, PainPoint, SurveyAnswer
 
 INDEX_COLUMNS = [
     "quarter", "level", "unit_code", "region_code", "client_type", "friendliness", "usefulness", "effort",
@@ -100,11 +101,28 @@ def replace_pain_points(session: Session, quarter: str, frame: pd.DataFrame) -> 
     return len(records)
 
 
-def closed_measure_scopes(session: Session) -> set[tuple[str, str]]:
-    """(region_code, theme) of measures already evaluated or closed: a pain point there is recurring."""
-    rows = session.execute(select(Measure.region_code, Measure.theme).where(Measure.status.in_(["evaluated", "closed"]))).all()
-    scopes = {(r, t) for r, t in rows}
-    return scopes | {("ALL", t) for _, t in scopes}
+def closed_measure_scopes(session: Session, before: datetime) -> set[tuple[str, str]]:
+    """(region_code, theme) of measures that were evaluated or closed before ``before``
+    (the quarter's cycle time) and still are: a pain point there is recurring.
+
+    Judged on the history, not the current status alone, so a measure evaluated later
+    in the same cycle does not change the quarter's pain points on a rerun. A measure
+    whose scope is several regions counts for each region of its offices."""
+    stmt = (
+        select(Measure.region_code, Measure.theme, Measure.offices)
+        .join(MeasureHistory, MeasureHistory.measure_id == Measure.id)
+        .where(Measure.status.in_(["evaluated", "closed"]), MeasureHistory.field == "status",
+               MeasureHistory.to_value.in_(["evaluated", "closed"]), MeasureHistory.at < before)
+        .distinct()
+    )
+    office_region = dict(session.execute(select(Office.office_code, Office.region_code)).all())
+    scopes: set[tuple[str, str]] = set()
+    for region, theme, offices in session.execute(stmt).all():
+        regions = {office_region[o] for o in (offices or "").split(",") if o in office_region}
+        if region != "ALL":
+            regions.add(region)
+        scopes |= {(r, theme) for r in regions} | {("ALL", theme)}
+    return scopes
 
 
 def intake_totals(session: Session, quarter: str) -> dict[str, int]:

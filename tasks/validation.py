@@ -59,7 +59,8 @@ def load_suite_json(name: str, directory: Path | None = None) -> dict:
 @lru_cache(maxsize=1)
 def _gx():
     """One ephemeral GE context per process, progress bars off (they flood logs)."""
-    logging.getLogger("great_expectations").setLevel(logging.WARNING)
+    for name in ("great_expectations", "great_expectations.data_context.types.base"):
+        logging.getLogger(name).setLevel(logging.WARNING)
     import great_expectations as gx
     from great_expectations.data_context.types.base import ProgressBarsConfig
 
