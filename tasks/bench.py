@@ -18,7 +18,7 @@ import resource
 import tempfile
 import time
 from contextlib import contextmanager
-from datetime import date, timedelta
+from datetime import timedelta
 from pathlib import Path
 
 import numpy as np
@@ -49,9 +49,12 @@ COMMENTS = [
 
 @contextmanager
 def stage(name: str, rows: int, results: list):
+    """Time a stage; the block may set ``counter["rows"]`` when it learns the count."""
+    counter = {"rows": rows}
     start = time.perf_counter()
-    yield
+    yield counter
     secs = time.perf_counter() - start
+    rows = counter["rows"]
     results.append((name, rows, secs))
     print(f"{name:<28} {rows:>10,} rows {secs:>8.2f} s {rows / secs if secs else float('inf'):>12,.0f} rows/s  peak RSS {peak_rss_mb():,.0f} MB", flush=True)
 
@@ -126,11 +129,10 @@ def run(rows: int, seed: int = 11) -> list[tuple[str, int, float]]:
         params = validation_parameters(registry)
         total_in = 0
         for channel, path in paths.items():
-            with stage(f"{channel}: read", 0, results):
+            with stage(f"{channel}: read", 0, results) as counter:
                 raw = read_channel_file(path, channel, config)
-            n = len(raw.frame)
+                counter["rows"] = n = len(raw.frame)
             total_in += n
-            results[-1] = (results[-1][0], n, results[-1][2])
             with stage(f"{channel}: stage", n, results):
                 staged = stage_rows(raw, registry)
             with stage(f"{channel}: validate (GE)", n, results):
@@ -148,14 +150,16 @@ def run(rows: int, seed: int = 11) -> list[tuple[str, int, float]]:
                   f"{len(outcome.quarantine) + len(contract.quarantine):,} + duplicates {dupes:,}")
         q = str(quarter)
         with session_scope(url) as session:
-            with stage("star index: load+compute", 0, results):
+            with stage("star index: load", 0, results) as counter:
                 answers = store.load_answers(session, q)
+                counter["rows"] = len(answers)
+            with stage("star index: compute", len(answers), results):
                 index = quarter_index(answers, config.thresholds.star)
-            results[-1] = (results[-1][0], len(answers), results[-1][2])
-            with stage("pain points: load+rank", 0, results):
+            with stage("pain points: load", 0, results) as counter:
                 fb = store.load_feedback(session, q)
-                pains = prioritise_pain_points(fb, config, index)
-            results[-1] = (results[-1][0], len(fb), results[-1][2])
+                counter["rows"] = len(fb)
+            with stage("pain points: detect+rank", len(fb), results):
+                prioritise_pain_points(fb, config, index)
         dispose_engines()
     total = sum(secs for name, _, secs in results if name != "generate files")
     print(f"{'all data stages':<28} {total_in:>10,} rows {total:>8.2f} s {total_in / total:>12,.0f} rows/s  peak RSS {peak_rss_mb():,.0f} MB")

@@ -179,7 +179,7 @@ def _rows_to_frame(rows: list[tuple[int, list[object]]], mapping: ChannelMapping
         if all(c is None or (isinstance(c, str) and not c.strip()) for c in cells):
             blank += 1
             continue
-        if [norm_header(c) for c in cells[: len(header_norm)]] == header_norm:
+        if cells and norm_header(cells[0]) == header_norm[0] and [norm_header(c) for c in cells[: len(header_norm)]] == header_norm:
             header_again += 1
             continue
         records.append({f: (cells[pos] if pos < len(cells) else None) for pos, f in hmap.items()})
@@ -336,27 +336,33 @@ def _is_no_answer(value: object) -> bool:
     return isinstance(value, str) and norm_header(value) in NO_ANSWER
 
 
-def _parse_answers(series: pd.Series) -> pd.Series:
+def map_unique(series: pd.Series, fn) -> pd.Series:
+    """Apply ``fn`` once per distinct value: exports repeat the same few answers,
+    dates and codes across millions of rows (the benchmark's hot spot)."""
+    if series.empty:
+        return pd.Series([], index=series.index, dtype=object)
+    keyed = series.map(lambda v: (type(v).__name__, v) if v is not None and v == v else None) if series.dtype == object else series
+    codes, uniques = pd.factorize(keyed, use_na_sentinel=True)
+    values = [fn(u[1] if isinstance(u, tuple) else u) for u in uniques]
+    values.append(fn(None))  # position -1: missing values
+    out = np.empty(len(values), dtype=object)
+    out[:] = values
+    return pd.Series(out[codes], index=series.index, dtype=object)
+
+
+def _answer_value(v: object) -> float:
     """1-5 answers: NaN for no answer, -1 for an answer that is not a number (rejected later)."""
-    out = []
-    for v in series.tolist():
-        if _is_no_answer(v):
-            out.append(np.nan)
-        else:
-            num = parse_number(v)
-            out.append(-1.0 if num is None else num)
-    return pd.Series(out, index=series.index, dtype="float64")
+    if _is_no_answer(v):
+        return np.nan
+    num = parse_number(v)
+    return -1.0 if num is None else num
 
 
-def _parse_optional_rating(series: pd.Series) -> pd.Series:
-    out = []
-    for v in series.tolist():
-        if _is_no_answer(v):
-            out.append(np.nan)
-        else:
-            num = parse_number(v)
-            out.append(-1.0 if num is None else num)
-    return pd.Series(out, index=series.index, dtype="float64")
+def _parse_answers(series: pd.Series) -> pd.Series:
+    return map_unique(series, _answer_value).astype("float64")
+
+
+_parse_optional_rating = _parse_answers
 
 
 def _str_or_none(v: object) -> str | None:
@@ -384,35 +390,35 @@ def stage_rows(raw: RawFile, office_regions: dict[str, str]) -> pd.DataFrame:
     out["source_row"] = f["source_row"].astype("int64")
     out["channel"] = ch
     id_field = ID_FIELD[ch]
-    out["external_id"] = f[id_field].map(_str_or_none) if id_field else None
+    out["external_id"] = f[id_field].pipe(map_unique, _str_or_none) if id_field else None
     date_raw = f[DATE_FIELD[ch]]
-    out["received_at__raw"] = date_raw.map(_str_or_none)
-    received = date_raw.map(parse_date)
+    out["received_at__raw"] = date_raw.pipe(map_unique, _str_or_none)
+    received = map_unique(date_raw, parse_date)
     out["received_at"] = received
-    out["quarter"] = received.map(lambda d: str(Quarter.of(d)) if d else None)
-    out["office_code"] = f["office_code"].map(_str_or_none) if "office_code" in f else None
-    region_raw = f["region_code"].map(_str_or_none) if "region_code" in f else pd.Series([None] * n, index=f.index)
+    out["quarter"] = map_unique(received, lambda d: str(Quarter.of(d)) if d else None)
+    out["office_code"] = f["office_code"].pipe(map_unique, _str_or_none) if "office_code" in f else None
+    region_raw = f["region_code"].pipe(map_unique, _str_or_none) if "region_code" in f else pd.Series([None] * n, index=f.index)
     office_region = out["office_code"].map(lambda c: office_regions.get(c))
     out["region_code"] = office_region.where(office_region.notna(), region_raw)
     if "client_type" in f:
-        ct_raw = f["client_type"].map(_str_or_none)
+        ct_raw = f["client_type"].pipe(map_unique, _str_or_none)
         out["client_type__raw"] = ct_raw
-        out["client_type"] = ct_raw.map(lambda v: "citizen" if v is None else CLIENT_TYPE_VALUES.get(norm_header(v), None))
+        out["client_type"] = map_unique(ct_raw, lambda v: "citizen" if v is None else CLIENT_TYPE_VALUES.get(norm_header(v), None))
     else:
         out["client_type__raw"] = None
         out["client_type"] = "citizen"
-    out["journey_stage"] = f["stage"].map(_str_or_none) if "stage" in f else None
-    out["text"] = f[TEXT_FIELD[ch]].map(_str_or_none)
+    out["journey_stage"] = f["stage"].pipe(map_unique, _str_or_none) if "stage" in f else None
+    out["text"] = f[TEXT_FIELD[ch]].pipe(map_unique, _str_or_none)
     out["scale"] = 5
     if ch in RATING_FIELD:
         rf = RATING_FIELD[ch]
-        out["rating__raw"] = f[rf].map(_str_or_none)
+        out["rating__raw"] = f[rf].pipe(map_unique, _str_or_none)
         out["rating"] = _parse_optional_rating(f[rf])
     elif ch == "interview_followup":
         answers = pd.DataFrame({q: _parse_answers(f[q]) for q in FOLLOWUP_ITEMS})
         for q in FOLLOWUP_ITEMS:
             out[q] = answers[q]
-            out[f"{q}__raw"] = f[q].map(_str_or_none)
+            out[f"{q}__raw"] = f[q].pipe(map_unique, _str_or_none)
         valid = answers.where((answers >= 1) & (answers <= 5))
         out["rating"] = valid.mean(axis=1).round(2)
         out["rating__raw"] = None
@@ -421,7 +427,7 @@ def stage_rows(raw: RawFile, office_regions: dict[str, str]) -> pd.DataFrame:
         out["rating__raw"] = None
     if ch == "star_survey":
         for item in ITEMS:
-            out[f"{item}__raw"] = f[item].map(_str_or_none)
+            out[f"{item}__raw"] = f[item].pipe(map_unique, _str_or_none)
             out[item] = _parse_answers(f[item])
         out["scale"] = None
     return out.reset_index(drop=True)

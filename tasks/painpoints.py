@@ -48,20 +48,14 @@ def theme_mentions(feedback: pd.DataFrame, config: AppConfig) -> pd.DataFrame:
     exploded = exploded.explode("theme")
     neg_sets = exploded["negative_themes"].fillna("").str.split(",")
     exploded["negative"] = [t in s for t, s in zip(exploded["theme"], neg_sets)]
-    default_stage = {tid: th.stage for tid, th in config.themes.items()}
-
-    def stage(row_stage, theme, client_type):
-        stages = EMPLOYER_STAGES if client_type == "employer" else CITIZEN_STAGES
-        if isinstance(row_stage, str) and row_stage in stages:
-            return row_stage
-        st = default_stage.get(theme)
-        if st in stages:
-            return st
-        return "employer_onboarding" if client_type == "employer" else st
-
-    exploded["journey_stage"] = [
-        stage(s, t, c) for s, t, c in zip(exploded["journey_stage"], exploded["theme"], exploded["client_type"])
-    ]
+    # The stage is the source's when it fits the client type, else the theme's default
+    # (an employer's mention of a citizen-stage theme goes to employer_onboarding).
+    default_stage = exploded["theme"].map({tid: th.stage for tid, th in config.themes.items()})
+    employer = exploded["client_type"].eq("employer")
+    own_ok = exploded["journey_stage"].isin(EMPLOYER_STAGES).where(employer, exploded["journey_stage"].isin(CITIZEN_STAGES))
+    default_ok = default_stage.isin(EMPLOYER_STAGES).where(employer, default_stage.isin(CITIZEN_STAGES))
+    fallback = default_stage.where(default_ok | ~employer, "employer_onboarding")
+    exploded["journey_stage"] = exploded["journey_stage"].where(own_ok, fallback)
     return exploded[["region_code", "theme", "journey_stage", "negative"]].reset_index(drop=True)
 
 
