@@ -128,8 +128,11 @@ def run_suite(frame: pd.DataFrame, suite_name: str, parameters: dict | None = No
 
 
 def _format_reason(template: str, raw_value: object) -> str:
+    """The reason with the offending value; redacted, since people type phones into any column."""
+    from tasks.redaction import redact
+
     value = "" if raw_value is None or (isinstance(raw_value, float) and np.isnan(raw_value)) else str(raw_value)
-    return template.replace("{value}", value[:60])
+    return template.replace("{value}", redact(value[:60]) or "")
 
 
 def _raw_column(frame: pd.DataFrame, column: str) -> str:

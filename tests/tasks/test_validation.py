@@ -102,3 +102,12 @@ def test_dedup_keys_and_split():
     assert frame["dedup_key"].iloc[2] == frame["dedup_key"].iloc[3]  # case and spacing do not matter
     new, dupes = split_duplicates(frame, existing_keys={"pos:1"})
     assert dupes == 3 and len(new) == 1
+
+
+def test_personal_data_typed_into_a_field_is_redacted_in_the_reason():
+    frame = _survey(1)
+    frame.loc[0, "received_at"] = None
+    frame.loc[0, "received_at__raw"] = "+7 912 345-67-89"
+    out = apply_suite(frame, "star_survey", PARAMS)
+    reason = out.quarantine.loc[0, "reason"]
+    assert "345-67-89" not in reason and "[PHONE]" in reason
