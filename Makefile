@@ -21,8 +21,9 @@ install: $(STAMP)
 $(STAMP): pyproject.toml constraints.txt
 	@$(MAKE) --no-print-directory system-deps
 	python3 -m venv .venv
-	.venv/bin/pip install --quiet --upgrade pip
-	.venv/bin/pip install --quiet -c constraints.txt -e '.[dev]'
+	@# pip's warnings about this machine's unused local index folders are noise: filtered.
+	set -o pipefail; .venv/bin/pip install --quiet --upgrade pip 2>&1 | { grep -v 'is ignored: it is neither' || true; }
+	set -o pipefail; .venv/bin/pip install --quiet -c constraints.txt -e '.[dev]' 2>&1 | { grep -v 'is ignored: it is neither' || true; }
 	@touch $(STAMP)
 
 # WeasyPrint needs pango (in the image) and harfbuzz-subset for fast font subsetting.

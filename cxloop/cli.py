@@ -29,7 +29,7 @@ db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
 app.add_typer(offices_app, name="offices")
 app.add_typer(measures_app, name="measures")
 app.add_typer(db_app, name="db")
-console = Console()
+console = Console(soft_wrap=True)  # paths and error messages must not be broken across lines
 
 
 def _quarter(value: Optional[str]) -> Optional[str]:

@@ -14,7 +14,7 @@ def test_offices_load_rejects_bad_file_naming_row(tmp_path, env, prefect_harness
     bad.write_text("office_code,office_name,region_code,region_name\n52-01,ЦЗН,52,Область\n52-02,,52,Область\n", encoding="utf-8")
     result = runner.invoke(app, ["offices", "load", str(bad)])
     assert result.exit_code == 2
-    assert "offices.csv, row 3: empty office_name" in result.output
+    assert "offices.csv, row 3: empty office_name" in " ".join(result.output.split())
 
 
 def test_offices_load_merges_and_measures_export(tmp_path, env, prefect_harness):
