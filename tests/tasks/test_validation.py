@@ -111,3 +111,39 @@ def test_personal_data_typed_into_a_field_is_redacted_in_the_reason():
     out = apply_suite(frame, "star_survey", PARAMS)
     reason = out.quarantine.loc[0, "reason"]
     assert "345-67-89" not in reason and "[PHONE]" in reason
+
+
+def _equivalence_suite(tmp_path):
+    spec = {"name": "eq", "expectations": [
+        {"type": "expect_column_values_to_not_be_null", "kwargs": {"column": "a"}, "severity": "critical", "meta": {"reason": "a"}},
+        {"type": "expect_column_values_to_be_between", "kwargs": {"column": "a", "min_value": 1, "max_value": 5}, "severity": "critical", "meta": {"reason": "b"}},
+        {"type": "expect_column_values_to_be_in_set", "kwargs": {"column": "b", "value_set": ["x", "y"]}, "severity": "warning", "meta": {"reason": "c"}},
+        {"type": "expect_column_values_to_match_regex", "kwargs": {"column": "c", "regex": "^[0-9]{2}-[0-9]{2}$"}, "severity": "critical", "meta": {"reason": "d"}},
+        {"type": "expect_column_values_to_not_be_null", "kwargs": {"column": "d"}, "severity": "critical", "meta": {"reason": "e"}},
+        {"type": "expect_column_values_to_be_between", "kwargs": {"column": "a", "min_value": 2, "max_value": 4, "mostly": 0.5}, "severity": "warning", "meta": {"reason": "f"}},
+    ]}
+    (tmp_path / "eq.json").write_text(json.dumps(spec), encoding="utf-8")
+    return tmp_path
+
+
+def test_distinct_value_validation_equals_row_by_row(tmp_path):
+    """Judging distinct values and mapping back gives exactly GE's row-by-row answer."""
+    directory = _equivalence_suite(tmp_path)
+    rng = np.random.default_rng(5)
+    for trial in range(15):
+        n = int(rng.integers(1, 400))
+        a = rng.choice([np.nan, 0, 1, 2, 3, 4, 5, 6, 2.5], n)
+        frame = pd.DataFrame({
+            "a": a,
+            "b": pd.Series(rng.choice(["x", "y", "z", None], n), dtype=object),
+            "c": pd.Series(rng.choice(["52-01", "5201", "66-02", None, "xx-yy"], n), dtype=object),
+            "d": pd.Series([f"id{i}" if rng.random() > 0.1 else None for i in range(n)], dtype=object),
+        })
+        fast = run_suite(frame, "eq", directory=directory, distinct=True)
+        slow = run_suite(frame, "eq", directory=directory, distinct=False)
+        # Each result belongs to its own expectation (GE does not keep the suite's order).
+        assert slow[2]["rows"].tolist() == np.flatnonzero(frame["b"].eq("z").to_numpy()).tolist()
+        assert slow[4]["rows"].tolist() == np.flatnonzero(frame["d"].isna().to_numpy()).tolist()
+        for f, s in zip(fast, slow):
+            assert f["success"] == s["success"], (trial, f["type"])
+            assert f["rows"].tolist() == s["rows"].tolist(), (trial, f["type"], f["column"])
