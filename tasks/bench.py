@@ -166,13 +166,52 @@ def run(rows: int, seed: int = 11) -> list[tuple[str, int, float]]:
     return results
 
 
+def run_intake(rows: int, seed: int = 11) -> dict[str, float]:
+    """Intake + validation of one contact-centre CSV of ``rows`` rows, against a bare pandas.read_csv."""
+    from tasks.ingest import validation_parameters
+    from tasks.intake import read_channel_file, stage_rows
+    from tasks.validation import apply_suite
+
+    config = get_config()
+    registry = {o.office_code: o.region_code for o in config.offices}
+    with tempfile.TemporaryDirectory(prefix="cxloop-bench-") as tmp:
+        path = write_synthetic_quarter(Path(tmp), int(rows / 0.6) + 1, Quarter.parse("2026Q3"), sorted(registry), seed)["contact_center"]
+        size_mb = path.stat().st_size / 1e6
+        start = time.perf_counter()
+        bare = pd.read_csv(path, sep=";", dtype=str)
+        t_pandas = time.perf_counter() - start
+        n = len(bare)
+        del bare
+        start = time.perf_counter()
+        raw = read_channel_file(path, "contact_center", config)
+        t_read = time.perf_counter() - start
+        staged = stage_rows(raw, registry)
+        t_stage = time.perf_counter() - start - t_read
+        outcome = apply_suite(staged, "contact_center", validation_parameters(registry))
+        total = time.perf_counter() - start
+        t_validate = total - t_read - t_stage
+        print(f"intake + validation of one {size_mb:,.0f} MB CSV, {n:,} rows "
+              f"(accepted {len(outcome.accepted):,}, quarantined {len(outcome.quarantine):,}):")
+        print(f"  read {t_read:.2f} s, type {t_stage:.2f} s, GE validation {t_validate:.2f} s -> "
+              f"{total:.2f} s, {n / total:,.0f} rows/s; bare pandas.read_csv {t_pandas:.2f} s "
+              f"(ratio {total / t_pandas:.1f}x); peak RSS {peak_rss_mb():,.0f} MB", flush=True)
+    return {"rows": n, "seconds": total, "pandas_seconds": t_pandas, "peak_rss_mb": peak_rss_mb()}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--seed", type=int, default=11)
+    parser.add_argument("--part", choices=["intake", "cycle", "all"], default="all",
+                        help="intake: one CSV through read+type+GE; cycle: every data stage of a quarter")
     args = parser.parse_args()
-    print(f"cxloop bench: {args.rows:,} synthetic feedback rows, one quarter, SQLite in a temp folder")
-    run(args.rows, args.seed)
+    if args.part in ("intake", "all"):
+        # First, so its peak RSS is its own.
+        print(f"cxloop bench (intake): {args.rows:,} rows")
+        run_intake(args.rows, args.seed)
+    if args.part in ("cycle", "all"):
+        print(f"cxloop bench (cycle): {args.rows:,} synthetic feedback rows, one quarter, SQLite in a temp folder")
+        run(args.rows, args.seed)
 
 
 if __name__ == "__main__":

@@ -36,6 +36,20 @@ import pandas as pd
 
 EXPECTATIONS_DIR = Path(__file__).resolve().parent.parent / "expectations"
 _ROW = "_pos"  # positional index GE reports failing rows by
+
+# Opt-in observer of every suite's outcome (to build Data Docs for a run); None = off, no cost.
+_result_sink = None
+
+
+def set_result_sink(sink):
+    """Have :func:`run_suite` call ``sink(suite_name, results, {"rows": n, "parameters": params})``
+    after every suite, with the list it returns (row-level counts; no row values);
+    ``None`` turns it off. Returns the previous sink so a caller can restore it.
+    Used to build GE Data Docs for a run (tasks.quarantine)."""
+    global _result_sink
+    previous, _result_sink = _result_sink, sink
+    return previous
+
 _POS = "cxloop_position"  # meta tag: an expectation's place in its suite
 
 os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
@@ -204,7 +218,10 @@ def run_suite(frame: pd.DataFrame, suite_name: str, parameters: dict | None = No
             item["unexpected_count"] = len(rows)
             item["success"] = len(rows) == 0
             results[id(exp)] = item
-    return [results[id(e)] for e in expectations]
+    final = [results[id(e)] for e in expectations]
+    if _result_sink is not None:
+        _result_sink(suite_name, final, {"rows": len(frame), "parameters": params})
+    return final
 
 
 def _format_reason(template: str, raw_value: object) -> str:
@@ -224,29 +241,34 @@ def apply_suite(frame: pd.DataFrame, suite_name: str, parameters: dict | None = 
     frame = frame.reset_index(drop=True)
     results = run_suite(frame, suite_name, parameters)
     quarantined_rows: dict[int, list[tuple[str, str, str]]] = {}
-    flags = [[] for _ in range(len(frame))]
+    flags: dict[int, list[str]] = {}
     accepted = frame.copy()
     warnings = 0
     failed: dict[str, int] = {}
     for res in results:
         if res["success"] or len(res["rows"]) == 0:
             continue
-        col = res["column"]
-        failed[f"{res['type']}:{col}"] = len(res["rows"])
-        raw_col = _raw_column(frame, col)
-        for pos in res["rows"].tolist():
-            reason = _format_reason(res["reason"], frame.at[pos, raw_col])
+        col, rows = res["column"], res["rows"]
+        failed[f"{res['type']}:{col}"] = len(rows)
+        raw_values = frame[_raw_column(frame, col)].to_numpy()[rows]
+        reasons: dict[object, str] = {}  # one formatted (and redacted) reason per distinct value
+        for pos, raw in zip(rows.tolist(), raw_values.tolist()):
+            key = (type(raw).__name__, raw) if raw is not None and raw == raw else None
+            if key not in reasons:
+                reasons[key] = _format_reason(res["reason"], raw)
             if res["severity"] == "critical":
-                quarantined_rows.setdefault(pos, []).append((col, res["type"], reason))
+                quarantined_rows.setdefault(pos, []).append((col, res["type"], reasons[key]))
             else:
-                flags[pos].append(f"{res['type']}:{col}")
+                flags.setdefault(pos, []).append(f"{res['type']}:{col}")
         if res["severity"] != "critical":
-            warnings += len(res["rows"])
-            accepted.loc[res["rows"], col] = None
+            warnings += len(rows)
+            accepted.loc[rows, col] = None
+    files = frame["source_file"].to_numpy()
+    source_rows = frame["source_row"].to_numpy()
     q_records = [
         {
-            "source_file": frame.at[pos, "source_file"],
-            "source_row": int(frame.at[pos, "source_row"]),
+            "source_file": files[pos],
+            "source_row": int(source_rows[pos]),
             "field": "; ".join(f for f, _, _ in problems),
             "rule": "; ".join(r for _, r, _ in problems),
             "reason": "; ".join(m for _, _, m in problems),
@@ -255,8 +277,10 @@ def apply_suite(frame: pd.DataFrame, suite_name: str, parameters: dict | None = 
     ]
     keep = np.ones(len(frame), dtype=bool)
     keep[list(quarantined_rows)] = False
-    earlier = frame["flags"].fillna("").tolist() if "flags" in frame.columns else [""] * len(frame)
-    accepted["flags"] = [",".join([e] + f if e else f) for e, f in zip(earlier, flags)]
+    all_flags = frame["flags"].fillna("").to_numpy(dtype=object).copy() if "flags" in frame.columns else np.full(len(frame), "", dtype=object)
+    for pos, new in flags.items():
+        all_flags[pos] = ",".join([all_flags[pos], *new] if all_flags[pos] else new)
+    accepted["flags"] = all_flags
     accepted = accepted[keep].reset_index(drop=True)
     quarantine = pd.DataFrame.from_records(q_records, columns=["source_file", "source_row", "field", "rule", "reason"])
     return ValidationOutcome(accepted, quarantine, warnings, failed)
