@@ -71,6 +71,8 @@ class Feedback(SQLModel, table=True):
     themes: str = Field(default="", description="comma-separated theme ids")
     negative_themes: str = Field(default="", description="comma-separated theme ids mentioned negatively")
     flags: str = Field(default="", description="comma-separated warning rules the row tripped")
+    text_key: Optional[str] = Field(default=None, max_length=40, index=True,
+                                    description="hash of the normalised text, for near-duplicates across channels")
 
 
 class SurveyAnswer(SQLModel, table=True):

@@ -23,12 +23,12 @@ from models.tables import Feedback, IngestedFile, Office, Quarantine, SurveyAnsw
 from tasks.intake import IntakeError, RawFile, read_channel_file, stage_rows
 from tasks.redaction import redact_series
 from tasks.text import analyse_frame
-from tasks.validation import apply_suite, dedup_keys, split_duplicates
+from tasks.validation import apply_suite, dedup_keys, split_duplicates, split_near_duplicates, text_keys
 
 FEEDBACK_COLUMNS = [
     "dedup_key", "channel", "external_id", "source_file", "source_row", "received_at", "quarter",
     "office_code", "region_code", "client_type", "journey_stage", "rating", "scale", "text",
-    "language", "sentiment", "themes", "negative_themes", "flags",
+    "language", "sentiment", "themes", "negative_themes", "flags", "text_key",
 ]
 
 
@@ -41,6 +41,7 @@ class IngestSummary:
     quarantined: int = 0
     duplicates: int = 0
     warnings: int = 0
+    near_duplicates: int = 0  # part of duplicates: the same text, same office, other channel, within 7 days
     skipped_blank: int = 0
     skipped_header: int = 0
     status: str = "ingested"  # ingested | already_ingested | repeat | unreadable
@@ -81,6 +82,7 @@ def analyse_text_stage(frame: pd.DataFrame, config: AppConfig) -> pd.DataFrame:
 def to_feedback_frame(accepted: pd.DataFrame, config: AppConfig) -> pd.DataFrame:
     frame = analyse_text_stage(accepted, config)
     frame["dedup_key"] = dedup_keys(frame)
+    frame["text_key"] = text_keys(frame)
     frame["rating"] = frame["rating"].astype("float64")
     return frame
 
@@ -91,6 +93,18 @@ def _existing_keys(session: Session, keys: list[str]) -> set[str]:
         chunk = keys[start : start + 900]
         found.update(session.execute(select(Feedback.dedup_key).where(Feedback.dedup_key.in_(chunk))).scalars())
     return found
+
+
+def _stored_text_keys(session: Session, frame: pd.DataFrame) -> pd.DataFrame:
+    """Stored rows sharing a text key with ``frame`` (office, date, channel, key)."""
+    cols = ["office_code", "received_at", "channel", "text_key"]
+    keys = sorted({k for k in frame["text_key"].tolist() if k}) if "text_key" in frame else []
+    rows: list = []
+    for start in range(0, len(keys), 900):
+        part = keys[start : start + 900]
+        rows += session.execute(select(Feedback.office_code, Feedback.received_at, Feedback.channel, Feedback.text_key)
+                                .where(Feedback.text_key.in_(part))).all()
+    return pd.DataFrame(rows, columns=cols)
 
 
 def _records(frame: pd.DataFrame, columns: list[str]) -> list[dict]:
@@ -195,6 +209,9 @@ def ingest_file(session: Session, path: Path, channel: str, quarter: str, config
         feedback = contract.accepted
     existing = _existing_keys(session, feedback["dedup_key"].tolist()) if not feedback.empty else set()
     new_rows, dupes = split_duplicates(feedback, existing) if not feedback.empty else (feedback, 0)
+    new_rows, near = split_near_duplicates(new_rows, _stored_text_keys(session, new_rows))
+    dupes += near
+    summary.near_duplicates = near
 
     summary.quarantined = len(quarantine)
     summary.duplicates = dupes

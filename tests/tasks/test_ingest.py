@@ -74,3 +74,22 @@ def test_star_survey_answers_are_stored(tmp_path, db_url, registry, config):
     with session_scope(db_url) as s:
         answers = s.execute(select(SurveyAnswer).order_by(SurveyAnswer.feedback_id)).scalars().all()
     assert [a.F1 for a in answers] == [5, None] and answers[1].F2 == 3
+
+
+def test_same_complaint_on_platform_and_social_is_stored_once(tmp_path, db_url, registry, config):
+    import json
+
+    text = "Третий раз прихожу и никто не может объяснить что делать дальше с пособием"
+    (tmp_path / "pos_52.json").write_text(json.dumps([
+        {"id": "p1", "created_at": "2026-03-01T10:00:00", "region_code": "52", "office_code": "52-01", "category": "x", "text": text, "status": "new"}
+    ], ensure_ascii=False), encoding="utf-8")
+    (tmp_path / "social_52.jsonl").write_text("\n".join(json.dumps(o, ensure_ascii=False) for o in [
+        {"id": "s1", "published_at": "2026-03-03", "office_code": "52-01", "author": "Иван", "text": text + "!!"},
+        {"id": "s2", "published_at": "2026-03-30", "office_code": "52-01", "author": "Пётр", "text": text},
+    ]), encoding="utf-8")
+    with session_scope(db_url) as s:
+        first = ingest_file(s, tmp_path / "pos_52.json", "pos", "2026Q1", config)
+        second = ingest_file(s, tmp_path / "social_52.jsonl", "social", "2026Q1", config)
+    assert first.accepted == 1
+    assert (second.received, second.accepted, second.duplicates, second.near_duplicates) == (2, 1, 1, 1)
+    assert _counts(db_url)["Feedback"] == 2

@@ -147,3 +147,28 @@ def test_distinct_value_validation_equals_row_by_row(tmp_path):
         for f, s in zip(fast, slow):
             assert f["success"] == s["success"], (trial, f["type"])
             assert f["rows"].tolist() == s["rows"].tolist(), (trial, f["type"], f["column"])
+
+
+def test_near_duplicates_across_channels_within_seven_days():
+    from datetime import timedelta
+
+    from tasks.validation import split_near_duplicates, text_keys
+
+    long = "Третий раз прихожу и никто не может объяснить что делать дальше с пособием"
+    d0 = date(2026, 3, 1)
+    frame = pd.DataFrame({
+        "channel": ["social", "review_book", "social", "pos", "pos", "pos"],
+        "office_code": ["52-01", "52-01", "52-02", "52-01", "52-01", "52-01"],
+        "received_at": [d0 + timedelta(days=2), d0 + timedelta(days=20), d0, d0, d0, d0 + timedelta(days=1)],
+        "text": [long.upper() + "!!!", long, long, long, "Всё хорошо, спасибо", "Всё хорошо, спасибо"],
+    })
+    frame["text_key"] = text_keys(frame)
+    assert frame["text_key"].iloc[4] is None  # too short to judge
+    kept, near = split_near_duplicates(frame, earlier=pd.DataFrame(columns=["office_code", "received_at", "channel", "text_key"]))
+    # social on day 2 repeats the pos message of day 0 (same office, other channel, 2 days);
+    # the review book 20 days later and the other office are different voices.
+    assert near == 1
+    assert sorted(kept["channel"] + "@" + kept["office_code"]) == ["pos@52-01", "pos@52-01", "pos@52-01", "review_book@52-01", "social@52-02"]
+    stored = pd.DataFrame({"office_code": ["52-02"], "received_at": [d0 + timedelta(days=5)], "channel": ["pos"], "text_key": [frame["text_key"].iloc[2]]})
+    kept2, near2 = split_near_duplicates(frame.iloc[[2]], earlier=stored)
+    assert near2 == 1 and kept2.empty

@@ -54,12 +54,14 @@ def upgrade() -> None:
     sa.Column('themes', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
     sa.Column('negative_themes', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
     sa.Column('flags', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
+    sa.Column('text_key', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=True),
     sa.PrimaryKeyConstraint('id'),
     sa.UniqueConstraint('dedup_key', name='uq_feedback_dedup_key')
     )
     with op.batch_alter_table('feedback', schema=None) as batch_op:
         batch_op.create_index('ix_feedback_quarter_office', ['quarter', 'office_code'], unique=False)
         batch_op.create_index(batch_op.f('ix_feedback_region_code'), ['region_code'], unique=False)
+        batch_op.create_index(batch_op.f('ix_feedback_text_key'), ['text_key'], unique=False)
 
     op.create_table('index_result',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -296,6 +298,7 @@ def downgrade() -> None:
 
     op.drop_table('index_result')
     with op.batch_alter_table('feedback', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_feedback_text_key'))
         batch_op.drop_index(batch_op.f('ix_feedback_region_code'))
         batch_op.drop_index('ix_feedback_quarter_office')
 
