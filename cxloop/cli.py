@@ -1,4 +1,6 @@
-"""``cxloop``: the command-line face of the loop. Every command is a thin call into a flow.
+"""``cxloop``: the command-line face of the loop. Every command that writes something is a
+thin call into a flow; read-only views (``quarantine list``, ``quarantine release``) read
+the database directly, so they answer without starting Prefect.
 
 Prefect runs embedded (ephemeral) unless PREFECT_API_URL points at a server.
 """
@@ -11,6 +13,7 @@ from typing import Optional
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 # Quiet, local defaults; must be set before Prefect is imported (commands import lazily).
@@ -21,6 +24,10 @@ os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
 os.environ.setdefault("PREFECT_LOGGING_TO_API_WHEN_MISSING_FLOW", "ignore")
 os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
 os.environ.setdefault("MPLBACKEND", "Agg")
+try:  # Prefect does not create missing parents of its home (a fresh working directory has no var/)
+    Path(os.environ["PREFECT_HOME"]).expanduser().mkdir(parents=True, exist_ok=True)
+except OSError:
+    pass  # Prefect then says itself that it cannot use the folder
 
 app = typer.Typer(help="cxloop: closed-loop client-experience management for employment services.", no_args_is_help=True)
 offices_app = typer.Typer(help="The office registry.", no_args_is_help=True)
@@ -28,8 +35,11 @@ measures_app = typer.Typer(help="The corrective-measure register.", no_args_is_h
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
 app.add_typer(offices_app, name="offices")
 app.add_typer(measures_app, name="measures")
+quarantine_app = typer.Typer(help="Quarantined rows: list, export, release for re-ingest.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
+app.add_typer(quarantine_app, name="quarantine")
 console = Console(soft_wrap=True)  # paths and error messages must not be broken across lines
+err_console = Console(stderr=True, soft_wrap=True)  # errors: stdout stays clean for --json
 
 
 def _quarter(value: Optional[str]) -> Optional[str]:
@@ -143,6 +153,131 @@ def measures_export(
         raise typer.BadParameter("give --xlsx PATH and/or --csv PATH")
     for kind, path in export_measure_register(str(xlsx) if xlsx else None, str(csv) if csv else None, _quarter(quarter)).items():
         console.print(f"{kind}: {path}")
+
+
+@app.command()
+def ingest(
+    paths: list[str] = typer.Argument(..., help="files, folders or globs; a folder or glob takes every readable file in it"),
+    channel: Optional[str] = typer.Option(None, help="channel of every file (default: from each file name)"),
+    quarter: Optional[str] = typer.Option(None, help="YYYYQn the files are accounted to (default: the folder name, else the last complete quarter)"),
+    as_json: bool = typer.Option(False, "--json", help="print one JSON object per file and nothing else"),
+) -> None:
+    """Ingest feedback files: read, validate, quarantine, store. Exit 2 when a file was rejected as a whole."""
+    import json
+
+    from tasks.quarantine import InputError, file_record, resolve_inputs
+
+    quarter = _quarter(quarter)
+    try:  # bad input is refused here, before Prefect starts, with one clear line
+        items = resolve_inputs(paths, channel, quarter)
+    except InputError as exc:
+        err_console.print(f"[red]{escape(str(exc))}[/red]", highlight=False)
+        raise typer.Exit(2) from exc
+    if not items:
+        err_console.print(escape("no readable files in " + ", ".join(paths)), highlight=False)
+        raise typer.Exit(0)
+    from flows.ingest import ingest_feedback
+
+    summary = ingest_feedback(paths=list(paths), channel=channel, quarter=quarter)
+    records = [file_record(f) for f in summary["files"]]
+    if as_json:
+        for rec in records:
+            print(json.dumps(rec, ensure_ascii=False))
+    else:
+        table = _wrapping_table("file", "channel", "received", "accepted", "quarantined", "duplicates", "status")
+        for f in summary["files"]:
+            table.add_row(escape(f["file"]), f["channel"] or "—", *(str(f[k]) for k in ("received", "accepted", "quarantined", "duplicates")),
+                          "[red]rejected[/red]" if f["rejected"] else f["status"])
+        console.print(table)
+        for rec in records:
+            if rec["rejected"]:
+                console.print(f"[red]{escape(rec['error'])}[/red]", highlight=False)
+        t = summary["totals"]
+        console.print(f"rows in {t['received']} = accepted {t['accepted']} + quarantined {t['quarantined']} + duplicates {t['duplicates']}"
+                      f"  ({t['files']} files, {t['rejected_files']} rejected)")
+        if summary.get("data_docs"):
+            console.print(escape(f"validation report (GE Data Docs): {summary['data_docs']}"), highlight=False)
+    raise typer.Exit(2 if summary["totals"]["rejected_files"] else 0)
+
+
+def _wrapping_table(*columns: str) -> Table:
+    """A table whose cells wrap instead of being cut: a path or a reason must stay whole."""
+    table = Table(box=None)
+    for name in columns:
+        table.add_column(name, overflow="fold", min_width=min(len(name), 12))
+    return table
+
+
+def _quarantine_db() -> None:
+    from cxloop.settings import get_settings
+    from models.db import upgrade
+
+    get_settings().ensure_dirs()
+    upgrade()
+
+
+@quarantine_app.command("list")
+def quarantine_list(
+    quarter: Optional[str] = typer.Option(None, help="YYYYQn"),
+    file: Optional[str] = typer.Option(None, "--file", help="the file as it was ingested"),
+    channel: Optional[str] = typer.Option(None, help="channel id"),
+    limit: int = typer.Option(50, min=1, help="show at most this many rows"),
+) -> None:
+    """Show quarantined rows: id, file, row, field, rule and reason."""
+    from models.db import session_scope
+    from tasks.quarantine import count_quarantine, list_quarantine
+
+    quarter = _quarter(quarter)
+    _quarantine_db()
+    with session_scope() as session:
+        rows = list_quarantine(session, quarter, file, channel, limit)
+        total = count_quarantine(session, quarter, file, channel)
+    table = _wrapping_table("id", "file", "row", "field", "rule", "reason")
+    for r in rows:
+        table.add_row(str(r["id"]), *(escape(str(r[k])) for k in ("file", "row", "field", "rule", "reason")))
+    console.print(table)
+    console.print(f"{len(rows)} of {total} quarantined rows shown" + (" (use --limit to see more)" if total > len(rows) else ""))
+
+
+@quarantine_app.command("export")
+def quarantine_export(
+    csv: Path = typer.Option(..., "--csv", help="write the CSV here (UTF-8 with BOM)"),
+    quarter: Optional[str] = typer.Option(None, help="YYYYQn"),
+    file: Optional[str] = typer.Option(None, "--file", help="the file as it was ingested"),
+    channel: Optional[str] = typer.Option(None, help="channel id"),
+) -> None:
+    """Export quarantined rows as CSV; text a spreadsheet would run as a formula is neutralised."""
+    from flows.ingest import export_quarantine
+
+    result = export_quarantine(str(csv), _quarter(quarter), file, channel)
+    console.print(escape(f"{result['rows']} quarantined rows written to {result['csv']}"), highlight=False)
+
+
+@quarantine_app.command("release")
+def quarantine_release(
+    file: Optional[str] = typer.Option(None, "--file", help="release the quarantined rows of this file"),
+    ids: Optional[list[int]] = typer.Option(None, "--id", help="release these quarantine ids (repeatable)"),
+) -> None:
+    """Release quarantined rows for re-ingest once the source file is fixed.
+
+    Nothing is deleted: re-ingesting the fixed file under the same path accepts the
+    fixed rows, counts the rows accepted before as duplicates and supersedes the old
+    quarantine. This command says, per file, whether it is ready for that."""
+    from models.db import session_scope
+    from tasks.quarantine import InputError, release_plan
+
+    _quarantine_db()
+    try:
+        with session_scope() as session:
+            items = release_plan(session, file, ids or ())
+    except InputError as exc:
+        err_console.print(f"[red]{escape(str(exc))}[/red]", highlight=False)
+        raise typer.Exit(2) from exc
+    if not items:
+        err_console.print(escape("no quarantined rows match " + (f"file {file}" if file else "ids " + ", ".join(map(str, ids or ())))), highlight=False)
+        raise typer.Exit(2)
+    for it in items:
+        console.print(escape(f"{it.path} ({it.quarter}, {it.channel}): {it.quarantined_rows} quarantined rows — {it.status}: {it.message}"), highlight=False)
 
 
 @db_app.command("upgrade")

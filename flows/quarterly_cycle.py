@@ -19,6 +19,7 @@ quarter's index, pain points and effect evaluations are replaced, not duplicated
 
 from __future__ import annotations
 
+from dataclasses import fields
 from pathlib import Path
 
 from prefect import flow, get_run_logger, task
@@ -28,17 +29,18 @@ from prefect.cache_policies import NO_CACHE
 from cxloop.config import get_config
 from cxloop.quarters import Quarter
 from cxloop.settings import get_settings
+from flows.ingest import ingest_feedback
 from models.db import upgrade
 from tasks import stages
+from tasks.ingest import IngestSummary
 
 # DataFrames are passed between tasks in memory; hashing them for a cache key would
 # cost more than the stages themselves, so caching is off.
 _task = dict(cache_policy=NO_CACHE, persist_result=False)
+_SUMMARY_KEYS = [f.name for f in fields(IngestSummary)]
 
 migrate_database = task(upgrade, name="migrate-database", **_task)
 sync_registry = task(stages.sync_registry, name="sync-office-registry", **_task)
-find_quarter_files = task(stages.find_quarter_files, name="find-quarter-files", **_task)
-ingest_one = task(stages.ingest_one, name="ingest-file", task_run_name="ingest-{path.name}", **_task)
 measure_star = task(stages.measure_star, name="measure-star-index", **_task)
 detect_pain_points = task(stages.detect_pain_points, name="detect-pain-points", **_task)
 propose_measures = task(stages.propose_measures, name="propose-measures", **_task)
@@ -86,12 +88,16 @@ def quarterly_cycle(quarter: str | None = None, send_reports: bool = True, lang:
     migrate_database()
     sync_registry(config)
 
-    files = find_quarter_files(q, settings)
-    summaries = [ingest_one(path, channel, q, config) for path, channel in files]
-    unreadable = [s for s in summaries if s.status == "unreadable"]
-    for s in unreadable:
-        logger.error("unreadable file %s: %s", s.path, s.error)
-    totals = {k: sum(getattr(s, k) for s in summaries) for k in ("received", "accepted", "quarantined", "duplicates")}
+    # Intake through the ingest flow as a subflow: one task per file, a "Partial" state when a
+    # file is rejected as a whole, the validation table and GE Data Docs as its artifacts.
+    drop = settings.data_dir / q
+    intake = ingest_feedback([str(drop)], quarter=q) if drop.is_dir() else {"files": []}
+    summaries = [{k: f[k] for k in _SUMMARY_KEYS} for f in intake["files"]]  # IngestSummary.as_dict() shape
+    unreadable = [s for s in summaries if s["status"] == "unreadable"]
+    if unreadable:
+        logger.error("%d file(s) rejected as a whole (see the ingest-feedback subflow): %s",
+                     len(unreadable), "; ".join(s["error"] for s in unreadable))
+    totals = {k: sum(s[k] for s in summaries) for k in ("received", "accepted", "quarantined", "duplicates")}
     totals["files"] = len(summaries)
     totals["unreadable_files"] = len(unreadable)
 
@@ -112,7 +118,7 @@ def quarterly_cycle(quarter: str | None = None, send_reports: bool = True, lang:
     national = pains[pains["region_code"] == "ALL"].head(3) if not pains.empty else pains
     summary = {
         "quarter": q,
-        "files": [s.as_dict() for s in summaries],
+        "files": summaries,
         "intake": totals,
         "index": index_view,
         "top_pain_points": [f"{r.theme}/{r.journey_stage}" for r in national.itertuples(index=False)],

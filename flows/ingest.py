@@ -1,0 +1,129 @@
+"""Stages 1-2 of the loop on demand, *collect* and *validate*: ingest files, folders or globs.
+
+Every file is read, checked against its Great Expectations suite and stored in its
+own transaction, one Prefect task per file, so a file rejected as a whole (empty,
+garbage, unknown layout...) never stops the others. The run publishes a validation
+summary table and a link to GE Data Docs (``<CXLOOP_OUT_DIR>/data_docs/index.html``)
+as artifacts, and ends in a Completed state named "Partial" when at least one file
+was rejected as a whole.
+
+Run it from the command line (``cxloop ingest var/incoming/2026Q3``), from the
+Prefect UI (flow ``ingest-feedback``), or from Python::
+
+    from flows.ingest import ingest_feedback
+    ingest_feedback(["var/incoming/2026Q3"], quarter="2026Q3")
+
+The quarterly cycle calls it as a subflow for its drop folder.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+from prefect import flow, get_run_logger, task
+from prefect.artifacts import create_link_artifact, create_markdown_artifact
+from prefect.cache_policies import NO_CACHE
+from prefect.states import Completed
+
+from cxloop.config import get_config
+from cxloop.settings import get_settings
+from models.db import upgrade
+from tasks import quarantine, stages
+from tasks.quarantine import FileReport, rejected_summary
+
+# No caching: every run must look at the files and the database as they are now
+# (the database, not Prefect, decides what was ingested already).
+_task = dict(cache_policy=NO_CACHE, persist_result=False)
+
+migrate_database = task(upgrade, name="migrate-database", **_task)
+sync_registry = task(stages.sync_registry, name="sync-office-registry", **_task)
+ingest_file = task(quarantine.ingest_one_file, name="ingest-file", task_run_name="ingest-{item.path.name}", **_task)
+build_data_docs = task(quarantine.build_data_docs, name="build-data-docs", **_task)
+
+
+def _run_name(reports: list[FileReport]) -> str:
+    quarters = sorted({r.quarter for r in reports})
+    return "+".join(quarters) if quarters else "ingest"
+
+
+@flow(name="ingest-feedback", log_prints=False)
+def ingest_feedback(paths: list[str] | str, channel: str | None = None, quarter: str | None = None) -> dict:
+    """Ingest feedback files: each file read, validated and stored on its own.
+
+    Args:
+        paths: files, folders or globs (``var/incoming/2026Q3``, ``exports/*.csv``); a
+            folder or glob takes every readable file in it.
+        channel: the channel of every file (``star_survey``, ``review_book``, ``pos``,
+            ``social``, ``contact_center``, ``interview_followup``); default: from each
+            file's name.
+        quarter: the quarter the files are accounted to, ``YYYYQn``; default: the
+            folder's name when it looks like one, else the last complete quarter.
+
+    Returns a summary: per file (``files``) the counts, ``rejected`` and the error;
+    ``totals``; ``data_docs`` (the Data Docs index URL). The state is "Partial" when a
+    file was rejected as a whole.
+    """
+    logger = get_run_logger()
+    settings = get_settings()
+    settings.ensure_dirs()
+    config = get_config(settings.config_dir)
+    items = quarantine.resolve_inputs(paths, channel, quarter)  # bad input: the run fails with one clear message
+    migrate_database()
+    sync_registry(config)
+
+    reports: list[FileReport] = []
+    for item in items:
+        state = ingest_file(item, config, return_state=True)
+        if state.is_completed():
+            report = state.result()
+        else:  # a bug, not bad input; the task run's log has the traceback, the summary only the kind
+            exc = state.result(raise_on_failure=False)
+            error = f"{item.path}: could not be processed ({type(exc).__name__}); see the task run's log"
+            report = FileReport(rejected_summary(item.path, item.channel, error), item.quarter)
+        s = report.summary
+        if report.rejected:
+            logger.error("rejected %s", s.error)
+        else:
+            logger.info("%s: %s received = %s accepted + %s quarantined + %s duplicates (%s)",
+                        s.path, s.received, s.accepted, s.quarantined, s.duplicates, s.status)
+        reports.append(report)
+
+    run_name = _run_name(reports)
+    index = build_data_docs(reports, settings.out_dir / "data_docs", run_name, datetime.now(timezone.utc))
+    docs_url = index.resolve().as_uri() if index else None
+    key = f"ingest-validation-{run_name.lower().replace('+', '-')}"
+    create_markdown_artifact(key=key, markdown=quarantine.validation_markdown(reports, docs_url, f"Intake and validation {run_name}"),
+                             description=f"Validation summary {run_name}")
+    if docs_url:
+        create_link_artifact(key="ge-data-docs", link=docs_url, link_text="Great Expectations Data Docs",
+                             description=f"GE Data Docs (latest run: {run_name})")
+
+    files = [{**r.summary.as_dict(), "file": r.summary.path, "rejected": r.rejected, "quarter": r.quarter} for r in reports]
+    totals = {k: sum(f[k] for f in files) for k in ("received", "accepted", "quarantined", "duplicates", "warnings")}
+    rejected = [f for f in files if f["rejected"]]
+    totals.update(files=len(files), rejected_files=len(rejected))
+    summary = {"files": files, "totals": totals, "data_docs": docs_url}
+    if rejected:
+        names = ", ".join(f["file"] for f in rejected)
+        return Completed(name="Partial", message=f"{len(rejected)} of {len(files)} files rejected as a whole: {names}", data=summary)
+    return summary
+
+
+@flow(name="export-quarantine")
+def export_quarantine(csv: str, quarter: str | None = None, file: str | None = None, channel: str | None = None) -> dict:
+    """Write the quarantined rows (optionally of one quarter, file or channel) as CSV for an analyst:
+    UTF-8 with BOM, formula text neutralised."""
+    from pathlib import Path
+
+    from models.db import session_scope
+
+    upgrade()
+    with session_scope() as session:
+        rows = quarantine.export_quarantine_csv(session, Path(csv), quarter, file, channel)
+    return {"csv": str(csv), "rows": rows}
+
+
+if __name__ == "__main__":
+    import sys
+
+    ingest_feedback(sys.argv[1:])
