@@ -222,16 +222,17 @@ def quarantine_list(
     file: Optional[str] = typer.Option(None, "--file", help="the file as it was ingested"),
     channel: Optional[str] = typer.Option(None, help="channel id"),
     limit: int = typer.Option(50, min=1, help="show at most this many rows"),
+    all_rows: bool = typer.Option(False, "--all", help="include rows already released for re-ingest"),
 ) -> None:
-    """Show quarantined rows: id, file, row, field, rule and reason."""
+    """Show open quarantined rows: id, file, row, field, rule and reason."""
     from models.db import session_scope
     from tasks.quarantine import count_quarantine, list_quarantine
 
     quarter = _quarter(quarter)
     _quarantine_db()
     with session_scope() as session:
-        rows = list_quarantine(session, quarter, file, channel, limit)
-        total = count_quarantine(session, quarter, file, channel)
+        rows = list_quarantine(session, quarter, file, channel, limit, include_released=all_rows)
+        total = count_quarantine(session, quarter, file, channel, include_released=all_rows)
     table = _wrapping_table("id", "file", "row", "field", "rule", "reason")
     for r in rows:
         table.add_row(str(r["id"]), *(escape(str(r[k])) for k in ("file", "row", "field", "rule", "reason")))
@@ -258,18 +259,20 @@ def quarantine_release(
     file: Optional[str] = typer.Option(None, "--file", help="release the quarantined rows of this file"),
     ids: Optional[list[int]] = typer.Option(None, "--id", help="release these quarantine ids (repeatable)"),
 ) -> None:
-    """Release quarantined rows for re-ingest once the source file is fixed.
+    """Release quarantined rows for re-ingest once the source (or the registry) is fixed.
 
-    Nothing is deleted: re-ingesting the fixed file under the same path accepts the
-    fixed rows, counts the rows accepted before as duplicates and supersedes the old
-    quarantine. This command says, per file, whether it is ready for that."""
+    Nothing is deleted: the rows are marked released and no longer listed; the next
+    ingest of the file validates it again (even unchanged), counts the rows accepted
+    before as duplicates and quarantines again whatever is still wrong."""
+    from datetime import datetime, timezone
+
     from models.db import session_scope
-    from tasks.quarantine import InputError, release_plan
+    from tasks.quarantine import InputError, release_rows
 
     _quarantine_db()
     try:
         with session_scope() as session:
-            items = release_plan(session, file, ids or ())
+            items = release_rows(session, datetime.now(timezone.utc), file, ids or ())
     except InputError as exc:
         err_console.print(f"[red]{escape(str(exc))}[/red]", highlight=False)
         raise typer.Exit(2) from exc

@@ -117,6 +117,7 @@ class Quarantine(SQLModel, table=True):
     rule: str
     reason: str
     quarter: str = Field(max_length=6, index=True)
+    released_at: Optional[datetime] = Field(default=None, description="set when an analyst releases the row for re-ingest")
 
 
 class IndexResult(SQLModel, table=True):

@@ -5,7 +5,10 @@ checked before anything is committed.
 
 Re-running a quarter is a no-op for files already ingested from the same path
 with the same content; the same content arriving under another name is recorded
-with every row counted as a duplicate.
+with every row counted as a duplicate. When an analyst has released the latest
+ingest's quarantined rows (``cxloop quarantine release``), the same path is
+validated again on the next ingest: rows accepted before count as duplicates,
+rows that pass now are accepted, the rest are quarantined again.
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import insert, select
+from sqlalchemy import func, insert, select
 from sqlmodel import Session
 
 from cxloop.config import ITEMS, JOURNEY_STAGES, AppConfig
@@ -44,7 +47,7 @@ class IngestSummary:
     near_duplicates: int = 0  # part of duplicates: the same text, same office, other channel, within 7 days
     skipped_blank: int = 0
     skipped_header: int = 0
-    status: str = "ingested"  # ingested | already_ingested | repeat | unreadable
+    status: str = "ingested"  # ingested | already_ingested | repeat | unreadable (a released file is ingested again)
     error: str | None = None
 
     def check(self) -> None:
@@ -152,6 +155,17 @@ def _quarantine_rows(ingested_id: int, channel: str, quarter: str, frame: pd.Dat
     return out[["ingested_file_id", "channel", "source_file", "source_row", "field", "rule", "reason", "quarter"]].to_dict("records")
 
 
+def _has_released_rows(session: Session, path: str) -> bool:
+    """Whether the latest ingest of ``path`` has quarantined rows an analyst released:
+    then the same content is validated again (e.g. after the office registry was fixed)."""
+    latest = session.execute(select(func.max(IngestedFile.id)).where(IngestedFile.path == path)).scalar_one()
+    if latest is None:
+        return False
+    return session.execute(
+        select(Quarantine.id).where(Quarantine.ingested_file_id == latest, Quarantine.released_at.is_not(None)).limit(1)
+    ).first() is not None
+
+
 def office_regions(session: Session) -> dict[str, str]:
     """office_code -> region_code from the registry table."""
     return dict(session.execute(select(Office.office_code, Office.region_code)).all())
@@ -175,7 +189,7 @@ def ingest_file(session: Session, path: Path, channel: str, quarter: str, config
     earlier = session.execute(
         select(IngestedFile).where(IngestedFile.sha256 == raw.sha256, IngestedFile.repeat_of.is_(None))
     ).scalars().first()
-    if earlier is not None:
+    if earlier is not None and not _has_released_rows(session, str(path)):
         same_path = session.execute(
             select(IngestedFile.id).where(IngestedFile.sha256 == raw.sha256, IngestedFile.path == str(path))
         ).first()

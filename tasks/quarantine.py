@@ -9,16 +9,14 @@
   rules, file names and the (already redacted) reasons only.
 - The quarantine itself: list, export (CSV, formula text neutralised) and release.
 
-What "released" means with the current tables (``quarantine`` has no status
-column): a quarantined row is *open* while its ingest is the latest ingest of its
-path. Once the source is fixed and the file is ingested again under the same path
-(new content, new sha256), the earlier ingest's rows are *superseded*: the new
-ingest accepts the fixed rows, counts the rows accepted before as duplicates and
-quarantines whatever is still wrong, so nothing is lost and nothing is deleted.
-:func:`release_plan` tells, per file, whether the file on disk has changed since
-(ready: ``cxloop ingest PATH`` takes it) or not (fix the source first). Re-ingesting
-the *same* content (e.g. after the office registry was fixed) needs a status
-column on ``quarantine`` and a change in ``tasks.ingest``; not done here.
+Releasing (:func:`release_rows`) marks the open quarantined rows of a file (or
+given ids) with ``released_at``; nothing is deleted. A released row is no longer
+listed (``--all`` shows it). The next ingest of that path validates the file
+again, even when its content is unchanged (e.g. after the office registry was
+fixed): rows accepted before count as duplicates, fixed rows are accepted and
+whatever is still wrong is quarantined again, as open rows of the new ingest.
+:func:`release_plan` tells without changing anything whether the file on disk
+changed since its ingest.
 """
 
 from __future__ import annotations
@@ -349,28 +347,32 @@ def _path_variants(path: str | Path) -> list[str]:
     return sorted(variants)
 
 
-def _filtered(stmt, quarter: str | None, file: str | Path | None, channel: str | None):
+def _filtered(stmt, quarter: str | None, file: str | Path | None, channel: str | None, include_released: bool = False):
     if quarter:
         stmt = stmt.where(Quarantine.quarter == str(Quarter.parse(quarter)))
     if file:
         stmt = stmt.where(Quarantine.source_file.in_(_path_variants(file)))
     if channel:
         stmt = stmt.where(Quarantine.channel == channel)
+    if not include_released:
+        stmt = stmt.where(Quarantine.released_at.is_(None))
     return stmt
 
 
 def count_quarantine(session: Session, quarter: str | None = None, file: str | Path | None = None,
-                     channel: str | None = None) -> int:
-    return session.execute(_filtered(select(func.count()).select_from(Quarantine), quarter, file, channel)).scalar_one()
+                     channel: str | None = None, include_released: bool = False) -> int:
+    stmt = _filtered(select(func.count()).select_from(Quarantine), quarter, file, channel, include_released)
+    return session.execute(stmt).scalar_one()
 
 
 QUARANTINE_COLUMNS = ("id", "quarter", "channel", "file", "row", "field", "rule", "reason")
 
 
 def list_quarantine(session: Session, quarter: str | None = None, file: str | Path | None = None,
-                    channel: str | None = None, limit: int | None = None) -> list[dict]:
-    """Quarantined rows, oldest ingest first, then by row: id, quarter, channel, file, row, field, rule, reason."""
-    stmt = _filtered(select(Quarantine), quarter, file, channel).order_by(Quarantine.id)
+                    channel: str | None = None, limit: int | None = None, include_released: bool = False) -> list[dict]:
+    """Open quarantined rows (all with ``include_released``), oldest ingest first, then by row:
+    id, quarter, channel, file, row, field, rule, reason."""
+    stmt = _filtered(select(Quarantine), quarter, file, channel, include_released).order_by(Quarantine.id)
     if limit:
         stmt = stmt.limit(limit)
     return [
@@ -402,7 +404,7 @@ class ReleaseItem:
     channel: str
     ingested_file_id: int
     quarantined_rows: int
-    status: str  # ready | unchanged | missing | superseded
+    status: str  # ready | unchanged | missing | superseded | released
     message: str
 
 
@@ -449,3 +451,31 @@ def release_plan(session: Session, file: str | Path | None = None, ids: Sequence
         items.append(ReleaseItem(rec.path, rec.quarter, rec.channel, rec.id, counts[file_id], status, message))
     return items
 
+
+
+def release_rows(session: Session, at: datetime, file: str | Path | None = None, ids: Sequence[int] = ()) -> list[ReleaseItem]:
+    """Release the open quarantined rows of a file (or the given ids) for re-ingest.
+
+    Returns, per ingested file, how many rows were released and what to do next."""
+    plan = release_plan(session, file, ids)
+    stmt = select(Quarantine).where(Quarantine.released_at.is_(None))
+    if file is not None:
+        stmt = stmt.where(Quarantine.source_file.in_(_path_variants(file)))
+    if ids:
+        stmt = stmt.where(Quarantine.id.in_(list(ids)))
+    released: dict[int, int] = {}
+    for row in session.execute(stmt).scalars():
+        row.released_at = at
+        released[row.ingested_file_id] = released.get(row.ingested_file_id, 0) + 1
+    session.flush()
+    out = []
+    for item in plan:
+        n = released.get(item.ingested_file_id, 0)
+        if item.status == "superseded" or n == 0:
+            out.append(item)
+            continue
+        how = "the changed file" if item.status == "ready" else "the same file (it is validated again)"
+        out.append(ReleaseItem(item.path, item.quarter, item.channel, item.ingested_file_id, n, "released",
+                               f"{n} rows released: `cxloop ingest {item.path} --quarter {item.quarter}` takes {how}; "
+                               "rows accepted before count as duplicates"))
+    return out

@@ -93,3 +93,31 @@ def test_same_complaint_on_platform_and_social_is_stored_once(tmp_path, db_url, 
     assert first.accepted == 1
     assert (second.received, second.accepted, second.duplicates, second.near_duplicates) == (2, 1, 1, 1)
     assert _counts(db_url)["Feedback"] == 2
+
+
+def test_released_rows_are_validated_again_after_the_registry_is_fixed(tmp_path, db_url, registry, config):
+    from datetime import datetime, timezone
+
+    from cxloop.config import Office
+    from tasks.quarantine import list_quarantine, release_rows
+    from tasks.registry import merge_offices
+
+    path = tmp_path / "review_book_52.csv"
+    path.write_bytes(REVIEWS.encode("cp1251"))
+    with session_scope(db_url) as s:
+        first = ingest_file(s, path, "review_book", "2026Q1", config)
+    assert first.quarantined == 2
+    with session_scope(db_url) as s:  # the unknown office 52-99 turns out to be real
+        merge_offices(s, [Office(office_code="52-99", office_name="ЦЗН новый", region_code="52", region_name="Нижегородская область")])
+        items = release_rows(s, datetime(2026, 4, 1, tzinfo=timezone.utc), file=str(path))
+        assert [i.status for i in items] == ["released"] and items[0].quarantined_rows == 2
+        assert list_quarantine(s) == [] and len(list_quarantine(s, include_released=True)) == 2
+    with session_scope(db_url) as s:
+        again = ingest_file(s, path, "review_book", "2026Q1", config)
+    assert again.status == "ingested"
+    assert (again.received, again.accepted, again.quarantined, again.duplicates) == (5, 1, 1, 3)
+    with session_scope(db_url) as s:
+        open_rows = list_quarantine(s)
+        assert [(r["row"], r["field"]) for r in open_rows] == [(4, "received_at")]
+        third = ingest_file(s, path, "review_book", "2026Q1", config)
+    assert third.status == "already_ingested"

@@ -222,6 +222,7 @@ def upgrade() -> None:
     sa.Column('rule', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
     sa.Column('reason', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
     sa.Column('quarter', sqlmodel.sql.sqltypes.AutoString(length=6), nullable=False),
+    sa.Column('released_at', sqlmodel.sql.sqltypes.UTCDateTime(), nullable=True),
     sa.ForeignKeyConstraint(['ingested_file_id'], ['ingested_file.id'], ),
     sa.PrimaryKeyConstraint('id')
     )
