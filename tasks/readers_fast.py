@@ -22,8 +22,23 @@ from cxloop.config import ChannelMapping
 HEADER_SCAN_ROWS = 20
 
 
-def read_delimited_fast(text: str, delimiter: str, mapping: ChannelMapping) -> tuple[pd.DataFrame, int, int] | None:
-    """(frame, blank rows, repeated header rows), or None when the exact path is needed."""
+def _maybe_padded(text: str, delimiter: str, raw: bytes | None) -> bool:
+    """Whether any cell may start or end with a blank (then cells are stripped)."""
+    pads = (" ",) if delimiter == "\t" else (" ", "\t")
+    if raw is None or raw.startswith((b"\xff\xfe", b"\xfe\xff")) or b"\x00" in raw[:4000]:
+        return True  # UTF-16 or unknown bytes: no cheap byte-level check
+    if raw.count(b"\xa0"):  # a no-break space (cp1251 or inside UTF-8's C2 A0) may pad a cell
+        return True
+    d = delimiter.encode()
+    for pad in (p.encode() for p in pads):
+        if any(raw.count(pair) for pair in (pad + d, d + pad, pad + b"\n", pad + b"\r", b"\n" + pad)):
+            return True
+    return text.startswith(pads) or text.endswith(pads)
+
+
+def read_delimited_fast(text: str, delimiter: str, mapping: ChannelMapping, raw: bytes | None = None) -> tuple[pd.DataFrame, int, int] | None:
+    """(frame, blank rows, repeated header rows), or None when the exact path is needed.
+    ``raw`` (the file's bytes) lets a cheap byte-level check skip stripping."""
     from tasks.intake import PERSONAL_FIELDS, _header_map, _is_header, norm_header
 
     if '"' in text or text.count("\r") != text.count("\r\n"):
@@ -44,12 +59,17 @@ def read_delimited_fast(text: str, delimiter: str, mapping: ChannelMapping) -> t
     hmap = {pos: f for pos, f in _header_map(header_cells, mapping).items() if f not in PERSONAL_FIELDS}
     body = grid.iloc[header_at + 1 :]
     cells = body.fillna("")
-    stripped = cells.apply(lambda col: col.str.strip())
+    # Strip cells only when some cell has surrounding blanks: a few byte counts over
+    # the raw file cost far less than stripping millions of cells that need nothing.
+    stripped = cells.apply(lambda col: col.str.strip()) if _maybe_padded(text, delimiter, raw) else cells
     blank_mask = (stripped == "").all(axis=1).to_numpy()
     # Repeated header rows: compare normalised cells with the header (first column as a cheap filter).
     header_norm = [norm_header(c) for c in header_cells]
-    first = stripped.iloc[:, 0].str.lower().str.replace("ё", "е").str.replace(r"\s+", " ", regex=True)
-    candidates = np.flatnonzero((first == header_norm[0]).to_numpy() & ~blank_mask)
+    # Repeated header rows: candidates by the first cell in its usual spellings, then
+    # compared cell by cell, normalised, like the exact path does.
+    h = header_cells[0]
+    spellings = {h, h.lower(), h.upper(), h.capitalize(), h.title(), header_norm[0]}
+    candidates = np.flatnonzero(stripped.iloc[:, 0].isin(spellings).to_numpy() & ~blank_mask)
     repeat_mask = np.zeros(len(body), dtype=bool)
     for i in candidates:
         row = [norm_header(c) for c in cells.iloc[i].tolist()]

@@ -19,8 +19,9 @@ def _exact(text, delimiter, mapping):
     return intake._rows_to_frame(rows, mapping, "x.csv")
 
 
+@pytest.mark.parametrize("padded", [True, False])
 @pytest.mark.parametrize("delimiter", [";", ",", "\t"])
-def test_fast_path_equals_exact_path(config, delimiter):
+def test_fast_path_equals_exact_path(config, delimiter, padded):
     rng = np.random.default_rng(3)
     mapping = config.channels["contact_center"]
     lines = ["Выгрузка контакт-центра", "", delimiter.join(HEADER)]
@@ -33,9 +34,9 @@ def test_fast_path_equals_exact_path(config, delimiter):
         elif r < 0.09:
             lines.append(delimiter.join([""] * len(HEADER)))
         else:
-            lines.append(delimiter.join([f"C{i}", "2026-02-0" + str(1 + i % 9), " 52-01 ", "гражданин", str(rng.integers(1, 8)), rng.choice(["", "Долго ждал", "Спасибо!"])]))
+            lines.append(delimiter.join([f"C{i}", "2026-02-0" + str(1 + i % 9), " 52-01 " if padded else "52-01", "гражданин", str(rng.integers(1, 8)), rng.choice(["", "Долго ждал", "Спасибо!"])]))
     text = "\r\n".join(lines) + "\r\n" if delimiter == "," else "\n".join(lines) + "\n"
-    fast = read_delimited_fast(text, delimiter, mapping)
+    fast = read_delimited_fast(text, delimiter, mapping, text.encode("utf-8"))
     assert fast is not None
     exact = _exact(text, delimiter, mapping)
     assert fast[1:] == exact[1:]
