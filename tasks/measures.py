@@ -35,6 +35,7 @@ from sqlmodel import Session, select
 from cxloop.config import EMPLOYER_STAGES, AppConfig
 from cxloop.quarters import Quarter
 from models.tables import EffectEvaluation, Measure, MeasureHistory
+from tasks.export_safety import neutralise_formula as neutralise  # one formula rule for every export
 
 SYSTEM_USER = "cxloop"
 
@@ -553,16 +554,6 @@ def register_frame(session: Session, as_of: date) -> pd.DataFrame:
             }
         )
     return pd.DataFrame(rows, columns=list(REGISTER_COLUMNS))
-
-
-_FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
-
-
-def neutralise(value: Any) -> Any:
-    """Text that a spreadsheet would run as a formula gets a leading apostrophe."""
-    if isinstance(value, str) and value.startswith(_FORMULA_PREFIXES):
-        return "'" + value
-    return value
 
 
 def _cell_value(value: Any) -> Any:

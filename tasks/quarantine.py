@@ -38,7 +38,7 @@ from cxloop.quarters import Quarter
 from models.tables import IngestedFile, Quarantine
 from tasks.ingest import IngestSummary
 from tasks.intake import SUPPORTED_EXTENSIONS, channel_of
-from tasks.measures import neutralise
+from tasks.export_safety import neutralise_formula as neutralise
 
 JSON_KEYS = ("file", "channel", "received", "accepted", "quarantined", "duplicates", "rejected", "error")
 _GLOB_CHARS = "*?["
