@@ -130,22 +130,6 @@ def channel_of(path: Path) -> str | None:
     return None
 
 
-def discover_files(data_dir: Path, quarter: str) -> list[tuple[Path, str]]:
-    """The quarter's drop folder, sorted, with each file's channel. Unknown names raise."""
-    folder = Path(data_dir) / str(Quarter.parse(quarter))
-    if not folder.exists():
-        return []
-    found = []
-    for path in sorted(p for p in folder.rglob("*") if p.is_file()):
-        if path.suffix.lower() not in SUPPORTED_EXTENSIONS or path.name.startswith((".", "~$")):
-            continue
-        channel = channel_of(path)
-        if channel is None:
-            raise IntakeError(f"{path}: file name does not start with a channel id ({', '.join(CHANNELS)})")
-        found.append((path, channel))
-    return found
-
-
 # --------------------------------------------------------------------------- decoding
 
 

@@ -17,7 +17,6 @@ from models.db import session_scope
 from tasks import store
 from tasks.index import add_change, quarter_index
 from tasks.ingest import IngestSummary, ingest_file, office_regions
-from tasks.intake import discover_files
 from tasks.painpoints import prioritise_pain_points
 from tasks.registry import merge_offices
 
@@ -30,10 +29,6 @@ def cycle_time(quarter: str) -> datetime:
 def sync_registry(config: AppConfig) -> dict[str, int]:
     with session_scope() as session:
         return merge_offices(session, config.offices)
-
-
-def find_quarter_files(quarter: str, settings: Settings) -> list[tuple[Path, str]]:
-    return discover_files(settings.data_dir, quarter)
 
 
 def ingest_one(path: Path, channel: str, quarter: str, config: AppConfig) -> IngestSummary:
@@ -115,10 +110,3 @@ def export_register(quarter: str, settings: Settings) -> dict[str, Path]:
         xlsx = export_register_xlsx(session, folder / f"measures_{quarter}.xlsx", as_of)
         csv = export_register_csv(session, folder / f"measures_{quarter}.csv", as_of)
     return {"xlsx": xlsx, "csv": csv}
-
-
-def intake_totals(quarter: str) -> dict[str, int]:
-    with session_scope() as session:
-        return store.intake_totals(session, quarter)
-
-

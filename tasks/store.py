@@ -14,7 +14,7 @@ from sqlalchemy import delete, insert, select
 from sqlmodel import Session
 
 from cxloop.config import ITEMS
-from models.tables import Feedback, IndexResult, IngestedFile, Measure, MeasureHistory, Office, PainPoint, SurveyAnswer
+from models.tables import Feedback, IndexResult, Measure, MeasureHistory, Office, PainPoint, SurveyAnswer
 
 INDEX_COLUMNS = [
     "quarter", "level", "unit_code", "region_code", "client_type", "friendliness", "usefulness", "effort",
@@ -123,12 +123,3 @@ def closed_measure_scopes(session: Session, before: datetime) -> set[tuple[str, 
             regions.add(region)
         scopes |= {(r, theme) for r in regions} | {("ALL", theme)}
     return scopes
-
-
-def intake_totals(session: Session, quarter: str) -> dict[str, int]:
-    rows = session.execute(select(IngestedFile).where(IngestedFile.quarter == quarter)).scalars().all()
-    out = {"files": len(rows), "received": 0, "accepted": 0, "quarantined": 0, "duplicates": 0}
-    for r in rows:
-        for k in ("received", "accepted", "quarantined", "duplicates"):
-            out[k] += getattr(r, k)
-    return out

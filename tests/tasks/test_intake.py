@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from openpyxl import Workbook
 
-from tasks.intake import IntakeError, channel_of, decode_bytes, discover_files, parse_date, parse_number, read_channel_file, stage_rows
+from tasks.intake import IntakeError, channel_of, decode_bytes, parse_date, parse_number, read_channel_file, stage_rows
 
 HEADER_RU = "Дата;Код ЦЗН;Категория заявителя;Текст отзыва;Оценка;Контакт"
 ROWS_RU = ["12.03.2026;52-01;гражданин;Долго ждала в очереди;2;+7 912 345-67-89", "14.03.26;52-02;работодатель;Кандидаты не приходят;5 звёзд;"]
@@ -86,14 +86,7 @@ def test_parse_number(value, expected):
     assert parse_number(value) == expected
 
 
-def test_discover_files_by_channel_prefix(tmp_path):
-    folder = tmp_path / "2026Q1"
-    folder.mkdir()
-    for name in ["star_survey_52.xlsx", "pos_10.json", "social_66.jsonl", "notes.md"]:
-        (folder / name).write_text("x")
-    found = discover_files(tmp_path, "2026Q1")
-    assert [(p.name, c) for p, c in found] == [("pos_10.json", "pos"), ("social_66.jsonl", "social"), ("star_survey_52.xlsx", "star_survey")]
+def test_channel_of_file_names():
     assert channel_of(Path("interview_followup_10.csv")) == "interview_followup"
-    (folder / "unknown_feed.csv").write_text("x")
-    with pytest.raises(IntakeError, match="unknown_feed.csv"):
-        discover_files(tmp_path, "2026Q1")
+    assert channel_of(Path("star_survey_52.xlsx")) == "star_survey"
+    assert channel_of(Path("unknown_feed.csv")) is None
