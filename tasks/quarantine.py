@@ -287,6 +287,7 @@ def _docs_context(site_dir: Path):
     from great_expectations.data_context import EphemeralDataContext
     from great_expectations.data_context.types.base import DataContextConfig, InMemoryStoreBackendDefaults
 
+    site_dir = Path(site_dir).resolve()  # GE's filesystem stores want absolute folders
     defaults = InMemoryStoreBackendDefaults()
     config = DataContextConfig(store_backend_defaults=defaults)
     config.stores[config.validation_results_store_name] = {
@@ -310,7 +311,7 @@ def build_data_docs(reports: Sequence[FileReport], site_dir: Path, run_name: str
     from great_expectations.data_context.types.resource_identifiers import (
         ExpectationSuiteIdentifier, ValidationResultIdentifier)
 
-    site_dir = Path(site_dir)
+    site_dir = Path(site_dir).resolve()
     index = site_dir / "index.html"
     runs = [(r, run) for r in reports for run in r.suites]
     if not runs:

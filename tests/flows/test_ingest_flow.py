@@ -103,3 +103,18 @@ def test_bad_input_fails_the_run_with_a_clear_message(tmp_path, env, prefect_har
 
     with pytest.raises(InputError, match="nowhere.csv: no such file or folder"):
         ingest_feedback([str(tmp_path / "nowhere.csv")])
+
+
+def test_relative_out_dir_as_in_the_default_settings(tmp_path, env, prefect_harness, monkeypatch):
+    """The defaults are relative (out/, var/): Data Docs must still build (a fresh
+    clone's `make demo` once failed on GE wanting absolute folders)."""
+    from cxloop.settings import reset_settings_cache
+    from flows.ingest import ingest_feedback
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("CXLOOP_OUT_DIR", "out")
+    reset_settings_cache()
+    (tmp_path / "contact_center_52.csv").write_text(GOOD, encoding="utf-8")
+    state = ingest_feedback(["contact_center_52.csv"], quarter="2026Q1", return_state=True)
+    assert state.name == "Completed"
+    assert (tmp_path / "out" / "data_docs" / "index.html").is_file()
