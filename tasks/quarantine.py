@@ -287,6 +287,10 @@ def _docs_context(site_dir: Path):
     from great_expectations.data_context import EphemeralDataContext
     from great_expectations.data_context.types.base import DataContextConfig, InMemoryStoreBackendDefaults
 
+    from tasks.validation import quiet_ge_logging
+
+    quiet_ge_logging()
+
     site_dir = Path(site_dir).resolve()  # GE's filesystem stores want absolute folders
     defaults = InMemoryStoreBackendDefaults()
     config = DataContextConfig(store_backend_defaults=defaults)

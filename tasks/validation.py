@@ -74,13 +74,20 @@ def load_suite_json(name: str, directory: Path | None = None) -> dict:
         raise ValueError(f"{path}: not valid JSON (line {exc.lineno}: {exc.msg})") from exc
 
 
+def quiet_ge_logging() -> None:
+    """GE sets some of its loggers to INFO when imported (one announces a temporary
+    folder for every ephemeral context); call after importing it."""
+    for name in ("great_expectations", "great_expectations.data_context.types.base"):
+        logging.getLogger(name).setLevel(logging.WARNING)
+
+
 @lru_cache(maxsize=1)
 def _gx():
     """One ephemeral GE context per process, progress bars off (they flood logs)."""
-    for name in ("great_expectations", "great_expectations.data_context.types.base"):
-        logging.getLogger(name).setLevel(logging.WARNING)
     import great_expectations as gx
     from great_expectations.data_context.types.base import ProgressBarsConfig
+
+    quiet_ge_logging()
 
     ctx = gx.get_context(mode="ephemeral")
     ctx.variables.progress_bars = ProgressBarsConfig(globally=False, metric_calculations=False)
