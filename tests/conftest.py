@@ -14,6 +14,13 @@ os.environ.setdefault("MPLBACKEND", "Agg")
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
 
+# Property tests draw the same examples on every run (a CI run must not depend on
+# luck) and keep no example database in the work tree.
+from hypothesis import settings as _hypothesis_settings  # noqa: E402
+
+_hypothesis_settings.register_profile("cxloop", derandomize=True, database=None)
+_hypothesis_settings.load_profile("cxloop")
+
 
 @pytest.fixture()
 def config():
