@@ -25,6 +25,7 @@ from pathlib import Path
 from prefect import flow, get_run_logger, task
 from prefect.artifacts import create_markdown_artifact
 from prefect.cache_policies import NO_CACHE
+from prefect.states import Completed
 
 from cxloop.config import get_config
 from cxloop.quarters import Quarter
@@ -137,6 +138,14 @@ def quarterly_cycle(quarter: str | None = None, send_reports: bool = True, lang:
         "delivery": None if delivery is None else {"sent": delivery.sent, "skipped": delivery.skipped, "failed": delivery.failed},
     }
     create_markdown_artifact(key=f"cx-cycle-{q.lower()}", markdown=_summary_markdown(summary), description=f"CX cycle {q}")
+    problems = []
+    if unreadable:
+        problems.append(f"{len(unreadable)} file(s) rejected as a whole")
+    if delivery is not None and delivery.failed:
+        problems.append(f"{delivery.failed} e-mail(s) not delivered (the PDFs are in the archive)")
+    if problems:
+        # The UI shows the run as Partial; callers still get the summary as its result.
+        return Completed(name="Partial", message="; ".join(problems), data=summary)
     return summary
 
 
