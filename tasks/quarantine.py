@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import csv
 import glob
-import hashlib
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -34,6 +33,7 @@ from sqlalchemy import func, select
 from sqlmodel import Session
 
 from cxloop.config import CHANNELS, AppConfig
+from cxloop.files import file_sha256
 from cxloop.quarters import Quarter
 from models.tables import IngestedFile, Quarantine
 from tasks.ingest import IngestSummary
@@ -413,14 +413,6 @@ class ReleaseItem:
     message: str
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with Path(path).open("rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def release_plan(session: Session, file: str | Path | None = None, ids: Sequence[int] = ()) -> list[ReleaseItem]:
     """What releasing the quarantined rows of a file (or of the given quarantine ids) means now.
 
@@ -448,7 +440,7 @@ def release_plan(session: Session, file: str | Path | None = None, ids: Sequence
             status, message = "superseded", "a newer version of this file was ingested since; its quarantine is the current one"
         elif not disk.is_file():
             status, message = "missing", "the file is no longer at this path: put the fixed file there and run cxloop ingest on it"
-        elif _sha256(disk) == rec.sha256:
+        elif file_sha256(disk) == rec.sha256:
             status, message = "unchanged", "the file is unchanged since it was ingested: fix the source rows first (re-ingesting the same content is a no-op)"
         else:
             status, message = "ready", (f"the file changed since it was ingested: `cxloop ingest {rec.path} --quarter {rec.quarter}` "

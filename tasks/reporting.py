@@ -31,6 +31,7 @@ from weasyprint import HTML
 from weasyprint.urls import URLFetcher, URLFetcherResponse
 
 from cxloop.config import CHANNELS, RAYS, AppConfig
+from cxloop.files import file_sha256
 from cxloop.quarters import Quarter
 from models.tables import (
     EffectEvaluation,
@@ -899,14 +900,6 @@ def render_report_pdf(context: dict, out_path: Path, *, url_fetcher: TemplatesOn
 
 def report_path(out_dir: Path, quarter: str, scope: str, lang: str = "ru") -> Path:
     return Path(out_dir) / "reports" / quarter / f"cx-report_{quarter}_{scope}_{lang}.pdf"
-
-
-def file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with Path(path).open("rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 16), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def write_reports(
