@@ -20,7 +20,6 @@ quarter's index, pain points and effect evaluations are replaced, not duplicated
 from __future__ import annotations
 
 from dataclasses import fields
-from pathlib import Path
 
 from prefect import flow, get_run_logger, task
 from prefect.artifacts import create_markdown_artifact

@@ -1,6 +1,5 @@
 """The command line: clear errors for bad input, exports through the flows."""
 
-import pytest
 from openpyxl import load_workbook
 from typer.testing import CliRunner
 
