@@ -122,32 +122,36 @@ def pareto_svg(
     y_label: str = "негативные упоминания",
     cumulative_label: str = "накопленная доля, %",
 ) -> str:
-    """Pareto chart: bars of negative mentions, largest first, with the cumulative share line."""
+    """Pareto chart, horizontal so long theme names stay readable: bars of negative
+    mentions, largest first, each labelled with its count and the cumulative share;
+    the bars that make up the first 80 % (the "vital few") are drawn darker."""
     items = sorted(((label, int(v)) for label, v in items if v and v > 0), key=lambda t: (-t[1], t[0]))
     with plt.rc_context(_RC):
-        fig, ax = plt.subplots(figsize=(7.0, 2.9))
         if not items:
+            fig, ax = plt.subplots(figsize=(7.0, 1.2))
             ax.set_axis_off()
             ax.text(0.5, 0.5, "—", ha="center", va="center", transform=ax.transAxes)
             return _to_svg(fig, chart_id)
-        labels = [_wrap(label, 16) for label, _ in items]
+        fig, ax = plt.subplots(figsize=(7.0, 0.7 + 0.3 * len(items)))
         values = [v for _, v in items]
         total = sum(values)
         cumulative, running = [], 0
         for v in values:
             running += v
             cumulative.append(100.0 * running / total)
-        x = list(range(len(items)))
-        ax.bar(x, values, color=_BAR_COLOUR, width=0.65)
-        ax.set_xticks(x)
-        ax.set_xticklabels(labels, rotation=35, ha="right", fontsize=6.5)
-        ax.set_ylabel(y_label)
-        ax2 = ax.twinx()
-        ax2.plot(x, cumulative, color=_LINE_COLOUR, marker="o", markersize=3, linewidth=1.2)
-        ax2.set_ylim(0, 105)
-        ax2.set_ylabel(cumulative_label)
-        ax2.axhline(80, color="#999999", linewidth=0.6, linestyle="--")
-        ax2.spines["top"].set_visible(False)
+        y = list(range(len(items)))[::-1]
+        # A bar belongs to the vital few while the share before it is under 80 %.
+        colours = [_BAR_COLOUR if (c - 100.0 * v / total) < 80 else "#e3b7b2" for v, c in zip(values, cumulative)]
+        ax.barh(y, values, color=colours, height=0.62)
+        ax.set_yticks(y)
+        ax.set_yticklabels([_wrap(label, 40) for label, _ in items], fontsize=7)
+        for yi, v, c in zip(y, values, cumulative):
+            ax.text(v, yi, f"  {v} · {c:.0f} %", va="center", fontsize=6.5)
+        ax.set_xlim(0, max(values) * 1.25)
+        ax.set_ylim(-0.6, len(items) - 0.4)
+        ax.set_xlabel(f"{y_label} · {cumulative_label}")
+        ax.spines["top"].set_visible(False)
+        ax.spines["right"].set_visible(False)
         return _to_svg(fig, chart_id)
 
 
