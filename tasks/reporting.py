@@ -578,13 +578,20 @@ def _measure_row(m: Measure, config: AppConfig, t: dict[str, Any], lang: str, ov
     }
 
 
+def _measure_in_scope(measure: Measure, scope: str, config: AppConfig) -> bool:
+    """A measure belongs to a region's report when it is the region's or when any of
+    its offices is in the region (a measure rolled out across regions shows in each)."""
+    if scope == NATIONAL or measure.region_code == scope:
+        return True
+    offices = config.office_by_code
+    return any(offices[o].region_code == scope for o in measure.offices.split(",") if o in offices)
+
+
 def _register_block(
     session: Session, quarter: Quarter, scope: str, config: AppConfig, t: dict[str, Any], lang: str
 ) -> dict[str, Any]:
-    stmt = select(Measure)
-    if scope != NATIONAL:
-        stmt = stmt.where(Measure.region_code == scope)
-    measures = sorted(session.exec(stmt).all(), key=lambda m: (m.region_code, m.code))
+    measures = sorted((m for m in session.exec(select(Measure)).all() if _measure_in_scope(m, scope, config)),
+                      key=lambda m: (m.region_code, m.code))
     q = str(quarter)
     groups: dict[str, list[dict[str, Any]]] = {"new": [], "in_progress": [], "overdue": [], "evaluated": []}
     for m in measures:
@@ -613,9 +620,8 @@ def _effects_block(
     stmt = select(EffectEvaluation, Measure).join(Measure, Measure.id == EffectEvaluation.measure_id).where(
         EffectEvaluation.quarter == quarter
     )
-    if scope != NATIONAL:
-        stmt = stmt.where(Measure.region_code == scope)
-    pairs = sorted(session.exec(stmt).all(), key=lambda p: (p[1].code, p[0].kpi_metric))
+    pairs = sorted((p for p in session.exec(stmt).all() if _measure_in_scope(p[1], scope, config)),
+                   key=lambda p: (p[1].code, p[0].kpi_metric))
     rows = []
     for ev, m in pairs:
         rows.append(

@@ -308,3 +308,15 @@ def test_other_languages_render_with_their_labels(db_url, config, tmp_path, lang
     assert ctx["key_messages"][0].startswith("The composite client-centricity index is 81")
     text, _ = pdf_text(render_report_pdf(ctx, tmp_path / f"{lang}.pdf"))
     assert page_word in text and theme_label in text and "insufficient sample" in text
+
+
+def test_measure_spanning_regions_shows_in_each_of_its_regions_only():
+    from cxloop.config import load_config
+    from models.tables import Measure
+    from tasks.reporting import NATIONAL, _measure_in_scope
+
+    cfg = load_config(Path(__file__).resolve().parents[2] / "config")
+    m = Measure(code="M-X", title="SMS", theme="reminders_notifications", type="new_experience", region_code="ALL",
+                offices="52-01,66-01", owner="wg", status="implemented", proposed_quarter="2026Q1", kpi_metric="item:P3")
+    assert _measure_in_scope(m, "52", cfg) and _measure_in_scope(m, "66", cfg) and _measure_in_scope(m, NATIONAL, cfg)
+    assert not _measure_in_scope(m, "10", cfg)
