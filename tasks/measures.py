@@ -261,9 +261,15 @@ def _target(baseline: float | None, change: float) -> float | None:
     return round(min(100.0, max(0.0, baseline + change)), 2)
 
 
-def _open_scopes(session: Session) -> set[tuple[str, str]]:
-    rows = session.exec(select(Measure.region_code, Measure.theme).where(Measure.status.in_(OPEN_STATUSES)))
-    return {(r, t) for r, t in rows}
+def _open_scopes(session: Session) -> tuple[set[tuple[str, str]], dict[str, set[str]]]:
+    """(region, theme) pairs with an open measure, and per theme the offices open measures reach."""
+    rows = session.exec(select(Measure.region_code, Measure.theme, Measure.offices).where(Measure.status.in_(OPEN_STATUSES)))
+    scopes: set[tuple[str, str]] = set()
+    offices: dict[str, set[str]] = {}
+    for region, theme, office_list in rows:
+        scopes.add((region, theme))
+        offices.setdefault(theme, set()).update(o for o in (office_list or "").split(",") if o)
+    return scopes, offices
 
 
 def propose_measures(
@@ -280,7 +286,9 @@ def propose_measures(
     with priority >= ``min_priority_for_measures`` whose theme has a playbook
     template are ranked (a theme counts once, at its best rank) and the top
     ``top_n_for_measures`` are considered; one already covered by an open measure
-    of the same region and theme is skipped. The top N is taken *before* the
+    of the same region and theme is skipped, and an open measure of the theme that
+    reaches some of the region's offices (e.g. one rolled out across regions) leaves
+    the proposal only the other offices (none left: skipped). The top N is taken *before* the
     coverage check, so a rerun proposes nothing new instead of reaching down to
     lower-ranked pain points. A code that already exists (e.g. the measure was
     rejected) is not proposed again for the same quarter.
@@ -303,7 +311,7 @@ def propose_measures(
                         ascending=[True, True, False, True, True], kind="mergesort")
     pp = pp.drop_duplicates(["region_code", "theme"], keep="first")
 
-    covered = _open_scopes(session)
+    covered, covered_offices = _open_scopes(session)
     existing_codes = set(session.exec(select(Measure.code)))
     created: list[Measure] = []
     for region_code, group in pp.groupby("region_code", sort=True):
@@ -314,8 +322,11 @@ def propose_measures(
             code = f"M-{q}-{region_code}-{theme}"
             if (region_code, theme) in covered or code in existing_codes:
                 continue
+            scope = [o for o in offices if o not in covered_offices.get(theme, set())]
+            if not scope:
+                continue
             template = config.playbook.measures[theme][0]
-            baseline = kpi_baseline(session, template.kpi.metric, str(q), offices, client_type_for_theme(theme, config))
+            baseline = kpi_baseline(session, template.kpi.metric, str(q), scope, client_type_for_theme(theme, config))
             planned_start = q.cycle_date
             measure = Measure(
                 code=code,
@@ -325,7 +336,7 @@ def propose_measures(
                 journey_stage=str(row.journey_stage),
                 type=template.type,
                 region_code=region_code,
-                offices=",".join(offices),
+                offices=",".join(scope),
                 owner=config.playbook.owners.owner_for(region_code, region_name, theme),
                 status="proposed",
                 source_pain_point=f"{q}:{region_code}:{theme}:{row.journey_stage}",
@@ -340,6 +351,7 @@ def propose_measures(
             comment = f"proposed for pain point rank {int(row.rank)}, priority {float(row.priority):.1f}"
             created.append(_create(session, measure, SYSTEM_USER, as_of, comment))
             covered.add((region_code, theme))
+            covered_offices.setdefault(theme, set()).update(scope)
             existing_codes.add(code)
     return sorted(created, key=lambda m: m.code)
 

@@ -236,6 +236,17 @@ def test_propose_is_idempotent_and_respects_open_measures(session, config):
     assert session.exec(select(Measure)).all().__len__() == 5
 
 
+def test_propose_leaves_out_offices_an_open_cross_region_measure_reaches(session, config):
+    reg.seed_measures(session, [{
+        "code": "M-SMS", "title": "SMS", "theme": "reminders_notifications", "type": "new_experience",
+        "region_code": "ALL", "offices": ["52-01", "52-02", "66-01"], "owner": "wg", "status": "in_progress",
+        "proposed_quarter": "2025Q4", "kpi_metric": "item:P3", "kpi_target_change": 10,
+    }], config=config)
+    new = {m.theme: m for m in reg.propose_measures(session, "2026Q1", PP, config, AT)}
+    assert new["reminders_notifications"].offices == "52-03,52-04,52-05"
+    assert new["waiting_time"].offices == "52-01,52-02,52-03,52-04,52-05"
+
+
 def test_propose_owner_rule_and_no_template(session, config):
     cfg = config.model_copy(deep=True)
     cfg.playbook.owners.rules = [OwnerRule(owner="ИТ-отдел ЦЗН 66", region="66", theme="benefit_payment")]
