@@ -68,7 +68,8 @@ def test_bad_file_does_not_stop_the_others_and_run_is_partial(tmp_path, env, pre
     pages = [p for p in (env.out_dir / "data_docs").rglob("*") if p.suffix in (".html", ".json")]
     page_text = "\n".join(p.read_text(encoding="utf-8") for p in pages)
     assert "review_book_52.csv" in page_text and "expect_column_values_to_be_in_set" in page_text
-    for secret in ("912", "89123456789", "Нет пандуса"):  # no row value reaches the docs
+    # Whole values only: short digit runs like "912" turn up by chance in ids and timestamps.
+    for secret in ("345-67-89", "89123456789", "Нет пандуса"):  # no row value reaches the docs
         assert secret not in page_text
 
     artifacts = _artifacts(state.state_details.flow_run_id)
@@ -77,7 +78,7 @@ def test_bad_file_does_not_stop_the_others_and_run_is_partial(tmp_path, env, pre
     table = by_key["ingest-validation-2026q1"].data
     assert "| review_book_52.csv | review_book | 2026Q1 | ingested | 4 | 1 | 3 | 0 |" in table
     assert "| review_book_52.csv | review_book | expect_column_values_to_be_in_set | office_code | critical | 4 | 2 |" in table
-    assert "contact_center_broken.csv" in table and "912" not in table
+    assert "contact_center_broken.csv" in table and "345-67-89" not in table and "89123456789" not in table
     assert f"({index.resolve().as_uri()})" in by_key["ge-data-docs"].data  # Prefect stores a link as markdown
 
 
