@@ -89,29 +89,25 @@ def to_feedback_frame(accepted: pd.DataFrame, config: AppConfig) -> pd.DataFrame
     return frame
 
 
+def _select_where_in(session: Session, columns: list, column, values: list) -> list:
+    """Rows whose ``column`` is one of ``values``, asked in chunks below SQLite's
+    bound-parameter limit."""
+    rows: list = []
+    for start in range(0, len(values), 900):
+        rows += session.execute(select(*columns).where(column.in_(values[start : start + 900]))).all()
+    return rows
+
+
 def _existing_keys(session: Session, keys: list[str]) -> set[str]:
-    found: set[str] = set()
-    for start in range(0, len(keys), 900):  # stay below SQLite's bound-parameter limit
-        chunk = keys[start : start + 900]
-        found.update(session.execute(select(Feedback.dedup_key).where(Feedback.dedup_key.in_(chunk))).scalars())
-    return found
+    return {key for (key,) in _select_where_in(session, [Feedback.dedup_key], Feedback.dedup_key, keys)}
 
 
 def _stored_text_keys(session: Session, frame: pd.DataFrame) -> pd.DataFrame:
     """Stored rows sharing a text key with ``frame`` (office, date, channel, key)."""
-    cols = ["office_code", "received_at", "channel", "text_key"]
     keys = sorted({k for k in frame["text_key"].tolist() if k}) if "text_key" in frame else []
-    rows: list = []
-    for start in range(0, len(keys), 900):
-        part = keys[start : start + 900]
-        rows += session.execute(select(Feedback.office_code, Feedback.received_at, Feedback.channel, Feedback.text_key)
-                                .where(Feedback.text_key.in_(part))).all()
-    return pd.DataFrame(rows, columns=cols)
-
-
-def _records(frame: pd.DataFrame, columns: list[str]) -> list[dict]:
-    sub = frame[columns].astype(object).where(frame[columns].notna(), None)
-    return sub.to_dict("records")
+    columns = [Feedback.office_code, Feedback.received_at, Feedback.channel, Feedback.text_key]
+    return pd.DataFrame(_select_where_in(session, columns, Feedback.text_key, keys),
+                        columns=["office_code", "received_at", "channel", "text_key"])
 
 
 STORE_CHUNK = 50_000

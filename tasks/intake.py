@@ -665,8 +665,6 @@ def _parse_answers(series: pd.Series) -> pd.Series:
     return map_unique(series, _answer_value).astype("float64")
 
 
-_parse_optional_rating = _parse_answers
-
 
 def _strings_or_none(series: pd.Series) -> pd.Series:
     """Stripped text, None for empty or missing: vectorised for text columns (CSV),
@@ -725,7 +723,7 @@ def stage_rows(raw: RawFile, office_regions: dict[str, str]) -> pd.DataFrame:
     if ch in RATING_FIELD:
         rf = RATING_FIELD[ch]
         out["rating__raw"] = f[rf].pipe(_strings_or_none)
-        out["rating"] = _parse_optional_rating(f[rf])
+        out["rating"] = _parse_answers(f[rf])  # same rule: blank/"не знаю" = none, text = -1
     elif ch == "interview_followup":
         answers = pd.DataFrame({q: _parse_answers(f[q]) for q in FOLLOWUP_ITEMS})
         for q in FOLLOWUP_ITEMS:
