@@ -101,6 +101,10 @@ class SurveyAnswer(SQLModel, table=True):
     C2: Optional[int] = None
     C3: Optional[int] = None
     C4: Optional[int] = None
+    # Optional overall questions (migration 0002); any may be blank.
+    overall: Optional[int] = Field(default=None, description="overall satisfaction, 1-10 (ACSI-style)")
+    nps: Optional[int] = Field(default=None, description="likelihood to recommend, 0-10")
+    ces: Optional[int] = Field(default=None, description="customer effort: 'the office made it easy', 1-7")
 
 
 class Quarantine(SQLModel, table=True):
@@ -148,23 +152,46 @@ class IndexResult(SQLModel, table=True):
 
 
 class PainPoint(SQLModel, table=True):
-    """A theme x journey stage x region where negative experience forms, in one quarter."""
+    """A theme x journey stage x client type in a unit (office, region, country), in one quarter.
+
+    ``priority`` is the product of the ``component_*`` columns (the formula is in
+    tasks/painpoints.py and the README); ranks are within the unit.
+    """
 
     __tablename__ = "pain_point"
-    __table_args__ = (UniqueConstraint("quarter", "region_code", "theme", "journey_stage", name="uq_pain_point"),)
+    __table_args__ = (
+        UniqueConstraint("quarter", "level", "unit_code", "client_type", "theme", "journey_stage", name="uq_pain_point_unit"),
+    )
 
     id: Optional[int] = Field(default=None, primary_key=True)
     quarter: str = Field(max_length=6, index=True)
+    level: str = Field(default="region", max_length=8, description="office | region | country")
+    unit_code: str = Field(default="", max_length=32, description="office code, region code, or 'ALL'")
     region_code: str = Field(max_length=32, description="region code, or 'ALL' for the country")
+    client_type: str = Field(default="citizen", max_length=16)
     theme: str = Field(max_length=48)
     journey_stage: str = Field(max_length=32)
     mentions: int
     negative_mentions: int
     texts_total: int
-    negative_share: float = Field(description="negative mentions per 100 texts of the region in the quarter")
+    negative_share: float = Field(description="negative mentions per 100 texts of the unit in the quarter")
+    mean_rating: Optional[float] = Field(default=None, description="mean rating of the rated mentions, 0-100")
+    reach_offices: int = 0
+    reach_clients: int = 0
     ray: str
     ray_score: Optional[float] = None
     trend: Optional[float] = Field(default=None, description="change of negative_share vs previous quarter")
+    signal: Optional[str] = Field(default=None, max_length=8, description="p-chart signal: rise | fall")
+    p_bar: Optional[float] = None
+    ucl: Optional[float] = None
+    lcl: Optional[float] = None
+    driver_importance: Optional[float] = None
+    covered_by: Optional[str] = Field(default=None, description="code of the open measure working on it")
+    component_reach: Optional[float] = None
+    component_severity: Optional[float] = None
+    component_trend: Optional[float] = None
+    component_driver: Optional[float] = None
+    component_coverage: Optional[float] = None
     priority: float
     rank: int
     recurring: bool = False
