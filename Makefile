@@ -13,7 +13,7 @@ export PREFECT_SERVER_DATABASE_CONNECTION_URL ?= sqlite+aiosqlite:///$(CURDIR)/v
 export GX_ANALYTICS_ENABLED ?= false
 export MPLBACKEND ?= Agg
 
-.PHONY: install demo test test-fast bench clean system-deps
+.PHONY: install demo test test-fast bench eval clean system-deps
 
 install: $(STAMP)
 
@@ -47,6 +47,11 @@ test-fast: install
 
 bench: install
 	$(PY) -m tasks.bench --rows $(N)
+	$(PY) -m tasks.bench_effects
+
+# Text analytics quality on the labelled set in tests/data/text_eval (dev and held-out test splits).
+eval: install
+	$(PY) -m tasks.text_eval
 
 clean:
 	rm -rf var out .pytest_cache
