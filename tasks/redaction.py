@@ -83,7 +83,10 @@ _CAP = r"[A-ZА-ЯЁÄÖÅ][a-zа-яёäöå'’]+(?:-[A-ZА-ЯЁÄÖÅ][a-zа-�
 _INITIALS = r"[A-ZА-ЯЁ]\.\s?(?:[A-ZА-ЯЁ]\.)?"
 _NAME_WORD = rf"(?:{_CAP}|{_INITIALS})"
 _NAME_SEQ = rf"{_NAME_WORD}(?:\s+{_NAME_WORD}){{0,2}}"
-_PATRONYMIC = r"[А-ЯЁ][а-яё]+(?:ович|евич|ьич|ич|овна|евна|ична|инична)"
+# A patronymic in any case: "Иванович", "Ивановичу", "Ивановна", "Ивановне", "Ильиничной".
+_PATRONYMIC = r"[А-ЯЁ][а-яё]+(?:(?:ович|евич|ьич|ич)(?:а|у|ем|е)?|(?:овн|евн|ичн|иничн)(?:а|ы|е|у|ой|ою))"
+# A surname by its ending (any case), for "Сидорова Н." and "Н. Сидорова".
+_SURNAME = r"[А-ЯЁ][а-яё]+(?:ов|ев|ёв|ин|ын|ск|цк|енк|ук|юк)[а-яё]{0,3}"
 
 # Phrases after which the next capitalised words are a person's name. Case-insensitive
 # for the phrase only; the name itself must be capitalised, which keeps "меня зовут
@@ -219,6 +222,9 @@ _NAME_RULES: tuple[_Rule, ...] = (
     # "Петров А.В." and "А.В. Петров".
     _Rule("name", re.compile(r"\b[А-ЯЁ][а-яё]+(?:-[А-ЯЁ][а-яё]+)?\s+[А-ЯЁ]\.\s?[А-ЯЁ]\.(?!\w)"), "[NAME]"),
     _Rule("name", re.compile(r"(?<!\w)[А-ЯЁ]\.\s?[А-ЯЁ]\.\s?[А-ЯЁ][а-яё]+(?:-[А-ЯЁ][а-яё]+)?\b"), "[NAME]"),
+    # A surname with one initial: "Сидорова Н.", "Н. Сидорова" (the surname told by its ending).
+    _Rule("name", re.compile(rf"\b{_SURNAME}\s+[А-ЯЁ]\.(?!\w)"), "[NAME]"),
+    _Rule("name", re.compile(rf"(?<!\w)[А-ЯЁ]\.\s?{_SURNAME}\b"), "[NAME]"),
 )
 
 PLACEHOLDERS: tuple[str, ...] = ("[PHONE]", "[EMAIL]", "[SNILS]", "[INN]", "[PASSPORT]", "[CARD]", "[ID]", "[URL]", "[NAME]")
@@ -354,7 +360,8 @@ _FI_ID_GATE = re.compile(r"\d{6}[-+A-FU-Y]\d{3}[0-9A-Y]")  # the one digit rule 
 _PASSPORT_GATE = re.compile(r"паспорт|passport|passi|сери[яи]")  # in case-folded text
 _INTRO_GATE = re.compile(_INTRO)  # in case-folded text: a (?i) search is ~10x slower
 _NAME_GATES = (
-    re.compile(r"(?:ич|вна|чна)\b"),  # patronymics
+    re.compile(r"(?:ич[а-яё]{0,2}|[вч]н(?:а|ы|е|у|ой|ою))\b"),  # patronymics, any case
+    re.compile(r"[а-яё]\s+[А-ЯЁ]\.|[А-ЯЁ]\.\s?[А-ЯЁ][а-яё]"),  # a surname next to one initial
     re.compile(r"[A-ZА-ЯЁ]\.\s?[А-ЯЁ]\."),  # initials
     # "я, ...", "I, ...", "I am", "I'm" (the look-behind after the letter keeps the fast scan)
     re.compile(r"[ЯяI](?<!\w[ЯяI])(?:\s*,|(?<=I)(?:\s+am|['’]m)\s)"),
