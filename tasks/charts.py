@@ -181,3 +181,192 @@ def forest_svg(
         ax.set_ylim(-0.7, len(rows) - 0.3)
         ax.set_xlabel(x_label)
         return _to_svg(fig, chart_id)
+
+
+#: Default captions and axis titles of the importance-versus-performance chart;
+#: ``labels`` passed by the caller (the report's translations) take precedence.
+_IPA_TEXT = {
+    "ru": {
+        "fix_first": "исправлять в первую очередь",
+        "keep_up": "поддерживать уровень",
+        "low_priority": "низкий приоритет",
+        "possible_overkill": "возможно, избыточно",
+        "x_label": "важность (доля объяснённой дисперсии), %",
+        "y_label": "оценка луча (0–100)",
+    },
+    "en": {
+        "fix_first": "fix first",
+        "keep_up": "keep up",
+        "low_priority": "low priority",
+        "possible_overkill": "possible overkill",
+        "x_label": "importance (share of explained variance), %",
+        "y_label": "performance (ray value, 0–100)",
+    },
+    "fi": {
+        "fix_first": "korjaa ensin",
+        "keep_up": "pidä yllä",
+        "low_priority": "matala prioriteetti",
+        "possible_overkill": "mahdollisesti liikaa",
+        "x_label": "tärkeys (osuus selitetystä vaihtelusta), %",
+        "y_label": "tulos (säteen arvo 0–100)",
+    },
+}
+_QUADRANT_COLOURS = {
+    "fix_first": _BAR_COLOUR,
+    "keep_up": "#2e8b57",
+    "low_priority": "#7f8c8d",
+    "possible_overkill": _CITIZEN_COLOUR,
+}
+
+
+def _number_formatter(lang: str, digits: int = 0):
+    """Tick labels the way the reader writes numbers: decimal comma in Russian and Finnish."""
+    from matplotlib.ticker import FuncFormatter
+
+    def fmt(value: float, _pos: int) -> str:
+        text = f"{value:.{digits}f}"
+        if text.startswith("-") and float(text) == 0:
+            text = text[1:]
+        text = text.replace("-", "−")
+        return text.replace(".", ",") if lang in ("ru", "fi") else text
+
+    return FuncFormatter(fmt)
+
+
+def _spread_labels(points: list[tuple[float, float, int]], x_span: float, gap: float) -> list[float]:
+    """Vertical positions for point labels so that labels of points close in x do not overlap.
+
+    ``points``: (x, y, lines of text) in data units. Greedy from the bottom: a label
+    is raised above every label already placed within ``x_span`` horizontally whose
+    text it would touch. Deterministic (ties broken by input order).
+    """
+    order = sorted(range(len(points)), key=lambda i: (points[i][1], i))
+    placed: list[tuple[float, float, int]] = []
+    out = [0.0] * len(points)
+    for i in order:
+        x, y, lines = points[i]
+        for px, py, plines in placed:
+            need = gap * (lines + plines) / 2
+            if abs(px - x) < x_span and y < py + need:
+                y = py + need
+        placed.append((x, y, lines))
+        out[i] = y
+    return out
+
+
+def importance_performance_svg(
+    frame,
+    *,
+    labels: dict[str, str],
+    lang: str,
+    title: str | None = None,
+    centre: tuple[float, float] | None = None,
+    chart_id: str = "ipa",
+) -> str:
+    """Importance-versus-performance quadrant chart of the key drivers of one group.
+
+    ``frame``: one row per ray with ``ray``, ``importance`` (share of explained
+    variance, 0-1, as ``tasks.drivers.key_drivers`` returns it) and
+    ``performance`` (ray value, 0-100) — the rows of a single group and client
+    type; several rows for one ray raise ``ValueError``. Rows with a missing
+    value are not drawn.
+
+    x = importance in %, y = performance; one labelled point per ray. Dashed
+    lines at the centre — by default the mean importance and mean performance of
+    the drawn rays (for five rays the mean importance is 20 %), or ``centre`` =
+    (importance share, performance) — divide four quadrants captioned in their
+    outer corners: "fix first" (important, low performance; caption in red),
+    "keep up", "low priority" and "possible overkill". Each point is coloured by
+    its quadrant (fix first red, keep up green, possible overkill blue, low
+    priority grey); labels of points close together are spread vertically with
+    a thin leader line.
+
+    ``labels`` maps ray id -> display label, and ``fix_first``, ``keep_up``,
+    ``low_priority``, ``possible_overkill``, ``x_label``, ``y_label`` -> text;
+    missing captions and axis titles fall back to the built-in ``lang`` texts
+    (ru, en, fi; other languages use English), a missing ray label to the ray id.
+    Sized for half an A4 page width (about 10 cm); vector, deterministic.
+    """
+    text = {**_IPA_TEXT.get(lang, _IPA_TEXT["en"]), **labels}
+    rows = []
+    seen = set()
+    for ray, importance, performance in zip(frame["ray"], frame["importance"], frame["performance"]):
+        if ray in seen:
+            raise ValueError(f"importance_performance_svg: ray {ray!r} appears more than once; pass one group")
+        seen.add(ray)
+        if importance is None or performance is None or importance != importance or performance != performance:
+            continue
+        rows.append((str(ray), 100.0 * float(importance), float(performance)))
+    with plt.rc_context(_RC):
+        fig, ax = plt.subplots(figsize=(3.9, 3.2))
+        if not rows:
+            ax.set_axis_off()
+            ax.text(0.5, 0.5, "—", ha="center", va="center", transform=ax.transAxes)
+            return _to_svg(fig, chart_id)
+        xs = [x for _, x, _ in rows]
+        ys = [y for _, _, y in rows]
+        if centre is None:
+            cx, cy = sum(xs) / len(xs), sum(ys) / len(ys)
+        else:
+            cx, cy = 100.0 * float(centre[0]), float(centre[1])
+
+        x_hi = max(max(xs) * 1.3, cx * 1.8, 10.0)
+        y_lo, y_hi = min(*ys, cy), max(*ys, cy)
+        pad = max(4.0, 0.25 * (y_hi - y_lo))
+        y_lo, y_hi = max(0.0, y_lo - pad), min(100.0, y_hi + pad)
+        if y_hi - y_lo < 10:
+            y_lo, y_hi = max(0.0, min(y_lo, y_hi - 10)), min(100.0, max(y_hi, y_lo + 10))
+        names = [_wrap(text.get(ray, ray), 16) for ray, _, _ in rows]
+        gap = 0.08 * (y_hi - y_lo)  # one text line at 6.5 pt, with the caption bands added below
+        label_y = _spread_labels(
+            [(x, y, name.count("\n") + 1) for (_, x, y), name in zip(rows, names)], x_span=0.45 * x_hi, gap=gap
+        )
+        y_hi = max(y_hi, max(label_y) + gap)  # room for labels pushed up by their neighbours
+        # A band above and below the points for the quadrant captions, so no point or label sits on one.
+        band = 0.15 * (y_hi - y_lo)
+        ax.set_xlim(0, x_hi)
+        ax.set_ylim(y_lo - band, y_hi + band)
+        ax.axvline(cx, color="#999999", linewidth=0.8, linestyle="--", zorder=1)
+        ax.axhline(cy, color="#999999", linewidth=0.8, linestyle="--", zorder=1)
+
+        captions = {  # quadrant -> (x, y, ha, va) in axes coordinates, outer corners
+            "possible_overkill": (0.02, 0.98, "left", "top"),
+            "keep_up": (0.98, 0.98, "right", "top"),
+            "low_priority": (0.02, 0.02, "left", "bottom"),
+            "fix_first": (0.98, 0.02, "right", "bottom"),
+        }
+        for key, (qx, qy, ha, va) in captions.items():
+            ax.text(
+                qx, qy, _wrap(text[key], 20), transform=ax.transAxes, ha=ha, va=va, fontsize=6.5,
+                color=_QUADRANT_COLOURS[key] if key == "fix_first" else "#666666",
+                fontweight="bold" if key == "fix_first" else "normal", fontstyle="italic", zorder=2,
+            )
+
+        for (ray, x, y), name, ly in zip(rows, names, label_y):
+            high_importance, high_performance = x >= cx, y >= cy
+            kind = (
+                ("keep_up" if high_performance else "fix_first")
+                if high_importance
+                else ("possible_overkill" if high_performance else "low_priority")
+            )
+            colour = _QUADRANT_COLOURS[kind]
+            ax.plot([x], [y], marker="o", markersize=5, color=colour, zorder=4)
+            right_side = x > 0.62 * x_hi
+            # Label offset in points: a few points sideways, and up or down to the spread position
+            # (limits and figure size are fixed by now, so data -> points is final).
+            dy = (ax.transData.transform((x, ly))[1] - ax.transData.transform((x, y))[1]) * 72.0 / fig.dpi
+            ax.annotate(
+                name, xy=(x, y), xytext=(-5.0 if right_side else 5.0, dy), textcoords="offset points",
+                fontsize=6.5, color="#222222", ha="right" if right_side else "left", va="center", zorder=5,
+                arrowprops=None if abs(dy) < 0.5 else {"arrowstyle": "-", "color": "#aaaaaa", "linewidth": 0.5},
+            )
+        ax.xaxis.set_major_formatter(_number_formatter(lang))
+        y_format = _number_formatter(lang)
+        # No ticks beyond the 0-100 scale in the caption bands.
+        ax.yaxis.set_major_formatter(lambda v, pos: y_format(v, pos) if -1e-9 <= v <= 100 + 1e-9 else "")
+        ax.tick_params(labelsize=6.5)
+        ax.set_xlabel(text["x_label"], fontsize=7)
+        ax.set_ylabel(text["y_label"], fontsize=7)
+        if title:
+            ax.set_title(title, fontsize=8)
+        return _to_svg(fig, chart_id)
