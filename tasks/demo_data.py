@@ -21,11 +21,18 @@ The data tells a story the rest of the loop must find:
   offices makes a naive before/after comparison biased (difference-in-differences is not);
 * personal data typed into ~3 % of free texts, broken rows (~1-2 % per file), blank
   and repeated-header rows, exact duplicates within files, one repeated block of calls
-  and the same complaint posted on two channels.
+  and the same complaint posted on two channels;
+* the survey's optional overall questions (overall satisfaction 1-10, likelihood to
+  recommend 0-10, "it was easy to get the service" 1-7), answered by ~85 / 80 / 75 %
+  of respondents, driven by the respondent's own ray scores with the unequal weights
+  of :data:`OVERALL_DRIVERS` (effort and personalisation most, comfort least) plus
+  noise, so a key-driver analysis has a known answer to recover.
 
 Everything is drawn from ``numpy.random.default_rng`` seeded per (seed, quarter,
 region, channel), so the same seed and quarters give byte-identical files, and
 adding a quarter at the end leaves the files of the earlier quarters unchanged.
+The overall questions have a stream of their own (seed, "overall", region, quarter):
+adding them left every other value of the files as it was.
 """
 
 from __future__ import annotations
@@ -47,10 +54,18 @@ from openpyxl import Workbook
 from cxloop.config import ITEMS, RAYS, Office
 from cxloop.quarters import Quarter
 
-__all__ = ["DemoManifest", "generate_demo_data", "SMS_MEASURE_TITLE", "SMS_EFFECT"]
+__all__ = ["DemoManifest", "generate_demo_data", "SMS_MEASURE_TITLE", "SMS_EFFECT", "OVERALL_DRIVERS"]
 
 SMS_MEASURE_TITLE = "SMS-напоминания за 24 часа до встречи"
 SMS_EFFECT = 0.6  # planted shift of P3 answers (1-5 scale) in treated offices, ~ +15 index points
+# Planted drivers of the overall questions: the weight of each ray's mean answer (1-5)
+# in a respondent's latent satisfaction. Effort and personalisation matter most,
+# comfort least; the weights sum to 1.
+OVERALL_DRIVERS: dict[str, float] = {
+    "effort": 0.38, "personalisation": 0.28, "usefulness": 0.18, "friendliness": 0.11, "comfort": 0.05,
+}
+# Share of respondents who leave each overall question blank (a few say "затрудняюсь ответить").
+_OVERALL_MISSING = {"overall": 0.15, "nps": 0.20, "ces": 0.25}
 
 # --------------------------------------------------------------------------------------
 # Phrase bank: theme -> sentiment -> language -> clauses.
@@ -585,6 +600,12 @@ _STAR_HEADERS = {
     "csv_bom_en": ["respondent_id", "survey_date", "office_code", "client_type"],
 }
 _STAR_COMMENT = {"xlsx_ru": "Комментарий", "csv_cp1251": "Комментарий", "csv_bom_en": "comment"}
+# The overall questions (overall, nps, ces), in each export's header language.
+_STAR_OVERALL = {
+    "xlsx_ru": ["Общая удовлетворенность", "Готовность рекомендовать", "Легкость получения услуги"],
+    "csv_cp1251": ["Удовлетворенность в целом", "Вероятность рекомендации", "Легко получить услугу"],
+    "csv_bom_en": ["overall", "nps", "ces"],
+}
 _CLIENT_WORD = {
     "ru": {"citizen": "гражданин", "employer": "работодатель"},
     "en": {"citizen": "citizen", "employer": "employer"},
@@ -897,14 +918,44 @@ def _excel_serial(d: date) -> int:
 # --------------------------------------------------------------------------------------
 
 
+def _overall_answers(rng: np.random.Generator, answers: np.ndarray) -> list[list[Any]]:
+    """The overall questions of ``n`` respondents from their 1-5 item answers (n x 20).
+
+    A respondent's latent satisfaction s = sum_r w_r (ray mean_r - 3) with the weights
+    of OVERALL_DRIVERS; overall (1-10) = 5.3 + 2.6 s + N(0, 1.0), nps (0-10) =
+    4.4 + 2.9 s + N(0, 1.4), ces (1-7) = 3.2 + 1.6 (effort mean - 3) + 0.6 s + N(0, 0.9),
+    each rounded and clipped to its scale; then blanked at the rates of _OVERALL_MISSING
+    (one blank in ten is "затрудняюсь ответить"). With seed 7 a quarter lands at
+    ACSI 76-79, NPS -3..+8 (about 30 % promoters and 30 % detractors) and CES 5.3-5.5
+    with ~75 % answering 5-7. Uses ``rng`` only (its own stream)."""
+    n = len(answers)
+    rays = answers.reshape(n, len(RAYS), len(ITEMS) // len(RAYS)).mean(axis=2)  # ITEMS run ray by ray
+    weights = np.array([OVERALL_DRIVERS[r] for r in RAYS])
+    s = (rays - 3.0) @ weights
+    effort = rays[:, RAYS.index("effort")]
+    values = np.column_stack([
+        np.clip(np.rint(5.3 + 2.6 * s + rng.normal(0.0, 1.0, n)), 1, 10),
+        np.clip(np.rint(4.4 + 2.9 * s + rng.normal(0.0, 1.4, n)), 0, 10),
+        np.clip(np.rint(3.2 + 1.6 * (effort - 3.0) + 0.6 * s + rng.normal(0.0, 0.9, n)), 1, 7),
+    ]).astype(int)
+    u = rng.random((n, len(_OVERALL_MISSING)))
+    missing = np.array(list(_OVERALL_MISSING.values()))
+    return [
+        [None if u[i, k] < missing[k] * 0.9 else "затрудняюсь ответить" if u[i, k] < missing[k] else int(values[i, k])
+         for k in range(len(missing))]
+        for i in range(n)
+    ]
+
+
 def _star_survey(world: _World, region: str, q: Quarter) -> _Table:
     rng = _rng(world.seed, "star_survey", region, q.index())
+    overall_rng = _rng(world.seed, "overall", region, q.index())  # its own stream: `rng` draws as before
     prof = world.profile(region)
     t = world.pos(q)
     lang_values = "en" if prof.star == "csv_bom_en" else "ru"
-    header = _STAR_HEADERS[prof.star] + list(ITEMS) + [_STAR_COMMENT[prof.star]]
+    header = _STAR_HEADERS[prof.star] + list(ITEMS) + _STAR_OVERALL[prof.star] + [_STAR_COMMENT[prof.star]]
     days = _weekdays(q)
-    records: list[tuple[date, str, str, list[Any], str]] = []
+    records: list[tuple[date, str, str, list[Any], list[Any], str]] = []
     pii = 0
     item_idx = {it: i for i, it in enumerate(ITEMS)}
     base_item = np.zeros(len(ITEMS))
@@ -943,6 +994,7 @@ def _star_survey(world: _World, region: str, q: Quarter) -> _Table:
                     remaining -= p_up * float(room.mean())
                 answers[:, item_idx["P3"]] = p3
             blank = rng.random((n, len(ITEMS)))
+            overall = _overall_answers(overall_rng, answers)
             ctx = _TextCtx(world, region, q, office, client)
             for r in range(n):
                 cells: list[Any] = []
@@ -961,11 +1013,11 @@ def _star_survey(world: _World, region: str, q: Quarter) -> _Table:
                     mood = _mood(rng, p_neg)
                     comment, has_pii, _ = _compose(rng, ctx, mood, _language(rng, ctx), low_items=low)
                     pii += has_pii
-                records.append((days[int(rng.integers(len(days)))], code, client, cells, comment))
+                records.append((days[int(rng.integers(len(days)))], code, client, cells, overall[r], comment))
 
     records.sort(key=lambda rec: (rec[0], rec[1]))
     table = _Table(header=header, pii=pii)
-    for i, (d, code, client, cells, comment) in enumerate(records, start=1):
+    for i, (d, code, client, cells, extra, comment) in enumerate(records, start=1):
         rid = f"{q}-{region}-{i:05d}"
         if prof.star == "xlsx_ru":
             dval: Any = d
@@ -973,7 +1025,7 @@ def _star_survey(world: _World, region: str, q: Quarter) -> _Table:
             dval = d.strftime("%d.%m.%Y")
         else:
             dval = d.isoformat()
-        table.rows.append([rid, dval, code, _CLIENT_WORD[lang_values][client], *cells, comment or None])
+        table.rows.append([rid, dval, code, _CLIENT_WORD[lang_values][client], *cells, *extra, comment or None])
 
     valid = [True] * len(table.rows)
     first_item = 4

@@ -22,7 +22,7 @@ from sqlmodel import Session
 
 from cxloop.config import ITEMS, JOURNEY_STAGES, AppConfig
 from models.tables import Feedback, IngestedFile, Office, Quarantine, SurveyAnswer
-from tasks.intake import IntakeError, RawFile, read_channel_file, stage_rows
+from tasks.intake import SURVEY_QUESTIONS, IntakeError, RawFile, read_channel_file, stage_rows
 from tasks.redaction import redact_series
 from tasks.text import analyse_frame
 from tasks.validation import apply_suite, dedup_keys, split_duplicates, split_near_duplicates, text_keys
@@ -32,6 +32,8 @@ FEEDBACK_COLUMNS = [
     "office_code", "region_code", "client_type", "journey_stage", "rating", "scale", "text",
     "language", "sentiment", "themes", "negative_themes", "flags", "text_key",
 ]
+# SurveyAnswer columns besides feedback_id: the 20 items, then the optional overall questions.
+ANSWER_COLUMNS = [*ITEMS, *SURVEY_QUESTIONS]
 
 
 @dataclass
@@ -134,7 +136,8 @@ def _tuples(frame: pd.DataFrame, columns: list[str], dialect: str) -> list[tuple
 
 
 def store_feedback(session: Session, frame: pd.DataFrame) -> int:
-    """Insert accepted feedback (and the star-survey answers) in bulk; returns rows inserted.
+    """Insert accepted feedback (and the star-survey answers: items F1..C4 and the
+    optional overall, nps, ces) in bulk; returns rows inserted.
 
     Plain executemany in chunks; the new ids of survey rows are read back by the
     unique dedup keys of the rows inserted after the previous highest id.
@@ -152,12 +155,13 @@ def store_feedback(session: Session, frame: pd.DataFrame) -> int:
             continue
         wanted = set(chunk["dedup_key"].tolist())
         ids = {key: fid for fid, key in session.execute(select(table.c.id, table.c.dedup_key).where(table.c.id > before)) if key in wanted}
-        answers = chunk[list(ITEMS)].astype("float64").to_numpy()
+        # The items must be there; the optional questions are NULL when a frame lacks them.
+        answers = chunk[list(ITEMS)].join(chunk.reindex(columns=list(SURVEY_QUESTIONS))).astype("float64").to_numpy()
         ans_rows = [
             (ids[key], *(None if v != v else int(v) for v in row))
             for key, row in zip(chunk["dedup_key"].tolist(), answers.tolist())
         ]
-        _bulk_insert(session, SurveyAnswer.__table__, ["feedback_id", *ITEMS], ans_rows)
+        _bulk_insert(session, SurveyAnswer.__table__, ["feedback_id", *ANSWER_COLUMNS], ans_rows)
     return len(frame)
 
 

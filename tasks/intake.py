@@ -57,6 +57,14 @@ TEXT_FIELD = {
 }
 RATING_FIELD = {"review_book": "rating", "contact_center": "rating", "social": "stars"}
 FOLLOWUP_ITEMS = ("q_useful", "q_clear_next_steps", "q_confident")
+# The star survey's optional overall questions and their answer scales (inclusive).
+# Typed like the items (blank / "не знаю" = not answered, text = -1); the suite
+# expectations/star_survey.json holds the range rules, SurveyAnswer stores them.
+SURVEY_QUESTIONS: dict[str, tuple[int, int]] = {
+    "overall": (1, 10),  # overall satisfaction, ACSI-style
+    "nps": (0, 10),  # likelihood to recommend
+    "ces": (1, 7),  # customer effort: "it was easy to get the service"
+}
 
 # Whole-file limits. An XLSX is a zip archive: its declared member sizes and
 # compression ratios are checked from the central directory *before* openpyxl
@@ -689,7 +697,8 @@ def stage_rows(raw: RawFile, office_regions: dict[str, str]) -> pd.DataFrame:
 
     Columns: source_file, source_row, channel, external_id, received_at (date or None),
     quarter, office_code, region_code, client_type, journey_stage, rating, scale, text,
-    F1..C4 (star survey), and ``<field>__raw`` for every parsed field.
+    F1..C4 and overall, nps, ces (star survey; NaN = not answered), and
+    ``<field>__raw`` for every parsed field.
     ``office_regions`` maps the registry's office codes to their regions.
     """
     f = raw.frame
@@ -739,5 +748,9 @@ def stage_rows(raw: RawFile, office_regions: dict[str, str]) -> pd.DataFrame:
         for item in ITEMS:
             out[f"{item}__raw"] = f[item].pipe(_strings_or_none)
             out[item] = _parse_answers(f[item])
+        for question in SURVEY_QUESTIONS:  # optional columns: a file without them has them empty
+            column = f[question] if question in f else pd.Series([None] * n, index=f.index, dtype=object)
+            out[f"{question}__raw"] = column.pipe(_strings_or_none)
+            out[question] = _parse_answers(column)
         out["scale"] = None
     return out.reset_index(drop=True)

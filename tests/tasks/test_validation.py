@@ -23,6 +23,9 @@ def _survey(n=4):
     for item in ITEMS:
         frame[item] = 4.0
         frame[f"{item}__raw"] = "4"
+    for question in ("overall", "nps", "ces"):  # optional questions, typed as blank when absent
+        frame[question] = np.nan
+        frame[f"{question}__raw"] = None
     return frame
 
 
