@@ -6,6 +6,14 @@ owns the register's rules:
 * the status flow (``TRANSITIONS``) — every change of status or of any other
   field bumps ``Measure.version`` and leaves one ``MeasureHistory`` row per
   changed field (who, when, from -> to, comment); measures are never deleted;
+  a caller that read version *n* and passes ``expected_version=n`` is refused
+  (``VersionConflict``) when someone else changed the measure in between;
+* co-design evidence (date, form — ``CODESIGN_FORMS`` — and number of clients):
+  a measure cannot start (``in_progress``) without it unless an approver gives
+  an override reason, which the history keeps marked ``override:``;
+* people's edits: one measure (``update_measure``), the working group's review
+  of proposals (``review_proposals``), the register as a filtered list
+  (``list_register``); the XLSX round trip lives in ``tasks.register_io``;
 * the quarterly proposal of measures for the top pain points from the playbook
   (``propose_measures``), which never gives a pain point a second open measure;
 * loading the demo's seeded register (``seed_measures``) with a complete,
@@ -26,15 +34,16 @@ import zipfile
 from collections.abc import Mapping
 from datetime import date, datetime, time, timedelta, timezone
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import pandas as pd
 from sqlalchemy import update
 from sqlmodel import Session, select
 
-from cxloop.config import EMPLOYER_STAGES, AppConfig
+from cxloop.config import EMPLOYER_STAGES, JOURNEY_STAGES, MEASURE_TYPES, AppConfig
 from cxloop.quarters import Quarter
-from models.tables import EffectEvaluation, Measure, MeasureHistory
+from models.tables import EffectEvaluation, Measure, MeasureHistory, Office
 from tasks.export_safety import neutralise_formula as neutralise  # one formula rule for every export
 
 SYSTEM_USER = "cxloop"
@@ -84,6 +93,129 @@ class InvalidTransition(ValueError):
 
 class VersionConflict(RuntimeError):
     """Someone else changed the measure since the caller read it (optimistic locking)."""
+
+
+class MeasureNotFound(LookupError):
+    """No measure with that code in the register."""
+
+
+class CodesignMissing(ValueError):
+    """A measure may not start (``in_progress``) without co-design evidence, unless overridden.
+
+    ``gaps`` lists ``(field, problem)`` pairs, e.g. ``("codesign_clients", "number of
+    clients involved (at least 1)")``.
+    """
+
+    def __init__(self, code: str, gaps: list[tuple[str, str]]) -> None:
+        self.code, self.gaps = code, gaps
+        super().__init__(
+            f"measure {code}: cannot move to 'in_progress' without co-design evidence; missing: "
+            + "; ".join(problem for _, problem in gaps)
+            + ". Record the co-design (date, form, clients involved) or have the approver give an override reason"
+        )
+
+
+# --------------------------------------------------------------------------- co-design evidence
+
+# How a measure was designed together with clients (domain: "workshops, observation,
+# testing with clients"). The register stores the id; exports show the label.
+CODESIGN_FORMS: tuple[str, ...] = ("workshop", "observation", "client_test")
+CODESIGN_FORM_LABELS: dict[str, dict[str, str]] = {
+    "ru": {"workshop": "воркшоп", "observation": "наблюдение", "client_test": "тестирование с клиентами"},
+    "en": {"workshop": "workshop", "observation": "observation", "client_test": "testing with clients"},
+    "fi": {"workshop": "työpaja", "observation": "havainnointi", "client_test": "asiakastestaus"},
+}
+# Other names people give the same forms (the demo's seed says ``usability_testing``).
+_CODESIGN_ALIASES: dict[str, tuple[str, ...]] = {
+    "workshop": ("мастерская", "семинар", "co-design workshop", "design workshop"),
+    "observation": ("observations", "shadowing", "наблюдение за клиентами"),
+    "client_test": ("usability testing", "user testing", "test with clients", "tests with clients",
+                    "client test", "юзабилити тестирование", "тестирование", "тест с клиентами"),
+}
+# The history comment of a status change made without co-design evidence starts with this.
+OVERRIDE_MARK = "override"
+
+
+def _norm_word(value: object) -> str:
+    text = str(value).strip().lower().replace("ё", "е")
+    return " ".join(re.sub(r"[-_]+", " ", text).split())
+
+
+_CODESIGN_LOOKUP: dict[str, str] = {
+    _norm_word(name): form
+    for form in CODESIGN_FORMS
+    for name in (form, *(labels[form] for labels in CODESIGN_FORM_LABELS.values()), *_CODESIGN_ALIASES[form])
+}
+
+
+def codesign_form_id(value: object) -> str | None:
+    """The stored id of a co-design form from its id, its ru/en/fi label or a common alias.
+
+    Blank gives ``None``; anything else unknown raises ``ValueError`` naming the forms.
+    """
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    form = _CODESIGN_LOOKUP.get(_norm_word(value))
+    if form is None:
+        raise ValueError(f"unknown co-design form {str(value)[:40]!r}; expected one of {', '.join(CODESIGN_FORMS)}")
+    return form
+
+
+def codesign_label(form: str | None, lang: str = "ru") -> str | None:
+    """The label of a stored co-design form in ``lang`` (the id itself when unknown)."""
+    if form is None:
+        return None
+    return CODESIGN_FORM_LABELS.get(lang, CODESIGN_FORM_LABELS["en"]).get(form, form)
+
+
+def codesign_gaps(measure: Any, on: date) -> list[tuple[str, str]]:
+    """What the co-design evidence of ``measure`` lacks for a start on day ``on``.
+
+    Evidence is complete with a co-design date not later than ``on`` (it must have
+    happened), a known form (``CODESIGN_FORMS``) and at least one client involved.
+    """
+    gaps: list[tuple[str, str]] = []
+    if measure.codesign_date is None:
+        gaps.append(("codesign_date", "co-design date"))
+    elif measure.codesign_date > on:
+        gaps.append(("codesign_date", f"co-design date {measure.codesign_date.isoformat()} is later than the change ({on.isoformat()})"))
+    if measure.codesign_form not in CODESIGN_FORMS:
+        gaps.append(("codesign_form", f"co-design form ({', '.join(CODESIGN_FORMS)})"))
+    if not measure.codesign_clients or measure.codesign_clients < 1:
+        gaps.append(("codesign_clients", "number of clients involved (at least 1)"))
+    return gaps
+
+
+def check_status_change(measure: Any, to: str, at: datetime, override_reason: str | None = None) -> bool:
+    """Refuse a status change the register does not allow; True when it needs the override.
+
+    Raises :class:`InvalidTransition` for a move outside ``TRANSITIONS`` and
+    :class:`CodesignMissing` for a move to ``in_progress`` without complete co-design
+    evidence (:func:`codesign_gaps`) and without a non-blank ``override_reason``.
+    ``measure`` may be any object with the register's attributes (e.g. a preview of
+    pending edits), so callers can check before they write anything.
+    """
+    if to not in TRANSITIONS.get(measure.status, set()):
+        raise InvalidTransition(measure.code, measure.status, to)
+    if to != "in_progress":
+        return False
+    gaps = codesign_gaps(measure, at.date())
+    if not gaps:
+        return False
+    if override_reason is None or not override_reason.strip():
+        raise CodesignMissing(measure.code, gaps)
+    return True
+
+
+def override_comment(reason: str, comment: str = "") -> str:
+    """The history comment of an overridden start: ``override: <reason>`` (+ `` — <comment>``)."""
+    text = f"{OVERRIDE_MARK}: {reason.strip()}"
+    return f"{text} — {comment}" if comment else text
+
+
+def is_override(entry: MeasureHistory) -> bool:
+    """Whether a history row records a start the approver allowed without co-design evidence."""
+    return entry.field == "status" and (entry.comment or "").startswith(f"{OVERRIDE_MARK}: ")
 
 
 # --------------------------------------------------------------------------- changes
@@ -147,17 +279,24 @@ def change_status(
     at: datetime,
     comment: str = "",
     expected_version: int | None = None,
+    override_reason: str | None = None,
 ) -> Measure:
     """Move ``measure`` along the status flow; one history row, version + 1.
 
+    Moving to ``in_progress`` needs complete co-design evidence
+    (:func:`codesign_gaps`); without it the change is refused
+    (:class:`CodesignMissing`) unless ``override_reason`` is given, and then the
+    history row's comment is ``override: <reason>`` (:func:`is_override`). A reason
+    given when the evidence is complete is not needed and not recorded.
     Reaching ``implemented`` fills ``implemented_on`` with ``at.date()`` when the
     owner did not give the actual date.
     """
-    if to not in TRANSITIONS.get(measure.status, set()):
-        raise InvalidTransition(measure.code, measure.status, to)
+    overridden = check_status_change(measure, to, at, override_reason)
     _claim_version(session, measure, expected_version)
     old = measure.status
     measure.status = to
+    if overridden:
+        comment = override_comment(override_reason or "", comment)
     _history(session, measure, "status", old, to, who, at, comment)
     if to == "implemented" and measure.implemented_on is None:
         measure.implemented_on = at.date()
@@ -178,21 +317,11 @@ def update_fields(
 ) -> Measure:
     """Change register fields other than the status; one history row per changed field.
 
-    Date fields accept ``date`` or ISO strings. Unchanged values leave no trace
-    and do not bump the version, so reapplying the same edit is harmless.
+    Values are checked and normalised by :func:`normalise_changes` (ISO date
+    strings, office lists, co-design form labels...). Unchanged values leave no
+    trace and do not bump the version, so reapplying the same edit is harmless.
     """
-    unknown = sorted(set(changes) - _EDITABLE_FIELDS)
-    if unknown:
-        hint = " (use change_status for the status)" if "status" in unknown else ""
-        raise ValueError(f"measure {measure.code}: fields {unknown} cannot be edited{hint}")
-    normalised: dict[str, Any] = {}
-    for field, value in changes.items():
-        if field in _DATE_FIELDS and isinstance(value, str):
-            value = date.fromisoformat(value) if value else None
-        if field == "offices" and isinstance(value, (list, tuple, set)):
-            value = ",".join(sorted(value))
-        if getattr(measure, field) != value:
-            normalised[field] = value
+    normalised = normalise_changes(measure, changes)
     if not normalised:
         if expected_version is not None and expected_version != measure.version:
             raise VersionConflict(
@@ -206,6 +335,87 @@ def update_fields(
     session.add(measure)
     session.flush()
     return measure
+
+
+_REQUIRED_TEXT = frozenset({"title", "owner", "type", "region_code", "theme", "proposed_quarter", "kpi_metric"})
+_OFFICE_SPLIT = re.compile(r"[,;\s]+")
+
+
+def normalise_offices(value: Any) -> str:
+    """Office codes as the register stores them: sorted, unique, comma-separated."""
+    if value is None:
+        return ""
+    items = value if isinstance(value, (list, tuple, set, frozenset)) else _OFFICE_SPLIT.split(str(value))
+    return ",".join(sorted({str(o).strip() for o in items if str(o).strip()}))
+
+
+def _normalise_value(code: str, field: str, value: Any) -> Any:
+    if isinstance(value, str) and field not in ("description",):
+        value = value.strip()
+    if field in _DATE_FIELDS:
+        if isinstance(value, datetime):
+            return value.date()
+        if isinstance(value, str):
+            try:
+                return date.fromisoformat(value) if value else None
+            except ValueError:
+                raise ValueError(f"measure {code}: {field} {value[:20]!r} is not a date (YYYY-MM-DD)") from None
+        return value
+    if field == "offices":
+        return normalise_offices(value)
+    if field == "codesign_form":
+        try:
+            return codesign_form_id(value)
+        except ValueError as exc:
+            raise ValueError(f"measure {code}: {exc}") from None
+    if field == "codesign_clients":
+        if value is None or value == "":
+            return None
+        try:
+            number = int(str(value).strip()) if not isinstance(value, int) else value
+        except ValueError:
+            raise ValueError(f"measure {code}: codesign_clients {str(value)[:20]!r} is not a whole number") from None
+        if isinstance(value, bool) or number < 1:
+            raise ValueError(f"measure {code}: codesign_clients must be at least 1 (clients involved), got {value!r}")
+        return number
+    if field in ("kpi_baseline", "kpi_target"):
+        if value is None or value == "":
+            return None
+        try:
+            return float(value)
+        except (TypeError, ValueError):
+            raise ValueError(f"measure {code}: {field} {str(value)[:20]!r} is not a number") from None
+    if field == "journey_stage" and value not in (None, "") and value not in JOURNEY_STAGES:
+        raise ValueError(f"measure {code}: unknown journey stage {str(value)[:40]!r}; expected one of {', '.join(JOURNEY_STAGES)}")
+    if field == "type" and value not in MEASURE_TYPES:
+        raise ValueError(f"measure {code}: unknown measure type {str(value)[:40]!r}; expected one of {', '.join(MEASURE_TYPES)}")
+    if field in _REQUIRED_TEXT and (value is None or value == ""):
+        raise ValueError(f"measure {code}: {field} cannot be empty")
+    if field == "journey_stage" and value == "":
+        return None
+    return value
+
+
+def normalise_changes(measure: Any, changes: Mapping[str, Any]) -> dict[str, Any]:
+    """The edits of ``changes`` that really change ``measure``, checked and normalised.
+
+    Dates accept ``date``/``datetime`` or ISO text; offices a list or a comma-separated
+    text (stored sorted); the co-design form an id, label or alias
+    (:func:`codesign_form_id`); clients involved a whole number >= 1; journey stage and
+    type their configured ids; required text fields (title, owner...) cannot be blanked.
+    Raises ``ValueError`` naming the measure and the field; the status is refused here
+    (it has its own flow, :func:`change_status`).
+    """
+    unknown = sorted(set(changes) - _EDITABLE_FIELDS)
+    if unknown:
+        hint = " (use change_status for the status)" if "status" in unknown else ""
+        raise ValueError(f"measure {measure.code}: fields {unknown} cannot be edited{hint}")
+    normalised: dict[str, Any] = {}
+    for field, value in changes.items():
+        value = _normalise_value(measure.code, field, value)
+        if getattr(measure, field) != value:
+            normalised[field] = value
+    return normalised
 
 
 def is_overdue(measure: Measure, as_of: date) -> bool:
@@ -222,6 +432,221 @@ def history_of(session: Session, measure: Measure) -> list[MeasureHistory]:
             .order_by(MeasureHistory.at, MeasureHistory.id)
         )
     )
+
+
+# --------------------------------------------------------------------------- people's edits
+
+REVIEW_ACTIONS: tuple[str, ...] = ("approve", "reject", "reassign")
+
+
+def get_measure(session: Session, code: str) -> Measure:
+    """The measure with ``code``; :class:`MeasureNotFound` when the register has none."""
+    measure = session.exec(select(Measure).where(Measure.code == code)).first()
+    if measure is None:
+        raise MeasureNotFound(f"no measure {code!r} in the register")
+    return measure
+
+
+def _last_history_id(session: Session, measure: Measure) -> int:
+    ids = session.exec(select(MeasureHistory.id).where(MeasureHistory.measure_id == measure.id)).all()
+    return max((i for i in ids if i is not None), default=0)
+
+
+def _history_since(session: Session, measure: Measure, last_id: int) -> list[MeasureHistory]:
+    session.flush()
+    return list(session.exec(
+        select(MeasureHistory).where(MeasureHistory.measure_id == measure.id, MeasureHistory.id > last_id)
+        .order_by(MeasureHistory.id)
+    ))
+
+
+def preview(measure: Measure, changes: Mapping[str, Any]) -> SimpleNamespace:
+    """The measure as it would be after ``changes`` (normalised), without touching it:
+    what :func:`check_status_change` judges when fields and status change together."""
+    values = {name: getattr(measure, name) for name in Measure.model_fields}
+    values.update(changes)
+    return SimpleNamespace(**values)
+
+
+def update_measure(
+    session: Session,
+    code: str,
+    who: str,
+    at: datetime,
+    *,
+    status: str | None = None,
+    changes: Mapping[str, Any] | None = None,
+    comment: str = "",
+    override_reason: str | None = None,
+    expected_version: int | None = None,
+) -> dict[str, Any]:
+    """One person's edit of one measure: fields first, then the status, all or nothing.
+
+    Everything is checked before anything is written: the version (when
+    ``expected_version`` is given), every field value (:func:`normalise_changes`),
+    the status move on the measure *as it will be* after the field edits (so
+    recording the co-design and starting the measure can be one edit) and the
+    co-design rule (:func:`check_status_change`). Then :func:`update_fields` and
+    :func:`change_status` write one history row per changed field.
+
+    Returns ``{"code", "status", "version", "changes": [{"field", "from", "to"}],
+    "override": bool}``; ``changes`` is empty when the edit changed nothing.
+    Raises :class:`MeasureNotFound`, :class:`VersionConflict`,
+    :class:`InvalidTransition`, :class:`CodesignMissing` or ``ValueError``.
+    """
+    if not who or not who.strip():
+        raise ValueError("who made the change is required")
+    measure = get_measure(session, code)
+    if expected_version is not None and expected_version != measure.version:
+        raise VersionConflict(
+            f"measure {code}: changed by someone else since version {expected_version} "
+            f"(the register has version {measure.version}); reload it and redo the edit"
+        )
+    if status is not None and status not in STATUSES:
+        raise ValueError(f"measure {code}: unknown status {status!r}; statuses: {', '.join(STATUSES)}")
+    normalised = normalise_changes(measure, changes or {})
+    move = status is not None and status != measure.status
+    overridden = check_status_change(preview(measure, normalised), status, at, override_reason) if move else False
+    last_id = _last_history_id(session, measure)
+    if normalised:
+        update_fields(session, measure, normalised, who, at, comment, expected_version)
+    if move:
+        change_status(session, measure, status or "", who, at, comment,
+                      expected_version=None if normalised else expected_version,
+                      override_reason=override_reason if overridden else None)
+    written = _history_since(session, measure, last_id)
+    return {
+        "code": measure.code,
+        "status": measure.status,
+        "version": measure.version,
+        "changes": [{"field": h.field, "from": h.from_value, "to": h.to_value} for h in written],
+        "override": overridden,
+    }
+
+
+def _value(item: Any, key: str) -> Any:
+    return item.get(key) if isinstance(item, Mapping) else getattr(item, key, None)
+
+
+def office_regions(session: Session) -> dict[str, str]:
+    """Office code -> region code, from the office registry in the database."""
+    return {code: region for code, region in session.exec(select(Office.office_code, Office.region_code))}
+
+
+def in_region(region_code: str, offices: str, region: str, regions_of: Mapping[str, str]) -> bool:
+    """Whether a measure belongs to ``region``: its own region, or (a measure rolled out
+    across regions) one of its offices is there."""
+    if region_code == region:
+        return True
+    return any(regions_of.get(o) == region for o in _OFFICE_SPLIT.split(offices or "") if o)
+
+
+def review_proposals(
+    session: Session,
+    decisions: list[Any],
+    reviewer: str,
+    at: datetime,
+    *,
+    quarter: str | None = None,
+    region: str | None = None,
+    codes: list[str] | None = None,
+) -> dict[str, Any]:
+    """Apply the working group's decisions on proposed measures.
+
+    A decision (a mapping or an object) has ``code``, ``action`` — ``approve``
+    (optionally with a new ``owner``), ``reject`` (a ``comment`` saying why is
+    required) or ``reassign`` (``owner`` required; the measure stays ``proposed``)
+    — and ``comment``, kept in the history with ``reviewer`` as who.
+
+    Only proposals in scope can be decided: still ``proposed``, of ``quarter`` (their
+    proposing quarter), of ``region`` (:func:`in_region`) and among ``codes`` when
+    given. A decision is applied whole or not at all; a refused one (out of scope,
+    unknown code, decided twice, changed meanwhile) is listed with its reason and
+    does not stop the others.
+
+    Returns ``{"applied": [{"code", "action", "status", "owner"}], "refused": [{"code",
+    "action", "reason"}], "left_proposed": [codes in scope still proposed]}``.
+    """
+    if not reviewer or not reviewer.strip():
+        raise ValueError("the reviewer's name is required")
+    quarter = str(Quarter.parse(quarter)) if quarter else None
+    regions_of = office_regions(session) if region else {}
+    allowed = set(codes) if codes is not None else None
+
+    def in_scope(m: Measure) -> str | None:
+        if allowed is not None and m.code not in allowed:
+            return "not among the proposals put to this review"
+        if quarter and m.proposed_quarter != quarter:
+            return f"proposed in {m.proposed_quarter}, not in {quarter}"
+        if region and not in_region(m.region_code, m.offices, region, regions_of):
+            return f"belongs to region {m.region_code}, not {region}"
+        return None
+
+    applied: list[dict[str, Any]] = []
+    refused: list[dict[str, Any]] = []
+    seen: set[str] = set()
+    for decision in decisions:
+        code = str(_value(decision, "code") or "").strip()
+        action = str(_value(decision, "action") or "").strip()
+        owner = (_value(decision, "owner") or "").strip() or None
+        comment = (_value(decision, "comment") or "").strip()
+        measure = session.exec(select(Measure).where(Measure.code == code)).first()
+        if action not in REVIEW_ACTIONS:
+            reason = f"unknown action {action!r}; expected one of {', '.join(REVIEW_ACTIONS)}"
+        elif code in seen:
+            reason = "decided twice in this review; the first decision counts"
+        elif measure is None:
+            reason = f"no measure {code!r} in the register"
+        elif (problem := in_scope(measure)) is not None:
+            reason = problem
+        elif measure.status != "proposed":
+            reason = f"not a proposal any more (status {measure.status!r})"
+        elif action == "reassign" and not owner:
+            reason = "reassign needs the new owner"
+        elif action == "reject" and not comment:
+            reason = "reject needs a comment saying why"
+        else:
+            reason = None
+        seen.add(code)
+        if reason is None and measure is not None:
+            status = {"approve": "approved", "reject": "rejected", "reassign": None}[action]
+            try:
+                result = update_measure(session, code, reviewer, at, status=status,
+                                        changes={"owner": owner} if owner else {}, comment=comment,
+                                        expected_version=measure.version)
+            except (ValueError, VersionConflict, LookupError) as exc:
+                reason = str(exc)
+            else:
+                applied.append({"code": code, "action": action, "status": result["status"], "owner": measure.owner})
+        if reason is not None:
+            refused.append({"code": code, "action": action, "reason": reason})
+    left = sorted(m.code for m in session.exec(select(Measure).where(Measure.status == "proposed")) if in_scope(m) is None)
+    return {"applied": applied, "refused": refused, "left_proposed": left}
+
+
+def list_register(
+    session: Session,
+    as_of: date,
+    region: str | None = None,
+    statuses: list[str] | None = None,
+    overdue: bool | None = None,
+) -> pd.DataFrame:
+    """The register (:func:`register_frame`) filtered by region (:func:`in_region`),
+    statuses and overdue at ``as_of``; unknown statuses raise ``ValueError``."""
+    unknown = sorted(set(statuses or ()) - set(STATUSES))
+    if unknown:
+        raise ValueError(f"unknown status {', '.join(map(repr, unknown))}; statuses: {', '.join(STATUSES)}")
+    frame = register_frame(session, as_of)
+    keep = pd.Series(True, index=frame.index)
+    if region:
+        regions_of = office_regions(session)
+        keep &= pd.Series([in_region(r, o, region, regions_of) for r, o in zip(frame["region_code"], frame["offices"])],
+                          index=frame.index, dtype=bool)
+    if statuses:
+        keep &= frame["status"].isin(statuses)
+    if overdue is not None:
+        keep &= frame["overdue"] == overdue
+    return frame[keep].reset_index(drop=True)
 
 
 # --------------------------------------------------------------------------- creation
@@ -281,8 +706,9 @@ def propose_measures(
 ) -> list[Measure]:
     """Propose measures from the playbook for each region's top pain points of ``quarter``.
 
-    In: region pain points (quarter, region_code, theme, journey_stage, priority,
-    rank, negative_mentions; 'ALL' rows are ignored). Per region the pain points
+    In: pain points (quarter, level, region_code, theme, journey_stage, priority,
+    rank, negative_mentions); only the region rows (``level == "region"``) are used,
+    or, in a frame without ``level``, the rows other than 'ALL'. Per region the pain points
     with priority >= ``min_priority_for_measures`` whose theme has a playbook
     template are ranked (a theme counts once, at its best rank) and the top
     ``top_n_for_measures`` are considered; one already covered by an open measure
@@ -299,7 +725,10 @@ def propose_measures(
     thresholds = config.thresholds.pain_points
     if pain_points.empty:
         return []
-    pp = pain_points[pain_points["region_code"].astype(str) != "ALL"].copy()
+    if "level" in pain_points.columns:  # pain points per unit: only the region rows propose measures
+        pp = pain_points[pain_points["level"].astype(str) == "region"].copy()
+    else:  # a frame of region rows only (region_code, 'ALL' = the country)
+        pp = pain_points[pain_points["region_code"].astype(str) != "ALL"].copy()
     if "quarter" in pp.columns:
         pp = pp[pp["quarter"].astype(str) == str(q)]
     pp = pp[(pp["priority"] >= thresholds.min_priority_for_measures) & pp["theme"].isin(list(config.playbook.measures))]
@@ -411,6 +840,13 @@ def _seed_times(rec: Mapping[str, Any], path: tuple[str, ...]) -> dict[str, date
     return times
 
 
+def _seed_codesign_form(code: str, value: Any) -> str | None:
+    try:
+        return codesign_form_id(value)
+    except ValueError as exc:
+        raise ValueError(f"seed record {code}: {exc}") from None
+
+
 def seed_measures(
     session: Session,
     records: list[dict[str, Any]],
@@ -429,6 +865,11 @@ def seed_measures(
     the moment of reaching a status for every record. The KPI baseline is the
     proposing quarter's value in the measure's offices when the data has it.
     Records whose code is already registered are skipped (idempotent).
+
+    The co-design form is stored as its id (labels and aliases such as
+    ``usability_testing`` are mapped, :func:`codesign_form_id`). A record that
+    walks through ``in_progress`` needs its co-design evidence like any measure:
+    without it seeding stops with :class:`CodesignMissing` naming the record.
 
     Out: the newly created measures, sorted by code.
     """
@@ -464,7 +905,7 @@ def seed_measures(
             source_pain_point=rec.get("source_pain_point"),
             proposed_quarter=str(rec["proposed_quarter"]),
             codesign_date=_d(rec.get("codesign_date")),
-            codesign_form=rec.get("codesign_form"),
+            codesign_form=_seed_codesign_form(code, rec.get("codesign_form")),
             codesign_clients=rec.get("codesign_clients"),
             planned_start=_d(rec.get("planned_start")),
             due_date=_d(rec.get("due_date")),
@@ -512,6 +953,7 @@ REGISTER_LABELS: dict[str, dict[str, str]] = {
         "effect_verdict": "Вывод об эффекте", "effect_quarter": "Квартал оценки", "effect_method": "Метод",
         "effect_estimate": "Эффект", "effect_ci_low": "95% ДИ от", "effect_ci_high": "95% ДИ до",
         "effect_n_obs": "Наблюдений", "version": "Версия", "description": "Описание",
+        "change_comment": "Комментарий к изменению",
     },
     "en": {
         "code": "Code", "title": "Measure", "status": "Status", "overdue": "Overdue", "region_code": "Region",
@@ -522,7 +964,7 @@ REGISTER_LABELS: dict[str, dict[str, str]] = {
         "kpi_target": "Target", "effect_verdict": "Effect verdict", "effect_quarter": "Evaluated in",
         "effect_method": "Method", "effect_estimate": "Effect", "effect_ci_low": "95% CI low",
         "effect_ci_high": "95% CI high", "effect_n_obs": "Observations", "version": "Version",
-        "description": "Description",
+        "description": "Description", "change_comment": "Change comment",
     },
     "fi": {
         "code": "Tunnus", "title": "Toimenpide", "status": "Tila", "overdue": "Myöhässä", "region_code": "Alue",
@@ -534,6 +976,7 @@ REGISTER_LABELS: dict[str, dict[str, str]] = {
         "effect_verdict": "Vaikutus", "effect_quarter": "Arvioitu", "effect_method": "Menetelmä",
         "effect_estimate": "Vaikutuksen arvio", "effect_ci_low": "95 % LV alaraja", "effect_ci_high": "95 % LV yläraja",
         "effect_n_obs": "Havaintoja", "version": "Versio", "description": "Kuvaus",
+        "change_comment": "Muutoksen kommentti",
     },
 }
 
@@ -566,6 +1009,23 @@ def register_frame(session: Session, as_of: date) -> pd.DataFrame:
             }
         )
     return pd.DataFrame(rows, columns=list(REGISTER_COLUMNS))
+
+
+# The exported files end with an empty column where a person explains an edit; the
+# import (tasks.register_io) keeps it as the history comment of that row's changes.
+EXPORT_COLUMNS: tuple[str, ...] = (*REGISTER_COLUMNS, "change_comment")
+
+
+def export_frame(session: Session, as_of: date, lang: str = "ru") -> pd.DataFrame:
+    """The register as exported (``EXPORT_COLUMNS``): co-design forms as labels in
+    ``lang``, the comment column empty. What the import compares a file against."""
+    frame = register_frame(session, as_of)
+    frame["codesign_form"] = [codesign_label(f, lang) for f in frame["codesign_form"]]
+    # Counts stay whole numbers in the file (a column with blanks would be float: "12.00").
+    for name in ("codesign_clients", "effect_n_obs", "version"):
+        frame[name] = pd.Series([None if v is None or v != v else int(v) for v in frame[name]], index=frame.index, dtype=object)
+    frame["change_comment"] = None
+    return frame[list(EXPORT_COLUMNS)]
 
 
 def _cell_value(value: Any) -> Any:
@@ -619,15 +1079,18 @@ def export_register_xlsx(session: Session, path: Path, as_of: date, lang: str = 
     """Write the register as an XLSX workbook for the working group.
 
     Header row frozen with an autofilter, status cells coloured, overdue rows
-    highlighted, text that could run as a formula neutralised with ``'``.
+    highlighted, text that could run as a formula neutralised with ``'``; the
+    status and co-design form cells offer their allowed values as a drop-down.
+    ``code`` and ``version`` let ``tasks.register_io`` apply an edited copy back.
     Properties and timestamps are fixed from ``as_of``: the same register gives
     the same file.
     """
     from openpyxl import Workbook
     from openpyxl.styles import Alignment, Font, PatternFill
     from openpyxl.utils import get_column_letter
+    from openpyxl.worksheet.datavalidation import DataValidation
 
-    frame = register_frame(session, as_of)
+    frame = export_frame(session, as_of, lang)
     labels = REGISTER_LABELS.get(lang, REGISTER_LABELS["en"])
     wb = Workbook()
     ws = wb.active
@@ -653,6 +1116,15 @@ def export_register_xlsx(session: Session, path: Path, as_of: date, lang: str = 
             ws.cell(row=row, column=status_col).fill = PatternFill("solid", fgColor=fill)
     ws.freeze_panes = "A2"
     ws.auto_filter.ref = f"A1:{get_column_letter(len(columns))}{max(ws.max_row, 1)}"
+    if ws.max_row > 1:
+        forms = CODESIGN_FORM_LABELS.get(lang, CODESIGN_FORM_LABELS["en"])
+        for name, allowed in (("status", STATUSES), ("codesign_form", tuple(forms[f] for f in CODESIGN_FORMS))):
+            letter = get_column_letter(columns.index(name) + 1)
+            dv = DataValidation(type="list", formula1='"' + ",".join(allowed) + '"', allow_blank=True,
+                                showErrorMessage=True, errorTitle=labels.get(name, name),
+                                error=", ".join(allowed))
+            dv.add(f"{letter}2:{letter}{ws.max_row}")
+            ws.add_data_validation(dv)
     for col, name in enumerate(columns, start=1):
         ws.column_dimensions[get_column_letter(col)].width = _WIDTHS.get(name, max(12, min(24, len(labels.get(name, name)) + 2)))
 
@@ -670,8 +1142,9 @@ def export_register_xlsx(session: Session, path: Path, as_of: date, lang: str = 
 
 
 def export_register_csv(session: Session, path: Path, as_of: date, lang: str = "ru") -> Path:
-    """The register as CSV (UTF-8 with BOM so Excel reads Cyrillic), formula text neutralised."""
-    frame = register_frame(session, as_of)
+    """The register as CSV (UTF-8 with BOM so Excel reads Cyrillic), formula text neutralised;
+    the same columns as the XLSX (``EXPORT_COLUMNS``)."""
+    frame = export_frame(session, as_of, lang)
     labels = REGISTER_LABELS.get(lang, REGISTER_LABELS["en"])
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)

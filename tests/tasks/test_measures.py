@@ -1,4 +1,5 @@
-"""The measure register: status flow, history, proposals, seeding and the XLSX/CSV export."""
+"""The measure register: status flow, co-design rule, history, people's edits and reviews,
+proposals, seeding and the XLSX/CSV export."""
 
 from __future__ import annotations
 
@@ -19,6 +20,8 @@ from tasks import measures as reg
 
 CONFIG_DIR = Path(__file__).resolve().parents[2] / "config"
 AT = datetime(2026, 4, 5, 6, 0)
+# Complete co-design evidence, dated before AT: what a measure needs to start.
+CODESIGN = {"codesign_date": date(2026, 3, 20), "codesign_form": "workshop", "codesign_clients": 9}
 
 
 @pytest.fixture()
@@ -41,10 +44,11 @@ def config() -> AppConfig:
     return load_config(CONFIG_DIR)
 
 
-def _measure(session: Session, code: str = "M-TEST-1", status: str = "proposed", **kw) -> Measure:
-    m = Measure(code=code, title="Напоминания", theme="reminders_notifications", type="new_experience",
-                region_code="52", offices="52-01,52-02", owner="РГ", status="proposed",
-                proposed_quarter="2026Q1", kpi_metric="item:P3", **kw)
+def _measure(session: Session, code: str = "M-TEST-1", status: str = "proposed", codesign: bool = True, **kw) -> Measure:
+    fields = {"title": "Напоминания", "theme": "reminders_notifications", "type": "new_experience", "region_code": "52",
+              "offices": "52-01,52-02", "owner": "РГ", "proposed_quarter": "2026Q1", "kpi_metric": "item:P3",
+              **(CODESIGN if codesign else {}), **kw}
+    m = Measure(code=code, status="proposed", **fields)
     reg._create(session, m, "tester", AT, "test")
     path = {"proposed": [], "approved": ["approved"], "in_progress": ["approved", "in_progress"],
             "implemented": ["approved", "in_progress", "implemented"]}[status]
@@ -229,6 +233,7 @@ def test_propose_is_idempotent_and_respects_open_measures(session, config):
     assert reg.propose_measures(session, "2026Q2", again, config, AT) == []
     # Once a measure is closed (not open), its pain point may get a new one.
     wt = next(m for m in first if m.theme == "waiting_time")
+    reg.update_fields(session, wt, CODESIGN, "x", AT)
     for step in ("approved", "in_progress", "implemented", "evaluated", "closed"):
         reg.change_status(session, wt, step, "x", AT)
     new = reg.propose_measures(session, "2026Q2", again, config, AT)
@@ -241,6 +246,8 @@ def test_propose_leaves_out_offices_an_open_cross_region_measure_reaches(session
         "code": "M-SMS", "title": "SMS", "theme": "reminders_notifications", "type": "new_experience",
         "region_code": "ALL", "offices": ["52-01", "52-02", "66-01"], "owner": "wg", "status": "in_progress",
         "proposed_quarter": "2025Q4", "kpi_metric": "item:P3", "kpi_target_change": 10,
+        "codesign_date": "2025-11-10", "codesign_form": "client_test", "codesign_clients": 6,
+        "planned_start": "2025-12-01",
     }], config=config)
     new = {m.theme: m for m in reg.propose_measures(session, "2026Q1", PP, config, AT)}
     assert new["reminders_notifications"].offices == "52-03,52-04,52-05"
@@ -275,8 +282,8 @@ SEED = [
     {"code": "M-2025Q4-66-waiting", "title": "Электронная очередь", "description": "",
      "theme": "waiting_time", "journey_stage": "first_contact", "type": "process_optimisation",
      "region_code": "66", "offices": ["66-01"], "owner": "+7 РГ 66", "status": "in_progress",
-     "proposed_quarter": "2025Q4", "codesign_date": None, "codesign_form": None, "codesign_clients": None,
-     "planned_start": "2026-01-10", "due_date": "2026-03-01", "implemented_on": None,
+     "proposed_quarter": "2025Q4", "codesign_date": "2026-01-05", "codesign_form": "usability_testing",
+     "codesign_clients": 7, "planned_start": "2026-01-10", "due_date": "2026-03-01", "implemented_on": None,
      "kpi_metric": "item:E2", "kpi_target_change": 10},
     {"code": "M-2025Q4-10-docs", "title": "Один визит", "description": "",
      "theme": "documents_effort", "journey_stage": "first_contact", "type": "process_optimisation",
@@ -381,3 +388,185 @@ def test_csv_export_neutralises_and_labels(session, config, tmp_path):
     assert by_code["M-2025Q3-52-reminders"]["Description"].startswith("'=")
     assert by_code["M-2025Q4-66-waiting"]["Overdue"] == "True"
     assert by_code["M-2025Q3-52-reminders"]["Implemented on"] == "2026-01-20"
+
+
+# --------------------------------------------------------------------------- co-design evidence
+
+
+def test_start_needs_codesign_evidence_or_an_override(session):
+    m = _measure(session, status="approved", codesign=False)
+    version, n_hist = m.version, len(reg.history_of(session, m))
+    with pytest.raises(reg.CodesignMissing) as err:
+        reg.change_status(session, m, "in_progress", "Иванова", AT)
+    assert [f for f, _ in err.value.gaps] == ["codesign_date", "codesign_form", "codesign_clients"]
+    assert m.code in str(err.value) and "override" in str(err.value)
+    with pytest.raises(reg.CodesignMissing):  # a blank reason is no reason
+        reg.change_status(session, m, "in_progress", "Иванова", AT, override_reason="  ")
+    assert (m.status, m.version, len(reg.history_of(session, m))) == ("approved", version, n_hist)
+
+    reg.change_status(session, m, "in_progress", "Начальник", AT, comment="старт", override_reason="приказ министерства")
+    last = reg.history_of(session, m)[-1]
+    assert (last.to_value, last.who, last.comment) == ("in_progress", "Начальник", "override: приказ министерства — старт")
+    assert reg.is_override(last) and m.version == version + 1
+
+
+def test_partial_or_future_evidence_is_not_enough(session):
+    m = _measure(session, status="approved", codesign=False, codesign_date=date(2026, 3, 1), codesign_form="workshop",
+                 codesign_clients=0)
+    with pytest.raises(reg.CodesignMissing) as err:
+        reg.change_status(session, m, "in_progress", "x", AT)
+    assert [f for f, _ in err.value.gaps] == ["codesign_clients"]
+    m.codesign_clients, m.codesign_date = 5, date(2026, 4, 30)  # the workshop is still ahead
+    with pytest.raises(reg.CodesignMissing, match="later than the change"):
+        reg.change_status(session, m, "in_progress", "x", AT)
+    m.codesign_date = AT.date()
+    reg.change_status(session, m, "in_progress", "x", AT, override_reason="not needed")
+    assert not reg.is_override(reg.history_of(session, m)[-1])  # complete evidence: no override recorded
+    assert reg.history_of(session, m)[-1].comment == ""
+
+
+def test_only_the_start_needs_evidence():
+    bare = Measure(code="M", title="t", theme="t", type="new_experience", region_code="52", owner="o",
+                   status="approved", proposed_quarter="2026Q1", kpi_metric="item:P3")
+    for to in ("rejected", "cancelled"):
+        assert reg.check_status_change(bare, to, AT) is False
+    bare.status = "proposed"
+    assert reg.check_status_change(bare, "approved", AT) is False
+    bare.status = "evaluated"  # reopening a measure starts it again
+    with pytest.raises(reg.CodesignMissing):
+        reg.check_status_change(bare, "in_progress", AT)
+
+
+@pytest.mark.parametrize("given, stored", [
+    ("workshop", "workshop"), ("Воркшоп", "workshop"), ("työpaja", "workshop"), ("семинар", "workshop"),
+    ("observation", "observation"), ("НАБЛЮДЕНИЕ", "observation"), ("havainnointi", "observation"),
+    ("client_test", "client_test"), ("testing with clients", "client_test"), ("usability_testing", "client_test"),
+    ("Тестирование с клиентами", "client_test"), ("asiakastestaus", "client_test"), ("", None), (None, None),
+])
+def test_codesign_form_names(given, stored):
+    assert reg.codesign_form_id(given) == stored
+
+
+def test_codesign_fields_are_checked_when_edited(session):
+    m = _measure(session, codesign=False)
+    reg.update_fields(session, m, {"codesign_form": "Тестирование с клиентами", "codesign_clients": "12",
+                                   "codesign_date": "2026-03-02"}, "x", AT)
+    assert (m.codesign_form, m.codesign_clients, m.codesign_date) == ("client_test", 12, date(2026, 3, 2))
+    version = m.version
+    for bad, match in [({"codesign_form": "фокус-группа"}, "unknown co-design form"),
+                       ({"codesign_clients": 0}, "at least 1"), ({"codesign_clients": "много"}, "whole number"),
+                       ({"due_date": "31.02.2026"}, "not a date"), ({"owner": "  "}, "cannot be empty"),
+                       ({"journey_stage": "nowhere"}, "unknown journey stage"), ({"type": "magic"}, "unknown measure type")]:
+        with pytest.raises(ValueError, match=match):
+            reg.update_fields(session, m, bad, "x", AT)
+    assert m.version == version
+    reg.update_fields(session, m, {"offices": "52-02, 52-01;52-02"}, "x", AT)  # same set, other spelling
+    assert m.version == version
+
+
+# --------------------------------------------------------------------------- people's edits
+
+
+def test_update_measure_is_all_or_nothing(session):
+    m = _measure(session, status="approved", codesign=False)
+    version, n_hist = m.version, len(reg.history_of(session, m))
+    # Evidence and the start in one edit: checked on the measure as it will be.
+    result = reg.update_measure(session, m.code, "Иванова", AT, status="in_progress",
+                                changes={**CODESIGN, "owner": "ЦЗН 52-01"}, comment="воркшоп 20.03",
+                                expected_version=version)
+    assert [c["field"] for c in result["changes"]] == ["codesign_clients", "codesign_date", "codesign_form", "owner", "status"]
+    assert (result["status"], result["version"], result["override"]) == ("in_progress", version + 2, False)
+    assert len(reg.history_of(session, m)) == n_hist + 5
+
+    snapshot = (m.owner, m.due_date, m.status, m.version, len(reg.history_of(session, m)))
+    with pytest.raises(reg.InvalidTransition):  # the due date must not be written when the status is refused
+        reg.update_measure(session, m.code, "x", AT, status="closed", changes={"due_date": "2026-12-31"})
+    with pytest.raises(reg.VersionConflict, match="changed by someone else"):
+        reg.update_measure(session, m.code, "x", AT, changes={"owner": "Z"}, expected_version=version)
+    with pytest.raises(ValueError, match="unknown status"):
+        reg.update_measure(session, m.code, "x", AT, status="done")
+    with pytest.raises(reg.MeasureNotFound):
+        reg.update_measure(session, "M-NOPE", "x", AT, status="approved")
+    assert (m.owner, m.due_date, m.status, m.version, len(reg.history_of(session, m))) == snapshot
+    assert reg.update_measure(session, m.code, "x", AT, changes={"owner": m.owner})["changes"] == []
+
+
+def test_review_proposals_applies_each_decision_whole(session):
+    for code in ("M-1", "M-2", "M-3"):
+        _measure(session, code=code)
+    _measure(session, code="M-4", region_code="66", offices="66-01")
+    _measure(session, code="M-5", status="approved")
+    out = reg.review_proposals(session, [
+        {"code": "M-1", "action": "approve", "owner": "ЦЗН 52-01"},
+        {"code": "M-2", "action": "reject", "comment": ""},          # why?
+        {"code": "M-2", "action": "reassign", "owner": None},        # decided twice
+        {"code": "M-3", "action": "reassign", "owner": "ИТ-отдел", "comment": "портал"},
+        {"code": "M-4", "action": "approve"},                        # not in the codes under review
+        {"code": "M-5", "action": "approve"},                        # already approved
+        {"code": "M-6", "action": "approve"},                        # unknown
+        {"code": "M-1", "action": "close"},
+    ], "РГ 52", AT, quarter="2026Q1", codes=["M-1", "M-2", "M-3", "M-5", "M-6"])
+    assert [(a["code"], a["status"], a["owner"]) for a in out["applied"]] == [
+        ("M-1", "approved", "ЦЗН 52-01"), ("M-3", "proposed", "ИТ-отдел")]
+    assert [(r["code"], r["action"]) for r in out["refused"]] == [
+        ("M-2", "reject"), ("M-2", "reassign"), ("M-4", "approve"), ("M-5", "approve"), ("M-6", "approve"), ("M-1", "close")]
+    assert "comment" in out["refused"][0]["reason"] and "unknown action" in out["refused"][-1]["reason"]
+    assert out["left_proposed"] == ["M-2", "M-3"]
+    with pytest.raises(ValueError, match="reviewer"):
+        reg.review_proposals(session, [], " ", AT)
+
+
+def test_list_register_filters(session):
+    from cxloop.config import read_offices_csv
+    from tasks.registry import merge_offices
+
+    merge_offices(session, read_offices_csv(CONFIG_DIR / "offices.csv"))
+    _measure(session, code="M-52", status="approved", due_date=date(2026, 5, 1))
+    _measure(session, code="M-66", region_code="66", offices="66-01", due_date=date(2026, 5, 1))
+    _measure(session, code="M-ALL", region_code="ALL", offices="52-03,66-02", status="in_progress")
+    as_of = date(2026, 6, 1)
+    assert reg.list_register(session, as_of, region="52")["code"].tolist() == ["M-52", "M-ALL"]
+    assert reg.list_register(session, as_of, region="66")["code"].tolist() == ["M-66", "M-ALL"]
+    assert reg.list_register(session, as_of, statuses=["proposed", "in_progress"])["code"].tolist() == ["M-66", "M-ALL"]
+    assert reg.list_register(session, as_of, overdue=True)["code"].tolist() == ["M-52", "M-66"]
+    assert reg.list_register(session, as_of, region="10").empty
+    with pytest.raises(ValueError, match="unknown status"):
+        reg.list_register(session, as_of, statuses=["done"])
+
+
+def test_seed_maps_codesign_aliases_and_needs_evidence_to_start(session):
+    (closed,) = reg.seed_measures(session, [SEED[0]])
+    assert closed.codesign_form == "workshop"  # recorded as "воркшоп"
+    bare = {**SEED[1], "code": "M-BARE", "codesign_date": None, "codesign_form": None, "codesign_clients": None}
+    session.commit()
+    with pytest.raises(reg.CodesignMissing, match="M-BARE"):
+        reg.seed_measures(session, [bare])
+    session.rollback()  # what the caller's transaction does: nothing of the failed seed stays
+    with pytest.raises(ValueError, match="seed record M-ODD: unknown co-design form"):
+        reg.seed_measures(session, [{**SEED[1], "code": "M-ODD", "codesign_form": "гадание"}])
+    session.rollback()
+    assert reg.seed_measures(session, [{**bare, "status": "approved"}])[0].status == "approved"  # no start, no evidence needed
+
+
+@pytest.mark.parametrize("lang", ["ru", "en", "fi"])
+def test_exports_translate_codesign_and_end_with_a_comment_column(session, config, tmp_path, lang):
+    reg.seed_measures(session, SEED, config=config)
+    labels = reg.REGISTER_LABELS[lang]
+    ws = load_workbook(reg.export_register_xlsx(session, tmp_path / "r.xlsx", date(2026, 4, 5), lang=lang)).active
+    header = [c.value for c in ws[1]]
+    assert header == [labels[c] for c in reg.EXPORT_COLUMNS] and header[-1] == labels["change_comment"]
+    rows = {r[0].value: {h: c.value for h, c in zip(reg.EXPORT_COLUMNS, r)} for r in ws.iter_rows(min_row=2)}
+    assert rows["M-2025Q3-52-reminders"]["codesign_form"] == reg.CODESIGN_FORM_LABELS[lang]["workshop"]
+    assert rows["M-2025Q4-66-waiting"]["codesign_form"] == reg.CODESIGN_FORM_LABELS[lang]["client_test"]
+    assert rows["M-2025Q4-66-waiting"]["codesign_clients"] == 7 and rows["M-2025Q4-10-docs"]["codesign_form"] is None
+    assert all(r["change_comment"] is None for r in rows.values())
+    lists = {str(dv.sqref).split(":")[0].rstrip("0123456789"): dv.formula1 for dv in ws.data_validations.dataValidation}
+    letter = {c: ws.cell(row=1, column=i + 1).column_letter for i, c in enumerate(reg.EXPORT_COLUMNS)}
+    assert lists[letter["status"]] == '"' + ",".join(reg.STATUSES) + '"'
+    assert reg.CODESIGN_FORM_LABELS[lang]["client_test"] in lists[letter["codesign_form"]]
+
+    path = reg.export_register_csv(session, tmp_path / "r.csv", date(2026, 4, 5), lang=lang)
+    with path.open(encoding="utf-8-sig", newline="") as fh:
+        by_code = {r[labels["code"]]: r for r in csv.DictReader(fh)}
+    assert by_code["M-2025Q3-52-reminders"][labels["codesign_clients"]] == "12"  # a count, not "12.00"
+    assert by_code["M-2025Q3-52-reminders"][labels["codesign_form"]] == reg.CODESIGN_FORM_LABELS[lang]["workshop"]
