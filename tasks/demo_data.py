@@ -22,6 +22,13 @@ The data tells a story the rest of the loop must find:
 * personal data typed into ~3 % of free texts, broken rows (~1-2 % per file), blank
   and repeated-header rows, exact duplicates within files, one repeated block of calls
   and the same complaint posted on two channels;
+* an emerging problem no theme covers, for the analyst's "candidate new themes": from
+  the third generated quarter on, fraudsters pose as employment-centre staff and ask
+  clients for confirmation codes and card or passport data; complaints about it arrive
+  through the platform, social networks and the review book of three offices of the
+  first region, then also two of the second, growing 0 → 0 → 15 → 40 texts a quarter
+  (:data:`SCAM_WAVE`), worded so that no theme lexicon tags them and every one reads
+  negative;
 * the survey's optional overall questions (overall satisfaction 1-10, likelihood to
   recommend 0-10, "it was easy to get the service" 1-7), answered by ~85 / 80 / 75 %
   of respondents, driven by the respondent's own ray scores with the unequal weights
@@ -32,7 +39,11 @@ Everything is drawn from ``numpy.random.default_rng`` seeded per (seed, quarter,
 region, channel), so the same seed and quarters give byte-identical files, and
 adding a quarter at the end leaves the files of the earlier quarters unchanged.
 The overall questions have a stream of their own (seed, "overall", region, quarter):
-adding them left every other value of the files as it was.
+adding them left every other value of the files as it was. So do the emerging-topic
+complaints ((seed, "emerging", ...), see :func:`_scam_plan`): they are appended after a
+file's other records (ids continuing theirs), blank and repeated-header rows are placed
+among the other records only, and none of them is broken, duplicated or carries
+personal data, so the planted defect counts are those of the other records.
 """
 
 from __future__ import annotations
@@ -54,7 +65,7 @@ from openpyxl import Workbook
 from cxloop.config import ITEMS, RAYS, Office
 from cxloop.quarters import Quarter
 
-__all__ = ["DemoManifest", "generate_demo_data", "SMS_MEASURE_TITLE", "SMS_EFFECT", "OVERALL_DRIVERS"]
+__all__ = ["DemoManifest", "generate_demo_data", "SMS_MEASURE_TITLE", "SMS_EFFECT", "OVERALL_DRIVERS", "SCAM_WAVE"]
 
 SMS_MEASURE_TITLE = "SMS-напоминания за 24 часа до встречи"
 SMS_EFFECT = 0.6  # planted shift of P3 answers (1-5 scale) in treated offices, ~ +15 index points
@@ -624,7 +635,8 @@ class DemoManifest:
     broken rows and duplicate copies), noise_rows (blank and repeated-header rows, not
     records), planted_broken, planted_duplicates (extra exact copies within the file),
     planted_cross_channel_duplicates (social posts copying a ``pos`` complaint),
-    planted_pii (free texts carrying typed-in personal data)."""
+    planted_pii (free texts carrying typed-in personal data), planted_emerging (the
+    emerging-topic complaints: the file's last records, included in rows_written)."""
 
     files: list[dict[str, Any]] = field(default_factory=list)
     seeded_measures: list[dict[str, Any]] = field(default_factory=list)
@@ -646,6 +658,7 @@ class _Table:
     duplicates: int = 0
     cross_duplicates: int = 0
     pii: int = 0
+    emerging: int = 0  # planted emerging-topic rows, the last ones of ``rows`` (see _scam_plan)
 
 
 # --------------------------------------------------------------------------------------
@@ -1051,7 +1064,33 @@ def _star_survey(world: _World, region: str, q: Quarter) -> _Table:
     return table
 
 
-def _review_book(world: _World, region: str, q: Quarter) -> _Table:
+def _review_rating(rng: np.random.Generator, stars: int, xlsx: bool) -> Any:
+    """A review book's rating cell as typed: blank, "3 звезды", "3" or (XLSX) the number 3."""
+    u = rng.random()
+    if u < 0.2:
+        return None
+    if u < 0.45:
+        return f"{stars} " + ("звезда" if stars == 1 else "звезды" if stars < 5 else "звёзд")
+    if u < 0.7 or not xlsx:
+        return str(stars)
+    return stars
+
+
+def _review_date(rng: np.random.Generator, d: date, xlsx: bool) -> Any:
+    """A review book's date cell. Typed up by hand: the format drifts from row to row."""
+    u = rng.random()
+    if xlsx and u < 0.4:
+        return d
+    if xlsx and u < 0.5:
+        return _excel_serial(d)
+    if u < 0.75:
+        return d.strftime("%d.%m.%Y")
+    return d.strftime("%d.%m.%y")
+
+
+def _review_book(world: _World, region: str, q: Quarter, emerging: Sequence[tuple[Office, str]] = ()) -> _Table:
+    """The office review book; ``emerging`` (office, text) pairs are appended after its
+    own rows and defects, from their own stream (see :func:`_scam_plan`)."""
     rng = _rng(world.seed, "review_book", region, q.index())
     prof = world.profile(region)
     header = ["Дата", "Код ЦЗН", "Категория заявителя", "Текст отзыва", "Оценка", "Контакт"]
@@ -1069,30 +1108,13 @@ def _review_book(world: _World, region: str, q: Quarter) -> _Table:
         text, has_pii, _ = _compose(rng, ctx, mood, _language(rng, ctx, fi_share=fi))
         pii += has_pii
         stars = int(rng.integers(4, 6)) if mood == "pos" else int(rng.integers(1, 4))
-        u = rng.random()
-        if u < 0.2:
-            rating: Any = None
-        elif u < 0.45:
-            rating = f"{stars} " + ("звезда" if stars == 1 else "звезды" if stars < 5 else "звёзд")
-        elif u < 0.7 or prof.review != "xlsx":
-            rating = str(stars)
-        else:
-            rating = stars
+        rating = _review_rating(rng, stars, prof.review == "xlsx")
         contact = _fake_phone(rng) if rng.random() < 0.6 else _fake_email(rng) if rng.random() < 0.8 else None
         records.append((days[int(rng.integers(len(days)))], office.office_code, client, text, rating, contact))
     records.sort(key=lambda rec: (rec[0], rec[1]))
     table = _Table(header=header, pii=pii)
     for d, code, client, text, rating, contact in records:
-        # Typed up by hand: the date format drifts from row to row.
-        u = rng.random()
-        if prof.review == "xlsx" and u < 0.4:
-            dval: Any = d
-        elif prof.review == "xlsx" and u < 0.5:
-            dval = _excel_serial(d)
-        elif u < 0.75:
-            dval = d.strftime("%d.%m.%Y")
-        else:
-            dval = d.strftime("%d.%m.%y")
+        dval = _review_date(rng, d, prof.review == "xlsx")
         category = _CLIENT_WORD["ru"][client]
         if rng.random() < 0.3:
             category = _cap(category)
@@ -1117,6 +1139,19 @@ def _review_book(world: _World, region: str, q: Quarter) -> _Table:
 
     _corrupt(rng, table, valid, _n_broken(rng, len(table.rows)),
              (unknown_office, missing_office, bad_date, bad_rating, unknown_client))
+    if emerging:
+        erng = _rng(world.seed, "emerging", "review_book", region, q.index())
+        planted = []
+        for office, text in emerging:
+            rating = _review_rating(erng, int(erng.integers(1, 3)), prof.review == "xlsx")
+            contact = _fake_phone(erng) if erng.random() < 0.6 else _fake_email(erng) if erng.random() < 0.8 else None
+            planted.append((days[int(erng.integers(len(days)))], office.office_code, text, rating, contact))
+        planted.sort(key=lambda rec: (rec[0], rec[1]))
+        for d, code, text, rating, contact in planted:
+            category = _CLIENT_WORD["ru"]["citizen"]
+            table.rows.append([_review_date(erng, d, prof.review == "xlsx"), code,
+                               _cap(category) if erng.random() < 0.3 else category, text, rating, contact])
+        table.emerging = len(planted)
     return table
 
 
@@ -1204,8 +1239,13 @@ def _stamp(rng: np.random.Generator, d: date, tz: str) -> str:
     return f"{d.isoformat()}T{h:02d}:{m:02d}:{s:02d}{tz}"
 
 
-def _pos(world: _World, region: str, q: Quarter) -> tuple[list[dict[str, Any]], _Table, list[tuple[date, str, str]]]:
-    """Federal feedback platform messages; also returns complaints re-posted on social networks."""
+def _pos(world: _World, region: str, q: Quarter, emerging: Sequence[tuple[Office, str]] = ()
+         ) -> tuple[list[dict[str, Any]], _Table, list[tuple[date, str, str]]]:
+    """Federal feedback platform messages; also returns complaints re-posted on social networks.
+
+    ``emerging`` (office, text) pairs are appended after the other messages, with ids
+    continuing theirs, from their own stream (see :func:`_scam_plan`): never broken,
+    never re-posted."""
     rng = _rng(world.seed, "pos", region, q.index())
     prof = world.profile(region)
     days = sorted(set(_weekdays(q)))
@@ -1250,13 +1290,30 @@ def _pos(world: _World, region: str, q: Quarter) -> tuple[list[dict[str, Any]], 
     for i, (_, rec, negative, d) in enumerate(records):
         if len(reposts) < 2 and negative and i not in broken and "office_code" in out[i]:
             reposts.append((d, out[i]["office_code"], out[i]["text"]))
+    if emerging:
+        erng = _rng(world.seed, "emerging", "pos", region, q.index())
+        planted = []
+        for office, text in emerging:
+            rec = {"created_at": _stamp(erng, days[int(erng.integers(len(days)))], prof.tz), "region_code": region}
+            if erng.random() < 0.8:
+                rec["office_code"] = office.office_code
+            rec["category"] = _pick(erng, _SCAM_POS_CATEGORY)
+            rec["text"] = ("Здравствуйте! " + text) if erng.random() < 0.5 else text
+            rec["status"] = _pick(erng, _POS_STATUS)
+            planted.append(rec)
+        planted.sort(key=lambda r: r["created_at"])
+        out += [{"id": f"POS-{region}-{q}-{i:04d}", **rec} for i, rec in enumerate(planted, start=len(out) + 1)]
+        table.emerging = len(planted)
     return out, table, reposts
 
 
 _PLATFORMS = ("vk", "ok", "yandex_maps", "2gis")
 
 
-def _social(world: _World, region: str, q: Quarter, reposts: list[tuple[date, str, str]]) -> tuple[list[dict[str, Any]], _Table]:
+def _social(world: _World, region: str, q: Quarter, reposts: list[tuple[date, str, str]],
+            emerging: Sequence[tuple[Office, str]] = ()) -> tuple[list[dict[str, Any]], _Table]:
+    """Posts on social networks and map reviews, with ``reposts`` of platform complaints;
+    ``emerging`` (office, text) pairs are appended last, from their own stream."""
     rng = _rng(world.seed, "social", region, q.index())
     prof = world.profile(region)
     n = world.n(int(rng.integers(20, 31)), minimum=3)
@@ -1313,6 +1370,32 @@ def _social(world: _World, region: str, q: Quarter, reposts: list[tuple[date, st
         else:
             out[i]["stars"] = 7
         table.broken += 1
+    if emerging:
+        erng = _rng(world.seed, "emerging", "social", region, q.index())
+        planted = []
+        for office, text in emerging:
+            platform = _pick(erng, _PLATFORMS)
+            rec = {"platform": platform, "published_at": _stamp(erng, all_days[int(erng.integers(len(all_days)))], prof.tz)}
+            oid = int(erng.integers(10**9, 10**10))
+            if platform == "vk":
+                rec["url"] = f"https://vk.com/wall-{oid % 10**8}_{int(erng.integers(1000, 99999))}"
+            elif platform == "ok":
+                rec["url"] = f"https://ok.ru/group/{oid}/topic/{int(erng.integers(10**6, 10**7))}"
+            elif platform == "yandex_maps":
+                rec["url"] = f"https://yandex.ru/maps/org/{oid}/reviews/"
+            else:
+                rec["url"] = f"https://2gis.ru/firm/{oid}"
+            if platform in ("yandex_maps", "2gis") or erng.random() < 0.6:
+                rec["office_code"] = office.office_code
+            rec["author"] = _pick(erng, _NAMES)
+            rec["text"] = text + (" 😡" if erng.random() < 0.15 else "")
+            if platform in ("yandex_maps", "2gis"):
+                rec["stars"] = int(erng.integers(1, 3))
+            planted.append(rec)
+        planted.sort(key=lambda r: r["published_at"])
+        out += [{"id": f"{rec['platform']}_{region}{q.year}{q.q}{k:04d}", **rec}
+                for k, rec in enumerate(planted, start=len(out) + 1)]
+        table.emerging = len(planted)
     return out, table
 
 
@@ -1374,6 +1457,153 @@ def _interview_followup(world: _World, region: str, q: Quarter) -> _Table:
 
 
 # --------------------------------------------------------------------------------------
+# Emerging topic: a new problem that no theme covers
+# --------------------------------------------------------------------------------------
+# Fraudsters pose as employment-centre staff and ask clients for confirmation codes,
+# card details or passport data. It starts in a few offices of the first region in the
+# third generated quarter and spreads to two offices of the second region in the next.
+# The texts are worded so that no theme lexicon tags them (no "звонок"/"позвонили",
+# which name contact_reachability, no "СМС", which names reminders_notifications, no
+# "снять с учёта"/"деньги", which name benefit_payment, no "неизвестные", which names
+# process_clarity) and every one carries a complaint word
+# ("обман", "ужас", "безобразие"...), so the text stage reads them as negative feedback
+# without a theme: the input of tasks.topics.emerging_topics.
+
+# Planted texts per quarter at scale 1, by position from the first generated quarter;
+# later quarters keep the last value. With the demo's four quarters: 0 → 0 → 15 → 40.
+SCAM_WAVE: tuple[int, ...] = (0, 0, 15, 40)
+# The text channels the complaints arrive through, and their shares.
+_SCAM_CHANNELS: dict[str, float] = {"pos": 0.45, "social": 0.35, "review_book": 0.20}
+# Offices hit (picked by the seed) and their shares within the region; from the second
+# wave quarter on, the second region gets _SCAM_SPREAD of the texts.
+_SCAM_OFFICE_SHARES: tuple[tuple[float, ...], tuple[float, ...]] = ((0.45, 0.33, 0.22), (0.6, 0.4))
+_SCAM_SPREAD = 0.35
+_SCAM_POS_CATEGORY = ("Иное", "Иное", "Работа сотрудников")
+
+# (clause naming the impostor, grammatical number of its subject: pl | m | f)
+_SCAM_OPENERS: tuple[tuple[str, str], ...] = (
+    ("Мошенники представились сотрудниками центра занятости", "pl"),
+    ("Мне набрали мошенники, представились специалистами ЦЗН", "pl"),
+    ("Какие-то мошенники представлялись сотрудниками кадрового центра", "pl"),
+    ("На этой неделе мне дважды набирали мошенники якобы из центра занятости", "pl"),
+    ("Мне написали в мессенджер мошенники от имени центра занятости", "pl"),
+    ("Мошенники выдавали себя за сотрудников центра занятости", "pl"),
+    ("Аферисты представились сотрудниками центра занятости", "pl"),
+    ("Незнакомые люди выдавали себя за специалистов ЦЗН", "pl"),
+    ("Мошенник назвался моим инспектором из центра занятости", "m"),
+    ("Какой-то мошенник представился начальником отдела центра занятости", "m"),
+    ("Мошенница представилась специалистом центра занятости", "f"),
+    ("Мошенница назвалась моим куратором из ЦЗН", "f"),
+)
+# (past-tense plural verb, the rest): what they were after.
+_SCAM_ACTIONS: tuple[tuple[str, str], ...] = (
+    ("просили", "продиктовать код подтверждения"),
+    ("требовали", "назвать код, который только что пришёл"),
+    ("выспрашивали", "данные банковской карты"),
+    ("спрашивали", "срок действия и три цифры на обороте карты"),
+    ("пытались", "выманить паспортные данные и СНИЛС"),
+    ("уговаривали", "перевести сбережения на «безопасный счёт»"),
+    ("угрожали", "лишить статуса безработного, если не назову код"),
+    ("просили", "назвать код для «подтверждения статуса безработного»"),
+)
+# Each carries a complaint word, so every text reads negative.
+_SCAM_OUTCOMES: tuple[str, ...] = (
+    "Это обман, будьте бдительны.",
+    "Ужас, откуда у мошенников мои данные?",
+    "Возмутительно, что данные клиентов утекли к мошенникам.",
+    "Соседку так обманули на двадцать тысяч.",
+    "У знакомой после такого разговора списали все сбережения, это кошмар.",
+    "Пожилых людей так обманывают, это безобразие.",
+    "Это уже не первый такой случай, безобразие.",
+    "Самое неприятное — они знали мою фамилию и дату постановки на учёт.",
+    "Страшно представить, скольких людей уже обманули.",
+)
+_SCAM_DEMANDS: tuple[str, ...] = (
+    "Проверьте, откуда утечка базы клиентов.",
+    "Разберитесь, кто слил наши данные.",
+    "Расскажите людям о мошенниках.",
+    "Обратитесь в полицию.",
+    "Сделайте объявление, что сотрудники центра никогда не просят коды.",
+)
+
+
+def _past(verb: str, number: str) -> str:
+    """A plural past-tense verb ("просили", "пытались") in the subject's number and gender."""
+    if number == "pl":
+        return verb
+    if verb.endswith("лись"):
+        return verb[:-4] + ("лся" if number == "m" else "лась")
+    return verb[:-2] + ("л" if number == "m" else "ла")
+
+
+def _scam_text(rng: np.random.Generator, used: set[str]) -> str:
+    """One complaint about the impostors, not in ``used`` (then added to it).
+
+    "<opener> и <action>[, а потом <action>]." with an outcome sentence before or after
+    and, for half of them, a demand: about 83,000 combinations, so the quarter's texts
+    differ (equal texts from one office would be taken for duplicates by the intake)."""
+    text = ""
+    for _ in range(100):
+        opener, number = _SCAM_OPENERS[int(rng.integers(len(_SCAM_OPENERS)))]
+        first, second = (int(k) for k in rng.choice(len(_SCAM_ACTIONS), size=2, replace=False))
+        body = f"{opener} и {_past(_SCAM_ACTIONS[first][0], number)} {_SCAM_ACTIONS[first][1]}"
+        if rng.random() < 0.25:
+            body += f", а потом {_past(_SCAM_ACTIONS[second][0], number)} {_SCAM_ACTIONS[second][1]}"
+        outcome = _pick(rng, _SCAM_OUTCOMES)
+        text = f"{body}. {outcome}" if rng.random() < 0.75 else f"{outcome} {body}."
+        if rng.random() < 0.5:
+            text += " " + _pick(rng, _SCAM_DEMANDS)
+        if text not in used:
+            break
+    used.add(text)
+    return text
+
+
+def _scam_offices(world: _World) -> list[list[tuple[Office, float]]]:
+    """The offices the fraudsters' calls reach: three of the first region, two of the
+    second (fewer when a region has fewer), with their shares; drawn by the seed alone."""
+    rng = _rng(world.seed, "emerging", "offices")
+    out: list[list[tuple[Office, float]]] = []
+    for region, shares in zip(world.regions, _SCAM_OFFICE_SHARES):
+        offices = world.offices[region]
+        picked = rng.choice(len(offices), size=min(len(shares), len(offices)), replace=False)
+        weights = np.array(shares[:len(picked)], dtype=float)
+        out.append([(offices[int(i)], float(w)) for i, w in zip(picked, weights / weights.sum())])
+    return out
+
+
+def _scam_plan(world: _World, q: Quarter) -> dict[tuple[str, str], list[tuple[Office, str]]]:
+    """The quarter's planted emerging-topic texts: (region, channel) -> [(office, text)].
+
+    ``round(SCAM_WAVE[t] × scale)`` texts in quarter position ``t``; each goes to an
+    office (first region only in the first wave quarter, then _SCAM_SPREAD to the second)
+    and a channel by the shares above. Drawn from streams of their own, (seed,
+    "emerging", quarter) here and (seed, "emerging", channel, region, quarter) in the
+    channels, so every other value of the files is the same as without the wave; the
+    channels append these rows after their own, never break or duplicate them, and
+    count them in ``planted_emerging``."""
+    t = world.pos(q)
+    base = SCAM_WAVE[min(t, len(SCAM_WAVE) - 1)] if SCAM_WAVE else 0
+    if base <= 0:
+        return {}
+    first_wave = next(k for k, v in enumerate(SCAM_WAVE) if v > 0)
+    targets = _scam_offices(world)
+    region_share = [1.0] if t == first_wave or len(targets) == 1 else [1.0 - _SCAM_SPREAD, _SCAM_SPREAD]
+    pool = [(office, r_share * share) for r_share, offices in zip(region_share, targets) for office, share in offices]
+    p_office = np.array([w for _, w in pool]) / sum(w for _, w in pool)
+    channels = list(_SCAM_CHANNELS)
+    p_channel = np.array([_SCAM_CHANNELS[c] for c in channels])
+    rng = _rng(world.seed, "emerging", q.index())
+    used: set[str] = set()
+    plan: dict[tuple[str, str], list[tuple[Office, str]]] = {}
+    for _ in range(world.n(base)):
+        office = pool[int(rng.choice(len(pool), p=p_office))][0]
+        channel = channels[int(rng.choice(len(channels), p=p_channel))]
+        plan.setdefault((office.region_code, channel), []).append((office, _scam_text(rng, used)))
+    return plan
+
+
+# --------------------------------------------------------------------------------------
 # Writers (byte-stable)
 # --------------------------------------------------------------------------------------
 
@@ -1405,7 +1635,9 @@ def _csv_bytes(table: _Table, encoding: str, delimiter: str, noise: _Noise, rng:
     writer = csv.writer(buf, delimiter=delimiter, lineterminator="\r\n", quoting=csv.QUOTE_MINIMAL)
     tail = [""] * noise.trailing_empty_cols
     width = len(table.header) + len(tail)
-    slots = _noise_positions(rng, len(table.rows), noise)
+    # Placed among the rows that came before the emerging ones, so that appending those
+    # rows moves no blank or repeated-header row and draws nothing else from ``rng``.
+    slots = _noise_positions(rng, len(table.rows) - table.emerging, noise)
     writer.writerow(table.header + tail)
     for i, row in enumerate(table.rows):
         kind = slots.get(i)
@@ -1432,7 +1664,7 @@ def _xlsx_bytes(table: _Table, sheet: str, noise: _Noise, rng: np.random.Generat
     wb.properties.creator = "cxloop demo"
     wb.properties.created = _FIXED_TIME
     wb.properties.modified = _FIXED_TIME
-    slots = _noise_positions(rng, len(table.rows), noise)
+    slots = _noise_positions(rng, len(table.rows) - table.emerging, noise)  # as in _csv_bytes
     ws.append(table.header)
     r = 1
     for i, row in enumerate(table.rows):
@@ -1595,9 +1827,11 @@ def generate_demo_data(out_dir: Path, quarters: list[Quarter], seed: int = 7,
             "rows_written": rows, "noise_rows": noise_rows,
             "planted_broken": table.broken, "planted_duplicates": table.duplicates,
             "planted_cross_channel_duplicates": table.cross_duplicates, "planted_pii": table.pii,
+            "planted_emerging": table.emerging,
         })
 
     for q in qs:
+        scam = _scam_plan(world, q)
         for region in world.regions:
             prof = world.profile(region)
             noise_rng = _rng(seed, "noise", region, q.index())
@@ -1616,7 +1850,7 @@ def generate_demo_data(out_dir: Path, quarters: list[Quarter], seed: int = 7,
                 emit(q, "star_survey", region, "csv", payload, star, fmt="csv", encoding="utf-8-sig", delimiter=",",
                      rows=len(star.rows), noise_rows=k)
 
-            review = _review_book(world, region, q)
+            review = _review_book(world, region, q, scam.get((region, "review_book"), ()))
             if prof.review == "xlsx":
                 payload, k = _xlsx_bytes(review, "Книга отзывов", _Noise(), noise_rng)
                 emit(q, "review_book", region, "xlsx", payload, review, fmt="xlsx", encoding="xlsx", delimiter=None,
@@ -1634,11 +1868,11 @@ def generate_demo_data(out_dir: Path, quarters: list[Quarter], seed: int = 7,
             emit(q, "contact_center", region, "csv", payload, calls, fmt="csv", encoding="utf-8", delimiter=";",
                  rows=len(calls.rows), noise_rows=k)
 
-            pos_records, pos_table, reposts = _pos(world, region, q)
+            pos_records, pos_table, reposts = _pos(world, region, q, scam.get((region, "pos"), ()))
             emit(q, "pos", region, "json", _json_bytes(pos_records), pos_table, fmt="json", encoding="utf-8",
                  delimiter=None, rows=len(pos_records))
 
-            social_records, social_table = _social(world, region, q, reposts)
+            social_records, social_table = _social(world, region, q, reposts, scam.get((region, "social"), ()))
             emit(q, "social", region, "jsonl", _jsonl_bytes(social_records), social_table, fmt="jsonl",
                  encoding="utf-8", delimiter=None, rows=len(social_records))
 

@@ -11,23 +11,28 @@ import io
 import json
 import re
 import zipfile
+from collections import Counter, defaultdict
 from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pandas as pd
 import pytest
 from openpyxl import load_workbook
 
+import tasks.demo_data as demo_data
 from cxloop.config import CHANNELS, ITEMS, load_config
 from cxloop.quarters import Quarter
-from tasks.demo_data import SMS_MEASURE_TITLE, generate_demo_data
+from tasks.demo_data import SCAM_WAVE, SMS_MEASURE_TITLE, generate_demo_data
 
 ROOT = Path(__file__).resolve().parents[2]
 CONFIG = load_config(ROOT / "config")
 OFFICES = CONFIG.offices
 KNOWN_OFFICES = {o.office_code for o in OFFICES}
 QUARTERS = [Quarter.parse("2025Q3"), Quarter.parse("2025Q4"), Quarter.parse("2026Q1")]
+# What `cxloop demo` generates by default: four quarters until 2026Q3.
+DEMO_QUARTERS = [Quarter.parse(q) for q in ("2025Q4", "2026Q1", "2026Q2", "2026Q3")]
 TREATED = {"52-01", "52-02", "66-01"}
 EXT = {"star_survey": {"xlsx", "csv"}, "review_book": {"xlsx", "csv"}, "contact_center": {"csv"},
        "pos": {"json"}, "social": {"jsonl"}, "interview_followup": {"csv"}}
@@ -53,6 +58,13 @@ def full(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Any]:
     """Full volumes: enough respondents for the planted effect to stand out of the noise."""
     out = tmp_path_factory.mktemp("demo_full")
     return out, generate_demo_data(out, QUARTERS, seed=7, offices=OFFICES, scale=1.0)
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Any]:
+    """The default demo (seed 7, four quarters until 2026Q3, full volumes), ~1.5 s."""
+    out = tmp_path_factory.mktemp("demo_default")
+    return out, generate_demo_data(out, DEMO_QUARTERS, seed=7, offices=OFFICES, scale=1.0)
 
 
 def all_files(root: Path) -> dict[str, bytes]:
@@ -275,7 +287,8 @@ def test_manifest_counts_match_files(small: tuple[Path, Any]) -> None:
 
 def test_volumes_follow_the_brief_at_full_scale(full: tuple[Path, Any]) -> None:
     _, manifest = full
-    per = {ch: [f["rows_written"] for f in by_channel(manifest, ch)] for ch in CHANNELS}
+    # The channels' own volumes: the emerging-topic complaints come on top (tested below).
+    per = {ch: [f["rows_written"] - f["planted_emerging"] for f in by_channel(manifest, ch)] for ch in CHANNELS}
     assert all(5 * (55 + 12) <= n <= 5 * (75 + 18) + 20 for n in per["star_survey"])
     assert all(15 <= n <= 25 for n in per["review_book"])
     assert all(130 <= n <= 190 for n in per["contact_center"])
@@ -519,6 +532,195 @@ def test_pain_points_show_in_items_and_texts(full: tuple[Path, Any]) -> None:
     # index level: the typical item score sits in the 70-90 band
     overall = np.mean([(v - 1) / 4 * 100 for v in m.values()])
     assert 70 <= overall <= 90
+
+
+# ---------------------------------------------------------------- the emerging topic
+
+# The planted complaints name the impostors with one of these; no other demo text does.
+SCAM = re.compile(r"мошенни|аферист|выдавали себя за", re.IGNORECASE)
+TEXT_CHANNELS = {"pos", "social", "review_book"}
+
+
+def text_rows(root: Path, entry: dict[str, Any]) -> list[tuple[str | None, str]]:
+    """(office code or None, text) of every data record of a file, in file order."""
+    if entry["format"] in ("json", "jsonl"):
+        return [(r.get("office_code"), r.get("text") or "") for r in read_records(root, entry)]
+    header, rows, _ = read_table(root, entry)
+    col = canonical(entry, header)
+    field = "text" if "text" in col else "comment"
+    return [(str(r[col["office_code"]]) or None, str(r[col[field]] or "")) for r in rows]
+
+
+def planted_texts(root: Path, manifest: Any) -> list[tuple[dict[str, Any], str | None, str]]:
+    """(file entry, office, text) of the emerging-topic complaints: each file's last
+    ``planted_emerging`` records."""
+    out = []
+    for f in manifest.files:
+        k = f["planted_emerging"]
+        if k:
+            out += [(f, office, text) for office, text in text_rows(root, f)[-k:]]
+    return out
+
+
+def test_emerging_complaints_grow_in_the_last_two_quarters(demo: tuple[Path, Any]) -> None:
+    root, manifest = demo
+    per_quarter: Counter[str] = Counter()
+    offices: dict[str, set[str]] = defaultdict(set)
+    for f in manifest.files:
+        rows = text_rows(root, f)
+        k = f["planted_emerging"]
+        own, planted = rows[:len(rows) - k], rows[len(rows) - k:]
+        # the file's own records never mention the scam; the appended ones all do
+        assert not [t for _, t in own if SCAM.search(t)], f["path"]
+        assert all(SCAM.search(t) for _, t in planted), f["path"]
+        if k:
+            assert f["channel"] in TEXT_CHANNELS, f["path"]
+        per_quarter[f["quarter"]] += len(planted)
+        offices[f["quarter"]] |= {o for o, _ in planted if o}
+    counts = [per_quarter[str(q)] for q in DEMO_QUARTERS]
+    assert counts == [SCAM_WAVE[min(t, len(SCAM_WAVE) - 1)] for t in range(len(DEMO_QUARTERS))]
+    assert counts[0] == counts[1] == 0 < counts[2] < counts[3]
+    # three offices of the first region, then also two of the second
+    first, last = offices[str(DEMO_QUARTERS[2])], offices[str(DEMO_QUARTERS[3])]
+    assert {o[:2] for o in first} == {"52"} and 2 <= len(first) <= 3
+    assert {o[:2] for o in last} == {"52", "66"}
+    assert sum(o.startswith("52") for o in last) <= 3 and sum(o.startswith("66") for o in last) <= 2
+    assert len(last) >= 4
+
+
+def test_emerging_complaints_match_no_theme_and_read_negative(demo: tuple[Path, Any]) -> None:
+    """What makes them an *emerging* topic: the text stage finds no theme in them, but a complaint."""
+    from tasks.redaction import redact
+    from tasks.text import analyse
+
+    root, manifest = demo
+    texts = [text for _, _, text in planted_texts(root, manifest)]
+    assert len(texts) == sum(SCAM_WAVE[min(t, len(SCAM_WAVE) - 1)] for t in range(len(DEMO_QUARTERS)))
+    assert len(set(texts)) == len(texts)  # equal texts would be dropped as duplicates
+    for text, a in zip(texts, analyse(texts, CONFIG)):
+        assert a.language == "ru" and a.themes == set() and a.sentiment < 0, (text, a)
+        assert redact(text) == text  # no personal data: the planted PII counts stay those of the other texts
+    words = {w for t in texts for w in re.findall(r"\w+", t.lower())}
+    # varied wording and inflections, not one canned sentence
+    assert {"мошенник", "мошенники", "мошенников", "представились", "представлялись"} <= words
+    assert len({t.split(" и ")[0] for t in texts}) >= 8
+
+
+def test_emerging_complaints_leave_every_other_value_unchanged(
+    demo: tuple[Path, Any], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Their own random streams: without them, the files are the same minus the appended records."""
+    root, manifest = demo
+    monkeypatch.setattr(demo_data, "SCAM_WAVE", ())
+    plain_manifest = generate_demo_data(tmp_path, DEMO_QUARTERS, seed=7, offices=OFFICES, scale=1.0)
+    with_wave, plain = all_files(root), all_files(tmp_path)
+    assert with_wave.keys() == plain.keys()
+    entries = {f["path"]: f for f in manifest.files}
+    changed = []
+    for name, data in plain.items():
+        if with_wave[name] == data or name == "manifest.json":
+            continue
+        changed.append(name)
+        f = entries[name]
+        k = f["planted_emerging"]
+        assert k > 0, name
+        if f["format"] == "json":
+            before, after = json.loads(data), json.loads(with_wave[name])
+        elif f["format"] == "jsonl":
+            before, after = data.decode().splitlines(), with_wave[name].decode().splitlines()
+        elif f["format"] == "csv":
+            before = data.decode(f["encoding"]).split("\r\n")[:-1]
+            after = with_wave[name].decode(f["encoding"]).split("\r\n")[:-1]
+        else:
+            before = [list(r) for r in load_workbook(tmp_path / name).active.iter_rows(values_only=True)]
+            after = [list(r) for r in load_workbook(root / name).active.iter_rows(values_only=True)]
+        assert after[:len(before)] == before and len(after) == len(before) + k, name
+    assert sorted(changed) == sorted(f["path"] for f in manifest.files if f["planted_emerging"])
+    for a, b in zip(manifest.files, plain_manifest.files):
+        assert b["planted_emerging"] == 0
+        assert a["rows_written"] == b["rows_written"] + a["planted_emerging"]
+        assert {k: v for k, v in a.items() if k not in ("rows_written", "planted_emerging")} == \
+            {k: v for k, v in b.items() if k not in ("rows_written", "planted_emerging")}
+    assert manifest.seeded_measures == plain_manifest.seeded_measures
+
+
+def quarter_feedback(root: Path, manifest: Any, quarter: str) -> pd.DataFrame:
+    """A quarter's free texts from every channel's files, redacted and tagged as the text
+    stage does (tasks.redaction, then tasks.text.analyse_frame), without the database:
+    the columns tasks.topics.emerging_topics reads."""
+    from tasks.redaction import redact_series
+    from tasks.text import analyse_frame
+
+    rows = []
+    for f in manifest.files:
+        if f["quarter"] != quarter:
+            continue
+        for i, (office, text) in enumerate(text_rows(root, f)):
+            if text.strip():
+                rows.append({"id": f"{f['path']}:{i}", "office_code": office, "region_code": f["region_code"],
+                             "text": text})
+    frame = pd.DataFrame(rows)
+    frame["text"] = redact_series(frame["text"])
+    tagged = analyse_frame(frame["text"], config=CONFIG)
+    return frame.join(tagged)
+
+
+def scam_topics(feedback: pd.DataFrame) -> list[Any]:
+    from tasks.topics import emerging_topics
+
+    return [t for t in emerging_topics(feedback) if any(w.startswith("мошенник") for w in t.top_terms)]
+
+
+def test_emerging_topics_finds_the_scam(demo: tuple[Path, Any]) -> None:
+    """The last quarter's negative texts without a theme hold one topic about the
+    fraudsters, bigger than the quarter before's; two quarters back there is none."""
+    root, manifest = demo
+    found, stored = {}, {}
+    for q in map(str, DEMO_QUARTERS[1:]):
+        feedback = quarter_feedback(root, manifest, q)
+        stored[q] = int(feedback["text"].str.contains(SCAM).sum())
+        found[q] = scam_topics(feedback)
+    none, before, last = (str(q) for q in DEMO_QUARTERS[1:])
+    assert stored[none] == 0 and found[none] == []
+    assert 0 < stored[before] < stored[last]
+    assert len(found[before]) == len(found[last]) == 1
+    topic = found[last][0]
+    assert topic.language == "ru" and topic.top_terms[0].startswith("мошенник")
+    assert 0.75 * stored[last] <= topic.size <= stored[last] + 2
+    assert topic.regions == ["52", "66"] and topic.offices >= 4
+    assert all(SCAM.search(e) for e in topic.examples)
+    assert found[before][0].regions == ["52"] and found[before][0].size < topic.size
+
+
+@pytest.mark.slow
+def test_emerging_topics_finds_the_scam_after_ingest(demo: tuple[Path, Any], db_url: str, registry: dict,
+                                                     config: Any) -> None:
+    """The same through the real intake (validation, duplicates, redaction, text stage,
+    the feedback table): a social post naming no office is quarantined like any other,
+    the rest make the topic. ~10-20 s: two quarters of files."""
+    from models.db import session_scope
+    from tasks import store
+    from tasks.ingest import ingest_file
+    from tasks.intake import channel_of
+
+    root, _ = demo
+    found, stored = {}, {}
+    for q in map(str, DEMO_QUARTERS[-2:]):
+        with session_scope(db_url) as session:
+            for path in sorted((root / q).iterdir()):
+                ingest_file(session, path, channel_of(path), q, config)
+        with session_scope(db_url) as session:
+            feedback = store.load_feedback(session, q)
+        stored[q] = int(feedback["text"].fillna("").str.contains(SCAM).sum())
+        found[q] = scam_topics(feedback)
+    before, last = (str(q) for q in DEMO_QUARTERS[-2:])
+    assert 0 < stored[before] < stored[last]
+    assert len(found[before]) == len(found[last]) == 1
+    topic = found[last][0]
+    assert topic.top_terms[0].startswith("мошенник")
+    assert 0.75 * stored[last] <= topic.size <= stored[last] + 2
+    assert topic.regions == ["52", "66"] and topic.offices >= 4
+    assert found[before][0].regions == ["52"] and found[before][0].size < topic.size
 
 
 # ---------------------------------------------------------------- register seed and API
