@@ -7,6 +7,7 @@ A region changes YAML and CSV here, never code. Every loader raises
 from __future__ import annotations
 
 import csv
+import re
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
@@ -44,10 +45,20 @@ class Office(BaseModel):
 
 
 class Theme(BaseModel):
+    """One pain-point theme: its star ray, default journey stage, labels and keywords.
+
+    ``ray``, ``stage`` and ``labels`` come from ``config/themes/themes.yaml``;
+    ``keywords`` and ``weak_keywords`` (language -> keyword list) are gathered from the
+    lexicon files next to it (see :func:`load_themes`). A weak keyword names the theme
+    only when no (strong) keyword of another theme is in the same clause: "e-mail" is
+    ``contact_reachability`` in "no reply to my e-mail" but not in "reminders by e-mail".
+    """
+
     ray: Literal["friendliness", "usefulness", "effort", "personalisation", "comfort"]
     stage: str
     labels: dict[str, str]
     keywords: dict[str, list[str]] = Field(default_factory=dict)
+    weak_keywords: dict[str, list[str]] = Field(default_factory=dict)
 
     @field_validator("stage")
     @classmethod
@@ -65,6 +76,129 @@ class Theme(BaseModel):
         return v
 
 
+THEMES_DIR = "themes"
+THEME_DEFINITIONS = "themes.yaml"
+_THEME_ID = re.compile(r"[a-z][a-z0-9_]*")
+_KEYWORD_PART = re.compile(r"=[^\W\d_]+|[^\W\d_]+\*?|\*[^\W\d_]+\*")
+
+
+def keyword_problem(keyword: object) -> str | None:
+    """Why ``keyword`` breaks the lexicon syntax, or ``None`` when it is fine.
+
+    The syntax (``config/themes/README.md``): one or more parts separated by spaces or
+    hyphens (a phrase of consecutive words); each part is letters, optionally ``word*``
+    (prefix), ``*word*`` (substring) or ``=word`` (exact word).
+    """
+    if not isinstance(keyword, str):
+        # YAML reads bare no/yes/on/off as booleans and digits as numbers.
+        return f"{keyword!r} is not text (quote it)"
+    parts = [p for p in re.split(r"[\s\-]+", keyword.strip()) if p]
+    if not parts:
+        return "empty keyword"
+    for part in parts:
+        if not _KEYWORD_PART.fullmatch(part):
+            return (f"{keyword!r}: part {part!r} must be letters, with an optional '*' at the end (prefix), "
+                    f"'*' at both ends (substring) or '=' in front (exact word, no '*')")
+    return None
+
+
+def _theme_definitions(path: Path) -> dict[str, Theme]:
+    raw = _read_yaml(path)
+    if not isinstance(raw, dict) or not isinstance(raw.get("themes"), dict) or not raw["themes"]:
+        raise ConfigError(f"{path}: top-level key 'themes' missing or empty")
+    themes: dict[str, Theme] = {}
+    for tid, spec in raw["themes"].items():
+        if not isinstance(tid, str) or not _THEME_ID.fullmatch(tid):
+            raise ConfigError(f"{path}: themes.{tid}: a theme id is lower-case letters, digits and '_'")
+        if isinstance(spec, dict) and "keywords" in spec:
+            raise ConfigError(f"{path}: themes.{tid}.keywords: keywords belong in the lexicon files "
+                              f"({path.parent}/<language>.yaml), not in {path.name}")
+        try:
+            themes[tid] = Theme.model_validate(spec)
+        except ValidationError as exc:
+            problems = "; ".join(f"themes.{tid}.{'.'.join(str(p) for p in e['loc']) or '(entry)'}: {e['msg']}"
+                                 for e in exc.errors())
+            raise ConfigError(f"{path}: {problems}") from exc
+    return themes
+
+
+_LEXICON_SECTIONS = ("keywords", "weak")
+
+
+def _read_lexicon(path: Path, known: dict[str, Theme]) -> tuple[str, dict[str, dict[str, list[str]]]] | None:
+    """``(language, {"keywords"|"weak": theme id -> keywords})`` of one lexicon file;
+    ``None`` for an empty file."""
+    raw = _read_yaml(path)
+    if raw is None:
+        return None
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{path}: expected the keys 'language', 'keywords' and optionally 'weak'")
+    unknown_keys = sorted(str(k) for k in raw if k not in ("language", *_LEXICON_SECTIONS))
+    if unknown_keys:
+        raise ConfigError(f"{path}: unknown top-level keys {unknown_keys}; expected 'language', 'keywords', 'weak'")
+    lang = raw.get("language")
+    if lang not in LANGUAGES:
+        raise ConfigError(f"{path}: language: {lang!r} must be one of {', '.join(LANGUAGES)}")
+    sections: dict[str, dict[str, list[str]]] = {}
+    for section in _LEXICON_SECTIONS:
+        keywords = raw.get(section) or {}
+        if not isinstance(keywords, dict):
+            raise ConfigError(f"{path}: {section} must be a mapping theme id -> list of keywords")
+        out: dict[str, list[str]] = {}
+        for tid, entries in keywords.items():
+            if tid not in known:
+                raise ConfigError(f"{path}: {section}.{tid}: unknown theme id; themes are defined in "
+                                  f"{THEME_DEFINITIONS}: {', '.join(sorted(known))}")
+            if entries is None:
+                continue
+            if isinstance(entries, str):
+                entries = [entries]
+            if not isinstance(entries, list):
+                raise ConfigError(f"{path}: {section}.{tid} must be a list of keywords")
+            for i, kw in enumerate(entries):
+                problem = keyword_problem(kw)
+                if problem:
+                    raise ConfigError(f"{path}: {section}.{tid}[{i}]: {problem}")
+            out[tid] = [kw.strip() for kw in entries]
+        sections[section] = out
+    return lang, sections
+
+
+def load_themes(themes_dir: Path | str) -> dict[str, Theme]:
+    """The themes of ``config/themes/``: definitions plus every lexicon file.
+
+    ``themes.yaml`` defines the themes (id, ray, stage, labels ru/en/fi). Every other
+    ``*.yaml`` in the folder is a lexicon file: ``language``, ``keywords: {theme id:
+    [keyword, ...]}`` and optionally ``weak: {theme id: [...]}`` (see :class:`Theme`).
+    Files are read in name order and their keywords appended to the theme's lists for
+    that language (a repeated keyword is kept once; a keyword that is strong anywhere
+    is strong), so a file an analyst drops in extends the shipped
+    ``ru.yaml``/``en.yaml``/``fi.yaml``. Every error names the file and the entry.
+    """
+    themes_dir = Path(themes_dir)
+    if not themes_dir.is_dir():
+        legacy = themes_dir.parent / THEME_DEFINITIONS
+        hint = f" ({legacy} is the old single-file layout: split it as config/themes/README.md says)" if legacy.exists() else ""
+        raise ConfigError(f"{themes_dir}: folder not found{hint}")
+    themes = _theme_definitions(themes_dir / THEME_DEFINITIONS)
+    merged = {section: {tid: {lang: [] for lang in LANGUAGES} for tid in themes} for section in _LEXICON_SECTIONS}
+    for path in sorted(p for p in themes_dir.glob("*.yaml") if p.name != THEME_DEFINITIONS):
+        lexicon = _read_lexicon(path, themes)
+        if lexicon is None:
+            continue
+        lang, sections = lexicon
+        for section, keywords in sections.items():
+            for tid, entries in keywords.items():
+                merged[section][tid][lang].extend(entries)
+    out: dict[str, Theme] = {}
+    for tid, theme in themes.items():
+        strong = {lang: list(dict.fromkeys(merged["keywords"][tid][lang])) for lang in LANGUAGES}
+        weak = {lang: [kw for kw in dict.fromkeys(merged["weak"][tid][lang]) if kw not in set(strong[lang])]
+                for lang in LANGUAGES}
+        out[tid] = theme.model_copy(update={"keywords": strong, "weak_keywords": weak})
+    return out
+
+
 class StarThresholds(BaseModel):
     ratings: dict[int, float]
     min_sample: int = 30
@@ -79,9 +213,28 @@ class StarThresholds(BaseModel):
 
 
 class PainPointThresholds(BaseModel):
-    min_mentions: int = 5
+    """Pain-point detection and priority (tasks/painpoints.py has the formulas)."""
+
+    min_mentions: int = Field(5, ge=1)
     top_n_for_measures: int = 3
     min_priority_for_measures: float = 10.0
+    #: Quarters before the current one that form the p-chart baseline.
+    history_quarters: int = Field(6, ge=1)
+    #: Fewer baseline quarters with texts -> no p-chart limits and no signal.
+    min_baseline_quarters: int = Field(3, ge=2)
+    #: No signal when the count the baseline share expects this quarter (p̄ x n) is smaller.
+    min_expected_mentions: float = Field(5.0, ge=0)
+    #: Priority factors: p-chart rise / fall, and an open measure already working on it.
+    rise_weight: float = Field(1.25, gt=0)
+    fall_weight: float = Field(0.9, gt=0)
+    covered_weight: float = Field(0.5, gt=0)
+
+    @model_validator(mode="after")
+    def _baseline_fits(self) -> "PainPointThresholds":
+        if self.min_baseline_quarters > self.history_quarters:
+            raise ValueError(f"min_baseline_quarters ({self.min_baseline_quarters}) cannot exceed "
+                             f"history_quarters ({self.history_quarters})")
+        return self
 
 
 class EffectThresholds(BaseModel):
@@ -246,13 +399,7 @@ def read_offices_csv(path: Path) -> list[Office]:
 def load_config(config_dir: Path | str) -> AppConfig:
     """Load and validate everything under ``config_dir``."""
     config_dir = Path(config_dir)
-    themes_raw = _read_yaml(config_dir / "themes.yaml")
-    if not isinstance(themes_raw, dict) or "themes" not in themes_raw:
-        raise ConfigError(f"{config_dir / 'themes.yaml'}: top-level key 'themes' missing")
-    themes = {
-        tid: _validate(Theme, spec, config_dir / "themes.yaml")
-        for tid, spec in (themes_raw["themes"] or {}).items()
-    }
+    themes = load_themes(config_dir / THEMES_DIR)
     channels: dict[str, ChannelMapping] = {}
     for channel in CHANNELS:
         path = config_dir / "channels" / f"{channel}.yaml"

@@ -4,17 +4,26 @@ Prints, per stage, seconds and rows/s, and the peak RSS of the process. No
 assertions: the figures go into the issue notes and the README.
 
     python -m tasks.bench --rows 1000000
+    python -m tasks.bench --part text --texts 1000000   # text analytics only
 
 The quarter is 40 % star-survey respondents (20 items each) and 60 % contact-centre
 calls, a third of them with a comment drawn from a few hundred realistic texts
 (with personal data in some), 1 % broken rows and 1 % duplicates.
+
+The text-analytics part runs :func:`tasks.text.analyse_frame` on ``--texts`` comments
+(default 1,000,000) in Russian, Finnish and English, mostly distinct, 60-140
+characters, built from phrase fragments with a fixed seed (:func:`realistic_comments`),
+in a process of its own so that its peak RSS is its own.
 """
 
 from __future__ import annotations
 
 import argparse
 import csv
+import re
 import resource
+import subprocess
+import sys
 import tempfile
 import time
 from contextlib import contextmanager
@@ -45,6 +54,144 @@ COMMENTS = [
     "Ei muistutusta tapaamisesta",
     "Nobody answers the phone",
 ]
+
+
+# ----------------------------------------------------------------- text analytics
+
+# Phrase fragments for the text benchmark: realistic clauses per language, joined as
+# clients write (an opener, one or two clauses, a joiner, a tail, a closer). The
+# product of the choices is far larger than a million, so the drawn texts are mostly
+# distinct and the analyser's memo cannot help.
+TEXT_FRAGMENTS: dict[str, dict[str, list[str]]] = {
+    "ru": {
+        "open": ["", "", "", "", "Здравствуйте! ", "Добрый день. ", "Хочу оставить отзыв. ", "Обращалась в центр занятости. ",
+                 "Был на приёме в понедельник. ", "Уже третий раз пишу. ", "Честно говоря, ", "По поводу пособия: "],
+        "clause": [
+            "не могу дозвониться до инспектора", "телефон центра занятости постоянно занят", "на письма никто не отвечает",
+            "специалист так и не перезвонила", "о встрече никто не напомнил, пропустила перерегистрацию",
+            "смс-напоминание пришло за день до встречи", "непонятно, что делать дальше и когда со мной свяжутся",
+            "консультант всё подробно объяснил", "личный кабинет постоянно выдаёт ошибку",
+            "не получается загрузить документы на портал", "в очереди просидела два часа", "приняли без очереди",
+            "сотрудница была очень вежливой и внимательной", "инспектор разговаривал грубо",
+            "консультант дал неверную информацию о пособии", "пособие задерживают второй месяц", "пособие пришло вовремя",
+            "предлагают вакансии, которые давно закрыты", "подобрали хорошую вакансию по специальности",
+            "требуют одни и те же справки каждый раз", "в здании нет пандуса", "в зале ожидания душно и негде сесть",
+            "курсы переподготовки отличные", "обучение оказалось бесполезным", "план составили для галочки",
+            "мою ситуацию при составлении плана учли", "кандидаты не приходят на собеседования",
+            "специалист помогла составить резюме", "сайт зависает при подаче заявления",
+            "запись на приём только через три недели", "никто не объяснил, какие документы нужны",
+            "сотрудники не хамили, всё спокойно", "очереди не было", "в разных кабинетах говорят разное",
+            "присылают кандидатов без опыта", "выплату пересчитали неправильно", "на горячей линии никто не берёт трубку",
+            "центр работает только до пяти", "нужно приходить лично несколько раз", "все вопросы решили за один визит",
+        ],
+        "tail": ["", " уже неделю", " опять", " в этот раз", " как всегда", " с утра", " в прошлом месяце",
+                 " снова", " вообще", " уже {k} дней", " с {k} числа", " в {h}:{m}", " уже {k}-й раз"],
+        "join": [", но ", ", и ", ". ", ", а ещё ", ". Кроме того, ", ", зато ", ", хотя ", "; "],
+        "close": ["", "", "", ". Спасибо", ". Очень неудобно", ". Разберитесь, пожалуйста", "!", "...", ". Ужас",
+                  ". В целом довольна", ". Надеюсь на улучшения", ". Спасибо за работу"],
+    },
+    "fi": {
+        "open": ["", "", "", "Hei! ", "Moi. ", "Palautetta: ", "Kävin toimistossa tiistaina. ", "Taas kerran ",
+                 "Rehellisesti sanottuna "],
+        "clause": [
+            "puhelimeen ei vastata koskaan", "en saanut yhteyttä virkailijaan", "sähköpostiini ei vastattu",
+            "en saanut muistutusta tapaamisesta", "tekstiviestimuistutus tuli ajoissa", "en tiedä mitä seuraavaksi tapahtuu",
+            "virkailija selitti kaiken selkeästi", "verkkopalvelu ei toimi", "liitteiden lataaminen ei onnistu",
+            "jonotin yli tunnin", "pääsin heti sisään", "virkailija oli todella ystävällinen", "asiakaspalvelu oli tylyä",
+            "sain väärää tietoa päivärahasta", "päiväraha on myöhässä", "tuki maksettiin ajallaan",
+            "tarjotut työpaikat olivat vanhentuneita", "sain hyvän työtarjouksen", "samat paperit piti toimittaa monta kertaa",
+            "toimistossa ei ole luiskaa", "odotustila oli ahdas", "koulutus oli erinomainen", "kurssi oli hyödytön",
+            "suunnitelma on kaavamainen", "tilanteeni otettiin huomioon", "hakijat eivät tulleet haastatteluun",
+            "neuvonta oli asiantuntevaa", "ajan sai vasta kolmen viikon päähän", "jonoa ei ollut",
+            "kukaan ei kertonut mitä pitää tehdä",
+        ],
+        "tail": ["", " taas", " tällä kertaa", " jo viikon", " aamulla", " viime kuussa", " jälleen",
+                 " jo {k} päivää", " {k}. päivä", " klo {h}.{m}"],
+        "join": [", mutta ", " ja ", ". ", ", vaikka ", ". Lisäksi ", ", silti "],
+        "close": ["", "", "", ". Kiitos", ". Todella huonoa palvelua", "!", ". Korjatkaa tämä", ". Olen tyytyväinen"],
+    },
+    "en": {
+        "open": ["", "", "", "Hi. ", "Hello, ", "Feedback: ", "I visited the office on Monday. ", "Honestly, ",
+                 "Once again "],
+        "clause": [
+            "nobody answers the phone", "I couldn't get through to my adviser", "my e-mails were never answered",
+            "there was no reminder before the appointment", "I got a text reminder the day before",
+            "I don't know what happens next", "the adviser explained everything clearly", "the portal keeps crashing",
+            "I cannot upload documents to my account", "I waited over an hour in the queue", "there was no queue at all",
+            "the staff were friendly and helpful", "the receptionist was rude", "I was given wrong information about benefits",
+            "my benefit payment is late", "the allowance was paid on time", "the vacancies offered were outdated",
+            "they found me a suitable job", "I had to bring the same documents three times", "there is no ramp at the entrance",
+            "the waiting room was crowded", "the training course was excellent", "the course was a waste of time",
+            "my employment plan is a generic template", "they took my situation into account",
+            "candidates did not show up for interviews", "the advice was competent", "the next appointment is in three weeks",
+            "staff weren't rude at all", "nobody explained what documents I need",
+        ],
+        "tail": ["", " again", " this time", " for a week now", " this morning", " last month", " as usual",
+                 " for {k} days now", " on the {k}th", " at {h}:{m}"],
+        "join": [", but ", " and ", ". ", ", although ", ". Also, ", ", however "],
+        "close": ["", "", "", ". Thanks", ". Very frustrating", "!", ". Please fix this", ". Overall satisfied"],
+    },
+}
+TEXT_LANGUAGE_SHARES = {"ru": 0.7, "fi": 0.15, "en": 0.15}
+
+
+_SENTENCE_START = re.compile(r"(?:^|[.!?] )\w")
+
+
+def realistic_comments(n: int, seed: int = 5) -> list[str]:
+    """``n`` feedback comments in ru/fi/en (70/15/15 %) built from :data:`TEXT_FRAGMENTS`.
+
+    One clause in a quarter of the texts, two in the rest; the same seed gives the same
+    list. Lengths are mostly 60-120 characters, like real survey comments.
+    """
+    rng = np.random.default_rng(seed)
+    langs = list(TEXT_LANGUAGE_SHARES)
+    lang_of = rng.choice(len(langs), n, p=list(TEXT_LANGUAGE_SHARES.values()))
+    out: list[str] = []
+    draws = rng.random((n, 8))
+    numbers = rng.integers(0, 60, (n, 2))
+    for i in range(n):
+        f = TEXT_FRAGMENTS[langs[lang_of[i]]]
+        d = draws[i]
+
+        k, m = int(numbers[i, 0]) % 28 + 2, int(numbers[i, 1])
+
+        def pick(key: str, u: float) -> str:
+            options = f[key]
+            return options[int(u * len(options))]
+
+        first = int(d[1] * len(f["clause"]))
+        parts = [pick("open", d[0]), f["clause"][first], pick("tail", d[2])]
+        if d[3] < 0.75:
+            second = (first + 1 + int(d[5] * (len(f["clause"]) - 1))) % len(f["clause"])  # not the same clause twice
+            parts += [pick("join", d[4]), f["clause"][second], pick("tail", d[6])]
+        parts.append(pick("close", d[7]))
+        text = "".join(parts).format(k=k, h=8 + k % 9, m=f"{m:02d}")
+        # Capitals at the start and after a full stop, as people mostly type them.
+        out.append(_SENTENCE_START.sub(lambda mt: mt.group(0).upper(), text))
+    return out
+
+
+def run_text(n: int, seed: int = 5) -> dict[str, float]:
+    """Text analytics (language, themes, sentiment) on ``n`` realistic comments: texts/s
+    (wall and CPU) and the process's peak RSS."""
+    from tasks.text import analyse_frame
+
+    config = get_config()
+    texts = pd.Series(realistic_comments(n, seed))
+    distinct = texts.nunique()
+    analyse_frame(pd.Series(realistic_comments(2000, seed + 1)), config=config)  # lexicons built outside the clock
+    wall, cpu = time.perf_counter(), time.process_time()
+    frame = analyse_frame(texts, config=config)
+    wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+    share = {lang: float((frame["language"] == lang).mean()) for lang in ("ru", "fi", "en")}
+    themed = float((frame["themes"] != "").mean())
+    mean_len = float(texts.str.len().mean())
+    print(f"text analytics of {n:,} comments ({distinct:,} distinct, mean {mean_len:.0f} chars; "
+          f"ru {share['ru']:.0%}, fi {share['fi']:.0%}, en {share['en']:.0%}; {themed:.0%} with a theme):")
+    print(f"  {wall:.2f} s wall, {n / wall:,.0f} texts/s ({cpu:.2f} s CPU, {n / cpu:,.0f} texts/s); "
+          f"peak RSS {peak_rss_mb():,.0f} MB", flush=True)
+    return {"texts": n, "distinct": distinct, "seconds": wall, "cpu_seconds": cpu, "peak_rss_mb": peak_rss_mb()}
 
 
 @contextmanager
@@ -209,9 +356,19 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--seed", type=int, default=11)
-    parser.add_argument("--part", choices=["intake", "cycle", "all"], default="all",
-                        help="intake: one CSV through read+type+GE; cycle: every data stage of a quarter")
+    parser.add_argument("--texts", type=int, default=1_000_000, help="comments for the text-analytics part")
+    parser.add_argument("--part", choices=["intake", "cycle", "text", "all"], default="all",
+                        help="intake: one CSV through read+type+GE; cycle: every data stage of a quarter; "
+                             "text: language, themes and sentiment of --texts comments")
     args = parser.parse_args()
+    if args.part == "text":
+        print(f"cxloop bench (text): {args.texts:,} comments")
+        run_text(args.texts, args.seed)
+        return
+    if args.part == "all":
+        # In a child process first, so that its peak RSS is its own.
+        subprocess.run([sys.executable, "-m", "tasks.bench", "--part", "text", "--texts", str(args.texts),
+                        "--seed", str(args.seed)], check=True)
     if args.part in ("intake", "all"):
         # First, so its peak RSS is its own.
         print(f"cxloop bench (intake): {args.rows:,} rows")

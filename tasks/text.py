@@ -4,28 +4,42 @@ Each feedback text is read the same way whatever its channel:
 
 1. **Language** (:func:`detect_language`): Cyrillic means Russian; Finnish is told from
    English by ä/ö/å, frequent Finnish words and typical endings.
-2. **Normalisation**: lower case, ё→е, ``n't``→``not``; tokens are runs of letters;
-   sentence punctuation and contrast words ("но", "однако", "а", "but", "however",
-   "mutta", "kuitenkin" …) cut the text into clauses, so that "staff were friendly but
-   the portal kept crashing" gives a positive clause about staff and a negative one
-   about the portal.
-3. **Themes**: the keyword lexicons of ``config/themes.yaml`` are matched on Snowball
-   stems per language (syntax at the top of that file): a plain word matches every
-   inflection, ``word*`` is a prefix, ``*word*`` a substring (Finnish compounds), and a
-   phrase of several words matches consecutive tokens; ``=word`` matches that exact word
-   only (when its stem would collide with another word: "=работает" vs "работа").
-4. **Sentiment**: the lexicon of ``config/sentiment.yaml`` gives clause scores —
-   positive and negative words, "expected service" words that are near neutral alone but
-   a complaint when negated ("не дозвониться", "no reminder", "ei toimi"), negators
-   with a short scope (also after the word: "очереди не было", "jonoa ei ollut"),
-   intensifiers. A clause score is squashed into [-1, 1]; the text's sentiment adds its
-   clauses (the clause after a contrast word weighs more); each theme takes the
-   sentiment of the clauses that mention it.
+2. **Normalisation** (:func:`normalise`): redaction placeholders (``[PHONE]`` …) dropped,
+   lower case, ё→е, English contractions spelled out ("n't"→"not", "'ll"→"will" …).
+   Tokens are runs of letters. Sentence punctuation and contrast words ("но", "однако",
+   "but", "however", "mutta" …) cut the text into clauses; commas, colons and dashes stay
+   inside a clause as barriers (a phrase or a negation does not reach across them).
+3. **Themes**: the keyword lexicons of ``config/themes/`` (syntax in its README) are
+   matched on Snowball stems per language: a plain word matches every inflection,
+   ``word*`` is a prefix, ``*word*`` a substring (Finnish compounds), ``=word`` one exact
+   word, and several words a phrase of consecutive tokens. Two rules keep incidental
+   words from tagging a theme:
 
-The result per text is a :class:`TextAnalysis`; :func:`analyse_frame` turns a column of
-texts (plus optional ratings) into the ``language``, ``sentiment``, ``themes`` and
-``negative_themes`` columns of the feedback table. Analyses are memoised by text and
-stems by token, because real exports repeat the same short texts many times.
+   * a match inside a longer match of another theme does not count ("waiting area" is
+     ``office_comfort``, not also ``waiting_time``);
+   * a *weak* keyword counts only when no strong keyword of another theme is in the same
+     clause ("no reply to my e-mail" is ``contact_reachability``, "reminders by e-mail"
+     is only ``reminders_notifications``).
+4. **Sentiment**: the lexicon of ``config/sentiment.yaml`` scores each clause — positive
+   and negative words; "expected service" words that are neutral alone but a complaint
+   when negated ("не дозвониться", "no reminder", "ei toimi"); negators with a short scope,
+   also after the word ("очереди не было", "jonoa ei ollut"); intensifiers (not
+   amplifying under negation: "not very good" is milder than "not good"). In a question,
+   praise words do not count ("Поможете с трудоустройством?" is a request, not praise);
+   complaints do ("Почему никто не отвечает?"). A clause after "но"/"but"/"mutta" weighs
+   more, a concessive one ("хотя", "although", "vaikka") less.
+5. **Sentiment per theme**: a theme takes the score of the clauses that mention it. When
+   a clause mixes praise and complaint ("сотрудники вежливые и сайт не работает"), each
+   scored word goes to the nearest theme mention instead (commas count as distance). A
+   theme whose own clauses carry no sentiment takes that of a neighbouring clause that
+   names no theme ("Записалась через портал. Ничего не работает.").
+
+Scores are squashed into [-1, 1] by x / (|x| + 1): one clear word gives ±0.5, more
+evidence approaches ±1. The result per text is a :class:`TextAnalysis`;
+:func:`analyse_frame` turns a column of texts (plus optional ratings and a learned
+fallback, :mod:`tasks.text_learn`) into the ``language``, ``sentiment``, ``themes`` and
+``negative_themes`` columns of the feedback table. Short texts' analyses are memoised
+(real exports repeat "Спасибо" many times) and each distinct token is looked up once.
 """
 
 from __future__ import annotations
@@ -35,30 +49,31 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import pandas as pd
 import snowballstemmer
 import yaml
 
-from cxloop.config import LANGUAGES, AppConfig, ConfigError
+from cxloop.config import LANGUAGES, AppConfig, ConfigError, keyword_problem
 
 __all__ = [
+    "SentimentFallback",
     "TextAnalysis",
     "analyse",
     "analyse_frame",
     "detect_language",
     "load_sentiment_lexicon",
     "normalise",
+    "rating_polarity",
+    "stemmer",
+    "tokenise",
 ]
-
-# Per distinct token: (element ids, is negator, intensifier factor, is contrast word,
-# single-word lexicon payloads).
-_TokenInfo = tuple[frozenset[int], bool, float, bool, tuple[tuple[str, Any], ...]]
 
 _STEMMER_NAMES = {"ru": "russian", "fi": "finnish", "en": "english"}
 _DEFAULT_SENTIMENT = Path(__file__).resolve().parents[1] / "config" / "sentiment.yaml"
-_CACHE_LIMIT = 500_000  # memoised analyses per lexicon before the memo is reset
+_CACHE_LIMIT = 200_000  # memoised analyses per lexicon before the memo is reset
+_MEMO_MAX_CHARS = 80  # only short texts repeat often enough to be worth memoising
 
 
 @dataclass
@@ -67,8 +82,8 @@ class TextAnalysis:
 
     ``language`` is an ISO 639-1 code (ru/fi/en), ``None`` for a text without letters;
     ``sentiment`` is in [-1, 1] (below 0 = negative, 0 = no evidence either way);
-    ``theme_sentiment`` holds, per mentioned theme, the sentiment of the clauses that
-    mention it.
+    ``theme_sentiment`` holds, per mentioned theme, the sentiment of what the text says
+    about it (see the module docstring).
     """
 
     language: str | None
@@ -79,6 +94,16 @@ class TextAnalysis:
     @property
     def negative_themes(self) -> set[str]:
         return {t for t, s in self.theme_sentiment.items() if s < 0}
+
+
+class SentimentFallback(Protocol):
+    """A second opinion on texts the lexicon finds no sentiment in (see :mod:`tasks.text_learn`).
+
+    ``score`` gets the language and the tokens of the normalised text (words, and the
+    punctuation marks that end clauses) and returns a sentiment in [-1, 1] (0 = no opinion).
+    """
+
+    def score(self, language: str, tokens: Sequence[str]) -> float: ...
 
 
 # --------------------------------------------------------------------------- language
@@ -105,6 +130,31 @@ _EN_WORDS = frozenset(
 _FI_ENDINGS = ("ssa", "ssä", "sta", "stä", "lla", "llä", "lta", "ltä", "lle", "ksi", "nen", "isen", "kaan", "kään", "ko", "kö")
 _FI_CLUSTERS = re.compile(r"(aa|ee|ii|oo|uu|yy|ää|öö|kk|tt|pp|nn|uo|yö|^j[aeiouy])")
 _EN_SHAPES = re.compile(r"(th|sh|ch|w|c|q|x|z|f|b|ing$|ed$|ly$|tion)")
+_LANG_WORD_CACHE: dict[str, tuple[float, float]] = {}
+
+
+def _word_votes(w: str) -> tuple[float, float]:
+    """(Finnish, English) evidence of one lower-case Latin word; cached per word."""
+    votes = _LANG_WORD_CACHE.get(w)
+    if votes is not None:
+        return votes
+    fi = en = 0.0
+    if w in _FI_WORDS:
+        fi += 2
+    if w in _EN_WORDS:
+        en += 2
+    if _FI_LETTERS.search(w):
+        fi += 2
+    if len(w) > 3:
+        if _FI_CLUSTERS.search(w) or w.endswith(_FI_ENDINGS):
+            fi += 0.5
+        if _EN_SHAPES.search(w):
+            en += 0.5
+        if w[-1] in "aeiouyäö" and w[-1] != "e":
+            fi += 0.25
+    if len(_LANG_WORD_CACHE) < 1_000_000:
+        _LANG_WORD_CACHE[w] = (fi, en)
+    return fi, en
 
 
 def detect_language(text: str | None) -> str | None:
@@ -112,49 +162,83 @@ def detect_language(text: str | None) -> str | None:
 
     Deliberately simple: Cyrillic wins if it is at least as frequent as Latin script;
     otherwise Finnish and English are scored by function words, ä/ö/å and word shapes
-    (Finnish vowel/consonant doubling and case endings, English "th"/"w"/"-ing").
+    (Finnish vowel/consonant doubling and case endings, English "th"/"w"/"-ing"). The
+    text is normalised first, so redaction placeholders ("[PHONE]") do not count as Latin.
     """
     if not isinstance(text, str) or not text.strip():
         return None
-    if _LATIN.search(text) is None:
-        return "ru" if _CYRILLIC.search(text) else None
-    cyr = len(_CYRILLIC.findall(text))
-    lat = len(_LATIN.findall(text))
-    if cyr == 0 and lat == 0:
-        return None
-    if cyr >= lat:
-        return "ru"
-    words = [w for w in _WORD.findall(text.lower()) if _LATIN.match(w)]
-    fi = en = 0.0
-    for w in words:
-        if w in _FI_WORDS:
-            fi += 2
-        if w in _EN_WORDS:
-            en += 2
-        if _FI_LETTERS.search(w):
-            fi += 2
-        if len(w) > 3:
-            if _FI_CLUSTERS.search(w) or w.endswith(_FI_ENDINGS):
-                fi += 0.5
-            if _EN_SHAPES.search(w):
-                en += 0.5
-            if w[-1] in "aeiouyäö" and w[-1] != "e":
-                fi += 0.25
-    return "fi" if fi > en else "en"
+    norm = normalise(text)
+    return _detect(norm, _WORD.findall(norm))
 
 
 # ------------------------------------------------------------------- normalisation
 
-_TOKEN = re.compile(r"[^\W\d_]+|[.!?;…]+|\n|,")
-_NT = re.compile(r"n[’']t\b")
+# Word runs; sentence ends (. ! ? ; … and newlines); in-clause barriers (, : — – ( )).
+_TOKEN = re.compile(r"[^\W\d_]+|[.!?;…]+|\n|[,:—–()]")
+_BARRIERS = frozenset(",:—–()")
+_PLACEHOLDER = re.compile(r"\[(?:PHONE|EMAIL|SNILS|INN|PASSPORT|CARD|ID|URL|NAME)\]")
+_APOSTROPHE = re.compile(r"(?<=[a-z])[’'](?=[a-z])")
+_CONTRACTIONS = (
+    (re.compile(r"\b(can|won|shan)'t\b"), lambda m: {"can": "can", "won": "will", "shan": "shall"}[m.group(1)] + " not"),
+    (re.compile(r"n't\b"), lambda m: " not"),
+    (re.compile(r"'ll\b"), lambda m: " will"),
+    (re.compile(r"'re\b"), lambda m: " are"),
+    (re.compile(r"'ve\b"), lambda m: " have"),
+    (re.compile(r"'m\b"), lambda m: " am"),
+    (re.compile(r"'d\b"), lambda m: " would"),
+    (re.compile(r"'s\b"), lambda m: ""),
+)
+_SPACED_HYPHEN = re.compile(r"(?<=\s)-+(?=\s)")
 
 
 def normalise(text: str) -> str:
-    """Lower case, ё→е, and English "n't" spelled out so that it works as a negator."""
-    return _NT.sub(" not", text.lower().replace("ё", "е"))
+    """Lower case, ё→е, redaction placeholders removed, English contractions spelled out.
+
+    "didn't" → "did not", "can't" → "can not", "they'll" → "they will", "it's" → "it"
+    (a possessive or "is" carries nothing the lexicons use); a hyphen between spaces is
+    a dash (a barrier), inside a word it separates two tokens ("смс-напоминание").
+    """
+    if "[" in text:
+        text = _PLACEHOLDER.sub(" ", text)
+    text = text.lower().replace("ё", "е")
+    if "'" in text or "’" in text:
+        text = _APOSTROPHE.sub("'", text)
+        for pattern, repl in _CONTRACTIONS:
+            text = pattern.sub(repl, text)
+    if " -" in text:
+        text = _SPACED_HYPHEN.sub("—", text)
+    return text
+
+
+def tokenise(text: str) -> list[str]:
+    """The word tokens of a normalised text, in order (punctuation and barriers left out)."""
+    return _WORD.findall(normalise(text))
+
+
+_STEMMERS: dict[str, Any] = {}
+
+
+def stemmer(language: str) -> Any:
+    """The Snowball stemmer of a language (``stemWord(word)``, ``stemWords(words)``)."""
+    st = _STEMMERS.get(language)
+    if st is None:
+        st = _STEMMERS[language] = snowballstemmer.stemmer(_STEMMER_NAMES[language])
+    return st
 
 
 # ------------------------------------------------------------------------ lexicons
+
+# Per distinct token: (element ids, is negator, intensifier factor, kind (0 a plain
+# word, else _BUT, _CONCESSIVE or punctuation), themes it names as a single word
+# ((theme, strong), ...), the element ids that start a phrase, whether the clause
+# scorer needs to look at the token at all, sentiment categories as a single word).
+_TokenInfo = tuple[
+    frozenset[int], bool, float, int, tuple[tuple[str, bool], ...], tuple[int, ...], bool, tuple[str, ...]
+]
+_NO_IDS: frozenset[int] = frozenset()
+# Contrast kinds of word tokens, then the kinds of punctuation tokens.
+_BUT, _CONCESSIVE, _END, _QEND, _BAR = 1, 2, 3, 4, 5
+
 
 @dataclass
 class _Lexicon:
@@ -167,22 +251,41 @@ class _Lexicon:
     prefix_index: dict[str, list[int]]
     prefix_lengths: tuple[int, ...]
     substrings: list[tuple[str, int]]
-    single: dict[int, list[tuple[str, Any]]]
-    multi: dict[tuple[int, int], list[tuple[tuple[int, ...], tuple[str, Any]]]]
+    single: dict[int, list[tuple[Any, ...]]]
+    multi: dict[tuple[int, int], list[tuple[tuple[int, ...], tuple[Any, ...]]]]
+    phrase_themes: dict[int, frozenset[str]]  # element id -> themes with a phrase that uses it
     negators: frozenset[str]
     post_negations: tuple[tuple[str, ...], ...]
     intensifiers: dict[str, float]
     contrast: frozenset[str]
+    concessive: frozenset[str]
     weights: dict[str, float]
     negated: dict[str, float]
     contrast_weight: float
+    concessive_weight: float
+    question_positive: float
     scope: int
+    phrase_first: frozenset[int] = frozenset()
+    post_by_first: dict[str, tuple[tuple[str, ...], ...]] = field(default_factory=dict)
     token_cache: dict[str, _TokenInfo] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.phrase_first = frozenset(first for first, _ in self.multi)
+        by_first: dict[str, list[tuple[str, ...]]] = {}
+        for phrase in self.post_negations:
+            by_first.setdefault(phrase[0], []).append(phrase)
+        # Longer phrases first: "не было" before "не".
+        self.post_by_first = {k: tuple(sorted(v, key=len, reverse=True)) for k, v in by_first.items()}
 
     # A token's facts never change, so they are computed once per distinct token.
     def token(self, tok: str) -> _TokenInfo:
         info = self.token_cache.get(tok)
         if info is not None:
+            return info
+        if not tok[0].isalpha():
+            kind = _BAR if tok in _BARRIERS else _QEND if "?" in tok else _END
+            info = (_NO_IDS, False, 1.0, kind, (), (), True, ())
+            self.token_cache[tok] = info
             return info
         ids: list[int] = []
         stem = self.stemmer.stemWord(tok)
@@ -196,8 +299,16 @@ class _Lexicon:
         for sub, eid in self.substrings:
             if sub in tok:
                 ids.append(eid)
-        payloads = tuple(p for eid in sorted(set(ids)) for p in self.single.get(eid, ()))
-        info = (frozenset(ids), tok in self.negators, self.intensifiers.get(tok, 1.0), tok in self.contrast, payloads)
+        uniq = sorted(set(ids))
+        payloads = tuple(p for eid in uniq for p in self.single.get(eid, ()))
+        kind = 1 if tok in self.contrast else 2 if tok in self.concessive else 0
+        negator = tok in self.negators
+        factor = self.intensifiers.get(tok, 1.0)
+        starts = tuple(eid for eid in uniq if eid in self.phrase_first)
+        themes = tuple((p[1], p[2]) for p in payloads if p[0] == "t")
+        cats = tuple(p[1] for p in payloads if p[0] == "s")
+        info = (frozenset(uniq) if uniq else _NO_IDS, negator, factor, kind, themes, starts,
+                bool(payloads or starts or negator or factor != 1.0 or kind), cats)
         if len(self.token_cache) < 2_000_000:
             self.token_cache[tok] = info
         return info
@@ -208,38 +319,36 @@ class _LexiconBuilder:
         self.language = language
         self.stemmer = snowballstemmer.stemmer(_STEMMER_NAMES[language])
         self.elements: dict[tuple[str, str], int] = {}
-        self.single: dict[int, list[tuple[str, Any]]] = {}
-        self.multi: dict[tuple[int, int], list[tuple[tuple[int, ...], tuple[str, Any]]]] = {}
+        self.single: dict[int, list[tuple[Any, ...]]] = {}
+        self.multi: dict[tuple[int, int], list[tuple[tuple[int, ...], tuple[Any, ...]]]] = {}
+        self.phrase_themes: dict[int, set[str]] = {}
 
-    def _element(self, word: str, where: str) -> int:
+    def _element(self, word: str) -> int:
         word = normalise(word).strip()
-        if not word or not _WORD.fullmatch(word.strip("*=")):
-            raise ConfigError(f"{where}: keyword part {word!r} must be letters, with an optional '*' at the end or both ends or '=' in front")
         if word.startswith("="):
             key = ("exact", word[1:])
-        elif word.startswith("*") and word.endswith("*") and len(word) > 2:
+        elif word.startswith("*") and word.endswith("*"):
             key = ("sub", word.strip("*"))
         elif word.endswith("*"):
             key = ("prefix", word[:-1])
-        elif "*" in word:
-            raise ConfigError(f"{where}: '*' is allowed only at the end (prefix) or at both ends (substring): {word!r}")
         else:
             key = ("stem", self.stemmer.stemWord(word))
         return self.elements.setdefault(key, len(self.elements))
 
-    def add(self, phrase: str, payload: tuple[str, Any], where: str) -> None:
-        if not isinstance(phrase, str):
-            # YAML reads bare no/yes/on/off as booleans: the fix is to quote them.
-            raise ConfigError(f"{where}: keyword {phrase!r} is not text (quote it)")
+    def add(self, phrase: str, payload: tuple[Any, ...], where: str) -> None:
+        problem = keyword_problem(phrase)
+        if problem:
+            raise ConfigError(f"{where}: {problem}")
         # Hyphenated words are tokenised as separate words, so they are matched as phrases.
-        parts = [p for p in re.split(r"[\s\-]+", str(phrase).strip()) if p]
-        if not parts:
-            raise ConfigError(f"{where}: empty keyword")
-        ids = tuple(self._element(p, where) for p in parts)
+        parts = [p for p in re.split(r"[\s\-]+", phrase.strip()) if p]
+        ids = tuple(self._element(p) for p in parts)
         if len(ids) == 1:
             self.single.setdefault(ids[0], []).append(payload)
         else:
             self.multi.setdefault((ids[0], ids[1]), []).append((ids[2:], payload))
+            if payload[0] == "t":
+                for eid in ids:
+                    self.phrase_themes.setdefault(eid, set()).add(payload[1])
 
     def build(self, sentiment: dict[str, Any]) -> _Lexicon:
         stem_index: dict[str, list[int]] = {}
@@ -256,6 +365,7 @@ class _LexiconBuilder:
             else:
                 substrings.append((value, eid))
         words = lambda key: frozenset(normalise(w).strip() for w in sentiment.get(key, []) or [])  # noqa: E731
+        scoring = sentiment["_scoring"]
         return _Lexicon(
             language=self.language,
             stemmer=self.stemmer,
@@ -266,24 +376,39 @@ class _LexiconBuilder:
             substrings=sorted(substrings),
             single=self.single,
             multi=self.multi,
+            phrase_themes={eid: frozenset(ts) for eid, ts in self.phrase_themes.items()},
             negators=words("negators"),
             post_negations=tuple(
                 tuple(normalise(p).split()) for p in (sentiment.get("post_negations") or []) if str(p).strip()
             ),
             intensifiers={normalise(k).strip(): float(v) for k, v in (sentiment.get("intensifiers") or {}).items()},
             contrast=words("contrast"),
-            weights=dict(sentiment["_weights"]),
-            negated=dict(sentiment["_negated"]),
-            contrast_weight=float(sentiment["_contrast_weight"]),
-            scope=int(sentiment["_scope"]),
+            concessive=words("concessive"),
+            weights=dict(scoring["weights"]),
+            negated=dict(scoring["negated"]),
+            contrast_weight=float(scoring["contrast_weight"]),
+            concessive_weight=float(scoring["concessive_weight"]),
+            question_positive=float(scoring["question_positive"]),
+            scope=int(scoring["negation_scope"]),
         )
 
 
-_SENTIMENT_CATEGORIES = ("positive", "negative", "expected")
+_SENTIMENT_CATEGORIES = ("positive", "negative", "expected", "neutral")
+_CATEGORY_DEFAULTS = {  # (weight, weight when negated)
+    "positive": (1.0, -0.8),
+    "negative": (-1.0, 0.5),
+    "expected": (0.0, -1.0),
+    "neutral": (0.0, 0.0),
+}
 
 
 def load_sentiment_lexicon(path: Path | str | None = None) -> dict[str, Any]:
-    """Read and check ``sentiment.yaml`` (default: the repository's ``config/sentiment.yaml``)."""
+    """Read and check ``sentiment.yaml`` (default: the repository's ``config/sentiment.yaml``).
+
+    Returns the parsed document; each ``languages.<lang>`` mapping gets a ``_scoring``
+    entry with the checked ``scoring`` values (weights, negated weights, contrast and
+    concessive weights, the weight of praise in a question, the negation scope).
+    """
     path = Path(path) if path is not None else _DEFAULT_SENTIMENT
     if not path.exists():
         raise ConfigError(f"{path}: file not found")
@@ -291,16 +416,27 @@ def load_sentiment_lexicon(path: Path | str | None = None) -> dict[str, Any]:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
     except yaml.YAMLError as exc:
         raise ConfigError(f"{path}: not valid YAML: {exc}") from exc
-    if not isinstance(data, dict) or "languages" not in data:
+    if not isinstance(data, dict) or not isinstance(data.get("languages"), dict):
         raise ConfigError(f"{path}: top-level key 'languages' missing")
     scoring = data.get("scoring") or {}
-    weights = {c: float((scoring.get("weights") or {}).get(c, d)) for c, d in zip(_SENTIMENT_CATEGORIES, (1.0, -1.0, 0.0))}
-    negated = {c: float((scoring.get("negated") or {}).get(c, d)) for c, d in zip(_SENTIMENT_CATEGORIES, (-0.8, 0.5, -1.0))}
+    if not isinstance(scoring, dict):
+        raise ConfigError(f"{path}: scoring must be a mapping")
+    try:
+        checked = {
+            "weights": {c: float((scoring.get("weights") or {}).get(c, d[0])) for c, d in _CATEGORY_DEFAULTS.items()},
+            "negated": {c: float((scoring.get("negated") or {}).get(c, d[1])) for c, d in _CATEGORY_DEFAULTS.items()},
+            "contrast_weight": float(scoring.get("contrast_weight", 1.5)),
+            "concessive_weight": float(scoring.get("concessive_weight", 0.6)),
+            "question_positive": float(scoring.get("question_positive", 0.0)),
+            "negation_scope": int(scoring.get("negation_scope", 3)),
+        }
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(f"{path}: scoring: every weight must be a number ({exc})") from exc
     for lang in LANGUAGES:
         spec = data["languages"].get(lang)
         if not isinstance(spec, dict):
             raise ConfigError(f"{path}: languages.{lang} missing")
-        for key in (*_SENTIMENT_CATEGORIES, "negators", "contrast", "post_negations"):
+        for key in (*_SENTIMENT_CATEGORIES, "negators", "contrast", "concessive", "post_negations"):
             entries = spec.get(key) or []
             if not isinstance(entries, list):
                 raise ConfigError(f"{path}: languages.{lang}.{key} must be a list")
@@ -308,11 +444,10 @@ def load_sentiment_lexicon(path: Path | str | None = None) -> dict[str, Any]:
             if bad:
                 # YAML reads bare no/yes/on/off as booleans: the fix is to quote them.
                 raise ConfigError(f"{path}: languages.{lang}.{key}: entries {bad!r} are not text (quote them)")
-        if not isinstance(spec.get("intensifiers", {}), dict):
+        intensifiers = spec.get("intensifiers", {}) or {}
+        if not isinstance(intensifiers, dict) or not all(isinstance(v, (int, float)) for v in intensifiers.values()):
             raise ConfigError(f"{path}: languages.{lang}.intensifiers must be a mapping word: factor")
-        spec["_weights"], spec["_negated"] = weights, negated
-        spec["_contrast_weight"] = float(scoring.get("contrast_weight", 1.5))
-        spec["_scope"] = int(scoring.get("negation_scope", 3))
+        spec["_scoring"] = checked
     return data
 
 
@@ -331,7 +466,11 @@ def _analyser(config: AppConfig | None, sentiment_path: Path | str | None = None
         sentiment_path = candidate if candidate.exists() else _DEFAULT_SENTIMENT
     sentiment_path = Path(sentiment_path)
     key = (
-        tuple((tid, tuple((lang, tuple(kws)) for lang, kws in sorted(t.keywords.items()))) for tid, t in sorted(config.themes.items())),
+        tuple(
+            (tid, tuple((lang, tuple(kws)) for lang, kws in sorted(t.keywords.items())),
+             tuple((lang, tuple(kws)) for lang, kws in sorted(t.weak_keywords.items())))
+            for tid, t in sorted(config.themes.items())
+        ),
         str(sentiment_path.resolve()),
         sentiment_path.stat().st_mtime if sentiment_path.exists() else None,
     )
@@ -344,11 +483,13 @@ def _analyser(config: AppConfig | None, sentiment_path: Path | str | None = None
         builder = _LexiconBuilder(lang)
         for tid, theme in sorted(config.themes.items()):
             for kw in theme.keywords.get(lang, []) or []:
-                builder.add(kw, ("theme", tid), f"themes.yaml: {tid}.keywords.{lang}")
+                builder.add(kw, ("t", tid, True), f"config/themes ({lang}): keywords.{tid}")
+            for kw in theme.weak_keywords.get(lang, []) or []:
+                builder.add(kw, ("t", tid, False), f"config/themes ({lang}): weak.{tid}")
         spec = sentiment["languages"][lang]
         for category in _SENTIMENT_CATEGORIES:
             for entry in spec.get(category, []) or []:
-                builder.add(entry, ("sent", category), f"{sentiment_path.name}: languages.{lang}.{category}")
+                builder.add(entry, ("s", category), f"{sentiment_path}: languages.{lang}.{category}")
         out[lang] = builder.build(spec)
     if len(_LEXICON_CACHE) > 8:
         _LEXICON_CACHE.clear()
@@ -363,79 +504,164 @@ def _squash(x: float) -> float:
     return x / (abs(x) + 1.0)
 
 
-def _clause_score(lex: _Lexicon, toks: list[str], infos: list[_TokenInfo]) -> tuple[set[str], float]:
-    """Themes mentioned in one clause and the clause's raw (unsquashed) sentiment."""
-    themes: set[str] = set()
-    matches: list[tuple[int, int, str]] = []  # (start, end, category) of sentiment entries
-    n = len(toks)
+def _clause(
+    lex: _Lexicon,
+    toks: list[str],
+    infos: list[_TokenInfo],
+    first: int,
+    n: int,
+    question: bool,
+    marks: list[int],
+    negators: list[int],
+    barriers: list[int],
+) -> tuple[dict[str, float], float]:
+    """Themes of the clause ``toks[first:n]`` with their raw scores, and its raw score.
+
+    ``marks`` are the positions of its tokens with any lexicon fact, ``negators`` and
+    ``barriers`` the positions of its negators and of commas/dashes.
+    """
     multi = lex.multi
-    for i in range(n):
-        ids = infos[i][0]
-        if not ids:
-            continue
-        for kind, value in infos[i][4]:
-            if kind == "theme":
-                themes.add(value)
-            else:
-                matches.append((i, i + 1, value))
-        if i + 1 < n and multi:
+    theme_m: list[tuple[int, int, str, bool]] = []  # (start, end, theme, strong)
+    sent_m: list[tuple[int, int, str]] = []  # (start, end, category)
+    for i in marks:
+        info = infos[i]
+        for tid, strong in info[4]:
+            theme_m.append((i, i + 1, tid, strong))
+        for cat in info[7]:
+            sent_m.append((i, i + 1, cat))
+        if info[5] and i + 1 < n:
             # Phrases are indexed by their first two elements, so a position only looks
             # at phrases whose first two words are actually here.
             nxt = infos[i + 1][0]
-            for eid in ids:
+            if not nxt:
+                continue
+            for eid in info[5]:
                 for eid2 in nxt:
-                    for rest, (kind, value) in multi.get((eid, eid2), ()):
+                    for rest, p in multi.get((eid, eid2), ()):
                         end = i + 2 + len(rest)
-                        if end <= n and all(rest[k] in infos[i + 2 + k][0] for k in range(len(rest))):
-                            if kind == "theme":
-                                themes.add(value)
+                        if rest:
+                            if end > n:
+                                continue
+                            k = i + 2
+                            for r in rest:
+                                if r not in infos[k][0]:
+                                    break
+                                k += 1
                             else:
-                                matches.append((i, end, value))
-    if not matches:
-        return themes, 0.0
+                                k = -1
+                            if k != -1:
+                                continue
+                        if p[0] == "t":
+                            theme_m.append((i, end, p[1], p[2]))
+                        else:
+                            sent_m.append((i, end, p[1]))
+    if not theme_m and not sent_m:
+        return {}, 0.0
+
+    # Themes: drop matches inside a longer match of another theme, then weak matches
+    # when another theme is named by a strong keyword in the clause.
+    themes = {m[2] for m in theme_m}
+    if len(themes) > 1:
+        spans = [(a, b, t) for a, b, t, _ in theme_m if b - a > 1]
+        if spans:
+            kept = []
+            for m in theme_m:
+                ms, me, mt = m[0], m[1], m[2]
+                for a, b, t in spans:
+                    if t != mt and a <= ms and me <= b and b - a > me - ms:
+                        break
+                else:
+                    kept.append(m)
+            theme_m = kept
+        strong = {t for _, _, t, st in theme_m if st}
+        if len(strong) > 1 or len(strong) < len(themes):
+            theme_m = [m for m in theme_m if m[3] or not (strong - {m[2]})]
+        themes = {m[2] for m in theme_m}
+
+    if not sent_m:
+        return dict.fromkeys(themes, 0.0), 0.0
     # Longest match wins where sentiment entries overlap ("одни и те же" over "те").
-    matches.sort(key=lambda m: (m[0], m[0] - m[1]))
+    if len(sent_m) > 1:
+        sent_m.sort(key=lambda m: (m[0], m[0] - m[1]))
     hits: list[list[Any]] = []  # [start, end, category, negated]
     last_end = -1
-    for start, end, cat in matches:
+    for start, end, cat in sent_m:
         if start >= last_end:
             hits.append([start, end, cat, False])
             last_end = end
+    # A word that is both an intensifier and a sentiment entry right before another
+    # entry is an intensifier there ("hyvin vähän", "pretty bad"), not praise.
+    if len(hits) > 1:
+        drop = [k for k in range(len(hits) - 1)
+                if infos[hits[k][0]][2] != 1.0 and hits[k][1] - hits[k][0] == 1 and hits[k + 1][0] == hits[k][1]]
+        if drop:
+            hits = [h for k, h in enumerate(hits) if k not in drop]
     # Negation: a negator flips the first sentiment entry within its scope after it
     # ("не хамили", "ei ollut jonoa", "nobody answers"); a post-negation phrase right
     # after an entry flips that entry instead ("очереди не было", "jonoa ei ollut").
-    # Commas bound both directions: "очереди не было, специалист вежливая".
-    scope = lex.scope
-    commas = [i for i, t in enumerate(toks) if t == ","]
-    for i in range(n):
-        if not infos[i][1]:
+    # Barriers (commas, dashes) bound both directions: "очереди не было, специалист вежливая".
+    if negators:
+        scope = lex.scope
+        post = lex.post_by_first
+        for i in negators:
+            before = None
+            for phrase in post.get(toks[i], ()):
+                if tuple(toks[i : i + len(phrase)]) == phrase:
+                    for h in reversed(hits):
+                        if i - 2 <= h[1] <= i and not (barriers and any(h[1] <= c < i for c in barriers)):
+                            before = h
+                        if h[1] <= i:
+                            break
+                    break
+            if before is not None:
+                before[3] = True
+                continue
+            for h in hits:
+                if i < h[0] <= i + scope and not (barriers and any(i < c < h[0] for c in barriers)):
+                    h[3] = True  # several negators on one entry ("никто не напомнил") negate it once
+                    break
+    weights, negated_w = lex.weights, lex.negated
+    values: list[tuple[int, int, float]] = []
+    for start, end, cat, negated in hits:
+        value = negated_w[cat] if negated else weights[cat]
+        if value == 0.0:
             continue
-        before = None
-        for phrase in lex.post_negations:
-            if tuple(toks[i : i + len(phrase)]) == phrase:
-                for h in reversed(hits):
-                    if i - 2 <= h[1] <= i and not any(h[1] <= c < i for c in commas):
-                        before = h
-                    if h[1] <= i:
-                        break
-                break
-        if before is not None:
-            before[3] = True
-            continue
-        for h in hits:
-            if i < h[0] <= i + scope and not any(i < c < h[0] for c in commas):
-                h[3] = True  # several negators on one entry ("никто не напомнил") negate it once
-                break
-    raw = 0.0
-    for start, _end, cat, negated in hits:
-        value = lex.negated[cat] if negated else lex.weights[cat]
-        factor = 1.0
         for j in (start - 1, start - 2):
-            if j >= 0 and infos[j][2] != 1.0:
+            if j >= first and infos[j][2] != 1.0:
                 factor = infos[j][2]
+                # "not very helpful" is milder than "not helpful": under negation an
+                # amplifier weakens the entry instead.
+                value *= 1.0 / factor if negated and factor > 1.0 else factor
                 break
-        raw += value * factor
-    return themes, raw
+        if question and value > 0:
+            value *= lex.question_positive
+            if value == 0.0:
+                continue
+        values.append((start, end, value))
+    raw = sum(v for _, _, v in values)
+    if not themes:
+        return {}, raw
+    if not values or all(v > 0 for _, _, v in values) or all(v < 0 for _, _, v in values):
+        return dict.fromkeys(themes, raw), raw
+    # Praise and complaint in one clause: each scored entry goes to the nearest theme
+    # mention (tokens in between, a barrier counting as three), ties to all of them.
+    per_theme = dict.fromkeys(themes, 0.0)
+    for hs, he, v in values:
+        best: list[str] = []
+        best_d = None
+        for ts, te, tid, _ in theme_m:
+            if ts < he and hs < te:
+                d = -1
+            else:
+                lo, hi = (te, hs) if te <= hs else (he, ts)
+                d = hi - lo + 3 * sum(1 for c in barriers if lo <= c < hi)
+            if best_d is None or d < best_d:
+                best, best_d = [tid], d
+            elif d == best_d and tid not in best:
+                best.append(tid)
+        for tid in best:
+            per_theme[tid] += v
+    return per_theme, raw
 
 
 @dataclass
@@ -444,60 +670,128 @@ class _Analyser:
     memo: dict[str, TextAnalysis] = field(default_factory=dict)
 
 
-_COMMA: _TokenInfo = (frozenset(), False, 1.0, False, ())
+# A clause: (first token, end, weight in the text's score, is a question, positions of
+# tokens with lexicon facts, of negators, of barriers).
+_Clause = tuple[int, int, float, bool, list[int], list[int], list[int]]
 
 
-def _analyse_one(analyser: _Analyser, text: str) -> TextAnalysis:
-    memo = analyser.memo.get(text)
+def _split_clauses(lex: _Lexicon, infos: list[_TokenInfo], marks: list[int], n: int) -> list[_Clause]:
+    """Cut a text into clauses at sentence ends and contrast words (see the module docstring).
+
+    Only the positions in ``marks`` (tokens with any lexicon fact, punctuation included)
+    are visited; clauses without a single lexicon token are left out.
+    """
+    clauses: list[_Clause] = []
+    first = 0
+    weight = 1.0
+    concessive = False
+    cm: list[int] = []
+    ng: list[int] = []
+    bs: list[int] = []
+    for i in marks:
+        info = infos[i]
+        kind = info[3]
+        if not kind:
+            cm.append(i)
+            if info[1]:
+                ng.append(i)
+            continue
+        if kind == _BAR and not (concessive and cm):
+            bs.append(i)  # barriers stay in the clause as limits for phrases and negation
+            continue
+        if cm:
+            clauses.append((first, i, weight, kind == _QEND, cm, ng, bs))
+        cm, ng, bs = [], [], []
+        first = i + 1
+        if kind == _BUT or kind == _BAR:
+            # After "но"/"but", and after the comma that ends a concession ("Хотя
+            # очереди не было, толку ноль"), comes the statement that counts.
+            weight, concessive = lex.contrast_weight, False
+        elif kind == _CONCESSIVE:
+            weight, concessive = lex.concessive_weight, True
+        else:
+            weight, concessive = 1.0, False
+    if cm:
+        clauses.append((first, n, weight, False, cm, ng, bs))
+    return clauses
+
+
+def _detect(norm: str, tokens: list[str]) -> str | None:
+    """:func:`detect_language` on an already normalised, tokenised text."""
+    if _LATIN.search(norm) is None:
+        return "ru" if _CYRILLIC.search(norm) else None
+    cyr = len(_CYRILLIC.findall(norm))
+    lat = len(_LATIN.findall(norm))
+    if cyr >= lat:
+        return "ru"
+    fi = en = 0.0
+    cache = _LANG_WORD_CACHE
+    for w in tokens:
+        votes = cache.get(w)
+        if votes is None:
+            if not _LATIN.match(w):
+                continue
+            votes = _word_votes(w)
+        fi += votes[0]
+        en += votes[1]
+    return "fi" if fi > en else "en"
+
+
+def _analyse_one(analyser: _Analyser, text: str, fallback: SentimentFallback | None = None) -> TextAnalysis:
+    memo = analyser.memo.get(text) if fallback is None else None
     if memo is not None:
         return memo
-    language = detect_language(text)
+    norm = normalise(text)
+    tokens = _TOKEN.findall(norm)
+    language = _detect(norm, tokens)
     if language is None:
         return TextAnalysis(language=None)
     lex = analyser.lexicons[language]
-    tokens = _TOKEN.findall(normalise(text))
-    clauses: list[tuple[list[str], list[_TokenInfo], bool]] = []
-    cur_t: list[str] = []
-    cur_i: list[_TokenInfo] = []
-    after_contrast = False
-    for tok in tokens:
-        if tok == ",":
-            # Commas stay in the clause as barriers for phrases and negation scope.
-            if cur_t:
-                cur_t.append(tok)
-                cur_i.append(_COMMA)
-            continue
-        if not tok[0].isalpha():
-            if cur_t:
-                clauses.append((cur_t, cur_i, after_contrast))
-            cur_t, cur_i, after_contrast = [], [], False
-            continue
-        info = lex.token(tok)
-        if info[3]:
-            if cur_t:
-                clauses.append((cur_t, cur_i, after_contrast))
-            cur_t, cur_i, after_contrast = [], [], True
-            continue
-        cur_t.append(tok)
-        cur_i.append(info)
-    if cur_t:
-        clauses.append((cur_t, cur_i, after_contrast))
+    get = lex.token_cache.get
+    token = lex.token
+    infos = [get(t) or token(t) for t in tokens]
+    marks = [i for i, f in enumerate(infos) if f[6]]
     total = 0.0
     theme_raw: dict[str, float] = {}
-    for toks, infos, contrasted in clauses:
-        themes, raw = _clause_score(lex, toks, infos)
-        total += raw * (lex.contrast_weight if contrasted else 1.0)
-        for t in themes:
-            theme_raw[t] = theme_raw.get(t, 0.0) + raw
+    scored: list[tuple[dict[str, float], float]] = []
+    for first, end, weight, question, cm, ng, bs in _split_clauses(lex, infos, marks, len(tokens)):
+        per_theme, raw = _clause(lex, tokens, infos, first, end, question, cm, ng, bs)
+        if not per_theme and raw == 0.0:
+            continue
+        scored.append((per_theme, raw))
+        total += raw * weight
+        for t, v in per_theme.items():
+            theme_raw[t] = theme_raw.get(t, 0.0) + v
+    if theme_raw and len(scored) > 1:
+        # A theme that got no sentiment of its own takes that of the nearest clause that
+        # names no theme: "Записалась через портал. Ничего не работает."
+        silent = {t for t, v in theme_raw.items() if v == 0.0}
+        if silent:
+            for k, (per_theme, raw) in enumerate(scored):
+                if per_theme or raw == 0.0:
+                    continue
+                for j in sorted(range(len(scored)), key=lambda j: (abs(j - k), j)):
+                    if scored[j][0]:
+                        for t in scored[j][0]:
+                            if t in silent:
+                                theme_raw[t] += raw
+                        break
+    sentiment = _squash(total)
+    if fallback is not None and not any(raw for _, raw in scored):
+        sentiment = max(-1.0, min(1.0, float(fallback.score(language, tokens))))
+        theme_sentiment = {t: round(_squash(v), 6) if v else round(sentiment, 6) for t, v in sorted(theme_raw.items())}
+    else:
+        theme_sentiment = {t: round(_squash(v), 6) for t, v in sorted(theme_raw.items())}
     result = TextAnalysis(
         language=language,
         themes=set(theme_raw),
-        sentiment=round(_squash(total), 6),
-        theme_sentiment={t: round(_squash(v), 6) for t, v in sorted(theme_raw.items())},
+        sentiment=round(sentiment, 6),
+        theme_sentiment=theme_sentiment,
     )
-    if len(analyser.memo) >= _CACHE_LIMIT:
-        analyser.memo.clear()
-    analyser.memo[text] = result
+    if fallback is None and len(text) <= _MEMO_MAX_CHARS:
+        if len(analyser.memo) >= _CACHE_LIMIT:
+            analyser.memo.clear()
+        analyser.memo[text] = result
     return result
 
 
@@ -506,28 +800,38 @@ def analyse(
     config: AppConfig | None = None,
     *,
     sentiment_path: Path | str | None = None,
+    fallback: SentimentFallback | None = None,
 ) -> list[TextAnalysis]:
     """Analyse each text, in order. Empty or missing texts give ``TextAnalysis(None)``.
 
     ``config`` supplies the theme lexicons (default: :func:`cxloop.config.get_config`);
     ``sentiment_path`` the sentiment lexicon (default: ``sentiment.yaml`` in the
-    configured folder, else the repository's ``config/sentiment.yaml``).
+    configured folder, else the repository's ``config/sentiment.yaml``). ``fallback``
+    (e.g. a :class:`tasks.text_learn.StemPolarity`) scores the texts in which the lexicon
+    finds no sentiment at all; their neutral themes take its score too.
     """
+    return list(_iter_analyse(texts, config, sentiment_path, fallback))
+
+
+def _iter_analyse(
+    texts: Iterable[Any],
+    config: AppConfig | None,
+    sentiment_path: Path | str | None,
+    fallback: SentimentFallback | None,
+) -> Iterable[TextAnalysis]:
     analyser = _analyser(config, sentiment_path)
-    out: list[TextAnalysis] = []
     for text in texts:
         if not isinstance(text, str) or not text.strip():
-            out.append(TextAnalysis(language=None))
+            yield TextAnalysis(language=None)
         else:
-            out.append(_analyse_one(analyser, text))
-    return out
+            yield _analyse_one(analyser, text, fallback)
 
 
-def _rating_polarity(rating: Any, scale: Any) -> int:
+def rating_polarity(rating: Any, scale: Any = None) -> int:
     """-1 for a low rating, +1 for a high one, 0 otherwise or when unknown.
 
-    Low is ≤2 on 1–5 and ≤4 on 0–10; high is ≥4 and ≥8. Without a scale, a rating above 5
-    can only be on 0–10.
+    Low is ≤2 on 1–5 and ≤4 on 0/1–10; high is ≥4 and ≥8. Without a scale, a rating
+    above 5 can only be on the 10-point scale.
     """
     try:
         r = float(rating)
@@ -544,6 +848,10 @@ def _rating_polarity(rating: Any, scale: Any) -> int:
     return -1 if r <= 2 else (1 if r >= 4 else 0)
 
 
+_rating_polarity = rating_polarity  # the name the pipeline used before
+_NO_THEMES: list[str] = []
+
+
 def analyse_frame(
     texts: pd.Series,
     ratings: pd.Series | None = None,
@@ -551,33 +859,50 @@ def analyse_frame(
     config: AppConfig | None = None,
     *,
     sentiment_path: Path | str | None = None,
+    fallback: SentimentFallback | None = None,
 ) -> pd.DataFrame:
     """Columns ``language``, ``sentiment``, ``themes``, ``negative_themes`` for a text column.
 
     In: ``texts`` (redacted free text, any index), optionally ``ratings`` and ``scales``
-    (5 or 10, the top of the rating scale) aligned on the same index.
+    (5 or 10, the top of the rating scale) aligned on the same index, and a learned
+    ``fallback`` for texts without lexicon sentiment (see :func:`analyse`).
     Out: a frame with the same index. ``language`` is ``None`` and ``sentiment`` NaN for
     an empty text; ``themes`` and ``negative_themes`` are sorted comma-separated ids
-    ("" if none). A theme is negative when the clauses mentioning it are; when their
-    wording is neutral, a low rating makes it negative (a high one keeps it positive).
+    ("" if none). A theme is negative when what the text says about it is; when that is
+    neutral, a low rating makes it negative (a high one keeps it positive). The
+    ``sentiment`` column stays the text's own reading: the rating is a column of its own.
     """
     index = texts.index
     values = texts.astype("object").where(texts.notna(), None)
     codes, uniques = pd.factorize(values, use_na_sentinel=True)
-    results = analyse(list(uniques), config, sentiment_path=sentiment_path)
-    n_unique = len(results)
-    lang_u = [r.language for r in results]
-    sent_u = [float("nan") if r.language is None else r.sentiment for r in results]
-    themes_u = [",".join(sorted(r.themes)) for r in results]
-    neg_u = [",".join(sorted(r.negative_themes)) for r in results]
-    neutral_u = [sorted(t for t, s in r.theme_sentiment.items() if s == 0.0) for r in results]
+    # One pass over the distinct texts, keeping only the columns (not the analyses).
+    lang_u: list[str | None] = []
+    sent_u: list[float] = []
+    themes_u: list[str] = []
+    neg_u: list[str] = []
+    neutral_u: list[list[str]] = []
+    nan = float("nan")
+    for r in _iter_analyse(uniques, config, sentiment_path, fallback):
+        lang_u.append(r.language)
+        sent_u.append(nan if r.language is None else r.sentiment)
+        if r.theme_sentiment:
+            themes_u.append(",".join(r.theme_sentiment))  # theme_sentiment is sorted by theme
+            neg_u.append(",".join(t for t, v in r.theme_sentiment.items() if v < 0))
+            neutral_u.append([t for t, v in r.theme_sentiment.items() if v == 0.0])
+        else:
+            themes_u.append("")
+            neg_u.append("")
+            neutral_u.append(_NO_THEMES)
+    n_unique = len(lang_u)
     # code -1 (missing text) maps to the extra slot at the end of each list.
     lang_u.append(None)
     sent_u.append(float("nan"))
     themes_u.append("")
     neg_u.append("")
     neutral_u.append([])
-    idx = [c if c >= 0 else n_unique for c in codes]
+    idx = codes.tolist()
+    if (codes < 0).any():
+        idx = [c if c >= 0 else n_unique for c in idx]
     language = [lang_u[i] for i in idx]
     sentiment = [sent_u[i] for i in idx]
     themes = [themes_u[i] for i in idx]
@@ -587,7 +912,7 @@ def analyse_frame(
         scale_values = scales.reindex(index).tolist() if scales is not None else [None] * len(index)
         for row, i in enumerate(idx):
             neutral = neutral_u[i]
-            if neutral and _rating_polarity(rating_values[row], scale_values[row]) < 0:
+            if neutral and rating_polarity(rating_values[row], scale_values[row]) < 0:
                 negative[row] = ",".join(sorted(set(filter(None, negative[row].split(","))) | set(neutral)))
     return pd.DataFrame(
         {

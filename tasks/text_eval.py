@@ -11,7 +11,7 @@ would tag and the overall sentiment (negative / neutral / positive).
     python -m tasks.text_eval --json          # the same figures as JSON
 
 **Splits.** ``dev`` (~40 %) may be looked at and used to tune the lexicons in
-``config/themes.yaml`` and ``config/sentiment.yaml``; ``test`` (~60 %) is held out: its
+``config/themes/`` and ``config/sentiment.yaml``; ``test`` (~60 %) is held out: its
 figures are reported, its errors are never listed. The split is a fixed function of the
 item id (:func:`split_for`), so it cannot drift when texts are added.
 
@@ -76,7 +76,7 @@ __all__ = [
 
 DEFAULT_PATH = Path(__file__).resolve().parents[1] / "tests" / "data" / "text_eval" / "eval.jsonl"
 
-# The 14 pain-point themes of the domain (stable ids, as in config/themes.yaml).
+# The 14 pain-point themes of the domain (stable ids, as in config/themes/themes.yaml).
 THEME_IDS: tuple[str, ...] = (
     "contact_reachability",
     "reminders_notifications",
@@ -139,7 +139,7 @@ def split_for(item_id: str) -> str:
 
 
 def known_theme_ids() -> frozenset[str]:
-    """The 14 domain themes plus any theme the configuration defines (``config/themes.yaml``).
+    """The 14 domain themes plus any theme the configuration defines (``config/themes/``).
 
     Only the theme ids are read from the configuration; when it cannot be loaded the 14
     ids are used.

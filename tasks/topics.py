@@ -1,6 +1,6 @@
 """Emerging topics: negative feedback that matches no theme, clustered into candidate new themes.
 
-The theme lexicons (``config/themes.yaml``) only find what someone already thought of.
+The theme lexicons (``config/themes/``) only find what someone already thought of.
 Complaints about something new (a closed car park, a broken Wi-Fi, a new rule) land in
 the feedback table with a negative sentiment and an empty ``themes`` column, and no pain
 point ever shows them. This module groups those texts and shows each group to the analyst
