@@ -33,6 +33,17 @@ system-deps:
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
 	  $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq libharfbuzz-subset0 fonts-dejavu-core >/dev/null; \
 	fi
+	@# The tests start their own throw-away PostgreSQL from the server binaries (tests/conftest.py);
+	@# Debian's package would also create and start a "main" cluster: switched off before it is installed.
+	@if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then \
+	  echo "installing Debian package: postgresql (server binaries for the tests; no cluster is created)"; \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  APT="$$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq"; \
+	  $$SUDO apt-get update -qq && $$APT postgresql-common >/dev/null && \
+	  $$SUDO sed -i 's/^#*[[:space:]]*create_main_cluster[[:space:]]*=.*/create_main_cluster = false/' \
+	    /etc/postgresql-common/createcluster.conf && \
+	  $$APT postgresql >/dev/null; \
+	fi
 
 demo: install
 	@mkdir -p var/prefect
