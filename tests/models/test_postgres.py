@@ -222,24 +222,21 @@ def test_each_channel_ingests_with_the_accounting_identity(tmp_path, any_db_url,
     assert _counts(any_db_url) == before
 
 
-def test_an_over_long_source_id_does_not_break_the_ingest(tmp_path, any_db_url, config, request):
-    """A 250-character call id: the row must end up accepted or quarantined, never crash
-    the file. PostgreSQL enforces the VARCHAR(200) of ``feedback.dedup_key`` /
-    ``external_id`` (SQLite ignores lengths), and no suite checks id lengths yet."""
-    from sqlalchemy.exc import DataError
-
-    if any_db_url.startswith("postgresql"):
-        request.applymarker(pytest.mark.xfail(
-            strict=True, raises=DataError,
-            reason="no expectation limits id lengths: PostgreSQL refuses dedup_key > VARCHAR(200)"))
+def test_an_over_long_source_id_is_quarantined_not_a_crash(tmp_path, any_db_url, config):
+    """A 250-character call id: PostgreSQL enforces the VARCHAR(200) of ``feedback.dedup_key``
+    (SQLite ignores lengths), so the suites quarantine ids longer than 160 characters and
+    the file is processed the same way on both databases."""
     _with_registry(any_db_url)
     path = tmp_path / "contact_center_long.csv"
     path.write_text("call_id,call_date,office_code,client_type,rating,comment\n"
                     f"{'x' * 250},2026-01-15,52-01,citizen,5,\nc2,2026-01-16,52-01,citizen,4,\n", encoding="utf-8")
     with session_scope(any_db_url) as s:
         summary = ingest_file(s, path, "contact_center", QUARTER, config)
-    assert summary.received == 2 == summary.accepted + summary.quarantined + summary.duplicates
-    assert _counts(any_db_url)["Feedback"] == summary.accepted
+    assert (summary.received, summary.accepted, summary.quarantined, summary.duplicates) == (2, 1, 1, 0)
+    assert _counts(any_db_url)["Feedback"] == 1
+    with session_scope(any_db_url) as s:
+        (q,) = s.execute(select(Quarantine)).scalars().all()
+    assert (q.source_row, q.field) == (2, "external_id") and "160" in q.reason
 
 
 def _counts(url: str) -> dict[str, int]:
