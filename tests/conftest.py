@@ -59,7 +59,8 @@ def env(tmp_path, monkeypatch, db_url):
     monkeypatch.setenv("CXLOOP_CONFIG_DIR", str(ROOT / "config"))
     monkeypatch.setenv("CXLOOP_DATA_DIR", str(tmp_path / "incoming"))
     monkeypatch.setenv("CXLOOP_OUT_DIR", str(tmp_path / "out"))
-    for var in ("CXLOOP_SMTP_HOST", "CXLOOP_SMTP_PORT", "CXLOOP_SMTP_USER", "CXLOOP_SMTP_PASSWORD"):
+    for var in ("CXLOOP_SMTP_HOST", "CXLOOP_SMTP_PORT", "CXLOOP_SMTP_USER", "CXLOOP_SMTP_PASSWORD",
+                "CXLOOP_SMTP_BLOCK", "CXLOOP_SMTP_SECURITY", "CXLOOP_SMTP_CA_FILE"):
         monkeypatch.delenv(var, raising=False)
     reset_settings_cache()
     settings = get_settings()

@@ -2,21 +2,36 @@
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import socket
+import ssl
 from email import policy
 from email.parser import BytesParser
 from pathlib import Path
 
 import pytest
 from aiosmtpd.controller import Controller
+from pydantic import SecretStr
 from sqlmodel import select
 
 from cxloop.config import load_config
+from cxloop.quarters import Quarter
 from cxloop.settings import Settings
 from models.db import dispose_engines, session_scope, upgrade
 from models.tables import Delivery
-from tasks.delivery import deliver_reports, recipients_for
+from tasks.delivery import (
+    SmtpConfigError,
+    archived_report,
+    deliver_reports,
+    delivery_log,
+    mask_address,
+    mask_addresses,
+    recipients_for,
+    resend_deliveries,
+    smtp_target,
+    smtp_target_from_block,
+)
 from tasks.reporting import ReportFile, file_sha256, write_reports
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -100,6 +115,30 @@ def db(tmp_path):
     upgrade(url)
     yield url
     dispose_engines()
+
+
+def seed_quarter(url: str, quarter: str = QUARTER, regions: dict[str, float] | None = None) -> None:
+    """A little of a quarter's results, enough for distinct reports: feedback rows and the index per region.
+
+    ``regions``: region code -> composite index (default 52: 81.7, 66: 77.5; region 10 gets nothing).
+    """
+    from datetime import date
+
+    from models.tables import Feedback, IndexResult
+
+    regions = regions or {"52": 81.7, "66": 77.5}
+    day = Quarter.parse(quarter).start
+    with session_scope(url) as s:
+        s.add(IndexResult(quarter=quarter, level="country", unit_code="RU", client_type="composite",
+                          index=sum(regions.values()) / len(regions), n=600, stars=3, sufficient_sample=True))
+        for i, (region, value) in enumerate(sorted(regions.items())):
+            s.add(IndexResult(quarter=quarter, level="region", unit_code=region, region_code=region,
+                              client_type="composite", index=value, ci_low=value - 2, ci_high=value + 2,
+                              n=300, stars=3, sufficient_sample=True))
+            for k in range(3 + i):
+                s.add(Feedback(dedup_key=f"{quarter}-{region}-{k}", channel="contact_center", source_file="seed.csv",
+                               source_row=k + 2, received_at=date(day.year, day.month, 10), quarter=quarter,
+                               office_code=f"{region}-01", region_code=region, client_type="citizen", rating=4))
 
 
 def smtp_settings(tmp_path: Path, port: int) -> Settings:
@@ -287,3 +326,393 @@ def test_logs_carry_no_addresses_or_bodies(db, config, reports, tmp_path, caplog
     assert logged  # something was logged
     assert "@" not in logged
     assert "Ключевое сообщение" not in logged
+
+
+# ---------------------------------------------------------------------------
+# The delivery log: retries folded into attempts, a refused recipient, re-sends
+# ---------------------------------------------------------------------------
+
+
+class RefusingHandler(RecordingHandler):
+    """Accepts every message, but answers RCPT for the addresses in ``refuse`` with ``reply``."""
+
+    def __init__(self, refuse: set[str], reply: str = "550 5.1.1 <{addr}>: mailbox unavailable") -> None:
+        super().__init__()
+        self.refuse = set(refuse)
+        self.reply = reply
+        self.refused: list[str] = []
+
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
+        if address in self.refuse:
+            self.refused.append(address)
+            return self.reply.format(addr=address)
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+
+def sha(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def test_451_twice_then_accepted_is_one_delivery_with_three_attempts(db, config, reports, smtp_server, tmp_path):
+    handler = RecordingHandler(fail_times=2)
+    port = smtp_server(handler)
+    pauses: list[float] = []
+    with session_scope(db) as s:
+        summary = deliver_reports(s, QUARTER, {"66": reports["66"]}, config, smtp_settings(tmp_path, port),
+                                  retry_delay=0.5, sleep=pauses.append)
+    assert (summary.sent, summary.failed) == (1, 0) and handler.attempts == 3 and len(handler.messages) == 1
+    assert pauses == [0.5, 1.0]  # back-off doubles
+    rows = deliveries(db)
+    assert [r.status for r in rows] == ["failed", "failed", "sent"]
+    assert all(r.error.startswith("temporary: 451 4.3.0") for r in rows[:2]) and rows[2].error is None
+    with session_scope(db) as s:
+        [state] = delivery_log(s, QUARTER)
+    assert (state.scope, state.recipient, state.status, state.attempts, state.error) == ("66", "director@cx66.example", "sent", 3, None)
+    assert state.report_sha256 == reports["66"].sha256
+
+
+def test_attempts_and_delay_come_from_the_settings(db, config, reports, smtp_server, tmp_path):
+    handler = RecordingHandler(fail_times=10**6)
+    port = smtp_server(handler)
+    settings = smtp_settings(tmp_path, port).model_copy(update={"smtp_attempts": 4, "smtp_retry_delay": 0.25})
+    pauses: list[float] = []
+    with session_scope(db) as s:
+        summary = deliver_reports(s, QUARTER, {"66": reports["66"]}, config, settings, sleep=pauses.append)
+    assert summary.failed == 1 and handler.attempts == 4 and pauses == [0.25, 0.5, 1.0]
+
+
+def test_refused_recipient_fails_at_once_others_get_theirs_and_resend_sends_it_later(db, config, reports, smtp_server, tmp_path):
+    handler = RefusingHandler({"cx-design@cx52.example"})
+    port = smtp_server(handler)
+    settings = smtp_settings(tmp_path, port)
+    pauses: list[float] = []
+    with session_scope(db) as s:
+        summary = deliver_reports(s, QUARTER, reports, config, settings, retry_delay=0.01, sleep=pauses.append)
+    expected = all_recipients(config)
+    total = sum(len(v) for v in expected.values())
+    assert (summary.sent, summary.failed) == (total - 1, 1)
+    assert handler.refused == ["cx-design@cx52.example"] and pauses == []  # 5xx: not retried
+    [failure] = summary.failures
+    assert (failure.quarter, failure.scope, failure.recipient) == (QUARTER, "52", "cx-design@cx52.example")
+    assert failure.error.startswith("permanent: recipient refused: 550 5.1.1 <cx-design@cx52.example>")
+    shown = summary.as_dict()["failures"][0]
+    assert shown["recipient"] == "c***@cx52.example" and "cx-design@" not in shown["error"] and "550 5.1.1" in shown["error"]
+    assert summary.per_scope["52"] == {"recipients": 2, "sent": 1, "skipped": 0, "failed": 1}
+    assert {rcpt[0] for rcpt, _ in handler.messages} == {e for es in expected.values() for e in es} - {"cx-design@cx52.example"}
+
+    with session_scope(db) as s:
+        failed = delivery_log(s, QUARTER, status="failed")
+    assert [(f.scope, f.recipient, f.attempts) for f in failed] == [("52", "cx-design@cx52.example", 1)]
+    assert "550 5.1.1" in failed[0].error
+
+    # the mailbox is fixed: the resend sends exactly that message, with region 52's PDF
+    handler.refuse.clear()
+    before = len(handler.messages)
+    with session_scope(db) as s:
+        again = resend_deliveries(s, config, settings, QUARTER, retry_delay=0)
+    assert (again.sent, again.failed, again.skipped) == (1, 0, 0)
+    [(rcpt, raw)] = handler.messages[before:]
+    assert rcpt == ["cx-design@cx52.example"]
+    pdf = next(parse(raw).iter_attachments())
+    assert pdf.get_filename() == f"cx-report_{QUARTER}_52_ru.pdf" and sha(pdf.get_content()) == reports["52"].sha256
+    assert "Ключевое сообщение для 52" in parse(raw).get_body(("plain",)).get_content()  # kept next to the PDF
+    with session_scope(db) as s:
+        assert delivery_log(s, QUARTER, status="failed") == []
+        state = next(st for st in delivery_log(s, QUARTER) if st.recipient == "cx-design@cx52.example")
+        assert (state.status, state.attempts) == ("sent", 2)
+        # nothing failed any more: a second resend sends nothing
+        assert resend_deliveries(s, config, settings, QUARTER, retry_delay=0).per_scope == {}
+    assert len(handler.messages) == before + 1
+
+
+def test_every_message_carries_exactly_its_own_region_pdf(db, config, reports, smtp_server, tmp_path):
+    """Two regions + national: parse every received message and compare attachments by name and content hash."""
+    chosen = {scope: reports[scope] for scope in ("national", "52", "66")}
+    hashes = {scope: r.sha256 for scope, r in chosen.items()}
+    assert len(set(hashes.values())) == 3  # the PDFs differ, so a mix-up would show
+    handler = RecordingHandler()
+    port = smtp_server(handler)
+    with session_scope(db) as s:
+        summary = deliver_reports(s, QUARTER, chosen, config, smtp_settings(tmp_path, port), retry_delay=0)
+    assert summary.scopes_without_report == ["10"] and summary.failed == 0
+
+    received: dict[str, list[tuple[str, str]]] = {}
+    for rcpt_tos, raw in handler.messages:
+        msg = parse(raw)
+        assert rcpt_tos == [msg["To"]] and msg["Cc"] is None and msg["Bcc"] is None
+        pdfs = [(a.get_filename(), sha(a.get_content())) for a in msg.iter_attachments()]
+        received.setdefault(rcpt_tos[0], []).extend(pdfs)
+    own = {e.lower(): scope for scope in chosen for e in (r.email for r in recipients_for(scope, config))}
+    assert set(received) == set(own)  # region 10's people got nothing: its report was not in this run
+    for address, pdfs in received.items():
+        scope = own[address]
+        assert pdfs == [(f"cx-report_{QUARTER}_{scope}_ru.pdf", hashes[scope])]
+        others = {h for sc, h in hashes.items() if sc != scope}
+        assert not others & {h for _, h in pdfs}
+
+
+def test_a_report_filed_under_another_scope_is_refused_before_anything_is_sent(db, config, reports, smtp_server, tmp_path):
+    handler = RecordingHandler()
+    port = smtp_server(handler)
+    wrong_name = ReportFile(scope="52", path=reports["66"].path, key_messages=[], sha256=reports["66"].sha256)
+    for bad in ({"national": reports["national"], "52": reports["66"]}, {"52": wrong_name}):
+        with session_scope(db) as s, pytest.raises(ValueError, match="nothing sent"):
+            deliver_reports(s, QUARTER, bad, config, smtp_settings(tmp_path, port), retry_delay=0)
+    assert handler.messages == [] and deliveries(db) == []
+
+
+def test_resend_follows_the_current_recipients_list(db, config, reports, smtp_server, tmp_path):
+    handler = RecordingHandler(fail_times=10**6)
+    port = smtp_server(handler)
+    settings = smtp_settings(tmp_path, port)
+    with session_scope(db) as s:
+        assert deliver_reports(s, QUARTER, {"52": reports["52"]}, config, settings, attempts=1).failed == 2
+    # cx-design is taken off region 52's list (and put on region 66's) before the resend
+    changed = config.model_copy(deep=True)
+    moved = changed.recipients.regions["52"].pop(1)
+    assert moved.email == "cx-design@cx52.example"
+    changed.recipients.regions["66"].append(moved)
+    handler.fail_times = 0
+    with session_scope(db) as s:
+        summary = resend_deliveries(s, changed, settings, QUARTER, attempts=1)
+    assert summary.sent == 1 and summary.not_recipients == [(QUARTER, "52", "cx-design@cx52.example")]
+    assert [rcpt for rcpt, _ in handler.messages] == [["director@cx52.example"]]
+
+
+def test_resend_all_sends_again_what_was_sent_with_a_new_message_id(db, config, reports, tmp_path, smtp_server):
+    handler = RecordingHandler()
+    port = smtp_server(handler)
+    settings = smtp_settings(tmp_path, port)
+    with session_scope(db) as s:
+        deliver_reports(s, QUARTER, {"66": reports["66"]}, config, settings)
+        assert resend_deliveries(s, config, settings, QUARTER).per_scope == {}  # nothing failed
+        summary = resend_deliveries(s, config, settings, QUARTER, failed_only=False)
+    assert summary.sent == 1 and len(handler.messages) == 2
+    assert len({parse(raw)["Message-ID"] for _, raw in handler.messages}) == 2
+
+
+def test_unusable_smtp_settings_are_logged_as_failures_to_resend(db, config, reports, tmp_path):
+    settings = Settings(_env_file=None, smtp_host="127.0.0.1", smtp_port=free_port(), smtp_security="starttls",
+                        smtp_ca_file=tmp_path / "missing-ca.pem", out_dir=tmp_path / "out")
+    with pytest.raises(SmtpConfigError, match="missing-ca.pem"):
+        smtp_target(settings)
+    with session_scope(db) as s:
+        summary = deliver_reports(s, QUARTER, {"66": reports["66"]}, config, settings)
+    assert summary.failed == 1 and "SMTP settings unusable" in summary.failures[0].error
+    assert [(r.status, r.transport) for r in deliveries(db)] == [("failed", "smtp")]
+
+
+def test_key_messages_are_kept_with_the_pdf_and_rebuilt_when_it_changed(db, config, reports, tmp_path):
+    with session_scope(db) as s:
+        deliver_reports(s, QUARTER, {"52": reports["52"]}, config, outbox_settings(tmp_path))
+        kept = archived_report(s, QUARTER, "52", config, reports["52"].path)
+        assert kept.key_messages == reports["52"].key_messages and kept.sha256 == reports["52"].sha256
+        with reports["52"].path.open("ab") as fh:  # the PDF changed since: its kept messages no longer apply
+            fh.write(b"\n% changed\n")
+        rebuilt = archived_report(s, QUARTER, "52", config, reports["52"].path)
+        assert rebuilt.sha256 != reports["52"].sha256
+        assert rebuilt.key_messages and all("Ключевое сообщение" not in m for m in rebuilt.key_messages)
+        assert archived_report(s, QUARTER, "52", config, tmp_path / "nowhere.pdf") is None
+
+
+def test_masking():
+    assert mask_address("director@cx52.example") == "d***@cx52.example"
+    assert mask_address("not-an-address") == "***"
+    text = "550 <cx-design@cx52.example> and national-cx@mintrud.example unknown"
+    assert mask_addresses(text) == "550 <c***@cx52.example> and n***@mintrud.example unknown"
+
+
+def test_security_setting_reads_none_as_plain_and_refuses_the_unknown():
+    from pydantic import ValidationError
+
+    assert Settings(_env_file=None, smtp_security="none").smtp_security == "plain"
+    assert Settings(_env_file=None, smtp_security="PLAIN").effective_smtp_port == 25
+    assert Settings(_env_file=None, smtp_security="ssl").effective_smtp_port == 465
+    with pytest.raises(ValidationError):
+        Settings(_env_file=None, smtp_security="tls-maybe")
+
+
+# ---------------------------------------------------------------------------
+# TLS: implicit (ssl) and STARTTLS against aiosmtpd with a certificate made here
+# ---------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def tls_files(tmp_path_factory):
+    """A throw-away CA and a server certificate it signed for 127.0.0.1 / localhost (PEM files)."""
+    import ipaddress
+    from datetime import datetime, timedelta, timezone
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+    folder = tmp_path_factory.mktemp("tls")
+    now = datetime.now(timezone.utc)
+    ca_key = ec.generate_private_key(ec.SECP256R1())
+    ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "cxloop test CA")])
+    ca = (
+        x509.CertificateBuilder().subject_name(ca_name).issuer_name(ca_name).public_key(ca_key.public_key())
+        .serial_number(x509.random_serial_number()).not_valid_before(now - timedelta(minutes=5))
+        .not_valid_after(now + timedelta(days=1))
+        .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
+        .add_extension(x509.KeyUsage(digital_signature=True, content_commitment=False, key_encipherment=False,
+                                     data_encipherment=False, key_agreement=False, key_cert_sign=True, crl_sign=True,
+                                     encipher_only=False, decipher_only=False), critical=True)
+        .add_extension(x509.SubjectKeyIdentifier.from_public_key(ca_key.public_key()), critical=False)
+        .sign(ca_key, hashes.SHA256())
+    )
+    key = ec.generate_private_key(ec.SECP256R1())
+    cert = (
+        x509.CertificateBuilder().subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")]))
+        .issuer_name(ca_name).public_key(key.public_key()).serial_number(x509.random_serial_number())
+        .not_valid_before(now - timedelta(minutes=5)).not_valid_after(now + timedelta(days=1))
+        .add_extension(x509.SubjectAlternativeName([x509.DNSName("localhost"),
+                                                    x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), critical=False)
+        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
+        .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()), critical=False)
+        .sign(ca_key, hashes.SHA256())
+    )
+    files = {"ca": folder / "ca.pem", "cert": folder / "server.pem", "key": folder / "server.key"}
+    files["ca"].write_bytes(ca.public_bytes(serialization.Encoding.PEM))
+    files["cert"].write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    files["key"].write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                               serialization.NoEncryption()))
+    return files
+
+
+def server_tls_context(tls_files) -> ssl.SSLContext:
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(tls_files["cert"], tls_files["key"])
+    return context
+
+
+class TlsRecordingHandler(RecordingHandler):
+    """Records, with each message, whether it arrived over TLS."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.over_tls: list[bool] = []
+
+    async def handle_DATA(self, server, session, envelope):
+        self.over_tls.append(session.ssl is not None or server.transport.get_extra_info("ssl_object") is not None)
+        return await super().handle_DATA(server, session, envelope)
+
+
+@pytest.fixture
+def tls_server(tls_files):
+    started = []
+
+    def start(handler, mode: str, **smtp_kwargs) -> int:
+        port = free_port()
+        context = server_tls_context(tls_files)
+        if mode == "ssl":
+            controller = Controller(handler, hostname="127.0.0.1", port=port, ssl_context=context, **smtp_kwargs)
+        else:
+            controller = Controller(handler, hostname="127.0.0.1", port=port, tls_context=context,
+                                    require_starttls=True, **smtp_kwargs)
+        controller.start()
+        started.append(controller)
+        return port
+
+    yield start
+    for controller in started:
+        controller.stop()
+
+
+def tls_settings(tmp_path, port, security, **extra) -> Settings:
+    return Settings(_env_file=None, smtp_host="127.0.0.1", smtp_port=port, smtp_security=security, smtp_timeout=10,
+                    out_dir=tmp_path / "out", mail_from="cxloop@cx.example", **extra)
+
+
+def test_ssl_delivers_with_the_ca_file_and_refuses_an_unknown_certificate(db, config, reports, tls_server, tls_files, tmp_path):
+    handler = TlsRecordingHandler()
+    port = tls_server(handler, "ssl")
+    with session_scope(db) as s:
+        ok = deliver_reports(s, QUARTER, {"66": reports["66"]}, config,
+                             tls_settings(tmp_path, port, "ssl", smtp_ca_file=tls_files["ca"]), retry_delay=0)
+    assert ok.sent == 1 and handler.over_tls == [True]
+    assert next(parse(handler.messages[0][1]).iter_attachments()).get_content() == reports["66"].path.read_bytes()
+
+    # the system CAs do not know the test CA: permanent, one attempt, nothing delivered
+    pauses: list[float] = []
+    with session_scope(db) as s:
+        bad = deliver_reports(s, QUARTER, {"10": reports["10"]}, config, tls_settings(tmp_path, port, "ssl"),
+                              retry_delay=0.01, sleep=pauses.append)
+    assert bad.failed == 2 and pauses == [] and len(handler.messages) == 1
+    assert all(f.error.startswith("permanent: TLS certificate rejected") for f in bad.failures)
+
+    # verification turned off (a relay with its own certificate): delivered
+    with session_scope(db) as s:
+        unverified = deliver_reports(s, QUARTER, {"10": reports["10"]}, config,
+                                     tls_settings(tmp_path, port, "ssl", smtp_verify=False), retry_delay=0)
+    assert unverified.sent == 2 and handler.over_tls == [True, True, True]
+
+
+def test_starttls_upgrades_then_logs_in(db, config, reports, tls_server, tls_files, tmp_path):
+    from aiosmtpd.smtp import AuthResult
+
+    logins: list[tuple[str, bool]] = []
+
+    def authenticator(server, session, envelope, mechanism, auth_data):
+        ok = auth_data.login == b"cxloop" and auth_data.password == b"s3cret"
+        logins.append((auth_data.login.decode(), ok))
+        return AuthResult(success=ok, handled=False)  # handled=False: the server answers 235 / 535 itself
+
+    handler = TlsRecordingHandler()
+    port = tls_server(handler, "starttls", authenticator=authenticator, auth_require_tls=True)
+    settings = tls_settings(tmp_path, port, "starttls", smtp_ca_file=tls_files["ca"], smtp_user="cxloop", smtp_password="s3cret")
+    with session_scope(db) as s:
+        summary = deliver_reports(s, QUARTER, {"66": reports["66"]}, config, settings, retry_delay=0)
+    assert summary.sent == 1 and handler.over_tls == [True] and logins == [("cxloop", True)]
+
+    wrong = settings.model_copy(update={"smtp_password": SecretStr("wrong")})
+    pauses: list[float] = []
+    with session_scope(db) as s:
+        refused = deliver_reports(s, QUARTER, {"66": reports["66"]}, config, wrong, force=True, retry_delay=0.01,
+                                  sleep=pauses.append)
+    assert refused.failed == 1, refused
+    assert pauses == [] and refused.failures[0].error.startswith("permanent: 535"), refused.failures[0].error
+
+    # "plain" to a server that insists on STARTTLS: refused (5xx), the message never goes in clear
+    with session_scope(db) as s:
+        plain = deliver_reports(s, QUARTER, {"66": reports["66"]}, config, tls_settings(tmp_path, port, "plain"),
+                                force=True, retry_delay=0)
+    assert plain.failed == 1 and plain.failures[0].error.startswith("permanent: 530")
+    assert len(handler.messages) == 1
+
+
+def test_ssl_to_a_plain_server_is_a_configuration_error(db, config, reports, smtp_server, tmp_path):
+    port = smtp_server(RecordingHandler())
+    pauses: list[float] = []
+    with session_scope(db) as s:
+        summary = deliver_reports(s, QUARTER, {"66": reports["66"]}, config, tls_settings(tmp_path, port, "ssl"),
+                                  retry_delay=0.01, sleep=pauses.append)
+    assert summary.failed == 1 and pauses == []
+    assert summary.failures[0].error.startswith("permanent: TLS handshake failed")
+
+
+# ---------------------------------------------------------------------------
+# prefect-email's EmailServerCredentials block (loading by name is tested with the flow)
+# ---------------------------------------------------------------------------
+
+
+def test_email_server_credentials_block_maps_onto_the_smtp_target(tmp_path, tls_files):
+    prefect_email = pytest.importorskip("prefect_email")
+    settings = Settings(_env_file=None, smtp_ca_file=tls_files["ca"], smtp_timeout=7)
+    cases = [
+        (dict(smtp_server="mail.cx.example", smtp_type="STARTTLS", username="bot", password="pw"),
+         ("mail.cx.example", 587, "starttls", "bot", "pw", True)),
+        (dict(smtp_server="gmail", smtp_type="SSL", smtp_port=2465, verify=False),
+         ("smtp.gmail.com", 2465, "ssl", None, None, False)),
+        (dict(smtp_server="relay.local", smtp_type="INSECURE", username=""),
+         ("relay.local", 25, "plain", None, None, True)),
+    ]
+    for fields, expected in cases:
+        target = smtp_target_from_block(prefect_email.EmailServerCredentials(**fields), settings)
+        assert (target.host, target.port, target.security, target.username, target.password, target.verify) == expected
+        assert target.ca_file == tls_files["ca"] and target.timeout == 7
+        assert "pw" not in repr(target) and "pw" not in target.describe()
