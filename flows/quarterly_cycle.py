@@ -22,7 +22,7 @@ from __future__ import annotations
 from dataclasses import fields
 
 from prefect import flow, get_run_logger, task
-from prefect.artifacts import create_markdown_artifact
+from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.cache_policies import NO_CACHE
 from prefect.states import Completed
 
@@ -30,6 +30,7 @@ from cxloop.config import get_config
 from cxloop.quarters import Quarter
 from cxloop.settings import get_settings
 from flows.ingest import ingest_feedback
+from flows.register import await_proposal_review
 from models.db import upgrade
 from tasks import stages
 from tasks.ingest import IngestSummary
@@ -48,6 +49,7 @@ evaluate_effects = task(stages.evaluate_effects, name="evaluate-effects", **_tas
 write_reports = task(stages.write_reports, name="write-reports", **_task)
 deliver_reports = task(stages.deliver_reports, name="deliver-reports", retries=1, retry_delay_seconds=30, **_task)
 export_register = task(stages.export_register, name="export-register", **_task)
+find_emerging_topics = task(stages.emerging_topics, name="find-emerging-topics", **_task)
 
 
 def _summary_markdown(s: dict) -> str:
@@ -72,13 +74,18 @@ def _summary_markdown(s: dict) -> str:
 
 
 @flow(name="quarterly-cx-cycle", log_prints=False)
-def quarterly_cycle(quarter: str | None = None, send_reports: bool = True, lang: str = "ru") -> dict:
+def quarterly_cycle(
+    quarter: str | None = None, send_reports: bool = True, lang: str = "ru", review_timeout_seconds: int = 0
+) -> dict:
     """Run the whole loop for one quarter (default: the last complete quarter).
 
     Args:
         quarter: the quarter as ``YYYYQn``, e.g. ``2026Q3``.
         send_reports: e-mail the PDFs (SMTP if configured, otherwise ``.eml`` files in the outbox).
         lang: report language (``ru``; ``en`` and ``fi`` arrive with the reporting issue).
+        review_timeout_seconds: when above 0, the run pauses after proposing measures so the
+            working group can approve, reject or reassign them in the Prefect UI; with no
+            answer in time the proposals stay ``proposed`` and the run goes on.
     """
     logger = get_run_logger()
     q = str(Quarter.parse(quarter)) if quarter else str(Quarter.last_complete())
@@ -103,7 +110,19 @@ def quarterly_cycle(quarter: str | None = None, send_reports: bool = True, lang:
 
     index = measure_star(q, config)
     pains = detect_pain_points(q, config)
+    pain_rows = stages.pain_point_artifact_rows(pains, config, lang=lang)
+    if pain_rows:
+        create_table_artifact(
+            key=f"cx-pain-points-{q.lower()}", table=pain_rows,
+            description=f"Top pain points {q} per region and the country, with the components of their priority",
+        )
+    topics = find_emerging_topics(q, lang)
+    create_markdown_artifact(
+        key=f"cx-emerging-topics-{q.lower()}", markdown=topics["markdown"],
+        description=f"Candidate new themes {q}: negative feedback no theme matches",
+    )
     proposed = propose_measures(q, config)
+    review = await_proposal_review(q, proposed, review_timeout_seconds) if review_timeout_seconds else None
     effects = evaluate_effects(q, config)
     reports = write_reports(q, config, settings, lang)
     delivery = deliver_reports(q, reports, config, settings) if send_reports else None
@@ -115,7 +134,7 @@ def quarterly_cycle(quarter: str | None = None, send_reports: bool = True, lang:
         for r in top.itertuples(index=False):
             unit = "country" if r.level == "country" else f"region {r.unit_code}"
             index_view.setdefault(unit, {})[r.client_type] = "—" if r.index != r.index else f"{r.index:.1f}"
-    national = pains[pains["region_code"] == "ALL"].head(3) if not pains.empty else pains
+    national = pains[pains["level"] == "country"].head(3) if not pains.empty else pains
     summary = {
         "quarter": q,
         "files": summaries,
@@ -123,6 +142,8 @@ def quarterly_cycle(quarter: str | None = None, send_reports: bool = True, lang:
         "index": index_view,
         "top_pain_points": [f"{r.theme}/{r.journey_stage}" for r in national.itertuples(index=False)],
         "measures_proposed": proposed,
+        "proposal_review": review,
+        "emerging_topics": topics["topics"],
         "effects": [
             {
                 "measure": e["measure_code"], "verdict": e["verdict"], "method": e["method"],

@@ -53,13 +53,28 @@ def measure_star(quarter: str, config: AppConfig) -> pd.DataFrame:
 
 
 def detect_pain_points(quarter: str, config: AppConfig) -> pd.DataFrame:
+    """Pain points of the quarter at office, region and country level (tasks/painpoints.py).
+
+    Reads the quarter's and the ``history_quarters`` earlier quarters' texts as counted
+    groups (no text leaves the database), the star index, the key drivers of the
+    quarter's survey answers, and the measures open / closed at the cycle time; replaces
+    the quarter's pain points. A rerun gives the same rows."""
+    from tasks.drivers import drivers_for_quarter
+
+    q = Quarter.parse(quarter)
+    history_quarters = [str(q.shift(-i)) for i in range(1, config.thresholds.pain_points.history_quarters + 1)]
     with session_scope() as session:
-        feedback = store.load_feedback(session, quarter)
-        index = store.load_index(session, quarter)
-        previous = store.load_pain_points(session, str(Quarter.parse(quarter).prev()))
-        closed = store.closed_measure_scopes(session, cycle_time(quarter))
-        result = prioritise_pain_points(feedback, config, index, previous, closed)
-        store.replace_pain_points(session, quarter, result)
+        groups = store.load_text_groups(session, str(q), history_quarters)
+        current = groups[groups["quarter"] == str(q)]
+        history = groups[groups["quarter"] != str(q)]
+        answers = store.load_answers(session, str(q))
+        drivers = drivers_for_quarter(answers) if not answers.empty else None
+        result = prioritise_pain_points(
+            current, config, store.load_index(session, str(q)), quarter=str(q), history=history, drivers=drivers,
+            open_measures=store.open_measures(session, cycle_time(str(q))),
+            closed_measures=store.closed_measure_scopes(session, cycle_time(str(q))),
+        )
+        store.replace_pain_points(session, str(q), result)
         return result
 
 
@@ -70,7 +85,7 @@ def propose_measures(quarter: str, config: AppConfig) -> list[str]:
         pains = store.load_pain_points(session, quarter)
         if pains.empty:
             return []
-        regional = pains[pains["region_code"] != "ALL"]
+        regional = pains[pains["level"] == "region"]
         created = propose(session, quarter, regional, config, cycle_time(quarter))
         return [m.code for m in created]
 
@@ -110,3 +125,23 @@ def export_register(quarter: str, settings: Settings) -> dict[str, Path]:
         xlsx = export_register_xlsx(session, folder / f"measures_{quarter}.xlsx", as_of)
         csv = export_register_csv(session, folder / f"measures_{quarter}.csv", as_of)
     return {"xlsx": xlsx, "csv": csv}
+
+
+def pain_point_artifact_rows(pains: pd.DataFrame, config: AppConfig, lang: str = "ru") -> list[dict]:
+    """The top pain points per region and the country, with their priority components, for a table artifact."""
+    from tasks.painpoints import pain_points_artifact_rows
+
+    return pain_points_artifact_rows(pains, config, lang=lang) if not pains.empty else []
+
+
+def emerging_topics(quarter: str, lang: str = "ru") -> dict:
+    """Candidate new themes: the quarter's negative feedback that no theme matches, clustered (tasks/topics.py)."""
+    from tasks.topics import emerging_topics as find, topics_markdown
+
+    with session_scope() as session:
+        feedback = store.load_feedback(session, quarter)
+    topics = find(feedback)
+    return {
+        "topics": [t.as_dict() for t in topics],
+        "markdown": topics_markdown(topics, lang=lang if lang in ("ru", "en") else "en"),
+    }
