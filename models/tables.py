@@ -177,6 +177,7 @@ class PainPoint(SQLModel, table=True):
     negative_share: float = Field(description="negative mentions per 100 texts of the unit in the quarter")
     mean_rating: Optional[float] = Field(default=None, description="mean rating of the rated mentions, 0-100")
     reach_offices: int = 0
+    offices_total: int = Field(default=0, description="offices of the unit (1 for an office)")
     reach_clients: int = 0
     ray: str
     ray_score: Optional[float] = None

@@ -39,7 +39,7 @@ Measures of a pain point (columns of ``PAIN_POINT_COLUMNS``)
       duplicates across channels are already dropped at ingest, and a text carries a
       theme once, so today this equals ``negative_mentions`` — it is its own column so
       that a client id can replace it.
-    * ``offices_total`` (in the frame, not stored): the unit's offices — registry
+    * ``offices_total``: the unit's offices — registry
       offices of the region (all of them for the country) plus any other office
       seen in the quarter's texts; 1 for an office row.
     * ``ray`` / ``ray_score``: the star ray the theme belongs to and the unit's value
@@ -156,13 +156,13 @@ _LEVEL_ORDER = {lvl: i for i, lvl in enumerate(LEVELS)}
 PAIN_POINT_COLUMNS = [
     "level", "unit_code", "region_code", "client_type", "theme", "journey_stage",
     "mentions", "negative_mentions", "texts_total", "negative_share", "mean_rating",
-    "reach_offices", "reach_clients", "ray", "ray_score", "trend", "signal", "p_bar", "ucl", "lcl",
+    "reach_offices", "offices_total", "reach_clients", "ray", "ray_score", "trend", "signal", "p_bar", "ucl", "lcl",
     "driver_importance", "covered_by",
     "component_reach", "component_severity", "component_trend", "component_driver", "component_coverage",
     "priority", "rank", "recurring",
 ]
-#: Result columns kept in the frame for the why-sentence but not stored.
-EXTRA_COLUMNS = ["offices_total"]
+#: Result columns kept in the frame but not stored (none at present).
+EXTRA_COLUMNS: list[str] = []
 COMPONENTS = ["component_reach", "component_severity", "component_trend", "component_driver", "component_coverage"]
 
 #: One row per identical (quarter, office, region, client type, stage, themes, negative themes)

@@ -97,11 +97,11 @@ def replace_index_results(session: Session, quarter: str, frame: pd.DataFrame) -
 
 PAIN_POINT_STORED = [
     "quarter", "level", "unit_code", "region_code", "client_type", "theme", "journey_stage", "mentions",
-    "negative_mentions", "texts_total", "negative_share", "mean_rating", "reach_offices", "reach_clients", "ray",
+    "negative_mentions", "texts_total", "negative_share", "mean_rating", "reach_offices", "offices_total", "reach_clients", "ray",
     "ray_score", "trend", "signal", "p_bar", "ucl", "lcl", "driver_importance", "covered_by", "component_reach",
     "component_severity", "component_trend", "component_driver", "component_coverage", "priority", "rank", "recurring",
 ]
-_PAIN_INTS = ("mentions", "negative_mentions", "texts_total", "reach_offices", "reach_clients", "rank")
+_PAIN_INTS = ("mentions", "negative_mentions", "texts_total", "reach_offices", "offices_total", "reach_clients", "rank")
 _PAIN_FLOATS = ("negative_share", "mean_rating", "ray_score", "trend", "p_bar", "ucl", "lcl", "driver_importance",
                 "component_reach", "component_severity", "component_trend", "component_driver",
                 "component_coverage", "priority")

@@ -33,6 +33,7 @@ def upgrade() -> None:
         batch_op.add_column(sa.Column('unit_code', _S(length=32), nullable=False, server_default=''))
         batch_op.add_column(sa.Column('client_type', _S(length=16), nullable=False, server_default='citizen'))
         batch_op.add_column(sa.Column('reach_offices', sa.Integer(), nullable=False, server_default='0'))
+        batch_op.add_column(sa.Column('offices_total', sa.Integer(), nullable=False, server_default='0'))
         batch_op.add_column(sa.Column('reach_clients', sa.Integer(), nullable=False, server_default='0'))
         batch_op.add_column(sa.Column('signal', _S(length=8), nullable=True))
         batch_op.add_column(sa.Column('covered_by', _S(), nullable=True))
@@ -51,7 +52,7 @@ def downgrade() -> None:
         batch_op.drop_constraint('uq_pain_point_unit', type_='unique')
     op.execute("DELETE FROM pain_point WHERE level = 'office'")
     with op.batch_alter_table('pain_point', schema=None) as batch_op:
-        for name in ("level", "unit_code", "client_type", "reach_offices", "reach_clients", "signal", "covered_by", *_FLOATS):
+        for name in ("level", "unit_code", "client_type", "reach_offices", "offices_total", "reach_clients", "signal", "covered_by", *_FLOATS):
             batch_op.drop_column(name)
         batch_op.create_unique_constraint('uq_pain_point', ['quarter', 'region_code', 'theme', 'journey_stage'])
 
