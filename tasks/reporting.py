@@ -42,7 +42,7 @@ from models.tables import (
     PainPoint,
     Quarantine,
 )
-from tasks.charts import forest_svg, pareto_svg, radar_svg
+from tasks.charts import forest_svg, importance_performance_svg, pareto_svg, radar_svg
 from tasks.measures import is_overdue
 
 log = logging.getLogger(__name__)
@@ -53,6 +53,7 @@ NATIONAL = "national"
 OPEN_STATUSES = ("proposed", "approved", "in_progress", "implemented")
 EVALUATED_STATUSES = frozenset({"evaluated", "closed"})
 TOP_PAIN_POINTS = 10
+PARETO_BARS = 15
 
 # ---------------------------------------------------------------------------
 # Interface strings. Russian is the product's first language; English covers
@@ -85,6 +86,17 @@ TEXT: dict[str, dict[str, Any]] = {
         "no_data": "нет данных",
         "insufficient": "недостаточная выборка",
         "channels_heading": "Каналы обратной связи и качество данных",
+        "metrics_heading": "Удовлетворённость: сводные показатели",
+        "metric": "Показатель",
+        "value": "Значение",
+        "interval": "95 % интервал",
+        "metric_names": {
+            "acsi": "Общая удовлетворённость (ACSI, 0–100)",
+            "nps": "Индекс лояльности NPS (−100…100)",
+            "ces": "Лёгкость получения услуги CES (1–7)",
+            "csat": "CSAT, доля оценок 4–5, %",
+        },
+        "metrics_note": "ACSI, NPS и CES — из анкеты «Звезда» (все респонденты); CSAT — оценки контакт-центра, книги отзывов и соцсетей. Погрешность NPS: ±1,96·100·√(((p+d)−(p−d)²)/n).",
         "channel": "Канал",
         "received": "Получено",
         "accepted": "Принято",
@@ -118,7 +130,16 @@ TEXT: dict[str, dict[str, Any]] = {
         "trend": "Динамика",
         "priority": "Приоритет",
         "recurring": "повторяется",
+        "client_short": {"citizen": "граждане", "employer": "работодатели"},
+        "signals": {"rise": "▲ рост (контрольная карта)", "fall": "▼ снижение (контрольная карта)"},
+        "priority_formula": "Приоритет = охват × тяжесть × динамика × влияние луча × покрытие мерой (множители в скобках под каждой строкой). Охват — жалобы на 100 обращений, с поправкой на долю затронутых офисов; тяжесть — насколько низко оценён луч звезды; динамика — 1,25 при значимом росте по контрольной карте Лэйни; влияние — вес луча в общей удовлетворённости; 0,5 — если уже действует мера.",
         "pareto_heading": "Парето негативных упоминаний",
+        "ipa_heading": "Что сильнее всего влияет на общую удовлетворённость",
+        "ipa_note": "Важность луча — его доля объяснённой дисперсии общей оценки (разложение Шепли R²); результат — значение луча в звезде. Красным — лучи, которые важны и оценены ниже среднего: их исправлять первыми.",
+        "ipa_r2": "R² модели",
+        "ipa_labels": {"fix_first": "исправлять первым", "keep_up": "сохранять", "low_priority": "низкий приоритет",
+                       "possible_overkill": "возможно, избыточно", "x_label": "важность, % объяснённой дисперсии",
+                       "y_label": "результат (0–100)"},
         "pareto_y": "негативные упоминания",
         "pareto_cum": "накопленная доля, %",
         "stages": {
@@ -229,6 +250,17 @@ TEXT: dict[str, dict[str, Any]] = {
         "no_data": "no data",
         "insufficient": "insufficient sample",
         "channels_heading": "Feedback channels and data quality",
+        "metrics_heading": "Satisfaction at a glance",
+        "metric": "Metric",
+        "value": "Value",
+        "interval": "95 % interval",
+        "metric_names": {
+            "acsi": "Overall satisfaction (ACSI-style, 0–100)",
+            "nps": "Net Promoter Score (−100…100)",
+            "ces": "Customer effort score CES (1–7)",
+            "csat": "CSAT, share of 4–5 ratings, %",
+        },
+        "metrics_note": "ACSI, NPS and CES come from the star survey (all respondents); CSAT from contact-centre, review-book and social ratings. NPS margin: ±1.96·100·√(((p+d)−(p−d)²)/n).",
         "channel": "Channel",
         "received": "Received",
         "accepted": "Accepted",
@@ -255,7 +287,16 @@ TEXT: dict[str, dict[str, Any]] = {
         "trend": "Trend",
         "priority": "Priority",
         "recurring": "recurring",
+        "client_short": {"citizen": "citizens", "employer": "employers"},
+        "signals": {"rise": "▲ rising (control chart)", "fall": "▼ falling (control chart)"},
+        "priority_formula": "Priority = reach × severity × trend × driver × coverage (the factors in brackets under each row). Reach: complaints per 100 texts, adjusted for the share of offices affected; severity: how low the star ray scores; trend: 1.25 on a significant rise on the Laney p′ chart; driver: the ray's weight in overall satisfaction; coverage: 0.5 when a measure is already working on it.",
         "pareto_heading": "Pareto of negative mentions",
+        "ipa_heading": "What drives overall satisfaction",
+        "ipa_note": "A ray's importance is its share of the explained variance of overall satisfaction (Shapley decomposition of R²); performance is the ray's star value. Red: rays that matter and score below average: fix these first.",
+        "ipa_r2": "model R²",
+        "ipa_labels": {"fix_first": "fix first", "keep_up": "keep up", "low_priority": "low priority",
+                       "possible_overkill": "possible overkill", "x_label": "importance, % of explained variance",
+                       "y_label": "performance (0–100)"},
         "pareto_y": "negative mentions",
         "pareto_cum": "cumulative share, %",
         "stages": {},
@@ -513,21 +554,68 @@ def _channels_block(session: Session, quarter: str, scope: str, t: dict[str, Any
     return block
 
 
+def _metrics_block(session: Session, quarter: str, scope: str, t: dict[str, Any], lang: str) -> dict[str, Any]:
+    """ACSI, NPS, CES from the survey and CSAT per rated channel, for the scope (see tasks/metrics.py)."""
+    from tasks.metrics import quarter_metrics
+
+    unit = quarter_metrics(session, quarter)["units"].get("ALL" if scope == NATIONAL else scope)
+    rows: list[dict[str, Any]] = []
+    if not unit:
+        return {"rows": rows}
+    names = t["metric_names"]
+
+    def interval(low: Any, high: Any, digits: int = 1) -> str:
+        return f"{fmt_num(low, lang, digits)} – {fmt_num(high, lang, digits)}"
+
+    survey = unit.get("survey", {}).get("all")
+    if survey:
+        specs = [
+            ("acsi", "acsi_sufficient", "n_acsi", lambda m: (fmt_num(m["acsi"], lang), interval(m["acsi_ci_low"], m["acsi_ci_high"]))),
+            ("nps", "nps_sufficient", "n_nps", lambda m: (fmt_num(m["nps"], lang, sign=True), "± " + fmt_num(m["nps_moe"], lang))),
+            ("ces", "ces_sufficient", "n_ces", lambda m: (fmt_num(m["ces"], lang, 2), interval(m["ces_ci_low"], m["ces_ci_high"], 2))),
+        ]
+        for key, flag, n_key, show in specs:
+            n = int(survey.get(n_key) or 0)
+            if n == 0:
+                continue
+            value, ci = show(survey) if survey.get(flag) else (t["insufficient"], "")
+            rows.append({"label": names[key], "value": value, "interval": ci, "n": n})
+    for channel, m in unit.get("csat", {}).items():
+        n = int(m.get("n") or 0)
+        if n == 0:
+            continue
+        label = f"{names['csat']}: " + (t["total"].lower() if channel == "all" else t["channel_names"].get(channel, channel))
+        ok = bool(m.get("sufficient_sample"))
+        value = fmt_num(m["csat"], lang) if ok else t["insufficient"]
+        rows.append({"label": label, "value": value, "interval": interval(m["csat_ci_low"], m["csat_ci_high"]) if ok else "", "n": n})
+    return {"rows": rows}
+
+
 def _pain_block(session: Session, quarter: str, scope: str, config: AppConfig, t: dict[str, Any], lang: str) -> dict[str, Any]:
-    region = "ALL" if scope == NATIONAL else scope
+    """The scope's ranked pain points (region rows, or country rows for the national report)
+    with the components of their priority and the one-sentence "why this rank"; the
+    Pareto chart of all the scope's pain points by negative mentions."""
+    from tasks.painpoints import why_this_rank
+
+    level, unit = ("country", "ALL") if scope == NATIONAL else ("region", scope)
     rows = session.exec(
-        select(PainPoint).where(PainPoint.quarter == quarter, PainPoint.region_code == region)
+        select(PainPoint).where(PainPoint.quarter == quarter, PainPoint.level == level, PainPoint.unit_code == unit)
     ).all()
-    rows = sorted(rows, key=lambda p: (p.rank, -p.priority, p.theme, p.journey_stage))[:TOP_PAIN_POINTS]
+    rows = sorted(rows, key=lambda p: (p.rank, -p.priority, p.theme, p.journey_stage, p.client_type))
+    theme_names = {
+        tid: th.labels.get(lang, th.labels.get("en", tid)) for tid, th in config.themes.items()
+    }
     out = []
-    for p in rows:
-        theme = config.themes.get(p.theme)
-        label = theme.labels.get(lang, theme.labels.get("en", p.theme)) if theme else p.theme
+    for p in rows[:TOP_PAIN_POINTS]:
+        label = theme_names.get(p.theme, p.theme)
+        components = [p.component_reach, p.component_severity, p.component_trend, p.component_driver, p.component_coverage]
         out.append(
             {
                 "rank": p.rank,
                 "theme": p.theme,
                 "label": label,
+                "client_type": p.client_type,
+                "client_label": t["client_short"].get(p.client_type, p.client_type),
                 "stage": p.journey_stage,
                 "stage_label": t["stages"].get(p.journey_stage, p.journey_stage.replace("_", " ")),
                 "ray_label": t["rays"].get(p.ray, p.ray),
@@ -537,24 +625,67 @@ def _pain_block(session: Session, quarter: str, scope: str, config: AppConfig, t
                 "negative_share_text": fmt_num(p.negative_share, lang),
                 "trend_text": fmt_num(p.trend, lang, sign=True),
                 "trend": p.trend,
+                "signal": p.signal,
+                "signal_text": t["signals"].get(p.signal, "") if p.signal else "",
                 "priority_text": fmt_num(p.priority, lang),
+                "components_text": " × ".join(fmt_num(c, lang, digits=2) if c is not None else "—" for c in components),
+                "covered_by": p.covered_by,
                 "recurring": p.recurring,
+                "why": why_this_rank(p.model_dump(), lang=lang if lang in ("ru", "en", "fi") else "en",
+                                     theme_names=theme_names, ray_names=t["rays"]),
             }
         )
-    # Several stages of one theme are separate pain points; the stage keeps their bars apart.
+    # The Pareto of the scope's pain points by negative mentions; one theme may hurt in
+    # several stages or for both client types, so the bar label says which.
     labels_count: dict[str, int] = defaultdict(int)
-    for r in out:
-        labels_count[r["label"]] += 1
-    pareto_items = [
-        (r["label"] if labels_count[r["label"]] == 1 else f"{r['label']} ({r['stage_label']})", r["negative_mentions"])
-        for r in out
-    ]
+    for p in rows:
+        labels_count[theme_names.get(p.theme, p.theme)] += 1
+
+    def bar_label(p: PainPoint) -> str:
+        label = theme_names.get(p.theme, p.theme)
+        if labels_count[label] == 1:
+            return label
+        stage = t["stages"].get(p.journey_stage, p.journey_stage.replace("_", " "))
+        return f"{label} ({stage}, {t['client_short'].get(p.client_type, p.client_type)})"
+
+    top_by_count = sorted(rows, key=lambda p: (-p.negative_mentions, p.rank))[:PARETO_BARS]
+    pareto_items = [(bar_label(p), p.negative_mentions) for p in top_by_count]
     pareto = (
         pareto_svg(pareto_items, chart_id="pareto", y_label=t["pareto_y"], cumulative_label=t["pareto_cum"])
         if any(v > 0 for _, v in pareto_items)
         else ""
     )
-    return {"rows": out, "pareto_svg": pareto, "pareto_uri": svg_data_uri(pareto)}
+    return {"rows": out, "total": len(rows), "pareto_svg": pareto, "pareto_uri": svg_data_uri(pareto)}
+
+
+def _drivers_block(session: Session, quarter: str, scope: str, t: dict[str, Any], lang: str) -> dict[str, Any]:
+    """Key drivers of overall satisfaction in the scope: one importance-vs-performance chart per client type."""
+    from tasks.drivers import key_drivers
+    from tasks.store import load_answers
+
+    answers = load_answers(session, quarter)
+    if scope != NATIONAL:
+        answers = answers[answers["region_code"] == scope]
+    if answers.empty or "overall" not in answers.columns:
+        return {"charts": []}
+    drivers = key_drivers(answers)
+    charts = []
+    for client_type in ("citizen", "employer"):
+        rows = drivers[drivers["client_type"] == client_type]
+        if rows.empty:
+            continue
+        svg = importance_performance_svg(
+            rows, labels={**t["rays"], **t["ipa_labels"]}, lang=lang,
+            title=t["client_types"][client_type], chart_id=f"ipa-{client_type}",
+        )
+        charts.append({
+            "client_type": client_type,
+            "uri": svg_data_uri(svg),
+            "n": int(rows["n"].iloc[0]),
+            "r2_text": fmt_num(float(rows["r2"].iloc[0]), lang, digits=2),
+            "fix_first": [t["rays"].get(r, r) for r in rows.loc[rows["quadrant"] == "fix_first", "ray"]],
+        })
+    return {"charts": charts}
 
 
 def _measure_row(m: Measure, config: AppConfig, t: dict[str, Any], lang: str, overdue: bool) -> dict[str, Any]:
@@ -789,7 +920,9 @@ def build_report_context(session: Session, quarter: str, scope: str, config: App
     }
     ctx["star"] = _star_block(_index_rows(session, qs, scope), _index_rows(session, prev, scope), prev, t, lang)
     ctx["channels"] = _channels_block(session, qs, scope, t)
+    ctx["metrics"] = _metrics_block(session, qs, scope, t, lang)
     ctx["pain_points"] = _pain_block(session, qs, scope, config, t, lang)
+    ctx["drivers"] = _drivers_block(session, qs, scope, t, lang)
     ctx["register"] = _register_block(session, q, scope, config, t, lang)
     ctx["effects"] = _effects_block(session, qs, scope, config, t, lang)
     ctx["league"] = _league_block(session, qs, scope, config, t, lang)

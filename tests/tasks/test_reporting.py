@@ -98,12 +98,21 @@ def populate(url: str) -> None:
                            text=f"Иванов Иван, тел. +7 912 345-67-89 {EVIL}"))
 
         for region in ("52", "ALL"):
-            s.add(PainPoint(quarter=q, region_code=region, theme="waiting_time", journey_stage="first_contact",
-                            mentions=52, negative_mentions=40, texts_total=216, negative_share=18.5, ray="effort",
-                            ray_score=62.0, trend=3.2, priority=55.0, rank=1))
-            s.add(PainPoint(quarter=q, region_code=region, theme="documents_effort", journey_stage="benefits",
-                            mentions=30, negative_mentions=22, texts_total=216, negative_share=10.2, ray="effort",
-                            ray_score=62.0, trend=None, priority=31.0, rank=2, recurring=True))
+            level = "country" if region == "ALL" else "region"
+            s.add(PainPoint(quarter=q, level=level, unit_code=region, region_code=region, theme="waiting_time",
+                            journey_stage="first_contact", mentions=52, negative_mentions=40, texts_total=216,
+                            negative_share=18.5, ray="effort", ray_score=62.0, trend=3.2, signal="rise",
+                            reach_offices=2, offices_total=5, component_reach=12.95, component_severity=1.52,
+                            component_trend=1.25, component_driver=1.4, component_coverage=1.0,
+                            priority=55.0, rank=1))
+            s.add(PainPoint(quarter=q, level=level, unit_code=region, region_code=region, theme="documents_effort",
+                            journey_stage="benefits", mentions=30, negative_mentions=22, texts_total=216,
+                            negative_share=10.2, ray="effort", ray_score=62.0, trend=None, priority=31.0, rank=2,
+                            recurring=True))
+        # An office row of the region must not show in the region's table.
+        s.add(PainPoint(quarter=q, level="office", unit_code="52-01", region_code="52", theme="office_comfort",
+                        journey_stage="first_contact", mentions=9, negative_mentions=9, texts_total=40,
+                        negative_share=22.5, ray="comfort", priority=99.0, rank=1))
 
         common = dict(theme="reminders_notifications", journey_stage="periodic_meetings", type="process_optimisation",
                       owner="Служба дизайна КО", kpi_metric="item:P3", kpi_baseline=61.0, kpi_target=70.0)
@@ -181,6 +190,11 @@ def test_region_report_is_limited_to_its_region(reports):
     # accepted feedback of this region only (5 rows), quarter-wide totals labelled as such
     assert "Все поступления квартала (все регионы)" in text
     assert re.search(r"Итого\s*5\b", text)
+    # pain points: the region's rows with their why-sentence and components, not its offices' rows
+    assert "Место 1" in text and "в 2 из 5 офисов" in text, text
+    assert "рост (контрольная карта)" in text
+    assert "12,95 × 1,52 × 1,25 × 1,40 × 1,00" in text
+    assert "Помещения, доступность" not in text.split("Болевые точки")[1].split("Парето")[0]
 
 
 def test_personal_data_in_feedback_and_quarantine_reasons_never_reaches_the_report(reports):
