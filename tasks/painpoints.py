@@ -106,10 +106,14 @@ Priority (documented in the README, "Pain points and priority")
 
 each factor stored as a ``component_*`` column:
 
-* ``component_reach`` = negative_share × spread — how many clients it hurts, and
-  how widely: spread = 0.5 + 0.5 × reach_offices / offices_total for region and
-  country rows (a complaint in every office counts fully, one confined to a single
-  office of many about half), 1 for office rows;
+* ``component_reach`` = lower bound × spread — how many clients it hurts, and how
+  widely. The lower bound is the Wilson 95 % lower bound of the negative share (per
+  100 texts of the unit and client type): "at least this many in 100 complain", so a
+  share from 8 texts out of 35 (22.9, bound 12.1) does not outrank one from 22 out of
+  217 (10.1, bound 6.8) by as much as the raw shares say — small samples are
+  shrunk, large ones barely move. spread = 0.5 + 0.5 × reach_offices / offices_total
+  for region and country rows (a complaint in every office counts fully, one
+  confined to a single office of many about half), 1 for office rows;
 * ``component_severity`` = clip((100 − ray_score) / 25, 0.5, 2) — how badly the
   survey says the matching expectation is met (a ray at 75 gives 1, at 50 or below 2,
   at 87.5 or above 0.5); 1 without a survey value;
@@ -662,7 +666,8 @@ def prioritise_pain_points(
     rows["covered_by"] = _coverage(rows, open_measures, config)
 
     spread = 0.5 + 0.5 * rows["reach_offices"] / rows["offices_total"].where(rows["offices_total"] > 0)
-    rows["component_reach"] = rows["negative_share"] * spread.where(rows["level"] != "office", 1.0).fillna(1.0)
+    lower = wilson_lower(rows["negative_mentions"].to_numpy(float), rows["texts_total"].to_numpy(float))
+    rows["component_reach"] = lower * spread.where(rows["level"] != "office", 1.0).fillna(1.0)
     rows["component_severity"] = ((100.0 - rows["ray_score"]) / 25.0).clip(0.5, 2.0).fillna(1.0)
     rows["component_trend"] = np.select(
         [rows["signal"].eq("rise"), rows["signal"].eq("fall")], [thresholds.rise_weight, thresholds.fall_weight], 1.0
@@ -711,6 +716,18 @@ def fmt_share(value: float, lang: str) -> str:
     v = round(float(value), 1)
     text = f"{v:.0f}" if abs(v - round(v)) < 1e-9 else f"{v:.1f}"
     return text.replace(".", SENTENCES.get(lang, SENTENCES["en"])["decimal"])
+
+
+def wilson_lower(x: np.ndarray, n: np.ndarray, z: float = 1.959963984540054) -> np.ndarray:
+    """Wilson score 95 % lower bound of x/n, per 100 (0 where n is 0)."""
+    x = np.asarray(x, dtype=float)
+    n = np.asarray(n, dtype=float)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        p = np.where(n > 0, x / n, 0.0)
+        centre = p + z * z / (2 * n)
+        half = z * np.sqrt(p * (1 - p) / n + z * z / (4 * n * n))
+        low = (centre - half) / (1 + z * z / n)
+    return np.where(n > 0, 100.0 * np.clip(low, 0.0, 1.0), 0.0)
 
 
 def why_this_rank(

@@ -27,6 +27,14 @@ from tasks.painpoints import (
 Q = "2026Q3"
 
 
+from statsmodels.stats.proportion import proportion_confint
+
+
+def W(x: int, n: int) -> float:
+    """Oracle: Wilson 95 % lower bound per 100, from statsmodels."""
+    return 100.0 * proportion_confint(x, n, alpha=0.05, method="wilson")[0]
+
+
 def _texts(office, region, theme="", negative=True, n=1, *, client="citizen", stage=None, rating=None, scale=None,
            quarter=Q, text="t"):
     """``n`` feedback rows with a text mentioning ``theme`` (negatively or not); theme "" = a plain text."""
@@ -102,11 +110,11 @@ def test_priority_components_without_survey_history_or_measures(config):
     out = prioritise_pain_points(_base_quarter(), config)
     region = _row(out, "region", "52", "waiting_time")
     # reach: 15/34 per 100 x (0.5 + 0.5 x 2 of 5 offices)
-    assert region["component_reach"] == pytest.approx(100 * 15 / 34 * 0.7)
+    assert region["component_reach"] == pytest.approx(W(15, 34) * 0.7)  # Wilson lower bound x spread
     country = _row(out, "country", "ALL", "waiting_time")
-    assert country["component_reach"] == pytest.approx(100 * 15 / 34 * (0.5 + 0.5 * 2 / 15))
+    assert country["component_reach"] == pytest.approx(W(15, 34) * (0.5 + 0.5 * 2 / 15))
     office = _row(out, "office", "52-01", "waiting_time")
-    assert office["component_reach"] == pytest.approx(100 * 10 / 24)  # office rows: no spread factor
+    assert office["component_reach"] == pytest.approx(W(10, 24))  # office rows: no spread factor
     for r in (region, country, office):
         assert (r["component_severity"], r["component_trend"], r["component_driver"], r["component_coverage"]) == (1, 1, 1, 1)
         assert r["priority"] == pytest.approx(math.prod(r[c] for c in COMPONENTS), abs=1e-6)
@@ -213,7 +221,7 @@ def test_signal_trend_and_limits_from_history(config):
     assert office["lcl"] == pytest.approx(100 * expected["lcl"])
     assert office["signal"] == "rise" and office["component_trend"] == 1.25
     assert office["trend"] == pytest.approx(30.0 - 12.0)  # vs 2026Q2
-    assert office["priority"] == pytest.approx(30.0 * 1.25)
+    assert office["priority"] == pytest.approx(W(30, 100) * 1.25, abs=1e-4)
     # the region has exactly the same texts here, the country too
     assert _row(out, "region", "52", "waiting_time")["signal"] == "rise"
 
@@ -333,9 +341,10 @@ def test_recurring_after_a_closed_measure(config):
 def test_rank_order_and_tie_breaks(config):
     offices = ["66-01", "66-02", "66-03", "66-04", "66-05"]
     rows = _frame(
-        # waiting_time: 10 complaints in one office -> 10/T x 100 x (0.5 + 0.5/5) = 600/T
+        # waiting_time: 10 complaints in one office -> W(10, T) x (0.5 + 0.5/5)
         _texts("66-01", "66", "waiting_time", True, 10),
-        # documents_effort: 6 complaints spread over all five offices -> 6/T x 100 x 1.0 = 600/T
+        # documents_effort: 6 complaints over all five offices -> W(6, T) x 1.0: the same raw share x
+        # spread (600/T) as waiting_time, but the larger count is the surer one and ranks first
         *[_texts(o, "66", "documents_effort", True, 2 if o == "66-01" else 1) for o in offices],
         # benefit_payment and training_offer: identical counts -> alphabetical
         _texts("66-02", "66", "training_offer", True, 5), _texts("66-02", "66", "benefit_payment", True, 5),
@@ -348,7 +357,10 @@ def test_rank_order_and_tie_breaks(config):
     assert list(region["theme"]) == ["office_comfort", "waiting_time", "documents_effort", "benefit_payment", "training_offer"]
     assert list(region["rank"]) == [1, 2, 3, 4, 5]
     wt, de = region.iloc[1], region.iloc[2]
-    assert wt["priority"] == de["priority"]  # a real tie, broken by negative mentions (10 > 6)
+    total = 10 + 6 + 5 + 5 + 20 + 100
+    assert wt["priority"] == pytest.approx(W(10, total) * 0.6, abs=1e-4)
+    assert de["priority"] == pytest.approx(W(6, total) * 1.0, abs=1e-4)
+    assert wt["priority"] > de["priority"]
     # ranks restart in every unit; rows come country, regions, offices
     assert list(out["level"].drop_duplicates()) == ["country", "region", "office"]
     for _, unit in out.groupby(["level", "unit_code"]):
@@ -410,11 +422,12 @@ def test_artifact_rows_and_pareto(config):
     out = prioritise_pain_points(rows, config, open_measures=measures)
     art = pain_points_artifact_rows(out, config, top=1, lang="en")
     assert [a["region"] for a in art] == ["Country", "52 Нижегородская область", "66 Свердловская область"]
-    # region 52: employers' candidate_quality 60 per 100 x (0.5 + 0.5 x 1/5) = 36 beats the citizens'
-    # waiting_time 15/34 x 100 x 0.7 x 0.5 (covered by M-1) = 15.4
+    # region 52: employers' candidate_quality 6 of 10 -> W(6, 10) x (0.5 + 0.5 x 1/5) = 18.76 beats the
+    # citizens' waiting_time W(15, 34) x 0.7 x 0.5 (covered by M-1) = 10.1
     first = art[1]
     assert first["theme"] == "Candidate quality" and first["client_type"] == "employers"
-    assert first["stage"] == "candidate selection" and first["priority"] == 36.0 and first["reach"] == 36.0
+    assert first["stage"] == "candidate selection" and first["priority"] == pytest.approx(W(6, 10) * 0.6, abs=0.01)
+    assert first["reach"] == pytest.approx(W(6, 10) * 0.6, abs=0.01)
     assert first["negative_share"] == 60.0 and first["covered_by"] is None and first["coverage"] == 1.0
     assert {"reach", "severity", "trend", "driver", "coverage", "signal", "why"} <= set(first)
     assert first["why"].startswith("Rank 1") and "60 in 100 employers" in first["why"]
@@ -423,7 +436,7 @@ def test_artifact_rows_and_pareto(config):
     assert len(full) == 3 + 2 + 1  # country: three themes, region 52: two, region 66: one
     wt = next(a for a in full if a["region"].startswith("52") and a["theme"] == "Очереди и долгое ожидание")
     assert (wt["rank"], wt["coverage"], wt["covered_by"]) == (2, 0.5, "M-1")
-    assert wt["priority"] == round(100 * 15 / 34 * 0.7 * 0.5, 2) and wt["negative_share"] == round(100 * 15 / 34, 1)
+    assert wt["priority"] == pytest.approx(W(15, 34) * 0.7 * 0.5, abs=0.01) and wt["negative_share"] == round(100 * 15 / 34, 1)
     assert wt["why"].startswith("Место 2") and "мера M-1 уже работает" in wt["why"]
 
     table = pareto(out, "region", "52")
