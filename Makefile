@@ -44,6 +44,12 @@ system-deps:
 	    /etc/postgresql-common/createcluster.conf && \
 	  $$APT postgresql >/dev/null; \
 	fi
+	@# pdftoppm renders the reports' first pages to PNG in the tests, for a person to look at.
+	@if ! command -v pdftoppm >/dev/null 2>&1; then \
+	  echo "installing Debian package: poppler-utils (pdftoppm)"; \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq poppler-utils >/dev/null; \
+	fi
 
 demo: install
 	@mkdir -p var/prefect
