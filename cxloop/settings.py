@@ -28,6 +28,10 @@ class Settings(BaseSettings):
         description="Drop folder for incoming files: <data_dir>/<quarter>/<channel>*.csv|xlsx|json|jsonl.",
     )
     out_dir: Path = Field(default=Path("out"), description="Reports, register exports and the e-mail outbox.")
+    database_password_block: str | None = Field(
+        default=None,
+        description="name of a Prefect Secret block holding the database password (filled into database_url)",
+    )
     smtp_host: str | None = Field(default=None, description="SMTP server; unset (and no smtp_block) = write .eml files to out/outbox/.")
     smtp_port: int | None = Field(default=None, description="SMTP port; default 465 for ssl, 587 for starttls, 25 for plain.")
     smtp_user: str | None = None

@@ -30,24 +30,20 @@ From Python (no server needed)::
 
 from __future__ import annotations
 
-from typing import Annotated, Literal, Optional
+from typing import Optional
 
 from prefect import flow, get_run_logger, task
 from prefect.artifacts import create_markdown_artifact
 from prefect.cache_policies import NO_CACHE
 from prefect.states import Completed
-from pydantic import Field, StringConstraints
 
 from cxloop.config import AppConfig, get_config
 from cxloop.quarters import Quarter
 from cxloop.settings import Settings, get_settings
+from flows.params import Lang, QuarterText, Region
 from models.db import session_scope, upgrade
 from tasks import delivery as dl
 from tasks.reporting import NATIONAL, ReportFile, report_path
-
-QuarterText = Annotated[str, StringConstraints(pattern=r"^\d{4}Q[1-4]$"),
-                        Field(description="the quarter as YYYYQn, e.g. 2026Q3")]
-Lang = Literal["ru", "en", "fi"]
 
 _task = dict(cache_policy=NO_CACHE, persist_result=False)
 
@@ -116,7 +112,7 @@ def delivery_markdown(result: dict) -> str:
 @flow(name="send-reports")
 def send_reports(
     quarter: QuarterText,
-    region: Optional[str] = None,
+    region: Optional[Region] = None,
     lang: Lang = "ru",
     resend_failed_only: bool = False,
     force: bool = False,

@@ -11,13 +11,16 @@ scheduled deployment would.
 from __future__ import annotations
 
 import json
+from typing import Annotated, Optional
 
 from prefect import flow, task
 from prefect.cache_policies import NO_CACHE
+from pydantic import Field
 
 from cxloop.config import get_config
 from cxloop.quarters import Quarter, quarter_range
 from cxloop.settings import get_settings
+from flows.params import QuarterText, Region
 from flows.quarterly_cycle import quarterly_cycle
 from models.db import session_scope, upgrade
 from tasks.registry import merge_offices
@@ -47,8 +50,9 @@ def seed_register(records: list[dict]) -> int:
 
 
 @flow(name="cx-demo")
-def demo(seed: int = 7, quarters: int = 4, until: str = "2026Q3", regions: list[str] | None = None,
-         send_reports: bool = True, scale: float = 1.0) -> list[dict]:
+def demo(seed: int = 7, quarters: Annotated[int, Field(ge=1, le=12)] = 4, until: QuarterText = "2026Q3",
+         regions: Optional[list[Region]] = None, send_reports: bool = True,
+         scale: Annotated[float, Field(gt=0, le=10)] = 1.0) -> list[dict]:
     """Generate demo data for ``quarters`` quarters ending with ``until`` and run each quarter's cycle.
 
     ``scale`` multiplies the volumes (the tests use a fraction for speed)."""

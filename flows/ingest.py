@@ -19,6 +19,7 @@ The quarterly cycle calls it as a subflow for its drop folder.
 from __future__ import annotations
 
 from datetime import datetime, timezone
+from typing import Optional
 
 from prefect import flow, get_run_logger, task
 from prefect.artifacts import create_link_artifact, create_markdown_artifact
@@ -27,13 +28,15 @@ from prefect.states import Completed
 
 from cxloop.config import get_config
 from cxloop.settings import get_settings
+from flows.params import Channel, QuarterText
 from models.db import upgrade
 from tasks import quarantine, stages
+from tasks.locks import crash_after_task
 from tasks.quarantine import FileReport, rejected_summary
 
 # No caching: every run must look at the files and the database as they are now
 # (the database, not Prefect, decides what was ingested already).
-_task = dict(cache_policy=NO_CACHE, persist_result=False)
+_task = dict(cache_policy=NO_CACHE, persist_result=False, on_completion=[crash_after_task])
 
 migrate_database = task(upgrade, name="migrate-database", **_task)
 sync_registry = task(stages.sync_registry, name="sync-office-registry", **_task)
@@ -47,7 +50,8 @@ def _run_name(reports: list[FileReport]) -> str:
 
 
 @flow(name="ingest-feedback", log_prints=False)
-def ingest_feedback(paths: list[str] | str, channel: str | None = None, quarter: str | None = None) -> dict:
+def ingest_feedback(paths: list[str] | str, channel: Optional[Channel] = None,
+                    quarter: Optional[QuarterText] = None) -> dict:
     """Ingest feedback files: each file read, validated and stored on its own.
 
     Args:
@@ -110,7 +114,8 @@ def ingest_feedback(paths: list[str] | str, channel: str | None = None, quarter:
 
 
 @flow(name="export-quarantine")
-def export_quarantine(csv: str, quarter: str | None = None, file: str | None = None, channel: str | None = None) -> dict:
+def export_quarantine(csv: str, quarter: Optional[QuarterText] = None, file: Optional[str] = None,
+                      channel: Optional[Channel] = None) -> dict:
     """Write the quarantined rows (optionally of one quarter, file or channel) as CSV for an analyst:
     UTF-8 with BOM, formula text neutralised."""
     from pathlib import Path

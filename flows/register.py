@@ -17,40 +17,24 @@ from __future__ import annotations
 
 from datetime import date, datetime, timezone
 from pathlib import Path
-from typing import Annotated, Any, Literal, Optional
+from typing import Any, Literal, Optional
 
 from prefect import flow, get_run_logger
 from prefect.input import RunInput
 from prefect.states import Completed
-from pydantic import BaseModel, Field, StringConstraints, model_validator
+from pydantic import BaseModel, Field, model_validator
 
 from cxloop.config import read_offices_csv
 from cxloop.quarters import Quarter
+from flows.params import QuarterText, Region
+from flows.params import configured_regions as _regions
 from models.db import session_scope, upgrade
 from tasks.registry import merge_offices
 
 
-def _regions() -> tuple[str, ...]:
-    """Region codes of the configured office registry (``config/offices.csv``)."""
-    from cxloop.settings import get_settings
-
-    return tuple(sorted({o.region_code for o in read_offices_csv(Path(get_settings().config_dir) / "offices.csv")}))
-
-
-def _configured_regions() -> tuple[str, ...]:
-    """:func:`_regions`, or none when the registry cannot be read at import time (the
-    flows then check the region when they run)."""
-    try:
-        return _regions()
-    except Exception:  # a broken or missing config must not make the module unimportable
-        return ()
-
-
-QuarterText = Annotated[str, StringConstraints(pattern=r"^\d{4}Q[1-4]$"),
-                        Field(description="the quarter as YYYYQn, e.g. 2026Q3")]
-_REGIONS = _configured_regions()
-# The UI offers the configured regions as a choice; without a readable config, any text (checked at run time).
-RegionCode = Literal[_REGIONS] if _REGIONS else str  # type: ignore[valid-type]
+# Parameter types shared with the other flows (flows/params.py): the UI offers the configured
+# regions as a choice; a region is checked against the registry again when the run starts.
+RegionCode = Region
 MeasureStatus = Literal["proposed", "approved", "in_progress", "implemented", "evaluated", "closed", "rejected", "cancelled"]
 CodesignForm = Literal["workshop", "observation", "client_test"]
 
@@ -119,7 +103,8 @@ def load_office_registry(path: str) -> dict[str, int]:
 
 
 @flow(name="export-measure-register")
-def export_measure_register(xlsx: str | None = None, csv: str | None = None, quarter: str | None = None) -> dict[str, str]:
+def export_measure_register(xlsx: Optional[str] = None, csv: Optional[str] = None,
+                            quarter: Optional[QuarterText] = None) -> dict[str, str]:
     """Write the measure register as a formatted XLSX and/or CSV (overdue judged at the quarter's cycle date)."""
     from tasks.measures import export_register_csv, export_register_xlsx
 

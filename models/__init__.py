@@ -13,3 +13,4 @@ from models.tables import (  # noqa: F401
     Quarantine,
     SurveyAnswer,
 )
+from models.locks import CycleLock  # noqa: F401,E402  (registers cycle_lock for Alembic and the schema tests)

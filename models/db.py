@@ -61,6 +61,12 @@ def get_engine(url: str | None = None) -> Engine:
         settings = get_settings()
         settings.ensure_dirs()
         url = settings.database_url
+        if settings.database_password_block:  # the password lives in a Prefect Secret block, not in the URL
+            from prefect.blocks.system import Secret
+            from sqlalchemy.engine import make_url
+
+            password = Secret.load(settings.database_password_block).get()
+            url = make_url(url).set(password=password).render_as_string(hide_password=False)
     if url in _ENGINES:
         return _ENGINES[url]
     if url.startswith("sqlite"):

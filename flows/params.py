@@ -1,0 +1,97 @@
+"""Typed flow parameters shared by every deployment, so the Prefect UI shows forms.
+
+Prefect builds each deployment's parameter schema (JSON Schema, through pydantic)
+from the flow's signature; the UI renders that schema as the run form, and with
+``enforce_parameter_schema: true`` (set for every deployment in ``prefect.yaml``) the
+server refuses a run whose parameters do not fit it. So the types here are what a
+user meets in the UI:
+
+* :data:`Quarter` – a text field with the pattern ``^\\d{4}Q[1-4]$`` (``2026Q3``);
+  ``2026Q5`` or ``26Q3`` are refused by the server before any run exists, and by
+  Prefect's own parameter validation when a flow is called from Python.
+* :data:`Region` – a choice among the region codes of the configured office registry
+  (``config/offices.csv`` under ``CXLOOP_CONFIG_DIR``), read once when this module is
+  imported (by ``prefect deploy`` when it builds the schema, by the worker when it
+  loads the flow). The value is checked again against the registry *as it is when
+  the run starts* (:func:`check_region`), with a message naming the configured
+  regions; when the registry cannot be read at import time the field is plain text
+  and only that run-time check applies.
+* :data:`Lang` – the report languages, ``ru``, ``en``, ``fi`` (the same as
+  :data:`cxloop.config.LANGUAGES`).
+* :data:`Channel` – the feedback channels (:data:`cxloop.config.CHANNELS`).
+
+Booleans (``send_reports``, ``dry_run``...) are plain ``bool`` parameters: the UI
+shows a switch.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import AfterValidator, Field, StringConstraints, WithJsonSchema
+
+QUARTER_PATTERN = r"^\d{4}Q[1-4]$"
+
+Quarter = Annotated[
+    str,
+    StringConstraints(pattern=QUARTER_PATTERN),
+    Field(description="the quarter as YYYYQn, e.g. 2026Q3", examples=["2026Q3"]),
+]
+"""A quarter as ``YYYYQn`` (upper-case ``Q``, quarter 1 to 4)."""
+
+QuarterText = Quarter  # the name flows/register.py and flows/delivery.py used first
+
+Lang = Literal["ru", "en", "fi"]
+"""Language of reports and e-mails."""
+
+Channel = Literal["star_survey", "review_book", "pos", "social", "contact_center", "interview_followup"]
+"""A feedback channel id (the prefix of a drop file's name)."""
+
+
+def configured_regions(config_dir: Path | str | None = None) -> tuple[str, ...]:
+    """The region codes of the office registry ``<config_dir>/offices.csv``, sorted.
+
+    ``config_dir`` defaults to ``CXLOOP_CONFIG_DIR`` (the settings). Raises
+    :class:`cxloop.config.ConfigError` when the file is missing or invalid."""
+    from cxloop.config import read_offices_csv
+
+    if config_dir is None:
+        from cxloop.settings import get_settings
+
+        config_dir = get_settings().config_dir
+    return tuple(sorted({o.region_code for o in read_offices_csv(Path(config_dir) / "offices.csv")}))
+
+
+def _regions_at_import() -> tuple[str, ...]:
+    """:func:`configured_regions`, or none when the registry cannot be read now (a broken
+    or missing config must not make the flows unimportable; runs then check the
+    region when they start)."""
+    try:
+        return configured_regions()
+    except Exception:
+        return ()
+
+
+def check_region(code: str) -> str:
+    """``code`` when it is a region of the configured office registry, else ``ValueError``
+    naming the configured regions (read now, so a registry edited after the flows were
+    imported is honoured)."""
+    regions = configured_regions()
+    if code not in regions:
+        raise ValueError(f"unknown region {code!r}; configured regions: {', '.join(regions)}")
+    return code
+
+
+REGIONS: tuple[str, ...] = _regions_at_import()
+"""The region codes as read when this module was imported (the UI's choice list)."""
+
+_REGION_SCHEMA: dict = {"type": "string", "description": "region code from the office registry (config/offices.csv)"}
+if REGIONS:
+    _REGION_SCHEMA["enum"] = list(REGIONS)
+
+Region = Annotated[str, AfterValidator(check_region), WithJsonSchema(_REGION_SCHEMA)]
+"""A region code: a choice among :data:`REGIONS` in the UI, checked against the registry at run time."""
+
+Seconds = Annotated[int, Field(ge=0, description="seconds; 0 switches it off")]
+"""A duration in whole seconds, 0 or more."""
