@@ -150,6 +150,7 @@ import numpy as np
 import pandas as pd
 
 from cxloop.config import CITIZEN_STAGES, EMPLOYER_STAGES, RAYS, AppConfig
+from cxloop.i18n import CLIENT_TYPE_LABELS, LANGUAGES, NP_, RAY_LABELS, STAGE_LABELS, format_number, gettext
 from cxloop.quarters import Quarter
 
 COUNTRY = "ALL"
@@ -181,97 +182,42 @@ D2 = 1.128
 SIGMA_Z_FLOOR = 1.0
 
 # --------------------------------------------------------------------------- sentences
-# One dict per language; a later issue moves them to Babel catalogs. Placeholders:
-# rank, theme, share, clients, reach, total, ray, score, pct, code.
-SENTENCES: dict[str, dict[str, Any]] = {
-    "ru": {
-        "head": "Место {rank}: «{theme}» — жалуются {share} из 100 обратившихся {clients}",
-        "offices": " в {reach} из {total} офисов",
-        "clients": {"citizen": "граждан", "employer": "работодателей"},
-        "rise": "доля растёт (сигнал контрольной карты)",
-        "fall": "доля снижается (сигнал контрольной карты)",
-        "ray": "луч «{ray}»",
-        "ray_low": "оценён всего в {score} из 100",
-        "ray_high": "оценён высоко ({score} из 100)",
-        "driver_high": "сильно влияет на общую удовлетворённость ({pct} % объяснённой вариации)",
-        "driver_low": "слабо влияет на общую удовлетворённость ({pct} % объяснённой вариации)",
-        "and": " и ",
-        "covered": "мера {code} уже работает — вес снижен",
-        "recurring": "проблема вернулась после закрытой меры",
-        "decimal": ",",
-        "rays": {
-            "friendliness": "дружелюбие и партнёрство", "usefulness": "полезность", "effort": "минимизация усилий",
-            "personalisation": "адресность", "comfort": "внешний комфорт и удобство",
-        },
-        "stages": {
-            "first_contact": "первое обращение", "profiling_plan": "профилирование и план", "benefits": "пособие",
-            "job_matching": "подбор вакансий", "periodic_meetings": "периодические встречи", "training": "обучение",
-            "exit": "трудоустройство и снятие с учёта", "employer_onboarding": "первое обращение работодателя",
-            "vacancy_posting": "размещение вакансии", "candidate_selection": "подбор кандидатов",
-            "hiring_support": "сопровождение найма",
-        },
-        "client_types": {"citizen": "граждане", "employer": "работодатели"},
-        "country": "Россия",
-    },
-    "en": {
-        "head": "Rank {rank}: “{theme}” — {share} in 100 {clients} who gave feedback complain",
-        "offices": ", in {reach} of {total} offices",
-        "clients": {"citizen": "citizens", "employer": "employers"},
-        "rise": "the share is rising (control-chart signal)",
-        "fall": "the share is falling (control-chart signal)",
-        "ray": "the “{ray}” ray",
-        "ray_low": "scores only {score} of 100",
-        "ray_high": "scores well ({score} of 100)",
-        "driver_high": "strongly drives overall satisfaction ({pct} % of the explained variance)",
-        "driver_low": "hardly drives overall satisfaction ({pct} % of the explained variance)",
-        "and": " and ",
-        "covered": "measure {code} is already working on it, so its weight is reduced",
-        "recurring": "it came back after a closed measure",
-        "decimal": ".",
-        "rays": {
-            "friendliness": "friendliness and partnership", "usefulness": "usefulness", "effort": "effort minimisation",
-            "personalisation": "personalisation", "comfort": "external comfort and convenience",
-        },
-        "stages": {
-            "first_contact": "first contact", "profiling_plan": "profiling and plan", "benefits": "benefits",
-            "job_matching": "job matching", "periodic_meetings": "periodic meetings", "training": "training",
-            "exit": "employment and exit", "employer_onboarding": "employer onboarding",
-            "vacancy_posting": "vacancy posting", "candidate_selection": "candidate selection",
-            "hiring_support": "hiring support",
-        },
-        "client_types": {"citizen": "citizens", "employer": "employers"},
-        "country": "Country",
-    },
-    "fi": {
-        "head": "Sija {rank}: ”{theme}” — {share}/100 palautetta antaneista {clients} valittaa tästä",
-        "offices": " {reach}/{total} toimistossa",
-        "clients": {"citizen": "asiakkaista", "employer": "työnantajista"},
-        "rise": "osuus kasvaa (valvontakortin signaali)",
-        "fall": "osuus laskee (valvontakortin signaali)",
-        "ray": "tähden säde ”{ray}”",
-        "ray_low": "saa vain {score}/100",
-        "ray_high": "saa hyvän tuloksen ({score}/100)",
-        "driver_high": "vaikuttaa vahvasti kokonaistyytyväisyyteen ({pct} % selitetystä vaihtelusta)",
-        "driver_low": "vaikuttaa vain vähän kokonaistyytyväisyyteen ({pct} % selitetystä vaihtelusta)",
-        "and": " ja ",
-        "covered": "toimenpide {code} on jo käynnissä, joten painoa on alennettu",
-        "recurring": "ongelma palasi suljetun toimenpiteen jälkeen",
-        "decimal": ",",
-        "rays": {
-            "friendliness": "ystävällisyys ja kumppanuus", "usefulness": "hyödyllisyys", "effort": "vaivattomuus",
-            "personalisation": "yksilöllisyys", "comfort": "ympäristön mukavuus",
-        },
-        "stages": {
-            "first_contact": "ensikontakti", "profiling_plan": "palvelutarpeen arviointi ja suunnitelma",
-            "benefits": "työttömyysetuus", "job_matching": "työpaikkojen välitys",
-            "periodic_meetings": "määräaikaishaastattelut", "training": "koulutus", "exit": "työllistyminen",
-            "employer_onboarding": "työnantajan ensikontakti", "vacancy_posting": "työpaikkailmoitus",
-            "candidate_selection": "ehdokkaiden valinta", "hiring_support": "rekrytoinnin tuki",
-        },
-        "client_types": {"citizen": "asiakkaat", "employer": "työnantajat"},
-        "country": "Koko maa",
-    },
+# The sentence templates and the names in them live in the Babel catalogs
+# (locale/<lang>/LC_MESSAGES/cxloop.po; msgids are the English text, see
+# cxloop/i18n.py). ``SENTENCES`` is what remains of the per-language tables: the
+# names a caller looks up by language, read from the catalogs.
+
+#: Client types after "… in 100" in the why-sentence (Russian genitive, Finnish elative).
+_WHO_COMPLAIN = {
+    "citizen": NP_("who complain: 12 in 100 … who gave feedback", "citizens"),
+    "employer": NP_("who complain: 12 in 100 … who gave feedback", "employers"),
 }
+
+
+class _CatalogNames(Mapping):
+    """``SENTENCES[lang]``: the names of rays, journey stages and client types and the
+    national row's name in ``lang`` (ru, en, fi), from the catalogs; KeyError otherwise."""
+
+    def __getitem__(self, lang: str) -> dict[str, Any]:
+        if lang not in LANGUAGES:
+            raise KeyError(lang)
+        _ = gettext(lang)
+        return {
+            "rays": _.labels(RAY_LABELS),
+            "stages": _.labels(STAGE_LABELS),
+            "client_types": _.labels(CLIENT_TYPE_LABELS),
+            # TRANSLATORS: the national row in the table of top pain points per region.
+            "country": _.pgettext("pain point table: the national row", "Country"),
+        }
+
+    def __iter__(self):
+        return iter(LANGUAGES)
+
+    def __len__(self) -> int:
+        return len(LANGUAGES)
+
+
+SENTENCES: Mapping[str, dict[str, Any]] = _CatalogNames()
 
 #: A severity or driver component counts as "mattering" for the sentence when it is
 #: at least this far from 1 (a 20 % change of the priority).
@@ -712,10 +658,10 @@ def _get(row: Any, name: str, default: Any = None) -> Any:
 
 
 def fmt_share(value: float, lang: str) -> str:
-    """A share per 100 for a sentence: whole when it is (nearly) whole, else one decimal."""
+    """A share per 100 for a sentence: whole when it is (nearly) whole, else one decimal,
+    written the reader's way (``cxloop.i18n.format_number``: "4,5" in ru/fi, "4.5" in en)."""
     v = round(float(value), 1)
-    text = f"{v:.0f}" if abs(v - round(v)) < 1e-9 else f"{v:.1f}"
-    return text.replace(".", SENTENCES.get(lang, SENTENCES["en"])["decimal"])
+    return format_number(v, lang, 0 if abs(v - round(v)) < 1e-9 else 1)
 
 
 def wilson_lower(x: np.ndarray, n: np.ndarray, z: float = 1.959963984540054) -> np.ndarray:
@@ -745,40 +691,64 @@ def why_this_rank(
     (severity at least 0.2 away from 1), the ray's pull on overall satisfaction
     (driver component at least 0.2 away from 1), the open measure that halves the
     weight, and a recurrence after a closed measure. ``row``: a result row (mapping,
-    Series or namedtuple). Names default to the ids / ``SENTENCES`` ray names.
+    Series or namedtuple). Names default to the ids / the catalogs' ray names.
+
+    The clauses are catalog strings (``locale/<lang>/LC_MESSAGES/cxloop.po``), joined
+    with "; " and closed with a full stop. ``lang``: ru, en or fi (KeyError otherwise).
     """
-    t = SENTENCES[lang]
+    if lang not in LANGUAGES:
+        raise KeyError(lang)
+    _ = gettext(lang)
     theme = str(_get(row, "theme", ""))
     ray = str(_get(row, "ray", ""))
     theme_label = (theme_names or {}).get(theme, theme)
-    ray_label = (ray_names or t["rays"]).get(ray, ray)
+    ray_label = (ray_names or _.labels(RAY_LABELS)).get(ray, ray)
     client = str(_get(row, "client_type", "citizen"))
-    head = t["head"].format(rank=int(_get(row, "rank", 0)), theme=theme_label,
-                            share=fmt_share(_get(row, "negative_share", 0.0), lang),
-                            clients=t["clients"].get(client, client))
+    values = dict(rank=int(_get(row, "rank", 0)), theme=theme_label,
+                  share=fmt_share(_get(row, "negative_share", 0.0), lang),
+                  clients=_.label(_WHO_COMPLAIN[client]) if client in _WHO_COMPLAIN else client)
     total = _get(row, "offices_total")
     if _get(row, "level") in ("region", "country") and total:
-        head += t["offices"].format(reach=int(_get(row, "reach_offices", 0)), total=int(total))
+        # TRANSLATORS: %(share)s is a number per 100 ("12", "4.5"); %(clients)s "citizens"/"employers"
+        # in the form that follows "in 100 … who gave feedback"; the plural is chosen by %(total)s.
+        head = _.ngettext(
+            "Rank %(rank)s: “%(theme)s” — %(share)s in 100 %(clients)s who gave feedback complain, "
+            "in %(reach)s of %(total)s office",
+            "Rank %(rank)s: “%(theme)s” — %(share)s in 100 %(clients)s who gave feedback complain, "
+            "in %(reach)s of %(total)s offices",
+            int(total), reach=int(_get(row, "reach_offices", 0)), total=int(total), **values)
+    else:
+        head = _("Rank %(rank)s: “%(theme)s” — %(share)s in 100 %(clients)s who gave feedback complain", **values)
     parts = [head]
     signal = _get(row, "signal")
-    if signal in ("rise", "fall"):
-        parts.append(t[signal])
+    if signal == "rise":
+        parts.append(_("the share is rising (control-chart signal)"))
+    elif signal == "fall":
+        parts.append(_("the share is falling (control-chart signal)"))
     severity = float(_get(row, "component_severity", 1.0))
     score = _get(row, "ray_score")
     driver = float(_get(row, "component_driver", 1.0))
     importance = _get(row, "driver_importance")
-    ray_bits = []
+    ray_facts = []
     if score is not None and abs(severity - 1.0) >= _MATTERS:
-        ray_bits.append(t["ray_low" if severity > 1.0 else "ray_high"].format(score=int(round(float(score)))))
+        score_int = int(round(float(score)))
+        ray_facts.append(_("scores only %(score)s of 100", score=score_int) if severity > 1.0
+                         else _("scores well (%(score)s of 100)", score=score_int))
     if importance is not None and abs(driver - 1.0) >= _MATTERS:
-        ray_bits.append(t["driver_high" if driver > 1.0 else "driver_low"].format(pct=int(round(100 * float(importance)))))
-    if ray_bits:
-        parts.append(t["ray"].format(ray=ray_label) + " " + t["and"].join(ray_bits))
+        pct = int(round(100 * float(importance)))
+        ray_facts.append(_("strongly drives overall satisfaction (%(pct)s %% of the explained variance)", pct=pct)
+                         if driver > 1.0
+                         else _("hardly drives overall satisfaction (%(pct)s %% of the explained variance)", pct=pct))
+    if ray_facts:
+        facts = ray_facts[0] if len(ray_facts) == 1 else _("%(first)s and %(second)s", first=ray_facts[0],
+                                                             second=ray_facts[1])
+        # TRANSLATORS: %(facts)s is one or two of "scores only 58 of 100", "strongly drives overall satisfaction (…)".
+        parts.append(_("the “%(ray)s” ray %(facts)s", ray=ray_label, facts=facts))
     code = _get(row, "covered_by")
     if code:
-        parts.append(t["covered"].format(code=code))
+        parts.append(_("measure %(code)s is already working on it, so its weight is reduced", code=code))
     if bool(_get(row, "recurring", False)):
-        parts.append(t["recurring"])
+        parts.append(_("it came back after a closed measure"))
     return "; ".join(parts) + "."
 
 

@@ -10,6 +10,10 @@ The report shows aggregates only. Feedback text never reaches it, and the
 renderer is given a URL fetcher that can read nothing but the files in
 ``templates/`` (and ``data:`` URIs), so even a string that slipped through
 cannot make WeasyPrint fetch a URL or read a local file.
+
+Languages: Russian by default, English and Finnish on request (``lang``). Every
+interface string comes from the Babel catalogs in ``locale/`` and numbers, dates
+and quarter names are written the reader's way (``cxloop.i18n``).
 """
 
 from __future__ import annotations
@@ -21,10 +25,11 @@ import logging
 from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Callable, Iterable
 from urllib.parse import unquote, urlsplit
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+from markupsafe import Markup
 from sqlalchemy import func
 from sqlmodel import Session, select
 from weasyprint import HTML
@@ -32,6 +37,18 @@ from weasyprint.urls import URLFetcher, URLFetcherResponse
 
 from cxloop.config import CHANNELS, RAYS, AppConfig
 from cxloop.files import file_sha256
+from cxloop.i18n import (
+    CLIENT_TYPE_LABELS,
+    RAY_LABELS,
+    STAGE_LABELS,
+    Translator,
+    format_date,
+    format_date_range,
+    format_number,
+    format_quarter,
+    gettext,
+    translations,
+)
 from cxloop.quarters import Quarter
 from models.tables import (
     EffectEvaluation,
@@ -56,311 +73,190 @@ TOP_PAIN_POINTS = 10
 PARETO_BARS = 15
 
 # ---------------------------------------------------------------------------
-# Interface strings. Russian is the product's first language; English covers
-# the "on request" case, Finnish falls back to English for headings (theme
-# labels still come from config in Finnish).
+# Interface strings. They live in the Babel catalogs (locale/<lang>/LC_MESSAGES/
+# cxloop.po, see cxloop/i18n.py); the code holds the English msgids, and
+# ``_texts`` gathers the report's fixed strings under the names the templates use
+# (``t.star_heading``). Sentences with values are formatted where they are made
+# (``_key_messages``, ``build_report_context``). Every catalog string is a
+# %-format string: ``%%`` is a percent sign.
 # ---------------------------------------------------------------------------
-TEXT: dict[str, dict[str, Any]] = {
-    "ru": {
-        "title": "Клиентский опыт в службе занятости",
-        "national": "Российская Федерация — национальный отчёт",
-        "region": "Регион",
-        "quarter": "Квартал",
-        "page_of": ("стр. ", " из "),
-        "rays": {
-            "friendliness": "дружелюбие и партнёрство",
-            "usefulness": "полезность",
-            "effort": "минимизация усилий",
-            "personalisation": "адресность",
-            "comfort": "внешний комфорт и удобство",
-        },
-        "client_types": {"citizen": "Граждане", "employer": "Работодатели", "composite": "Композитный индекс"},
-        "star_heading": "Звезда клиентоцентричности",
-        "index": "Индекс",
-        "ci": "95 % ДИ",
-        "change": "Изменение к",
-        "n": "Респондентов",
-        "stars": "Звёзды",
-        "ray": "Луч",
-        "key_messages": "Главное за квартал",
-        "no_data": "нет данных",
-        "insufficient": "недостаточная выборка",
-        "channels_heading": "Каналы обратной связи и качество данных",
-        "metrics_heading": "Удовлетворённость: сводные показатели",
-        "metric": "Показатель",
-        "value": "Значение",
-        "interval": "95 % интервал",
-        "metric_names": {
-            "acsi": "Общая удовлетворённость (ACSI, 0–100)",
-            "nps": "Индекс лояльности NPS (−100…100)",
-            "ces": "Лёгкость получения услуги CES (1–7)",
-            "csat": "CSAT, доля оценок 4–5, %",
-        },
-        "metrics_note": "ACSI, NPS и CES — из анкеты «Звезда» (все респонденты); CSAT — оценки контакт-центра, книги отзывов и соцсетей. Погрешность NPS: ±1,96·100·√(((p+d)−(p−d)²)/n).",
-        "channel": "Канал",
-        "received": "Получено",
-        "accepted": "Принято",
-        "quarantined": "В карантине",
-        "duplicates": "Дубликаты",
-        "total": "Итого",
-        "channels_region_note": (
-            "Принятые отзывы — по региону. Карантин и дубликаты учитываются по файлам, а файлы не "
-            "привязаны к региону, поэтому ниже показаны итоги по всему поступлению квартала (все регионы)."
-        ),
-        "quarter_wide": "Все поступления квартала (все регионы)",
-        "repeat_files": "Повторно полученных файлов (не учтены повторно)",
-        "quarantine_reasons": "Основные причины карантина",
-        "rule": "Правило",
-        "field": "Поле",
-        "rows": "Строк",
-        "channel_names": {
-            "star_survey": "Анкета «Звезда»",
-            "review_book": "Книга отзывов",
-            "pos": "Платформа обратной связи",
-            "social": "Соцсети и открытые источники",
-            "contact_center": "Контакт-центр",
-            "interview_followup": "Опрос после собеседования",
-        },
-        "pain_heading": "Болевые точки (по приоритету)",
-        "rank": "№",
-        "theme": "Тема",
-        "stage": "Этап пути клиента",
-        "neg_mentions": "Негативные упоминания",
-        "neg_share": "На 100 отзывов",
-        "trend": "Динамика",
-        "priority": "Приоритет",
-        "recurring": "повторяется",
-        "client_short": {"citizen": "граждане", "employer": "работодатели"},
-        "signals": {"rise": "▲ рост (контрольная карта)", "fall": "▼ снижение (контрольная карта)"},
-        "priority_formula": "Приоритет = охват × тяжесть × динамика × влияние луча × покрытие мерой (множители в скобках под каждой строкой). Охват — жалобы на 100 обращений, с поправкой на долю затронутых офисов; тяжесть — насколько низко оценён луч звезды; динамика — 1,25 при значимом росте по контрольной карте Лэйни; влияние — вес луча в общей удовлетворённости; 0,5 — если уже действует мера.",
-        "pareto_heading": "Парето негативных упоминаний",
-        "ipa_heading": "Что сильнее всего влияет на общую удовлетворённость",
-        "ipa_note": "Важность луча — его доля объяснённой дисперсии общей оценки (разложение Шепли R²); результат — значение луча в звезде. Красным — лучи, которые важны и оценены ниже среднего: их исправлять первыми.",
-        "ipa_r2": "R² модели",
-        "ipa_labels": {"fix_first": "исправлять первым", "keep_up": "сохранять", "low_priority": "низкий приоритет",
-                       "possible_overkill": "возможно, избыточно", "x_label": "важность, % объяснённой дисперсии",
-                       "y_label": "результат (0–100)"},
-        "pareto_y": "негативные упоминания",
-        "pareto_cum": "накопленная доля, %",
-        "stages": {
-            "first_contact": "первое обращение",
-            "profiling_plan": "профилирование и план",
-            "benefits": "пособие",
-            "job_matching": "подбор вакансий",
-            "periodic_meetings": "периодические встречи",
-            "training": "обучение",
-            "exit": "трудоустройство и снятие с учёта",
-            "employer_onboarding": "первое обращение работодателя",
-            "vacancy_posting": "размещение вакансии",
-            "candidate_selection": "подбор кандидатов",
-            "hiring_support": "сопровождение найма",
-        },
-        "register_heading": "Реестр корректирующих мер",
-        "reg_new": "Новые меры квартала",
-        "reg_in_progress": "В работе",
-        "reg_overdue": "Просроченные меры",
-        "reg_evaluated": "Оценённые меры",
-        "code": "Код",
-        "measure": "Мера",
-        "owner": "Ответственный",
-        "status": "Статус",
-        "due": "Срок",
-        "kpi": "KPI",
-        "verdict": "Вывод",
-        "overdue_tag": "просрочена",
-        "statuses": {
-            "proposed": "предложена",
-            "approved": "утверждена",
-            "in_progress": "в работе",
-            "implemented": "внедрена",
-            "evaluated": "оценена",
-            "closed": "закрыта",
-            "rejected": "отклонена",
-            "cancelled": "отменена",
-        },
-        "verdicts": {
-            "effective": "эффективна",
-            "no_effect": "нет эффекта",
-            "worsened": "ухудшение",
-            "inconclusive": "недостаточно данных",
-        },
-        "effects_heading": "Эффект внедрённых мер",
-        "method": "Метод",
-        "estimate": "Оценка",
-        "units": "Офисы (меры / сравнения)",
-        "methods": {
-            "did": "разность разностей",
-            "diff_in_diff": "разность разностей",
-            "difference_in_differences": "разность разностей",
-            "staggered_did": "разность разностей (поэтапное внедрение)",
-            "its": "прерванный временной ряд",
-            "interrupted_time_series": "прерванный временной ряд",
-            "before_after": "до/после",
-            "none": "не оценивался",
-        },
-        "league_heading": "Рейтинг офисов",
-        "league_regions": "Регионы",
-        "unit": "Подразделение",
-        "place": "Место",
-        "league_note": "Подразделения с выборкой меньше {min_sample} респондентов не ранжируются.",
-        "msg_index": "Композитный индекс клиентоцентричности — {value} из 100 ({stars}, 95 % ДИ {lo}–{hi}){change}.",
-        "msg_index_change": "; изменение к {prev}: {delta}",
-        "msg_index_nochange": "; сравнения с {prev} нет",
-        "msg_index_small": " Выборка мала ({n} респондентов): вывод предварительный.",
-        "msg_no_index": "Индекс за квартал не рассчитан: нет данных опроса.",
-        "msg_ray_change": "Сильнее всего изменился луч «{ray}»: {delta} п. (до {value}).",
-        "msg_ray_weakest": "Самый слабый луч — «{ray}» ({value} из 100).",
-        "msg_pain": "Главная болевая точка — «{theme}» ({stage}): {share} негативных упоминаний на 100 отзывов, {mentions} упоминаний.",
-        "msg_no_pain": "Болевых точек выше порога в квартале не выявлено.",
-        "msg_overdue": "Просрочено мер: {overdue} из {open} открытых.",
-        "msg_no_overdue": "Просроченных мер нет (открытых мер: {open}).",
-        "msg_effect": "Лучший измеренный эффект — мера {code} «{title}»: {estimate} (95 % ДИ {lo}…{hi}), {method}.",
-        "email": {
-            "subject": "Клиентский опыт: отчёт за {quarter} — {scope_name}",
-            "greeting": "Здравствуйте!",
-            "intro": "Во вложении квартальный отчёт о клиентском опыте",
-            "quarter": "квартал",
-            "key_messages": "Главное за квартал",
-            "attached": "Отчёт (PDF) во вложении",
-            "signature": "Это письмо сформировано автоматически системой cxloop. Пожалуйста, не отвечайте на него.",
-        },
-    },
-    "en": {
-        "title": "Client experience in the employment service",
-        "national": "National report",
-        "region": "Region",
-        "quarter": "Quarter",
-        "page_of": ("page ", " of "),
-        "rays": {
-            "friendliness": "friendliness and partnership",
-            "usefulness": "usefulness",
-            "effort": "effort minimisation",
-            "personalisation": "personalisation",
-            "comfort": "external comfort and convenience",
-        },
-        "client_types": {"citizen": "Citizens", "employer": "Employers", "composite": "Composite index"},
-        "star_heading": "Client-centricity star",
-        "index": "Index",
-        "ci": "95 % CI",
-        "change": "Change vs",
-        "n": "Respondents",
-        "stars": "Stars",
-        "ray": "Ray",
-        "key_messages": "Key messages",
-        "no_data": "no data",
-        "insufficient": "insufficient sample",
-        "channels_heading": "Feedback channels and data quality",
-        "metrics_heading": "Satisfaction at a glance",
-        "metric": "Metric",
-        "value": "Value",
-        "interval": "95 % interval",
-        "metric_names": {
-            "acsi": "Overall satisfaction (ACSI-style, 0–100)",
-            "nps": "Net Promoter Score (−100…100)",
-            "ces": "Customer effort score CES (1–7)",
-            "csat": "CSAT, share of 4–5 ratings, %",
-        },
-        "metrics_note": "ACSI, NPS and CES come from the star survey (all respondents); CSAT from contact-centre, review-book and social ratings. NPS margin: ±1.96·100·√(((p+d)−(p−d)²)/n).",
-        "channel": "Channel",
-        "received": "Received",
-        "accepted": "Accepted",
-        "quarantined": "Quarantined",
-        "duplicates": "Duplicates",
-        "total": "Total",
-        "channels_region_note": (
-            "Accepted feedback is for the region. Quarantine and duplicates are counted per file and files "
-            "carry no region, so the totals below cover the whole quarter's intake (all regions)."
-        ),
-        "quarter_wide": "Whole quarter's intake (all regions)",
-        "repeat_files": "Files received again (not counted twice)",
-        "quarantine_reasons": "Top quarantine reasons",
-        "rule": "Rule",
-        "field": "Field",
-        "rows": "Rows",
-        "channel_names": {c: c.replace("_", " ") for c in CHANNELS},
-        "pain_heading": "Pain points (by priority)",
-        "rank": "#",
-        "theme": "Theme",
-        "stage": "Journey stage",
-        "neg_mentions": "Negative mentions",
-        "neg_share": "Per 100 texts",
-        "trend": "Trend",
-        "priority": "Priority",
-        "recurring": "recurring",
-        "client_short": {"citizen": "citizens", "employer": "employers"},
-        "signals": {"rise": "▲ rising (control chart)", "fall": "▼ falling (control chart)"},
-        "priority_formula": "Priority = reach × severity × trend × driver × coverage (the factors in brackets under each row). Reach: complaints per 100 texts, adjusted for the share of offices affected; severity: how low the star ray scores; trend: 1.25 on a significant rise on the Laney p′ chart; driver: the ray's weight in overall satisfaction; coverage: 0.5 when a measure is already working on it.",
-        "pareto_heading": "Pareto of negative mentions",
-        "ipa_heading": "What drives overall satisfaction",
-        "ipa_note": "A ray's importance is its share of the explained variance of overall satisfaction (Shapley decomposition of R²); performance is the ray's star value. Red: rays that matter and score below average: fix these first.",
-        "ipa_r2": "model R²",
-        "ipa_labels": {"fix_first": "fix first", "keep_up": "keep up", "low_priority": "low priority",
-                       "possible_overkill": "possible overkill", "x_label": "importance, % of explained variance",
-                       "y_label": "performance (0–100)"},
-        "pareto_y": "negative mentions",
-        "pareto_cum": "cumulative share, %",
-        "stages": {},
-        "register_heading": "Register of corrective measures",
-        "reg_new": "New this quarter",
-        "reg_in_progress": "In progress",
-        "reg_overdue": "Overdue",
-        "reg_evaluated": "Evaluated",
-        "code": "Code",
-        "measure": "Measure",
-        "owner": "Owner",
-        "status": "Status",
-        "due": "Due",
-        "kpi": "KPI",
-        "verdict": "Verdict",
-        "overdue_tag": "overdue",
-        "statuses": {},
-        "verdicts": {"no_effect": "no effect"},
-        "effects_heading": "Effects of implemented measures",
-        "method": "Method",
-        "estimate": "Estimate",
-        "units": "Offices (treated / comparison)",
-        "methods": {
-            "did": "difference-in-differences",
-            "diff_in_diff": "difference-in-differences",
-            "difference_in_differences": "difference-in-differences",
-            "staggered_did": "difference-in-differences (staggered)",
-            "its": "interrupted time series",
-            "interrupted_time_series": "interrupted time series",
-            "before_after": "before/after",
-            "none": "not estimated",
-        },
-        "league_heading": "Office league table",
-        "league_regions": "Regions",
-        "unit": "Unit",
-        "place": "Rank",
-        "league_note": "Units with fewer than {min_sample} respondents are not ranked.",
-        "msg_index": "The composite client-centricity index is {value} out of 100 ({stars}, 95 % CI {lo}–{hi}){change}.",
-        "msg_index_change": "; change vs {prev}: {delta}",
-        "msg_index_nochange": "; no comparison with {prev}",
-        "msg_index_small": " The sample is small ({n} respondents): read it as preliminary.",
-        "msg_no_index": "No index this quarter: no survey data.",
-        "msg_ray_change": "The ray that moved most is “{ray}”: {delta} points (now {value}).",
-        "msg_ray_weakest": "The weakest ray is “{ray}” ({value} out of 100).",
-        "msg_pain": "The top pain point is “{theme}” ({stage}): {share} negative mentions per 100 texts, {mentions} mentions.",
-        "msg_no_pain": "No pain point above the threshold this quarter.",
-        "msg_overdue": "Overdue measures: {overdue} of {open} open.",
-        "msg_no_overdue": "No overdue measures ({open} open).",
-        "msg_effect": "Best measured effect: measure {code} “{title}”: {estimate} (95 % CI {lo}…{hi}), {method}.",
-        "email": {
-            "subject": "Client experience: report for {quarter} — {scope_name}",
-            "greeting": "Hello,",
-            "intro": "Attached is the quarterly client-experience report",
-            "quarter": "quarter",
-            "key_messages": "Key messages",
-            "attached": "Report (PDF) attached",
-            "signature": "This message was generated automatically by cxloop. Please do not reply.",
-        },
-    },
-}
 
 
 def _texts(lang: str) -> dict[str, Any]:
-    return TEXT.get(lang, TEXT["en"])
+    """The report's and the e-mail's fixed interface strings in ``lang`` (ru, en, fi), from the catalogs."""
+    _ = gettext(lang)
+    return {
+        "title": _("Client experience in the employment service"),
+        # TRANSLATORS: how the national scope is named in headings and e-mail subjects.
+        "national": _("National report"),
+        "rays": _.labels(RAY_LABELS),
+        "client_types": {
+            "citizen": _.pgettext("client type, heading", "Citizens"),
+            "employer": _.pgettext("client type, heading", "Employers"),
+            "composite": _("Composite index"),
+        },
+        "star_heading": _("Client-centricity star"),
+        "index": _("Index"),
+        "ci": _("95 %% CI"),
+        "n": _("Respondents"),
+        "stars": _("Stars"),
+        "ray": _("Ray"),
+        "key_messages": _("Key messages"),
+        "no_data": _("no data"),
+        "insufficient": _("insufficient sample"),
+        "channels_heading": _("Feedback channels and data quality"),
+        "metrics_heading": _("Satisfaction at a glance"),
+        "metric": _("Metric"),
+        "value": _("Value"),
+        "interval": _("95 %% interval"),
+        "metric_names": {
+            "acsi": _("Overall satisfaction (ACSI-style, 0–100)"),
+            "nps": _("Net Promoter Score (−100…100)"),
+            "ces": _("Customer effort score CES (1–7)"),
+            "csat": _("CSAT, share of 4–5 ratings, %%"),
+        },
+        # TRANSLATORS: after "CSAT, share of 4–5 ratings, %:" — the CSAT of every rated channel together.
+        "all_channels": _("all channels"),
+        "metrics_note": _(
+            "ACSI, NPS and CES come from the star survey (all respondents); CSAT from contact-centre, "
+            "review-book and social ratings. NPS margin: ±1.96·100·√(((p+d)−(p−d)²)/n)."
+        ),
+        "channel": _("Channel"),
+        "received": _("Received"),
+        "accepted": _("Accepted"),
+        "quarantined": _("Quarantined"),
+        "duplicates": _("Duplicates"),
+        "total": _("Total"),
+        "channels_region_note": _(
+            "Accepted feedback is for the region. Quarantine and duplicates are counted per file and files "
+            "carry no region, so the totals below cover the whole quarter's intake (all regions)."
+        ),
+        "quarter_wide": _("Whole quarter's intake (all regions)"),
+        "repeat_files": _("Files received again (not counted twice)"),
+        "quarantine_reasons": _("Top quarantine reasons"),
+        "rule": _("Rule"),
+        "field": _("Field"),
+        "rows": _("Rows"),
+        "channel_names": {
+            "star_survey": _("Star survey"),
+            "review_book": _("Review book"),
+            "pos": _("Feedback platform"),
+            "social": _("Social media and open sources"),
+            "contact_center": _("Contact centre"),
+            "interview_followup": _("Post-interview survey"),
+        },
+        "pain_heading": _("Pain points (by priority)"),
+        # TRANSLATORS: narrow column heading: the rank of a pain point.
+        "rank": _("#"),
+        "theme": _("Theme"),
+        "stage": _("Journey stage"),
+        "neg_mentions": _("Negative mentions"),
+        "neg_share": _("Per 100 texts"),
+        "trend": _("Trend"),
+        "priority": _("Priority"),
+        "recurring": _("recurring"),
+        "client_short": _.labels(CLIENT_TYPE_LABELS),
+        "signals": {"rise": _("▲ rising (control chart)"), "fall": _("▼ falling (control chart)")},
+        "priority_formula": _(
+            "Priority = reach × severity × trend × driver × coverage (the factors in brackets under each row). "
+            "Reach: complaints per 100 texts, adjusted for the share of offices affected; severity: how low the "
+            "star ray scores; trend: 1.25 on a significant rise on the Laney p′ chart; driver: the ray's weight "
+            "in overall satisfaction; coverage: 0.5 when a measure is already working on it."
+        ),
+        "pareto_heading": _("Pareto of negative mentions"),
+        "ipa_heading": _("What drives overall satisfaction"),
+        "ipa_note": _(
+            "A ray's importance is its share of the explained variance of overall satisfaction (Shapley "
+            "decomposition of R²); performance is the ray's star value. Red: rays that matter and score below "
+            "average: fix these first."
+        ),
+        "ipa_r2": _("model R²"),
+        "ipa_labels": {
+            "fix_first": _("fix first"),
+            "keep_up": _("keep up"),
+            "low_priority": _("low priority"),
+            "possible_overkill": _("possible overkill"),
+            "x_label": _("importance, %% of explained variance"),
+            "y_label": _("performance (0–100)"),
+        },
+        "pareto_y": _("negative mentions"),
+        "pareto_cum": _("cumulative share, %%"),
+        "stages": _.labels(STAGE_LABELS),
+        "register_heading": _("Register of corrective measures"),
+        "reg_new": _("New this quarter"),
+        "reg_in_progress": _("In progress"),
+        "reg_overdue": _("Overdue"),
+        "reg_evaluated": _("Evaluated"),
+        "code": _("Code"),
+        "measure": _("Measure"),
+        "owner": _("Owner"),
+        "status": _("Status"),
+        "due": _("Due"),
+        "kpi": _("KPI"),
+        "verdict": _("Verdict"),
+        # TRANSLATORS: tag after the status of a measure past its due date.
+        "overdue_tag": _("overdue"),
+        "statuses": {
+            "proposed": _("proposed"),
+            "approved": _("approved"),
+            "in_progress": _("in progress"),
+            "implemented": _("implemented"),
+            "evaluated": _("evaluated"),
+            "closed": _("closed"),
+            "rejected": _("rejected"),
+            "cancelled": _("cancelled"),
+        },
+        "verdicts": {
+            "effective": _("effective"),
+            "no_effect": _("no effect"),
+            "worsened": _("worsened"),
+            "inconclusive": _("inconclusive"),
+        },
+        "effects_heading": _("Effects of implemented measures"),
+        "method": _("Method"),
+        "estimate": _("Estimate"),
+        "units": _("Offices (treated / comparison)"),
+        "methods": {
+            "did": _("difference-in-differences"),
+            "diff_in_diff": _("difference-in-differences"),
+            "difference_in_differences": _("difference-in-differences"),
+            "staggered_did": _("difference-in-differences (staggered rollout)"),
+            "its": _("interrupted time series"),
+            "interrupted_time_series": _("interrupted time series"),
+            "before_after": _("before/after"),
+            "none": _("not estimated"),
+        },
+        "league_heading": _("Office league table"),
+        "league_regions": _("Regions"),
+        "unit": _("Unit"),
+        # TRANSLATORS: column heading of the league table: a unit's place.
+        "place": _("Rank"),
+        "email": {
+            "greeting": _("Hello,"),
+            # TRANSLATORS: followed by ": <region>, <quarter>."
+            "intro": _("Attached is the quarterly client-experience report"),
+            "key_messages": _("Key messages"),
+            # TRANSLATORS: followed by ": <file name>".
+            "attached": _("Report (PDF) attached"),
+            "signature": _("This message was generated automatically by cxloop. Please do not reply."),
+        },
+    }
+
+
+def _page_counter_css(_: Translator | Callable[..., str]) -> Markup:
+    """The CSS ``content`` of the page footer, from the catalog's "page %(page)s of %(pages)s":
+    the translation's text around ``counter(page)`` and ``counter(pages)``, in its order, each
+    piece a CSS string (quotes, backslashes and ``<``/``>`` escaped, so a translation can
+    neither end the string nor the ``<style>`` element)."""
+    mark = "\x00"
+    text = _("page %(page)s of %(pages)s", page=f"{mark}page{mark}", pages=f"{mark}pages{mark}")
+    pieces = []
+    for i, piece in enumerate(text.split(mark)):
+        if i % 2:
+            pieces.append(f"counter({piece})")
+        elif piece:
+            pieces.append('"' + "".join(c if c not in '\\"<>' and c >= " " else f"\\{ord(c):x} " for c in piece) + '"')
+    return Markup(" ".join(pieces))
 
 
 @dataclass(frozen=True)
@@ -379,17 +275,9 @@ class ReportFile:
 
 
 def fmt_num(value: float | None, lang: str = "ru", digits: int = 1, sign: bool = False) -> str:
-    """A number the way the reader writes it: decimal comma in Russian, true minus sign."""
-    if value is None or value != value:
-        return "—"
-    text = f"{abs(value):.{digits}f}"
-    if lang in ("ru", "fi"):
-        text = text.replace(".", ",")
-    if value < 0 and float(text.replace(",", ".")) != 0:
-        return "−" + text
-    if sign and value > 0 and float(text.replace(",", ".")) != 0:
-        return "+" + text
-    return text
+    """A number the way the reader writes it (``cxloop.i18n.format_number``): decimal comma in
+    Russian and Finnish, the locale's grouping, true minus sign, "+" for changes when ``sign``."""
+    return format_number(value, lang, digits, sign)
 
 
 def star_text(stars: int | None, top: int = 5) -> str:
@@ -584,7 +472,7 @@ def _metrics_block(session: Session, quarter: str, scope: str, t: dict[str, Any]
         n = int(m.get("n") or 0)
         if n == 0:
             continue
-        label = f"{names['csat']}: " + (t["total"].lower() if channel == "all" else t["channel_names"].get(channel, channel))
+        label = f"{names['csat']}: " + (t["all_channels"] if channel == "all" else t["channel_names"].get(channel, channel))
         ok = bool(m.get("sufficient_sample"))
         value = fmt_num(m["csat"], lang) if ok else t["insufficient"]
         rows.append({"label": label, "value": value, "interval": interval(m["csat_ci_low"], m["csat_ci_high"]) if ok else "", "n": n})
@@ -631,8 +519,7 @@ def _pain_block(session: Session, quarter: str, scope: str, config: AppConfig, t
                 "components_text": " × ".join(fmt_num(c, lang, digits=2) if c is not None else "—" for c in components),
                 "covered_by": p.covered_by,
                 "recurring": p.recurring,
-                "why": why_this_rank(p.model_dump(), lang=lang if lang in ("ru", "en", "fi") else "en",
-                                     theme_names=theme_names, ray_names=t["rays"]),
+                "why": why_this_rank(p.model_dump(), lang=lang, theme_names=theme_names, ray_names=t["rays"]),
             }
         )
     # The Pareto of the scope's pain points by negative mentions; one theme may hurt in
@@ -699,7 +586,7 @@ def _measure_row(m: Measure, config: AppConfig, t: dict[str, Any], lang: str, ov
         "owner": m.owner,
         "status": m.status,
         "status_label": t["statuses"].get(m.status, m.status.replace("_", " ")),
-        "due_date": m.due_date.isoformat() if m.due_date else "—",
+        "due_date": format_date(m.due_date, lang, "short"),
         "kpi": m.kpi_metric,
         "kpi_baseline": fmt_num(m.kpi_baseline, lang),
         "kpi_target": fmt_num(m.kpi_target, lang),
@@ -834,60 +721,68 @@ def _league_block(session: Session, quarter: str, scope: str, config: AppConfig,
     return {"offices": offices, "regions": regions, "min_sample": config.thresholds.star.min_sample}
 
 
-def _key_messages(ctx: dict[str, Any], t: dict[str, Any], lang: str) -> list[str]:
-    """Three to five sentences a manager can read in the e-mail without opening the PDF."""
+def _key_messages(ctx: dict[str, Any], lang: str) -> list[str]:
+    """Three to five sentences a manager can read in the e-mail without opening the PDF:
+    the composite index (and its change), the ray that moved most (else the weakest),
+    the top pain point, overdue measures, and the best measured effect if any."""
+    _ = gettext(lang)
     messages: list[str] = []
     star = ctx["star"]
+    prev = ctx["prev_quarter_label"]
     composite = star["blocks"][0]
     if composite["available"]:
-        change = (
-            t["msg_index_change"].format(prev=star["prev_quarter"], delta=composite["change_text"])
-            if composite["change"] is not None
-            else t["msg_index_nochange"].format(prev=star["prev_quarter"])
-        )
-        msg = t["msg_index"].format(
-            value=composite["index_text"], stars=composite["stars_text"], lo=fmt_num(composite["ci_low"], lang),
-            hi=fmt_num(composite["ci_high"], lang), change=change,
-        )
+        values = dict(value=composite["index_text"], stars=composite["stars_text"], prev=prev,
+                      lo=fmt_num(composite["ci_low"], lang), hi=fmt_num(composite["ci_high"], lang))
+        if composite["change"] is not None:
+            msg = _("The composite client-centricity index is %(value)s out of 100 (%(stars)s, 95 %% CI "
+                    "%(lo)s–%(hi)s); change vs %(prev)s: %(delta)s.", delta=composite["change_text"], **values)
+        else:
+            msg = _("The composite client-centricity index is %(value)s out of 100 (%(stars)s, 95 %% CI "
+                    "%(lo)s–%(hi)s); no comparison with %(prev)s.", **values)
         if not composite["sufficient"]:
-            msg += t["msg_index_small"].format(n=composite["n"])
+            msg += " " + _.ngettext("The sample is small (%(num)s respondent): read it as preliminary.",
+                                    "The sample is small (%(num)s respondents): read it as preliminary.",
+                                    int(composite["n"]))
         messages.append(msg)
     else:
-        messages.append(t["msg_no_index"])
+        messages.append(_("No index this quarter: no survey data."))
 
     rays = [r for r in star["rays"] if r["composite"] is not None]
     moved = [r for r in rays if r["change"] is not None]
     if moved:
         biggest = max(moved, key=lambda r: (abs(r["change"]), r["ray"]))
-        messages.append(t["msg_ray_change"].format(ray=biggest["label"], delta=biggest["change_text"], value=biggest["composite_text"]))
+        messages.append(_("The ray that moved most is “%(ray)s”: %(delta)s points (now %(value)s).",
+                          ray=biggest["label"], delta=biggest["change_text"], value=biggest["composite_text"]))
     elif rays:
         weakest = min(rays, key=lambda r: (r["composite"], r["ray"]))
-        messages.append(t["msg_ray_weakest"].format(ray=weakest["label"], value=weakest["composite_text"]))
+        messages.append(_("The weakest ray is “%(ray)s” (%(value)s out of 100).",
+                          ray=weakest["label"], value=weakest["composite_text"]))
 
     pains = ctx["pain_points"]["rows"]
     if pains:
         top = pains[0]
-        messages.append(
-            t["msg_pain"].format(theme=top["label"], stage=top["stage_label"], share=top["negative_share_text"], mentions=top["negative_mentions"])
-        )
+        messages.append(_("The top pain point is “%(theme)s” (%(stage)s): %(share)s negative mentions per 100 "
+                          "texts, %(mentions)s in all.", theme=top["label"], stage=top["stage_label"],
+                          share=top["negative_share_text"], mentions=fmt_num(top["negative_mentions"], lang, 0)))
     else:
-        messages.append(t["msg_no_pain"])
+        messages.append(_("No pain point above the threshold this quarter."))
 
     reg = ctx["register"]
     if reg["overdue_count"]:
-        messages.append(t["msg_overdue"].format(overdue=reg["overdue_count"], open=reg["open_count"]))
+        messages.append(_.ngettext("Overdue measures: %(overdue)s of %(num)s open.",
+                                   "Overdue measures: %(overdue)s of %(num)s open.",
+                                   reg["open_count"], overdue=reg["overdue_count"]))
     else:
-        messages.append(t["msg_no_overdue"].format(open=reg["open_count"]))
+        messages.append(_("No overdue measures (%(open)s open).", open=reg["open_count"]))
 
     effective = [r for r in ctx["effects"]["rows"] if r["verdict"] == "effective" and r["estimate"] is not None]
     if effective:
         # "Best" = the largest improvement in the KPI's own direction.
         best = max(effective, key=lambda r: ((-r["estimate"] if r["lower_is_better"] else r["estimate"]), r["code"]))
         messages.append(
-            t["msg_effect"].format(
-                code=best["code"], title=best["title"], estimate=best["estimate_text"],
-                lo=fmt_num(best["ci_low"], lang, 2), hi=fmt_num(best["ci_high"], lang, 2), method=best["method_label"],
-            )
+            _("Best measured effect: measure %(code)s “%(title)s”: %(estimate)s (95 %% CI %(lo)s…%(hi)s), %(method)s.",
+              code=best["code"], title=best["title"], estimate=best["estimate_text"],
+              lo=fmt_num(best["ci_low"], lang, 2), hi=fmt_num(best["ci_high"], lang, 2), method=best["method_label"])
         )
     return messages[:5]
 
@@ -895,25 +790,41 @@ def _key_messages(ctx: dict[str, Any], t: dict[str, Any], lang: str) -> list[str
 def build_report_context(session: Session, quarter: str, scope: str, config: AppConfig, lang: str = "ru") -> dict:
     """Everything the quarterly report shows, for one scope ("national" or a region code).
 
-    In: the database session, the quarter ("2026Q3"), the scope, the configuration.
+    In: the database session, the quarter ("2026Q3"), the scope, the configuration,
+    the language (ru, en, fi; ValueError for any other).
     Out: a plain dict of already-formatted values and inline SVG charts; the
-    same database gives the same dict.
+    same database gives the same dict. ``t`` holds the interface strings in the
+    language; quarters, dates and numbers are formatted for it (``cxloop.i18n``).
     """
     q = Quarter.parse(quarter)
     qs, prev = str(q), str(q.prev())
     if scope != NATIONAL and scope not in config.regions:
         raise ValueError(f"unknown scope {scope!r}: expected 'national' or one of {sorted(config.regions)}")
-    t = _texts(lang)
+    _ = gettext(lang)
+    prev_label = format_quarter(q.prev(), lang, "short")
+    min_sample = config.thresholds.star.min_sample
+    t = {
+        **_texts(lang),
+        # TRANSLATORS: column heading; %(quarter)s is the previous quarter, short form.
+        "change": _("Change vs %(quarter)s", quarter=prev_label),
+        "league_note": _.ngettext("Units with fewer than %(num)s respondent are not ranked.",
+                                  "Units with fewer than %(num)s respondents are not ranked.", min_sample),
+    }
     scope_name = scope_display_name(scope, config, lang)
     ctx: dict[str, Any] = {
         "lang": lang,
         "t": t,
         "quarter": qs,
         "prev_quarter": prev,
+        "quarter_label": format_quarter(q, lang),
+        "prev_quarter_label": prev_label,
         "quarter_start": q.start.isoformat(),
         "quarter_end": q.end.isoformat(),
+        "period_label": format_date_range(q.start, q.end, lang),
         # The cycle's logical date, not the wall clock: reruns give the same PDF.
         "report_date": q.cycle_date.isoformat(),
+        "report_date_label": format_date(q.cycle_date, lang),
+        "page_counter_css": _page_counter_css(_),
         "scope": scope,
         "scope_name": scope_name,
         "title": t["title"],
@@ -926,7 +837,7 @@ def build_report_context(session: Session, quarter: str, scope: str, config: App
     ctx["register"] = _register_block(session, q, scope, config, t, lang)
     ctx["effects"] = _effects_block(session, qs, scope, config, t, lang)
     ctx["league"] = _league_block(session, qs, scope, config, t, lang)
-    ctx["key_messages"] = _key_messages(ctx, t, lang)
+    ctx["key_messages"] = _key_messages(ctx, lang)
     return ctx
 
 
@@ -968,29 +879,35 @@ class TemplatesOnlyFetcher(URLFetcher):
         return URLFetcherResponse(path.as_uri(), path.read_bytes(), headers={"Content-Type": mime})
 
 
-def _environment() -> Environment:
+def _environment(lang: str = "ru") -> Environment:
+    """The templates' environment for one language: autoescaped HTML, Jinja2's i18n
+    extension with the language's catalog ("newstyle": ``{{ _("Text %(x)s", x=v) }}``,
+    values escaped, ``%%`` for a percent sign), and number filters in the language
+    (``num``: ``fmt_num``; ``count``: a whole number with the locale's grouping)."""
     env = Environment(
         loader=FileSystemLoader(str(TEMPLATES_DIR)),
         autoescape=select_autoescape(enabled_extensions=("html", "html.j2", "xml"), default_for_string=True),
         undefined=StrictUndefined,
         trim_blocks=True,
         lstrip_blocks=True,
+        extensions=["jinja2.ext.i18n"],
     )
-    env.filters["num"] = fmt_num
+    env.install_gettext_translations(translations(lang), newstyle=True)  # type: ignore[attr-defined]
+    env.filters["num"] = lambda value, digits=1, sign=False: fmt_num(value, lang, digits, sign)
+    env.filters["count"] = lambda value: fmt_num(value, lang, 0)
     env.filters["stars"] = star_text
     return env
 
 
 def render_report_html(context: dict) -> str:
-    """The report as HTML (autoescaped); charts are the only markup marked safe."""
-    return _environment().get_template("report.html.j2").render(**context)
+    """The report as HTML (autoescaped), in ``context["lang"]``; charts are the only markup marked safe."""
+    return _environment(context.get("lang", "ru")).get_template("report.html.j2").render(**context)
 
 
 def scope_display_name(scope: str, config: AppConfig, lang: str = "ru") -> str:
     """How a scope is named in headings and e-mail subjects."""
-    t = _texts(lang)
     if scope == NATIONAL:
-        return t["national"]
+        return _texts(lang)["national"]
     return f"{config.regions.get(scope, scope)} ({scope})"
 
 
@@ -1008,14 +925,18 @@ def render_email(
 
     Lives here because ``templates/`` is read only by the reporting stage; delivery just sends.
     """
-    t = _texts(lang)
+    _ = gettext(lang)
+    quarter = str(Quarter.parse(quarter))
+    quarter_label = format_quarter(quarter, lang)
     scope_name = scope_display_name(scope, config, lang)
-    subject = t["email"]["subject"].format(quarter=quarter, scope_name=scope_name)
+    # The quarter's code stays in the subject too: it is what the attachment is named by and what mail is searched for.
+    subject = _("Client experience: report for %(quarter)s (%(code)s) — %(scope_name)s",
+                quarter=quarter_label, code=quarter, scope_name=scope_name)
     values = {
-        "t": t["email"], "lang": lang, "quarter": quarter, "scope": scope, "scope_name": scope_name,
-        "key_messages": list(key_messages), "filename": filename, "subject": subject,
+        "t": _texts(lang)["email"], "lang": lang, "quarter": quarter, "quarter_label": quarter_label, "scope": scope,
+        "scope_name": scope_name, "key_messages": list(key_messages), "filename": filename, "subject": subject,
     }
-    env = _environment()
+    env = _environment(lang)
     return RenderedEmail(
         subject=subject,
         text=env.get_template("email.txt.j2").render(**values).strip() + "\n",
@@ -1023,16 +944,236 @@ def render_email(
     )
 
 
+# ---------------------------------------------------------------------------
+# The PDF: archive-ready (PDF/A-3u), long lists continued in appendices, the
+# measure register embedded as CSV.
+# ---------------------------------------------------------------------------
+
+#: ISO 19005-3, conformance level U: every font embedded and every glyph mapped to
+#: Unicode (the text can still be searched and copied when the report is pulled from
+#: the archive), an sRGB output intent, XMP metadata declaring the conformance, and —
+#: what part 3 adds — embedded files of any type, each declared with its relationship
+#: to the document.
+PDF_VARIANT = "pdf/a-3u"
+#: Context key of the measure register to embed (CSV bytes from ``register_csv_bytes``).
+REGISTER_CSV_KEY = "register_csv"
+#: Rows of the office league table kept in the body; the rest continue in an appendix.
+LEAGUE_BODY_ROWS = 30
+#: Rows kept in the body per register group; the rest continue in an appendix.
+REGISTER_BODY_ROWS = 15
+REGISTER_GROUPS = ("new", "in_progress", "overdue", "evaluated")
+
+# Words of the PDF's layout (appendices, continued tables, the embedded register).
+_LAYOUT_TEXT: dict[str, dict[str, str]] = {
+    "ru": {
+        "appendix": "Приложение",
+        "continued": "продолжение",
+        "more": "Строки 1–{shown} из {total}; продолжение — в приложении {number}.",
+        "rows": "строки {first}–{last}",
+        "register_csv": "Реестр мер целиком приложен к этому PDF-файлу: {name} (CSV).",
+        "attachment": "Реестр корректирующих мер на {date} (CSV, UTF-8)",
+    },
+    "en": {
+        "appendix": "Appendix",
+        "continued": "continued",
+        "more": "Rows 1–{shown} of {total}; continued in appendix {number}.",
+        "rows": "rows {first}–{last}",
+        "register_csv": "The whole measure register is attached to this PDF: {name} (CSV).",
+        "attachment": "Register of corrective measures as of {date} (CSV, UTF-8)",
+    },
+    "fi": {
+        "appendix": "Liite",
+        "continued": "jatkoa",
+        "more": "Rivit 1–{shown} (yhteensä {total}); taulukko jatkuu liitteessä {number}.",
+        "rows": "rivit {first}–{last}",
+        "register_csv": "Koko toimenpiderekisteri on tämän PDF-tiedoston liitteenä: {name} (CSV).",
+        "attachment": "Korjaavien toimenpiteiden rekisteri, tilanne {date} (CSV, UTF-8)",
+    },
+}
+
+
+def _layout_texts(lang: str) -> dict[str, str]:
+    return _LAYOUT_TEXT.get(lang, _LAYOUT_TEXT["en"])
+
+
+def register_csv_name(quarter: str) -> str:
+    """File name of the embedded register: the same as the quarter's export in ``out/register/``."""
+    return f"measures_{Quarter.parse(quarter)}.csv"
+
+
+def register_csv_bytes(session: Session, quarter: str, lang: str = "ru") -> bytes:
+    """The measure register as the quarter's CSV export has it: ``export_register_csv``
+    judged at the quarter's logical cycle date (overdue flags as of that day), headers in
+    ``lang``. This is the file every report of the quarter embeds.
+
+    A measure's title and description are typed by people and may quote a client; the
+    report travels by e-mail, so those cells pass through ``tasks.redaction.redact``
+    first. With nothing personal in them (the normal case) the bytes are exactly the
+    export's; otherwise only the cells that held personal data differ.
+    """
+    import tempfile
+
+    from tasks.measures import EXPORT_COLUMNS, export_register_csv
+
+    with tempfile.TemporaryDirectory(prefix="cxloop-register-") as tmp:
+        path = export_register_csv(session, Path(tmp) / register_csv_name(quarter), Quarter.parse(quarter).cycle_date, lang)
+        data = path.read_bytes()
+    return _redact_register_csv(data, [EXPORT_COLUMNS.index(c) for c in ("title", "description")])
+
+
+def _redact_register_csv(data: bytes, columns: list[int]) -> bytes:
+    """``data`` (UTF-8 with BOM, ``\\n`` line ends, as ``export_register_csv`` writes it)
+    with personal data replaced in the given columns; the very same bytes when none."""
+    import csv
+    import io
+
+    from tasks.redaction import redact
+
+    rows = list(csv.reader(io.StringIO(data.decode("utf-8-sig"), newline="")))
+    changed = 0
+    for row in rows[1:]:
+        for i in columns:
+            if i < len(row) and row[i]:
+                clean = redact(row[i]) or ""
+                if clean != row[i]:
+                    row[i], changed = clean, changed + 1
+    if not changed:
+        return data
+    log.warning("register CSV for the report: personal data replaced in %d cell(s)", changed)
+    out = io.StringIO(newline="")
+    csv.writer(out, lineterminator="\n").writerows(rows)
+    return out.getvalue().encode("utf-8-sig")
+
+
+def report_layout(context: dict, *, league_rows: int = LEAGUE_BODY_ROWS, register_rows: int = REGISTER_BODY_ROWS) -> dict:
+    """What the body shows and what continues in an appendix; returns a new context
+    (``context`` itself is not changed).
+
+    Management reads the body in five minutes, so a long list stops after a fixed
+    number of rows, with a note saying where it goes on: each register group (new, in
+    progress, overdue, evaluated) after ``register_rows`` rows — Appendix 1, group by
+    group — and the office league table after ``league_rows`` rows — the next
+    appendix; the top of the ranking stays in the body, the rest (offices with too
+    small a sample come last) continues there. Rows are moved, not copied: body rows +
+    appendix rows are the whole list in its order. The register headings keep the full
+    counts (``register["totals"]``). When the register CSV is embedded, a note under
+    the register heading says so.
+    """
+    words = _layout_texts(context.get("lang", "ru"))
+    register = dict(context["register"])
+    league = dict(context["league"])
+    more = {"league": "", **{key: "" for key in REGISTER_GROUPS}}
+    register["totals"] = {key: len(register[key]) for key in REGISTER_GROUPS}
+    number = 0
+
+    register_appendix = None
+    if any(len(register[key]) > register_rows for key in REGISTER_GROUPS):
+        number += 1
+        rest: dict[str, list] = {}
+        rows_text: dict[str, str] = {}
+        for key in REGISTER_GROUPS:
+            rows = list(register[key])
+            rest[key] = rows[register_rows:]
+            rows_text[key] = words["rows"].format(first=register_rows + 1, last=len(rows)) if rest[key] else ""
+            if rest[key]:
+                register[key] = rows[:register_rows]
+                more[key] = words["more"].format(shown=register_rows, total=len(rows), number=number)
+        register_appendix = {"number": number, "rest": rest, "rows_text": rows_text}
+
+    league_appendix = None
+    offices = list(league["offices"])
+    if len(offices) > league_rows:
+        number += 1
+        league["offices"] = offices[:league_rows]
+        more["league"] = words["more"].format(shown=league_rows, total=len(offices), number=number)
+        league_appendix = {
+            "number": number,
+            "rows": offices[league_rows:],
+            "rows_text": words["rows"].format(first=league_rows + 1, last=len(offices)),
+        }
+
+    csv_note = words["register_csv"].format(name=register_csv_name(context["quarter"])) if context.get(REGISTER_CSV_KEY) else ""
+    appendix = {"words": words, "more": more, "register": register_appendix, "league": league_appendix, "register_csv": csv_note}
+    return {**context, "register": register, "league": league, "appendix": appendix}
+
+
+def _archive_timestamp(context: dict) -> datetime:
+    """The report's date in the PDF (metadata, attachment): the quarter's logical cycle
+    date at 00:00 UTC, not the wall clock, so the same data gives the same bytes."""
+    from datetime import datetime, timezone
+
+    day = Quarter.parse(context["quarter"]).cycle_date
+    return datetime(day.year, day.month, day.day, tzinfo=timezone.utc)
+
+
+def _register_attachment(context: dict, fetcher: URLFetcher) -> Attachment | None:
+    """The register CSV of ``context`` as a PDF/A-3 associated file (relationship
+    ``Data``: the data the register tables are drawn from), or None."""
+    import io
+
+    from weasyprint import Attachment
+
+    data = context.get(REGISTER_CSV_KEY)
+    if not data:
+        return None
+    stamp = _archive_timestamp(context)
+    words = _layout_texts(context.get("lang", "ru"))
+    return Attachment(
+        file_obj=io.BytesIO(data), url_fetcher=fetcher, name=register_csv_name(context["quarter"]),
+        description=words["attachment"].format(date=stamp.date().isoformat()),
+        created=stamp, modified=stamp, relationship="Data",
+    )
+
+
+def _unique_associated_files(document: Any, pdf: Any) -> None:
+    """WeasyPrint finisher: list each embedded file once in the catalog's ``/AF`` array.
+
+    WeasyPrint 70 puts every attachment there twice for PDF/A-3 (once from the
+    ``/EmbeddedFiles`` name tree, once from the ``/Filespec`` objects; Kozea/WeasyPrint
+    issue #2917). Harmless for readers, but an archive file should say it once.
+    """
+    import pydyf
+
+    if "AF" in pdf.catalog:
+        pdf.catalog["AF"] = pydyf.Array(dict.fromkeys(pdf.catalog["AF"]))
+
+
 def render_report_pdf(context: dict, out_path: Path, *, url_fetcher: TemplatesOnlyFetcher | None = None) -> Path:
-    """Render ``context`` to an A4 PDF at ``out_path`` (folders created); returns the path."""
+    """Render ``context`` to an archive-ready A4 PDF at ``out_path`` (folders created); returns the path.
+
+    * Layout: ``report_layout`` moves long lists to appendices; the stylesheet gives
+      every page the running header (scope, quarter) and "page X of Y", and repeats a
+      table's header row on each page it runs over.
+    * PDF/A-3u (``PDF_VARIANT``): WeasyPrint embeds the fonts, adds the sRGB output
+      intent and writes the XMP metadata (``pdfaid:part=3``, ``conformance=U``).
+    * The measure register (``context[REGISTER_CSV_KEY]``, CSV bytes) is embedded as
+      ``measures_<quarter>.csv``, listed in the catalog's associated files with
+      relationship ``Data``. Without it the PDF is still PDF/A-3u, with no attachment.
+    * Metadata: title from the HTML ``<title>``, language, creator ``cxloop``, creation
+      and modification date = the quarter's logical cycle date; the file identifier is
+      a hash of the HTML and the attachment. Same context → byte-identical PDF.
+    * Safety: values are autoescaped by the template, and the renderer can fetch
+      nothing but ``templates/`` files and ``data:`` URIs (``TemplatesOnlyFetcher``).
+    """
     out_path = Path(out_path)
     out_path.parent.mkdir(parents=True, exist_ok=True)
     fetcher = url_fetcher or TemplatesOnlyFetcher(TEMPLATES_DIR)
-    html = render_report_html(context)
-    document = HTML(string=html, base_url=TEMPLATES_DIR.as_uri() + "/", url_fetcher=fetcher)
+    html = render_report_html(report_layout(context))
+    digest = hashlib.sha256(html.encode("utf-8"))
+    attachment = _register_attachment(context, fetcher)
+    if attachment is not None:
+        digest.update(context[REGISTER_CSV_KEY])
+    options: dict[str, Any] = {
+        "pdf_variant": PDF_VARIANT,
+        "pdf_identifier": digest.hexdigest()[:32].encode(),
+        "attachments": [attachment] if attachment is not None else None,
+    }
+    document = HTML(string=html, base_url=TEMPLATES_DIR.as_uri() + "/", url_fetcher=fetcher).render(**options)
+    stamp = _archive_timestamp(context).strftime("%Y-%m-%dT%H:%M:%SZ")
+    document.metadata.created = document.metadata.modified = stamp
     # Write to a sibling and rename, so a crash never leaves a half PDF that delivery would send.
     tmp = out_path.with_suffix(out_path.suffix + ".part")
-    document.write_pdf(tmp, pdf_identifier=hashlib.sha256(html.encode("utf-8")).hexdigest()[:32].encode())
+    document.write_pdf(tmp, finisher=_unique_associated_files, **options)
     tmp.replace(out_path)
     return out_path
 
@@ -1051,13 +1192,17 @@ def write_reports(
 ) -> dict[str, ReportFile]:
     """Build and render the quarter's reports: national plus every region unless ``scopes`` says otherwise.
 
+    Every PDF embeds the quarter's measure register (``register_csv_bytes``, exported
+    once for all scopes: the same file as ``out/register/measures_<quarter>.csv``).
     Out: scope -> ReportFile at ``out_dir/reports/<quarter>/cx-report_<quarter>_<scope>_<lang>.pdf``.
     """
     quarter = str(Quarter.parse(quarter))
     scopes = scopes if scopes is not None else [NATIONAL, *config.regions]
+    register_csv = register_csv_bytes(session, quarter, lang)
     reports: dict[str, ReportFile] = {}
     for scope in scopes:
         context = build_report_context(session, quarter, scope, config, lang)
+        context.setdefault(REGISTER_CSV_KEY, register_csv)
         path = render_report_pdf(context, report_path(out_dir, quarter, scope, lang))
         reports[scope] = ReportFile(scope=scope, path=path, key_messages=list(context["key_messages"]), sha256=file_sha256(path))
         log.info("report %s %s written (%d bytes)", quarter, scope, path.stat().st_size)
@@ -1066,6 +1211,8 @@ def write_reports(
 
 __all__ = [
     "NATIONAL",
+    "PDF_VARIANT",
+    "REGISTER_CSV_KEY",
     "ReportFile",
     "TemplatesOnlyFetcher",
     "build_report_context",
@@ -1074,7 +1221,10 @@ __all__ = [
     "RenderedEmail",
     "render_email",
     "render_report_html",
+    "register_csv_bytes",
+    "register_csv_name",
     "render_report_pdf",
+    "report_layout",
     "report_path",
     "scope_display_name",
     "star_text",

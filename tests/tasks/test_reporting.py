@@ -10,6 +10,7 @@ import pytest
 from pypdf import PdfReader
 
 from cxloop.config import RAYS, load_config
+from cxloop.i18n import gettext
 from models.db import dispose_engines, session_scope, upgrade
 from models.tables import (
     EffectEvaluation,
@@ -26,6 +27,7 @@ from tasks.reporting import (
     TemplatesOnlyFetcher,
     build_report_context,
     fmt_num,
+    render_email,
     render_report_pdf,
     star_text,
     write_reports,
@@ -170,6 +172,8 @@ def test_national_report_shows_index_stars_pain_points_register_and_league(repor
     assert OTHER_REGION_TITLE in text  # national register covers every region
     assert "недостаточная выборка" in text  # region 10 and office 52-03
     assert f"стр. 1 из {pages}" in text and f"стр. {pages} из {pages}" in text
+    assert "3-й квартал 2026" in text and "Изменение к 2 кв. 2026" in text  # quarters named, not coded
+    assert "5 октября 2026 г." in text  # the cycle date in the footnote
     assert "разность разностей" in text and "2,10…10,30" in text  # effect with its interval
     # intake: two first receipts, the repeated file is not counted again
     assert re.search(r"Итого\s*170\s*155\s*9\s*6", text), text
@@ -311,17 +315,97 @@ def test_number_and_star_formatting():
     assert fmt_num(2.1, "en", sign=True) == "+2.1"
     assert fmt_num(-0.01, "ru", sign=True) == "0,0"
     assert fmt_num(None) == "—"
+    assert fmt_num(-7.04, "fi", sign=True) == "−7,0" and fmt_num(-7.04, "en") == "−7.0"
+    assert fmt_num(12345.6, "ru") == "12\u00a0345,6" and fmt_num(12345.6, "en") == "12,345.6"
     assert star_text(4) == "★★★★☆"
     assert star_text(None) == "—"
 
 
-@pytest.mark.parametrize("lang, page_word, theme_label", [("en", "page 1 of", "Waiting time"), ("fi", "page 1 of", "Odotusaika")])
-def test_other_languages_render_with_their_labels(db_url, config, tmp_path, lang, page_word, theme_label):
+# What each language must show: headings, number format, quarter and page words, first key message.
+LANGUAGE_MARKS = {
+    "en": {
+        "words": ["page 1 of", "Q3 2026", "Client-centricity star", "Key messages", "Pain points (by priority)",
+                  "Waiting time", "insufficient sample", "Change vs Q2 2026", "Register of corrective measures",
+                  "1 Jul", "30 Sept 2026", "5 October 2026"],
+        "numbers": ["81.7", "+2.1", "−4.9", "12.95 × 1.52 × 1.25 × 1.40 × 1.00", "2.10…10.30"],
+        "not": ["81,7", "Главное", "Квартал"],
+        "first_message": "The composite client-centricity index is 81.7 out of 100",
+    },
+    "fi": {
+        "words": ["sivu 1/", "3. neljännes 2026", "Asiakaslähtöisyyden tähti", "Neljänneksen tärkeimmät havainnot",
+                  "Kipupisteet tärkeysjärjestyksessä", "Odotusaika", "liian pieni otos", "Muutos vrt. Q2/2026",
+                  "Korjaavien toimenpiteiden rekisteri", "Toimistojen vertailu", "Sija 1", "2/5 toimistossa",
+                  "1. heinäkuuta", "30. syyskuuta 2026", "5. lokakuuta 2026", "Henkilöasiakkaat", "Yhteensä"],
+        "numbers": ["81,7", "+2,1", "−4,9", "12,95 × 1,52 × 1,25 × 1,40 × 1,00", "2,10…10,30"],
+        "not": ["81.7", "page 1 of", "Key messages", "Waiting time", "insufficient sample"],
+        "first_message": "Asiakaslähtöisyyden yhdistelmäindeksi on 81,7/100",
+    },
+}
+
+
+@pytest.mark.parametrize("lang", ["en", "fi"])
+def test_other_languages_render_with_their_labels(db_url, config, tmp_path, lang):
+    marks = LANGUAGE_MARKS[lang]
     with session_scope(db_url) as s:
         ctx = build_report_context(s, "2026Q3", "52", config, lang=lang)
-    assert ctx["key_messages"][0].startswith("The composite client-centricity index is 81")
-    text, _ = pdf_text(render_report_pdf(ctx, tmp_path / f"{lang}.pdf"))
-    assert page_word in text and theme_label in text and "insufficient sample" in text
+    assert ctx["key_messages"][0].startswith(marks["first_message"]), ctx["key_messages"][0]
+    text, pages = pdf_text(render_report_pdf(ctx, tmp_path / f"{lang}.pdf"))
+    missing = [w for w in marks["words"] + marks["numbers"] if w not in text]
+    assert missing == [], (missing, text)
+    assert [w for w in marks["not"] if w in text] == []
+    assert (f"sivu {pages}/{pages}" if lang == "fi" else f"page {pages} of {pages}") in text
+
+
+@pytest.mark.parametrize("lang", ["ru", "fi"])
+def test_no_english_interface_string_is_left_in_a_translated_report(db_url, config, tmp_path, lang):
+    """Every catalog string whose translation differs from the English msgid must not appear
+    in English in the report (a template or builder that bypassed the catalogs would show it)."""
+    from cxloop.i18n import POT_PATH, placeholders, read_catalog
+
+    _ = gettext(lang)
+    with session_scope(db_url) as s:
+        ctx = build_report_context(s, "2026Q3", "national", config, lang=lang)
+    text, _pages = pdf_text(render_report_pdf(ctx, tmp_path / f"national_{lang}.pdf"))
+    english = []
+    for m in read_catalog(POT_PATH):
+        if not m.id or not isinstance(m.id, str) or placeholders(m.id) or len(m.id) < 6:
+            continue  # whole strings without values; short ones ("Code") could be inside other words
+        source = m.id % {}
+        translated = _.pgettext(m.context, m.id) if m.context else _(m.id)
+        if translated != source and source in text:
+            english.append(source)
+    assert english == []
+
+
+def test_emails_are_written_in_the_report_language(config):
+    messages = ["Индекс <b>81,7</b> & рост"]
+    ru = render_email("2026Q3", "52", config, messages, "cx-report_2026Q3_52_ru.pdf", "ru")
+    fi = render_email("2026Q3", "52", config, messages, "cx-report_2026Q3_52_fi.pdf", "fi")
+    en = render_email("2026Q3", "national", config, messages, "cx-report_2026Q3_national_en.pdf", "en")
+    assert ru.subject == "Клиентский опыт: отчёт за 3-й квартал 2026 (2026Q3) — Нижегородская область (52)"
+    assert fi.subject.startswith("Asiakaskokemusraportti: 3. neljännes 2026 (2026Q3)")
+    assert en.subject == "Client experience: report for Q3 2026 (2026Q3) — National report"
+    assert fi.text.startswith("Hei,") and "3. neljännes 2026." in fi.text and "Raportti (PDF) liitteenä" in fi.text
+    assert "Neljänneksen tärkeimmät havainnot" in fi.html and 'lang="fi"' in fi.html
+    assert "Во вложении квартальный отчёт" in ru.text and "<strong>3-й квартал 2026</strong>" in ru.html
+    # the plain text is not escaped, the HTML is
+    assert messages[0] in ru.text and "Индекс &lt;b&gt;81,7&lt;/b&gt; &amp; рост" in ru.html
+
+
+def test_page_counter_is_built_from_the_catalog_and_escaped():
+    from tasks.reporting import _page_counter_css
+
+    assert _page_counter_css(gettext("ru")) == '"стр. " counter(page) " из " counter(pages)'
+    assert _page_counter_css(gettext("fi")) == '"sivu " counter(page) "/" counter(pages)'
+
+    # A translation may reorder the values; quotes, backslashes and markup cannot escape the CSS string.
+    def hostile(message, **values):
+        return 'total %(pages)s, "now" \\ </style><script> %(page)s' % values
+
+    css = str(_page_counter_css(hostile))
+    assert css.startswith('"total " counter(pages) ')
+    assert css.endswith(" counter(page)")
+    assert "</style>" not in css and '"now"' not in css and "\\22 now\\22 " in css
 
 
 def test_measure_spanning_regions_shows_in_each_of_its_regions_only():
