@@ -1193,7 +1193,8 @@ def write_reports(
     """Build and render the quarter's reports: national plus every region unless ``scopes`` says otherwise.
 
     Every PDF embeds the quarter's measure register (``register_csv_bytes``, exported
-    once for all scopes: the same file as ``out/register/measures_<quarter>.csv``).
+    once for all scopes: the content of ``out/register/measures_<quarter>.csv``, with
+    personal data redacted from titles and descriptions should any be there).
     Out: scope -> ReportFile at ``out_dir/reports/<quarter>/cx-report_<quarter>_<scope>_<lang>.pdf``.
     """
     quarter = str(Quarter.parse(quarter))
