@@ -12,22 +12,37 @@ Each feedback text is read the same way whatever its channel:
 3. **Themes**: the keyword lexicons of ``config/themes/`` (syntax in its README) are
    matched on Snowball stems per language: a plain word matches every inflection,
    ``word*`` is a prefix, ``*word*`` a substring (Finnish compounds), ``=word`` one exact
-   word, and several words a phrase of consecutive tokens. Two rules keep incidental
+   word, and several words a phrase of consecutive tokens. Four rules keep incidental
    words from tagging a theme:
 
    * a match inside a longer match of another theme does not count ("waiting area" is
      ``office_comfort``, not also ``waiting_time``);
+   * on one word, a keyword written inside a longer keyword of another theme gives way
+     to it ("puhelinjonossa": ``*puhelinjono*``, a phone queue, is
+     ``contact_reachability``; ``*jono*`` would make it ``waiting_time`` too);
    * a *weak* keyword counts only when no strong keyword of another theme is in the same
      clause ("no reply to my e-mail" is ``contact_reachability``, "reminders by e-mail"
-     is only ``reminders_notifications``).
+     is only ``reminders_notifications``);
+   * in a concessive clause, a weak keyword gives way to another theme's strong keyword
+     anywhere in the sentence: "Напоминания не приходят, хотя телефон указан верно" is
+     about reminders, the phone is background (after "но"/"but" it still counts).
 4. **Sentiment**: the lexicon of ``config/sentiment.yaml`` scores each clause — positive
-   and negative words; "expected service" words that are neutral alone but a complaint
-   when negated ("не дозвониться", "no reminder", "ei toimi"); negators with a short scope,
-   also after the word ("очереди не было", "jonoa ei ollut"); intensifiers (not
-   amplifying under negation: "not very good" is milder than "not good"). In a question,
-   praise words do not count ("Поможете с трудоустройством?" is a request, not praise);
-   complaints do ("Почему никто не отвечает?"). A clause after "но"/"but"/"mutta" weighs
-   more, a concessive one ("хотя", "although", "vaikka") less.
+   and negative words; *implicit* cues, weaker, with which clients complain without a
+   complaint word (elapsed time "три недели", "ten days", "kuusi viikkoa"; "до сих пор",
+   "still", "vieläkään"; "опять", "again", "taas"), never negated and not counted in a
+   question ("Сколько дней рассматривают заявление?" is no complaint); "expected
+   service" words that are neutral alone but a complaint when negated ("не дозвониться",
+   "no reminder", "ei toimi"); negators with a short scope, also after the word
+   ("очереди не было", "jonoa ei ollut"); intensifiers (not amplifying under negation:
+   "not very good" is milder than "not good"). A negation that negates no entry is a
+   complaint too: a "nobody" word ("никто их не обновляет", "nobody ever picks up",
+   "kukaan ei kertonut"; ``void_negators``) always, any other negator in a clause that
+   names a theme ("пособие не начислили", "kurssi ei alkanut"; ``theme_negation``),
+   unless it is part of an entry ("not always") or the clause is a question. Where entries
+   of one word overlap, the most specific wins (``=word`` over a stem, a stem over a
+   prefix). In a question, praise words do not count ("Поможете с трудоустройством?" is a
+   request, not praise); complaints do ("Почему никто не отвечает?"). A clause after
+   "но"/"but"/"mutta" weighs more, a concessive one ("хотя", "although", "vaikka") less.
 5. **Sentiment per theme**: a theme takes the score of the clauses that mention it. When
    a clause mixes praise and complaint ("сотрудники вежливые и сайт не работает"), each
    scored word goes to the nearest theme mention instead (commas count as distance). A
@@ -46,7 +61,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -119,7 +134,8 @@ _FI_WORDS = frozenset(
     "kuka koska jos niin vain jo vielä enää ollenkaan kanssa ilman kautta mukaan jälkeen ennen "
     "aina koskaan mitään kukaan sain saanut saa voi voin pitää täytyy pitäisi erittäin todella "
     "tosi hyvin hyvä huono paljon liian kiitos yhtään vaan eikä siitä sitä kuin sekä yli heti nyt vasta "
-    "koko ajan sain pääsin".split()
+    "koko ajan sain pääsin ihan mulle mua mun sulle sun tää nää oon ollu kans sit sitte sitten jotain joku "
+    "mikään ettei jonka jotka joita tänään eilen".split()
 )
 _EN_WORDS = frozenset(
     "the a an and or but is are was were be been being have has had do does did not no nobody "
@@ -127,7 +143,8 @@ _EN_WORDS = frozenset(
     "when where why how to of in on at for with from by about after before very too so can could "
     "would should will there here get got any all just only still again always".split()
 )
-_FI_ENDINGS = ("ssa", "ssä", "sta", "stä", "lla", "llä", "lta", "ltä", "lle", "ksi", "nen", "isen", "kaan", "kään", "ko", "kö")
+_FI_ENDINGS = ("ssa", "ssä", "sta", "stä", "lla", "llä", "lta", "ltä", "lle", "ksi", "nen", "isen", "kaan", "kään", "ko", "kö",
+               "itse")
 _FI_CLUSTERS = re.compile(r"(aa|ee|ii|oo|uu|yy|ää|öö|kk|tt|pp|nn|uo|yö|^j[aeiouy])")
 _EN_SHAPES = re.compile(r"(th|sh|ch|w|c|q|x|z|f|b|ing$|ed$|ly$|tion)")
 _LANG_WORD_CACHE: dict[str, tuple[float, float]] = {}
@@ -236,6 +253,9 @@ _TokenInfo = tuple[
     frozenset[int], bool, float, int, tuple[tuple[str, bool], ...], tuple[int, ...], bool, tuple[str, ...]
 ]
 _NO_IDS: frozenset[int] = frozenset()
+_NO_POSITIONS: list[int] = []
+_NO_THEMES_SET: frozenset[str] = frozenset()
+_KIND_RANK = {"exact": 0, "stem": 1, "prefix": 2, "sub": 3}
 # Contrast kinds of word tokens, then the kinds of punctuation tokens.
 _BUT, _CONCESSIVE, _END, _QEND, _BAR = 1, 2, 3, 4, 5
 
@@ -256,6 +276,7 @@ class _Lexicon:
     phrase_themes: dict[int, frozenset[str]]  # element id -> themes with a phrase that uses it
     negators: frozenset[str]
     post_negations: tuple[tuple[str, ...], ...]
+    void_negators: dict[str, tuple[tuple[str, ...], ...]]  # first token -> phrases, longest first
     intensifiers: dict[str, float]
     contrast: frozenset[str]
     concessive: frozenset[str]
@@ -264,7 +285,12 @@ class _Lexicon:
     contrast_weight: float
     concessive_weight: float
     question_positive: float
+    question_implicit: float
+    void_negation: float
+    theme_negation: float
     scope: int
+    element_text: dict[int, str] = field(default_factory=dict)  # element id -> the written word, for specificity
+    element_rank: dict[int, tuple[int, int]] = field(default_factory=dict)  # most specific first: =exact, stem, prefix*, *sub*
     phrase_first: frozenset[int] = frozenset()
     post_by_first: dict[str, tuple[tuple[str, ...], ...]] = field(default_factory=dict)
     token_cache: dict[str, _TokenInfo] = field(default_factory=dict)
@@ -305,8 +331,20 @@ class _Lexicon:
         negator = tok in self.negators
         factor = self.intensifiers.get(tok, 1.0)
         starts = tuple(eid for eid in uniq if eid in self.phrase_first)
-        themes = tuple((p[1], p[2]) for p in payloads if p[0] == "t")
-        cats = tuple(p[1] for p in payloads if p[0] == "s")
+        hits = [(p[1], p[2], eid) for eid in uniq for p in self.single.get(eid, ()) if p[0] == "t"]
+        if len({h[0] for h in hits}) > 1:
+            # One word, keywords of several themes: a keyword written inside a longer
+            # keyword of another theme gives way to it ("*puhelinjono*", a phone queue, is
+            # contact_reachability, not also the waiting_time of "*jono*").
+            text = self.element_text
+            hits = [h for h in hits if not any(
+                o[0] != h[0] and len(text[o[2]]) > len(text[h[2]]) and text[h[2]] in text[o[2]] for o in hits)]
+        themes = tuple((t, strong) for t, strong, _ in hits)
+        # Sentiment entries of one word: the most specific one first, so that it wins the
+        # overlap ("=vasta", "only just", is not the "vasta*" of "vastata", to answer).
+        rank = self.element_rank
+        cats = tuple(c for _, _, c in sorted(
+            (rank[eid], k, p[1]) for k, eid in enumerate(uniq) for p in self.single.get(eid, ()) if p[0] == "s"))
         info = (frozenset(uniq) if uniq else _NO_IDS, negator, factor, kind, themes, starts,
                 bool(payloads or starts or negator or factor != 1.0 or kind), cats)
         if len(self.token_cache) < 2_000_000:
@@ -366,6 +404,11 @@ class _LexiconBuilder:
                 substrings.append((value, eid))
         words = lambda key: frozenset(normalise(w).strip() for w in sentiment.get(key, []) or [])  # noqa: E731
         scoring = sentiment["_scoring"]
+        void: dict[str, list[tuple[str, ...]]] = {}
+        for phrase in sentiment.get("void_negators") or []:
+            parts = tuple(normalise(phrase).split())
+            if parts:
+                void.setdefault(parts[0], []).append(parts)
         return _Lexicon(
             language=self.language,
             stemmer=self.stemmer,
@@ -377,7 +420,7 @@ class _LexiconBuilder:
             single=self.single,
             multi=self.multi,
             phrase_themes={eid: frozenset(ts) for eid, ts in self.phrase_themes.items()},
-            negators=words("negators"),
+            negators=words("negators") | frozenset(void),
             post_negations=tuple(
                 tuple(normalise(p).split()) for p in (sentiment.get("post_negations") or []) if str(p).strip()
             ),
@@ -389,14 +432,21 @@ class _LexiconBuilder:
             contrast_weight=float(scoring["contrast_weight"]),
             concessive_weight=float(scoring["concessive_weight"]),
             question_positive=float(scoring["question_positive"]),
+            question_implicit=float(scoring["question_implicit"]),
+            void_negation=float(scoring["void_negation"]),
+            theme_negation=float(scoring["theme_negation"]),
             scope=int(scoring["negation_scope"]),
+            void_negators={k: tuple(sorted(v, key=len, reverse=True)) for k, v in void.items()},
+            element_text={eid: value for (_, value), eid in self.elements.items()},
+            element_rank={eid: (_KIND_RANK[kind], -len(value)) for (kind, value), eid in self.elements.items()},
         )
 
 
-_SENTIMENT_CATEGORIES = ("positive", "negative", "expected", "neutral")
+_SENTIMENT_CATEGORIES = ("positive", "negative", "implicit", "expected", "neutral")
 _CATEGORY_DEFAULTS = {  # (weight, weight when negated)
     "positive": (1.0, -0.8),
     "negative": (-1.0, 0.5),
+    "implicit": (-0.5, 0.0),
     "expected": (0.0, -1.0),
     "neutral": (0.0, 0.0),
 }
@@ -428,6 +478,9 @@ def load_sentiment_lexicon(path: Path | str | None = None) -> dict[str, Any]:
             "contrast_weight": float(scoring.get("contrast_weight", 1.5)),
             "concessive_weight": float(scoring.get("concessive_weight", 0.6)),
             "question_positive": float(scoring.get("question_positive", 0.0)),
+            "question_implicit": float(scoring.get("question_implicit", 0.0)),
+            "void_negation": float(scoring.get("void_negation", -1.0)),
+            "theme_negation": float(scoring.get("theme_negation", 0.0)),
             "negation_scope": int(scoring.get("negation_scope", 3)),
         }
     except (TypeError, ValueError) as exc:
@@ -436,7 +489,7 @@ def load_sentiment_lexicon(path: Path | str | None = None) -> dict[str, Any]:
         spec = data["languages"].get(lang)
         if not isinstance(spec, dict):
             raise ConfigError(f"{path}: languages.{lang} missing")
-        for key in (*_SENTIMENT_CATEGORIES, "negators", "contrast", "concessive", "post_negations"):
+        for key in (*_SENTIMENT_CATEGORIES, "negators", "contrast", "concessive", "post_negations", "void_negators"):
             entries = spec.get(key) or []
             if not isinstance(entries, list):
                 raise ConfigError(f"{path}: languages.{lang}.{key} must be a list")
@@ -514,8 +567,9 @@ def _clause(
     marks: list[int],
     negators: list[int],
     barriers: list[int],
-) -> tuple[dict[str, float], float]:
-    """Themes of the clause ``toks[first:n]`` with their raw scores, and its raw score.
+) -> tuple[dict[str, float], float, Collection[str]]:
+    """Themes of the clause ``toks[first:n]`` with their raw scores, its raw score, and
+    the themes a strong keyword names in it (the others are named by weak keywords only).
 
     ``marks`` are the positions of its tokens with any lexicon fact, ``negators`` and
     ``barriers`` the positions of its negators and of commas/dashes.
@@ -555,8 +609,14 @@ def _clause(
                             theme_m.append((i, end, p[1], p[2]))
                         else:
                             sent_m.append((i, end, p[1]))
-    if not theme_m and not sent_m:
-        return {}, 0.0
+    # "Nobody" words (``void_negators``) that negate no entry are a complaint of their own.
+    void_at = lex.void_negators
+    voids = [i for i in negators if toks[i] in void_at] if void_at and negators else _NO_POSITIONS
+    if not theme_m and not sent_m and not voids:
+        return {}, 0.0, _NO_THEMES_SET
+    # A negation that negates no entry in a clause that names a theme: "Пособие не
+    # начислили", "Kurssi ei alkanut" (not in a question: "Вы не работаете в субботу?").
+    theme_negation = lex.theme_negation if theme_m and negators and not question else 0.0
 
     # Themes: drop matches inside a longer match of another theme, then weak matches
     # when another theme is named by a strong keyword in the clause.
@@ -577,9 +637,14 @@ def _clause(
         if len(strong) > 1 or len(strong) < len(themes):
             theme_m = [m for m in theme_m if m[3] or not (strong - {m[2]})]
         themes = {m[2] for m in theme_m}
+        named: Collection[str] = strong
+    elif theme_m:
+        named = themes if any(m[3] for m in theme_m) else _NO_THEMES_SET
+    else:
+        named = _NO_THEMES_SET
 
-    if not sent_m:
-        return dict.fromkeys(themes, 0.0), 0.0
+    if not sent_m and not voids and not theme_negation:
+        return dict.fromkeys(themes, 0.0), 0.0, named
     # Longest match wins where sentiment entries overlap ("одни и те же" over "те").
     if len(sent_m) > 1:
         sent_m.sort(key=lambda m: (m[0], m[0] - m[1]))
@@ -600,6 +665,7 @@ def _clause(
     # ("не хамили", "ei ollut jonoa", "nobody answers"); a post-negation phrase right
     # after an entry flips that entry instead ("очереди не было", "jonoa ei ollut").
     # Barriers (commas, dashes) bound both directions: "очереди не было, специалист вежливая".
+    unattached: list[int] = []
     if negators:
         scope = lex.scope
         post = lex.post_by_first
@@ -608,6 +674,8 @@ def _clause(
             for phrase in post.get(toks[i], ()):
                 if tuple(toks[i : i + len(phrase)]) == phrase:
                     for h in reversed(hits):
+                        if h[2] == "implicit":
+                            continue  # "ответа до сих пор нет" negates the answer, not "до сих пор"
                         if i - 2 <= h[1] <= i and not (barriers and any(h[1] <= c < i for c in barriers)):
                             before = h
                         if h[1] <= i:
@@ -617,9 +685,15 @@ def _clause(
                 before[3] = True
                 continue
             for h in hits:
+                if h[2] == "implicit":
+                    continue  # "не публикуют уже неделю": elapsed time is not what is negated
                 if i < h[0] <= i + scope and not (barriers and any(i < c < h[0] for c in barriers)):
                     h[3] = True  # several negators on one entry ("никто не напомнил") negate it once
                     break
+            else:
+                # A negator inside an entry ("not always", "без задержек") is that entry's.
+                if (voids or theme_negation) and not any(h[0] <= i < h[1] for h in hits):
+                    unattached.append(i)
     weights, negated_w = lex.weights, lex.negated
     values: list[tuple[int, int, float]] = []
     for start, end, cat, negated in hits:
@@ -633,16 +707,30 @@ def _clause(
                 # amplifier weakens the entry instead.
                 value *= 1.0 / factor if negated and factor > 1.0 else factor
                 break
-        if question and value > 0:
-            value *= lex.question_positive
+        if question and (value > 0 or cat == "implicit"):
+            # A request is not praise, and "how many days does it take?" is no complaint.
+            value *= lex.question_positive if value > 0 else lex.question_implicit
             if value == 0.0:
                 continue
         values.append((start, end, value))
-    raw = sum(v for _, _, v in values)
+    if unattached:
+        # "никто их не обновляет", "nobody ever picks up", "kukaan ei kertonu": a "nobody"
+        # that negates no entry still says that somebody did not do their job.
+        other = -1
+        for i in unattached:
+            for phrase in void_at.get(toks[i], ()):
+                if tuple(toks[i : i + len(phrase)]) == phrase:
+                    values.append((i, i + len(phrase), lex.void_negation))
+                    break
+            else:
+                other = i if other < 0 else other
+        if theme_negation and other >= 0:
+            values.append((other, other + 1, theme_negation))  # once per clause
+    raw = sum([t[2] for t in values])
     if not themes:
-        return {}, raw
+        return {}, raw, named
     if not values or all(v > 0 for _, _, v in values) or all(v < 0 for _, _, v in values):
-        return dict.fromkeys(themes, raw), raw
+        return dict.fromkeys(themes, raw), raw, named
     # Praise and complaint in one clause: each scored entry goes to the nearest theme
     # mention (tokens in between, a barrier counting as three), ties to all of them.
     per_theme = dict.fromkeys(themes, 0.0)
@@ -661,7 +749,7 @@ def _clause(
                 best.append(tid)
         for tid in best:
             per_theme[tid] += v
-    return per_theme, raw
+    return per_theme, raw, named
 
 
 @dataclass
@@ -671,8 +759,9 @@ class _Analyser:
 
 
 # A clause: (first token, end, weight in the text's score, is a question, positions of
-# tokens with lexicon facts, of negators, of barriers).
-_Clause = tuple[int, int, float, bool, list[int], list[int], list[int]]
+# tokens with lexicon facts, of negators, of barriers, number of its sentence, is a
+# concession).
+_Clause = tuple[int, int, float, bool, list[int], list[int], list[int], int, bool]
 
 
 def _split_clauses(lex: _Lexicon, infos: list[_TokenInfo], marks: list[int], n: int) -> list[_Clause]:
@@ -685,6 +774,7 @@ def _split_clauses(lex: _Lexicon, infos: list[_TokenInfo], marks: list[int], n: 
     first = 0
     weight = 1.0
     concessive = False
+    sentence = 0
     cm: list[int] = []
     ng: list[int] = []
     bs: list[int] = []
@@ -700,9 +790,11 @@ def _split_clauses(lex: _Lexicon, infos: list[_TokenInfo], marks: list[int], n: 
             bs.append(i)  # barriers stay in the clause as limits for phrases and negation
             continue
         if cm:
-            clauses.append((first, i, weight, kind == _QEND, cm, ng, bs))
+            clauses.append((first, i, weight, kind == _QEND, cm, ng, bs, sentence, concessive))
         cm, ng, bs = [], [], []
         first = i + 1
+        if kind == _END or kind == _QEND:
+            sentence += 1
         if kind == _BUT or kind == _BAR:
             # After "но"/"but", and after the comma that ends a concession ("Хотя
             # очереди не было, толку ноль"), comes the statement that counts.
@@ -712,7 +804,7 @@ def _split_clauses(lex: _Lexicon, infos: list[_TokenInfo], marks: list[int], n: 
         else:
             weight, concessive = 1.0, False
     if cm:
-        clauses.append((first, n, weight, False, cm, ng, bs))
+        clauses.append((first, n, weight, False, cm, ng, bs, sentence, concessive))
     return clauses
 
 
@@ -754,10 +846,26 @@ def _analyse_one(analyser: _Analyser, text: str, fallback: SentimentFallback | N
     total = 0.0
     theme_raw: dict[str, float] = {}
     scored: list[tuple[dict[str, float], float]] = []
-    for first, end, weight, question, cm, ng, bs in _split_clauses(lex, infos, marks, len(tokens)):
-        per_theme, raw = _clause(lex, tokens, infos, first, end, question, cm, ng, bs)
+    results = []
+    weak_concession = False
+    for first, end, weight, question, cm, ng, bs, sentence, concessive in _split_clauses(lex, infos, marks, len(tokens)):
+        per_theme, raw, named = _clause(lex, tokens, infos, first, end, question, cm, ng, bs)
         if not per_theme and raw == 0.0:
             continue
+        results.append((per_theme, raw, weight, named, sentence, concessive))
+        weak_concession = weak_concession or (concessive and len(named) < len(per_theme))
+    if weak_concession:
+        # A weak keyword in a concession is background to the sentence's statement: it
+        # gives way to another theme's strong keyword anywhere in the sentence
+        # ("Напоминаний нет, хотя телефон указан верно" is not about getting through).
+        strong_in: dict[int, set[str]] = {}
+        for _, _, _, named, sentence, _ in results:
+            strong_in.setdefault(sentence, set()).update(named)
+        for k, (per_theme, raw, weight, named, sentence, concessive) in enumerate(results):
+            if concessive and len(named) < len(per_theme):
+                kept = {t: v for t, v in per_theme.items() if t in named or not (strong_in[sentence] - {t})}
+                results[k] = (kept, raw, weight, named, sentence, concessive)
+    for per_theme, raw, weight, _, _, _ in results:
         scored.append((per_theme, raw))
         total += raw * weight
         for t, v in per_theme.items():

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import math
+import re
 from pathlib import Path
 
 import pandas as pd
 import pytest
+import yaml
 
 from cxloop.config import ConfigError, load_config
 from tasks.text import analyse, analyse_frame, detect_language, normalise
@@ -475,3 +478,148 @@ def test_analysis_is_deterministic_and_independent_of_batch(cfg) -> None:
     together = analyse(texts, cfg)
     alone = [analyse([t], cfg)[0] for t in reversed(texts)][::-1]
     assert together == alone
+
+
+# ------------------------------------------------ rules added with the tuning corpus
+# Texts written for these tests (not taken from the evaluation set or the tuning corpus).
+
+def _with_keywords(cfg, lang: str, **keywords: list[str]):
+    """A copy of the configuration whose themes have only the given ``lang`` keywords."""
+    themes = {tid: t.model_copy(deep=True) for tid, t in cfg.themes.items()}
+    for tid in themes:
+        themes[tid].keywords[lang] = list(keywords.get(tid, []))
+        themes[tid].weak_keywords[lang] = []
+    return cfg.model_copy(update={"themes": themes})
+
+
+def test_on_one_word_the_longer_keyword_of_another_theme_wins(cfg) -> None:
+    custom = _with_keywords(cfg, "fi", waiting_time=["*jono*"], contact_reachability=["*puhelinjono*"])
+    phone_queue, office_queue = analyse(["Puhelinjonossa meni koko aamupäivä", "Jonossa meni koko aamupäivä"], custom)
+    assert phone_queue.themes == {"contact_reachability"}
+    assert office_queue.themes == {"waiting_time"}
+    # A keyword that is not written inside the other one does not give way.
+    both = _with_keywords(cfg, "fi", waiting_time=["*jono*"], contact_reachability=["*puhelin*"])
+    assert analyse(["Puhelinjonossa meni koko aamupäivä"], both)[0].themes == {"contact_reachability", "waiting_time"}
+    # The shipped lexicons: a queue on the phone line is contact_reachability (guidelines).
+    assert one("Puhelinjonossa meni koko aamupäivä", cfg).themes == {"contact_reachability"}
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Документы в центр отнесла три недели назад",
+        "My claim went in five weeks ago",
+        "Hakemus lähti kolme viikkoa sitten",
+        "Опять то же самое",
+        "Vieläkään ei kuulu mitään",
+        "And again nothing",
+    ],
+)
+def test_elapsed_time_still_and_again_are_implicit_complaints(text: str, cfg) -> None:
+    assert one(text, cfg).sentiment <= -0.1
+
+
+def test_implicit_cues_are_weaker_than_praise_and_silent_in_questions(cfg) -> None:
+    # Praise outweighs a duration ("weeks" is -0.5, "useful" +1).
+    assert one("The course took six weeks and was really useful", cfg).sentiment > 0
+    assert one("Курсы шли три месяца, очень полезные", cfg).sentiment > 0
+    # A question about durations is no complaint.
+    for question in ("Сколько недель обычно рассматривают заявление?",
+                     "How many weeks does a decision usually take?",
+                     "Montako viikkoa käsittely yleensä kestää?"):
+        assert one(question, cfg).sentiment == 0.0, question
+
+
+def test_implicit_cues_are_not_what_a_negation_negates(cfg) -> None:
+    # "нет" after "до сих пор" negates the answer; "не" before "неделю" negates publishing.
+    assert one("Написал в чат, ответа до сих пор нет", cfg).sentiment < 0
+    a = one("Вакансию не публикуют уже неделю", cfg)
+    assert a.sentiment < 0 and "waiting_time" in a.negative_themes
+
+
+def test_a_nobody_that_negates_nothing_is_a_complaint(cfg) -> None:
+    for text in ("Вакансии в базе никто не проверяет", "Nobody ever picks up", "Kukaan ei päivitä ilmoituksia"):
+        assert one(text, cfg).sentiment < 0, text
+    # When it negates an entry, that entry decides: "никто не хамил" is praise.
+    assert one("Никто не хамил", cfg).sentiment > 0
+    assert one("Nobody was impatient with me", cfg).sentiment > 0
+
+
+def test_a_negation_without_an_entry_in_a_clause_with_a_theme_is_a_complaint(cfg, tmp_path: Path) -> None:
+    for text, theme in (("Пособие за апрель не начислили", "benefit_payment"),
+                        ("Kurssi ei alkanut", "training_offer"),
+                        ("The training never started", "training_offer")):
+        a = one(text, cfg)
+        assert theme in a.negative_themes and a.sentiment < 0, text
+    # Not in a question, not without a theme, not when the negator belongs to an entry.
+    assert one("Вы не работаете в субботу?", cfg).sentiment == 0.0
+    assert one("Я сегодня туда не ходила.", cfg).sentiment == 0.0
+    assert one("I do not always check my phone", cfg).sentiment == 0.0
+    # The weight is configuration: 0 switches the rule off.
+    data = yaml.safe_load((CONFIG_DIR / "sentiment.yaml").read_text(encoding="utf-8"))
+    data["scoring"]["theme_negation"] = 0.0
+    off = tmp_path / "sentiment.yaml"
+    off.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+    assert analyse(["Пособие за апрель не начислили"], cfg, sentiment_path=off)[0].sentiment == 0.0
+
+
+def test_the_most_specific_sentiment_entry_of_a_word_wins(cfg, tmp_path: Path) -> None:
+    data = yaml.safe_load((CONFIG_DIR / "sentiment.yaml").read_text(encoding="utf-8"))
+    data["languages"]["en"]["positive"].append("blorf*")
+    data["languages"]["en"]["negative"].append("=blorfy")
+    path = tmp_path / "sentiment.yaml"
+    path.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+    blorfy, blorfing = analyse(["It was blorfy", "It was blorfing"], cfg, sentiment_path=path)
+    assert blorfy.sentiment < 0 < blorfing.sentiment
+    # The shipped lexicon: "=vasta" (only as late as) is a complaint, "vasta*" (to answer) is not.
+    assert one("Muistutus tuli vasta illalla", cfg).sentiment < 0
+
+
+def test_a_weak_keyword_in_a_concession_gives_way_to_the_sentence(cfg) -> None:
+    a = one("Напоминания о встречах не приходят, хотя номер телефона указан правильно", cfg)
+    assert a.themes == {"reminders_notifications"}, a
+    b = one("Muistutuksia ei tule, vaikka puhelinnumero on oikein", cfg)
+    assert b.themes == {"reminders_notifications"}, b
+    # Without a strong keyword of another theme in the sentence the weak one still counts,
+    # and after "но" (contrast, not concession) it is a statement of its own.
+    assert "contact_reachability" in one("Хотя звонила много раз, ответа нет", cfg).themes
+    assert "contact_reachability" in one("Сотрудники вежливые, но на письма не отвечают", cfg).themes
+
+
+@pytest.mark.parametrize("text", ["Ihan ok.", "Kysyin kirjeitse"])
+def test_colloquial_finnish_is_finnish(text: str) -> None:
+    assert detect_language(text) == "fi"
+
+
+def test_void_negators_must_be_quoted_text(cfg, tmp_path: Path) -> None:
+    text = (CONFIG_DIR / "sentiment.yaml").read_text(encoding="utf-8").replace(
+        'void_negators: [nobody, noone, "no one"', 'void_negators: [nobody, noone, no')
+    assert "void_negators: [nobody, noone, no," in text
+    bad = tmp_path / "sentiment.yaml"
+    bad.write_text(text, encoding="utf-8")
+    with pytest.raises(ConfigError, match="void_negators.*quote"):
+        analyse(["x"], cfg, sentiment_path=bad)
+
+
+TUNE = Path(__file__).resolve().parents[1] / "data" / "text_tune" / "tune.jsonl"
+
+
+def test_the_tuning_corpus_is_well_formed_and_trilingual() -> None:
+    """tests/data/text_tune/tune.jsonl (README there): format, numbering, 30 % validation."""
+    from tasks.text_eval import SENTIMENT_LABELS, THEME_IDS
+
+    rows = [json.loads(line) for line in TUNE.read_text(encoding="utf-8").splitlines() if line.strip()]
+    numbers: dict[str, list[int]] = {"ru": [], "fi": [], "en": []}
+    for r in rows:
+        assert set(r) == {"id", "lang", "text", "themes", "sentiment", "split"}, r
+        m = re.fullmatch(r"t(ru|fi|en)-(\d{3})", r["id"])
+        assert m and m.group(1) == r["lang"], r["id"]
+        numbers[r["lang"]].append(int(m.group(2)))
+        assert r["text"].strip() and r["split"] == "tune" and r["sentiment"] in SENTIMENT_LABELS, r["id"]
+        assert set(r["themes"]) <= set(THEME_IDS) and len(set(r["themes"])) == len(r["themes"]), r["id"]
+    for lang, nums in numbers.items():
+        assert nums == list(range(1, len(nums) + 1)) and len(nums) >= 150, lang
+    validation = [r for r in rows if int(r["id"][-3:]) % 10 in (2, 5, 8)]
+    assert 0.28 <= len(validation) / len(rows) <= 0.32
+    for theme in THEME_IDS:
+        assert sum(theme in r["themes"] for r in validation) >= 6, theme
