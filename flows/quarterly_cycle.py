@@ -20,6 +20,7 @@ quarter's index, pain points and effect evaluations are replaced, not duplicated
 from __future__ import annotations
 
 from dataclasses import fields
+from typing import Optional
 
 from prefect import flow, get_run_logger, task
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
@@ -29,15 +30,19 @@ from prefect.states import Completed
 from cxloop.config import get_config
 from cxloop.quarters import Quarter
 from cxloop.settings import get_settings
+from flows.fanout import CycleTaskRunner, fan_out_reports
 from flows.ingest import ingest_feedback
+from flows.params import Lang, QuarterText, Seconds
 from flows.register import await_proposal_review
 from models.db import upgrade
 from tasks import stages
 from tasks.ingest import IngestSummary
+from tasks.locks import crash_after_task, quarter_lock
 
 # DataFrames are passed between tasks in memory; hashing them for a cache key would
 # cost more than the stages themselves, so caching is off.
-_task = dict(cache_policy=NO_CACHE, persist_result=False)
+# crash_after_task does nothing unless CXLOOP_FAULT_AFTER names a task (the fault tests).
+_task = dict(cache_policy=NO_CACHE, persist_result=False, on_completion=[crash_after_task])
 _SUMMARY_KEYS = [f.name for f in fields(IngestSummary)]
 
 migrate_database = task(upgrade, name="migrate-database", **_task)
@@ -73,26 +78,37 @@ def _summary_markdown(s: dict) -> str:
     return "\n".join(lines)
 
 
-@flow(name="quarterly-cx-cycle", log_prints=False)
+# Per-region work (the reports) fans out through processes, or Dask when CXLOOP_DASK_ADDRESS
+# is set (flows/fanout.py); the stages the flow calls directly still run in its own process.
+@flow(name="quarterly-cx-cycle", log_prints=False, task_runner=CycleTaskRunner())
 def quarterly_cycle(
-    quarter: str | None = None, send_reports: bool = True, lang: str = "ru", review_timeout_seconds: int = 0
+    quarter: Optional[QuarterText] = None, send_reports: bool = True, lang: Lang = "ru",
+    review_timeout_seconds: Seconds = 0,
 ) -> dict:
     """Run the whole loop for one quarter (default: the last complete quarter).
 
     Args:
         quarter: the quarter as ``YYYYQn``, e.g. ``2026Q3``.
         send_reports: e-mail the PDFs (SMTP if configured, otherwise ``.eml`` files in the outbox).
-        lang: report language (``ru``; ``en`` and ``fi`` arrive with the reporting issue).
+        lang: report language: ``ru`` (default), ``en`` or ``fi``.
         review_timeout_seconds: when above 0, the run pauses after proposing measures so the
             working group can approve, reject or reassign them in the Prefect UI; with no
             answer in time the proposals stay ``proposed`` and the run goes on.
     """
-    logger = get_run_logger()
     q = str(Quarter.parse(quarter)) if quarter else str(Quarter.last_complete())
     settings = get_settings()
     settings.ensure_dirs()
     config = get_config(settings.config_dir)
     migrate_database()
+    # One cycle per quarter at a time, whichever deployment or machine starts it; a
+    # crashed run's lock is taken over (tasks/locks.py).
+    with quarter_lock(q, "quarterly-cx-cycle"):
+        return _cycle(q, settings, config, lang, send_reports, review_timeout_seconds)
+
+
+def _cycle(q: str, settings, config, lang: str, send_reports: bool, review_timeout_seconds: int):
+    """The stages of one quarter, in order (called by the flow while it holds the quarter's lock)."""
+    logger = get_run_logger()
     sync_registry(config)
 
     # Intake through the ingest flow as a subflow: one task per file, a "Partial" state when a
@@ -124,7 +140,8 @@ def quarterly_cycle(
     proposed = propose_measures(q, config)
     review = await_proposal_review(q, proposed, review_timeout_seconds) if review_timeout_seconds else None
     effects = evaluate_effects(q, config)
-    reports = write_reports(q, config, settings, lang)
+    # One render task per region + national through the flow's task runner; same dict as write_reports.
+    reports = fan_out_reports(q, config, settings, lang)
     delivery = deliver_reports(q, reports, config, settings) if send_reports else None
     register = export_register(q, settings)
 
