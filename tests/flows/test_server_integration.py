@@ -346,8 +346,27 @@ def _seed_two_quarters(data_dir: Path) -> list[str]:
         return [m.code for m in created]
 
 
+def psycopg_connect(base_url: str, database: str):
+    import psycopg
+
+    return psycopg.connect(base_url.replace("postgresql+psycopg://", "postgresql://") + f"/{database}")
+
+
 @pytest.mark.slow
-def test_deploy_worker_and_serve_against_a_real_prefect_server(tmp_path, env):
+def test_deploy_worker_and_serve_against_a_real_prefect_server(tmp_path, env, pg_url, postgres_server, monkeypatch):
+    """Production footing: the Prefect server and the application both on PostgreSQL
+    (the session's throw-away server from tests/conftest.py), a process work pool, a worker."""
+    from cxloop.settings import reset_settings_cache
+    from models.db import dispose_engines
+    from tests.conftest import _pg_admin
+
+    monkeypatch.setenv("CXLOOP_DATABASE_URL", pg_url)  # the in-process seeding below and the worker's runs
+    reset_settings_cache()
+    dispose_engines()
+    prefect_db = f"prefect_{os.getpid()}"
+    _pg_admin(postgres_server, f"CREATE DATABASE {prefect_db}")
+    prefect_url = postgres_server.replace("postgresql+psycopg://", "postgresql+asyncpg://") + f"/{prefect_db}"
+
     from prefect.deployments import run_deployment
     from prefect.exceptions import PrefectHTTPStatusError
     from pypdf import PdfReader
@@ -364,11 +383,11 @@ def test_deploy_worker_and_serve_against_a_real_prefect_server(tmp_path, env):
     penv = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_")}
     penv.update({
         "PREFECT_HOME": str(home), "PREFECT_API_URL": url,
-        "PREFECT_SERVER_DATABASE_CONNECTION_URL": f"sqlite+aiosqlite:///{tmp_path / 'prefect.db'}",
+        "PREFECT_SERVER_DATABASE_CONNECTION_URL": prefect_url,
         "PREFECT_SERVER_ANALYTICS_ENABLED": "false", "PREFECT_LOGGING_LEVEL": "INFO",
         "PREFECT_WORKER_QUERY_SECONDS": "1", "PREFECT_RUNNER_POLL_FREQUENCY": "1",
         # The worker's flow runs: the code in CXLOOP_HOME (prefect.yaml's pull step), the test's database and folders.
-        "CXLOOP_HOME": str(ROOT), "CXLOOP_DATABASE_URL": env.database_url, "CXLOOP_CONFIG_DIR": str(env.config_dir),
+        "CXLOOP_HOME": str(ROOT), "CXLOOP_DATABASE_URL": pg_url, "CXLOOP_CONFIG_DIR": str(env.config_dir),
         "CXLOOP_DATA_DIR": str(env.data_dir), "CXLOOP_OUT_DIR": str(env.out_dir),
         "GX_ANALYTICS_ENABLED": "false", "MPLBACKEND": "Agg",
     })
@@ -382,8 +401,10 @@ def test_deploy_worker_and_serve_against_a_real_prefect_server(tmp_path, env):
         assert seeded, "the demo register seeds the SMS-reminder measure"
         clock.mark("demo data for 3 quarters, 2 ingested in-process, register seeded")
         _wait_healthy(url, server)
-        clock.mark("cxloop server (prefect server start, SQLite) until /api/health answers")
-        assert f"API: {url}" in procs.log("server") and (tmp_path / "prefect.db").exists()  # the test's database
+        clock.mark("cxloop server (prefect server start, PostgreSQL) until /api/health answers")
+        assert f"API: {url}" in procs.log("server")
+        with psycopg_connect(postgres_server, prefect_db) as conn:  # Prefect's tables are in the test's PG database
+            assert conn.execute("SELECT count(*) FROM information_schema.tables WHERE table_name = 'flow_run'").fetchone()[0] == 1
 
         procs.run([*PREFECT, "work-pool", "create", "cxloop", "--type", "process"])
         procs.run([*PREFECT, "--no-prompt", "deploy", "--all"], timeout=300)
@@ -475,4 +496,6 @@ def test_deploy_worker_and_serve_against_a_real_prefect_server(tmp_path, env):
         assert row["verdict"] in {"effective", "worsened", "no_effect", "inconclusive"}
     finally:
         procs.stop_all()
+        dispose_engines()
+        _pg_admin(postgres_server, f"DROP DATABASE IF EXISTS {prefect_db} WITH (FORCE)")
     print(f"  total {clock.total():.1f} s")
