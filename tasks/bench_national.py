@@ -1,6 +1,6 @@
 """A national-size quarter through the cycle's stages: 85 regions, 2,400 offices, ~1,000,000 rows.
 
-    python -m tasks.bench_national                       # the full national size (about 1.5 h on 2 cores)
+    python -m tasks.bench_national                       # the full national size (~80 min on 2 cores, 36 of them serial reports)
     python -m tasks.bench_national --report-scopes 10    # reports for national + 9 regions, extrapolated to 86
     python -m tasks.bench_national --rows 100000         # a tenth of the rows, same 85 regions / 2,400 offices
     python -m tasks.bench_national --history-scale 0     # no earlier quarters (effects then have nothing to do)
@@ -70,6 +70,12 @@ def children_peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
 
 
+def children_cpu_seconds() -> float:
+    """CPU time (user + system) of the child processes that have ended and been waited for."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
 class Timer:
     """Stage timings printed as they finish and kept for the summary."""
 
@@ -78,12 +84,15 @@ class Timer:
 
     @contextmanager
     def stage(self, name: str, note: str = ""):
+        """Wall time, this process's CPU time, peak RSS, and the machine's load average at
+        the end (other work on the machine shows there: it slows every figure down)."""
         info = {"note": note}
-        start = time.perf_counter()
+        start, cpu = time.perf_counter(), time.process_time()
         yield info
-        secs = time.perf_counter() - start
+        secs, cpu = time.perf_counter() - start, time.process_time() - cpu
         self.rows.append((name, info["note"], secs, peak_rss_mb()))
-        print(f"  {name:<34} {secs:>9.2f} s   peak RSS {peak_rss_mb():>7,.0f} MB   {info['note']}", flush=True)
+        print(f"  {name:<34} {secs:>9.2f} s  (CPU {cpu:>8.2f} s, load {os.getloadavg()[0]:4.1f})  "
+              f"peak RSS {peak_rss_mb():>7,.0f} MB   {info['note']}", flush=True)
 
 
 # --------------------------------------------------------------------------- the synthetic country
@@ -193,6 +202,7 @@ def compare_reports(folder: Path, timer: Timer, limit: int | None = None) -> dic
     scopes = every[:limit] if limit else every
     per_scope: dict[str, float] = {}
     serial = {}
+    serial_cpu = time.process_time()
     with timer.stage(f"reports serial ({len(scopes)} of {len(every)})") as info:
         with session_scope() as session:
             for scope in scopes:
@@ -205,18 +215,23 @@ def compare_reports(folder: Path, timer: Timer, limit: int | None = None) -> dic
                         f"{serial['national'].path.stat().st_size / 1024:,.0f} KB") if regional else ""
     dispose_engines()
     serial_secs = sum(per_scope.values())
+    serial_cpu = time.process_time() - serial_cpu
 
     workers = os.environ.get("PREFECT_TASKS_RUNNER_PROCESS_POOL_MAX_WORKERS") or str(os.cpu_count())
     runner = f"Dask at {os.environ['CXLOOP_DASK_ADDRESS']}" if os.environ.get("CXLOOP_DASK_ADDRESS") else f"process pool, {workers} workers"
     national_reports = _fan_out_flow()
+    workers_cpu = children_cpu_seconds()
     with timer.stage(f"reports fan-out ({len(scopes)}): flow run", runner) as info:
         result = national_reports(QUARTER, str(folder / "fanout"), scopes)
-        info["note"] += f"; inside the flow {result['seconds']:.2f} s (pool start-up included)"
+        workers_cpu = children_cpu_seconds() - workers_cpu  # the pool's workers, reaped at the end of the run
+        info["note"] += (f"; inside the flow {result['seconds']:.2f} s (pool start-up included); "
+                         f"workers' CPU {workers_cpu:.2f} s")
     fan_secs = result["seconds"]
     same = list(result["sha256"]) == scopes and all(result["sha256"][s] == serial[s].sha256 for s in scopes)
     print(f"  fan-out PDFs byte-identical to serial: {same}; largest worker peak RSS {children_peak_rss_mb():,.0f} MB",
           flush=True)
-    out = {"scopes": len(scopes), "serial": serial_secs, "fan_out": fan_secs}
+    out = {"scopes": len(scopes), "serial": serial_secs, "fan_out": fan_secs, "serial_cpu": serial_cpu,
+           "workers_cpu": workers_cpu}
     if len(scopes) < len(every) and regional:
         # Every region costs about the same (each loads the whole quarter: see the notes), so
         # the serial total is national + regions x the sampled mean; the fan-out keeps the
@@ -247,6 +262,9 @@ def _print_reports(f: dict[str, float], data_stages: float | None = None) -> Non
     print(f"  reports serial, {f['scopes']} scopes{'':<10} {f['serial']:9.2f} s", flush=True)
     print(f"  reports fan-out, {f['scopes']} scopes{'':<9} {f['fan_out']:9.2f} s  (speed-up {f['serial'] / f['fan_out']:.2f}x)",
           flush=True)
+    print(f"  CPU: serial {f['serial_cpu']:.2f} s in this process; fan-out {f['workers_cpu']:.2f} s in the workers "
+          f"(their start-up included); a fan-out wall time well above workers' CPU / workers means "
+          f"start-up, an uneven last task or other load on the machine", flush=True)
     serial, fan = f.get("serial_all_est", f["serial"]), f.get("fan_out_all_est", f["fan_out"])
     if "serial_all_est" in f:
         print(f"  all scopes, estimated: serial {serial:.0f} s, fan-out {fan:.0f} s", flush=True)
