@@ -258,8 +258,8 @@ def csat(feedback: pd.DataFrame, by: Iterable[str] = (), channels: Iterable[str]
 # --------------------------------------------------------------------------- one quarter from the database
 
 
-def load_metric_inputs(session: Session, quarter: str) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """(answers, feedback) of a quarter for the metrics.
+def load_metric_inputs(session: Session, quarter: str, region: str | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(answers, feedback) of a quarter for the metrics; ``region``: only that region's rows (read in SQL).
 
     answers: :func:`tasks.store.load_answers` — one row per star-survey respondent
     with office_code, region_code, client_type, F1..C4, overall, nps, ces.
@@ -269,16 +269,16 @@ def load_metric_inputs(session: Session, quarter: str) -> tuple[pd.DataFrame, pd
     from models.tables import Feedback
     from tasks import store
 
-    answers = store.load_answers(session, quarter)
+    answers = store.load_answers(session, quarter, region=region)
     cols = ["office_code", "region_code", "client_type", "channel", "rating", "scale"]
     stmt = (
         select(*[getattr(Feedback, c) for c in cols])
         .where(Feedback.quarter == quarter, Feedback.channel.in_(CSAT_CHANNELS), Feedback.rating.is_not(None))
         .order_by(Feedback.id)
     )
-    feedback = pd.DataFrame(session.execute(stmt).all(), columns=cols)
-    feedback["rating"] = feedback["rating"].astype("float64")
-    feedback["scale"] = pd.to_numeric(feedback["scale"]).astype("float64")
+    if region is not None:
+        stmt = stmt.where(Feedback.region_code == region)
+    feedback = store.frame_from_rows(session.execute(stmt).all(), cols, ["rating", "scale"])
     return answers, feedback
 
 
@@ -343,3 +343,15 @@ def quarter_metrics(session: Session, quarter: str, level: str = "region", min_s
             entry = {"region_code": region_of.get(code), **entry}
         units[code] = entry
     return {"quarter": quarter, "level": level, "min_sample": min_sample, "units": units}
+
+
+def scope_metrics(
+    answers: pd.DataFrame, feedback: pd.DataFrame, min_sample: int = MIN_SAMPLE
+) -> dict:
+    """One unit's metrics from its own rows (as :func:`load_metric_inputs` reads them for a
+    region, or for the whole country): ``{"survey": {...}, "csat": {...}}``, the same
+    entry :func:`quarter_metrics` gives that unit, without computing every other unit."""
+    return {
+        "survey": _records(survey_metrics(answers, min_sample=min_sample), "client_type", SURVEY_COLUMNS),
+        "csat": _records(csat(feedback, min_sample=min_sample), "channel", CSAT_COLUMNS),
+    }

@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterable
 from urllib.parse import unquote, urlsplit
 
+import pandas as pd
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 from markupsafe import Markup
 from sqlalchemy import func
@@ -442,11 +443,19 @@ def _channels_block(session: Session, quarter: str, scope: str, t: dict[str, Any
     return block
 
 
-def _metrics_block(session: Session, quarter: str, scope: str, t: dict[str, Any], lang: str) -> dict[str, Any]:
-    """ACSI, NPS, CES from the survey and CSAT per rated channel, for the scope (see tasks/metrics.py)."""
-    from tasks.metrics import quarter_metrics
+def _scope_inputs(session: Session, quarter: str, scope: str) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The scope's survey respondents and rated feedback, read once for the metrics and the
+    key drivers; a region's report reads only that region's rows (in SQL)."""
+    from tasks.metrics import load_metric_inputs
 
-    unit = quarter_metrics(session, quarter)["units"].get("ALL" if scope == NATIONAL else scope)
+    return load_metric_inputs(session, quarter, region=None if scope == NATIONAL else scope)
+
+
+def _metrics_block(answers: pd.DataFrame, feedback: pd.DataFrame, t: dict[str, Any], lang: str) -> dict[str, Any]:
+    """ACSI, NPS, CES from the survey and CSAT per rated channel, for the scope's rows (see tasks/metrics.py)."""
+    from tasks.metrics import scope_metrics
+
+    unit = scope_metrics(answers, feedback)
     rows: list[dict[str, Any]] = []
     if not unit:
         return {"rows": rows}
@@ -545,14 +554,10 @@ def _pain_block(session: Session, quarter: str, scope: str, config: AppConfig, t
     return {"rows": out, "total": len(rows), "pareto_svg": pareto, "pareto_uri": svg_data_uri(pareto)}
 
 
-def _drivers_block(session: Session, quarter: str, scope: str, t: dict[str, Any], lang: str) -> dict[str, Any]:
-    """Key drivers of overall satisfaction in the scope: one importance-vs-performance chart per client type."""
+def _drivers_block(answers: pd.DataFrame, t: dict[str, Any], lang: str) -> dict[str, Any]:
+    """Key drivers of overall satisfaction among the scope's respondents: one importance-vs-performance chart per client type."""
     from tasks.drivers import key_drivers
-    from tasks.store import load_answers
 
-    answers = load_answers(session, quarter)
-    if scope != NATIONAL:
-        answers = answers[answers["region_code"] == scope]
     if answers.empty or "overall" not in answers.columns:
         return {"charts": []}
     drivers = key_drivers(answers)
@@ -831,9 +836,10 @@ def build_report_context(session: Session, quarter: str, scope: str, config: App
     }
     ctx["star"] = _star_block(_index_rows(session, qs, scope), _index_rows(session, prev, scope), prev, t, lang)
     ctx["channels"] = _channels_block(session, qs, scope, t)
-    ctx["metrics"] = _metrics_block(session, qs, scope, t, lang)
+    answers, rated = _scope_inputs(session, qs, scope)
+    ctx["metrics"] = _metrics_block(answers, rated, t, lang)
     ctx["pain_points"] = _pain_block(session, qs, scope, config, t, lang)
-    ctx["drivers"] = _drivers_block(session, qs, scope, t, lang)
+    ctx["drivers"] = _drivers_block(answers, t, lang)
     ctx["register"] = _register_block(session, q, scope, config, t, lang)
     ctx["effects"] = _effects_block(session, qs, scope, config, t, lang)
     ctx["league"] = _league_block(session, qs, scope, config, t, lang)

@@ -25,6 +25,7 @@ from tasks.metrics import (
     load_metric_inputs,
     nps_margin,
     quarter_metrics,
+    scope_metrics,
     survey_metrics,
     wilson_interval,
 )
@@ -311,6 +312,19 @@ def test_quarter_metrics_from_the_database(tmp_path, db_url, registry, config):
     assert by_office["units"]["66-01"]["region_code"] == "66" and set(by_office["units"]) == {"ALL", "52-01", "52-02", "66-01"}
     assert by_office["units"]["52-02"]["csat"]["all"]["n"] == 0  # surveyed, no calls
     assert json.loads(json.dumps(result)) == result  # plain values: the dict round-trips through JSON
+
+    # A report reads one region in SQL (load_metric_inputs(region=...)) and computes that
+    # unit only: it must give exactly the entry the all-units computation gives it.
+    with session_scope(db_url) as s:
+        for code in ("52", "66"):
+            answers, feedback = load_metric_inputs(s, "2026Q1", region=code)
+            assert set(answers["region_code"]) == {code} and set(feedback["region_code"]) == {code}
+            assert scope_metrics(answers, feedback) == result["units"][code], code
+        answers, feedback = load_metric_inputs(s, "2026Q1")
+        assert len(answers) == 60 and len(feedback) == 40
+        assert scope_metrics(answers, feedback) == result["units"]["ALL"]
+        none, _ = load_metric_inputs(s, "2026Q1", region="77")
+        assert none.empty and list(none.columns) == list(answers.columns)
 
 
 # ---------------------------------------------------------------- demo data
