@@ -496,8 +496,11 @@ def update_catalogs(root: Path = ROOT) -> dict[str, list[str]]:
         if [(m.context, m.id, m.auto_comments) for m in previous] == [(m.context, m.id, m.auto_comments) for m in template]:
             template.creation_date = previous.creation_date  # nothing changed: no new date to commit
     save(POT_PATH, template)
-    template = read_catalog(POT_PATH)
     for lang in LANGUAGES:
+        # A fresh template per language: Catalog.update adds the template's own message
+        # objects, so filling en.po's new entries with English would fill them in every
+        # catalog merged from the same template object.
+        template = read_catalog(POT_PATH)
         path = po_path(lang)
         if path.exists():
             catalog = read_catalog(path, locale=LOCALES[lang])

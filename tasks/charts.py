@@ -21,6 +21,8 @@ matplotlib.use("Agg")  # headless: workers have no display
 import matplotlib.pyplot as plt  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
+from cxloop.i18n import LANGUAGES, NP_, Marked, format_number, gettext  # noqa: E402
+
 #: rc settings that make SVG output reproducible and readable in WeasyPrint.
 _RC = {
     "svg.hashsalt": "cxloop",  # clip-path ids derive from this instead of a random uuid
@@ -183,34 +185,27 @@ def forest_svg(
         return _to_svg(fig, chart_id)
 
 
-#: Default captions and axis titles of the importance-versus-performance chart;
+#: Default captions and axis titles of the importance-versus-performance chart, as
+#: catalog entries (locale/, see cxloop/i18n.py; ``_ipa_texts`` translates them);
 #: ``labels`` passed by the caller (the report's translations) take precedence.
-_IPA_TEXT = {
-    "ru": {
-        "fix_first": "исправлять в первую очередь",
-        "keep_up": "поддерживать уровень",
-        "low_priority": "низкий приоритет",
-        "possible_overkill": "возможно, избыточно",
-        "x_label": "важность (доля объяснённой дисперсии), %",
-        "y_label": "оценка луча (0–100)",
-    },
-    "en": {
-        "fix_first": "fix first",
-        "keep_up": "keep up",
-        "low_priority": "low priority",
-        "possible_overkill": "possible overkill",
-        "x_label": "importance (share of explained variance), %",
-        "y_label": "performance (ray value, 0–100)",
-    },
-    "fi": {
-        "fix_first": "korjaa ensin",
-        "keep_up": "pidä yllä",
-        "low_priority": "matala prioriteetti",
-        "possible_overkill": "mahdollisesti liikaa",
-        "x_label": "tärkeys (osuus selitetystä vaihtelusta), %",
-        "y_label": "tulos (säteen arvo 0–100)",
-    },
+_IPA_TEXT: dict[str, str | Marked] = {
+    # TRANSLATORS: quadrant captions of the importance-versus-performance chart when the caller gives none.
+    "fix_first": NP_("importance-performance chart", "fix first"),
+    "keep_up": NP_("importance-performance chart", "keep up"),
+    "low_priority": NP_("importance-performance chart", "low priority"),
+    "possible_overkill": NP_("importance-performance chart", "possible overkill"),
+    # TRANSLATORS: axis titles of the same chart; "%%" is a percent sign.
+    "x_label": NP_("importance-performance chart", "importance (share of explained variance), %%"),
+    "y_label": NP_("importance-performance chart", "performance (ray value, 0–100)"),
 }
+
+
+def _ipa_texts(lang: str) -> dict[str, str]:
+    """The chart's default captions and axis titles in ``lang`` (English for a language without a catalog)."""
+    known = lang if lang in LANGUAGES else "en"
+    return gettext(known).labels(_IPA_TEXT)
+
+
 _QUADRANT_COLOURS = {
     "fix_first": _BAR_COLOUR,
     "keep_up": "#2e8b57",
@@ -220,15 +215,14 @@ _QUADRANT_COLOURS = {
 
 
 def _number_formatter(lang: str, digits: int = 0):
-    """Tick labels the way the reader writes numbers: decimal comma in Russian and Finnish."""
+    """Tick labels the way the reader writes numbers (``cxloop.i18n.format_number``: the
+    locale's decimal symbol — a comma in Russian and Finnish — and the true minus sign)."""
     from matplotlib.ticker import FuncFormatter
 
+    lang = lang if lang in LANGUAGES else "en"
+
     def fmt(value: float, _pos: int) -> str:
-        text = f"{value:.{digits}f}"
-        if text.startswith("-") and float(text) == 0:
-            text = text[1:]
-        text = text.replace("-", "−")
-        return text.replace(".", ",") if lang in ("ru", "fi") else text
+        return format_number(value, lang, digits)
 
     return FuncFormatter(fmt)
 
@@ -287,7 +281,7 @@ def importance_performance_svg(
     (ru, en, fi; other languages use English), a missing ray label to the ray id.
     Sized for half an A4 page width (about 10 cm); vector, deterministic.
     """
-    text = {**_IPA_TEXT.get(lang, _IPA_TEXT["en"]), **labels}
+    text = {**_ipa_texts(lang), **labels}
     rows = []
     seen = set()
     for ray, importance, performance in zip(frame["ray"], frame["importance"], frame["performance"]):

@@ -42,6 +42,7 @@ from sqlalchemy import update
 from sqlmodel import Session, select
 
 from cxloop.config import EMPLOYER_STAGES, JOURNEY_STAGES, MEASURE_TYPES, AppConfig
+from cxloop.i18n import LANGUAGES, NP_, Marked, gettext
 from cxloop.quarters import Quarter
 from models.tables import EffectEvaluation, Measure, MeasureHistory, Office
 from tasks.export_safety import neutralise_formula as neutralise  # one formula rule for every export
@@ -120,10 +121,16 @@ class CodesignMissing(ValueError):
 # How a measure was designed together with clients (domain: "workshops, observation,
 # testing with clients"). The register stores the id; exports show the label.
 CODESIGN_FORMS: tuple[str, ...] = ("workshop", "observation", "client_test")
+# The labels are catalog entries (locale/, see cxloop/i18n.py), here in every report language.
+_CODESIGN_FORM_MSGIDS: dict[str, str | Marked] = {
+    # TRANSLATORS: how a measure was designed together with clients (register exports and imports).
+    "workshop": NP_("co-design form", "workshop"),
+    "observation": NP_("co-design form", "observation"),
+    "client_test": NP_("co-design form", "testing with clients"),
+}
+#: lang -> form id -> label; imports accept the label of any language (``codesign_form_id``).
 CODESIGN_FORM_LABELS: dict[str, dict[str, str]] = {
-    "ru": {"workshop": "воркшоп", "observation": "наблюдение", "client_test": "тестирование с клиентами"},
-    "en": {"workshop": "workshop", "observation": "observation", "client_test": "testing with clients"},
-    "fi": {"workshop": "työpaja", "observation": "havainnointi", "client_test": "asiakastestaus"},
+    lang: gettext(lang).labels(_CODESIGN_FORM_MSGIDS) for lang in LANGUAGES
 }
 # Other names people give the same forms (the demo's seed says ``usability_testing``).
 _CODESIGN_ALIASES: dict[str, tuple[str, ...]] = {
@@ -942,42 +949,48 @@ REGISTER_COLUMNS: tuple[str, ...] = (
     "effect_n_obs", "version", "description",
 )
 
+# Column headers of the register exports, catalog entries (locale/, see cxloop/i18n.py).
+# Imports recognise the headers of every language, so a changed translation should keep
+# the old header readable (tasks.register_io reads files exported before the change).
+_REGISTER_COLUMN_MSGIDS: dict[str, str | Marked] = {
+    "code": NP_("register column", "Code"),
+    "title": NP_("register column", "Measure"),
+    "status": NP_("register column", "Status"),
+    "overdue": NP_("register column", "Overdue"),
+    "region_code": NP_("register column", "Region"),
+    "offices": NP_("register column", "Offices"),
+    "theme": NP_("register column", "Theme"),
+    "journey_stage": NP_("register column", "Journey stage"),
+    "type": NP_("register column", "Type"),
+    "owner": NP_("register column", "Owner"),
+    "source_pain_point": NP_("register column", "Pain point"),
+    # TRANSLATORS: the quarter a measure was proposed in (the cells hold quarters such as 2026Q3).
+    "proposed_quarter": NP_("register column", "Proposed in"),
+    "codesign_date": NP_("register column", "Co-design date"),
+    "codesign_form": NP_("register column", "Co-design form"),
+    "codesign_clients": NP_("register column", "Clients involved"),
+    "planned_start": NP_("register column", "Planned start"),
+    "due_date": NP_("register column", "Due date"),
+    "implemented_on": NP_("register column", "Implemented on"),
+    "kpi_metric": NP_("register column", "KPI"),
+    "kpi_baseline": NP_("register column", "Baseline"),
+    "kpi_target": NP_("register column", "Target"),
+    "effect_verdict": NP_("register column", "Effect verdict"),
+    # TRANSLATORS: the quarter a measure's effect was evaluated in.
+    "effect_quarter": NP_("register column", "Evaluated in"),
+    "effect_method": NP_("register column", "Method"),
+    "effect_estimate": NP_("register column", "Effect"),
+    # TRANSLATORS: lower end of the effect's 95 % confidence interval ("%%" is a percent sign).
+    "effect_ci_low": NP_("register column", "95%% CI low"),
+    "effect_ci_high": NP_("register column", "95%% CI high"),
+    "effect_n_obs": NP_("register column", "Observations"),
+    "version": NP_("register column", "Version"),
+    "description": NP_("register column", "Description"),
+    "change_comment": NP_("register column", "Change comment"),
+}
+#: lang -> column id -> header, for every report language (ru, en, fi).
 REGISTER_LABELS: dict[str, dict[str, str]] = {
-    "ru": {
-        "code": "Код", "title": "Мера", "status": "Статус", "overdue": "Просрочена", "region_code": "Регион",
-        "offices": "Офисы", "theme": "Тема", "journey_stage": "Этап пути клиента", "type": "Тип",
-        "owner": "Ответственный", "source_pain_point": "Болевая точка", "proposed_quarter": "Квартал предложения",
-        "codesign_date": "Дата совместного проектирования", "codesign_form": "Форма", "codesign_clients": "Клиентов участвовало",
-        "planned_start": "Плановый старт", "due_date": "Срок", "implemented_on": "Внедрена",
-        "kpi_metric": "KPI", "kpi_baseline": "Базовое значение", "kpi_target": "Целевое значение",
-        "effect_verdict": "Вывод об эффекте", "effect_quarter": "Квартал оценки", "effect_method": "Метод",
-        "effect_estimate": "Эффект", "effect_ci_low": "95% ДИ от", "effect_ci_high": "95% ДИ до",
-        "effect_n_obs": "Наблюдений", "version": "Версия", "description": "Описание",
-        "change_comment": "Комментарий к изменению",
-    },
-    "en": {
-        "code": "Code", "title": "Measure", "status": "Status", "overdue": "Overdue", "region_code": "Region",
-        "offices": "Offices", "theme": "Theme", "journey_stage": "Journey stage", "type": "Type", "owner": "Owner",
-        "source_pain_point": "Pain point", "proposed_quarter": "Proposed in", "codesign_date": "Co-design date",
-        "codesign_form": "Co-design form", "codesign_clients": "Clients involved", "planned_start": "Planned start",
-        "due_date": "Due date", "implemented_on": "Implemented on", "kpi_metric": "KPI", "kpi_baseline": "Baseline",
-        "kpi_target": "Target", "effect_verdict": "Effect verdict", "effect_quarter": "Evaluated in",
-        "effect_method": "Method", "effect_estimate": "Effect", "effect_ci_low": "95% CI low",
-        "effect_ci_high": "95% CI high", "effect_n_obs": "Observations", "version": "Version",
-        "description": "Description", "change_comment": "Change comment",
-    },
-    "fi": {
-        "code": "Tunnus", "title": "Toimenpide", "status": "Tila", "overdue": "Myöhässä", "region_code": "Alue",
-        "offices": "Toimipisteet", "theme": "Teema", "journey_stage": "Asiakaspolun vaihe", "type": "Tyyppi",
-        "owner": "Vastuuhenkilö", "source_pain_point": "Kipupiste", "proposed_quarter": "Ehdotettu",
-        "codesign_date": "Yhteiskehittämisen päivä", "codesign_form": "Yhteiskehittämisen muoto",
-        "codesign_clients": "Asiakkaita mukana", "planned_start": "Suunniteltu aloitus", "due_date": "Määräaika",
-        "implemented_on": "Toteutettu", "kpi_metric": "Mittari", "kpi_baseline": "Lähtötaso", "kpi_target": "Tavoite",
-        "effect_verdict": "Vaikutus", "effect_quarter": "Arvioitu", "effect_method": "Menetelmä",
-        "effect_estimate": "Vaikutuksen arvio", "effect_ci_low": "95 % LV alaraja", "effect_ci_high": "95 % LV yläraja",
-        "effect_n_obs": "Havaintoja", "version": "Versio", "description": "Kuvaus",
-        "change_comment": "Muutoksen kommentti",
-    },
+    lang: gettext(lang).labels(_REGISTER_COLUMN_MSGIDS) for lang in LANGUAGES
 }
 
 
@@ -1094,7 +1107,8 @@ def export_register_xlsx(session: Session, path: Path, as_of: date, lang: str = 
     labels = REGISTER_LABELS.get(lang, REGISTER_LABELS["en"])
     wb = Workbook()
     ws = wb.active
-    ws.title = {"ru": "Реестр мер", "fi": "Toimenpiderekisteri"}.get(lang, "Measure register")
+    sheet_lang = lang if lang in LANGUAGES else "en"
+    ws.title = gettext(sheet_lang).pgettext("register sheet title", "Measure register")
     columns = list(frame.columns)
     ws.append([labels.get(c, c) for c in columns])
     for cell in ws[1]:

@@ -40,8 +40,12 @@ from cxloop.config import CHANNELS, RAYS, AppConfig
 from cxloop.files import file_sha256
 from cxloop.i18n import (
     CLIENT_TYPE_LABELS,
+    LANGUAGES,
+    NP_,
+    N_,
     RAY_LABELS,
     STAGE_LABELS,
+    Marked,
     Translator,
     format_date,
     format_date_range,
@@ -377,7 +381,70 @@ def _star_block(
     return {"blocks": blocks, "rays": rays, "radar_svg": radar, "radar_uri": svg_data_uri(radar), "prev_quarter": prev_q}
 
 
-def _channels_block(session: Session, quarter: str, scope: str, t: dict[str, Any]) -> dict[str, Any]:
+#: Quarantine reasons in plain words. A rule is the Great Expectations expectation type
+#: that failed (expectations/*.json) or ``parse`` (tasks.ingest: the row could not be
+#: read); a field is a staging column, ``(row)`` for the whole row. Ids not listed here
+#: show unchanged.
+QUARANTINE_RULE_LABELS: dict[str, str | Marked] = {
+    "expect_column_values_to_not_be_null": NP_("quarantine rule", "value missing"),
+    "expect_column_values_to_be_between": NP_("quarantine rule", "value out of range"),
+    "expect_column_values_to_be_in_set": NP_("quarantine rule", "value not allowed"),
+    "expect_column_values_to_be_unique": NP_("quarantine rule", "repeated id"),
+    "expect_column_values_to_match_regex": NP_("quarantine rule", "wrong format"),
+    "expect_column_values_to_match_strftime_format": NP_("quarantine rule", "date in wrong format"),
+    # TRANSLATORS: the value of a field (in the demo: a record id) is longer than allowed.
+    "expect_column_value_lengths_to_be_between": NP_("quarantine rule", "value too long"),
+    "parse": NP_("quarantine rule", "row could not be read"),
+}
+
+QUARANTINE_FIELD_LABELS: dict[str, str | Marked] = {
+    "(row)": NP_("quarantine field", "whole row"),
+    "external_id": NP_("quarantine field", "record id"),
+    "dedup_key": NP_("quarantine field", "record key"),
+    "office_code": NP_("quarantine field", "office"),
+    "region_code": NP_("quarantine field", "region"),
+    "received_at": NP_("quarantine field", "date"),
+    "quarter": NP_("quarantine field", "quarter"),
+    "channel": NP_("quarantine field", "channel"),
+    "client_type": NP_("quarantine field", "client type"),
+    "journey_stage": NP_("quarantine field", "journey stage"),
+    "rating": NP_("quarantine field", "rating"),
+    "text": NP_("quarantine field", "text"),
+    "sentiment": NP_("quarantine field", "sentiment"),
+    "language": NP_("quarantine field", "language"),
+    "overall": NP_("quarantine field", "overall satisfaction"),
+    "nps": NP_("quarantine field", "likelihood to recommend"),
+    "ces": NP_("quarantine field", "ease of getting the service"),
+    # TRANSLATORS: questions of the post-interview survey, named by what they ask.
+    "q_useful": NP_("quarantine field", "question “was it useful”"),
+    "q_clear_next_steps": NP_("quarantine field", "question “are the next steps clear”"),
+    "q_confident": NP_("quarantine field", "question “do you feel confident”"),
+}
+# TRANSLATORS: a star-survey answer that failed a check: %(item)s is its code (F1…C4), %(ray)s the star's ray.
+_QUARANTINE_ITEM = NP_("quarantine field", "answer %(item)s (%(ray)s)")
+
+
+def quarantine_rule_label(rule: str, lang: str = "ru") -> str:
+    """A quarantine rule id in plain words in ``lang``; an unknown id unchanged."""
+    entry = QUARANTINE_RULE_LABELS.get(rule)
+    return gettext(lang).label(entry) if entry is not None else rule
+
+
+def quarantine_field_label(field_id: str, lang: str = "ru") -> str:
+    """A quarantined field in plain words in ``lang`` (a star item with its ray); an unknown id unchanged."""
+    from cxloop.config import RAY_ITEMS
+
+    _ = gettext(lang)
+    entry = QUARANTINE_FIELD_LABELS.get(field_id)
+    if entry is not None:
+        return _.label(entry)
+    for ray, items in RAY_ITEMS.items():
+        if field_id in items:
+            return _.label(_QUARANTINE_ITEM, item=field_id, ray=_.label(RAY_LABELS[ray]))
+    return field_id
+
+
+def _channels_block(session: Session, quarter: str, scope: str, t: dict[str, Any], lang: str = "ru") -> dict[str, Any]:
     files = session.exec(select(IngestedFile).where(IngestedFile.quarter == quarter)).all()
     # A file received again with identical content is the same data; counting it
     # would inflate volumes on every rerun of the intake, so only first receipts count.
@@ -420,7 +487,12 @@ def _channels_block(session: Session, quarter: str, scope: str, t: dict[str, Any
             for r, f in zip(rules, fields):
                 tally[(r, f)] += n
         counted = sorted(tally.items(), key=lambda kv: (-kv[1], kv[0]))
-        reasons = [{"rule": rule, "field": fld, "count": n} for (rule, fld), n in counted[:8]]
+        # Shown in plain words (the ids stay in the row for tests and tools).
+        reasons = [
+            {"rule": rule, "field": fld, "count": n,
+             "rule_label": quarantine_rule_label(rule, lang), "field_label": quarantine_field_label(fld, lang)}
+            for (rule, fld), n in counted[:8]
+        ]
 
     block: dict[str, Any] = {
         "scope_is_region": scope != NATIONAL,
@@ -835,7 +907,7 @@ def build_report_context(session: Session, quarter: str, scope: str, config: App
         "title": t["title"],
     }
     ctx["star"] = _star_block(_index_rows(session, qs, scope), _index_rows(session, prev, scope), prev, t, lang)
-    ctx["channels"] = _channels_block(session, qs, scope, t)
+    ctx["channels"] = _channels_block(session, qs, scope, t, lang)
     answers, rated = _scope_inputs(session, qs, scope)
     ctx["metrics"] = _metrics_block(answers, rated, t, lang)
     ctx["pain_points"] = _pain_block(session, qs, scope, config, t, lang)
@@ -969,37 +1041,38 @@ LEAGUE_BODY_ROWS = 30
 REGISTER_BODY_ROWS = 15
 REGISTER_GROUPS = ("new", "in_progress", "overdue", "evaluated")
 
-# Words of the PDF's layout (appendices, continued tables, the embedded register).
-_LAYOUT_TEXT: dict[str, dict[str, str]] = {
-    "ru": {
-        "appendix": "Приложение",
-        "continued": "продолжение",
-        "more": "Строки 1–{shown} из {total}; продолжение — в приложении {number}.",
-        "rows": "строки {first}–{last}",
-        "register_csv": "Реестр мер целиком приложен к этому PDF-файлу: {name} (CSV).",
-        "attachment": "Реестр корректирующих мер на {date} (CSV, UTF-8)",
-    },
-    "en": {
-        "appendix": "Appendix",
-        "continued": "continued",
-        "more": "Rows 1–{shown} of {total}; continued in appendix {number}.",
-        "rows": "rows {first}–{last}",
-        "register_csv": "The whole measure register is attached to this PDF: {name} (CSV).",
-        "attachment": "Register of corrective measures as of {date} (CSV, UTF-8)",
-    },
-    "fi": {
-        "appendix": "Liite",
-        "continued": "jatkoa",
-        "more": "Rivit 1–{shown} (yhteensä {total}); taulukko jatkuu liitteessä {number}.",
-        "rows": "rivit {first}–{last}",
-        "register_csv": "Koko toimenpiderekisteri on tämän PDF-tiedoston liitteenä: {name} (CSV).",
-        "attachment": "Korjaavien toimenpiteiden rekisteri, tilanne {date} (CSV, UTF-8)",
-    },
+# Words of the PDF's layout (appendices, continued tables, the embedded register):
+# msgids of the catalogs (cxloop/i18n.py), translated by ``_layout_texts`` / ``_layout_text``.
+_LAYOUT_TEXT: dict[str, str | Marked] = {
+    # TRANSLATORS: heading of an appendix of the PDF, followed by its number ("Appendix 1. …").
+    "appendix": NP_("PDF layout", "Appendix"),
+    # TRANSLATORS: in brackets after the heading of a table that goes on in an appendix.
+    "continued": NP_("PDF layout", "continued"),
+    # TRANSLATORS: note under a table cut short in the body; %(number)s is the appendix's number.
+    "more": N_("Rows 1–%(shown)s of %(total)s; continued in appendix %(number)s."),
+    # TRANSLATORS: the rows of a table an appendix shows ("rows 16–40").
+    "rows": N_("rows %(first)s–%(last)s"),
+    # TRANSLATORS: note under the register heading; %(name)s is the file name of the embedded CSV.
+    "register_csv": N_("The whole measure register is attached to this PDF: %(name)s (CSV)."),
+    # TRANSLATORS: description of the CSV file embedded in the PDF; %(date)s is an ISO date (2026-10-05).
+    "attachment": N_("Register of corrective measures as of %(date)s (CSV, UTF-8)"),
 }
 
 
+def _layout_lang(lang: str) -> str:
+    return lang if lang in LANGUAGES else "en"
+
+
 def _layout_texts(lang: str) -> dict[str, str]:
-    return _LAYOUT_TEXT.get(lang, _LAYOUT_TEXT["en"])
+    """The layout's single words in ``lang`` (the template's ``appendix.words``); sentences
+    with values come from ``_layout_text``. A language without a catalog reads English."""
+    _ = gettext(_layout_lang(lang))
+    return {key: _.label(_LAYOUT_TEXT[key]) for key in ("appendix", "continued")}
+
+
+def _layout_text(lang: str, key: str, **values: Any) -> str:
+    """One layout sentence of ``_LAYOUT_TEXT`` in ``lang``, its placeholders filled."""
+    return gettext(_layout_lang(lang)).label(_LAYOUT_TEXT[key], **values)
 
 
 def register_csv_name(quarter: str) -> str:
@@ -1065,7 +1138,8 @@ def report_layout(context: dict, *, league_rows: int = LEAGUE_BODY_ROWS, registe
     counts (``register["totals"]``). When the register CSV is embedded, a note under
     the register heading says so.
     """
-    words = _layout_texts(context.get("lang", "ru"))
+    lang = context.get("lang", "ru")
+    words = _layout_texts(lang)
     register = dict(context["register"])
     league = dict(context["league"])
     more = {"league": "", **{key: "" for key in REGISTER_GROUPS}}
@@ -1080,10 +1154,10 @@ def report_layout(context: dict, *, league_rows: int = LEAGUE_BODY_ROWS, registe
         for key in REGISTER_GROUPS:
             rows = list(register[key])
             rest[key] = rows[register_rows:]
-            rows_text[key] = words["rows"].format(first=register_rows + 1, last=len(rows)) if rest[key] else ""
+            rows_text[key] = _layout_text(lang, "rows", first=register_rows + 1, last=len(rows)) if rest[key] else ""
             if rest[key]:
                 register[key] = rows[:register_rows]
-                more[key] = words["more"].format(shown=register_rows, total=len(rows), number=number)
+                more[key] = _layout_text(lang, "more", shown=register_rows, total=len(rows), number=number)
         register_appendix = {"number": number, "rest": rest, "rows_text": rows_text}
 
     league_appendix = None
@@ -1091,14 +1165,14 @@ def report_layout(context: dict, *, league_rows: int = LEAGUE_BODY_ROWS, registe
     if len(offices) > league_rows:
         number += 1
         league["offices"] = offices[:league_rows]
-        more["league"] = words["more"].format(shown=league_rows, total=len(offices), number=number)
+        more["league"] = _layout_text(lang, "more", shown=league_rows, total=len(offices), number=number)
         league_appendix = {
             "number": number,
             "rows": offices[league_rows:],
-            "rows_text": words["rows"].format(first=league_rows + 1, last=len(offices)),
+            "rows_text": _layout_text(lang, "rows", first=league_rows + 1, last=len(offices)),
         }
 
-    csv_note = words["register_csv"].format(name=register_csv_name(context["quarter"])) if context.get(REGISTER_CSV_KEY) else ""
+    csv_note = _layout_text(lang, "register_csv", name=register_csv_name(context["quarter"])) if context.get(REGISTER_CSV_KEY) else ""
     appendix = {"words": words, "more": more, "register": register_appendix, "league": league_appendix, "register_csv": csv_note}
     return {**context, "register": register, "league": league, "appendix": appendix}
 
@@ -1123,10 +1197,9 @@ def _register_attachment(context: dict, fetcher: URLFetcher) -> Attachment | Non
     if not data:
         return None
     stamp = _archive_timestamp(context)
-    words = _layout_texts(context.get("lang", "ru"))
     return Attachment(
         file_obj=io.BytesIO(data), url_fetcher=fetcher, name=register_csv_name(context["quarter"]),
-        description=words["attachment"].format(date=stamp.date().isoformat()),
+        description=_layout_text(context.get("lang", "ru"), "attachment", date=stamp.date().isoformat()),
         created=stamp, modified=stamp, relationship="Data",
     )
 
