@@ -14,7 +14,9 @@ UI (deployment ``quarterly-cx-cycle``), or from Python::
     quarterly_cycle(quarter="2026Q3", send_reports=False)
 
 Rerunning a quarter is safe: files already ingested are skipped, and the
-quarter's index, pain points and effect evaluations are replaced, not duplicated.
+quarter's index, pain points, proposals and effect evaluations are replaced, not
+duplicated, in one transaction: a run that dies half way leaves the previous
+results of the quarter intact.
 """
 
 from __future__ import annotations
@@ -34,7 +36,7 @@ from flows.fanout import CycleTaskRunner, fan_out_reports
 from flows.ingest import ingest_feedback
 from flows.params import Lang, QuarterText, Seconds
 from flows.register import await_proposal_review
-from models.db import upgrade
+from models.db import one_transaction, upgrade
 from tasks import stages
 from tasks.ingest import IngestSummary
 from tasks.locks import crash_after_task, quarter_lock
@@ -123,8 +125,16 @@ def _cycle(q: str, settings, config, lang: str, send_reports: bool, review_timeo
     totals["files"] = len(summaries)
     totals["unreadable_files"] = len(unreadable)
 
-    index = measure_star(q, config)
-    pains = detect_pain_points(q, config)
+    # The quarter's results (star index, pain points, proposed measures, effect evaluations)
+    # are written in ONE transaction: each stage's session joins it, and it commits only
+    # after the last. A run that dies anywhere in between leaves the previous results of
+    # the quarter exactly as they were; the rerun replaces them all at once. Nothing that
+    # waits for people (the proposal review) or for the outside world runs inside it.
+    with one_transaction():
+        index = measure_star(q, config)
+        pains = detect_pain_points(q, config)
+        proposed = propose_measures(q, config)
+        effects = evaluate_effects(q, config)
     pain_rows = stages.pain_point_artifact_rows(pains, config, lang=lang)
     if pain_rows:
         create_table_artifact(
@@ -136,9 +146,9 @@ def _cycle(q: str, settings, config, lang: str, send_reports: bool, review_timeo
         key=f"cx-emerging-topics-{q.lower()}", markdown=topics["markdown"],
         description=f"Candidate new themes {q}: negative feedback no theme matches",
     )
-    proposed = propose_measures(q, config)
+    # Effects concern measures implemented earlier, so the review of this quarter's new
+    # proposals (which can take days) does not change them; it must end before the reports.
     review = await_proposal_review(q, proposed, review_timeout_seconds) if review_timeout_seconds else None
-    effects = evaluate_effects(q, config)
     # One render task per region + national through the flow's task runner; same dict as write_reports.
     reports = fan_out_reports(q, config, settings, lang)
     delivery = deliver_reports(q, reports, config, settings) if send_reports else None

@@ -14,6 +14,7 @@ transaction, so a failed upgrade leaves the schema as it was.
 from __future__ import annotations
 
 from contextlib import contextmanager
+from contextvars import ContextVar
 from pathlib import Path
 from typing import Iterator
 
@@ -80,16 +81,49 @@ def get_engine(url: str | None = None) -> Engine:
     return engine
 
 
+# The session of an enclosing one_transaction() block, if any (per thread / task context).
+_AMBIENT: ContextVar[Session | None] = ContextVar("cxloop_ambient_session", default=None)
+
+
 @contextmanager
 def session_scope(url: str | None = None) -> Iterator[Session]:
-    """A session that commits on success and rolls back on any error."""
-    with Session(get_engine(url), expire_on_commit=False) as session:
+    """A session that commits on success and rolls back on any error.
+
+    Inside :func:`one_transaction` on the same database it is that block's session
+    instead: the work is flushed, and committed only when the whole block ends.
+    """
+    engine = get_engine(url)
+    ambient = _AMBIENT.get()
+    if ambient is not None and ambient.get_bind() is engine:
+        yield ambient
+        ambient.flush()
+        return
+    with Session(engine, expire_on_commit=False) as session:
         try:
             yield session
             session.commit()
         except BaseException:
             session.rollback()
             raise
+
+
+@contextmanager
+def one_transaction(url: str | None = None) -> Iterator[Session]:
+    """One database transaction around several stages that each open ``session_scope()``.
+
+    Every ``session_scope()`` on the same database inside the block (in this thread or a
+    Prefect task it calls) joins it; nothing is committed until the block ends, so a
+    process killed in the middle leaves the database as it was before the block. The
+    quarterly cycle runs its result stages (star index, pain points, proposals,
+    effects) in one such block: a rerun replaces the quarter's results all at once.
+    Code inside must not call ``session.commit()`` itself.
+    """
+    with session_scope(url) as session:
+        token = _AMBIENT.set(session)
+        try:
+            yield session
+        finally:
+            _AMBIENT.reset(token)
 
 
 def alembic_config(url: str):

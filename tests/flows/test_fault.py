@@ -9,8 +9,11 @@
   subprocesses, against the session's Prefect test server; the kills are
   deterministic: ``CXLOOP_FAULT_AFTER=<task>[#n]`` makes the process SIGKILL itself
   right after that task completed (``tasks.locks.crash_after_task``), first after
-  the 4th of 18 files was ingested, then after the measures were proposed. Each
+  the 4th of 18 files was ingested, then after the measures were proposed (inside the
+  results transaction, so no index, pain point or proposal of the quarter is left). Each
   rerun finds the dead run's lock row and takes it over.
+- A rerun of a completed quarter killed half way (after the pain points, with more files
+  than the first run) leaves the first run's results of the quarter exactly as they were.
 - A second run for a quarter whose lock is held by a live run fails fast with a
   message naming the quarter and the holder, and changes nothing (it does not wait).
 
@@ -269,7 +272,8 @@ def test_a_cycle_killed_twice_then_rerun_equals_a_clean_run(demo_files, cli_env,
         assert dead is not None and dead.pid == first.pid and dead.holder.startswith("quarterly-cx-cycle"), (
             "the killed run left no lock row: is quarter_lock wired around the body of quarterly_cycle?")
 
-        # 2. rerun, killed right after proposing measures (index and pain points replaced, no reports yet)
+        # 2. rerun, killed right after proposing measures: inside the results transaction
+        # (star index, pain points, proposals, effects commit together), so none of them is there
         second = _start(cli_env, crash_url, demo_files, tmp_path / "out-crash", fault="propose-measures")
         code, _, err = _finish(second)
         assert code == -signal.SIGKILL, err[-3000:]
@@ -277,7 +281,9 @@ def test_a_cycle_killed_twice_then_rerun_equals_a_clean_run(demo_files, cli_env,
         assert f"took over the run lock of quarter {QUARTER} from quarterly-cx-cycle" in flat
         assert f"process {first.pid} no longer exists on this host" in flat
         assert _count(crash_url, "SELECT COUNT(*) FROM ingested_file WHERE quarter = :q") == 18
-        assert _count(crash_url, "SELECT COUNT(*) FROM measure WHERE proposed_quarter = :q") > 0
+        assert _count(crash_url, "SELECT COUNT(*) FROM index_result WHERE quarter = :q") == 0
+        assert _count(crash_url, "SELECT COUNT(*) FROM pain_point WHERE quarter = :q") == 0
+        assert _count(crash_url, "SELECT COUNT(*) FROM measure WHERE proposed_quarter = :q") == 0
         assert not (tmp_path / "out-crash" / "register" / f"measures_{QUARTER}.csv").exists()
         assert read_lock(QUARTER, crash_url).pid == second.pid
 
@@ -308,6 +314,49 @@ def test_a_cycle_killed_twice_then_rerun_equals_a_clean_run(demo_files, cli_env,
     assert _pdf_texts(tmp_path / "out-crash") == _pdf_texts(tmp_path / "out-clean") != {}
     register = f"register/measures_{QUARTER}.csv"
     assert (tmp_path / "out-crash" / register).read_bytes() == (tmp_path / "out-clean" / register).read_bytes()
+
+
+def _quarter_results(url: str) -> dict[str, list]:
+    """The quarter's results as the cycle writes them: index, pain points, proposals, effects."""
+    dump = canonical_dump(url)
+    q = ("quarter", QUARTER)
+    return {
+        "index_result": [r for r in dump["index_result"] if q in r],
+        "pain_point": [r for r in dump["pain_point"] if q in r],
+        "measure": [r for r in dump["measure"] if ("proposed_quarter", QUARTER) in r],
+        "effect_evaluation": [r for r in dump["effect_evaluation"] if q in r],
+    }
+
+
+@pytest.mark.slow
+def test_a_rerun_killed_half_way_leaves_the_previous_results_of_the_quarter(demo_files, cli_env, tmp_path):
+    """A completed cycle on two thirds of the files, then a rerun with all of them killed
+    after the pain points were detected (index and pain points already replaced within its
+    transaction, proposals and effects not yet): the quarter's results are still exactly
+    the first run's, although the new files' rows were ingested (one transaction per file)."""
+    url = f"sqlite:///{tmp_path / 'rerun.db'}"
+    partial = tmp_path / "partial"
+    shutil.copytree(demo_files, partial)
+    files = sorted(p for p in (partial / QUARTER).iterdir() if p.is_file())
+    for p in files[::3]:
+        p.unlink()
+    code, _, err = _finish(_start(cli_env, url, partial, tmp_path / "out"))
+    assert code == 0, err[-3000:]
+    before = _quarter_results(url)
+    assert before["index_result"] and before["pain_point"] and before["measure"]
+    rows_before = _count(url, "SELECT COUNT(*) FROM feedback WHERE quarter = :q")
+
+    second = _start(cli_env, url, demo_files, tmp_path / "out", fault="detect-pain-points")
+    code, _, err = _finish(second)
+    assert code == -signal.SIGKILL, err[-3000:]
+    assert f"{FAULT_ENV}: killing process {second.pid} after task detect-pain-points #1" in err
+    assert _count(url, "SELECT COUNT(*) FROM feedback WHERE quarter = :q") > rows_before  # new data came in
+    after = _quarter_results(url)
+    assert after == before, _first_difference(before, after)
+    # ... and the new data does change the results: the completed rerun replaces them.
+    code, _, err = _finish(_start(cli_env, url, demo_files, tmp_path / "out"))
+    assert code == 0, err[-3000:]
+    assert _quarter_results(url)["index_result"] != before["index_result"]
 
 
 @pytest.mark.slow
