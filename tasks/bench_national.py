@@ -281,7 +281,7 @@ def run(rows: int, seed: int, history_scale: float, keep: Path | None, regions: 
     from cxloop.config import get_config
     from cxloop.quarters import Quarter
     from cxloop.settings import get_settings
-    from models.db import dispose_engines, session_scope, upgrade
+    from models.db import dispose_engines, one_transaction, session_scope, upgrade
     from tasks import stages
     from tasks.demo_data import generate_demo_data
     from tasks.measures import seed_measures
@@ -333,18 +333,20 @@ def run(rows: int, seed: int, history_scale: float, keep: Path | None, regions: 
     with timer.stage("GE Data Docs"):
         build_data_docs(file_reports, settings.out_dir / "data_docs", QUARTER, datetime.now(timezone.utc))
     del file_reports
-    with timer.stage("star index") as info:
-        info["note"] = f"{len(stages.measure_star(QUARTER, config)):,} index rows"
-    with timer.stage("pain points") as info:
-        info["note"] = f"{len(stages.detect_pain_points(QUARTER, config)):,} pain points"
+    # As the cycle does: the quarter's results in one transaction (models.db.one_transaction).
+    with one_transaction():
+        with timer.stage("star index") as info:
+            info["note"] = f"{len(stages.measure_star(QUARTER, config)):,} index rows"
+        with timer.stage("pain points") as info:
+            info["note"] = f"{len(stages.detect_pain_points(QUARTER, config)):,} pain points"
+        with timer.stage("propose measures") as info:
+            info["note"] = f"{len(stages.propose_measures(QUARTER, config))} proposed"
+        with timer.stage("effects") as info:
+            effects = stages.evaluate_effects(QUARTER, config)
+            info["note"] = f"{len(effects)} evaluation(s): " + ", ".join(
+                f"{e['measure_code']} {e['method']} {e['verdict']}" for e in effects)[:120]
     with timer.stage("emerging topics") as info:
         info["note"] = f"{len(stages.emerging_topics(QUARTER)['topics'])} candidate themes"
-    with timer.stage("propose measures") as info:
-        info["note"] = f"{len(stages.propose_measures(QUARTER, config))} proposed"
-    with timer.stage("effects") as info:
-        effects = stages.evaluate_effects(QUARTER, config)
-        info["note"] = f"{len(effects)} evaluation(s): " + ", ".join(
-            f"{e['measure_code']} {e['method']} {e['verdict']}" for e in effects)[:120]
     with timer.stage("register export"):
         stages.export_register(QUARTER, settings)
     data_stages = time.perf_counter() - cycle_start

@@ -40,8 +40,9 @@ How it works (same SQL on SQLite and PostgreSQL):
 What it does not do: fence writes. A holder that is frozen for longer than
 ``stale_after`` (a suspended VM) and then resumes may write once more after another
 run took over; it learns at its next heartbeat and fails. ``stale_after`` is far
-above any single stage transaction, and every stage replaces the quarter's results
-in one transaction, so the later run's results are whole.
+above the cycle's results transaction (the quarter's index, pain points, proposals
+and effects are written in one, ``models.db.one_transaction``), so the later run's
+results are whole.
 
 The fault-injection hook :func:`crash_after_task` (for the crash tests, inert unless
 ``CXLOOP_FAULT_AFTER`` is set) is at the end of this module.
