@@ -139,7 +139,7 @@ def _texts(lang: str) -> dict[str, Any]:
         "quarter_wide": _("Whole quarter's intake (all regions)"),
         "repeat_files": _("Files received again (not counted twice)"),
         "quarantine_reasons": _("Top quarantine reasons"),
-        "rule": _("Rule"),
+        "rule": _("Problem"),
         "field": _("Field"),
         "rows": _("Rows"),
         "channel_names": {
