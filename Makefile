@@ -13,7 +13,7 @@ export PREFECT_SERVER_DATABASE_CONNECTION_URL ?= sqlite+aiosqlite:///$(CURDIR)/v
 export GX_ANALYTICS_ENABLED ?= false
 export MPLBACKEND ?= Agg
 
-.PHONY: install demo test test-fast bench eval clean system-deps
+.PHONY: install demo test test-fast bench bench-national eval clean system-deps
 
 install: $(STAMP)
 
@@ -65,6 +65,14 @@ test-fast: install
 bench: install
 	$(PY) -m tasks.bench --rows $(N)
 	$(PY) -m tasks.bench_effects
+	@# Rendering: one regional report (serial, per scope) and all 86 reports (85 regions +
+	@# national) in parallel processes, on 85 regions / 2,400 offices with a tenth of the rows.
+	$(PY) -m tasks.bench_national --rows 100000
+
+# The whole national size (1,000,000 rows; ~25 min on 2 cores); KEEP=/dir keeps the database
+# for `python -m tasks.bench_national --reports-only <folder>`.
+bench-national: install
+	$(PY) -m tasks.bench_national $(if $(KEEP),--keep $(KEEP))
 
 # Text analytics quality on the labelled set in tests/data/text_eval (dev and held-out test splits).
 eval: install

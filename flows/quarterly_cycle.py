@@ -22,6 +22,7 @@ results of the quarter intact.
 from __future__ import annotations
 
 from dataclasses import fields
+from pathlib import Path
 from typing import Optional
 
 from prefect import flow, get_run_logger, task
@@ -75,7 +76,8 @@ def _summary_markdown(s: dict) -> str:
     lines += [f"**Measures proposed**: {len(s['measures_proposed'])}", f"**Effects evaluated**: {len(s['effects'])}"]
     for e in s["effects"]:
         lines.append(f"- {e['measure']}: {e['verdict']} ({e['method']}, {e['estimate']} [{e['ci_low']}; {e['ci_high']}])")
-    lines += ["", "**Reports**:"] + [f"- {p}" for p in s["reports"]]
+    # Links the UI opens on the machine that holds the archive (file:// URIs of the PDFs).
+    lines += ["", "**Reports**:"] + [f"- [{Path(p).name}]({Path(p).resolve().as_uri()})" for p in s["reports"]]
     return "\n".join(lines)
 
 

@@ -27,6 +27,7 @@ import sys
 import time
 import urllib.request
 from contextlib import contextmanager
+from urllib.parse import unquote, urlsplit
 from pathlib import Path
 
 import pytest
@@ -451,6 +452,9 @@ def test_deploy_worker_and_serve_against_a_real_prefect_server(tmp_path, env, pg
         assert summary.type == "markdown" and "# Quarterly CX cycle 2026Q2" in summary.data
         assert f"**Intake**: {received} rows received = {sum(f.accepted for f in files)} accepted" in summary.data
         assert received > 0 and len(files) == 18
+        links = re.findall(r"^- \[(cx-report_2026Q2_[^\]]+\.pdf)\]\((file://[^)]+)\)$", summary.data, re.M)
+        assert len(links) == 4 and all(Path(unquote(urlsplit(uri).path)).is_file() and uri.endswith(name)
+                                       for name, uri in links), summary.data
         pains = artifacts["cx-pain-points-2026q2"]
         table = json.loads(pains.data)
         assert pains.type == "table" and table and table[0]["rank"] == 1
