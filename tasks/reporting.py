@@ -673,19 +673,19 @@ def _measure_row(m: Measure, config: AppConfig, t: dict[str, Any], lang: str, ov
     }
 
 
-def _measure_in_scope(measure: Measure, scope: str, config: AppConfig) -> bool:
+def _measure_in_scope(measure: Measure, scope: str, office_region: dict[str, str]) -> bool:
     """A measure belongs to a region's report when it is the region's or when any of
     its offices is in the region (a measure rolled out across regions shows in each)."""
     if scope == NATIONAL or measure.region_code == scope:
         return True
-    offices = config.office_by_code
-    return any(offices[o].region_code == scope for o in measure.offices.split(",") if o in offices)
+    return any(office_region.get(o) == scope for o in measure.offices.split(","))
 
 
 def _register_block(
     session: Session, quarter: Quarter, scope: str, config: AppConfig, t: dict[str, Any], lang: str
 ) -> dict[str, Any]:
-    measures = sorted((m for m in session.exec(select(Measure)).all() if _measure_in_scope(m, scope, config)),
+    offices = {o.office_code: o.region_code for o in config.offices}
+    measures = sorted((m for m in session.exec(select(Measure)).all() if _measure_in_scope(m, scope, offices)),
                       key=lambda m: (m.region_code, m.code))
     q = str(quarter)
     groups: dict[str, list[dict[str, Any]]] = {"new": [], "in_progress": [], "overdue": [], "evaluated": []}
@@ -715,7 +715,8 @@ def _effects_block(
     stmt = select(EffectEvaluation, Measure).join(Measure, Measure.id == EffectEvaluation.measure_id).where(
         EffectEvaluation.quarter == quarter
     )
-    pairs = sorted((p for p in session.exec(stmt).all() if _measure_in_scope(p[1], scope, config)),
+    offices = {o.office_code: o.region_code for o in config.offices}
+    pairs = sorted((p for p in session.exec(stmt).all() if _measure_in_scope(p[1], scope, offices)),
                    key=lambda p: (p[1].code, p[0].kpi_metric))
     rows = []
     for ev, m in pairs:
@@ -754,7 +755,13 @@ def _league_rows(rows: list[IndexResult], names: dict[str, str], t: dict[str, An
             {
                 "place": str(place),
                 "code": r.unit_code,
+                "region_code": r.region_code,
                 "name": names.get(r.unit_code, r.unit_code),
+                "index": r.index,
+                "ci_low": r.ci_low,
+                "ci_high": r.ci_high,
+                "change": r.change,
+                "stars": r.stars,
                 "index_text": fmt_num(r.index, lang),
                 "ci_text": f"{fmt_num(r.ci_low, lang)}–{fmt_num(r.ci_high, lang)}",
                 "stars_text": star_text(r.stars),
@@ -769,7 +776,13 @@ def _league_rows(rows: list[IndexResult], names: dict[str, str], t: dict[str, An
             {
                 "place": "—",
                 "code": r.unit_code,
+                "region_code": r.region_code,
                 "name": names.get(r.unit_code, r.unit_code),
+                "index": None,
+                "ci_low": None,
+                "ci_high": None,
+                "change": None,
+                "stars": None,
                 "index_text": t["insufficient"],
                 "ci_text": "—",
                 "stars_text": "—",
@@ -1039,6 +1052,11 @@ REGISTER_CSV_KEY = "register_csv"
 LEAGUE_BODY_ROWS = 30
 #: Rows kept in the body per register group; the rest continue in an appendix.
 REGISTER_BODY_ROWS = 15
+#: An appendix takes at most this many rows (about six pages). A longer rest — the
+#: national report's 2,400 offices, a national register of hundreds of measures — is
+#: not printed: the whole list is a CSV file attached to the PDF, which a reader sorts
+#: and filters in a spreadsheet (the register's is attached anyway).
+APPENDIX_MAX_ROWS = 200
 REGISTER_GROUPS = ("new", "in_progress", "overdue", "evaluated")
 
 # Words of the PDF's layout (appendices, continued tables, the embedded register):
@@ -1056,7 +1074,27 @@ _LAYOUT_TEXT: dict[str, str | Marked] = {
     "register_csv": N_("The whole measure register is attached to this PDF: %(name)s (CSV)."),
     # TRANSLATORS: description of the CSV file embedded in the PDF; %(date)s is an ISO date (2026-10-05).
     "attachment": N_("Register of corrective measures as of %(date)s (CSV, UTF-8)"),
+    # TRANSLATORS: note under a table cut short in the body whose whole list is a CSV file embedded in the PDF.
+    "more_csv": N_("Rows 1–%(shown)s of %(total)s; all rows are in the file %(name)s attached to this PDF (CSV)."),
+    # TRANSLATORS: description of the embedded CSV of the office ranking; %(quarter)s is e.g. "Q3 2026".
+    "league_attachment": N_("Client-centricity index of every office, %(quarter)s (CSV, UTF-8)"),
 }
+
+#: Columns of the office ranking's CSV (``league_csv_bytes``): key of the league row, heading.
+LEAGUE_CSV_COLUMNS: tuple[tuple[str, Marked], ...] = (
+    ("place", NP_("office ranking CSV", "Place")),
+    ("code", NP_("office ranking CSV", "Office code")),
+    ("name", NP_("office ranking CSV", "Office")),
+    ("region_code", NP_("office ranking CSV", "Region")),
+    ("index", NP_("office ranking CSV", "Index (0–100)")),
+    ("ci_low", NP_("office ranking CSV", "95%% CI low")),
+    ("ci_high", NP_("office ranking CSV", "95%% CI high")),
+    ("stars", NP_("office ranking CSV", "Stars")),
+    ("change", NP_("office ranking CSV", "Change")),
+    ("n", NP_("office ranking CSV", "Respondents")),
+    ("sufficient", NP_("office ranking CSV", "Sufficient sample")),
+)
+_YES_NO = (NP_("office ranking CSV", "no"), NP_("office ranking CSV", "yes"))
 
 
 def _layout_lang(lang: str) -> str:
@@ -1073,6 +1111,40 @@ def _layout_texts(lang: str) -> dict[str, str]:
 def _layout_text(lang: str, key: str, **values: Any) -> str:
     """One layout sentence of ``_LAYOUT_TEXT`` in ``lang``, its placeholders filled."""
     return gettext(_layout_lang(lang)).label(_LAYOUT_TEXT[key], **values)
+
+
+def league_csv_name(quarter: str, scope: str) -> str:
+    """File name of the office ranking attached to a report whose ranking is too long to print."""
+    return f"offices_{Quarter.parse(quarter)}_{scope}.csv"
+
+
+def league_csv_bytes(rows: list[dict[str, Any]], lang: str = "ru") -> bytes:
+    """The office ranking as CSV (UTF-8 with BOM, as the register's: Excel opens it as is).
+
+    One row per office in the report's order (ranked offices, then those with too small a
+    sample, without a place); headings in ``lang``; numbers as numbers (index and interval
+    with one decimal, a point as decimal sign), an empty cell where there is no value."""
+    import csv
+    import io
+
+    _ = gettext(_layout_lang(lang))
+    yes_no = [_.label(w) for w in _YES_NO]
+
+    def cell(key: str, value: Any) -> Any:
+        if value is None or value == "—":
+            return ""
+        if key == "sufficient":
+            return yes_no[bool(value)]
+        if isinstance(value, float):
+            return f"{value:.1f}"
+        return value
+
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\r\n")
+    writer.writerow([_.label(label) for _key, label in LEAGUE_CSV_COLUMNS])
+    for row in rows:
+        writer.writerow([cell(key, row.get(key)) for key, _label in LEAGUE_CSV_COLUMNS])
+    return ("\ufeff" + buffer.getvalue()).encode("utf-8")
 
 
 def register_csv_name(quarter: str) -> str:
@@ -1137,6 +1209,11 @@ def report_layout(context: dict, *, league_rows: int = LEAGUE_BODY_ROWS, registe
     appendix rows are the whole list in its order. The register headings keep the full
     counts (``register["totals"]``). When the register CSV is embedded, a note under
     the register heading says so.
+
+    A rest longer than ``APPENDIX_MAX_ROWS`` is not printed at all: the note says the
+    whole list is in a CSV attached to the PDF (the register's own CSV; for the office
+    ranking ``appendix["league_csv"]`` = {name, rows}, which ``render_report_pdf``
+    attaches). The national report's 2,400 offices would otherwise be ~60 pages.
     """
     lang = context.get("lang", "ru")
     words = _layout_texts(lang)
@@ -1146,8 +1223,18 @@ def report_layout(context: dict, *, league_rows: int = LEAGUE_BODY_ROWS, registe
     register["totals"] = {key: len(register[key]) for key in REGISTER_GROUPS}
     number = 0
 
+    register_csv_attached = bool(context.get(REGISTER_CSV_KEY))
     register_appendix = None
-    if any(len(register[key]) > register_rows for key in REGISTER_GROUPS):
+    rest_rows = sum(max(0, len(register[key]) - register_rows) for key in REGISTER_GROUPS)
+    if rest_rows and rest_rows > APPENDIX_MAX_ROWS and register_csv_attached:
+        # Too long to print: the body keeps each group's first rows, the attached CSV has all.
+        for key in REGISTER_GROUPS:
+            rows = list(register[key])
+            if len(rows) > register_rows:
+                register[key] = rows[:register_rows]
+                more[key] = _layout_text(lang, "more_csv", shown=register_rows, total=fmt_num(len(rows), lang, 0),
+                                         name=register_csv_name(context["quarter"]))
+    elif rest_rows:
         number += 1
         rest: dict[str, list] = {}
         rows_text: dict[str, str] = {}
@@ -1161,8 +1248,14 @@ def report_layout(context: dict, *, league_rows: int = LEAGUE_BODY_ROWS, registe
         register_appendix = {"number": number, "rest": rest, "rows_text": rows_text}
 
     league_appendix = None
+    league_csv = None
     offices = list(league["offices"])
-    if len(offices) > league_rows:
+    if len(offices) - league_rows > APPENDIX_MAX_ROWS:
+        league["offices"] = offices[:league_rows]
+        name = league_csv_name(context["quarter"], context["scope"])
+        more["league"] = _layout_text(lang, "more_csv", shown=league_rows, total=fmt_num(len(offices), lang, 0), name=name)
+        league_csv = {"name": name, "rows": offices}
+    elif len(offices) > league_rows:
         number += 1
         league["offices"] = offices[:league_rows]
         more["league"] = _layout_text(lang, "more", shown=league_rows, total=len(offices), number=number)
@@ -1173,7 +1266,8 @@ def report_layout(context: dict, *, league_rows: int = LEAGUE_BODY_ROWS, registe
         }
 
     csv_note = _layout_text(lang, "register_csv", name=register_csv_name(context["quarter"])) if context.get(REGISTER_CSV_KEY) else ""
-    appendix = {"words": words, "more": more, "register": register_appendix, "league": league_appendix, "register_csv": csv_note}
+    appendix = {"words": words, "more": more, "register": register_appendix, "league": league_appendix,
+                "register_csv": csv_note, "league_csv": league_csv}
     return {**context, "register": register, "league": league, "appendix": appendix}
 
 
@@ -1186,22 +1280,29 @@ def _archive_timestamp(context: dict) -> datetime:
     return datetime(day.year, day.month, day.day, tzinfo=timezone.utc)
 
 
-def _register_attachment(context: dict, fetcher: URLFetcher) -> Attachment | None:
-    """The register CSV of ``context`` as a PDF/A-3 associated file (relationship
-    ``Data``: the data the register tables are drawn from), or None."""
+def _csv_attachment(context: dict, fetcher: URLFetcher, data: bytes, name: str, description: str,
+                    **values: Any) -> Attachment:
+    """CSV bytes as a PDF/A-3 associated file (relationship ``Data``: the data the
+    report's tables are drawn from), dated with the quarter's logical cycle date."""
     import io
 
     from weasyprint import Attachment
 
+    stamp = _archive_timestamp(context)
+    return Attachment(
+        file_obj=io.BytesIO(data), url_fetcher=fetcher, name=name,
+        description=_layout_text(context.get("lang", "ru"), description, **values),
+        created=stamp, modified=stamp, relationship="Data",
+    )
+
+
+def _register_attachment(context: dict, fetcher: URLFetcher) -> Attachment | None:
+    """The register CSV of ``context`` as a PDF/A-3 associated file, or None."""
     data = context.get(REGISTER_CSV_KEY)
     if not data:
         return None
-    stamp = _archive_timestamp(context)
-    return Attachment(
-        file_obj=io.BytesIO(data), url_fetcher=fetcher, name=register_csv_name(context["quarter"]),
-        description=_layout_text(context.get("lang", "ru"), "attachment", date=stamp.date().isoformat()),
-        created=stamp, modified=stamp, relationship="Data",
-    )
+    return _csv_attachment(context, fetcher, data, register_csv_name(context["quarter"]), "attachment",
+                           date=_archive_timestamp(context).date().isoformat())
 
 
 def _unique_associated_files(document: Any, pdf: Any) -> None:
@@ -1237,15 +1338,24 @@ def render_report_pdf(context: dict, out_path: Path, *, url_fetcher: TemplatesOn
     out_path = Path(out_path)
     out_path.parent.mkdir(parents=True, exist_ok=True)
     fetcher = url_fetcher or TemplatesOnlyFetcher(TEMPLATES_DIR)
-    html = render_report_html(report_layout(context))
+    laid = report_layout(context)
+    html = render_report_html(laid)
     digest = hashlib.sha256(html.encode("utf-8"))
+    attachments = []
     attachment = _register_attachment(context, fetcher)
     if attachment is not None:
         digest.update(context[REGISTER_CSV_KEY])
+        attachments.append(attachment)
+    league = laid["appendix"]["league_csv"]
+    if league is not None:
+        data = league_csv_bytes(league["rows"], context.get("lang", "ru"))
+        digest.update(data)
+        attachments.append(_csv_attachment(context, fetcher, data, league["name"], "league_attachment",
+                                           quarter=context.get("quarter_label", context["quarter"])))
     options: dict[str, Any] = {
         "pdf_variant": PDF_VARIANT,
         "pdf_identifier": digest.hexdigest()[:32].encode(),
-        "attachments": [attachment] if attachment is not None else None,
+        "attachments": attachments or None,
     }
     document = HTML(string=html, base_url=TEMPLATES_DIR.as_uri() + "/", url_fetcher=fetcher).render(**options)
     stamp = _archive_timestamp(context).strftime("%Y-%m-%dT%H:%M:%SZ")
@@ -1303,6 +1413,8 @@ __all__ = [
     "render_report_html",
     "register_csv_bytes",
     "register_csv_name",
+    "league_csv_bytes",
+    "league_csv_name",
     "render_report_pdf",
     "report_layout",
     "report_path",

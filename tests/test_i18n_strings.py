@@ -64,7 +64,9 @@ def test_layout_words_come_from_the_catalogs(po):
     assert all(isinstance(e, (str, Marked)) for e in _LAYOUT_TEXT.values())  # msgids, not a table per language
     assert _in_template(_LAYOUT_TEXT.values()) == []
     values = {"more": dict(shown=15, total=40, number=2), "rows": dict(first=16, last=40),
-              "register_csv": dict(name="measures_2026Q3.csv"), "attachment": dict(date="2026-10-05")}
+              "register_csv": dict(name="measures_2026Q3.csv"), "attachment": dict(date="2026-10-05"),
+              "more_csv": dict(shown=30, total=2400, name="offices_2026Q3_national.csv"),
+              "league_attachment": dict(quarter="Q3 2026")}
     seen: dict[str, set[str]] = {key: set() for key in _LAYOUT_TEXT}
     for lang in LANGUAGES:
         words = _layout_texts(lang)

@@ -43,13 +43,16 @@ from models.tables import (
 from tasks.demo_data import _NAMES, _fake_email, _fake_phone
 from tasks.measures import export_register_csv
 from tasks.reporting import (
+    APPENDIX_MAX_ROWS,
     LEAGUE_BODY_ROWS,
     NATIONAL,
     REGISTER_BODY_ROWS,
     REGISTER_CSV_KEY,
     build_report_context,
     register_csv_bytes,
+    league_csv_name,
     register_csv_name,
+    render_report_pdf,
     report_layout,
     write_reports,
 )
@@ -407,6 +410,66 @@ def test_report_layout_moves_rows_and_keeps_short_lists_whole(big):
     assert short["appendix"]["register"] is None and short["appendix"]["league"] is None
     assert set(short["appendix"]["more"].values()) == {""} and short["appendix"]["register_csv"] == ""
     assert report_layout({**small, REGISTER_CSV_KEY: b"x"})["appendix"]["register_csv"].endswith("(CSV).")
+
+
+def _many_offices(ctx: dict, n: int) -> list[dict]:
+    """``n`` league rows in the shape the context has (synthetic offices, ranked, the last 20 too small)."""
+    template = ctx["league"]["offices"][0]
+    rows = []
+    for i in range(n):
+        small = i >= n - 20
+        rows.append({**template, "place": "—" if small else str(i + 1), "code": f"77-{i:04d}", "region_code": "77",
+                     "name": f"Офис № {i}", "index": None if small else 90 - i * 0.01, "ci_low": None if small else 85.0,
+                     "ci_high": None if small else 95.0, "change": None, "stars": None if small else 4,
+                     "index_text": "—" if small else "x", "n": 5 if small else 120, "sufficient": not small})
+    return rows
+
+
+def test_a_list_too_long_for_an_appendix_goes_to_an_attached_csv(big, tmp_path):
+    """The national report of 2,400 offices would print ~60 pages of ranking: above
+    APPENDIX_MAX_ROWS the body keeps the first rows and the whole ranking is a CSV
+    embedded in the PDF (PDF/A-3 associated file); the register likewise relies on its CSV."""
+    ctx = dict(big["contexts"][NATIONAL])
+    n = LEAGUE_BODY_ROWS + APPENDIX_MAX_ROWS + 1
+    offices = _many_offices(ctx, n)
+    ctx["league"] = {**ctx["league"], "offices": offices}
+    register_csv = b"\xef\xbb\xbfcode\r\nM-1\r\n"
+    ctx[REGISTER_CSV_KEY] = register_csv
+    many = [dict(ctx["register"]["in_progress"][0], code=f"M-77-{i:03d}") for i in range(APPENDIX_MAX_ROWS + REGISTER_BODY_ROWS + 1)]
+    ctx["register"] = {**ctx["register"], "in_progress": many}
+
+    laid = report_layout(ctx)
+    name = league_csv_name(Q, NATIONAL)
+    assert name == "offices_2026Q3_national.csv"
+    assert laid["appendix"]["league"] is None and laid["appendix"]["register"] is None
+    assert laid["appendix"]["league_csv"] == {"name": name, "rows": offices}
+    assert laid["league"]["offices"] == offices[:LEAGUE_BODY_ROWS]
+    assert laid["appendix"]["more"]["league"] == (
+        f"Строки 1–{LEAGUE_BODY_ROWS} из {n}; все строки — в приложенном к этому PDF-файлу {name} (CSV).")
+    assert laid["register"]["in_progress"] == many[:REGISTER_BODY_ROWS]
+    assert register_csv_name(Q) in laid["appendix"]["more"]["in_progress"]
+    # one row shorter: the appendix, as before
+    shorter = report_layout({**ctx, "league": {**ctx["league"], "offices": offices[:-1]}})
+    assert shorter["appendix"]["league_csv"] is None and len(shorter["appendix"]["league"]["rows"]) == APPENDIX_MAX_ROWS
+    # without the register's CSV the register's rest is printed, however long
+    assert report_layout({**ctx, REGISTER_CSV_KEY: b""})["appendix"]["register"]["rest"]["in_progress"] == many[REGISTER_BODY_ROWS:]
+
+    path = render_report_pdf(ctx, tmp_path / "national.pdf")
+    reader = PdfReader(str(path))
+    assert set(reader.attachments) == {register_csv_name(Q), name}
+    assert reader.attachments[register_csv_name(Q)] == [register_csv]
+    specs = {a.get_object()["/F"]: a.get_object() for a in reader.trailer["/Root"]["/AF"]}
+    assert set(specs) == {register_csv_name(Q), name} and all(v["/AFRelationship"] == "/Data" for v in specs.values())
+    table = list(csv.reader(reader.attachments[name][0].decode("utf-8-sig").splitlines()))
+    assert table[0] == ["Место", "Код офиса", "Офис", "Регион", "Индекс (0–100)", "95% ДИ от", "95% ДИ до", "Звёзды",
+                        "Изменение", "Респондентов", "Достаточная выборка"]
+    assert [r[1] for r in table[1:]] == [o["code"] for o in offices]
+    assert table[1] == ["1", "77-0000", "Офис № 0", "77", "90.0", "85.0", "95.0", "4", "", "120", "да"]
+    assert table[-1][:2] == ["", offices[-1]["code"]] and table[-1][-1] == "нет" and table[-1][4] == ""
+    text = " ".join(page_texts(path))
+    assert "Офис № 100 " not in text and "M-77-100" not in text  # neither list is printed past the body
+    assert "Приложение" not in text
+    assert len(reader.pages) < 25
 
 
 # --------------------------------------------------------------------------- personal data

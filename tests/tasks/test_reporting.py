@@ -419,5 +419,6 @@ def test_measure_spanning_regions_shows_in_each_of_its_regions_only():
     cfg = load_config(Path(__file__).resolve().parents[2] / "config")
     m = Measure(code="M-X", title="SMS", theme="reminders_notifications", type="new_experience", region_code="ALL",
                 offices="52-01,66-01", owner="wg", status="implemented", proposed_quarter="2026Q1", kpi_metric="item:P3")
-    assert _measure_in_scope(m, "52", cfg) and _measure_in_scope(m, "66", cfg) and _measure_in_scope(m, NATIONAL, cfg)
-    assert not _measure_in_scope(m, "10", cfg)
+    offices = {o.office_code: o.region_code for o in cfg.offices}
+    assert _measure_in_scope(m, "52", offices) and _measure_in_scope(m, "66", offices) and _measure_in_scope(m, NATIONAL, offices)
+    assert not _measure_in_scope(m, "10", offices)
