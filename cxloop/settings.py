@@ -53,6 +53,10 @@ class Settings(BaseSettings):
     smtp_attempts: int = Field(default=3, ge=1, description="tries per message on temporary SMTP failures")
     smtp_retry_delay: float = Field(default=2.0, ge=0, description="first pause between tries, doubled each time (seconds)")
     mail_from: str = "cxloop@localhost"
+    dask_address: str | None = Field(
+        default=None,
+        description="Dask scheduler (tcp://host:8786) for the per-region work of the cycle; unset = local processes",
+    )
 
     @field_validator("smtp_security", mode="before")
     @classmethod

@@ -35,7 +35,6 @@ The PDFs are byte-identical to the serial path's (``tests/flows/test_fanout.py``
 
 from __future__ import annotations
 
-import os
 import tempfile
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -58,8 +57,9 @@ DASK_ADDRESS_ENV = "CXLOOP_DASK_ADDRESS"
 
 
 def dask_address() -> str | None:
-    """The Dask scheduler to use (``CXLOOP_DASK_ADDRESS``), or None for local processes."""
-    address = os.environ.get(DASK_ADDRESS_ENV, "").strip()
+    """The Dask scheduler to use (``CXLOOP_DASK_ADDRESS`` in the environment or in ``.env``,
+    read afresh at every call), or None for local processes."""
+    address = (Settings().dask_address or "").strip()
     return address or None
 
 

@@ -94,6 +94,21 @@ def test_runner_follows_dask_address_at_each_run(monkeypatch):
     assert type(quarterly_cycle.task_runner.duplicate()) is ProcessPoolTaskRunner
 
 
+def test_dask_address_is_a_setting_read_from_dot_env_too(monkeypatch, tmp_path):
+    from prefect_dask import DaskTaskRunner
+
+    from flows.fanout import DASK_ADDRESS_ENV, dask_address, task_runner
+
+    monkeypatch.delenv(DASK_ADDRESS_ENV, raising=False)
+    monkeypatch.chdir(tmp_path)
+    assert dask_address() is None
+    (tmp_path / ".env").write_text("CXLOOP_DASK_ADDRESS=tcp://10.0.0.5:8786\n", encoding="utf-8")
+    assert dask_address() == "tcp://10.0.0.5:8786"
+    assert isinstance(task_runner(), DaskTaskRunner) and task_runner().address == "tcp://10.0.0.5:8786"
+    monkeypatch.setenv(DASK_ADDRESS_ENV, "tcp://10.0.0.6:8786")  # the environment wins over .env
+    assert dask_address() == "tcp://10.0.0.6:8786"
+
+
 # --------------------------------------------------------------------------- through processes
 
 
