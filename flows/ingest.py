@@ -50,13 +50,14 @@ def _run_name(reports: list[FileReport]) -> str:
 
 
 @flow(name="ingest-feedback", log_prints=False)
-def ingest_feedback(paths: list[str] | str, channel: Optional[Channel] = None,
+def ingest_feedback(paths: Optional[list[str] | str] = None, channel: Optional[Channel] = None,
                     quarter: Optional[QuarterText] = None) -> dict:
     """Ingest feedback files: each file read, validated and stored on its own.
 
     Args:
         paths: files, folders or globs (``var/incoming/2026Q3``, ``exports/*.csv``); a
-            folder or glob takes every readable file in it.
+            folder or glob takes every readable file in it. Default: the whole drop
+            folder (``CXLOOP_DATA_DIR``), where files already ingested are skipped.
         channel: the channel of every file (``star_survey``, ``review_book``, ``pos``,
             ``social``, ``contact_center``, ``interview_followup``); default: from each
             file's name.
@@ -71,6 +72,8 @@ def ingest_feedback(paths: list[str] | str, channel: Optional[Channel] = None,
     settings = get_settings()
     settings.ensure_dirs()
     config = get_config(settings.config_dir)
+    if paths is None or paths == []:
+        paths = [str(settings.data_dir)]
     items = quarantine.resolve_inputs(paths, channel, quarter)  # bad input: the run fails with one clear message
     migrate_database()
     sync_registry(config)

@@ -36,6 +36,20 @@ def _artifacts(flow_run_id):
         return client.read_artifacts(artifact_filter=ArtifactFilter(flow_run_id=ArtifactFilterFlowRunId(any_=[flow_run_id])))
 
 
+def test_without_paths_the_drop_folder_is_ingested(tmp_path, env, prefect_harness):
+    import shutil
+
+    from flows.ingest import ingest_feedback
+
+    folder = _folder(tmp_path)
+    shutil.copytree(folder, env.data_dir / "2026Q1")
+    summary = ingest_feedback()
+    names = sorted(Path(f["file"]).name for f in summary["files"])
+    assert names == ["contact_center_52.csv", "contact_center_broken.csv", "review_book_52.csv"]
+    assert all(Path(f["file"]).parent == env.data_dir / "2026Q1" for f in summary["files"])
+    assert all(f["quarter"] == "2026Q1" for f in summary["files"])
+
+
 def test_bad_file_does_not_stop_the_others_and_run_is_partial(tmp_path, env, prefect_harness):
     from flows.ingest import ingest_feedback
     from models.db import session_scope
