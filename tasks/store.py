@@ -14,7 +14,7 @@ from sqlalchemy import text, delete, insert, select
 from sqlmodel import Session
 
 from cxloop.config import ITEMS
-from models.tables import Feedback, IndexResult, Measure, MeasureHistory, Office, PainPoint, SurveyAnswer
+from models.tables import Feedback, IndexResult, Measure, MeasureHistory, Office, PainPoint
 
 INDEX_COLUMNS = [
     "quarter", "level", "unit_code", "region_code", "client_type", "friendliness", "usefulness", "effort",
