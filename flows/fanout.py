@@ -197,9 +197,10 @@ def fan_out_reports(quarter: str, config: AppConfig, settings: Settings, lang: s
     :func:`tasks.reporting.write_reports` (national first, then the regions).
 
     National goes first on purpose: it is the longest (it reads the whole quarter, a
-    region's report only that region's rows), and a pool starts tasks in submission order. When a scope fails, the others
-    are still written, then :class:`ReportRenderingError` names the failed scopes (each
-    task run's log has its traceback)."""
+    region's report only that region's rows), and a pool starts tasks in submission
+    order. When a scope fails, the others are still written, then
+    :class:`ReportRenderingError` names the failed scopes (each task run's log has its
+    traceback)."""
     scopes = list(scopes) if scopes is not None else report_scopes(config)
     with workers_share_api():
         futures = render_region_reports.map(quarter=unmapped(quarter), scope=scopes, lang=unmapped(lang))

@@ -72,7 +72,7 @@ def ingest_feedback(paths: Optional[list[str] | str] = None, channel: Optional[C
     settings = get_settings()
     settings.ensure_dirs()
     config = get_config(settings.config_dir)
-    if paths is None or paths == []:
+    if not paths:
         paths = [str(settings.data_dir)]
     items = quarantine.resolve_inputs(paths, channel, quarter)  # bad input: the run fails with one clear message
     migrate_database()

@@ -297,6 +297,11 @@ def _records(frame: pd.DataFrame, key: str, columns: list[str]) -> dict[str, dic
     return {str(row[key]): {c: _plain(row[c]) for c in columns} for _, row in frame.iterrows()}
 
 
+def _unit_entry(survey: pd.DataFrame, rated: pd.DataFrame) -> dict:
+    """One unit's entry from its :func:`survey_metrics` rows and :func:`csat` rows."""
+    return {"survey": _records(survey, "client_type", SURVEY_COLUMNS), "csat": _records(rated, "channel", CSAT_COLUMNS)}
+
+
 def quarter_metrics(session: Session, quarter: str, level: str = "region", min_sample: int = MIN_SAMPLE) -> dict:
     """Survey metrics and CSAT of a quarter per unit, ready for a report template.
 
@@ -330,15 +335,12 @@ def quarter_metrics(session: Session, quarter: str, level: str = "region", min_s
             for office, region in frame[["office_code", "region_code"]].dropna().drop_duplicates().itertuples(index=False):
                 region_of.setdefault(str(office), str(region))
 
-    def unit(survey: pd.DataFrame, rated: pd.DataFrame) -> dict:
-        return {"survey": _records(survey, "client_type", SURVEY_COLUMNS), "csat": _records(rated, "channel", CSAT_COLUMNS)}
-
-    units: dict[str, dict] = {COUNTRY: unit(survey_metrics(answers, min_sample=min_sample), csat(feedback, min_sample=min_sample))}
+    units: dict[str, dict] = {COUNTRY: scope_metrics(answers, feedback, min_sample)}
     codes = sorted({str(c) for c in pd.concat([survey_units[unit_col], csat_units[unit_col]]).dropna()})
     for code in codes:
         survey = survey_units[survey_units[unit_col].astype(str) == code]
         rated = csat_units[csat_units[unit_col].astype(str) == code]
-        entry = unit(survey if not survey.empty else empty_survey, rated if not rated.empty else empty_csat)
+        entry = _unit_entry(survey if not survey.empty else empty_survey, rated if not rated.empty else empty_csat)
         if level == "office":
             entry = {"region_code": region_of.get(code), **entry}
         units[code] = entry
@@ -351,7 +353,4 @@ def scope_metrics(
     """One unit's metrics from its own rows (as :func:`load_metric_inputs` reads them for a
     region, or for the whole country): ``{"survey": {...}, "csat": {...}}``, the same
     entry :func:`quarter_metrics` gives that unit, without computing every other unit."""
-    return {
-        "survey": _records(survey_metrics(answers, min_sample=min_sample), "client_type", SURVEY_COLUMNS),
-        "csat": _records(csat(feedback, min_sample=min_sample), "channel", CSAT_COLUMNS),
-    }
+    return _unit_entry(survey_metrics(answers, min_sample=min_sample), csat(feedback, min_sample=min_sample))

@@ -1226,7 +1226,7 @@ def report_layout(context: dict, *, league_rows: int = LEAGUE_BODY_ROWS, registe
     register_csv_attached = bool(context.get(REGISTER_CSV_KEY))
     register_appendix = None
     rest_rows = sum(max(0, len(register[key]) - register_rows) for key in REGISTER_GROUPS)
-    if rest_rows and rest_rows > APPENDIX_MAX_ROWS and register_csv_attached:
+    if rest_rows > APPENDIX_MAX_ROWS and register_csv_attached:
         # Too long to print: the body keeps each group's first rows, the attached CSV has all.
         for key in REGISTER_GROUPS:
             rows = list(register[key])
@@ -1265,7 +1265,7 @@ def report_layout(context: dict, *, league_rows: int = LEAGUE_BODY_ROWS, registe
             "rows_text": _layout_text(lang, "rows", first=league_rows + 1, last=len(offices)),
         }
 
-    csv_note = _layout_text(lang, "register_csv", name=register_csv_name(context["quarter"])) if context.get(REGISTER_CSV_KEY) else ""
+    csv_note = _layout_text(lang, "register_csv", name=register_csv_name(context["quarter"])) if register_csv_attached else ""
     appendix = {"words": words, "more": more, "register": register_appendix, "league": league_appendix,
                 "register_csv": csv_note, "league_csv": league_csv}
     return {**context, "register": register, "league": league, "appendix": appendix}

@@ -8,6 +8,7 @@ and a run that fails half way leaves the previous set in place.
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Iterable
 
 import pandas as pd
 from sqlalchemy import text, delete, insert, select
@@ -28,7 +29,7 @@ def _none_for_nan(frame: pd.DataFrame, columns: list[str]) -> list[dict]:
     return sub.where(pd.notna(sub), None).to_dict("records")
 
 
-def frame_from_rows(rows: list, columns: list[str], float_columns: list[str] = ()) -> pd.DataFrame:
+def frame_from_rows(rows: list, columns: list[str], float_columns: Iterable[str] = ()) -> pd.DataFrame:
     """A DataFrame from database rows, built column by column.
 
     ``pd.DataFrame(rows)`` on SQLAlchemy ``Row`` objects inspects every row as a
@@ -36,7 +37,8 @@ def frame_from_rows(rows: list, columns: list[str], float_columns: list[str] = (
     transposing the plain tuples first takes well under a second.
     """
     data = list(zip(*rows)) if rows else [()] * len(columns)
-    return pd.DataFrame({c: pd.Series(list(v), dtype="float64" if c in float_columns else None)
+    floats = set(float_columns)
+    return pd.DataFrame({c: pd.Series(list(v), dtype="float64" if c in floats else None)
                          for c, v in zip(columns, data)}, columns=columns)
 
 
@@ -55,13 +57,7 @@ def load_answers(session: Session, quarter: str, region: str | None = None) -> p
         f's."{c}"' for c in answer_cols
     )
     params = {"quarter": quarter}
-    if region is not None:
-        # One region: the feedback rows of (quarter, region) through their index, then
-        # the answers by primary key.
-        sql = (f"SELECT {names} FROM feedback AS f JOIN survey_answer AS s ON s.feedback_id = f.id "
-               "WHERE f.quarter = :quarter AND f.region_code = :region ORDER BY s.feedback_id")
-        params["region"] = region
-    elif session.get_bind().dialect.name == "sqlite":
+    if region is None and session.get_bind().dialect.name == "sqlite":
         # SQLite would walk feedback through its (quarter, office) index in random page
         # order (4.3 s for 400k respondents); survey_answer driving the join in storage
         # order with primary-key lookups into feedback takes ~1 s. CROSS JOIN fixes the
@@ -69,8 +65,14 @@ def load_answers(session: Session, quarter: str, region: str | None = None) -> p
         sql = (f"SELECT {names} FROM survey_answer AS s CROSS JOIN feedback AS f ON f.id = s.feedback_id "
                "WHERE f.quarter = :quarter ORDER BY s.feedback_id")
     else:
+        # One region (or PostgreSQL): the feedback rows through their index, then the
+        # answers by primary key.
+        where = "f.quarter = :quarter"
+        if region is not None:
+            where += " AND f.region_code = :region"
+            params["region"] = region
         sql = (f"SELECT {names} FROM feedback AS f JOIN survey_answer AS s ON s.feedback_id = f.id "
-               "WHERE f.quarter = :quarter ORDER BY s.feedback_id")
+               f"WHERE {where} ORDER BY s.feedback_id")
     rows = session.execute(text(sql), params).all()
     return frame_from_rows(rows, columns, answer_cols)
 
