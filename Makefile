@@ -63,20 +63,20 @@ test-fast: install
 	$(PY) -m pytest -q -m 'not slow'
 
 bench: install
-	$(PY) -m tasks.bench --rows $(N)
-	$(PY) -m tasks.bench_effects
+	$(PY) -m tools.bench --rows $(N)
+	$(PY) -m tools.bench_effects
 	@# Rendering: one regional report (serial, per scope) and all 86 reports (85 regions +
 	@# national) in parallel processes, on 85 regions / 2,400 offices with a tenth of the rows.
-	$(PY) -m tasks.bench_national --rows 100000
+	$(PY) -m tools.bench_national --rows 100000
 
 # The whole national size (1,000,000 rows; ~25 min on 2 cores); KEEP=/dir keeps the database
-# for `python -m tasks.bench_national --reports-only <folder>`.
+# for `python -m tools.bench_national --reports-only <folder>`.
 bench-national: install
-	$(PY) -m tasks.bench_national $(if $(KEEP),--keep $(KEEP))
+	$(PY) -m tools.bench_national $(if $(KEEP),--keep $(KEEP))
 
 # Text analytics quality on the labelled set in tests/data/text_eval (dev and held-out test splits).
 eval: install
-	$(PY) -m tasks.text_eval
+	$(PY) -m tools.text_eval
 
 clean:
 	rm -rf var out .pytest_cache

@@ -122,7 +122,7 @@ def cycle(
     from cxloop.settings import get_settings
     from flows.quarterly_cycle import quarterly_cycle
 
-    from tasks.locks import QuarterLocked
+    from flows.locks import QuarterLocked
 
     try:
         summary = quarterly_cycle(quarter=_quarter(quarter), send_reports=send, lang=lang)
@@ -163,7 +163,7 @@ def measures_export(
 
 
 # The register's views and edits answer without starting Prefect: they call the same
-# functions as the update-measure flow (tasks.measures / tasks.register_io) and leave
+# functions as the update-measure flow (tasks.measures.register / tasks.measures.register_io) and leave
 # the same history rows. Exit codes: 0 done, 2 input refused (nothing written).
 
 
@@ -225,8 +225,8 @@ def measures_list(
     from datetime import date
 
     from models.db import session_scope
-    from tasks.measures import list_register
-    from tasks.redaction import redact
+    from tasks.measures.register import list_register
+    from tasks.validate.redaction import redact
 
     day = _iso_date(as_of, "--as-of") or date.today()
     statuses = [s.strip() for item in status or () for s in item.split(",") if s.strip()]
@@ -258,8 +258,8 @@ def measures_show(
     from datetime import date
 
     from models.db import session_scope
-    from tasks.measures import MeasureNotFound, codesign_label, get_measure, history_of, is_overdue, is_override
-    from tasks.redaction import redact
+    from tasks.measures.register import MeasureNotFound, codesign_label, get_measure, history_of, is_overdue, is_override
+    from tasks.validate.redaction import redact
 
     _measures_db()
     with session_scope() as session:
@@ -315,7 +315,7 @@ def measures_update(
     from datetime import datetime, timezone
 
     from models.db import session_scope
-    from tasks.measures import update_measure
+    from tasks.measures.register import update_measure
 
     changes = {k: v for k, v in {
         "owner": owner, "due_date": _iso_date(due, "--due"), "implemented_on": _iso_date(implemented_on, "--implemented-on"),
@@ -359,7 +359,7 @@ def measures_import(
     import json
     from datetime import datetime, timezone
 
-    from tasks.register_io import RegisterFileError, import_register_file, summary_lines
+    from tasks.measures.register_io import RegisterFileError, import_register_file, summary_lines
 
     if bool(xlsx) == bool(csv):
         raise typer.BadParameter("give either --xlsx PATH or --csv PATH")
@@ -387,7 +387,7 @@ def ingest(
     """Ingest feedback files: read, validate, quarantine, store. Exit 2 when a file was rejected as a whole."""
     import json
 
-    from tasks.quarantine import InputError, file_record, resolve_inputs
+    from tasks.validate.quarantine import InputError, file_record, resolve_inputs
 
     quarter = _quarter(quarter)
     try:  # bad input is refused here, before Prefect starts, with one clear line
@@ -448,7 +448,7 @@ def quarantine_list(
 ) -> None:
     """Show open quarantined rows: id, file, row, field, rule and reason."""
     from models.db import session_scope
-    from tasks.quarantine import count_quarantine, list_quarantine
+    from tasks.validate.quarantine import count_quarantine, list_quarantine
 
     quarter = _quarter(quarter)
     _quarantine_db()
@@ -489,7 +489,7 @@ def quarantine_release(
     from datetime import datetime, timezone
 
     from models.db import session_scope
-    from tasks.quarantine import InputError, release_rows
+    from tasks.validate.quarantine import InputError, release_rows
 
     _quarantine_db()
     try:
@@ -542,7 +542,7 @@ def _delivery_setup():  # -> tuple[Settings, AppConfig]
 
 
 def _smtp_target_or_refuse(settings):  # -> SmtpTarget | None
-    from tasks.delivery import SmtpConfigError, smtp_target
+    from tasks.delivery.send import SmtpConfigError, smtp_target
 
     try:
         return smtp_target(settings)
@@ -552,7 +552,7 @@ def _smtp_target_or_refuse(settings):  # -> SmtpTarget | None
 
 def _print_delivery(summary, settings, quarter: Optional[str]) -> None:
     """Counts, how the mail went, and every recipient who did not get the report (address masked)."""
-    from tasks.delivery import display_error, mask_address
+    from tasks.delivery.send import display_error, mask_address
 
     if summary.transport == "outbox" and summary.sent:
         where = (settings.out_dir / "outbox" / (quarter or "")).resolve()
@@ -590,7 +590,7 @@ def report(
     region's. Exit 2 when there is no data for the quarter (nothing written), 1 when an
     e-mail was not delivered (see `cxloop deliveries list --status failed`)."""
     from models.db import session_scope
-    from tasks.delivery import deliver_reports, feedback_count, prepare_reports
+    from tasks.delivery.send import deliver_reports, feedback_count, prepare_reports
 
     q = _quarter(quarter)
     settings, config = _delivery_setup()
@@ -623,7 +623,7 @@ def deliveries_list(
     import json
 
     from models.db import session_scope
-    from tasks.delivery import delivery_log
+    from tasks.delivery.send import delivery_log
 
     q = _quarter(quarter)
     _delivery_setup()
@@ -653,7 +653,7 @@ def deliveries_resend(
 
     Recipients taken off recipients.yaml since are left out. Exit 1 when one still failed."""
     from models.db import session_scope
-    from tasks.delivery import resend_deliveries
+    from tasks.delivery.send import resend_deliveries
 
     q = _quarter(quarter)
     settings, config = _delivery_setup()

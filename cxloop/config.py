@@ -15,22 +15,7 @@ from typing import Literal
 import yaml
 from pydantic import BaseModel, Field, ValidationError, field_validator, model_validator
 
-RAYS = ("friendliness", "usefulness", "effort", "personalisation", "comfort")
-RAY_ITEMS: dict[str, tuple[str, ...]] = {
-    "friendliness": ("F1", "F2", "F3", "F4"),
-    "usefulness": ("U1", "U2", "U3", "U4"),
-    "effort": ("E1", "E2", "E3", "E4"),
-    "personalisation": ("P1", "P2", "P3", "P4"),
-    "comfort": ("C1", "C2", "C3", "C4"),
-}
-ITEMS: tuple[str, ...] = tuple(i for items in RAY_ITEMS.values() for i in items)
-CLIENT_TYPES = ("citizen", "employer")
-CHANNELS = ("star_survey", "review_book", "pos", "social", "contact_center", "interview_followup")
-CITIZEN_STAGES = ("first_contact", "profiling_plan", "benefits", "job_matching", "periodic_meetings", "training", "exit")
-EMPLOYER_STAGES = ("employer_onboarding", "vacancy_posting", "candidate_selection", "hiring_support")
-JOURNEY_STAGES = CITIZEN_STAGES + EMPLOYER_STAGES
-LANGUAGES = ("ru", "en", "fi")
-MEASURE_TYPES = ("process_optimisation", "new_experience")
+from cxloop.domain import CHANNELS, ITEMS, JOURNEY_STAGES, LANGUAGES, RAYS
 
 
 class ConfigError(ValueError):

@@ -78,13 +78,14 @@ from babel.messages.pofile import read_po
 from babel.numbers import parse_pattern
 from babel.support import Translations
 
+from cxloop.domain import LANGUAGES
+
 ROOT = Path(__file__).resolve().parent.parent
 LOCALE_DIR = ROOT / "locale"
 DOMAIN = "cxloop"
 POT_PATH = LOCALE_DIR / f"{DOMAIN}.pot"
 MAPPING_PATH = ROOT / "babel.cfg"
 
-LANGUAGES = ("ru", "en", "fi")
 DEFAULT_LANGUAGE = "ru"
 #: The Babel (CLDR) locale of each report language.
 LOCALES = {"ru": "ru_RU", "en": "en_GB", "fi": "fi_FI"}

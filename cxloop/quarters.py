@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date, datetime, time, timedelta, timezone
 
 _QUARTER_RE = re.compile(r"^(\d{4})Q([1-4])$")
 
@@ -60,6 +60,11 @@ class Quarter:
         instead of the wall clock for automated register actions, so reruns are
         deterministic."""
         return self.end + timedelta(days=5)
+
+    @property
+    def cycle_time(self) -> datetime:
+        """The logical timestamp of automated register actions in this quarter's cycle (06:00 UTC of :attr:`cycle_date`)."""
+        return datetime.combine(self.cycle_date, time(6, 0), tzinfo=timezone.utc)
 
 
 def quarter_range(last: Quarter, count: int) -> list[Quarter]:

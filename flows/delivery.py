@@ -42,8 +42,8 @@ from cxloop.quarters import Quarter
 from cxloop.settings import Settings, get_settings
 from flows.params import Lang, QuarterText, Region
 from models.db import session_scope, upgrade
-from tasks import delivery as dl
-from tasks.reporting import NATIONAL, ReportFile, report_path
+from tasks.delivery import send as dl
+from tasks.reports.render import NATIONAL, ReportFile, report_path
 
 _task = dict(cache_policy=NO_CACHE, persist_result=False)
 

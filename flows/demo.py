@@ -23,12 +23,12 @@ from cxloop.settings import get_settings
 from flows.params import QuarterText, Region
 from flows.quarterly_cycle import quarterly_cycle
 from models.db import session_scope, upgrade
-from tasks.registry import merge_offices
+from tasks.collect.offices import merge_offices
 
 
 @task(name="generate-demo-data", cache_policy=NO_CACHE, persist_result=False)
 def generate(seed: int, quarters: list[str], regions: list[str] | None, scale: float) -> dict:
-    from tasks.demo_data import generate_demo_data
+    from demo.generate import generate_demo_data
 
     settings = get_settings()
     offices = get_config(settings.config_dir).offices
@@ -40,7 +40,7 @@ def generate(seed: int, quarters: list[str], regions: list[str] | None, scale: f
 
 @task(name="seed-register", cache_policy=NO_CACHE, persist_result=False)
 def seed_register(records: list[dict]) -> int:
-    from tasks.measures import seed_measures
+    from tasks.measures.register import seed_measures
 
     config = get_config(get_settings().config_dir)
     with session_scope() as session:

@@ -3,8 +3,8 @@
 The quarterly cycle evaluates measures as one of its steps; this flow runs that
 step alone, e.g. after a measure's implementation date was corrected in the register
 or a late survey file was ingested, without writing and e-mailing the reports again.
-It calls the same stage as the cycle (:func:`tasks.stages.evaluate_effects`, i.e.
-:func:`tasks.effects.evaluate_measures`): every measure implemented, evaluated or
+It calls the same stage as the cycle (:func:`tasks.effects.step.evaluate_effects`, i.e.
+:func:`tasks.effects.estimators.evaluate_measures`): every measure implemented, evaluated or
 closed at least one full quarter before ``quarter`` is estimated on its playbook KPI
 with difference-in-differences against offices without the measure (staggered
 Callaway & Sant'Anna, interrupted time series or before/after when the data call
@@ -36,13 +36,14 @@ from cxloop.quarters import Quarter
 from cxloop.settings import get_settings
 from flows.params import QuarterText
 from models.db import upgrade
-from tasks import stages
+from tasks.collect.step import sync_registry as sync_office_registry
+from tasks.effects import step as effects_step
 
 _task = dict(cache_policy=NO_CACHE, persist_result=False)
 
 migrate_database = task(upgrade, name="migrate-database", **_task)
-sync_registry = task(stages.sync_registry, name="sync-office-registry", **_task)
-evaluate_effects = task(stages.evaluate_effects, name="evaluate-effects", **_task)
+sync_registry = task(sync_office_registry, name="sync-office-registry", **_task)
+evaluate_effects = task(effects_step.evaluate_effects, name="evaluate-effects", **_task)
 
 TABLE_COLUMNS = ("measure", "kpi", "method", "estimate", "ci_low", "ci_high", "p_value",
                  "treated_offices", "comparison_offices", "observations", "mde", "verdict")
@@ -59,7 +60,7 @@ def _number(value: object, digits: int) -> float | None:
 def evaluation_rows(evaluations: list[dict]) -> list[dict]:
     """One table row per evaluated measure (keys :data:`TABLE_COLUMNS`), sorted by measure code.
 
-    ``evaluations`` are the dicts :func:`tasks.stages.evaluate_effects` returns
+    ``evaluations`` are the dicts :func:`tasks.effects.step.evaluate_effects` returns
     (``EffectEvaluation`` fields plus ``measure_code``). Estimates and intervals are in
     KPI points (0-100 scale), rounded to 0.1; the p-value to 0.0001."""
     rows = []

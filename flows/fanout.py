@@ -27,7 +27,7 @@ as before; only what is ``submit``-ted or ``map``-ped goes through the runner.
 
 **What fans out** (:func:`fan_out_reports`): one ``render-region-report`` task per scope
 (:func:`render_region_reports`), each with its own short-lived database session, running
-:func:`tasks.reporting.write_reports` for that one scope (context, embedded register,
+:func:`tasks.reports.render.write_reports` for that one scope (context, embedded register,
 PDF). The flow then writes the files and returns ``scope -> ReportFile`` in the same
 order and shape as ``write_reports``, so delivery and the run summary do not change.
 The PDFs are byte-identical to the serial path's (``tests/flows/test_fanout.py``).
@@ -50,8 +50,8 @@ from cxloop.files import file_sha256
 from cxloop.settings import Settings, get_settings
 from models.db import session_scope
 
-if TYPE_CHECKING:  # tasks.reporting loads WeasyPrint and matplotlib: only where a report is made
-    from tasks.reporting import ReportFile
+if TYPE_CHECKING:  # tasks.reports.render loads WeasyPrint and matplotlib: only where a report is made
+    from tasks.reports.render import ReportFile
 
 DASK_ADDRESS_ENV = "CXLOOP_DASK_ADDRESS"
 
@@ -110,12 +110,12 @@ class RenderedReport:
 
 def render_scope(quarter: str, scope: str, lang: str = "ru", *, config: AppConfig | None = None,
                  database_url: str | None = None) -> RenderedReport:
-    """One scope's report, made by :func:`tasks.reporting.write_reports` itself restricted to
+    """One scope's report, made by :func:`tasks.reports.render.write_reports` itself restricted to
     that scope (``scopes=[scope]``), in a session of its own, into a private temporary
     folder; the PDF comes back as bytes. Whatever the serial path puts into a report (the
     context, the embedded register, the rendering) this path does too, by construction.
     Callable without Prefect."""
-    from tasks.reporting import write_reports
+    from tasks.reports.render import write_reports
 
     config = config if config is not None else get_config(get_settings().config_dir)
     with tempfile.TemporaryDirectory(prefix="cxloop-render-") as tmp, session_scope(database_url) as session:
@@ -137,19 +137,19 @@ def render_region_reports(quarter: str, scope: str, lang: str = "ru") -> Rendere
 
 def report_scopes(config: AppConfig) -> list[str]:
     """The scopes of a cycle, in ``write_reports``' order: national first, then the regions."""
-    from tasks.reporting import NATIONAL
+    from tasks.reports.render import NATIONAL
 
     return [NATIONAL, *config.regions]
 
 
 def save_reports(quarter: str, rendered: Iterable[RenderedReport], out_dir: Path,
                  lang: str = "ru") -> dict[str, ReportFile]:
-    """Write rendered reports where :func:`tasks.reporting.write_reports` puts them and return
+    """Write rendered reports where :func:`tasks.reports.render.write_reports` puts them and return
     ``scope -> ReportFile`` (path, key messages, SHA-256 of the file) in the given order.
 
     Each file is written to a sibling and renamed, so a crash never leaves a half PDF that
     delivery would send."""
-    from tasks.reporting import ReportFile, report_path
+    from tasks.reports.render import ReportFile, report_path
 
     reports = {}
     for r in rendered:
@@ -194,7 +194,7 @@ def fan_out_reports(quarter: str, config: AppConfig, settings: Settings, lang: s
                     scopes: Sequence[str] | None = None) -> dict[str, ReportFile]:
     """Inside a flow run: render every scope's report as its own task through the flow's
     task runner, wait for all, write the files and return ``scope -> ReportFile`` like
-    :func:`tasks.reporting.write_reports` (national first, then the regions).
+    :func:`tasks.reports.render.write_reports` (national first, then the regions).
 
     National goes first on purpose: it is the longest (it reads the whole quarter, a
     region's report only that region's rows), and a pool starts tasks in submission

@@ -30,17 +30,19 @@ from cxloop.config import get_config
 from cxloop.settings import get_settings
 from flows.params import Channel, QuarterText
 from models.db import upgrade
-from tasks import quarantine, stages
-from tasks.locks import crash_after_task
-from tasks.quarantine import FileReport, rejected_summary
+from tasks.validate import quarantine
+from tasks.collect.step import sync_registry as sync_office_registry
+from tasks.validate.step import ingest_one_file
+from flows.faults import crash_after_task
+from tasks.validate.quarantine import FileReport, rejected_summary
 
 # No caching: every run must look at the files and the database as they are now
 # (the database, not Prefect, decides what was ingested already).
 _task = dict(cache_policy=NO_CACHE, persist_result=False, on_completion=[crash_after_task])
 
 migrate_database = task(upgrade, name="migrate-database", **_task)
-sync_registry = task(stages.sync_registry, name="sync-office-registry", **_task)
-ingest_file = task(quarantine.ingest_one_file, name="ingest-file", task_run_name="ingest-{item.path.name}", **_task)
+sync_registry = task(sync_office_registry, name="sync-office-registry", **_task)
+ingest_file = task(ingest_one_file, name="ingest-file", task_run_name="ingest-{item.path.name}", **_task)
 build_data_docs = task(quarantine.build_data_docs, name="build-data-docs", **_task)
 
 

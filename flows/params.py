@@ -17,8 +17,8 @@ user meets in the UI:
   regions; when the registry cannot be read at import time the field is plain text
   and only that run-time check applies.
 * :data:`Lang` – the report languages, ``ru``, ``en``, ``fi`` (the same as
-  :data:`cxloop.config.LANGUAGES`).
-* :data:`Channel` – the feedback channels (:data:`cxloop.config.CHANNELS`).
+  :data:`cxloop.domain.LANGUAGES`).
+* :data:`Channel` – the feedback channels (:data:`cxloop.domain.CHANNELS`).
 
 Booleans (``send_reports``, ``dry_run``...) are plain ``bool`` parameters: the UI
 shows a switch.

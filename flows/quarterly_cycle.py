@@ -38,9 +38,16 @@ from flows.ingest import ingest_feedback
 from flows.params import Lang, QuarterText, Seconds
 from flows.register import await_proposal_review
 from models.db import one_transaction, upgrade
-from tasks import stages
-from tasks.ingest import IngestSummary
-from tasks.locks import crash_after_task, quarter_lock
+from tasks.collect import step as collect
+from tasks.delivery import step as delivery
+from tasks.effects import step as effects
+from tasks.insight import step as insight
+from tasks.insight.painpoints import pain_points_artifact_rows
+from tasks.measures import step as measures
+from tasks.text import step as text
+from tasks.validate.ingest import IngestSummary
+from flows.faults import crash_after_task
+from flows.locks import quarter_lock
 
 # DataFrames are passed between tasks in memory; hashing them for a cache key would
 # cost more than the stages themselves, so caching is off.
@@ -49,14 +56,14 @@ _task = dict(cache_policy=NO_CACHE, persist_result=False, on_completion=[crash_a
 _SUMMARY_KEYS = [f.name for f in fields(IngestSummary)]
 
 migrate_database = task(upgrade, name="migrate-database", **_task)
-sync_registry = task(stages.sync_registry, name="sync-office-registry", **_task)
-measure_star = task(stages.measure_star, name="measure-star-index", **_task)
-detect_pain_points = task(stages.detect_pain_points, name="detect-pain-points", **_task)
-propose_measures = task(stages.propose_measures, name="propose-measures", **_task)
-evaluate_effects = task(stages.evaluate_effects, name="evaluate-effects", **_task)
-deliver_reports = task(stages.deliver_reports, name="deliver-reports", retries=1, retry_delay_seconds=30, **_task)
-export_register = task(stages.export_register, name="export-register", **_task)
-find_emerging_topics = task(stages.emerging_topics, name="find-emerging-topics", **_task)
+sync_registry = task(collect.sync_registry, name="sync-office-registry", **_task)
+measure_star = task(insight.measure_star, name="measure-star-index", **_task)
+detect_pain_points = task(insight.detect_pain_points, name="detect-pain-points", **_task)
+propose_measures = task(measures.propose_measures, name="propose-measures", **_task)
+evaluate_effects = task(effects.evaluate_effects, name="evaluate-effects", **_task)
+deliver_reports = task(delivery.deliver_reports, name="deliver-reports", retries=1, retry_delay_seconds=30, **_task)
+export_register = task(measures.export_register, name="export-register", **_task)
+find_emerging_topics = task(text.find_emerging_topics, name="find-emerging-topics", **_task)
 
 
 def _summary_markdown(s: dict) -> str:
@@ -137,7 +144,7 @@ def _cycle(q: str, settings, config, lang: str, send_reports: bool, review_timeo
         pains = detect_pain_points(q, config)
         proposed = propose_measures(q, config)
         effects = evaluate_effects(q, config)
-    pain_rows = stages.pain_point_artifact_rows(pains, config, lang=lang)
+    pain_rows = pain_points_artifact_rows(pains, config, lang=lang) if not pains.empty else []
     if pain_rows:
         create_table_artifact(
             key=f"cx-pain-points-{q.lower()}", table=pain_rows,

@@ -29,7 +29,7 @@ from cxloop.quarters import Quarter
 from flows.params import QuarterText, Region
 from flows.params import configured_regions as _regions
 from models.db import session_scope, upgrade
-from tasks.registry import merge_offices
+from tasks.collect.offices import merge_offices
 
 
 # Parameter types shared with the other flows (flows/params.py): the UI offers the configured
@@ -106,7 +106,7 @@ def load_office_registry(path: str) -> dict[str, int]:
 def export_measure_register(xlsx: Optional[str] = None, csv: Optional[str] = None,
                             quarter: Optional[QuarterText] = None) -> dict[str, str]:
     """Write the measure register as a formatted XLSX and/or CSV (overdue judged at the quarter's cycle date)."""
-    from tasks.measures import export_register_csv, export_register_xlsx
+    from tasks.measures.register import export_register_csv, export_register_xlsx
 
     as_of = (Quarter.parse(quarter) if quarter else Quarter.last_complete()).cycle_date
     upgrade()
@@ -122,7 +122,7 @@ def export_measure_register(xlsx: Optional[str] = None, csv: Optional[str] = Non
 
 
 def _review_markdown(title: str, result: dict[str, Any]) -> str:
-    from tasks.redaction import redact
+    from tasks.validate.redaction import redact
 
     lines = [f"# {title}", "", f"**Applied**: {len(result['applied'])}  **Refused**: {len(result['refused'])}  "
              f"**Still proposed**: {len(result['left_proposed'])}", ""]
@@ -163,7 +163,7 @@ def review_measure_proposals(
     another quarter or region, unknown code, decided twice); the run is "Partial" when
     one was refused. Returns ``{"quarter", "region", "applied", "refused", "left_proposed"}``.
     """
-    from tasks.measures import review_proposals
+    from tasks.measures.register import review_proposals
 
     q = str(Quarter.parse(quarter))
     region = _check_region(region)
@@ -205,7 +205,7 @@ def update_measure(
     A refused update (invalid transition, missing co-design, stale version, unknown
     code, bad value) fails the run with the reason.
     """
-    from tasks.measures import update_measure as update
+    from tasks.measures.register import update_measure as update
 
     changes = fields.model_dump(exclude_none=True) if fields else {}
     upgrade()
@@ -220,7 +220,7 @@ def _proposals_markdown(quarter: str, codes: list[str], timeout_seconds: int) ->
     from sqlmodel import select
 
     from models.tables import Measure
-    from tasks.redaction import redact
+    from tasks.validate.redaction import redact
 
     with session_scope() as session:
         measures = {m.code: m for m in session.exec(select(Measure).where(Measure.code.in_(codes)))}
@@ -258,7 +258,7 @@ def await_proposal_review(quarter: str, codes: list[str], timeout_seconds: int, 
     Call it inside a flow run (e.g. the quarterly cycle, after the proposals). The run
     pauses with Prefect's ``pause_flow_run(wait_for_input=ProposalReview...)``: the UI
     shows a table of the proposals and a form (reviewer, decisions). On resume the
-    decisions are applied with :func:`tasks.measures.review_proposals`, limited to
+    decisions are applied with :func:`tasks.measures.register.review_proposals`, limited to
     ``codes`` of ``quarter``. When nobody answers in time Prefect raises
     ``FlowPauseTimeout``; the proposals then stay ``proposed``, the run is put back to
     Running (:func:`_continue_after_timeout`) and the cycle goes on. No proposals or a
@@ -272,7 +272,7 @@ def await_proposal_review(quarter: str, codes: list[str], timeout_seconds: int, 
     from prefect.exceptions import FlowPauseTimeout
     from prefect.flow_runs import pause_flow_run
 
-    from tasks.measures import review_proposals
+    from tasks.measures.register import review_proposals
 
     q = str(Quarter.parse(quarter))
     codes = sorted(set(codes))

@@ -74,7 +74,7 @@ def env(tmp_path, monkeypatch, db_url):
 def registry(db_url, config):
     """The configured offices merged into the test database."""
     from models.db import session_scope
-    from tasks.registry import merge_offices
+    from tasks.collect.offices import merge_offices
 
     with session_scope(db_url) as session:
         merge_offices(session, config.offices)

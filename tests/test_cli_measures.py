@@ -16,8 +16,8 @@ from cxloop.cli import app
 from cxloop.config import read_offices_csv
 from models.db import session_scope
 from models.tables import Measure, MeasureHistory
-from tasks import measures as reg
-from tasks.registry import merge_offices
+from tasks.measures import register as reg
+from tasks.collect.offices import merge_offices
 
 ROOT = Path(__file__).resolve().parent.parent
 runner = CliRunner()

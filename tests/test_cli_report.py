@@ -9,7 +9,7 @@ from aiosmtpd.controller import Controller
 from typer.testing import CliRunner
 
 from cxloop.cli import app
-from tests.tasks.test_delivery import RefusingHandler, free_port, parse, seed_quarter, sha
+from tests.tasks.delivery.test_delivery import RefusingHandler, free_port, parse, seed_quarter, sha
 
 runner = CliRunner()
 Q = "2026Q3"

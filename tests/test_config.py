@@ -73,7 +73,7 @@ def test_an_extra_lexicon_file_extends_the_shipped_ones(tmp_path):
 
 
 def test_an_extra_lexicon_file_changes_what_the_analyser_finds(tmp_path):
-    from tasks.text import analyse
+    from tasks.text.analyser import analyse
 
     cfg_dir = _themes_copy(tmp_path)
     text = "Сломалась кофемашина в холле"

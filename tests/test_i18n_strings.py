@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from cxloop.config import RAY_ITEMS
+from cxloop.domain import RAY_ITEMS
 from cxloop.i18n import LANGUAGES, LOCALES, POT_PATH, Marked, gettext, message_keys, po_path, read_catalog
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -59,7 +59,7 @@ def _in_template(entries) -> list:
 
 
 def test_layout_words_come_from_the_catalogs(po):
-    from tasks.reporting import _LAYOUT_TEXT, _layout_text, _layout_texts
+    from tasks.reports.render import _LAYOUT_TEXT, _layout_text, _layout_texts
 
     assert all(isinstance(e, (str, Marked)) for e in _LAYOUT_TEXT.values())  # msgids, not a table per language
     assert _in_template(_LAYOUT_TEXT.values()) == []
@@ -88,7 +88,7 @@ def test_layout_words_come_from_the_catalogs(po):
 
 
 def test_report_layout_notes_are_in_the_report_language():
-    from tasks.reporting import REGISTER_CSV_KEY, report_layout
+    from tasks.reports.render import REGISTER_CSV_KEY, report_layout
 
     def context(lang):
         rows = [{"code": f"M-{i}"} for i in range(20)]
@@ -111,7 +111,7 @@ def test_report_layout_notes_are_in_the_report_language():
 
 
 def test_register_headers_and_codesign_forms_come_from_the_catalogs(po):
-    from tasks import measures as reg
+    from tasks.measures import register as reg
 
     assert _in_template(reg._REGISTER_COLUMN_MSGIDS.values()) == []
     assert _in_template(reg._CODESIGN_FORM_MSGIDS.values()) == []
@@ -141,8 +141,8 @@ def test_register_headers_and_codesign_forms_come_from_the_catalogs(po):
 
 @pytest.mark.parametrize("lang", LANGUAGES)
 def test_register_import_accepts_the_headers_and_forms_of_every_language(tmp_path, lang):
-    from tasks import measures as reg
-    from tasks import register_io as rio
+    from tasks.measures import register as reg
+    from tasks.measures import register_io as rio
 
     labels = reg.REGISTER_LABELS[lang]
     path = tmp_path / f"register_{lang}.csv"
@@ -163,7 +163,7 @@ def test_register_xlsx_sheet_and_headers_are_in_the_language(db_url, tmp_path, l
     from openpyxl import load_workbook
 
     from models.db import session_scope
-    from tasks import measures as reg
+    from tasks.measures import register as reg
 
     with session_scope(db_url) as s:
         path = reg.export_register_xlsx(s, tmp_path / "register.xlsx", date(2026, 10, 5), lang)
@@ -176,7 +176,7 @@ def test_register_xlsx_sheet_and_headers_are_in_the_language(db_url, tmp_path, l
 
 
 def test_chart_defaults_come_from_the_catalogs_and_differ_per_language(po):
-    from tasks import charts
+    from tasks.reports import charts
 
     assert all(isinstance(e, (str, Marked)) for e in charts._IPA_TEXT.values())
     assert _in_template(charts._IPA_TEXT.values()) == []
@@ -193,7 +193,7 @@ def test_chart_defaults_come_from_the_catalogs_and_differ_per_language(po):
 def test_chart_shows_the_default_captions_and_the_locale_numbers():
     import pandas as pd
 
-    from tasks import charts
+    from tasks.reports import charts
 
     frame = pd.DataFrame({"ray": ["friendliness", "effort"], "importance": [0.625, 0.375],
                           "performance": [82.5, 61.5]})
@@ -221,7 +221,7 @@ def _suite_items(paths):
 
 
 def test_every_expectation_type_has_a_plain_label_in_every_language(po):
-    from tasks.reporting import QUARANTINE_RULE_LABELS, quarantine_rule_label
+    from tasks.reports.render import QUARANTINE_RULE_LABELS, quarantine_rule_label
 
     assert _in_template(QUARANTINE_RULE_LABELS.values()) == []
     rules = {rule for rule, _column in _suite_items(EXPECTATIONS)} | {"parse"}
@@ -237,8 +237,8 @@ def test_every_expectation_type_has_a_plain_label_in_every_language(po):
 
 
 def test_every_intake_field_has_a_plain_label_in_every_language():
-    from cxloop.config import ITEMS
-    from tasks.reporting import QUARANTINE_FIELD_LABELS, quarantine_field_label
+    from cxloop.domain import ITEMS
+    from tasks.reports.render import QUARANTINE_FIELD_LABELS, quarantine_field_label
 
     assert _in_template(QUARANTINE_FIELD_LABELS.values()) == []
     fields = {column for _rule, column in _suite_items(INTAKE_SUITES) if column} | {"(row)"}
@@ -259,7 +259,7 @@ def test_every_intake_field_has_a_plain_label_in_every_language():
 def test_report_context_reasons_rows_carry_plain_words(db_url, config, lang):
     from models.db import session_scope
     from models.tables import IngestedFile, Quarantine
-    from tasks.reporting import build_report_context, render_report_html
+    from tasks.reports.render import build_report_context, render_report_html
 
     q = "2026Q3"
     with session_scope(db_url) as s:

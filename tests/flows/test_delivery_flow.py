@@ -9,7 +9,7 @@ from aiosmtpd.controller import Controller
 from prefect.utilities.callables import parameter_schema
 from typer.testing import CliRunner
 
-from tests.tasks.test_delivery import (  # noqa: F401 - tls_files is a fixture
+from tests.tasks.delivery.test_delivery import (  # noqa: F401 - tls_files is a fixture
     RefusingHandler,
     TlsRecordingHandler,
     free_port,

@@ -10,7 +10,7 @@ from sqlalchemy import func, select, text
 
 from models.db import session_scope
 from models.tables import EffectEvaluation, Feedback, IndexResult, IngestedFile, Measure, Quarantine
-from tasks.redaction import find_personal_data
+from tasks.validate.redaction import find_personal_data
 
 pytestmark = pytest.mark.slow
 

@@ -2,7 +2,7 @@
 
 The cycle's reports, rendered one task per scope through the flow's task runner (local
 processes, then a local Dask cluster), are byte for byte the PDFs the serial path
-(``tasks.reporting.write_reports`` in one session) writes from the same database, in the
+(``tasks.reports.render.write_reports`` in one session) writes from the same database, in the
 same order, with the same key messages and hashes. The runner follows
 ``CXLOOP_DASK_ADDRESS`` at each run, and a scope that fails does not lose the others.
 """
@@ -21,7 +21,7 @@ def _demo_quarter(settings) -> None:
     """A small demo quarter in the drop folder: two regions at 30 % of the demo's volume."""
     from cxloop.config import get_config
     from cxloop.quarters import Quarter
-    from tasks.demo_data import generate_demo_data
+    from demo.generate import generate_demo_data
 
     offices = [o for o in get_config(settings.config_dir).offices if o.region_code in REGIONS]
     generate_demo_data(settings.data_dir, [Quarter.parse(Q)], seed=5, offices=offices, scale=0.3)
@@ -31,7 +31,7 @@ def _serial_reports(settings, folder: Path) -> dict:
     """The serial path: every scope built and rendered in one session, in this process."""
     from cxloop.config import get_config
     from models.db import session_scope
-    from tasks.reporting import write_reports
+    from tasks.reports.render import write_reports
 
     with session_scope() as session:
         return write_reports(session, Q, get_config(settings.config_dir), folder, lang="ru")
@@ -138,7 +138,7 @@ def test_fan_out_returns_write_reports_shape_and_keeps_the_others_when_a_scope_f
     from cxloop.config import get_config
     from flows.fanout import ReportRenderingError, fan_out_reports
     from models.db import session_scope
-    from tasks.reporting import ReportFile, report_path, write_reports
+    from tasks.reports.render import ReportFile, report_path, write_reports
 
     config = get_config(env.config_dir)
 

@@ -8,7 +8,7 @@
   real command line (``python -m cxloop.cli cycle --quarter Q --no-send``) in
   subprocesses, against the session's Prefect test server; the kills are
   deterministic: ``CXLOOP_FAULT_AFTER=<task>[#n]`` makes the process SIGKILL itself
-  right after that task completed (``tasks.locks.crash_after_task``), first after
+  right after that task completed (``flows.faults.crash_after_task``), first after
   the 4th of 18 files was ingested, then after the measures were proposed (inside the
   results transaction, so no index, pain point or proposal of the quarter is left). Each
   rerun finds the dead run's lock row and takes it over.
@@ -39,8 +39,9 @@ from sqlalchemy import MetaData, create_engine, func, select, text
 
 from models.db import session_scope, upgrade
 from models.locks import CycleLock
-from tasks import store
-from tasks.locks import FAULT_ENV, quarter_lock, read_lock
+from models import store
+from flows.faults import FAULT_ENV
+from flows.locks import quarter_lock, read_lock
 
 ROOT = Path(__file__).resolve().parents[2]
 QUARTER = "2026Q1"
@@ -120,7 +121,7 @@ _REPLACE = """
 import os, signal, sys
 import pandas as pd
 from models.db import session_scope
-from tasks import store
+from models import store
 from tests.flows.test_fault import results_frames
 url, quarter, die = sys.argv[1], sys.argv[2], sys.argv[3] == "die"
 index, pains = results_frames(index=80.0, priority=9.0)
@@ -187,7 +188,7 @@ def test_a_stage_killed_inside_its_transaction_leaves_the_previous_results(any_d
 def demo_files(tmp_path_factory) -> Path:
     """One quarter of demo exports (18 files: 3 regions x 6 channels), generated once."""
     from cxloop.quarters import Quarter
-    from tasks.demo_data import generate_demo_data
+    from demo.generate import generate_demo_data
 
     root = tmp_path_factory.mktemp("fault-data")
     manifest = generate_demo_data(root, [Quarter.parse(QUARTER)], seed=11, scale=0.3)
@@ -263,7 +264,7 @@ def test_a_cycle_killed_twice_then_rerun_equals_a_clean_run(demo_files, cli_env,
         code, _, err = _finish(first)
         assert code == -signal.SIGKILL, (
             f"the run was not killed (exit {code}): is {FAULT_ENV} wired into the flows? "
-            "(on_completion=[tasks.locks.crash_after_task] in the task options of flows/quarterly_cycle.py and flows/ingest.py)"
+            "(on_completion=[flows.faults.crash_after_task] in the task options of flows/quarterly_cycle.py and flows/ingest.py)"
             f"\n{err[-3000:]}")
         assert f"{FAULT_ENV}: killing process {first.pid} after task ingest-file #4" in err
         assert _count(crash_url, "SELECT COUNT(*) FROM ingested_file WHERE quarter = :q") == 4

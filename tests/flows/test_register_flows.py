@@ -18,8 +18,8 @@ from cxloop.config import read_offices_csv
 from flows import register as reg_flows
 from models.db import session_scope
 from models.tables import Measure, MeasureHistory
-from tasks import measures as reg
-from tasks.registry import merge_offices
+from tasks.measures import register as reg
+from tasks.collect.offices import merge_offices
 from tests.conftest import ROOT
 
 Q = "2026Q2"

@@ -85,7 +85,7 @@ def test_every_deployed_flow_shows_typed_forms():
     assert delivery["force"]["type"] == delivery["resend_failed_only"]["type"] == "boolean"
     assert _alt(_props(review_measure_proposals)["region"])["enum"] == regions
     ingest = _props(ingest_feedback)
-    from cxloop.config import CHANNELS, LANGUAGES
+    from cxloop.domain import CHANNELS, LANGUAGES
 
     assert tuple(_alt(ingest["channel"])["enum"]) == CHANNELS and tuple(cycle["lang"]["enum"]) == LANGUAGES
     demo_props = _props(demo)
@@ -330,18 +330,20 @@ def _seed_two_quarters(data_dir: Path) -> list[str]:
     from cxloop.config import get_config
     from cxloop.quarters import Quarter
     from models.db import session_scope
-    from tasks import stages
-    from tasks.demo_data import generate_demo_data
-    from tasks.measures import seed_measures
-    from tasks.quarantine import resolve_inputs
+    from tasks.collect.step import sync_registry
+    from tasks.insight.step import measure_star
+    from tasks.validate.step import ingest_one_file
+    from demo.generate import generate_demo_data
+    from tasks.measures.register import seed_measures
+    from tasks.validate.quarantine import resolve_inputs
 
     config = get_config()
     manifest = generate_demo_data(data_dir, [Quarter.parse(q) for q in ("2025Q4", "2026Q1", "2026Q2")], seed=11, scale=0.3)
-    stages.sync_registry(config)
+    sync_registry(config)
     for q in ("2025Q4", "2026Q1"):
         for item in resolve_inputs([str(data_dir / q)]):
-            stages.ingest_one(item.path, item.channel, item.quarter, config)
-        stages.measure_star(q, config)  # the 2026Q2 index is compared with 2026Q1's
+            ingest_one_file(item, config)
+        measure_star(q, config)  # the 2026Q2 index is compared with 2026Q1's
     with session_scope() as session:
         created = seed_measures(session, manifest.seeded_measures)
         return [m.code for m in created]

@@ -30,15 +30,16 @@ from sqlalchemy import func, inspect, select, text
 from sqlmodel import Session, SQLModel
 
 import models.tables  # noqa: F401  (registers the tables on SQLModel.metadata)
-from cxloop.config import ITEMS, read_offices_csv
+from cxloop.config import read_offices_csv
+from cxloop.domain import ITEMS
 from models.db import alembic_config, get_engine, session_scope
 from models.tables import Feedback, IngestedFile, Measure, MeasureHistory, PainPoint, Quarantine, SurveyAnswer
-from tasks import measures as reg
-from tasks import register_io as rio
-from tasks import store
-from tasks.ingest import ingest_file
-from tasks.redaction import find_personal_data
-from tasks.registry import merge_offices
+from tasks.measures import register as reg
+from tasks.measures import register_io as rio
+from models import store
+from tasks.validate.ingest import ingest_file
+from tasks.validate.redaction import find_personal_data
+from tasks.collect.offices import merge_offices
 
 ROOT = Path(__file__).resolve().parents[2]
 QUARTER = "2026Q1"
@@ -263,7 +264,7 @@ def _content(url: str) -> dict[str, list]:
 def test_the_same_files_store_the_same_rows_on_both_databases(tmp_path, db_url, pg_url, config):
     """SQLite and PostgreSQL hold the same content after the same ingest, and the SQL
     aggregations the later stages read (text groups, KPI observations) agree."""
-    from tasks.effects import kpi_observations
+    from tasks.effects.estimators import kpi_observations
 
     summaries = []
     for url in (db_url, pg_url):
@@ -313,7 +314,7 @@ def _records(frame: pd.DataFrame, columns: list[str]) -> list[tuple]:
 
 
 def test_index_and_pain_points_are_replaced_and_read_back(tmp_path, any_db_url, config):
-    from tasks.index import quarter_index
+    from tasks.insight.index import quarter_index
 
     _with_registry(any_db_url)
     with session_scope(any_db_url) as s:
@@ -519,7 +520,7 @@ def test_register_export_then_import_changes_nothing_but_edits(tmp_path, any_db_
 
 def test_quarantine_list_release_and_reingest(tmp_path, any_db_url, config):
     from cxloop.config import Office
-    from tasks.quarantine import count_quarantine, list_quarantine, release_rows
+    from tasks.validate.quarantine import count_quarantine, list_quarantine, release_rows
 
     _with_registry(any_db_url)
     path = tmp_path / "review_book_52.csv"

@@ -4,7 +4,7 @@
 
 The files themselves are committed; this script only documents how each was made
 and regenerates them. Expected outcomes are hand-written in ``expected.yaml``
-(tests/tasks/test_bad_files.py checks them).
+(tests/tasks/validate/test_bad_files.py checks them).
 """
 
 from __future__ import annotations

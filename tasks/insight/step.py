@@ -1,0 +1,55 @@
+"""The insight stage's steps: each opens a short-lived session, reads what it needs,
+calls the pure functions of :mod:`tasks.insight` and writes its results in one
+transaction. Flows wrap these in Prefect tasks; a notebook can call them directly."""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from cxloop.config import AppConfig
+from cxloop.quarters import Quarter
+from models import store
+from models.db import session_scope
+from tasks.insight.drivers import drivers_for_quarter
+from tasks.insight.index import add_change, quarter_index
+from tasks.insight.painpoints import prioritise_pain_points
+
+
+def measure_star(quarter: str, config: AppConfig) -> pd.DataFrame:
+    """The star index of the quarter per office, region and country, with the change since the previous quarter."""
+    with session_scope() as session:
+        answers = store.load_answers(session, quarter)
+        if answers.empty:
+            store.replace_index_results(session, quarter, pd.DataFrame())
+            return pd.DataFrame()
+        current = quarter_index(answers, config.thresholds.star)
+        previous = store.load_index(session, str(Quarter.parse(quarter).prev()))
+        if not previous.empty:
+            previous = previous.assign(se=store.index_se(previous))
+        result = add_change(current, previous)
+        store.replace_index_results(session, quarter, result)
+        return result
+
+
+def detect_pain_points(quarter: str, config: AppConfig) -> pd.DataFrame:
+    """Pain points of the quarter at office, region and country level (:mod:`tasks.insight.painpoints`).
+
+    Reads the quarter's and the ``history_quarters`` earlier quarters' texts as counted
+    groups (no text leaves the database), the star index, the key drivers of the
+    quarter's survey answers, and the measures open / closed at the cycle time; replaces
+    the quarter's pain points. A rerun gives the same rows."""
+    q = Quarter.parse(quarter)
+    history_quarters = [str(q.shift(-i)) for i in range(1, config.thresholds.pain_points.history_quarters + 1)]
+    with session_scope() as session:
+        groups = store.load_text_groups(session, str(q), history_quarters)
+        current = groups[groups["quarter"] == str(q)]
+        history = groups[groups["quarter"] != str(q)]
+        answers = store.load_answers(session, str(q))
+        drivers = drivers_for_quarter(answers) if not answers.empty else None
+        result = prioritise_pain_points(
+            current, config, store.load_index(session, str(q)), quarter=str(q), history=history, drivers=drivers,
+            open_measures=store.open_measures(session, q.cycle_time),
+            closed_measures=store.closed_measure_scopes(session, q.cycle_time),
+        )
+        store.replace_pain_points(session, str(q), result)
+        return result

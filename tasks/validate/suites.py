@@ -1,0 +1,375 @@
+"""Stage 2 of the loop, *validate*: data contracts in Great Expectations, row-level
+quarantine, duplicates. Nothing is lost: every staged row ends up accepted,
+quarantined (with file, row, field, rule and a human-readable reason) or counted
+as a duplicate.
+
+What comes in: the staging frame of :func:`tasks.collect.readers.stage_rows`.
+What goes out: a :class:`ValidationOutcome` with the accepted rows (warning fields
+discarded and flagged) and the quarantine rows.
+
+The suites are the JSON files in ``expectations/`` (one per channel, plus
+``feedback.json`` for the unified table), read by GE as they are. Each
+expectation carries GE's own ``severity``: ``critical`` quarantines the failing
+rows, ``warning`` keeps the row, discards the failing field and flags the row.
+``meta.reason`` is the message shown to analysts; ``{value}`` is replaced by the
+offending raw value (never free text, so no personal data reaches a reason).
+
+Speed: GE's ``COMPLETE`` result format (needed for row indices) costs seconds
+per million rows and expectation, while ``BASIC`` costs a fraction. So every
+suite first runs with ``BASIC``; only the expectations that failed are rerun
+with ``COMPLETE`` to find their rows. Row-wise expectations are run on the
+distinct values of their columns and mapped back to rows (see :func:`run_suite`;
+measured in ``make bench``).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import re
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+EXPECTATIONS_DIR = Path(__file__).resolve().parent.parent / "expectations"
+_ROW = "_pos"  # positional index GE reports failing rows by
+
+# Opt-in observer of every suite's outcome (to build Data Docs for a run); None = off, no cost.
+_result_sink = None
+
+
+def set_result_sink(sink):
+    """Have :func:`run_suite` call ``sink(suite_name, results, {"rows": n, "parameters": params})``
+    after every suite, with the list it returns (row-level counts; no row values);
+    ``None`` turns it off. Returns the previous sink so a caller can restore it.
+    Used to build GE Data Docs for a run (tasks.validate.quarantine)."""
+    global _result_sink
+    previous, _result_sink = _result_sink, sink
+    return previous
+
+_POS = "cxloop_position"  # meta tag: an expectation's place in its suite
+
+os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
+
+
+@dataclass
+class ValidationOutcome:
+    accepted: pd.DataFrame
+    quarantine: pd.DataFrame  # source_file, source_row, field, rule, reason
+    warnings: int = 0
+    failed_expectations: dict[str, int] = field(default_factory=dict)  # "rule:column" -> rows
+
+
+def load_suite_json(name: str, directory: Path | None = None) -> dict:
+    path = (directory or EXPECTATIONS_DIR) / f"{name}.json"
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError as exc:
+        raise FileNotFoundError(f"{path}: expectation suite not found") from exc
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"{path}: not valid JSON (line {exc.lineno}: {exc.msg})") from exc
+
+
+def quiet_ge_logging() -> None:
+    """GE sets some of its loggers to INFO when imported (one announces a temporary
+    folder for every ephemeral context); call after importing it."""
+    for name in ("great_expectations", "great_expectations.data_context.types.base"):
+        logging.getLogger(name).setLevel(logging.WARNING)
+
+
+@lru_cache(maxsize=1)
+def _gx():
+    """One ephemeral GE context per process, progress bars off (they flood logs)."""
+    import great_expectations as gx
+    from great_expectations.data_context.types.base import ProgressBarsConfig
+
+    quiet_ge_logging()
+
+    ctx = gx.get_context(mode="ephemeral")
+    ctx.variables.progress_bars = ProgressBarsConfig(globally=False, metric_calculations=False)
+    asset = ctx.data_sources.add_pandas("cxloop").add_dataframe_asset("rows")
+    return gx, asset.add_batch_definition_whole_dataframe("whole")
+
+
+def _suite(gx, spec: dict, expectations: list[dict]):
+    """A GE suite of the given expectations, each tagged with its position: GE does
+    not return results in the order of the suite."""
+    from great_expectations.core.expectation_suite import ExpectationSuite
+
+    tagged = [{**e, "meta": {**e.get("meta", {}), _POS: i}} for i, e in enumerate(expectations)]
+    return ExpectationSuite(name=spec["name"], expectations=tagged, meta=spec.get("meta", {}))
+
+
+def _in_suite_order(results) -> list:
+    return sorted(results, key=lambda r: r.expectation_config.meta[_POS])
+
+
+def _ge_frame(frame: pd.DataFrame, columns: set[str]) -> pd.DataFrame:
+    """What GE sees: the checked columns with missing values as None/NaN, plus the row position."""
+    sub = frame[[c for c in frame.columns if c in columns]].copy()
+    sub[_ROW] = np.arange(len(frame))
+    return sub
+
+
+def _row_wise(exp: dict) -> bool:
+    """Whether an expectation judges each value on its own (a GE column-map expectation
+    without ``mostly`` or a row condition): then judging each distinct value once is
+    the same as judging every row."""
+    from great_expectations.expectations.expectation import ColumnMapExpectation
+    from great_expectations.expectations.registry import get_expectation_impl
+
+    kwargs = exp.get("kwargs", {})
+    if kwargs.get("mostly", 1) not in (1, 1.0) or kwargs.get("row_condition"):
+        return False
+    try:
+        return issubclass(get_expectation_impl(exp["type"]), ColumnMapExpectation)
+    except Exception:  # unknown type: GE will say so when it runs it on the full frame
+        return False
+
+
+def _distinct_values(series: pd.Series, nullness_only: bool) -> tuple[np.ndarray, list]:
+    """(code per row, representative values): rows with equal codes get equal outcomes."""
+    if nullness_only:
+        isnull = series.isna().to_numpy()
+        present = ~isnull
+        values = [series[present].iloc[0]] if present.any() else []
+        codes = np.where(isnull, len(values), 0)
+        if isnull.any():
+            values.append(None)
+        return codes, values
+    codes, uniques = pd.factorize(series, use_na_sentinel=True)
+    values = list(uniques)
+    if (codes == -1).any():
+        codes = np.where(codes == -1, len(values), codes)
+        values.append(None)
+    return codes, values
+
+
+def _validate(gx, batch_definition, spec: dict, expectations: list[dict], ge_frame: pd.DataFrame, params: dict) -> list[dict]:
+    """GE on ``ge_frame``: BASIC for all, COMPLETE only for the failing expectations (row positions)."""
+    batch = batch_definition.get_batch(batch_parameters={"dataframe": ge_frame})
+    basic = batch.validate(_suite(gx, spec, expectations), result_format="BASIC", expectation_parameters=params)
+    outcome, failed = [], []
+    for exp, res in zip(expectations, _in_suite_order(basic.results)):
+        if res.exception_info and res.exception_info.get("raised_exception"):
+            raise RuntimeError(f"suite {spec['name']}: {exp['type']} on {exp['kwargs']['column']} failed to run: {res.exception_info.get('exception_message')}")
+        item = {
+            "type": exp["type"],
+            "column": exp["kwargs"]["column"],
+            "severity": exp.get("severity", "critical"),
+            "reason": exp.get("meta", {}).get("reason", exp["type"]),
+            "success": bool(res.success),
+            "unexpected_count": int(res.result.get("unexpected_count") or 0),
+            "rows": np.array([], dtype="int64"),
+        }
+        outcome.append(item)
+        if not res.success:
+            failed.append((item, exp))
+    if failed:
+        complete = batch.validate(
+            _suite(gx, spec, [exp for _, exp in failed]),
+            result_format={"result_format": "COMPLETE", "unexpected_index_column_names": [_ROW], "return_unexpected_index_query": False},
+            expectation_parameters=params,
+        )
+        for (item, _), res in zip(failed, _in_suite_order(complete.results)):
+            idx = res.result.get("unexpected_index_list") or []
+            item["rows"] = np.asarray(sorted(int(r[_ROW]) for r in idx), dtype="int64")
+    return outcome
+
+
+def run_suite(frame: pd.DataFrame, suite_name: str, parameters: dict | None = None, directory: Path | None = None,
+              distinct: bool = True) -> list[dict]:
+    """Validate ``frame`` against a JSON suite; one dict per expectation with its failing row positions.
+
+    Returns: [{"type", "column", "severity", "reason", "success", "unexpected_count", "rows": np.ndarray}]
+
+    With ``distinct`` (the default), the row-wise expectations are run by GE on the
+    distinct values of their columns instead of on every row (for a not-null check,
+    on one present and one missing value), and the failing values are mapped back to
+    rows. GE stays the only definition of every rule, while a million rows with a
+    few hundred distinct codes, dates and answers validate in a fraction of a second.
+    Expectations that are not row-wise (aggregates, ``mostly``) run on the full frame.
+    """
+    spec = load_suite_json(suite_name, directory)
+    expectations = spec["expectations"]
+    missing = sorted({e["kwargs"]["column"] for e in expectations} - set(frame.columns))
+    if missing:
+        raise ValueError(f"suite {suite_name}: frame has no column(s) {missing}")
+    gx, batch_definition = _gx()
+    params = parameters or {}
+    by_distinct = [e for e in expectations if distinct and len(frame) > 0 and _row_wise(e)]
+    on_rows = [e for e in expectations if e not in by_distinct]
+    results: dict[int, dict] = {}
+    if on_rows:
+        ge_frame = _ge_frame(frame, {e["kwargs"]["column"] for e in on_rows})
+        for exp, item in zip(on_rows, _validate(gx, batch_definition, spec, on_rows, ge_frame, params)):
+            results[id(exp)] = item
+    if by_distinct:
+        columns = sorted({e["kwargs"]["column"] for e in by_distinct})
+        encoded = {}
+        for col in columns:
+            types = {e["type"] for e in by_distinct if e["kwargs"]["column"] == col}
+            encoded[col] = _distinct_values(frame[col], types == {"expect_column_values_to_not_be_null"})
+        length = max(len(values) for _, values in encoded.values())
+        # Pad shorter columns by repeating a value they already have: no new outcome.
+        small = pd.DataFrame({col: values + [values[0]] * (length - len(values)) for col, (_, values) in encoded.items()})
+        small[_ROW] = np.arange(length)
+        for exp, item in zip(by_distinct, _validate(gx, batch_definition, spec, by_distinct, small, params)):
+            codes, values = encoded[exp["kwargs"]["column"]]
+            failing_values = np.unique(np.where(item["rows"] < len(values), item["rows"], 0))
+            rows = np.flatnonzero(np.isin(codes, failing_values)) if len(item["rows"]) else np.array([], dtype="int64")
+            item["rows"] = rows.astype("int64")
+            item["unexpected_count"] = len(rows)
+            item["success"] = len(rows) == 0
+            results[id(exp)] = item
+    final = [results[id(e)] for e in expectations]
+    if _result_sink is not None:
+        _result_sink(suite_name, final, {"rows": len(frame), "parameters": params})
+    return final
+
+
+def _format_reason(template: str, raw_value: object) -> str:
+    """The reason with the offending value; redacted, since people type phones into any column."""
+    from tasks.validate.redaction import redact
+
+    value = "" if raw_value is None or (isinstance(raw_value, float) and np.isnan(raw_value)) else str(raw_value)
+    return template.replace("{value}", redact(value[:60]) or "")
+
+
+def _raw_column(frame: pd.DataFrame, column: str) -> str:
+    return f"{column}__raw" if f"{column}__raw" in frame.columns else column
+
+
+def apply_suite(frame: pd.DataFrame, suite_name: str, parameters: dict | None = None) -> ValidationOutcome:
+    """Run a suite and split the frame: critical failures -> quarantine, warnings -> field discarded + flag."""
+    frame = frame.reset_index(drop=True)
+    results = run_suite(frame, suite_name, parameters)
+    quarantined_rows: dict[int, list[tuple[str, str, str]]] = {}
+    flags: dict[int, list[str]] = {}
+    accepted = frame.copy()
+    warnings = 0
+    failed: dict[str, int] = {}
+    for res in results:
+        if res["success"] or len(res["rows"]) == 0:
+            continue
+        col, rows = res["column"], res["rows"]
+        failed[f"{res['type']}:{col}"] = len(rows)
+        raw_values = frame[_raw_column(frame, col)].to_numpy()[rows]
+        reasons: dict[object, str] = {}  # one formatted (and redacted) reason per distinct value
+        for pos, raw in zip(rows.tolist(), raw_values.tolist()):
+            key = (type(raw).__name__, raw) if raw is not None and raw == raw else None
+            if key not in reasons:
+                reasons[key] = _format_reason(res["reason"], raw)
+            if res["severity"] == "critical":
+                quarantined_rows.setdefault(pos, []).append((col, res["type"], reasons[key]))
+            else:
+                flags.setdefault(pos, []).append(f"{res['type']}:{col}")
+        if res["severity"] != "critical":
+            warnings += len(rows)
+            accepted.loc[rows, col] = None
+    files = frame["source_file"].to_numpy()
+    source_rows = frame["source_row"].to_numpy()
+    q_records = [
+        {
+            "source_file": files[pos],
+            "source_row": int(source_rows[pos]),
+            "field": "; ".join(f for f, _, _ in problems),
+            "rule": "; ".join(r for _, r, _ in problems),
+            "reason": "; ".join(m for _, _, m in problems),
+        }
+        for pos, problems in sorted(quarantined_rows.items())
+    ]
+    keep = np.ones(len(frame), dtype=bool)
+    keep[list(quarantined_rows)] = False
+    all_flags = frame["flags"].fillna("").to_numpy(dtype=object).copy() if "flags" in frame.columns else np.full(len(frame), "", dtype=object)
+    for pos, new in flags.items():
+        all_flags[pos] = ",".join([all_flags[pos], *new] if all_flags[pos] else new)
+    accepted["flags"] = all_flags
+    accepted = accepted[keep].reset_index(drop=True)
+    quarantine = pd.DataFrame.from_records(q_records, columns=["source_file", "source_row", "field", "rule", "reason"])
+    return ValidationOutcome(accepted, quarantine, warnings, failed)
+
+
+def dedup_keys(frame: pd.DataFrame) -> pd.Series:
+    """Stable identity of a record: channel + source id, or (for sources without ids)
+    channel + office + date + a hash of the normalised text."""
+    import hashlib
+
+    def key(row) -> str:
+        if row.external_id:
+            return f"{row.channel}:{row.external_id}"
+        text = " ".join(str(row.text or "").lower().replace("ё", "е").split())
+        digest = hashlib.sha1(text.encode("utf-8")).hexdigest()[:16]
+        return f"{row.channel}:{row.office_code or row.region_code}:{row.received_at}:{digest}"
+
+    return pd.Series([key(r) for r in frame[["channel", "external_id", "text", "office_code", "region_code", "received_at"]].itertuples(index=False)], index=frame.index, dtype="object")
+
+
+def split_duplicates(frame: pd.DataFrame, existing_keys: set[str]) -> tuple[pd.DataFrame, int]:
+    """Drop rows whose key was already stored or appeared earlier in the frame; return (new rows, duplicates)."""
+    if frame.empty:
+        return frame, 0
+    seen_before = frame["dedup_key"].isin(existing_keys)
+    repeated = frame["dedup_key"].duplicated(keep="first")
+    dup = seen_before | repeated
+    return frame[~dup].reset_index(drop=True), int(dup.sum())
+
+
+# Near-duplicates: the same complaint posted to several channels (the platform and a
+# social network, the review book and a map review) is one voice, counted once.
+NEAR_DUPLICATE_CHANNELS = frozenset({"review_book", "pos", "social"})
+NEAR_DUPLICATE_WINDOW_DAYS = 7
+# Short stock phrases ("Всё хорошо, спасибо") recur between unrelated people: only
+# texts at least this long and this many words are matched.
+NEAR_DUPLICATE_MIN_CHARS = 30
+NEAR_DUPLICATE_MIN_WORDS = 5
+_NON_WORD = re.compile(r"[\W_]+", re.UNICODE)
+
+
+def text_keys(frame: pd.DataFrame) -> pd.Series:
+    """A hash of the normalised text for rows that can be near-duplicates (None otherwise).
+
+    Normalised: lower case, ё→е, punctuation and spacing dropped, so "Очередь 2 часа!!"
+    and "очередь  2 часа" match."""
+    import hashlib
+
+    def key(channel: str, text: object) -> str | None:
+        if channel not in NEAR_DUPLICATE_CHANNELS or not isinstance(text, str):
+            return None
+        words = _NON_WORD.sub(" ", text.lower().replace("ё", "е")).split()
+        norm = " ".join(words)
+        if len(norm) < NEAR_DUPLICATE_MIN_CHARS or len(words) < NEAR_DUPLICATE_MIN_WORDS:
+            return None
+        return hashlib.sha1(norm.encode("utf-8")).hexdigest()
+
+    return pd.Series([key(c, t) for c, t in zip(frame["channel"], frame["text"])], index=frame.index, dtype=object)
+
+
+def split_near_duplicates(frame: pd.DataFrame, earlier: pd.DataFrame) -> tuple[pd.DataFrame, int]:
+    """Drop rows whose text was already seen for the same office from another channel
+    within ``NEAR_DUPLICATE_WINDOW_DAYS`` days (in ``earlier`` — rows already stored,
+    columns office_code, received_at, channel, text_key — or earlier in ``frame``)."""
+    if frame.empty or frame["text_key"].isna().all():
+        return frame, 0
+    window = NEAR_DUPLICATE_WINDOW_DAYS
+    seen: dict[tuple[str, str], list[tuple[object, str]]] = {}
+    for r in earlier.itertuples(index=False):
+        seen.setdefault((r.office_code, r.text_key), []).append((r.received_at, r.channel))
+    drop = np.zeros(len(frame), dtype=bool)
+    order = np.argsort(frame["received_at"].astype(str).to_numpy(), kind="stable")
+    offices, dates = frame["office_code"].to_numpy(), frame["received_at"].to_numpy()
+    channels, keys = frame["channel"].to_numpy(), frame["text_key"].to_numpy()
+    for pos in order:
+        key = keys[pos]
+        if key is None or offices[pos] is None:
+            continue
+        bucket = seen.setdefault((offices[pos], key), [])
+        if any(ch != channels[pos] and abs((dates[pos] - d).days) <= window for d, ch in bucket):
+            drop[pos] = True
+            continue
+        bucket.append((dates[pos], channels[pos]))
+    return frame[~drop].reset_index(drop=True), int(drop.sum())
