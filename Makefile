@@ -13,7 +13,7 @@ export PREFECT_SERVER_DATABASE_CONNECTION_URL ?= sqlite+aiosqlite:///$(CURDIR)/v
 export GX_ANALYTICS_ENABLED ?= false
 export MPLBACKEND ?= Agg
 
-.PHONY: install demo test test-fast bench bench-national eval clean system-deps
+.PHONY: install demo test test-fast lint format bench bench-national eval clean system-deps
 
 install: $(STAMP)
 
@@ -62,9 +62,25 @@ test: install
 test-fast: install
 	$(PY) -m pytest -q -m 'not slow'
 
+# Linter, import layers (pyproject [tool.importlinter]) and type checker; CI runs it before the tests.
+lint: install
+	.venv/bin/ruff check .
+	.venv/bin/ruff format --check .
+	.venv/bin/lint-imports
+	.venv/bin/mypy
+
+# Apply the formatter and the linter's safe fixes.
+format: install
+	.venv/bin/ruff format .
+	.venv/bin/ruff check --fix .
+
 bench: install
 	$(PY) -m tools.bench --rows $(N)
 	$(PY) -m tools.bench_effects
+	@# Single stages: text analyser, emerging topics, key drivers by office.
+	$(PY) -m tools.micro_bench analyser 100000
+	$(PY) -m tools.micro_bench topics 50000
+	$(PY) -m tools.micro_bench drivers 2400 400
 	@# Rendering: one regional report (serial, per scope) and all 86 reports (85 regions +
 	@# national) in parallel processes, on 85 regions / 2,400 offices with a tenth of the rows.
 	$(PY) -m tools.bench_national --rows 100000

@@ -9,6 +9,7 @@ region changes (offices, themes, thresholds) lives in ``config/`` and
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 from typing import overload
 
 import numpy as np
@@ -57,6 +58,21 @@ NATIONAL = "national"
 #: The levels of result rows, smallest first.
 LEVELS = ("office", "region", "country")
 
+
+def report_scopes(regions: Iterable[str]) -> list[str]:
+    """The scopes reports are made and sent for: the country first, then each region."""
+    return [NATIONAL, *regions]
+
+
+def check_region(code: str, regions: Iterable[str]) -> str:
+    """``code`` when it is one of ``regions`` (the configured office registry's), else a
+    ValueError naming the choices. The one region check of the CLI, the flows' parameters
+    and the register flows."""
+    regions = list(regions)
+    if code not in regions:
+        raise ValueError(f"unknown region {code!r}; configured regions: {', '.join(regions)}")
+    return code
+
 # --------------------------------------------------------------------------- measures
 
 MEASURE_TYPES = ("process_optimisation", "new_experience")
@@ -78,12 +94,18 @@ def wilson_interval(successes, n, z=Z95):
     """The Wilson score interval of a proportion (0-1), for numbers or arrays; NaN where n = 0.
 
     low, high = (p + z²/2n ∓ z·√(p(1−p)/n + z²/4n²)) / (1 + z²/n), clipped to [0, 1].
+    Numbers are computed as centre = (p + z²/2n) / (1 + z²/n) ∓ z / (1 + z²/n) · √(…),
+    arrays as written above; the two orders can differ in the last bit, and each is
+    kept as the results computed so far (CSAT intervals, pain-point reach) had it.
     """
     if np.ndim(successes) == 0 and np.ndim(n) == 0:
         if n == 0:
             return math.nan, math.nan
-        low, high = wilson_interval(np.asarray([successes], dtype=float), np.asarray([n], dtype=float), z)
-        return float(low[0]), float(high[0])
+        p = successes / n
+        denom = 1.0 + z * z / n
+        centre = (p + z * z / (2 * n)) / denom
+        half = z / denom * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n))
+        return max(0.0, centre - half), min(1.0, centre + half)
     x = np.asarray(successes, dtype=float)
     n = np.asarray(n, dtype=float)
     with np.errstate(divide="ignore", invalid="ignore"):

@@ -79,9 +79,8 @@ from babel.numbers import parse_pattern
 from babel.support import Translations
 
 from cxloop.domain import LANGUAGES
+from cxloop.paths import LOCALE_DIR, ROOT
 
-ROOT = Path(__file__).resolve().parent.parent
-LOCALE_DIR = ROOT / "locale"
 DOMAIN = "cxloop"
 POT_PATH = LOCALE_DIR / f"{DOMAIN}.pot"
 MAPPING_PATH = ROOT / "babel.cfg"

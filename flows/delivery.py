@@ -38,12 +38,14 @@ from prefect.cache_policies import NO_CACHE
 from prefect.states import Completed
 
 from cxloop.config import AppConfig, get_config
+from cxloop.domain import check_region, report_scopes
 from cxloop.quarters import Quarter
 from cxloop.settings import Settings, get_settings
 from flows.params import Lang, QuarterText, Region
 from models.db import session_scope, upgrade
+from tasks.delivery import archive
 from tasks.delivery import send as dl
-from tasks.reports.render import NATIONAL, ReportFile, report_path
+from tasks.reports.render import ReportFile, report_path
 
 _task = dict(cache_policy=NO_CACHE, persist_result=False)
 
@@ -56,16 +58,16 @@ def prepare_reports(
     missing = [s for s in scopes if not report_path(settings.out_dir, quarter, s, lang).is_file()]
     with session_scope() as session:
         if missing:
-            if not dl.feedback_count(session, quarter, region):
+            if not archive.feedback_count(session, quarter, region):
                 raise ValueError(f"no data for {quarter}" + (f" in region {region}" if region else "")
                                  + f": no feedback is stored and the archive has no report for {', '.join(missing)}")
-        return dl.prepare_reports(session, quarter, config, settings.out_dir, scopes=scopes, lang=lang, reuse=True)
+        return archive.prepare_reports(session, quarter, config, settings.out_dir, scopes=scopes, lang=lang, reuse=True)
 
 
 @task(name="deliver-reports", **_task)
 def deliver(quarter: str, reports: dict[str, ReportFile], config: AppConfig, settings: Settings, force: bool, lang: str) -> dl.DeliverySummary:
     with session_scope() as session:
-        return dl.deliver_reports(session, quarter, reports, config, settings, force=force, lang=lang)
+        return dl.mail_reports(session, quarter, reports, config, settings, force=force, lang=lang)
 
 
 @task(name="resend-failed-deliveries", **_task)
@@ -138,9 +140,7 @@ def send_reports(
     settings.ensure_dirs()
     config = get_config(settings.config_dir)
     upgrade()
-    if region is not None and region not in config.regions:
-        raise ValueError(f"unknown region {region!r}; configured regions: {', '.join(config.regions)}")
-    scopes = [region] if region else [NATIONAL, *config.regions]
+    scopes = [check_region(region, config.regions)] if region else report_scopes(config.regions)
 
     if resend_failed_only:
         summary = resend_failed(q, config, settings, scopes, lang)

@@ -40,7 +40,7 @@ def generate(seed: int, quarters: list[str], regions: list[str] | None, scale: f
 
 @task(name="seed-register", cache_policy=NO_CACHE, persist_result=False)
 def seed_register(records: list[dict]) -> int:
-    from tasks.measures.register import seed_measures
+    from demo.seed_measures import seed_measures
 
     config = get_config(get_settings().config_dir)
     with session_scope() as session:

@@ -46,6 +46,7 @@ from prefect.cache_policies import NO_CACHE
 from prefect.task_runners import ProcessPoolTaskRunner, TaskRunner
 
 from cxloop.config import AppConfig, get_config
+from cxloop.domain import report_scopes
 from cxloop.files import file_sha256
 from cxloop.settings import Settings, get_settings
 from models.db import session_scope
@@ -135,13 +136,6 @@ def render_region_reports(quarter: str, scope: str, lang: str = "ru") -> Rendere
 # --------------------------------------------------------------------------- all scopes
 
 
-def report_scopes(config: AppConfig) -> list[str]:
-    """The scopes of a cycle, in ``write_reports``' order: national first, then the regions."""
-    from tasks.reports.render import NATIONAL
-
-    return [NATIONAL, *config.regions]
-
-
 def save_reports(quarter: str, rendered: Iterable[RenderedReport], out_dir: Path,
                  lang: str = "ru") -> dict[str, ReportFile]:
     """Write rendered reports where :func:`tasks.reports.render.write_reports` puts them and return
@@ -201,7 +195,7 @@ def fan_out_reports(quarter: str, config: AppConfig, settings: Settings, lang: s
     order. When a scope fails, the others are still written, then
     :class:`ReportRenderingError` names the failed scopes (each task run's log has its
     traceback)."""
-    scopes = list(scopes) if scopes is not None else report_scopes(config)
+    scopes = list(scopes) if scopes is not None else report_scopes(config.regions)
     with workers_share_api():
         futures = render_region_reports.map(quarter=unmapped(quarter), scope=scopes, lang=unmapped(lang))
     rendered: list[RenderedReport] = []
@@ -227,7 +221,6 @@ __all__ = [
     "fan_out_reports",
     "render_region_reports",
     "render_scope",
-    "report_scopes",
     "save_reports",
     "task_runner",
     "workers_share_api",

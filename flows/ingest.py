@@ -30,11 +30,12 @@ from cxloop.config import get_config
 from cxloop.settings import get_settings
 from flows.params import Channel, QuarterText
 from models.db import upgrade
-from tasks.validate import quarantine
+from tasks.collect import discovery
+from tasks.validate import datadocs, quarantine
 from tasks.collect.step import sync_registry as sync_office_registry
 from tasks.validate.step import ingest_one_file
 from flows.faults import crash_after_task
-from tasks.validate.quarantine import FileReport, rejected_summary
+from tasks.validate.summary import FileReport, rejected_summary, validation_markdown
 
 # No caching: every run must look at the files and the database as they are now
 # (the database, not Prefect, decides what was ingested already).
@@ -43,12 +44,48 @@ _task = dict(cache_policy=NO_CACHE, persist_result=False, on_completion=[crash_a
 migrate_database = task(upgrade, name="migrate-database", **_task)
 sync_registry = task(sync_office_registry, name="sync-office-registry", **_task)
 ingest_file = task(ingest_one_file, name="ingest-file", task_run_name="ingest-{item.path.name}", **_task)
-build_data_docs = task(quarantine.build_data_docs, name="build-data-docs", **_task)
+build_data_docs = task(datadocs.build_data_docs, name="build-data-docs", **_task)
 
 
 def _run_name(reports: list[FileReport]) -> str:
     quarters = sorted({r.quarter for r in reports})
     return "+".join(quarters) if quarters else "ingest"
+
+
+def _ingest(item: discovery.FileInput, config, logger) -> FileReport:
+    """One file through its task; a task that crashed is reported as the file rejected."""
+    state = ingest_file(item, config, return_state=True)
+    if state.is_completed():
+        report = state.result()
+    else:  # a bug, not bad input; the task run's log has the traceback, the summary only the kind
+        exc = state.result(raise_on_failure=False)
+        error = f"{item.path}: could not be processed ({type(exc).__name__}); see the task run's log"
+        report = FileReport(rejected_summary(item.path, item.channel, error), item.quarter)
+    s = report.summary
+    if report.rejected:
+        logger.error("rejected %s", s.error)
+    else:
+        logger.info("%s: %s received = %s accepted + %s quarantined + %s duplicates (%s)",
+                    s.path, s.received, s.accepted, s.quarantined, s.duplicates, s.status)
+    return report
+
+
+def _publish_validation(reports: list[FileReport], run_name: str, docs_url: str | None) -> None:
+    """The validation summary table and the link to GE Data Docs, as artifacts of the run."""
+    key = f"ingest-validation-{run_name.lower().replace('+', '-')}"
+    create_markdown_artifact(key=key, markdown=validation_markdown(reports, docs_url, f"Intake and validation {run_name}"),
+                             description=f"Validation summary {run_name}")
+    if docs_url:
+        create_link_artifact(key="ge-data-docs", link=docs_url, link_text="Great Expectations Data Docs",
+                             description=f"GE Data Docs (latest run: {run_name})")
+
+
+def _summary(reports: list[FileReport], docs_url: str | None) -> dict:
+    """The run's result: each file's counts and the totals, which add up."""
+    files = [{**r.summary.as_dict(), "file": r.summary.path, "rejected": r.rejected, "quarter": r.quarter} for r in reports]
+    totals = {k: sum(f[k] for f in files) for k in ("received", "accepted", "quarantined", "duplicates", "warnings")}
+    totals.update(files=len(files), rejected_files=sum(f["rejected"] for f in files))
+    return {"files": files, "totals": totals, "data_docs": docs_url}
 
 
 @flow(name="ingest-feedback", log_prints=False)
@@ -76,42 +113,17 @@ def ingest_feedback(paths: Optional[list[str] | str] = None, channel: Optional[C
     config = get_config(settings.config_dir)
     if not paths:
         paths = [str(settings.data_dir)]
-    items = quarantine.resolve_inputs(paths, channel, quarter)  # bad input: the run fails with one clear message
+    items = discovery.resolve_inputs(paths, channel, quarter)  # bad input: the run fails with one clear message
     migrate_database()
     sync_registry(config)
 
-    reports: list[FileReport] = []
-    for item in items:
-        state = ingest_file(item, config, return_state=True)
-        if state.is_completed():
-            report = state.result()
-        else:  # a bug, not bad input; the task run's log has the traceback, the summary only the kind
-            exc = state.result(raise_on_failure=False)
-            error = f"{item.path}: could not be processed ({type(exc).__name__}); see the task run's log"
-            report = FileReport(rejected_summary(item.path, item.channel, error), item.quarter)
-        s = report.summary
-        if report.rejected:
-            logger.error("rejected %s", s.error)
-        else:
-            logger.info("%s: %s received = %s accepted + %s quarantined + %s duplicates (%s)",
-                        s.path, s.received, s.accepted, s.quarantined, s.duplicates, s.status)
-        reports.append(report)
-
+    reports = [_ingest(item, config, logger) for item in items]
     run_name = _run_name(reports)
     index = build_data_docs(reports, settings.out_dir / "data_docs", run_name, datetime.now(timezone.utc))
     docs_url = index.resolve().as_uri() if index else None
-    key = f"ingest-validation-{run_name.lower().replace('+', '-')}"
-    create_markdown_artifact(key=key, markdown=quarantine.validation_markdown(reports, docs_url, f"Intake and validation {run_name}"),
-                             description=f"Validation summary {run_name}")
-    if docs_url:
-        create_link_artifact(key="ge-data-docs", link=docs_url, link_text="Great Expectations Data Docs",
-                             description=f"GE Data Docs (latest run: {run_name})")
-
-    files = [{**r.summary.as_dict(), "file": r.summary.path, "rejected": r.rejected, "quarter": r.quarter} for r in reports]
-    totals = {k: sum(f[k] for f in files) for k in ("received", "accepted", "quarantined", "duplicates", "warnings")}
-    rejected = [f for f in files if f["rejected"]]
-    totals.update(files=len(files), rejected_files=len(rejected))
-    summary = {"files": files, "totals": totals, "data_docs": docs_url}
+    _publish_validation(reports, run_name, docs_url)
+    summary = _summary(reports, docs_url)
+    files, rejected = summary["files"], [f for f in summary["files"] if f["rejected"]]
     if rejected:
         names = ", ".join(f["file"] for f in rejected)
         return Completed(name="Partial", message=f"{len(rejected)} of {len(files)} files rejected as a whole: {names}", data=summary)

@@ -31,6 +31,8 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, Field, StringConstraints, WithJsonSchema
 
+from cxloop import domain
+
 QUARTER_PATTERN = r"^\d{4}Q[1-4]$"
 
 Quarter = Annotated[
@@ -76,11 +78,8 @@ def _regions_at_import() -> tuple[str, ...]:
 def check_region(code: str) -> str:
     """``code`` when it is a region of the configured office registry, else ``ValueError``
     naming the configured regions (read now, so a registry edited after the flows were
-    imported is honoured)."""
-    regions = configured_regions()
-    if code not in regions:
-        raise ValueError(f"unknown region {code!r}; configured regions: {', '.join(regions)}")
-    return code
+    imported is honoured). The comparison and the message are :func:`cxloop.domain.check_region`."""
+    return domain.check_region(code, configured_regions())
 
 
 REGIONS: tuple[str, ...] = _regions_at_import()

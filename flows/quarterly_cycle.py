@@ -21,8 +21,6 @@ results of the quarter intact.
 
 from __future__ import annotations
 
-from dataclasses import fields
-from pathlib import Path
 from typing import Optional
 
 from prefect import flow, get_run_logger, task
@@ -33,6 +31,7 @@ from prefect.states import Completed
 from cxloop.config import get_config
 from cxloop.quarters import Quarter
 from cxloop.settings import get_settings
+from flows.cycle_summary import cycle_summary, intake_totals, problems, summary_markdown
 from flows.fanout import CycleTaskRunner, fan_out_reports
 from flows.ingest import ingest_feedback
 from flows.params import Lang, QuarterText, Seconds
@@ -42,10 +41,9 @@ from tasks.collect import step as collect
 from tasks.delivery import step as delivery
 from tasks.effects import step as effects
 from tasks.insight import step as insight
-from tasks.insight.painpoints import pain_points_artifact_rows
+from tasks.insight.explain import pain_points_artifact_rows
 from tasks.measures import step as measures
 from tasks.text import step as text
-from tasks.validate.ingest import IngestSummary
 from flows.faults import crash_after_task
 from flows.locks import quarter_lock
 
@@ -53,7 +51,6 @@ from flows.locks import quarter_lock
 # cost more than the stages themselves, so caching is off.
 # crash_after_task does nothing unless CXLOOP_FAULT_AFTER names a task (the fault tests).
 _task = dict(cache_policy=NO_CACHE, persist_result=False, on_completion=[crash_after_task])
-_SUMMARY_KEYS = [f.name for f in fields(IngestSummary)]
 
 migrate_database = task(upgrade, name="migrate-database", **_task)
 sync_registry = task(collect.sync_registry, name="sync-office-registry", **_task)
@@ -64,28 +61,6 @@ evaluate_effects = task(effects.evaluate_effects, name="evaluate-effects", **_ta
 deliver_reports = task(delivery.deliver_reports, name="deliver-reports", retries=1, retry_delay_seconds=30, **_task)
 export_register = task(measures.export_register, name="export-register", **_task)
 find_emerging_topics = task(text.find_emerging_topics, name="find-emerging-topics", **_task)
-
-
-def _summary_markdown(s: dict) -> str:
-    t = s["intake"]
-    lines = [
-        f"# Quarterly CX cycle {s['quarter']}",
-        "",
-        f"**Intake**: {t['received']} rows received = {t['accepted']} accepted + "
-        f"{t['quarantined']} quarantined + {t['duplicates']} duplicates ({t['files']} files).",
-        "",
-        "| unit | citizens | employers | composite |",
-        "|---|---|---|---|",
-    ]
-    for unit, vals in s["index"].items():
-        lines.append(f"| {unit} | {vals.get('citizen', '—')} | {vals.get('employer', '—')} | {vals.get('composite', '—')} |")
-    lines += ["", "**Top pain points (country)**: " + (", ".join(s["top_pain_points"]) or "none")]
-    lines += [f"**Measures proposed**: {len(s['measures_proposed'])}", f"**Effects evaluated**: {len(s['effects'])}"]
-    for e in s["effects"]:
-        lines.append(f"- {e['measure']}: {e['verdict']} ({e['method']}, {e['estimate']} [{e['ci_low']}; {e['ci_high']}])")
-    # Links the UI opens on the machine that holds the archive (file:// URIs of the PDFs).
-    lines += ["", "**Reports**:"] + [f"- [{Path(p).name}]({Path(p).resolve().as_uri()})" for p in s["reports"]]
-    return "\n".join(lines)
 
 
 # Per-region work (the reports) fans out through processes, or Dask when CXLOOP_DASK_ADDRESS
@@ -111,9 +86,24 @@ def quarterly_cycle(
     config = get_config(settings.config_dir)
     migrate_database()
     # One cycle per quarter at a time, whichever deployment or machine starts it; a
-    # crashed run's lock is taken over (tasks/locks.py).
+    # crashed run's lock is taken over (flows/locks.py).
     with quarter_lock(q, "quarterly-cx-cycle"):
         return _cycle(q, settings, config, lang, send_reports, review_timeout_seconds)
+
+
+def _publish_findings(q: str, pains, topics: dict, config, lang: str) -> None:
+    """The quarter's pain points (with the components of their priority) and candidate new
+    themes as artifacts of the run, for the analysts in the Prefect UI."""
+    pain_rows = pain_points_artifact_rows(pains, config, lang=lang) if not pains.empty else []
+    if pain_rows:
+        create_table_artifact(
+            key=f"cx-pain-points-{q.lower()}", table=pain_rows,
+            description=f"Top pain points {q} per region and the country, with the components of their priority",
+        )
+    create_markdown_artifact(
+        key=f"cx-emerging-topics-{q.lower()}", markdown=topics["markdown"],
+        description=f"Candidate new themes {q}: negative feedback no theme matches",
+    )
 
 
 def _cycle(q: str, settings, config, lang: str, send_reports: bool, review_timeout_seconds: int):
@@ -125,14 +115,10 @@ def _cycle(q: str, settings, config, lang: str, send_reports: bool, review_timeo
     # file is rejected as a whole, the validation table and GE Data Docs as its artifacts.
     drop = settings.data_dir / q
     intake = ingest_feedback([str(drop)], quarter=q) if drop.is_dir() else {"files": []}
-    summaries = [{k: f[k] for k in _SUMMARY_KEYS} for f in intake["files"]]  # IngestSummary.as_dict() shape
-    unreadable = [s for s in summaries if s["status"] == "unreadable"]
+    summaries, unreadable, totals = intake_totals(intake)
     if unreadable:
         logger.error("%d file(s) rejected as a whole (see the ingest-feedback subflow): %s",
                      len(unreadable), "; ".join(s["error"] for s in unreadable))
-    totals = {k: sum(s[k] for s in summaries) for k in ("received", "accepted", "quarantined", "duplicates")}
-    totals["files"] = len(summaries)
-    totals["unreadable_files"] = len(unreadable)
 
     # The quarter's results (star index, pain points, proposed measures, effect evaluations)
     # are written in ONE transaction: each stage's session joins it, and it commits only
@@ -144,17 +130,8 @@ def _cycle(q: str, settings, config, lang: str, send_reports: bool, review_timeo
         pains = detect_pain_points(q, config)
         proposed = propose_measures(q, config)
         effects = evaluate_effects(q, config)
-    pain_rows = pain_points_artifact_rows(pains, config, lang=lang) if not pains.empty else []
-    if pain_rows:
-        create_table_artifact(
-            key=f"cx-pain-points-{q.lower()}", table=pain_rows,
-            description=f"Top pain points {q} per region and the country, with the components of their priority",
-        )
     topics = find_emerging_topics(q, lang)
-    create_markdown_artifact(
-        key=f"cx-emerging-topics-{q.lower()}", markdown=topics["markdown"],
-        description=f"Candidate new themes {q}: negative feedback no theme matches",
-    )
+    _publish_findings(q, pains, topics, config, lang)
     # Effects concern measures implemented earlier, so the review of this quarter's new
     # proposals (which can take days) does not change them; it must end before the reports.
     review = await_proposal_review(q, proposed, review_timeout_seconds) if review_timeout_seconds else None
@@ -163,44 +140,14 @@ def _cycle(q: str, settings, config, lang: str, send_reports: bool, review_timeo
     delivery = deliver_reports(q, reports, config, settings) if send_reports else None
     register = export_register(q, settings)
 
-    index_view: dict[str, dict[str, str]] = {}
-    if not index.empty:
-        top = index[index["level"].isin(["country", "region"])]
-        for r in top.itertuples(index=False):
-            unit = "country" if r.level == "country" else f"region {r.unit_code}"
-            index_view.setdefault(unit, {})[r.client_type] = "—" if r.index != r.index else f"{r.index:.1f}"
-    national = pains[pains["level"] == "country"].head(3) if not pains.empty else pains
-    summary = {
-        "quarter": q,
-        "files": summaries,
-        "intake": totals,
-        "index": index_view,
-        "top_pain_points": [f"{r.theme}/{r.journey_stage}" for r in national.itertuples(index=False)],
-        "measures_proposed": proposed,
-        "proposal_review": review,
-        "emerging_topics": topics["topics"],
-        "effects": [
-            {
-                "measure": e["measure_code"], "verdict": e["verdict"], "method": e["method"],
-                "estimate": None if e["estimate"] is None else round(e["estimate"], 1),
-                "ci_low": None if e["ci_low"] is None else round(e["ci_low"], 1),
-                "ci_high": None if e["ci_high"] is None else round(e["ci_high"], 1),
-            }
-            for e in effects
-        ],
-        "reports": [str(r.path) for r in reports.values()],
-        "register": {k: str(v) for k, v in register.items()},
-        "delivery": None if delivery is None else {"sent": delivery.sent, "skipped": delivery.skipped, "failed": delivery.failed},
-    }
-    create_markdown_artifact(key=f"cx-cycle-{q.lower()}", markdown=_summary_markdown(summary), description=f"CX cycle {q}")
-    problems = []
-    if unreadable:
-        problems.append(f"{len(unreadable)} file(s) rejected as a whole")
-    if delivery is not None and delivery.failed:
-        problems.append(f"{delivery.failed} e-mail(s) not delivered (the PDFs are in the archive)")
-    if problems:
+    summary = cycle_summary(q, files=summaries, totals=totals, index=index, pains=pains, proposed=proposed,
+                            review=review, topics=topics, effects=effects, reports=reports, register=register,
+                            delivery=delivery)
+    create_markdown_artifact(key=f"cx-cycle-{q.lower()}", markdown=summary_markdown(summary), description=f"CX cycle {q}")
+    found = problems(unreadable, delivery)
+    if found:
         # The UI shows the run as Partial; callers still get the summary as its result.
-        return Completed(name="Partial", message="; ".join(problems), data=summary)
+        return Completed(name="Partial", message="; ".join(found), data=summary)
     return summary
 
 

@@ -25,9 +25,9 @@ from prefect.states import Completed
 from pydantic import BaseModel, Field, model_validator
 
 from cxloop.config import read_offices_csv
+from cxloop.domain import check_region
 from cxloop.quarters import Quarter
-from flows.params import QuarterText, Region
-from flows.params import configured_regions as _regions
+from flows.params import QuarterText, Region, configured_regions
 from models.db import session_scope, upgrade
 from tasks.collect.offices import merge_offices
 
@@ -84,15 +84,6 @@ def _now() -> datetime:
     return datetime.now(timezone.utc)
 
 
-def _check_region(region: str | None) -> str | None:
-    if region is None:
-        return None
-    regions = _regions()
-    if region not in regions:
-        raise ValueError(f"unknown region {region!r}; configured regions: {', '.join(regions)}")
-    return region
-
-
 @flow(name="load-office-registry")
 def load_office_registry(path: str) -> dict[str, int]:
     """Merge an office registry CSV (office_code, office_name, region_code, region_name) into the database."""
@@ -106,7 +97,7 @@ def load_office_registry(path: str) -> dict[str, int]:
 def export_measure_register(xlsx: Optional[str] = None, csv: Optional[str] = None,
                             quarter: Optional[QuarterText] = None) -> dict[str, str]:
     """Write the measure register as a formatted XLSX and/or CSV (overdue judged at the quarter's cycle date)."""
-    from tasks.measures.register import export_register_csv, export_register_xlsx
+    from tasks.measures.export import export_register_csv, export_register_xlsx
 
     as_of = (Quarter.parse(quarter) if quarter else Quarter.last_complete()).cycle_date
     upgrade()
@@ -163,10 +154,10 @@ def review_measure_proposals(
     another quarter or region, unknown code, decided twice); the run is "Partial" when
     one was refused. Returns ``{"quarter", "region", "applied", "refused", "left_proposed"}``.
     """
-    from tasks.measures.register import review_proposals
+    from tasks.measures.edits import review_proposals
 
     q = str(Quarter.parse(quarter))
-    region = _check_region(region)
+    region = check_region(region, configured_regions()) if region is not None else None
     upgrade()
     with session_scope() as session:
         result = review_proposals(session, list(decisions), reviewer, _now(), quarter=q, region=region)
@@ -205,7 +196,7 @@ def update_measure(
     A refused update (invalid transition, missing co-design, stale version, unknown
     code, bad value) fails the run with the reason.
     """
-    from tasks.measures.register import update_measure as update
+    from tasks.measures.edits import edit_measure as update
 
     changes = fields.model_dump(exclude_none=True) if fields else {}
     upgrade()
@@ -272,7 +263,7 @@ def await_proposal_review(quarter: str, codes: list[str], timeout_seconds: int, 
     from prefect.exceptions import FlowPauseTimeout
     from prefect.flow_runs import pause_flow_run
 
-    from tasks.measures.register import review_proposals
+    from tasks.measures.edits import review_proposals
 
     q = str(Quarter.parse(quarter))
     codes = sorted(set(codes))

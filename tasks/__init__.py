@@ -2,6 +2,11 @@
 (DataFrame in, DataFrame out, callable without Prefect) plus a ``step`` module whose
 functions own the database session and are what the flows wrap.
 
+The eight steps of the loop (``domain.md``: collect, validate, measure, detect,
+prioritise, assign, measure the effect, report) map onto the stages as: collect = 1,
+validate = 2, insight = 3-5 (with text serving 4), measures = 6, effects = 7,
+reports and delivery = 8. Docstrings say "loop step N" in that numbering.
+
 =================  ==========================================================================
 ``collect``        files in the drop folder -> one typed staging frame per file; the office registry
 ``validate``       staging frame -> accepted rows (GE suites), quarantine with reasons, duplicates,

@@ -26,7 +26,7 @@ def test_offices_load_merges_and_measures_export(tmp_path, env, prefect_harness)
     assert "0 added, 0 updated, 1 unchanged" in again.output
 
     from models.db import session_scope
-    from tasks.measures.register import seed_measures
+    from demo.seed_measures import seed_measures
 
     with session_scope() as session:
         seed_measures(session, [{

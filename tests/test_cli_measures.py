@@ -14,9 +14,12 @@ from typer.testing import CliRunner
 
 from cxloop.cli import app
 from cxloop.config import read_offices_csv
+from demo.seed_measures import seed_measures
 from models.db import session_scope
 from models.tables import Measure, MeasureHistory
 from tasks.measures import register as reg
+from tasks.measures.export import REGISTER_LABELS, export_register_xlsx
+from tasks.measures.status import is_override
 from tasks.collect.offices import merge_offices
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -34,7 +37,7 @@ def _rec(code: str, status: str, region: str, offices: list[str], due: str, **ex
 def register(env):
     with session_scope() as session:
         merge_offices(session, read_offices_csv(ROOT / "config" / "offices.csv"))
-        reg.seed_measures(session, [
+        seed_measures(session, [
             _rec("M-52-P", "proposed", "52", ["52-01"], "2099-01-01"),
             _rec("M-52-A", "approved", "52", ["52-02"], "2026-05-01"),            # overdue
             _rec("M-66-I", "in_progress", "66", ["66-01"], "2026-05-01", codesign_date="2026-03-01",
@@ -122,7 +125,7 @@ def test_override_is_recorded_and_shown(register):
     m, history = _measure("M-52-A")
     assert m.status == "in_progress"
     assert history[-1].comment == "override: срочно: решение министерства — старт без воркшопа"
-    assert reg.is_override(history[-1]) and not any(reg.is_override(h) for h in history[:-1])
+    assert is_override(history[-1]) and not any(is_override(h) for h in history[:-1])
 
     shown = _invoke("show", "M-52-A")
     assert shown.exit_code == 0, shown.output
@@ -138,14 +141,14 @@ def test_override_is_recorded_and_shown(register):
 
 def _edited_export(path: Path, edits: dict[str, dict[str, object]]) -> Path:
     with session_scope() as session:
-        reg.export_register_xlsx(session, path, date(2026, 7, 5))
+        export_register_xlsx(session, path, date(2026, 7, 5))
     wb = load_workbook(path)
     ws = wb.active
     col = {c.value: c.column for c in ws[1]}
     rows = {ws.cell(row=r, column=1).value: r for r in range(2, ws.max_row + 1)}
     for code, cells in edits.items():
         for column, value in cells.items():
-            ws.cell(row=rows[code], column=col[reg.REGISTER_LABELS["ru"][column]]).value = value
+            ws.cell(row=rows[code], column=col[REGISTER_LABELS["ru"][column]]).value = value
     wb.save(path)
     return path
 

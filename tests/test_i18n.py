@@ -161,7 +161,7 @@ def test_translator_formats_contexts_and_plurals():
 
 
 def test_why_sentences_decline_the_office_count():
-    from tasks.insight.painpoints import SENTENCES, why_this_rank
+    from tasks.insight.explain import SENTENCES, why_this_rank
 
     row = {"level": "region", "client_type": "citizen", "theme": "waiting_time", "rank": 1, "negative_share": 12.0,
            "ray": "effort", "reach_offices": 1, "offices_total": 21}

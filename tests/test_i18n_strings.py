@@ -59,7 +59,9 @@ def _in_template(entries) -> list:
 
 
 def test_layout_words_come_from_the_catalogs(po):
-    from tasks.reports.render import _LAYOUT_TEXT, _layout_text, _layout_texts
+    from tasks.reports.strings import LAYOUT_TEXT as _LAYOUT_TEXT
+    from tasks.reports.strings import layout_text as _layout_text
+    from tasks.reports.strings import layout_texts as _layout_texts
 
     assert all(isinstance(e, (str, Marked)) for e in _LAYOUT_TEXT.values())  # msgids, not a table per language
     assert _in_template(_LAYOUT_TEXT.values()) == []
@@ -88,7 +90,8 @@ def test_layout_words_come_from_the_catalogs(po):
 
 
 def test_report_layout_notes_are_in_the_report_language():
-    from tasks.reports.render import REGISTER_CSV_KEY, report_layout
+    from tasks.reports.attachments import REGISTER_CSV_KEY
+    from tasks.reports.layout import report_layout
 
     def context(lang):
         rows = [{"code": f"M-{i}"} for i in range(20)]
@@ -111,51 +114,53 @@ def test_report_layout_notes_are_in_the_report_language():
 
 
 def test_register_headers_and_codesign_forms_come_from_the_catalogs(po):
-    from tasks.measures import register as reg
+    from tasks.measures.export import EXPORT_COLUMNS, REGISTER_COLUMN_MSGIDS, REGISTER_LABELS
+    from tasks.measures.status import CODESIGN_FORM_LABELS, CODESIGN_FORM_MSGIDS, CODESIGN_FORMS, codesign_label
 
-    assert _in_template(reg._REGISTER_COLUMN_MSGIDS.values()) == []
-    assert _in_template(reg._CODESIGN_FORM_MSGIDS.values()) == []
-    assert set(reg.REGISTER_LABELS) == set(LANGUAGES) == set(reg.CODESIGN_FORM_LABELS)
+    assert _in_template(REGISTER_COLUMN_MSGIDS.values()) == []
+    assert _in_template(CODESIGN_FORM_MSGIDS.values()) == []
+    assert set(REGISTER_LABELS) == set(LANGUAGES) == set(CODESIGN_FORM_LABELS)
     for lang in LANGUAGES:
-        assert reg.REGISTER_LABELS[lang] == {c: _msgstr(po, lang, e) for c, e in reg._REGISTER_COLUMN_MSGIDS.items()}
-        assert reg.CODESIGN_FORM_LABELS[lang] == {f: _msgstr(po, lang, e) for f, e in reg._CODESIGN_FORM_MSGIDS.items()}
-        assert set(reg.REGISTER_LABELS[lang]) == set(reg.EXPORT_COLUMNS)
-        assert set(reg.CODESIGN_FORM_LABELS[lang]) == set(reg.CODESIGN_FORMS)
+        assert REGISTER_LABELS[lang] == {c: _msgstr(po, lang, e) for c, e in REGISTER_COLUMN_MSGIDS.items()}
+        assert CODESIGN_FORM_LABELS[lang] == {f: _msgstr(po, lang, e) for f, e in CODESIGN_FORM_MSGIDS.items()}
+        assert set(REGISTER_LABELS[lang]) == set(EXPORT_COLUMNS)
+        assert set(CODESIGN_FORM_LABELS[lang]) == set(CODESIGN_FORMS)
     # Every language has its own headers (KPI is KPI in Russian and English alike).
-    for column in reg.EXPORT_COLUMNS:
-        headers = {reg.REGISTER_LABELS[lang][column] for lang in LANGUAGES}
+    for column in EXPORT_COLUMNS:
+        headers = {REGISTER_LABELS[lang][column] for lang in LANGUAGES}
         assert len(headers) == (2 if column == "kpi_metric" else 3), (column, headers)
-    for form in reg.CODESIGN_FORMS:
-        assert len({reg.CODESIGN_FORM_LABELS[lang][form] for lang in LANGUAGES}) == 3
+    for form in CODESIGN_FORMS:
+        assert len({CODESIGN_FORM_LABELS[lang][form] for lang in LANGUAGES}) == 3
     # The wording of the old tables, kept (files exported before still import), "%%" read as "%".
-    assert reg.REGISTER_LABELS["ru"]["code"] == "Код" and reg.REGISTER_LABELS["fi"]["code"] == "Tunnus"
-    assert reg.REGISTER_LABELS["ru"]["effect_ci_low"] == "95% ДИ от"
-    assert reg.REGISTER_LABELS["en"]["effect_ci_high"] == "95% CI high"
-    assert reg.REGISTER_LABELS["fi"]["effect_ci_low"] == "95 % LV alaraja"
-    assert reg.REGISTER_LABELS["fi"]["kpi_metric"] == "Mittari"
-    assert reg.CODESIGN_FORM_LABELS["ru"]["client_test"] == "тестирование с клиентами"
-    assert reg.CODESIGN_FORM_LABELS["fi"]["workshop"] == "työpaja"
-    assert reg.codesign_label("observation", "fi") == "havainnointi"
-    assert reg.codesign_label("observation", "de") == "observation"  # English for other languages
+    assert REGISTER_LABELS["ru"]["code"] == "Код" and REGISTER_LABELS["fi"]["code"] == "Tunnus"
+    assert REGISTER_LABELS["ru"]["effect_ci_low"] == "95% ДИ от"
+    assert REGISTER_LABELS["en"]["effect_ci_high"] == "95% CI high"
+    assert REGISTER_LABELS["fi"]["effect_ci_low"] == "95 % LV alaraja"
+    assert REGISTER_LABELS["fi"]["kpi_metric"] == "Mittari"
+    assert CODESIGN_FORM_LABELS["ru"]["client_test"] == "тестирование с клиентами"
+    assert CODESIGN_FORM_LABELS["fi"]["workshop"] == "työpaja"
+    assert codesign_label("observation", "fi") == "havainnointi"
+    assert codesign_label("observation", "de") == "observation"  # English for other languages
 
 
 @pytest.mark.parametrize("lang", LANGUAGES)
 def test_register_import_accepts_the_headers_and_forms_of_every_language(tmp_path, lang):
-    from tasks.measures import register as reg
-    from tasks.measures import register_io as rio
+    from tasks.measures.export import EXPORT_COLUMNS, REGISTER_LABELS
+    from tasks.measures.register_file import read_register_file
+    from tasks.measures.status import CODESIGN_FORM_LABELS, CODESIGN_FORMS, codesign_form_id
 
-    labels = reg.REGISTER_LABELS[lang]
+    labels = REGISTER_LABELS[lang]
     path = tmp_path / f"register_{lang}.csv"
     with path.open("w", encoding="utf-8-sig", newline="") as fh:
         writer = csv.writer(fh)
-        writer.writerow([labels[c] for c in reg.EXPORT_COLUMNS])
-        writer.writerow(["M-1" if c == "code" else "1" if c == "version" else "" for c in reg.EXPORT_COLUMNS])
-    register = rio.read_register_file(path)
+        writer.writerow([labels[c] for c in EXPORT_COLUMNS])
+        writer.writerow(["M-1" if c == "code" else "1" if c == "version" else "" for c in EXPORT_COLUMNS])
+    register = read_register_file(path)
     assert register.ignored == []
-    assert {c: label for c, (_pos, label) in register.columns.items()} == {c: labels[c] for c in reg.EXPORT_COLUMNS}
-    for form in reg.CODESIGN_FORMS:
-        assert reg.codesign_form_id(reg.CODESIGN_FORM_LABELS[lang][form]) == form
-        assert reg.codesign_form_id(reg.CODESIGN_FORM_LABELS[lang][form].upper()) == form
+    assert {c: label for c, (_pos, label) in register.columns.items()} == {c: labels[c] for c in EXPORT_COLUMNS}
+    for form in CODESIGN_FORMS:
+        assert codesign_form_id(CODESIGN_FORM_LABELS[lang][form]) == form
+        assert codesign_form_id(CODESIGN_FORM_LABELS[lang][form].upper()) == form
 
 
 @pytest.mark.parametrize("lang, title", [("ru", "Реестр мер"), ("en", "Measure register"), ("fi", "Toimenpiderekisteri")])
@@ -163,13 +168,13 @@ def test_register_xlsx_sheet_and_headers_are_in_the_language(db_url, tmp_path, l
     from openpyxl import load_workbook
 
     from models.db import session_scope
-    from tasks.measures import register as reg
+    from tasks.measures.export import EXPORT_COLUMNS, REGISTER_LABELS, export_register_xlsx
 
     with session_scope(db_url) as s:
-        path = reg.export_register_xlsx(s, tmp_path / "register.xlsx", date(2026, 10, 5), lang)
+        path = export_register_xlsx(s, tmp_path / "register.xlsx", date(2026, 10, 5), lang)
     ws = load_workbook(path).active
     assert ws.title == title
-    assert [c.value for c in ws[1]] == [reg.REGISTER_LABELS[lang][c] for c in reg.EXPORT_COLUMNS]
+    assert [c.value for c in ws[1]] == [REGISTER_LABELS[lang][c] for c in EXPORT_COLUMNS]
 
 
 # --------------------------------------------------------------------------- the importance-performance chart
@@ -221,7 +226,7 @@ def _suite_items(paths):
 
 
 def test_every_expectation_type_has_a_plain_label_in_every_language(po):
-    from tasks.reports.render import QUARANTINE_RULE_LABELS, quarantine_rule_label
+    from tasks.reports.strings import QUARANTINE_RULE_LABELS, quarantine_rule_label
 
     assert _in_template(QUARANTINE_RULE_LABELS.values()) == []
     rules = {rule for rule, _column in _suite_items(EXPECTATIONS)} | {"parse"}
@@ -238,7 +243,7 @@ def test_every_expectation_type_has_a_plain_label_in_every_language(po):
 
 def test_every_intake_field_has_a_plain_label_in_every_language():
     from cxloop.domain import ITEMS
-    from tasks.reports.render import QUARANTINE_FIELD_LABELS, quarantine_field_label
+    from tasks.reports.strings import QUARANTINE_FIELD_LABELS, quarantine_field_label
 
     assert _in_template(QUARANTINE_FIELD_LABELS.values()) == []
     fields = {column for _rule, column in _suite_items(INTAKE_SUITES) if column} | {"(row)"}
@@ -259,7 +264,8 @@ def test_every_intake_field_has_a_plain_label_in_every_language():
 def test_report_context_reasons_rows_carry_plain_words(db_url, config, lang):
     from models.db import session_scope
     from models.tables import IngestedFile, Quarantine
-    from tasks.reports.render import build_report_context, render_report_html
+    from tasks.reports.context import build_report_context
+    from tasks.reports.render import render_report_html
 
     q = "2026Q3"
     with session_scope(db_url) as s:

@@ -257,10 +257,12 @@ def run(rows: int, seed: int = 11) -> list[tuple[str, int, float]]:
     from models import store
     from tasks.insight.index import quarter_index
     from tasks.validate.ingest import store_feedback, to_feedback_frame, validation_parameters
-    from tasks.collect.readers import read_channel_file, stage_rows
+    from tasks.collect.readers import read_channel_file
+    from tasks.collect.staging import stage_rows
     from tasks.insight.painpoints import prioritise_pain_points
     from tasks.collect.offices import merge_offices
-    from tasks.validate.suites import apply_suite, split_duplicates
+    from tasks.validate.dedup import split_duplicates
+    from tasks.validate.suites import apply_suite
 
     config = get_config()
     quarter = Quarter.parse("2026Q3")
@@ -317,7 +319,8 @@ def run(rows: int, seed: int = 11) -> list[tuple[str, int, float]]:
 def run_intake(rows: int, seed: int = 11) -> dict[str, float]:
     """Intake + validation of one contact-centre CSV of ``rows`` rows, against a bare pandas.read_csv."""
     from tasks.validate.ingest import validation_parameters
-    from tasks.collect.readers import read_channel_file, stage_rows
+    from tasks.collect.readers import read_channel_file
+    from tasks.collect.staging import stage_rows
     from tasks.validate.suites import apply_suite
 
     config = get_config()
@@ -330,10 +333,10 @@ def run_intake(rows: int, seed: int = 11) -> dict[str, float]:
         t_pandas = time.perf_counter() - start
         n = len(bare)
         del bare
-        from tasks.validate.suites import _gx
+        from tasks.validate.suites import ge_context
 
         start = time.perf_counter()
-        _gx()  # Great Expectations' import and context: once per process, whatever the rows
+        ge_context()  # Great Expectations' import and context: once per process, whatever the rows
         t_ge_start = time.perf_counter() - start
         start = time.perf_counter()
         raw = read_channel_file(path, "contact_center", config)

@@ -28,7 +28,8 @@ import numpy as np
 import pandas as pd
 
 from cxloop.quarters import Quarter, quarter_range
-from tasks.effects.estimators import EffectResult, estimate_effect
+from tasks.effects.estimators import estimate_effect
+from tasks.effects.results import EffectResult
 
 
 @dataclass(frozen=True)

@@ -137,7 +137,7 @@ def rows_per_office_at_scale_one(offices, seed: int) -> float:
 
 
 def _ingest_folder(folder: Path, quarter: str, config) -> tuple[list, dict[str, int]]:
-    from tasks.validate.quarantine import resolve_inputs
+    from tasks.collect.discovery import resolve_inputs
     from tasks.validate.step import ingest_one_file
 
     reports = [ingest_one_file(item, config) for item in resolve_inputs([str(folder)], None, quarter)]
@@ -193,13 +193,13 @@ def compare_reports(folder: Path, timer: Timer, limit: int | None = None) -> dic
     Prefect's embedded server start excluded). The PDFs are compared byte for byte."""
     from cxloop.config import get_config
     from cxloop.settings import get_settings
-    from flows.fanout import report_scopes
+    from cxloop.domain import report_scopes
     from models.db import dispose_engines, session_scope
     from tasks.reports.render import write_reports
 
     settings = get_settings()
     config = get_config(settings.config_dir)
-    every = report_scopes(config)
+    every = report_scopes(config.regions)
     scopes = every[:limit] if limit else every
     per_scope: dict[str, float] = {}
     serial = {}
@@ -288,8 +288,8 @@ def run(rows: int, seed: int, history_scale: float, keep: Path | None, regions: 
     from tasks.measures.step import export_register, propose_measures
     from tasks.text.step import find_emerging_topics
     from demo.generate import generate_demo_data
-    from tasks.measures.register import seed_measures
-    from tasks.validate.quarantine import build_data_docs
+    from demo.seed_measures import seed_measures
+    from tasks.validate.datadocs import build_data_docs
     from tasks.collect.offices import merge_offices
 
     timer = Timer()

@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
+import re
 import sqlite3
 import sys
 from pathlib import Path
@@ -27,7 +28,10 @@ from pypdf import PdfReader
 
 # Columns that hold the wall-clock time of the run, not a result of the input.
 WALL_CLOCK = {"ingested_at", "created_at", "updated_at", "acquired_at", "heartbeat_at", "sent_at", "released_at",
-              "evaluated_at", "attempted_at"}
+              "evaluated_at", "attempted_at", "at"}
+# Headers of an e-mail that change with every run (when it was written, its id, MIME boundaries).
+_RUN_HEADERS = re.compile(rb"^(Date|Message-ID|Message-Id): .*$", re.MULTILINE)
+_BOUNDARY = re.compile(rb"={15}\d+==")
 
 
 def dump_database(db: Path, out: Path) -> None:
@@ -50,7 +54,12 @@ def dump_outputs(out_dir: Path, out: Path) -> None:
         if not path.is_file():
             continue
         rel = str(path.relative_to(out_dir)).replace("/", "__")
-        if path.suffix == ".pdf":
+        if "data_docs" in path.parts:  # GE Data Docs: file names and pages carry the run's time
+            continue
+        if path.suffix == ".eml":
+            body = _BOUNDARY.sub(b"BOUNDARY", _RUN_HEADERS.sub(b"", path.read_bytes()))
+            (out / f"out_{rel}.sha256").write_text(hashlib.sha256(body).hexdigest() + "\n")
+        elif path.suffix == ".pdf":
             reader = PdfReader(path)
             text = "\n\f\n".join(page.extract_text() or "" for page in reader.pages)
             (out / f"out_{rel}.txt").write_text(text, encoding="utf-8")

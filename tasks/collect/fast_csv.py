@@ -1,13 +1,8 @@
-"""Stage 1 (collect), the fast path for large delimited exports.
-
-``tasks.collect.readers`` reads CSV with Python's csv module, which is exact about
-physical line numbers but slow for millions of rows. When a file has no quote
-characters and no bare carriage returns, every record is exactly one line, so
-pandas' C parser can read it and the physical line number is the record's
-position plus one. Anything else (quotes, ragged rows, odd line ends) returns
-``None`` and the caller uses the exact path. Both paths give the same frame:
-canonical columns of stripped strings, ``source_row``,
-and the counts of blank and repeated header rows.
+"""Collect stage (loop step 1), the fast path for large delimited exports. The readers' csv module is
+exact about physical line numbers but slow for millions of rows; when a file has no quote
+characters and no bare carriage returns, every record is one line, so pandas' C parser reads
+it and the line number is the record's position plus one. Anything else returns ``None`` and
+the caller uses the exact path; both give the same frame and blank/repeated-header counts.
 """
 
 from __future__ import annotations
@@ -18,6 +13,7 @@ import numpy as np
 import pandas as pd
 
 from cxloop.config import ChannelMapping
+from tasks.collect.headers import PERSONAL_FIELDS, header_map, is_header, norm_header
 
 HEADER_SCAN_ROWS = 20
 
@@ -39,13 +35,11 @@ def _maybe_padded(text: str, delimiter: str, raw: bytes | None) -> bool:
 def read_delimited_fast(text: str, delimiter: str, mapping: ChannelMapping, raw: bytes | None = None) -> tuple[pd.DataFrame, int, int] | None:
     """(frame, blank rows, repeated header rows), or None when the exact path is needed.
     ``raw`` (the file's bytes) lets a cheap byte-level check skip stripping."""
-    from tasks.collect.readers import PERSONAL_FIELDS, _header_map, _is_header, norm_header
-
     if '"' in text or text.count("\r") != text.count("\r\n"):
         return None
     head_lines = text.split("\n", HEADER_SCAN_ROWS)[:HEADER_SCAN_ROWS]
     head = [[c.strip() for c in line.rstrip("\r").split(delimiter)] for line in head_lines]
-    header_at = next((i for i, cells in enumerate(head) if _is_header(cells, mapping)), None)
+    header_at = next((i for i, cells in enumerate(head) if is_header(cells, mapping)), None)
     if header_at is None:
         return None  # let the exact path raise its precise error
     header_cells = head[header_at]
@@ -56,7 +50,7 @@ def read_delimited_fast(text: str, delimiter: str, mapping: ChannelMapping, raw:
         )
     except (pd.errors.ParserError, ValueError):
         return None  # rows longer than the header and the like: the exact path handles them
-    hmap = {pos: f for pos, f in _header_map(header_cells, mapping).items() if f not in PERSONAL_FIELDS}
+    hmap = {pos: f for pos, f in header_map(header_cells, mapping).items() if f not in PERSONAL_FIELDS}
     body = grid.iloc[header_at + 1 :]
     cells = body.fillna("")
     # Strip cells only when some cell has surrounding blanks: a few byte counts over

@@ -26,5 +26,6 @@ def merge_offices(session: Session, offices: list[cfg.Office]) -> dict[str, int]
     return {"added": added, "updated": updated, "unchanged": len(offices) - added - updated}
 
 
-def region_names(session: Session) -> dict[str, str]:
-    return dict(session.execute(select(Office.region_code, Office.region_name).distinct()).all())
+def office_regions(session: Session) -> dict[str, str]:
+    """Office code -> region code, from the office registry in the database."""
+    return dict(session.execute(select(Office.office_code, Office.region_code)).all())

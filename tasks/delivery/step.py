@@ -1,4 +1,8 @@
-"""The delivery stage's step: e-mail the quarter's PDFs to their recipients."""
+"""The delivery stage's step: e-mail the quarter's PDFs to their recipients.
+
+What the quarterly cycle wraps as its ``deliver-reports`` task; the work itself is
+:func:`tasks.delivery.send.mail_reports`, in one database session.
+"""
 
 from __future__ import annotations
 
@@ -9,7 +13,7 @@ from models.db import session_scope
 
 def deliver_reports(quarter: str, reports: dict, config: AppConfig, settings: Settings, force: bool = False):
     """Send each report to its scope's recipients (SMTP, or ``.eml`` files in the outbox); the delivery summary."""
-    from tasks.delivery.send import deliver_reports as deliver
+    from tasks.delivery.send import mail_reports
 
     with session_scope() as session:
-        return deliver(session, quarter, reports, config, settings, force=force)
+        return mail_reports(session, quarter, reports, config, settings, force=force)

@@ -84,7 +84,7 @@ from math import factorial
 import numpy as np
 import pandas as pd
 
-from cxloop.domain import CLIENT_TYPES, RAYS
+from cxloop.domain import CLIENT_TYPES, COUNTRY_CODE, RAYS
 from tasks.insight.index import respondent_rays
 
 P = len(RAYS)
@@ -272,7 +272,7 @@ def drivers_for_quarter(
         return pd.DataFrame(columns=columns)
     prepared = _prepare(answers, outcome)  # the ray scores once for both levels
     region = _drivers(*prepared, by=["region_code"], min_n=min_n, min_distinct=min_distinct)
-    country = _drivers(*prepared, by=[], min_n=min_n, min_distinct=min_distinct).assign(region_code="ALL")
+    country = _drivers(*prepared, by=[], min_n=min_n, min_distinct=min_distinct).assign(region_code=COUNTRY_CODE)
     parts = [p[columns] for p in (region, country) if not p.empty]
     return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=columns)
 
@@ -310,50 +310,3 @@ def _drivers(
     ).reset_index(drop=True)
     out["n"] = out["n"].astype("int64")
     return out[columns]
-
-
-def _synthetic_answers(offices: int, per_cell: int, seed: int = 7) -> pd.DataFrame:
-    """Survey answers for the benchmark: ``offices`` x 2 client types x ``per_cell``
-    respondents; overall driven by effort (strongly) and personalisation."""
-    from cxloop.domain import RAY_ITEMS
-
-    rng = np.random.default_rng(seed)
-    n = offices * 2 * per_cell
-    office = np.repeat(np.arange(offices), 2 * per_cell)
-    client = np.tile(np.repeat(np.array(CLIENT_TYPES, dtype=object), per_cell), offices)
-    common = rng.normal(0.0, 0.5, n)
-    frame: dict[str, object] = {
-        "office_code": pd.Categorical.from_codes(office, [f"{i // 100:02d}-{i % 100:02d}" for i in range(offices)]),
-        "client_type": client,
-    }
-    latent = {}
-    for ray, items in RAY_ITEMS.items():
-        latent[ray] = 4.0 + common + rng.normal(0.0, 0.6, n)
-        for item in items:
-            answer = np.clip(np.rint(latent[ray] + rng.normal(0.0, 0.5, n)), 1, 5)
-            answer[rng.random(n) < 0.03] = np.nan
-            frame[item] = answer
-    overall = 7.5 + 1.5 * (latent["effort"] - 4) + 0.7 * (latent["personalisation"] - 4) + rng.normal(0.0, 1.0, n)
-    overall = np.clip(np.rint(overall), 1, 10)
-    overall[rng.random(n) < 0.2] = np.nan
-    frame["overall"] = overall
-    return pd.DataFrame(frame)
-
-
-if __name__ == "__main__":  # pragma: no cover - timing check: python -m tasks.insight.drivers [offices] [per cell]
-    import sys
-    import time
-
-    offices = int(sys.argv[1]) if len(sys.argv) > 1 else 2400
-    per_cell = int(sys.argv[2]) if len(sys.argv) > 2 else 400
-    answers = _synthetic_answers(offices, per_cell)
-    start = time.perf_counter()
-    result = key_drivers(answers, by=("office_code",))
-    elapsed = time.perf_counter() - start
-    groups = result.groupby(["office_code", "client_type"], observed=True).ngroups
-    print(
-        f"key_drivers by office: {len(answers):,} respondents, {offices:,} offices x 2 client types "
-        f"(+ pooled) -> {groups:,} groups decomposed in {elapsed:.2f} s"
-    )
-    top = result[result["client_type"] == "all"].groupby("ray")["importance"].mean().sort_values(ascending=False)
-    print("mean importance over offices (all clients): " + ", ".join(f"{r} {v:.2f}" for r, v in top.items()))

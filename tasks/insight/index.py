@@ -1,4 +1,4 @@
-"""Stage 3 of the loop, *measure*: the client-centricity star ("Звезда клиентоцентричности").
+"""Loop step 3, *measure*: the client-centricity star ("Звезда клиентоцентричности").
 
 Definition (``shared/domain.md``): item score = (answer − 1) / 4 × 100; a ray is the
 mean of a respondent's answered items of that ray (a respondent with none does not
@@ -21,9 +21,8 @@ import numpy as np
 import pandas as pd
 
 from cxloop.config import StarThresholds
-from cxloop.domain import ITEMS, RAY_ITEMS, RAYS
+from cxloop.domain import COUNTRY_CODE, ITEMS, RAY_ITEMS, RAYS, Z95
 
-Z95 = 1.959963984540054
 OUTPUT_COLUMNS = [*RAYS, "index", "se", "ci_low", "ci_high", "n", "stars", "sufficient_sample"]
 
 
@@ -116,7 +115,7 @@ def quarter_index(answers: pd.DataFrame, thresholds: StarThresholds) -> pd.DataF
     region = star_index(answers, by=["region_code"], thresholds=thresholds)
     parts.append(region.assign(level="region", unit_code=region["region_code"]))
     country = star_index(answers, by=[], thresholds=thresholds)
-    parts.append(country.assign(level="country", unit_code="ALL", region_code=None))
+    parts.append(country.assign(level="country", unit_code=COUNTRY_CODE, region_code=None))
     return pd.concat(parts, ignore_index=True)
 
 

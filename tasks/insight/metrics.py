@@ -1,4 +1,4 @@
-"""Stage 3 of the loop, *measure*: the satisfaction metrics reported beside the star
+"""Loop step 3, *measure*: the satisfaction metrics reported beside the star
 index, wherever a channel carries the answers they need.
 
 Definitions (``shared/domain.md``, "Other metrics"):
@@ -10,7 +10,7 @@ Definitions (``shared/domain.md``, "Other metrics"):
   % detractors (0-6), −100..100. Margin of error (95 %) by the domain's formula
   1.96 · 100 · √(((p + d) − (p − d)²) / n) with p, d the promoter and detractor
   shares: the standard error of a difference of two shares of one multinomial
-  sample (the 1.96 is taken at full precision, :data:`Z95`).
+  sample (the 1.96 is taken at full precision, :data:`cxloop.domain.Z95`).
 * **CES** of "it was easy to get the service" (1-7): the mean answer with a 95 % t
   interval (clipped to 1-7) and the share answering 5-7 ("easy", %).
 * **CSAT** of star ratings (contact-centre calls, the office review book, map and
@@ -47,15 +47,13 @@ from scipy import stats
 from sqlalchemy import select
 from sqlmodel import Session
 
-from cxloop.domain import SURVEY_QUESTIONS
+from cxloop.domain import COUNTRY_CODE, SURVEY_QUESTIONS, Z95, wilson_interval
 
-Z95 = 1.959963984540054  # the 97.5 % normal quantile; the domain's "1.96"
 MIN_SAMPLE = 30  # as config/thresholds.yaml star.min_sample
 DECIMALS = 6
 CLIENT_GROUPS = ("citizen", "employer", "all")
 CSAT_CHANNELS = ("contact_center", "review_book", "social")
 ALL_CHANNELS = "all"
-COUNTRY = "ALL"
 
 SURVEY_COLUMNS = [
     "n",
@@ -84,20 +82,6 @@ def t_interval(values: np.ndarray, low: float = -math.inf, high: float = math.in
         return mean, math.nan, math.nan
     half = float(stats.t.ppf(0.975, n - 1)) * float(values.std(ddof=1)) / math.sqrt(n)
     return mean, max(low, mean - half), min(high, mean + half)
-
-
-def wilson_interval(successes: int, n: int, z: float = Z95) -> tuple[float, float]:
-    """The Wilson score interval of a proportion (0-1); NaN for n = 0.
-
-    centre = (p + z²/2n) / (1 + z²/n), half-width = z / (1 + z²/n) · √(p(1−p)/n + z²/4n²).
-    """
-    if n == 0:
-        return math.nan, math.nan
-    p = successes / n
-    denom = 1.0 + z * z / n
-    centre = (p + z * z / (2 * n)) / denom
-    half = z / denom * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n))
-    return max(0.0, centre - half), min(1.0, centre + half)
 
 
 def nps_margin(promoters: float, detractors: float, n: int, z: float = Z95) -> float:
@@ -335,7 +319,7 @@ def quarter_metrics(session: Session, quarter: str, level: str = "region", min_s
             for office, region in frame[["office_code", "region_code"]].dropna().drop_duplicates().itertuples(index=False):
                 region_of.setdefault(str(office), str(region))
 
-    units: dict[str, dict] = {COUNTRY: scope_metrics(answers, feedback, min_sample)}
+    units: dict[str, dict] = {COUNTRY_CODE: scope_metrics(answers, feedback, min_sample)}
     codes = sorted({str(c) for c in pd.concat([survey_units[unit_col], csat_units[unit_col]]).dropna()})
     for code in codes:
         survey = survey_units[survey_units[unit_col].astype(str) == code]

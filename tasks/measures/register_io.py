@@ -1,27 +1,14 @@
-"""The measure register's round trip through Excel: apply an edited export back.
+"""Applying an edited register file back: each row judged against the register, then
+written through the same rules as every other edit.
 
 The working group exports the register (``cxloop measures export --xlsx``), edits
 it in Excel — a status, an owner, a due date, the co-design evidence — and gives
-it back (``cxloop measures import --xlsx``). This module reads that file and
-applies what changed, through the same register rules as every other edit
-(``tasks.measures.register``): the status flow, the co-design rule, the version check and
-one history row per changed field. A row is applied whole or not at all.
+it back (``cxloop measures import --xlsx``). :mod:`tasks.measures.register_file` reads
+and stages the file (steps 1-2); this module judges and applies it, through the
+register's rules (:mod:`tasks.measures.register`, :mod:`tasks.measures.status`): the
+status flow, the co-design rule, the version check and one history row per changed
+field. A row is applied whole or not at all.
 
-How a file is read and judged:
-
-1. **Read.** The first sheet of an XLSX (formulas come back as their text and are
-   never evaluated; the archive is checked like any incoming workbook) or a CSV
-   (encoding and delimiter detected as for feedback files). Row 1 is the header;
-   each header is matched to a register column by its label in Russian, English or
-   Finnish, or by the column id (case, spacing and ё-insensitive). ``code`` and
-   ``version`` are required; any other column may be left out (the register keeps
-   its value); unknown columns are ignored and listed.
-2. **Stage.** Every cell becomes text the way the export writes it: dates ISO
-   (Excel dates, ``dd.mm.yyyy`` accepted), whole numbers without ``.0``, decimal
-   commas as points, the co-design form's label as its id, the status
-   case-insensitive, the office list sorted; the apostrophe the export puts before
-   formula-like text is removed. A value that cannot be read stays as typed, so the
-   suite can name it.
 3. **Validate** with the Great Expectations suite ``expectations/measure_register.json``
    (run by :func:`tasks.validate.suites.run_suite`, restricted to the columns present):
    unknown or repeated codes, versions, status names, dates, co-design forms and
@@ -37,7 +24,7 @@ How a file is read and judged:
    flow, or when it starts a measure without co-design evidence (the override is
    for the approver on the command line or in the UI, not for a spreadsheet).
    Computed columns (overdue, effect results, the effect verdict) are ignored.
-5. **Apply** the rest with :func:`tasks.measures.register.update_measure`: fields first, then
+5. **Apply** the rest with :func:`tasks.measures.edits.edit_measure`: fields first, then
    the status, ``expected_version`` = the row's version; the history comment is the
    row's "change comment" cell or ``import of <file name>``.
 
@@ -47,10 +34,7 @@ run (:func:`import_register_file` does both).
 
 from __future__ import annotations
 
-import csv
-import io
 import json
-import math
 import tempfile
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
@@ -61,41 +45,36 @@ from typing import Any
 import pandas as pd
 from sqlmodel import Session, select
 
+from cxloop.domain import COUNTRY_CODE
+from cxloop.export_safety import neutralise_formula
 from models.tables import Measure
-from tasks.measures import register as reg
-from cxloop.export_safety import FORMULA_PREFIXES, neutralise_formula
-from tasks.collect.readers import IntakeError, check_xlsx_archive, decode_bytes, norm_header, parse_date
+from tasks.collect.offices import office_regions
+from tasks.measures.edits import edit_measure, preview
+from tasks.measures.export import REGISTER_LABELS
+from tasks.measures.register import VersionConflict, normalise_changes, normalise_offices
+from tasks.measures.register_file import (
+    COMMENT_COLUMN,
+    EDITABLE_COLUMNS,
+    FLOAT_COLUMNS,
+    READ_ONLY_COLUMNS,
+    RegisterFile,
+    read_register_file,
+    stage_rows,
+    stored_value,
+)
+from tasks.measures.status import CodesignMissing, InvalidTransition, check_status_change
 from tasks.validate.redaction import redact
 from tasks.validate.suites import load_suite_json, run_suite
 
 SUITE = "measure_register"
-MAX_ROWS = 100_000
-
-KEY_COLUMNS = ("code", "version")
-# What a person may change through the file (status has its own flow).
-EDITABLE_COLUMNS: tuple[str, ...] = (
-    "title", "description", "owner", "offices", "journey_stage", "type", "codesign_date", "codesign_form",
-    "codesign_clients", "planned_start", "due_date", "implemented_on", "kpi_target",
-)
-# Stored fields cxloop maintains: shown for context, a change is refused.
-READ_ONLY_COLUMNS: tuple[str, ...] = ("region_code", "theme", "source_pain_point", "proposed_quarter", "kpi_metric", "kpi_baseline")
-COMMENT_COLUMN = "change_comment"
-_DATE_COLUMNS = frozenset({"codesign_date", "planned_start", "due_date", "implemented_on"})
-_INT_COLUMNS = frozenset({"version", "codesign_clients"})
-_FLOAT_COLUMNS = frozenset({"kpi_target", "kpi_baseline"})
 _TEXT_COLUMNS = frozenset({"title", "description", "owner", "region_code", "theme", "source_pain_point",
                            "proposed_quarter", "kpi_metric", "journey_stage", "type", COMMENT_COLUMN})
-_STAGED = ("code", "version", "status", *EDITABLE_COLUMNS, *READ_ONLY_COLUMNS, COMMENT_COLUMN)
 
 CODESIGN_GAPS_RU = {
     "codesign_date": "дата совместного проектирования",
     "codesign_form": "форма (воркшоп, наблюдение, тестирование с клиентами)",
     "codesign_clients": "число участвовавших клиентов (не меньше 1)",
 }
-
-
-class RegisterFileError(ValueError):
-    """The file as a whole cannot be imported (unreadable, no header, no code or version column)."""
 
 
 @dataclass
@@ -128,213 +107,6 @@ class ImportSummary:
         return out
 
 
-# --------------------------------------------------------------------------- reading
-
-
-def _header_lookup() -> dict[str, str]:
-    """Normalised header text -> column id, for every label language and the ids."""
-    lookup: dict[str, str] = {}
-    for labels in reg.REGISTER_LABELS.values():
-        for column, label in labels.items():
-            lookup[norm_header(label)] = column
-    for column in reg.EXPORT_COLUMNS:
-        lookup[norm_header(column)] = column
-    return lookup
-
-
-@dataclass
-class RegisterFile:
-    columns: dict[str, tuple[int, str]]  # column id -> (position, header as written)
-    rows: list[tuple[int, list[Any]]]  # (row number as the user sees it, cells)
-    ignored: list[str]
-
-
-def _is_blank(value: Any) -> bool:
-    return value is None or (isinstance(value, str) and not value.strip())
-
-
-def _read_xlsx(path: Path, data: bytes) -> list[tuple[int, list[Any]]]:
-    from openpyxl import load_workbook
-
-    try:
-        check_xlsx_archive(path, data)
-    except IntakeError as exc:
-        raise RegisterFileError(str(exc)) from None
-    try:
-        # Formulas are read as their text (data_only=False) and never evaluated.
-        wb = load_workbook(io.BytesIO(data), read_only=True, data_only=False)
-    except Exception as exc:  # openpyxl raises many types for broken files
-        raise RegisterFileError(f"{path}: not a readable XLSX workbook ({type(exc).__name__})") from None
-    try:
-        if not wb.worksheets:
-            raise RegisterFileError(f"{path}: the workbook has no worksheet")
-        rows = []
-        for number, cells in enumerate(wb.worksheets[0].iter_rows(values_only=True), start=1):
-            if number > MAX_ROWS + 1:
-                raise RegisterFileError(f"{path}: more than {MAX_ROWS:,} rows; the register is never that long")
-            rows.append((number, list(cells)))
-        return rows
-    finally:
-        wb.close()
-
-
-def _read_csv(path: Path, data: bytes, hints: tuple[str, ...]) -> list[tuple[int, list[Any]]]:
-    try:
-        text = decode_bytes(data, path, hints)
-    except IntakeError as exc:
-        raise RegisterFileError(str(exc)) from None
-    first = next((line for line in text.splitlines() if line.strip()), "")
-    delimiter = max((";", ",", "\t"), key=lambda d: (first.count(d), d == ";"))
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
-    rows, start = [], 1
-    try:
-        for cells in reader:
-            rows.append((start, cells))
-            start = reader.line_num + 1  # a quoted cell may span lines: number rows by their first line
-            if len(rows) > MAX_ROWS + 1:
-                raise RegisterFileError(f"{path}: more than {MAX_ROWS:,} rows; the register is never that long")
-    except csv.Error as exc:
-        raise RegisterFileError(f"{path}: line {reader.line_num}: cannot split the line into cells ({exc})") from None
-    return rows
-
-
-def read_register_file(path: Path) -> RegisterFile:
-    """The header mapping and the non-blank rows of an exported (and edited) register.
-
-    XLSX is recognised by its content (a zip archive), anything else is read as CSV.
-    Raises :class:`RegisterFileError` for a file that cannot be imported at all.
-    """
-    path = Path(path)
-    try:
-        data = path.read_bytes()
-    except OSError as exc:
-        raise RegisterFileError(f"{path}: cannot read the file ({exc.strerror})") from None
-    if not data.strip():
-        raise RegisterFileError(f"{path}: the file is empty")
-    lookup = _header_lookup()
-    if data.startswith(b"PK\x03\x04"):
-        raw_rows = _read_xlsx(path, data)
-    else:
-        hints = tuple(k for k in lookup if not k.isascii())
-        raw_rows = _read_csv(path, data, hints)
-    raw_rows = [(n, cells) for n, cells in raw_rows if not all(_is_blank(c) for c in cells)]
-    if not raw_rows:
-        raise RegisterFileError(f"{path}: no header row and no data")
-    header_no, header = raw_rows[0]
-    columns: dict[str, tuple[int, str]] = {}
-    ignored: list[str] = []
-    for pos, cell in enumerate(header):
-        if _is_blank(cell):
-            continue
-        label = str(cell).strip()
-        column = lookup.get(norm_header(label))
-        if column is None:
-            ignored.append(label)
-        elif column in columns:
-            raise RegisterFileError(f"{path}: row {header_no}: columns «{columns[column][1]}» and «{label}» are both {column}")
-        else:
-            columns[column] = (pos, label)
-    missing = [c for c in KEY_COLUMNS if c not in columns]
-    if missing:
-        names = ", ".join(f"{c} ({reg.REGISTER_LABELS['ru'][c]})" for c in missing)
-        raise RegisterFileError(
-            f"{path}: row {header_no}: no column {names}; import a file exported by 'cxloop measures export' "
-            "(the code identifies each measure, the version shows whether it changed since the export)"
-        )
-    return RegisterFile(columns=columns, rows=raw_rows[1:], ignored=ignored)
-
-
-# --------------------------------------------------------------------------- staging
-
-
-def _unneutralise(text: str) -> str:
-    """Undo the export's formula neutralisation: ``'=...`` back to ``=...``."""
-    return text[1:] if text.startswith("'") and text[1:].startswith(FORMULA_PREFIXES) else text
-
-
-def _number_text(value: Any) -> str | None:
-    """A number as text without a trailing ``.0``; text with a decimal comma gets a point."""
-    if isinstance(value, bool):
-        return str(value)
-    if isinstance(value, int):
-        return str(value)
-    if isinstance(value, float):
-        if math.isnan(value):
-            return None
-        return str(int(value)) if value.is_integer() else repr(value)
-    text = str(value).strip().replace("\u00a0", "").replace(" ", "")
-    if text.count(",") == 1 and "." not in text:
-        text = text.replace(",", ".")
-    try:
-        number = float(text)
-    except ValueError:
-        return str(value).strip()
-    if math.isfinite(number) and number.is_integer() and "e" not in text.lower():
-        return str(int(number))
-    return text
-
-
-def stage_cell(column: str, value: Any) -> str | None:
-    """One cell as the text the suite judges (``None`` for blank); see the module docstring."""
-    if _is_blank(value):
-        return None
-    if column in _DATE_COLUMNS:
-        parsed = parse_date(value)
-        return parsed.isoformat() if parsed else str(value).strip()
-    if column in _INT_COLUMNS or column in _FLOAT_COLUMNS:
-        return _number_text(value)
-    if isinstance(value, datetime):
-        value = value.date()
-    if isinstance(value, date):
-        return value.isoformat()
-    text = str(value) if not isinstance(value, float) else _number_text(value) or ""
-    if column == "description":
-        text = text.strip("\r\n\t ")
-    else:
-        text = text.strip()
-    if column == "status":
-        word = "_".join(text.lower().replace("-", " ").split())
-        return word if word in reg.STATUSES else text
-    if column == "codesign_form":
-        try:
-            return reg.codesign_form_id(text)
-        except ValueError:
-            return text
-    if column == "offices":
-        return reg.normalise_offices(text)
-    return _unneutralise(text)
-
-
-def _typed(column: str, staged: str | None) -> Any:
-    """A validated staged value as the register stores it."""
-    if staged is None:
-        return "" if column in ("offices", "description") else None
-    if column in _DATE_COLUMNS:
-        return date.fromisoformat(staged)
-    if column in _INT_COLUMNS:
-        return int(staged)
-    if column in _FLOAT_COLUMNS:
-        return float(staged)
-    return staged
-
-
-def _stage(register: RegisterFile, path: Path) -> pd.DataFrame:
-    records = []
-    for number, cells in register.rows:
-        rec: dict[str, Any] = {"source_file": path.name, "source_row": number}
-        for column in _STAGED:
-            if column not in register.columns:
-                continue
-            pos = register.columns[column][0]
-            raw = cells[pos] if pos < len(cells) else None
-            rec[column] = stage_cell(column, raw)
-            rec[f"{column}__cell"] = raw
-        records.append(rec)
-    names = list(dict.fromkeys(k for rec in records for k in rec))
-    # Object columns: cells stay what they are (no NaN/NaT for blanks, no date conversion).
-    return pd.DataFrame({k: pd.Series([rec.get(k) for rec in records], dtype=object) for k in names})
-
-
 # --------------------------------------------------------------------------- comparing
 
 
@@ -346,13 +118,13 @@ def _same(column: str, cell: Any, staged: str | None, current: Any) -> bool:
             return True
         return (staged or "") == cur.strip()
     if column == "offices":
-        return (staged or "") == reg.normalise_offices(current)
-    if column in _FLOAT_COLUMNS:
+        return (staged or "") == normalise_offices(current)
+    if column in FLOAT_COLUMNS:
         if staged is None or current is None:
             return staged is None and current is None
         # The CSV export rounds to 2 decimals.
         return abs(float(staged) - float(current)) < 0.005
-    return _typed(column, staged) == current
+    return stored_value(column, staged) == current
 
 
 def _value_text(value: Any) -> str:
@@ -361,7 +133,7 @@ def _value_text(value: Any) -> str:
 
 def _problem(rejected: list[dict[str, Any]], row: int, code: str | None, column: str, register: RegisterFile,
              rule: str, reason: str) -> None:
-    label = register.columns.get(column, (0, reg.REGISTER_LABELS["ru"].get(column, column)))[1]
+    label = register.columns.get(column, (0, REGISTER_LABELS["ru"].get(column, column)))[1]
     rejected.append({"row": row, "code": code, "field": column, "column": label, "rule": rule, "reason": reason})
 
 
@@ -381,12 +153,12 @@ def _suite_results(frame: pd.DataFrame, known_codes: list[str]) -> list[dict]:
         return run_suite(frame, SUITE, {"known_codes": known_codes}, directory=Path(tmp), distinct=False)
 
 
-def _transition_reason(exc: reg.InvalidTransition) -> str:
+def _transition_reason(exc: InvalidTransition) -> str:
     allowed = ", ".join(exc.allowed) if exc.allowed else "никуда (статус конечный)"
     return f"Переход статуса «{exc.from_status}» → «{exc.to_status}» недопустим; из «{exc.from_status}» можно: {allowed}"
 
 
-def _codesign_reason(exc: reg.CodesignMissing, measure: Any) -> str:
+def _codesign_reason(exc: CodesignMissing, measure: Any) -> str:
     parts = []
     for fld, _ in exc.gaps:
         if fld == "codesign_date" and measure.codesign_date is not None:
@@ -420,7 +192,7 @@ def import_register(
     summary = ImportSummary(file=path.name, rows=len(register.rows), ignored_columns=register.ignored, dry_run=dry_run)
     if not register.rows:
         return summary
-    frame = _stage(register, path)
+    frame = stage_rows(register, path)
     measures = {m.code: m for m in session.exec(select(Measure))}
     rejected: list[dict[str, Any]] = []
     bad_rows: set[int] = set()
@@ -438,7 +210,7 @@ def import_register(
             bad_rows.add(pos)
 
     # 4-5. Compare with the register, judge, apply.
-    regions_of = reg.office_regions(session)
+    regions_of = office_regions(session)
     comment_default = default_comment or f"import of {path.name}"
     for pos, rec in enumerate(frame.to_dict("records")):
         if pos in bad_rows:
@@ -449,7 +221,7 @@ def import_register(
         changes: dict[str, Any] = {}
         for column in EDITABLE_COLUMNS:
             if column in register.columns and not _same(column, rec[f"{column}__cell"], rec[column], getattr(measure, column)):
-                changes[column] = _typed(column, rec[column])
+                changes[column] = stored_value(column, rec[column])
         for column in READ_ONLY_COLUMNS:
             if column in register.columns and not _same(column, rec[f"{column}__cell"], rec[column], getattr(measure, column)):
                 problems.append((column, "read_only",
@@ -467,9 +239,9 @@ def import_register(
                      f"в файле версия {version}, в реестре {measure.version}. Выгрузите реестр заново и повторите правку")
             continue
         if "offices" in changes:
-            added = sorted(set(reg.normalise_offices(changes["offices"]).split(",")) - set(measure.offices.split(",")) - {""})
+            added = sorted(set(normalise_offices(changes["offices"]).split(",")) - set(measure.offices.split(",")) - {""})
             unknown = [o for o in added if o not in regions_of]
-            outside = [o for o in added if o in regions_of and measure.region_code != "ALL"
+            outside = [o for o in added if o in regions_of and measure.region_code != COUNTRY_CODE
                        and regions_of[o] != measure.region_code]
             if unknown:
                 problems.append(("offices", "unknown_office",
@@ -477,24 +249,24 @@ def import_register(
             if outside:
                 problems.append(("offices", "office_outside_region",
                                  f"ЦЗН {', '.join(outside)} не относятся к региону меры {measure.region_code}"))
-            if not reg.normalise_offices(changes["offices"]):
+            if not normalise_offices(changes["offices"]):
                 problems.append(("offices", "no_offices", "У меры должен остаться хотя бы один ЦЗН"))
         try:
-            normalised = reg.normalise_changes(measure, changes)
+            normalised = normalise_changes(measure, changes)
         except ValueError as exc:
             problems.append((next(iter(changes), "status"), "invalid_value", str(exc)))
             normalised = {}
-        after = reg.preview(measure, normalised)
+        after = preview(measure, normalised)
         if ("due_date" in normalised or "planned_start" in normalised) and after.due_date and after.planned_start \
                 and after.due_date < after.planned_start:
             problems.append(("due_date", "due_before_start",
                              f"Срок {after.due_date.isoformat()} раньше планового старта {after.planned_start.isoformat()}"))
         if status is not None:
             try:
-                reg.check_status_change(after, status, at)
-            except reg.InvalidTransition as exc:
+                check_status_change(after, status, at)
+            except InvalidTransition as exc:
                 problems.append(("status", "invalid_transition", _transition_reason(exc)))
-            except reg.CodesignMissing as exc:
+            except CodesignMissing as exc:
                 problems.append(("status", "codesign_missing", _codesign_reason(exc, after)))
         if problems:
             for fld, rule, reason in problems:
@@ -502,10 +274,10 @@ def import_register(
             continue
         comment = rec.get(COMMENT_COLUMN) or comment_default
         try:
-            result = reg.update_measure(session, code, who, at, status=status, changes=normalised, comment=comment,
+            result = edit_measure(session, code, who, at, status=status, changes=normalised, comment=comment,
                                         expected_version=version)
-        except (reg.VersionConflict, ValueError, LookupError) as exc:  # a concurrent edit between check and write
-            _problem(rejected, row, code, "version" if isinstance(exc, reg.VersionConflict) else "status", register,
+        except (VersionConflict, ValueError, LookupError) as exc:  # a concurrent edit between check and write
+            _problem(rejected, row, code, "version" if isinstance(exc, VersionConflict) else "status", register,
                      type(exc).__name__, str(exc))
             continue
         summary.applied += [{"row": row, "code": code, **change} for change in result["changes"]]

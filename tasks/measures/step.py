@@ -14,7 +14,7 @@ from models.db import session_scope
 
 def propose_measures(quarter: str, config: AppConfig) -> list[str]:
     """Proposed measures for the quarter's regional pain points not yet covered; their codes."""
-    from tasks.measures.register import propose_measures as create_proposals
+    from tasks.measures.proposals import create_proposals
 
     with session_scope() as session:
         pains = store.load_pain_points(session, quarter)
@@ -27,7 +27,7 @@ def propose_measures(quarter: str, config: AppConfig) -> list[str]:
 
 def export_register(quarter: str, settings: Settings) -> dict[str, Path]:
     """The register as of the quarter's cycle date: ``out/register/measures_<q>.xlsx`` and ``.csv``."""
-    from tasks.measures.register import export_register_csv, export_register_xlsx
+    from tasks.measures.export import export_register_csv, export_register_xlsx
 
     as_of = Quarter.parse(quarter).cycle_date
     folder = settings.out_dir / "register"

@@ -9,10 +9,11 @@ re-sending an unchanged report.
 
 from __future__ import annotations
 
+import base64
 import io
 import math
 import re
-from typing import Sequence
+from collections.abc import Sequence
 
 import matplotlib
 
@@ -364,3 +365,12 @@ def importance_performance_svg(
         if title:
             ax.set_title(title, fontsize=8)
         return _to_svg(fig, chart_id)
+
+
+def svg_data_uri(svg: str) -> str:
+    """An SVG chart as a ``data:`` URI: still vector in the PDF, drawn by WeasyPrint's own
+    SVG renderer (inline ``<svg>`` would have its presentation styles run through the HTML
+    cascade, which drops strokes and fills), and needs no file next to the report."""
+    if not svg:
+        return ""
+    return "data:image/svg+xml;base64," + base64.b64encode(svg.encode("utf-8")).decode("ascii")

@@ -1,10 +1,14 @@
-"""The text stage's step run once a quarter: candidate new themes from the negative feedback no theme matches."""
+"""The text stage's step run once a quarter: candidate new themes from the negative feedback no theme matches.
+
+It owns the database session; ``flows/quarterly_cycle.py`` wraps :func:`find_emerging_topics` as a task.
+"""
 
 from __future__ import annotations
 
 from models import store
 from models.db import session_scope
-from tasks.text.topics import emerging_topics, topics_markdown
+from tasks.text.topic_report import topics_markdown
+from tasks.text.topics import emerging_topics
 
 
 def find_emerging_topics(quarter: str, lang: str = "ru") -> dict:

@@ -1,14 +1,7 @@
 """Stages 1-2 wired per file: read -> stage -> validate (GE) -> redact and tag text ->
 store. One call per received file; the accounting identity
 ``received = accepted + quarantined + duplicates`` holds for every file and is
-checked before anything is committed.
-
-Re-running a quarter is a no-op for files already ingested from the same path
-with the same content; the same content arriving under another name is recorded
-with every row counted as a duplicate. When an analyst has released the latest
-ingest's quarantined rows (``cxloop quarantine release``), the same path is
-validated again on the next ingest: rows accepted before count as duplicates,
-rows that pass now are accepted, the rest are quarantined again.
+checked before anything is committed (re-runs: see :func:`ingest_file`).
 """
 
 from __future__ import annotations
@@ -22,12 +15,16 @@ from sqlmodel import Session
 
 from cxloop.config import AppConfig
 from cxloop.domain import ITEMS, JOURNEY_STAGES
-from models.tables import Feedback, IngestedFile, Office, Quarantine, SurveyAnswer
+from models.tables import Feedback, IngestedFile, Quarantine, SurveyAnswer
 from cxloop.domain import SURVEY_QUESTIONS
-from tasks.collect.readers import IntakeError, RawFile, read_channel_file, stage_rows
+from tasks.collect.decoding import IntakeError
+from tasks.collect.offices import office_regions
+from tasks.collect.readers import RawFile, read_channel_file
+from tasks.collect.staging import stage_rows
 from tasks.validate.redaction import redact_series
 from tasks.text.analyser import analyse_frame
-from tasks.validate.suites import apply_suite, dedup_keys, split_duplicates, split_near_duplicates, text_keys
+from tasks.validate.dedup import dedup_keys, split_duplicates, split_near_duplicates, text_keys
+from tasks.validate.suites import apply_suite
 
 FEEDBACK_COLUMNS = [
     "dedup_key", "channel", "external_id", "source_file", "source_row", "received_at", "quarter",
@@ -188,14 +185,16 @@ def _has_released_rows(session: Session, path: str) -> bool:
     ).first() is not None
 
 
-def office_regions(session: Session) -> dict[str, str]:
-    """office_code -> region_code from the registry table."""
-    return dict(session.execute(select(Office.office_code, Office.region_code)).all())
-
-
 def ingest_file(session: Session, path: Path, channel: str, quarter: str, config: AppConfig,
                 registry: dict[str, str] | None = None) -> IngestSummary:
-    """Ingest one file inside the caller's transaction. See the module docstring.
+    """Ingest one file inside the caller's transaction (accounting: see the module docstring).
+
+    Re-running a quarter is a no-op for files already ingested from the same path
+    with the same content; the same content arriving under another name is recorded
+    with every row counted as a duplicate. When an analyst has released the latest
+    ingest's quarantined rows (``cxloop quarantine release``), the same path is
+    validated again on the next ingest: rows accepted before count as duplicates,
+    rows that pass now are accepted, the rest are quarantined again.
 
     ``registry`` (office_code -> region_code) defaults to the office table."""
     path = Path(path)

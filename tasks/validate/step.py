@@ -1,18 +1,18 @@
 """The validate stage's step: one received file read, validated, redacted, tagged and
 stored in its own transaction, with the outcome of its Great Expectations suites.
-
-The flow ``ingest-feedback`` runs one Prefect task per file around
-:func:`ingest_one_file`; the work itself is :func:`tasks.validate.ingest.ingest_file`
-(inside a session the caller owns), so a broken file never leaves half its rows behind
-and never stops the other files."""
+The flow ``ingest-feedback`` runs one Prefect task per file around :func:`ingest_one_file`;
+the work itself is :func:`tasks.validate.ingest.ingest_file` (inside a session the caller
+owns), so a broken file never leaves half its rows behind and never stops the other files."""
 
 from __future__ import annotations
 
 from cxloop.config import AppConfig
 from cxloop.domain import CHANNELS
 from models.db import session_scope
-from tasks.validate.ingest import ingest_file, office_regions
-from tasks.validate.quarantine import FileInput, FileReport, capture_suite_runs, rejected_summary
+from tasks.collect.discovery import FileInput
+from tasks.collect.offices import office_regions
+from tasks.validate.ingest import ingest_file
+from tasks.validate.summary import FileReport, capture_suite_runs, rejected_summary
 
 
 def ingest_one_file(item: FileInput, config: AppConfig) -> FileReport:

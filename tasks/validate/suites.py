@@ -1,25 +1,8 @@
-"""Stage 2 of the loop, *validate*: data contracts in Great Expectations, row-level
-quarantine, duplicates. Nothing is lost: every staged row ends up accepted,
-quarantined (with file, row, field, rule and a human-readable reason) or counted
-as a duplicate.
-
-What comes in: the staging frame of :func:`tasks.collect.readers.stage_rows`.
-What goes out: a :class:`ValidationOutcome` with the accepted rows (warning fields
-discarded and flagged) and the quarantine rows.
-
-The suites are the JSON files in ``expectations/`` (one per channel, plus
-``feedback.json`` for the unified table), read by GE as they are. Each
-expectation carries GE's own ``severity``: ``critical`` quarantines the failing
-rows, ``warning`` keeps the row, discards the failing field and flags the row.
-``meta.reason`` is the message shown to analysts; ``{value}`` is replaced by the
-offending raw value (never free text, so no personal data reaches a reason).
-
-Speed: GE's ``COMPLETE`` result format (needed for row indices) costs seconds
-per million rows and expectation, while ``BASIC`` costs a fraction. So every
-suite first runs with ``BASIC``; only the expectations that failed are rerun
-with ``COMPLETE`` to find their rows. Row-wise expectations are run on the
-distinct values of their columns and mapped back to rows (see :func:`run_suite`;
-measured in ``make bench``).
+"""Validate stage (loop step 2), data contracts: the Great Expectations suites in ``expectations/``
+(one per channel, plus ``feedback.json`` for the unified table) run on the staging frame of
+:func:`tasks.collect.staging.stage_rows`; each row is accepted, quarantined (file, row,
+field, rule and a readable reason) or accepted with a field discarded and flagged, as a
+:class:`ValidationOutcome`.
 """
 
 from __future__ import annotations
@@ -27,7 +10,6 @@ from __future__ import annotations
 import json
 import logging
 import os
-import re
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -35,7 +17,21 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-EXPECTATIONS_DIR = Path(__file__).resolve().parent.parent / "expectations"
+from cxloop.paths import EXPECTATIONS_DIR
+from tasks.validate.redaction import redact
+
+# The suites are read by GE as they are. Each expectation carries GE's own ``severity``:
+# ``critical`` quarantines the failing rows, ``warning`` keeps the row, discards the
+# failing field and flags the row. ``meta.reason`` is the message shown to analysts;
+# ``{value}`` is replaced by the offending raw value (never free text, so no personal data
+# reaches a reason).
+#
+# Speed: GE's ``COMPLETE`` result format (needed for row indices) costs seconds per million
+# rows and expectation, while ``BASIC`` costs a fraction. So every suite first runs with
+# ``BASIC``; only the expectations that failed are rerun with ``COMPLETE`` to find their
+# rows. Row-wise expectations are run on the distinct values of their columns and mapped
+# back to rows (see :func:`run_suite`; measured in ``make bench``).
+
 _ROW = "_pos"  # positional index GE reports failing rows by
 
 # Opt-in observer of every suite's outcome (to build Data Docs for a run); None = off, no cost.
@@ -46,7 +42,7 @@ def set_result_sink(sink):
     """Have :func:`run_suite` call ``sink(suite_name, results, {"rows": n, "parameters": params})``
     after every suite, with the list it returns (row-level counts; no row values);
     ``None`` turns it off. Returns the previous sink so a caller can restore it.
-    Used to build GE Data Docs for a run (tasks.validate.quarantine)."""
+    Used to build GE Data Docs for a run (tasks.validate.summary)."""
     global _result_sink
     previous, _result_sink = _result_sink, sink
     return previous
@@ -82,7 +78,7 @@ def quiet_ge_logging() -> None:
 
 
 @lru_cache(maxsize=1)
-def _gx():
+def ge_context():
     """One ephemeral GE context per process, progress bars off (they flood logs)."""
     import great_expectations as gx
     from great_expectations.data_context.types.base import ProgressBarsConfig
@@ -199,7 +195,7 @@ def run_suite(frame: pd.DataFrame, suite_name: str, parameters: dict | None = No
     missing = sorted({e["kwargs"]["column"] for e in expectations} - set(frame.columns))
     if missing:
         raise ValueError(f"suite {suite_name}: frame has no column(s) {missing}")
-    gx, batch_definition = _gx()
+    gx, batch_definition = ge_context()
     params = parameters or {}
     by_distinct = [e for e in expectations if distinct and len(frame) > 0 and _row_wise(e)]
     on_rows = [e for e in expectations if e not in by_distinct]
@@ -234,8 +230,6 @@ def run_suite(frame: pd.DataFrame, suite_name: str, parameters: dict | None = No
 
 def _format_reason(template: str, raw_value: object) -> str:
     """The reason with the offending value; redacted, since people type phones into any column."""
-    from tasks.validate.redaction import redact
-
     value = "" if raw_value is None or (isinstance(raw_value, float) and np.isnan(raw_value)) else str(raw_value)
     return template.replace("{value}", redact(value[:60]) or "")
 
@@ -292,84 +286,3 @@ def apply_suite(frame: pd.DataFrame, suite_name: str, parameters: dict | None = 
     accepted = accepted[keep].reset_index(drop=True)
     quarantine = pd.DataFrame.from_records(q_records, columns=["source_file", "source_row", "field", "rule", "reason"])
     return ValidationOutcome(accepted, quarantine, warnings, failed)
-
-
-def dedup_keys(frame: pd.DataFrame) -> pd.Series:
-    """Stable identity of a record: channel + source id, or (for sources without ids)
-    channel + office + date + a hash of the normalised text."""
-    import hashlib
-
-    def key(row) -> str:
-        if row.external_id:
-            return f"{row.channel}:{row.external_id}"
-        text = " ".join(str(row.text or "").lower().replace("ё", "е").split())
-        digest = hashlib.sha1(text.encode("utf-8")).hexdigest()[:16]
-        return f"{row.channel}:{row.office_code or row.region_code}:{row.received_at}:{digest}"
-
-    return pd.Series([key(r) for r in frame[["channel", "external_id", "text", "office_code", "region_code", "received_at"]].itertuples(index=False)], index=frame.index, dtype="object")
-
-
-def split_duplicates(frame: pd.DataFrame, existing_keys: set[str]) -> tuple[pd.DataFrame, int]:
-    """Drop rows whose key was already stored or appeared earlier in the frame; return (new rows, duplicates)."""
-    if frame.empty:
-        return frame, 0
-    seen_before = frame["dedup_key"].isin(existing_keys)
-    repeated = frame["dedup_key"].duplicated(keep="first")
-    dup = seen_before | repeated
-    return frame[~dup].reset_index(drop=True), int(dup.sum())
-
-
-# Near-duplicates: the same complaint posted to several channels (the platform and a
-# social network, the review book and a map review) is one voice, counted once.
-NEAR_DUPLICATE_CHANNELS = frozenset({"review_book", "pos", "social"})
-NEAR_DUPLICATE_WINDOW_DAYS = 7
-# Short stock phrases ("Всё хорошо, спасибо") recur between unrelated people: only
-# texts at least this long and this many words are matched.
-NEAR_DUPLICATE_MIN_CHARS = 30
-NEAR_DUPLICATE_MIN_WORDS = 5
-_NON_WORD = re.compile(r"[\W_]+", re.UNICODE)
-
-
-def text_keys(frame: pd.DataFrame) -> pd.Series:
-    """A hash of the normalised text for rows that can be near-duplicates (None otherwise).
-
-    Normalised: lower case, ё→е, punctuation and spacing dropped, so "Очередь 2 часа!!"
-    and "очередь  2 часа" match."""
-    import hashlib
-
-    def key(channel: str, text: object) -> str | None:
-        if channel not in NEAR_DUPLICATE_CHANNELS or not isinstance(text, str):
-            return None
-        words = _NON_WORD.sub(" ", text.lower().replace("ё", "е")).split()
-        norm = " ".join(words)
-        if len(norm) < NEAR_DUPLICATE_MIN_CHARS or len(words) < NEAR_DUPLICATE_MIN_WORDS:
-            return None
-        return hashlib.sha1(norm.encode("utf-8")).hexdigest()
-
-    return pd.Series([key(c, t) for c, t in zip(frame["channel"], frame["text"])], index=frame.index, dtype=object)
-
-
-def split_near_duplicates(frame: pd.DataFrame, earlier: pd.DataFrame) -> tuple[pd.DataFrame, int]:
-    """Drop rows whose text was already seen for the same office from another channel
-    within ``NEAR_DUPLICATE_WINDOW_DAYS`` days (in ``earlier`` — rows already stored,
-    columns office_code, received_at, channel, text_key — or earlier in ``frame``)."""
-    if frame.empty or frame["text_key"].isna().all():
-        return frame, 0
-    window = NEAR_DUPLICATE_WINDOW_DAYS
-    seen: dict[tuple[str, str], list[tuple[object, str]]] = {}
-    for r in earlier.itertuples(index=False):
-        seen.setdefault((r.office_code, r.text_key), []).append((r.received_at, r.channel))
-    drop = np.zeros(len(frame), dtype=bool)
-    order = np.argsort(frame["received_at"].astype(str).to_numpy(), kind="stable")
-    offices, dates = frame["office_code"].to_numpy(), frame["received_at"].to_numpy()
-    channels, keys = frame["channel"].to_numpy(), frame["text_key"].to_numpy()
-    for pos in order:
-        key = keys[pos]
-        if key is None or offices[pos] is None:
-            continue
-        bucket = seen.setdefault((offices[pos], key), [])
-        if any(ch != channels[pos] and abs((dates[pos] - d).days) <= window for d, ch in bucket):
-            drop[pos] = True
-            continue
-        bucket.append((dates[pos], channels[pos]))
-    return frame[~drop].reset_index(drop=True), int(drop.sum())

@@ -21,11 +21,13 @@ import pandas as pd
 import pytest
 from openpyxl import load_workbook
 
-import demo.generate as demo_data
+import demo.emerging as demo_emerging
 from cxloop.config import load_config
 from cxloop.domain import CHANNELS, ITEMS
 from cxloop.quarters import Quarter
-from demo.generate import SCAM_WAVE, SMS_MEASURE_TITLE, generate_demo_data
+from demo.emerging import SCAM_WAVE
+from demo.generate import generate_demo_data
+from demo.scenario import SMS_MEASURE_TITLE
 
 ROOT = Path(__file__).resolve().parents[2]
 CONFIG = load_config(ROOT / "config")
@@ -474,7 +476,7 @@ def test_sms_reminders_raise_p3_in_treated_offices(full: tuple[Path, Any]) -> No
 
 
 def test_sms_reminders_cut_reminder_complaints(full: tuple[Path, Any]) -> None:
-    from demo.generate import PHRASES
+    from demo.phrases import PHRASES
 
     root, manifest = full
     phrases = [p.lower() for lang in ("ru", "fi", "en") for p in PHRASES["reminders_notifications"]["neg"][lang]]
@@ -612,7 +614,7 @@ def test_emerging_complaints_leave_every_other_value_unchanged(
 ) -> None:
     """Their own random streams: without them, the files are the same minus the appended records."""
     root, manifest = demo
-    monkeypatch.setattr(demo_data, "SCAM_WAVE", ())
+    monkeypatch.setattr(demo_emerging, "SCAM_WAVE", ())
     plain_manifest = generate_demo_data(tmp_path, DEMO_QUARTERS, seed=7, offices=OFFICES, scale=1.0)
     with_wave, plain = all_files(root), all_files(tmp_path)
     assert with_wave.keys() == plain.keys()
@@ -702,7 +704,7 @@ def test_emerging_topics_finds_the_scam_after_ingest(demo: tuple[Path, Any], db_
     from models.db import session_scope
     from models import store
     from tasks.validate.ingest import ingest_file
-    from tasks.collect.readers import channel_of
+    from tasks.collect.discovery import channel_of
 
     root, _ = demo
     found, stored = {}, {}

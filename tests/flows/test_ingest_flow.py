@@ -114,7 +114,7 @@ def test_clean_run_is_completed_and_rerun_is_a_no_op(tmp_path, env, prefect_harn
 
 def test_bad_input_fails_the_run_with_a_clear_message(tmp_path, env, prefect_harness):
     from flows.ingest import ingest_feedback
-    from tasks.validate.quarantine import InputError
+    from tasks.collect.discovery import InputError
 
     with pytest.raises(InputError, match="nowhere.csv: no such file or folder"):
         ingest_feedback([str(tmp_path / "nowhere.csv")])

@@ -15,10 +15,13 @@ from prefect.utilities.callables import parameter_schema
 from sqlmodel import select
 
 from cxloop.config import read_offices_csv
+from cxloop.domain import MEASURE_STATUSES
+from demo.seed_measures import seed_measures
 from flows import register as reg_flows
 from models.db import session_scope
 from models.tables import Measure, MeasureHistory
 from tasks.measures import register as reg
+from tasks.measures.status import CODESIGN_FORMS
 from tasks.collect.offices import merge_offices
 from tests.conftest import ROOT
 
@@ -45,7 +48,7 @@ def proposals(env):
         _proposal("M-OLD", "52", "documents_effort", quarter="2026Q1"),
     ]
     with session_scope() as session:
-        reg.seed_measures(session, records)
+        seed_measures(session, records)
     return [r["code"] for r in records]
 
 
@@ -70,10 +73,10 @@ def test_review_form_is_typed_for_the_ui():
     assert decision["action"]["enum"] == ["approve", "reject", "reassign"]
     update = parameter_schema(reg_flows.update_measure).model_dump()
     status = next(alt for alt in update["properties"]["status"]["anyOf"] if alt.get("type") == "string")
-    assert tuple(status["enum"]) == reg.STATUSES
+    assert tuple(status["enum"]) == MEASURE_STATUSES
     fields = update["definitions"]["MeasureFields"]["properties"]
     codesign = next(alt for alt in fields["codesign_form"]["anyOf"] if alt.get("type") == "string")
-    assert tuple(codesign["enum"]) == reg.CODESIGN_FORMS
+    assert tuple(codesign["enum"]) == CODESIGN_FORMS
 
 
 def test_review_flow_applies_decisions_and_refuses_the_rest(proposals, prefect_harness):

@@ -158,7 +158,7 @@ def test_schedule_from_yaml_means_what_prefect_deploy_makes_of_it():
     from prefect.cli.deploy._schedules import _schedule_config_to_deployment_schedule
     from prefect.client.schemas.actions import DeploymentScheduleCreate
 
-    from cxloop.cli import schedule_from_yaml
+    from cxloop.cli.deploy import schedule_from_yaml
 
     for spec in ({"cron": "0 6 5 1,4,7,10 *", "timezone": "Europe/Moscow", "active": True},
                  {"cron": "0 7 * * *", "timezone": "Asia/Yekaterinburg", "active": False, "parameters": {"paths": ["x"]}},
@@ -173,7 +173,7 @@ def test_schedule_from_yaml_means_what_prefect_deploy_makes_of_it():
 
 
 def test_serve_builds_the_deployments_of_prefect_yaml(monkeypatch):
-    from cxloop.cli import served_deployments
+    from cxloop.cli.deploy import served_deployments
 
     monkeypatch.chdir(ROOT)
     declared = _yaml_deployments()
@@ -192,7 +192,7 @@ def test_serve_builds_the_deployments_of_prefect_yaml(monkeypatch):
 
 
 def test_serve_refuses_an_unset_environment_template(tmp_path, monkeypatch):
-    from cxloop.cli import prefect_yaml_deployments
+    from cxloop.cli.deploy import prefect_yaml_deployments
 
     monkeypatch.delenv("CXLOOP_TEST_TZ", raising=False)
     f = tmp_path / "prefect.yaml"
@@ -334,8 +334,8 @@ def _seed_two_quarters(data_dir: Path) -> list[str]:
     from tasks.insight.step import measure_star
     from tasks.validate.step import ingest_one_file
     from demo.generate import generate_demo_data
-    from tasks.measures.register import seed_measures
-    from tasks.validate.quarantine import resolve_inputs
+    from demo.seed_measures import seed_measures
+    from tasks.collect.discovery import resolve_inputs
 
     config = get_config()
     manifest = generate_demo_data(data_dir, [Quarter.parse(q) for q in ("2025Q4", "2026Q1", "2026Q2")], seed=11, scale=0.3)

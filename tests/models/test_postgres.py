@@ -32,10 +32,13 @@ from sqlmodel import Session, SQLModel
 import models.tables  # noqa: F401  (registers the tables on SQLModel.metadata)
 from cxloop.config import read_offices_csv
 from cxloop.domain import ITEMS
+from demo.seed_measures import seed_measures
 from models.db import alembic_config, get_engine, session_scope
 from models.tables import Feedback, IngestedFile, Measure, MeasureHistory, PainPoint, Quarantine, SurveyAnswer
 from tasks.measures import register as reg
 from tasks.measures import register_io as rio
+from tasks.measures.export import REGISTER_LABELS, export_register_xlsx
+from tasks.measures.status import InvalidTransition
 from models import store
 from tasks.validate.ingest import ingest_file
 from tasks.validate.redaction import find_personal_data
@@ -264,7 +267,7 @@ def _content(url: str) -> dict[str, list]:
 def test_the_same_files_store_the_same_rows_on_both_databases(tmp_path, db_url, pg_url, config):
     """SQLite and PostgreSQL hold the same content after the same ingest, and the SQL
     aggregations the later stages read (text groups, KPI observations) agree."""
-    from tasks.effects.estimators import kpi_observations
+    from tasks.measures.kpi import kpi_observations
 
     summaries = []
     for url in (db_url, pg_url):
@@ -380,7 +383,7 @@ def _seed(url: str) -> None:
     codesign = {"codesign_date": "2026-03-20", "codesign_form": "workshop", "codesign_clients": 9}
     with session_scope(url) as s:
         merge_offices(s, read_offices_csv(ROOT / "config" / "offices.csv"))
-        reg.seed_measures(s, [rec("M-P", "proposed"), rec("M-A", "approved", region="66", **codesign),
+        seed_measures(s, [rec("M-P", "proposed"), rec("M-A", "approved", region="66", **codesign),
                               rec("M-I", "in_progress", **codesign)])
 
 
@@ -401,7 +404,7 @@ def test_status_changes_leave_history_and_versions(any_db_url):
         ("implemented_on", None, "2026-05-30", "Петров", datetime(2026, 5, 30, 17, tzinfo=timezone.utc)),
     ]
     assert [h[2] for h in history if h[0] == "status"] == ["proposed", "approved", "in_progress", "implemented"]
-    with session_scope(any_db_url) as s, pytest.raises(reg.InvalidTransition):
+    with session_scope(any_db_url) as s, pytest.raises(InvalidTransition):
         reg.change_status(s, reg.get_measure(s, "M-A"), "proposed", "Иванова", AT)
 
 
@@ -484,7 +487,7 @@ def test_register_export_then_import_changes_nothing_but_edits(tmp_path, any_db_
     before = snapshot()
     path = tmp_path / "register.xlsx"
     with session_scope(any_db_url) as s:
-        reg.export_register_xlsx(s, path, date(2026, 4, 5))
+        export_register_xlsx(s, path, date(2026, 4, 5))
     summary = rio.import_register_file(path, "Иванова", AT, url=any_db_url)
     assert summary.rejected == [] and summary.applied == []
     assert sorted(summary.unchanged) == ["M-A", "M-I", "M-P"]
@@ -494,7 +497,7 @@ def test_register_export_then_import_changes_nothing_but_edits(tmp_path, any_db_
     ws = wb.active
     col = {c.value: c.column for c in ws[1]}
     row = next(r for r in range(2, ws.max_row + 1) if ws.cell(row=r, column=1).value == "M-P")
-    ws.cell(row=row, column=col[reg.REGISTER_LABELS["ru"]["owner"]]).value = "ЦЗН 52-01, начальник отдела"
+    ws.cell(row=row, column=col[REGISTER_LABELS["ru"]["owner"]]).value = "ЦЗН 52-01, начальник отдела"
     wb.save(path)
     summary = rio.import_register_file(path, "Иванова", AT, url=any_db_url)
     assert summary.rejected == []
@@ -508,7 +511,7 @@ def test_register_export_then_import_changes_nothing_but_edits(tmp_path, any_db_
     assert (again.applied, again.rejected, sorted(again.unchanged)) == ([], [], ["M-A", "M-I", "M-P"])
     assert snapshot() == (measures, history)
 
-    ws.cell(row=row, column=col[reg.REGISTER_LABELS["ru"]["title"]]).value = "Другое название"
+    ws.cell(row=row, column=col[REGISTER_LABELS["ru"]["title"]]).value = "Другое название"
     wb.save(path)  # an edit on the export taken before the owner change: stale
     stale = rio.import_register_file(path, "Петров", AT, url=any_db_url)
     assert stale.applied == [] and [(r["code"], r["field"]) for r in stale.rejected] == [("M-P", "version")]

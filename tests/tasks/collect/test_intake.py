@@ -7,7 +7,10 @@ from pathlib import Path
 import pytest
 from openpyxl import Workbook
 
-from tasks.collect.readers import IntakeError, channel_of, decode_bytes, parse_date, parse_number, read_channel_file, stage_rows
+from tasks.collect.decoding import IntakeError, decode_bytes
+from tasks.collect.discovery import channel_of
+from tasks.collect.readers import read_channel_file
+from tasks.collect.staging import parse_date, parse_number, stage_rows
 
 HEADER_RU = "Дата;Код ЦЗН;Категория заявителя;Текст отзыва;Оценка;Контакт"
 ROWS_RU = ["12.03.2026;52-01;гражданин;Долго ждала в очереди;2;+7 912 345-67-89", "14.03.26;52-02;работодатель;Кандидаты не приходят;5 звёзд;"]

@@ -16,7 +16,10 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from cxloop.config import load_config
-from tasks.collect.readers import IntakeError, norm_header, read_channel_file, stage_rows
+from tasks.collect.decoding import IntakeError
+from tasks.collect.headers import norm_header
+from tasks.collect.readers import read_channel_file
+from tasks.collect.staging import stage_rows
 
 ROOT = Path(__file__).resolve().parents[3]
 CONFIG = load_config(ROOT / "config")  # read-only here; loaded once, hypothesis reruns the body many times

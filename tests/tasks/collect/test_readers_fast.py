@@ -4,8 +4,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from tasks.collect import readers as intake
 from tasks.collect.fast_csv import read_delimited_fast
+from tasks.collect.headers import rows_to_frame
 
 HEADER = ["call_id", "call_date", "office_code", "client_type", "rating", "comment"]
 
@@ -16,7 +16,7 @@ def _exact(text, delimiter, mapping):
 
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
     rows = [(reader.line_num, [c.strip() for c in cells]) for cells in reader]
-    return intake._rows_to_frame(rows, mapping, "x.csv")
+    return rows_to_frame(rows, mapping, "x.csv")
 
 
 @pytest.mark.parametrize("padded", [True, False])

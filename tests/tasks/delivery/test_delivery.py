@@ -16,23 +16,17 @@ from pydantic import SecretStr
 from sqlmodel import select
 
 from cxloop.config import load_config
+from cxloop.files import file_sha256
 from cxloop.quarters import Quarter
 from cxloop.settings import Settings
 from models.db import dispose_engines, session_scope, upgrade
 from models.tables import Delivery
-from tasks.delivery.send import (
-    SmtpConfigError,
-    archived_report,
-    deliver_reports,
-    delivery_log,
-    mask_address,
-    mask_addresses,
-    recipients_for,
-    resend_deliveries,
-    smtp_target,
-    smtp_target_from_block,
-)
-from tasks.reports.render import ReportFile, file_sha256, write_reports
+from tasks.delivery.archive import archived_report
+from tasks.delivery.log import delivery_log
+from tasks.delivery.messages import mask_address, mask_addresses, recipients_for
+from tasks.delivery.send import mail_reports, resend_deliveries
+from tasks.delivery.smtp import SmtpConfigError, smtp_target, smtp_target_from_block
+from tasks.reports.render import ReportFile, write_reports
 
 ROOT = Path(__file__).resolve().parents[3]
 QUARTER = "2026Q3"
@@ -168,7 +162,7 @@ def test_each_recipient_gets_only_their_scope_report_with_pdf_and_key_messages(d
     handler = RecordingHandler()
     port = smtp_server(handler)
     with session_scope(db) as s:
-        summary = deliver_reports(s, QUARTER, reports, config, smtp_settings(tmp_path, port), retry_delay=0)
+        summary = mail_reports(s, QUARTER, reports, config, smtp_settings(tmp_path, port), retry_delay=0)
     expected = all_recipients(config)
     total = sum(len(v) for v in expected.values())
     assert (summary.sent, summary.skipped, summary.failed) == (total, 0, 0)
@@ -214,14 +208,14 @@ def test_rerun_sends_nothing_until_forced_or_the_report_changes(db, config, repo
     port = smtp_server(handler)
     settings = smtp_settings(tmp_path, port)
     with session_scope(db) as s:
-        first = deliver_reports(s, QUARTER, reports, config, settings, retry_delay=0)
+        first = mail_reports(s, QUARTER, reports, config, settings, retry_delay=0)
     with session_scope(db) as s:
-        again = deliver_reports(s, QUARTER, reports, config, settings, retry_delay=0)
+        again = mail_reports(s, QUARTER, reports, config, settings, retry_delay=0)
     assert again.sent == 0 and again.skipped == first.sent
     assert len(handler.messages) == first.sent
 
     with session_scope(db) as s:
-        forced = deliver_reports(s, QUARTER, {"66": reports["66"]}, config, settings, force=True, retry_delay=0)
+        forced = mail_reports(s, QUARTER, {"66": reports["66"]}, config, settings, force=True, retry_delay=0)
     assert forced.sent == 1
     assert len(handler.messages) == first.sent + 1
     ids = [parse(raw)["Message-ID"] for rcpt, raw in handler.messages if rcpt == ["director@cx66.example"]]
@@ -229,14 +223,14 @@ def test_rerun_sends_nothing_until_forced_or_the_report_changes(db, config, repo
 
     changed = ReportFile(scope="10", path=reports["10"].path, key_messages=reports["10"].key_messages, sha256="0" * 64)
     with session_scope(db) as s:
-        resent = deliver_reports(s, QUARTER, {"10": changed}, config, settings, retry_delay=0)
+        resent = mail_reports(s, QUARTER, {"10": changed}, config, settings, retry_delay=0)
     assert resent.sent == len(recipients_for("10", config))
 
 
 def test_outbox_mode_writes_eml_files(db, config, reports, tmp_path):
     settings = outbox_settings(tmp_path)
     with session_scope(db) as s:
-        summary = deliver_reports(s, QUARTER, {"52": reports["52"], "national": reports["national"]}, config, settings)
+        summary = mail_reports(s, QUARTER, {"52": reports["52"], "national": reports["national"]}, config, settings)
     assert summary.transport == "outbox" and summary.sent == 3 and summary.failed == 0
     outbox = tmp_path / "out" / "outbox" / QUARTER
     assert sorted(p.name for p in outbox.iterdir()) == [
@@ -250,7 +244,7 @@ def test_outbox_mode_writes_eml_files(db, config, reports, tmp_path):
     assert "Ключевое сообщение для 52" in msg.get_body(("plain",)).get_content()
     assert {r.transport for r in deliveries(db)} == {"outbox"}
     with session_scope(db) as s:
-        assert deliver_reports(s, QUARTER, {"52": reports["52"]}, config, settings).skipped == 2
+        assert mail_reports(s, QUARTER, {"52": reports["52"]}, config, settings).skipped == 2
 
 
 def test_temporary_451_is_retried_with_backoff_and_then_succeeds(db, config, reports, smtp_server, tmp_path):
@@ -258,8 +252,8 @@ def test_temporary_451_is_retried_with_backoff_and_then_succeeds(db, config, rep
     port = smtp_server(handler)
     pauses: list[float] = []
     with session_scope(db) as s:
-        summary = deliver_reports(s, QUARTER, {"66": reports["66"]}, config, smtp_settings(tmp_path, port),
-                                  retry_delay=0.01, sleep=pauses.append)
+        summary = mail_reports(s, QUARTER, {"66": reports["66"]}, config, smtp_settings(tmp_path, port),
+                               retry_delay=0.01, sleep=pauses.append)
     assert (summary.sent, summary.failed) == (1, 0)
     assert handler.attempts == 2 and len(handler.messages) == 1
     assert pauses == [0.01]
@@ -273,8 +267,8 @@ def test_server_that_always_fails_leaves_failed_rows_and_the_pdf(db, config, rep
     port = smtp_server(handler)
     pauses: list[float] = []
     with session_scope(db) as s:
-        summary = deliver_reports(s, QUARTER, {"52": reports["52"]}, config, smtp_settings(tmp_path, port),
-                                  retry_delay=0.01, sleep=pauses.append)
+        summary = mail_reports(s, QUARTER, {"52": reports["52"]}, config, smtp_settings(tmp_path, port),
+                               retry_delay=0.01, sleep=pauses.append)
     assert (summary.sent, summary.failed) == (0, 2)
     assert sorted(f.recipient for f in summary.failures) == ["cx-design@cx52.example", "director@cx52.example"]
     assert all("451" in f.error for f in summary.failures)
@@ -286,7 +280,7 @@ def test_server_that_always_fails_leaves_failed_rows_and_the_pdf(db, config, rep
     # nothing was sent, so a rerun tries again rather than skipping
     handler.fail_times = 0
     with session_scope(db) as s:
-        assert deliver_reports(s, QUARTER, {"52": reports["52"]}, config, smtp_settings(tmp_path, port), retry_delay=0).sent == 2
+        assert mail_reports(s, QUARTER, {"52": reports["52"]}, config, smtp_settings(tmp_path, port), retry_delay=0).sent == 2
 
 
 def test_permanent_rejection_is_not_retried(db, config, reports, smtp_server, tmp_path):
@@ -294,8 +288,8 @@ def test_permanent_rejection_is_not_retried(db, config, reports, smtp_server, tm
     port = smtp_server(handler)
     pauses: list[float] = []
     with session_scope(db) as s:
-        summary = deliver_reports(s, QUARTER, {"66": reports["66"]}, config, smtp_settings(tmp_path, port),
-                                  retry_delay=0.01, sleep=pauses.append)
+        summary = mail_reports(s, QUARTER, {"66": reports["66"]}, config, smtp_settings(tmp_path, port),
+                               retry_delay=0.01, sleep=pauses.append)
     assert summary.failed == 1 and handler.attempts == 1 and pauses == []
     assert "554" in summary.failures[0].error
 
@@ -303,8 +297,8 @@ def test_permanent_rejection_is_not_retried(db, config, reports, smtp_server, tm
 def test_unreachable_server_counts_as_temporary_and_is_recorded(db, config, reports, tmp_path):
     pauses: list[float] = []
     with session_scope(db) as s:
-        summary = deliver_reports(s, QUARTER, {"66": reports["66"]}, config, smtp_settings(tmp_path, free_port()),
-                                  retry_delay=0.01, sleep=pauses.append)
+        summary = mail_reports(s, QUARTER, {"66": reports["66"]}, config, smtp_settings(tmp_path, free_port()),
+                               retry_delay=0.01, sleep=pauses.append)
     assert summary.failed == 1 and len(pauses) == 2
     assert [r.status for r in deliveries(db)] == ["failed"] * 3
 
@@ -312,17 +306,17 @@ def test_unreachable_server_counts_as_temporary_and_is_recorded(db, config, repo
 def test_missing_pdf_is_a_failure_not_a_crash(db, config, reports, tmp_path):
     reports["66"].path.unlink()
     with session_scope(db) as s:
-        summary = deliver_reports(s, QUARTER, {"66": reports["66"], "10": reports["10"]}, config, outbox_settings(tmp_path))
+        summary = mail_reports(s, QUARTER, {"66": reports["66"], "10": reports["10"]}, config, outbox_settings(tmp_path))
     assert summary.failed == 1 and summary.sent == 2
     assert "not found" in summary.failures[0].error
     assert "national" in summary.scopes_without_report
 
 
 def test_logs_carry_no_addresses_or_bodies(db, config, reports, tmp_path, caplog):
-    caplog.set_level(logging.DEBUG, logger="tasks.delivery.send")
+    caplog.set_level(logging.DEBUG, logger="tasks.delivery")
     with session_scope(db) as s:
-        deliver_reports(s, QUARTER, reports, config, outbox_settings(tmp_path))
-    logged = "\n".join(r.getMessage() for r in caplog.records if r.name == "tasks.delivery.send")
+        mail_reports(s, QUARTER, reports, config, outbox_settings(tmp_path))
+    logged = "\n".join(r.getMessage() for r in caplog.records if r.name.startswith("tasks.delivery."))
     assert logged  # something was logged
     assert "@" not in logged
     assert "Ключевое сообщение" not in logged
@@ -359,8 +353,8 @@ def test_451_twice_then_accepted_is_one_delivery_with_three_attempts(db, config,
     port = smtp_server(handler)
     pauses: list[float] = []
     with session_scope(db) as s:
-        summary = deliver_reports(s, QUARTER, {"66": reports["66"]}, config, smtp_settings(tmp_path, port),
-                                  retry_delay=0.5, sleep=pauses.append)
+        summary = mail_reports(s, QUARTER, {"66": reports["66"]}, config, smtp_settings(tmp_path, port),
+                               retry_delay=0.5, sleep=pauses.append)
     assert (summary.sent, summary.failed) == (1, 0) and handler.attempts == 3 and len(handler.messages) == 1
     assert pauses == [0.5, 1.0]  # back-off doubles
     rows = deliveries(db)
@@ -378,7 +372,7 @@ def test_attempts_and_delay_come_from_the_settings(db, config, reports, smtp_ser
     settings = smtp_settings(tmp_path, port).model_copy(update={"smtp_attempts": 4, "smtp_retry_delay": 0.25})
     pauses: list[float] = []
     with session_scope(db) as s:
-        summary = deliver_reports(s, QUARTER, {"66": reports["66"]}, config, settings, sleep=pauses.append)
+        summary = mail_reports(s, QUARTER, {"66": reports["66"]}, config, settings, sleep=pauses.append)
     assert summary.failed == 1 and handler.attempts == 4 and pauses == [0.25, 0.5, 1.0]
 
 
@@ -388,7 +382,7 @@ def test_refused_recipient_fails_at_once_others_get_theirs_and_resend_sends_it_l
     settings = smtp_settings(tmp_path, port)
     pauses: list[float] = []
     with session_scope(db) as s:
-        summary = deliver_reports(s, QUARTER, reports, config, settings, retry_delay=0.01, sleep=pauses.append)
+        summary = mail_reports(s, QUARTER, reports, config, settings, retry_delay=0.01, sleep=pauses.append)
     expected = all_recipients(config)
     total = sum(len(v) for v in expected.values())
     assert (summary.sent, summary.failed) == (total - 1, 1)
@@ -434,7 +428,7 @@ def test_every_message_carries_exactly_its_own_region_pdf(db, config, reports, s
     handler = RecordingHandler()
     port = smtp_server(handler)
     with session_scope(db) as s:
-        summary = deliver_reports(s, QUARTER, chosen, config, smtp_settings(tmp_path, port), retry_delay=0)
+        summary = mail_reports(s, QUARTER, chosen, config, smtp_settings(tmp_path, port), retry_delay=0)
     assert summary.scopes_without_report == ["10"] and summary.failed == 0
 
     received: dict[str, list[tuple[str, str]]] = {}
@@ -458,7 +452,7 @@ def test_a_report_filed_under_another_scope_is_refused_before_anything_is_sent(d
     wrong_name = ReportFile(scope="52", path=reports["66"].path, key_messages=[], sha256=reports["66"].sha256)
     for bad in ({"national": reports["national"], "52": reports["66"]}, {"52": wrong_name}):
         with session_scope(db) as s, pytest.raises(ValueError, match="nothing sent"):
-            deliver_reports(s, QUARTER, bad, config, smtp_settings(tmp_path, port), retry_delay=0)
+            mail_reports(s, QUARTER, bad, config, smtp_settings(tmp_path, port), retry_delay=0)
     assert handler.messages == [] and deliveries(db) == []
 
 
@@ -467,7 +461,7 @@ def test_resend_follows_the_current_recipients_list(db, config, reports, smtp_se
     port = smtp_server(handler)
     settings = smtp_settings(tmp_path, port)
     with session_scope(db) as s:
-        assert deliver_reports(s, QUARTER, {"52": reports["52"]}, config, settings, attempts=1).failed == 2
+        assert mail_reports(s, QUARTER, {"52": reports["52"]}, config, settings, attempts=1).failed == 2
     # cx-design is taken off region 52's list (and put on region 66's) before the resend
     changed = config.model_copy(deep=True)
     moved = changed.recipients.regions["52"].pop(1)
@@ -485,7 +479,7 @@ def test_resend_all_sends_again_what_was_sent_with_a_new_message_id(db, config, 
     port = smtp_server(handler)
     settings = smtp_settings(tmp_path, port)
     with session_scope(db) as s:
-        deliver_reports(s, QUARTER, {"66": reports["66"]}, config, settings)
+        mail_reports(s, QUARTER, {"66": reports["66"]}, config, settings)
         assert resend_deliveries(s, config, settings, QUARTER).per_scope == {}  # nothing failed
         summary = resend_deliveries(s, config, settings, QUARTER, failed_only=False)
     assert summary.sent == 1 and len(handler.messages) == 2
@@ -498,14 +492,14 @@ def test_unusable_smtp_settings_are_logged_as_failures_to_resend(db, config, rep
     with pytest.raises(SmtpConfigError, match="missing-ca.pem"):
         smtp_target(settings)
     with session_scope(db) as s:
-        summary = deliver_reports(s, QUARTER, {"66": reports["66"]}, config, settings)
+        summary = mail_reports(s, QUARTER, {"66": reports["66"]}, config, settings)
     assert summary.failed == 1 and "SMTP settings unusable" in summary.failures[0].error
     assert [(r.status, r.transport) for r in deliveries(db)] == [("failed", "smtp")]
 
 
 def test_key_messages_are_kept_with_the_pdf_and_rebuilt_when_it_changed(db, config, reports, tmp_path):
     with session_scope(db) as s:
-        deliver_reports(s, QUARTER, {"52": reports["52"]}, config, outbox_settings(tmp_path))
+        mail_reports(s, QUARTER, {"52": reports["52"]}, config, outbox_settings(tmp_path))
         kept = archived_report(s, QUARTER, "52", config, reports["52"].path)
         assert kept.key_messages == reports["52"].key_messages and kept.sha256 == reports["52"].sha256
         with reports["52"].path.open("ab") as fh:  # the PDF changed since: its kept messages no longer apply
@@ -632,23 +626,23 @@ def test_ssl_delivers_with_the_ca_file_and_refuses_an_unknown_certificate(db, co
     handler = TlsRecordingHandler()
     port = tls_server(handler, "ssl")
     with session_scope(db) as s:
-        ok = deliver_reports(s, QUARTER, {"66": reports["66"]}, config,
-                             tls_settings(tmp_path, port, "ssl", smtp_ca_file=tls_files["ca"]), retry_delay=0)
+        ok = mail_reports(s, QUARTER, {"66": reports["66"]}, config,
+                          tls_settings(tmp_path, port, "ssl", smtp_ca_file=tls_files["ca"]), retry_delay=0)
     assert ok.sent == 1 and handler.over_tls == [True]
     assert next(parse(handler.messages[0][1]).iter_attachments()).get_content() == reports["66"].path.read_bytes()
 
     # the system CAs do not know the test CA: permanent, one attempt, nothing delivered
     pauses: list[float] = []
     with session_scope(db) as s:
-        bad = deliver_reports(s, QUARTER, {"10": reports["10"]}, config, tls_settings(tmp_path, port, "ssl"),
-                              retry_delay=0.01, sleep=pauses.append)
+        bad = mail_reports(s, QUARTER, {"10": reports["10"]}, config, tls_settings(tmp_path, port, "ssl"),
+                           retry_delay=0.01, sleep=pauses.append)
     assert bad.failed == 2 and pauses == [] and len(handler.messages) == 1
     assert all(f.error.startswith("permanent: TLS certificate rejected") for f in bad.failures)
 
     # verification turned off (a relay with its own certificate): delivered
     with session_scope(db) as s:
-        unverified = deliver_reports(s, QUARTER, {"10": reports["10"]}, config,
-                                     tls_settings(tmp_path, port, "ssl", smtp_verify=False), retry_delay=0)
+        unverified = mail_reports(s, QUARTER, {"10": reports["10"]}, config,
+                                  tls_settings(tmp_path, port, "ssl", smtp_verify=False), retry_delay=0)
     assert unverified.sent == 2 and handler.over_tls == [True, True, True]
 
 
@@ -666,21 +660,21 @@ def test_starttls_upgrades_then_logs_in(db, config, reports, tls_server, tls_fil
     port = tls_server(handler, "starttls", authenticator=authenticator, auth_require_tls=True)
     settings = tls_settings(tmp_path, port, "starttls", smtp_ca_file=tls_files["ca"], smtp_user="cxloop", smtp_password="s3cret")
     with session_scope(db) as s:
-        summary = deliver_reports(s, QUARTER, {"66": reports["66"]}, config, settings, retry_delay=0)
+        summary = mail_reports(s, QUARTER, {"66": reports["66"]}, config, settings, retry_delay=0)
     assert summary.sent == 1 and handler.over_tls == [True] and logins == [("cxloop", True)]
 
     wrong = settings.model_copy(update={"smtp_password": SecretStr("wrong")})
     pauses: list[float] = []
     with session_scope(db) as s:
-        refused = deliver_reports(s, QUARTER, {"66": reports["66"]}, config, wrong, force=True, retry_delay=0.01,
-                                  sleep=pauses.append)
+        refused = mail_reports(s, QUARTER, {"66": reports["66"]}, config, wrong, force=True, retry_delay=0.01,
+                               sleep=pauses.append)
     assert refused.failed == 1, refused
     assert pauses == [] and refused.failures[0].error.startswith("permanent: 535"), refused.failures[0].error
 
     # "plain" to a server that insists on STARTTLS: refused (5xx), the message never goes in clear
     with session_scope(db) as s:
-        plain = deliver_reports(s, QUARTER, {"66": reports["66"]}, config, tls_settings(tmp_path, port, "plain"),
-                                force=True, retry_delay=0)
+        plain = mail_reports(s, QUARTER, {"66": reports["66"]}, config, tls_settings(tmp_path, port, "plain"),
+                             force=True, retry_delay=0)
     assert plain.failed == 1 and plain.failures[0].error.startswith("permanent: 530")
     assert len(handler.messages) == 1
 
@@ -689,8 +683,8 @@ def test_ssl_to_a_plain_server_is_a_configuration_error(db, config, reports, smt
     port = smtp_server(RecordingHandler())
     pauses: list[float] = []
     with session_scope(db) as s:
-        summary = deliver_reports(s, QUARTER, {"66": reports["66"]}, config, tls_settings(tmp_path, port, "ssl"),
-                                  retry_delay=0.01, sleep=pauses.append)
+        summary = mail_reports(s, QUARTER, {"66": reports["66"]}, config, tls_settings(tmp_path, port, "ssl"),
+                               retry_delay=0.01, sleep=pauses.append)
     assert summary.failed == 1 and pauses == []
     assert summary.failures[0].error.startswith("permanent: TLS handshake failed")
 

@@ -10,7 +10,6 @@ interrupted time series with a level shift or only a trend."""
 from __future__ import annotations
 
 import dataclasses
-
 from datetime import date, datetime, time
 from pathlib import Path
 
@@ -26,7 +25,18 @@ from cxloop.quarters import Quarter
 from models.db import dispose_engines, get_engine, upgrade
 from models.tables import EffectEvaluation, Feedback, Measure, MeasureHistory, SurveyAnswer
 from tasks.effects import estimators as fx
+from tasks.effects.evaluate import evaluate_due_measures, target_change_for
+from tasks.effects.results import (
+    METHOD_BEFORE_AFTER,
+    METHOD_DID,
+    METHOD_ITS,
+    METHOD_NONE,
+    METHOD_STAGGERED,
+    verdict_for,
+)
 from tasks.measures import register as reg
+from tasks.measures.kpi import kpi_observations
+from tasks.measures.proposals import create_proposals
 
 CONFIG_DIR = Path(__file__).resolve().parents[3] / "config"
 QUARTERS = ["2025Q3", "2025Q4", "2026Q1", "2026Q2", "2026Q3", "2026Q4"]
@@ -63,8 +73,8 @@ TREATED = {f"T{i:02d}" for i in range(5)}
 
 
 def test_planted_effect_is_recovered_within_the_interval():
-    results = [fx._estimate_kpi_effect(panel(seed, effect=8.0), TREATED, "2026Q1", target_change=10) for seed in range(30, 40)]
-    assert all(r.method == fx.METHOD_DID for r in results)
+    results = [fx.estimate_kpi_effect(panel(seed, effect=8.0), TREATED, "2026Q1", target_change=10) for seed in range(30, 40)]
+    assert all(r.method == METHOD_DID for r in results)
     assert sum(r.ci_low < 8.0 < r.ci_high for r in results) >= 8  # a 95 % interval covers the truth
     assert np.mean([r.estimate for r in results]) == pytest.approx(8.0, abs=2.0)
     assert sum(r.verdict == "effective" for r in results) >= 8
@@ -76,7 +86,7 @@ def test_planted_effect_is_recovered_within_the_interval():
 
 
 def test_harm_is_called_worsened():
-    r = fx._estimate_kpi_effect(panel(2, effect=-9.0), TREATED, "2026Q1", target_change=10)
+    r = fx.estimate_kpi_effect(panel(2, effect=-9.0), TREATED, "2026Q1", target_change=10)
     assert r.verdict == "worsened" and r.ci_high < 0
 
 
@@ -85,14 +95,14 @@ def test_harm_is_called_worsened():
 # test_clustered_intervals_keep_their_level.
 @pytest.mark.parametrize("seed", [15, 16, 17, 18, 19])
 def test_null_effect_is_never_called_effective(seed):
-    r = fx._estimate_kpi_effect(panel(seed, effect=0.0), TREATED, "2026Q1", target_change=10)
+    r = fx.estimate_kpi_effect(panel(seed, effect=0.0), TREATED, "2026Q1", target_change=10)
     assert r.verdict in ("no_effect", "inconclusive")
 
 
 def test_well_powered_null_is_no_effect_and_small_null_is_inconclusive():
-    big = fx._estimate_kpi_effect(panel(21, per_cell=200, cell_sd=0.5), TREATED, "2026Q1", target_change=10)
+    big = fx.estimate_kpi_effect(panel(21, per_cell=200, cell_sd=0.5), TREATED, "2026Q1", target_change=10)
     assert big.verdict == "no_effect" and big.mde <= 10
-    small = fx._estimate_kpi_effect(panel(21, per_cell=5, cell_sd=6), TREATED, "2026Q1", target_change=2)
+    small = fx.estimate_kpi_effect(panel(21, per_cell=5, cell_sd=6), TREATED, "2026Q1", target_change=2)
     assert small.verdict == "inconclusive" and small.mde > 2
 
 
@@ -103,25 +113,25 @@ def test_clustered_intervals_keep_their_level():
     rejections = 0
     for seed in range(1000, 1120):
         data = panel(seed, per_cell=30, cell_sd=2.0, drift_sd=6.0)
-        r = fx._estimate_kpi_effect(data, TREATED, "2026Q1", target_change=5)
+        r = fx.estimate_kpi_effect(data, TREATED, "2026Q1", target_change=5)
         rejections += r.ci_low > 0 or r.ci_high < 0
     assert rejections / 120 <= 0.10  # independent-cell intervals reject about 17 % here
 
 
 def test_common_time_shock_biases_before_after_but_not_did():
     data = panel(5, effect=0.0, shock=10.0)
-    did = fx._estimate_kpi_effect(data, TREATED, "2026Q1", target_change=10)
-    assert did.method == fx.METHOD_DID
+    did = fx.estimate_kpi_effect(data, TREATED, "2026Q1", target_change=10)
+    assert did.method == METHOD_DID
     assert did.ci_low < 0 < did.ci_high and abs(did.estimate) < 4
     assert did.verdict != "effective"
-    naive = fx._estimate_kpi_effect(data[data["office_code"].isin(TREATED)], TREATED, "2026Q1", target_change=10)
-    assert naive.method == fx.METHOD_BEFORE_AFTER
+    naive = fx.estimate_kpi_effect(data[data["office_code"].isin(TREATED)], TREATED, "2026Q1", target_change=10)
+    assert naive.method == METHOD_BEFORE_AFTER
     assert naive.estimate > 6 and naive.verdict == "effective"  # the shock is taken for the measure's effect
 
 
 def test_before_after_fallback_labels_itself():
     data = panel(6, effect=8.0, n_control=1)  # one comparison office is fewer than min_units_per_arm
-    r = fx._estimate_kpi_effect(data, TREATED, "2026Q1", target_change=10, min_units_per_arm=2)
+    r = fx.estimate_kpi_effect(data, TREATED, "2026Q1", target_change=10, min_units_per_arm=2)
     assert r.method == "before_after"
     assert "before/after" in r.note and "comparison office" in r.note
     assert r.n_control_units == 0 and r.n_treated_units == 5
@@ -132,21 +142,21 @@ def test_before_after_fallback_labels_itself():
 def test_missing_pre_or_post_is_inconclusive():
     data = panel(7, effect=8.0)
     only_post = data[data["quarter"] >= "2026Q1"]
-    r = fx._estimate_kpi_effect(only_post, TREATED, "2026Q1", target_change=10)
+    r = fx.estimate_kpi_effect(only_post, TREATED, "2026Q1", target_change=10)
     assert r.verdict == "inconclusive" and r.estimate is None and "before" in r.note
     only_pre = data[data["quarter"] < "2026Q1"]
-    r = fx._estimate_kpi_effect(only_pre, TREATED, "2026Q1", target_change=10)
+    r = fx.estimate_kpi_effect(only_pre, TREATED, "2026Q1", target_change=10)
     assert r.verdict == "inconclusive" and "from 2026Q1" in r.note
-    r = fx._estimate_kpi_effect(data, {"nowhere"}, "2026Q1", target_change=10)
+    r = fx.estimate_kpi_effect(data, {"nowhere"}, "2026Q1", target_change=10)
     assert r.verdict == "inconclusive" and r.n_treated_units == 0
-    assert fx._estimate_kpi_effect(data.iloc[0:0], TREATED, "2026Q1", 10).verdict == "inconclusive"
+    assert fx.estimate_kpi_effect(data.iloc[0:0], TREATED, "2026Q1", 10).verdict == "inconclusive"
 
 
 def test_did_equals_the_respondent_level_clustered_fit():
     import statsmodels.formula.api as smf
 
     data = panel(9, effect=5.0)
-    r = fx._estimate_kpi_effect(data, TREATED, "2026Q1", target_change=5)
+    r = fx.estimate_kpi_effect(data, TREATED, "2026Q1", target_change=5)
     data["treated_post"] = (data["office_code"].isin(TREATED) & (data["quarter"] >= "2026Q1")).astype(float)
     ref = smf.ols("value ~ treated_post + C(office_code) + C(quarter)", data=data).fit(
         cov_type="cluster", cov_kwds={"groups": pd.factorize(data["office_code"])[0]}, use_t=True)
@@ -159,10 +169,10 @@ def test_did_equals_the_respondent_level_clustered_fit():
 def test_weighted_cells_match_respondent_level_fit():
     # Collapsing to office-quarter shares weighted by their size gives the same DiD estimate.
     data = panel(8, effect=-4.0)
-    micro = fx._estimate_kpi_effect(data, TREATED, "2026Q1", target_change=-5)
+    micro = fx.estimate_kpi_effect(data, TREATED, "2026Q1", target_change=-5)
     cells = data.groupby(["office_code", "quarter"], as_index=False)["value"].agg(["mean", "size"])
     cells = cells.rename(columns={"mean": "value", "size": "weight"})
-    agg = fx._estimate_kpi_effect(cells, TREATED, "2026Q1", target_change=-5)
+    agg = fx.estimate_kpi_effect(cells, TREATED, "2026Q1", target_change=-5)
     assert agg.estimate == pytest.approx(micro.estimate, abs=1e-3)
     assert agg.n_obs == micro.n_obs
 
@@ -173,7 +183,7 @@ def test_weighted_cells_match_respondent_level_fit():
      (-1, 1, 2, 3, "no_effect"), (-1, 1, 4, 3, "inconclusive"), (None, None, None, 3, "inconclusive")],
 )
 def test_verdict_rules(low, high, mde, target, verdict):
-    assert fx.verdict_for(low, high, mde, target) == verdict
+    assert verdict_for(low, high, mde, target) == verdict
 
 
 # --------------------------------------------------------------------------- database
@@ -225,19 +235,19 @@ def _fill(url: str, config: AppConfig, effect: float, quarters: list[str], treat
 def test_kpi_observations_item_ray_and_neg_share(db, config):
     _fill(db, config, 0.0, ["2026Q1"], set(), "2026Q1", per_cell=3)
     with Session(get_engine(db)) as s:
-        item = fx.kpi_observations(s, "item:P1", ["2026Q1"])
+        item = kpi_observations(s, "item:P1", ["2026Q1"])
         assert len(item) == 15 * 3 and set(item["value"]) == {75.0}
-        ray = fx.kpi_observations(s, "ray:personalisation", ["2026Q1"], offices=["52-01"])
+        ray = kpi_observations(s, "ray:personalisation", ["2026Q1"], offices=["52-01"])
         raw = s.exec(select(SurveyAnswer).join(Feedback).where(Feedback.office_code == "52-01")).all()
         expected = sorted(np.mean([(a.P1 - 1) * 25, (a.P3 - 1) * 25, (a.P4 - 1) * 25]) for a in raw)
         assert sorted(ray["value"]) == pytest.approx(expected)
-        assert fx.kpi_observations(s, "item:P2", ["2026Q1"]).empty  # nobody answered P2
-        assert fx.kpi_observations(s, "item:P1", ["2026Q1"], client_type="employer").empty
-        neg = fx.kpi_observations(s, "neg_share:waiting_time", ["2026Q1"])
+        assert kpi_observations(s, "item:P2", ["2026Q1"]).empty  # nobody answered P2
+        assert kpi_observations(s, "item:P1", ["2026Q1"], client_type="employer").empty
+        neg = kpi_observations(s, "neg_share:waiting_time", ["2026Q1"])
         assert len(neg) == 15 and set(neg["value"]) == {25.0} and set(neg["weight"]) == {4.0}
-        assert set(fx.kpi_observations(s, "neg_share:staff_attitude", ["2026Q1"])["value"]) == {25.0}
+        assert set(kpi_observations(s, "neg_share:staff_attitude", ["2026Q1"])["value"]) == {25.0}
         with pytest.raises(ValueError):
-            fx.kpi_observations(s, "item:Z9", ["2026Q1"])
+            kpi_observations(s, "item:Z9", ["2026Q1"])
 
 
 def _implemented_measure(s: Session, code: str, offices: list[str], implemented_on: date) -> Measure:
@@ -246,7 +256,7 @@ def _implemented_measure(s: Session, code: str, offices: list[str], implemented_
                 kpi_metric="item:P3", kpi_baseline=50.0, kpi_target=60.0,
                 # co-design evidence, which the register requires before work starts
                 codesign_date=date(2025, 10, 20), codesign_form="workshop", codesign_clients=8)
-    reg._create(s, m, "t", datetime(2025, 10, 5), "")
+    reg.create_measure(s, m, "t", datetime(2025, 10, 5), "")
     for step in ("approved", "in_progress"):
         reg.change_status(s, m, step, "t", datetime(2025, 11, 1))
     m.implemented_on = implemented_on
@@ -254,7 +264,7 @@ def _implemented_measure(s: Session, code: str, offices: list[str], implemented_
     return m
 
 
-def test_evaluate_measures_end_to_end(db, config):
+def test_evaluate_due_measures_end_to_end(db, config):
     quarters = ["2025Q3", "2025Q4", "2026Q1", "2026Q2"]
     treated = {"52-01", "52-02", "52-03"}
     _fill(db, config, 1.0, quarters, treated, start="2026Q1")  # +1 answer point = +25 on the 0-100 scale
@@ -262,11 +272,11 @@ def test_evaluate_measures_end_to_end(db, config):
         early = _implemented_measure(s, "M-A", sorted(treated), date(2025, 12, 10))
         late = _implemented_measure(s, "M-B", ["52-04"], date(2026, 5, 1))  # no full quarter after it yet
         s.commit()
-        evals = fx.evaluate_measures(s, "2026Q2", config)
+        evals = evaluate_due_measures(s, "2026Q2", config)
         s.commit()
         assert [e.measure_id for e in evals] == [early.id]
         e = evals[0]
-        assert e.method == fx.METHOD_DID and e.verdict == "effective"
+        assert e.method == METHOD_DID and e.verdict == "effective"
         assert e.ci_low < 25 < e.ci_high and e.ci_low > 0  # +1 answer point = +25 (rounding, little clipping)
         # The comparison leaves out 52-04, reached by another measure on the same KPI.
         assert (e.n_treated_units, e.n_control_units) == (3, 11)
@@ -279,7 +289,7 @@ def test_evaluate_measures_end_to_end(db, config):
         n_hist = len(s.exec(select(MeasureHistory)).all())
         version = early.version
 
-        again = fx.evaluate_measures(s, "2026Q2", config)  # rerun replaces, adds no history
+        again = evaluate_due_measures(s, "2026Q2", config)  # rerun replaces, adds no history
         s.commit()
         assert len(again) == 1 and again[0].estimate == e.estimate
         assert len(s.exec(select(EffectEvaluation)).all()) == 1
@@ -297,7 +307,7 @@ def test_evaluate_without_comparison_uses_before_after(db, config):
     _fill(db, config, 0.0, ["2025Q4", "2026Q1", "2026Q2"], set(), "2026Q1", per_cell=10)
     with Session(get_engine(db), expire_on_commit=False) as s:
         _implemented_measure(s, "M-C", ["52-01", "52-02"], date(2026, 1, 15))
-        evals = fx.evaluate_measures(s, "2026Q2", cfg)
+        evals = evaluate_due_measures(s, "2026Q2", cfg)
         assert len(evals) == 1 and evals[0].method == "before_after"
         assert evals[0].n_control_units == 0 and "before/after" in evals[0].note
         assert evals[0].verdict in ("no_effect", "inconclusive")
@@ -309,12 +319,12 @@ def test_proposed_measure_gets_baseline_and_target_from_data(db, config):
                       columns=["quarter", "region_code", "theme", "journey_stage", "priority", "rank",
                                "negative_mentions"])
     with Session(get_engine(db), expire_on_commit=False) as s:
-        (m,) = reg.propose_measures(s, "2026Q1", pp, config, datetime(2026, 4, 5, 6))
-        obs = fx.kpi_observations(s, "item:P3", ["2026Q1"], offices=[f"52-0{i}" for i in range(1, 6)])
+        (m,) = create_proposals(s, "2026Q1", pp, config, datetime(2026, 4, 5, 6))
+        obs = kpi_observations(s, "item:P3", ["2026Q1"], offices=[f"52-0{i}" for i in range(1, 6)])
         assert m.kpi_metric == "item:P3"
         assert m.kpi_baseline == pytest.approx(obs["value"].mean(), abs=0.01)
         assert m.kpi_target == pytest.approx(m.kpi_baseline + 10, abs=0.01)
-        assert fx.target_change_for(m, config) == pytest.approx(10, abs=0.02)
+        assert target_change_for(m, config) == pytest.approx(10, abs=0.02)
 
 
 # --------------------------------------------------------------------------- public API: estimate_effect
@@ -347,7 +357,7 @@ def test_public_api_is_keyword_only_and_reports_the_sample():
     with pytest.raises(TypeError):
         fx.estimate_effect(cells, "unit", "period", "y", treated, 3)  # type: ignore[misc]
     r = fx.estimate_effect(cells, unit="unit", period="period", outcome="y", treated_units=treated, start_period=3)
-    assert r.method == fx.METHOD_DID and r.verdict is None  # no target, no verdict
+    assert r.method == METHOD_DID and r.verdict is None  # no target, no verdict
     assert (r.n_treated, r.n_control, r.n_obs) == (5, 7, len(cells))
     assert (r.n_treated_units, r.n_control_units) == (r.n_treated, r.n_control)  # the register's names
     assert r.ci_low < r.estimate < r.ci_high and 0 < r.p_value < 1 and r.mde == pytest.approx(2.8 * r.se)
@@ -421,7 +431,7 @@ def test_start_period_outside_or_between_the_panels_periods():
     _, cells, treated = _cells_and_rows(7, periods=6)
     kw = dict(unit="unit", period="period", outcome="y", treated_units=treated, weights="n", target_change=4)
     after = fx.estimate_effect(cells, start_period=9, **kw)
-    assert after.method == fx.METHOD_NONE and after.verdict == "inconclusive" and "no data from 9 on" in after.note
+    assert after.method == METHOD_NONE and after.verdict == "inconclusive" and "no data from 9 on" in after.note
     before = fx.estimate_effect(cells, start_period=-2, **kw)
     assert before.verdict == "inconclusive" and "no data before -2" in before.note and before.estimate is None
     # A start in a period nobody was observed in (the pipeline drops the implementation quarter): "after"
@@ -437,7 +447,7 @@ def test_treated_unit_starting_after_the_panel_serves_as_comparison():
                            start_period=starts, weights="n")
     same = fx.estimate_effect(cells, unit="unit", period="period", outcome="y", treated_units={0, 1, 2, 3},
                               start_period=3, weights="n")
-    assert r.method == fx.METHOD_DID and (r.n_treated, r.n_control) == (4, 8)
+    assert r.method == METHOD_DID and (r.n_treated, r.n_control) == (4, 8)
     assert r.estimate == pytest.approx(same.estimate) and "counted as comparison" in r.note
 
 
@@ -486,7 +496,7 @@ def test_naive_twfe_is_biased_under_dynamic_effects_and_callaway_santanna_is_not
     # and its own interval does not even cover it.
     assert truth - twfe.params["D"] > 0.4 * truth and high < truth
     r = _staggered_fit(data, starts, target=3)
-    assert r.method == fx.METHOD_STAGGERED and "Callaway" in r.note and "never-treated" in r.note
+    assert r.method == METHOD_STAGGERED and "Callaway" in r.note and "never-treated" in r.note
     assert r.ci_low < truth < r.ci_high and abs(r.estimate - truth) < 0.1 * truth
     assert r.verdict == "effective" and (r.n_treated, r.n_control) == (120, 10)
     assert len(r.group_time) == 8 + 5 + 2  # post periods of cohorts 3, 6 and 9 in periods 1..10
@@ -550,7 +560,7 @@ def test_staggered_null_effect_interval_covers_zero(seed):
     data, starts, truth = staggered(seed, cohorts={3: 15, 5: 15, 8: 15}, n_never=20, slope=0.0, quarters=True)
     assert truth == 0
     r = _staggered_fit(data, starts, weights="n", target=2)
-    assert r.method == fx.METHOD_STAGGERED and r.ci_low < 0 < r.ci_high
+    assert r.method == METHOD_STAGGERED and r.ci_low < 0 < r.ci_high
     assert r.verdict == "no_effect"  # well powered: MDE below the aim of 2
     assert r.group_time[0].group == "2024Q3" and r.group_time[0].base_period == "2024Q2"
 
@@ -562,7 +572,7 @@ def test_staggered_on_rows_equals_weighted_cells():
     rows = rows.assign(y=rows["y"] + rng.normal(0, 2, len(rows)))  # respondents: several rows per unit and period
     cells = rows.groupby(["unit", "period"], as_index=False)["y"].agg(y="mean", n="size")
     a, b = _staggered_fit(rows, starts), _staggered_fit(cells, starts, weights="n")
-    assert a.method == b.method == fx.METHOD_STAGGERED
+    assert a.method == b.method == METHOD_STAGGERED
     assert (a.estimate, a.se) == (pytest.approx(b.estimate, rel=1e-12), pytest.approx(b.se, rel=1e-12))
     # Observations that entered a group-time effect: the base and post periods, not the earlier ones.
     used = sum(len(rows[(rows["unit"] == u) & (rows["period"] >= g - 1)]) for u, g in starts.items())
@@ -573,7 +583,7 @@ def test_staggered_on_rows_equals_weighted_cells():
 def test_staggered_without_never_treated_compares_with_not_yet_treated():
     data, starts, _ = staggered(13, cohorts={3: 30, 6: 30, 9: 30}, n_never=0, slope=1.0)
     r = _staggered_fit(data, starts)
-    assert r.method == fx.METHOD_STAGGERED and "not-yet-treated" in r.note
+    assert r.method == METHOD_STAGGERED and "not-yet-treated" in r.note
     # Only cells with someone not yet treated: cohort 3 in periods 3-8, cohort 6 in 6-8; cohort 9 only compares.
     cells = [(gt.group, gt.period) for gt in r.group_time]
     assert cells == [(3, t) for t in range(3, 9)] + [(6, t) for t in range(6, 9)]
@@ -585,7 +595,7 @@ def test_staggered_without_never_treated_compares_with_not_yet_treated():
 def test_staggered_with_single_unit_cohorts_falls_back_and_says_why():
     data, starts, _ = staggered(14, cohorts={5: 1, 6: 1}, n_never=10, slope=1.0)
     r = _staggered_fit(data, starts)
-    assert r.method == fx.METHOD_ITS and "staggered rollout, but no group-time effect" in r.note
+    assert r.method == METHOD_ITS and "staggered rollout, but no group-time effect" in r.note
     assert (r.n_treated, r.n_control) == (2, 0)
 
 
@@ -626,7 +636,7 @@ def test_its_matches_statsmodels_segmented_regression(seed, shock_rho, newey_wes
 
     data = its_panel(seed, shift=6.0, trend=1.0, sd=2.0, shock_rho=shock_rho, shock_sd=3.0 if shock_rho else 0.0)
     r = _its_fit(data, "2025Q4", weights="n")
-    assert r.method == fx.METHOD_ITS and "Newey-West" in r.note and "not separated" in r.note
+    assert r.method == METHOD_ITS and "Newey-West" in r.note and "not separated" in r.note
     data["wv"] = data["kpi"] * data["n"]
     means = data.groupby("quarter", as_index=False)[["wv", "n"]].sum()
     means["y"] = means["wv"] / means["n"]
@@ -664,7 +674,7 @@ def test_its_needs_three_periods_before_else_before_after():
     data = its_panel(4, shift=5.0, trend=0.5)
     three_pre = data[data["quarter"].between("2025Q1", "2025Q4")]  # 3 before, 1 after: n = 4, k = 3, 1 df
     r = _its_fit(three_pre, "2025Q4")
-    assert r.method == fx.METHOD_ITS and "t with 1 df" in r.note
+    assert r.method == METHOD_ITS and "t with 1 df" in r.note
     two_pre = data[data["quarter"].between("2025Q2", "2026Q2")]
     r = _its_fit(two_pre, "2025Q4")
-    assert r.method == fx.METHOD_BEFORE_AFTER and "interrupted time series needs 3" in r.note
+    assert r.method == METHOD_BEFORE_AFTER and "interrupted time series needs 3" in r.note

@@ -14,7 +14,7 @@ from scipy import stats
 from sqlalchemy import select
 from statsmodels.stats.proportion import proportion_confint
 
-from cxloop.domain import ITEMS, RAYS
+from cxloop.domain import ITEMS, RAYS, wilson_interval
 from models.db import session_scope
 from models.tables import Feedback, Quarantine, SurveyAnswer
 from tasks.validate.ingest import ingest_file
@@ -27,7 +27,6 @@ from tasks.insight.metrics import (
     quarter_metrics,
     scope_metrics,
     survey_metrics,
-    wilson_interval,
 )
 
 NAN = np.nan
@@ -331,7 +330,8 @@ def test_quarter_metrics_from_the_database(tmp_path, db_url, registry, config):
 
 
 def _demo_answers(root, manifest, config) -> pd.DataFrame:
-    from tasks.collect.readers import read_channel_file, stage_rows
+    from tasks.collect.readers import read_channel_file
+    from tasks.collect.staging import stage_rows
 
     registry = {o.office_code: o.region_code for o in config.offices}
     frames = []
@@ -344,7 +344,8 @@ def _demo_answers(root, manifest, config) -> pd.DataFrame:
 
 def test_demo_overall_questions_follow_the_planted_drivers(tmp_path, config):
     from cxloop.quarters import Quarter
-    from demo.generate import OVERALL_DRIVERS, generate_demo_data
+    from demo.generate import generate_demo_data
+    from demo.survey import OVERALL_DRIVERS
     from tasks.insight.index import respondent_rays
 
     manifest = generate_demo_data(tmp_path, [Quarter.parse("2026Q1")], seed=7, offices=config.offices)
@@ -372,14 +373,16 @@ def test_demo_overall_stream_leaves_every_other_value_unchanged(tmp_path, config
     """With the overall questions switched off (all blank), every other file is byte-identical
     and every other survey cell equal: the questions draw from a stream of their own."""
     import demo.generate as demo
+    import demo.survey as survey
     from cxloop.quarters import Quarter
 
     quarters = [Quarter.parse("2025Q4"), Quarter.parse("2026Q1")]
     with_overall = demo.generate_demo_data(tmp_path / "a", quarters, seed=5, offices=config.offices, scale=0.3)
-    monkeypatch.setattr(demo, "_overall_answers", lambda rng, answers: [[None, None, None] for _ in range(len(answers))])
+    monkeypatch.setattr(survey, "overall_answers", lambda rng, answers: [[None, None, None] for _ in range(len(answers))])
     demo.generate_demo_data(tmp_path / "b", quarters, seed=5, offices=config.offices, scale=0.3)
     registry = {o.office_code: o.region_code for o in config.offices}
-    from tasks.collect.readers import read_channel_file, stage_rows
+    from tasks.collect.readers import read_channel_file
+    from tasks.collect.staging import stage_rows
 
     for f in with_overall.files:
         a, b = tmp_path / "a" / f["path"], tmp_path / "b" / f["path"]

@@ -15,16 +15,10 @@ import pytest
 
 from cxloop.quarters import Quarter
 
-from tasks.insight.painpoints import (
-    COMPONENTS,
-    PAIN_POINT_COLUMNS,
-    laney_p_prime,
-    pain_points_artifact_rows,
-    pareto,
-    prioritise_pain_points,
-    theme_mentions,
-    why_this_rank,
-)
+from tasks.insight.explain import pain_points_artifact_rows, pareto, why_this_rank
+from tasks.insight.mentions import theme_mentions
+from tasks.insight.painpoints import COMPONENTS, PAIN_POINT_COLUMNS, prioritise_pain_points
+from tasks.insight.pchart import laney_p_prime
 
 Q = "2026Q3"
 
@@ -585,7 +579,7 @@ def test_text_groups_and_open_measures_on_both_databases(any_db_url, config):
     """The loaders' SQL (grouping in the database, statuses judged on the history) on SQLite and PostgreSQL."""
     from models.db import session_scope
     from models import store
-    from tasks.insight.painpoints import text_groups
+    from tasks.insight.mentions import text_groups
 
     rows = _frame(
         _texts("52-01", "52", "staff_attitude,waiting_time", True, 3, rating=2, scale=5),  # 25 on 0-100

@@ -14,9 +14,31 @@ from openpyxl import load_workbook
 from sqlmodel import Session, select
 
 from cxloop.config import AppConfig, OwnerRule, load_config
+from cxloop.domain import MEASURE_STATUSES, OPEN_STATUSES
+from demo.seed_measures import seed_measures
 from models.db import dispose_engines, get_engine, upgrade
 from models.tables import Measure, MeasureHistory
 from tasks.measures import register as reg
+from tasks.measures.edits import edit_measure, list_register, review_proposals
+from tasks.measures.export import (
+    EXPORT_COLUMNS,
+    OVERDUE_FILL,
+    REGISTER_LABELS,
+    STATUS_FILLS,
+    export_register_csv,
+    export_register_xlsx,
+)
+from tasks.measures.proposals import create_proposals
+from tasks.measures.status import (
+    CODESIGN_FORM_LABELS,
+    TRANSITIONS,
+    CodesignMissing,
+    InvalidTransition,
+    check_status_change,
+    codesign_form_id,
+    is_overdue,
+    is_override,
+)
 
 CONFIG_DIR = Path(__file__).resolve().parents[3] / "config"
 AT = datetime(2026, 4, 5, 6, 0)
@@ -49,7 +71,7 @@ def _measure(session: Session, code: str = "M-TEST-1", status: str = "proposed",
               "offices": "52-01,52-02", "owner": "РГ", "proposed_quarter": "2026Q1", "kpi_metric": "item:P3",
               **(CODESIGN if codesign else {}), **kw}
     m = Measure(code=code, status="proposed", **fields)
-    reg._create(session, m, "tester", AT, "test")
+    reg.create_measure(session, m, "tester", AT, "test")
     path = {"proposed": [], "approved": ["approved"], "in_progress": ["approved", "in_progress"],
             "implemented": ["approved", "in_progress", "implemented"]}[status]
     for step in path:
@@ -97,24 +119,24 @@ def test_implemented_keeps_a_given_date(session):
 def test_invalid_transition_names_code_from_to_and_allowed(session, start, to):
     m = _measure(session, status=start)
     version = m.version
-    with pytest.raises(reg.InvalidTransition) as err:
+    with pytest.raises(InvalidTransition) as err:
         reg.change_status(session, m, to, "x", AT)
     msg = str(err.value)
     assert m.code in msg and repr(start) in msg and repr(to) in msg
-    for allowed in sorted(reg.TRANSITIONS[start]):
+    for allowed in sorted(TRANSITIONS[start]):
         assert allowed in msg
     assert m.status == start and m.version == version  # nothing changed
 
 
 def test_final_statuses_allow_nothing_and_evaluated_can_reopen():
     for final in ("closed", "rejected", "cancelled"):
-        assert reg.TRANSITIONS[final] == set()
-    assert reg.TRANSITIONS["evaluated"] == {"closed", "in_progress"}
-    assert reg.OPEN_STATUSES == {"proposed", "approved", "in_progress", "implemented"}
+        assert TRANSITIONS[final] == set()
+    assert TRANSITIONS["evaluated"] == {"closed", "in_progress"}
+    assert OPEN_STATUSES == {"proposed", "approved", "in_progress", "implemented"}
     for s in ("proposed", "approved", "in_progress"):
-        assert {"rejected", "cancelled"} <= reg.TRANSITIONS[s]
-    with pytest.raises(reg.InvalidTransition, match="final status"):
-        raise reg.InvalidTransition("M-X", "closed", "in_progress")
+        assert {"rejected", "cancelled"} <= TRANSITIONS[s]
+    with pytest.raises(InvalidTransition, match="final status"):
+        raise InvalidTransition("M-X", "closed", "in_progress")
 
 
 def test_version_conflict_with_expected_version(session):
@@ -171,13 +193,13 @@ def test_measures_are_never_deleted_by_the_flow(session):
 def test_overdue():
     m = Measure(code="M", title="t", theme="t", type="t", region_code="52", owner="o", status="in_progress",
                 proposed_quarter="2026Q1", kpi_metric="item:P3", due_date=date(2026, 5, 1))
-    assert reg.is_overdue(m, date(2026, 5, 2))
-    assert not reg.is_overdue(m, date(2026, 5, 1))  # due today is not late yet
+    assert is_overdue(m, date(2026, 5, 2))
+    assert not is_overdue(m, date(2026, 5, 1))  # due today is not late yet
     for status in ("implemented", "evaluated", "closed", "rejected", "cancelled"):
         m.status = status
-        assert not reg.is_overdue(m, date(2027, 1, 1))
+        assert not is_overdue(m, date(2027, 1, 1))
     m.status, m.due_date = "approved", None
-    assert not reg.is_overdue(m, date(2027, 1, 1))
+    assert not is_overdue(m, date(2027, 1, 1))
 
 
 # --------------------------------------------------------------------------- proposals
@@ -201,7 +223,7 @@ PP = _pain_points([
 
 
 def test_propose_top_n_per_region(session, config):
-    new = reg.propose_measures(session, "2026Q1", PP, config, AT)
+    new = create_proposals(session, "2026Q1", PP, config, AT)
     codes = [m.code for m in new]
     assert codes == sorted(codes)
     assert codes == [
@@ -225,31 +247,31 @@ def test_propose_top_n_per_region(session, config):
 
 
 def test_propose_is_idempotent_and_respects_open_measures(session, config):
-    first = reg.propose_measures(session, "2026Q1", PP, config, AT)
+    first = create_proposals(session, "2026Q1", PP, config, AT)
     assert len(first) == 4
-    assert reg.propose_measures(session, "2026Q1", PP, config, AT) == []  # rerun: the themes are covered
+    assert create_proposals(session, "2026Q1", PP, config, AT) == []  # rerun: the themes are covered
     # Next quarter the same pain points come back: still covered by open measures.
     again = PP.assign(quarter="2026Q2")
-    assert reg.propose_measures(session, "2026Q2", again, config, AT) == []
+    assert create_proposals(session, "2026Q2", again, config, AT) == []
     # Once a measure is closed (not open), its pain point may get a new one.
     wt = next(m for m in first if m.theme == "waiting_time")
     reg.update_fields(session, wt, CODESIGN, "x", AT)
     for step in ("approved", "in_progress", "implemented", "evaluated", "closed"):
         reg.change_status(session, wt, step, "x", AT)
-    new = reg.propose_measures(session, "2026Q2", again, config, AT)
+    new = create_proposals(session, "2026Q2", again, config, AT)
     assert [m.code for m in new] == ["M-2026Q2-52-waiting_time"]
     assert session.exec(select(Measure)).all().__len__() == 5
 
 
 def test_propose_leaves_out_offices_an_open_cross_region_measure_reaches(session, config):
-    reg.seed_measures(session, [{
+    seed_measures(session, [{
         "code": "M-SMS", "title": "SMS", "theme": "reminders_notifications", "type": "new_experience",
         "region_code": "ALL", "offices": ["52-01", "52-02", "66-01"], "owner": "wg", "status": "in_progress",
         "proposed_quarter": "2025Q4", "kpi_metric": "item:P3", "kpi_target_change": 10,
         "codesign_date": "2025-11-10", "codesign_form": "client_test", "codesign_clients": 6,
         "planned_start": "2025-12-01",
     }], config=config)
-    new = {m.theme: m for m in reg.propose_measures(session, "2026Q1", PP, config, AT)}
+    new = {m.theme: m for m in create_proposals(session, "2026Q1", PP, config, AT)}
     assert new["reminders_notifications"].offices == "52-03,52-04,52-05"
     assert new["waiting_time"].offices == "52-01,52-02,52-03,52-04,52-05"
 
@@ -263,7 +285,7 @@ def test_propose_owner_rule_and_no_template(session, config):
         ("2026Q1", "66", "staff_attitude", "first_contact", 60.0, 2, 20),
         ("2026Q1", "10", "benefit_payment", "benefits", 70.0, 1, 33),
     ])
-    new = reg.propose_measures(session, "2026Q1", pp, cfg, AT)
+    new = create_proposals(session, "2026Q1", pp, cfg, AT)
     assert {m.code: m.owner for m in new} == {
         "M-2026Q1-10-benefit_payment": f"Рабочая группа по клиентоцентричности ({cfg.regions['10']})",
         "M-2026Q1-66-benefit_payment": "ИТ-отдел ЦЗН 66",
@@ -295,7 +317,7 @@ SEED = [
 
 
 def test_seed_walks_the_flow_with_deterministic_history(session, config):
-    created = reg.seed_measures(session, SEED, config=config)
+    created = seed_measures(session, SEED, config=config)
     assert [m.code for m in created] == sorted(r["code"] for r in SEED)
     closed = next(m for m in created if m.code == "M-2025Q3-52-reminders")
     assert closed.status == "closed" and closed.offices == "52-01,52-02"
@@ -316,7 +338,7 @@ def test_seed_walks_the_flow_with_deterministic_history(session, config):
 def test_seed_history_starts_before_work_done_inside_the_proposing_quarter(session):
     rec = {**SEED[1], "code": "M-EARLY", "proposed_quarter": "2025Q4", "codesign_date": "2025-11-20",
            "planned_start": "2025-12-01"}
-    (m,) = reg.seed_measures(session, [rec])
+    (m,) = seed_measures(session, [rec])
     hist = reg.history_of(session, m)
     assert [h.to_value for h in hist] == ["proposed", "approved", "in_progress"]
     assert [h.at for h in hist] == [reg.as_utc(datetime(2025, 11, 19, 9)), reg.as_utc(datetime(2025, 11, 20, 10)),
@@ -324,23 +346,23 @@ def test_seed_history_starts_before_work_done_inside_the_proposing_quarter(sessi
 
 
 def test_seed_is_idempotent_by_code(session, config):
-    reg.seed_measures(session, SEED, config=config)
+    seed_measures(session, SEED, config=config)
     n_hist = len(session.exec(select(MeasureHistory)).all())
-    assert reg.seed_measures(session, SEED, config=config) == []
+    assert seed_measures(session, SEED, config=config) == []
     assert len(session.exec(select(MeasureHistory)).all()) == n_hist
     assert len(session.exec(select(Measure)).all()) == 3
 
 
 def test_seed_rejects_unknown_status(session):
     with pytest.raises(ValueError, match="unknown status"):
-        reg.seed_measures(session, [{**SEED[0], "code": "M-BAD", "status": "done"}])
+        seed_measures(session, [{**SEED[0], "code": "M-BAD", "status": "done"}])
 
 
 # --------------------------------------------------------------------------- exports
 
 
 def test_register_frame_and_xlsx_export(session, config, tmp_path):
-    reg.seed_measures(session, SEED, config=config)
+    seed_measures(session, SEED, config=config)
     as_of = date(2026, 4, 5)
     frame = reg.register_frame(session, as_of)
     assert list(frame.columns) == list(reg.REGISTER_COLUMNS)
@@ -348,7 +370,7 @@ def test_register_frame_and_xlsx_export(session, config, tmp_path):
     assert frame.set_index("code")["overdue"].to_dict() == {
         "M-2025Q3-52-reminders": False, "M-2025Q4-10-docs": False, "M-2025Q4-66-waiting": True}
 
-    path = reg.export_register_xlsx(session, tmp_path / "out" / "register.xlsx", as_of)
+    path = export_register_xlsx(session, tmp_path / "out" / "register.xlsx", as_of)
     wb = load_workbook(path)
     ws = wb.active
     assert ws.freeze_panes == "A2"
@@ -364,22 +386,22 @@ def test_register_frame_and_xlsx_export(session, config, tmp_path):
     assert all(c.data_type != "f" for r in ws.iter_rows() for c in r)
     # The overdue row is highlighted across; the others are not.
     overdue = rows["M-2025Q4-66-waiting"]
-    assert overdue[col["code"]].fill.fgColor.rgb.endswith(reg.OVERDUE_FILL)
-    assert overdue[col["title"]].fill.fgColor.rgb.endswith(reg.OVERDUE_FILL)
-    assert not rows["M-2025Q4-10-docs"][col["code"]].fill.fgColor.rgb.endswith(reg.OVERDUE_FILL)
-    assert rows["M-2025Q3-52-reminders"][col["status"]].fill.fgColor.rgb.endswith(reg.STATUS_FILLS["closed"])
+    assert overdue[col["code"]].fill.fgColor.rgb.endswith(OVERDUE_FILL)
+    assert overdue[col["title"]].fill.fgColor.rgb.endswith(OVERDUE_FILL)
+    assert not rows["M-2025Q4-10-docs"][col["code"]].fill.fgColor.rgb.endswith(OVERDUE_FILL)
+    assert rows["M-2025Q3-52-reminders"][col["status"]].fill.fgColor.rgb.endswith(STATUS_FILLS["closed"])
     assert rows["M-2025Q3-52-reminders"][col["implemented_on"]].value == datetime(2026, 1, 20)
     assert ws.column_dimensions["B"].width == 48
     assert wb.properties.creator == "cxloop"
 
     # Same register, same file, byte for byte.
-    again = reg.export_register_xlsx(session, tmp_path / "again.xlsx", as_of)
+    again = export_register_xlsx(session, tmp_path / "again.xlsx", as_of)
     assert hashlib.sha256(path.read_bytes()).digest() == hashlib.sha256(again.read_bytes()).digest()
 
 
 def test_csv_export_neutralises_and_labels(session, config, tmp_path):
-    reg.seed_measures(session, SEED, config=config)
-    path = reg.export_register_csv(session, tmp_path / "register.csv", date(2026, 4, 5), lang="en")
+    seed_measures(session, SEED, config=config)
+    path = export_register_csv(session, tmp_path / "register.csv", date(2026, 4, 5), lang="en")
     assert path.read_bytes().startswith(b"\xef\xbb\xbf")
     with path.open(encoding="utf-8-sig", newline="") as fh:
         rows = list(csv.DictReader(fh))
@@ -396,32 +418,32 @@ def test_csv_export_neutralises_and_labels(session, config, tmp_path):
 def test_start_needs_codesign_evidence_or_an_override(session):
     m = _measure(session, status="approved", codesign=False)
     version, n_hist = m.version, len(reg.history_of(session, m))
-    with pytest.raises(reg.CodesignMissing) as err:
+    with pytest.raises(CodesignMissing) as err:
         reg.change_status(session, m, "in_progress", "Иванова", AT)
     assert [f for f, _ in err.value.gaps] == ["codesign_date", "codesign_form", "codesign_clients"]
     assert m.code in str(err.value) and "override" in str(err.value)
-    with pytest.raises(reg.CodesignMissing):  # a blank reason is no reason
+    with pytest.raises(CodesignMissing):  # a blank reason is no reason
         reg.change_status(session, m, "in_progress", "Иванова", AT, override_reason="  ")
     assert (m.status, m.version, len(reg.history_of(session, m))) == ("approved", version, n_hist)
 
     reg.change_status(session, m, "in_progress", "Начальник", AT, comment="старт", override_reason="приказ министерства")
     last = reg.history_of(session, m)[-1]
     assert (last.to_value, last.who, last.comment) == ("in_progress", "Начальник", "override: приказ министерства — старт")
-    assert reg.is_override(last) and m.version == version + 1
+    assert is_override(last) and m.version == version + 1
 
 
 def test_partial_or_future_evidence_is_not_enough(session):
     m = _measure(session, status="approved", codesign=False, codesign_date=date(2026, 3, 1), codesign_form="workshop",
                  codesign_clients=0)
-    with pytest.raises(reg.CodesignMissing) as err:
+    with pytest.raises(CodesignMissing) as err:
         reg.change_status(session, m, "in_progress", "x", AT)
     assert [f for f, _ in err.value.gaps] == ["codesign_clients"]
     m.codesign_clients, m.codesign_date = 5, date(2026, 4, 30)  # the workshop is still ahead
-    with pytest.raises(reg.CodesignMissing, match="later than the change"):
+    with pytest.raises(CodesignMissing, match="later than the change"):
         reg.change_status(session, m, "in_progress", "x", AT)
     m.codesign_date = AT.date()
     reg.change_status(session, m, "in_progress", "x", AT, override_reason="not needed")
-    assert not reg.is_override(reg.history_of(session, m)[-1])  # complete evidence: no override recorded
+    assert not is_override(reg.history_of(session, m)[-1])  # complete evidence: no override recorded
     assert reg.history_of(session, m)[-1].comment == ""
 
 
@@ -429,12 +451,12 @@ def test_only_the_start_needs_evidence():
     bare = Measure(code="M", title="t", theme="t", type="new_experience", region_code="52", owner="o",
                    status="approved", proposed_quarter="2026Q1", kpi_metric="item:P3")
     for to in ("rejected", "cancelled"):
-        assert reg.check_status_change(bare, to, AT) is False
+        assert check_status_change(bare, to, AT) is False
     bare.status = "proposed"
-    assert reg.check_status_change(bare, "approved", AT) is False
+    assert check_status_change(bare, "approved", AT) is False
     bare.status = "evaluated"  # reopening a measure starts it again
-    with pytest.raises(reg.CodesignMissing):
-        reg.check_status_change(bare, "in_progress", AT)
+    with pytest.raises(CodesignMissing):
+        check_status_change(bare, "in_progress", AT)
 
 
 @pytest.mark.parametrize("given, stored", [
@@ -444,7 +466,7 @@ def test_only_the_start_needs_evidence():
     ("Тестирование с клиентами", "client_test"), ("asiakastestaus", "client_test"), ("", None), (None, None),
 ])
 def test_codesign_form_names(given, stored):
-    assert reg.codesign_form_id(given) == stored
+    assert codesign_form_id(given) == stored
 
 
 def test_codesign_fields_are_checked_when_edited(session):
@@ -467,11 +489,11 @@ def test_codesign_fields_are_checked_when_edited(session):
 # --------------------------------------------------------------------------- people's edits
 
 
-def test_update_measure_is_all_or_nothing(session):
+def test_edit_measure_is_all_or_nothing(session):
     m = _measure(session, status="approved", codesign=False)
     version, n_hist = m.version, len(reg.history_of(session, m))
     # Evidence and the start in one edit: checked on the measure as it will be.
-    result = reg.update_measure(session, m.code, "Иванова", AT, status="in_progress",
+    result = edit_measure(session, m.code, "Иванова", AT, status="in_progress",
                                 changes={**CODESIGN, "owner": "ЦЗН 52-01"}, comment="воркшоп 20.03",
                                 expected_version=version)
     assert [c["field"] for c in result["changes"]] == ["codesign_clients", "codesign_date", "codesign_form", "owner", "status"]
@@ -479,16 +501,16 @@ def test_update_measure_is_all_or_nothing(session):
     assert len(reg.history_of(session, m)) == n_hist + 5
 
     snapshot = (m.owner, m.due_date, m.status, m.version, len(reg.history_of(session, m)))
-    with pytest.raises(reg.InvalidTransition):  # the due date must not be written when the status is refused
-        reg.update_measure(session, m.code, "x", AT, status="closed", changes={"due_date": "2026-12-31"})
+    with pytest.raises(InvalidTransition):  # the due date must not be written when the status is refused
+        edit_measure(session, m.code, "x", AT, status="closed", changes={"due_date": "2026-12-31"})
     with pytest.raises(reg.VersionConflict, match="changed by someone else"):
-        reg.update_measure(session, m.code, "x", AT, changes={"owner": "Z"}, expected_version=version)
+        edit_measure(session, m.code, "x", AT, changes={"owner": "Z"}, expected_version=version)
     with pytest.raises(ValueError, match="unknown status"):
-        reg.update_measure(session, m.code, "x", AT, status="done")
+        edit_measure(session, m.code, "x", AT, status="done")
     with pytest.raises(reg.MeasureNotFound):
-        reg.update_measure(session, "M-NOPE", "x", AT, status="approved")
+        edit_measure(session, "M-NOPE", "x", AT, status="approved")
     assert (m.owner, m.due_date, m.status, m.version, len(reg.history_of(session, m))) == snapshot
-    assert reg.update_measure(session, m.code, "x", AT, changes={"owner": m.owner})["changes"] == []
+    assert edit_measure(session, m.code, "x", AT, changes={"owner": m.owner})["changes"] == []
 
 
 def test_review_proposals_applies_each_decision_whole(session):
@@ -496,7 +518,7 @@ def test_review_proposals_applies_each_decision_whole(session):
         _measure(session, code=code)
     _measure(session, code="M-4", region_code="66", offices="66-01")
     _measure(session, code="M-5", status="approved")
-    out = reg.review_proposals(session, [
+    out = review_proposals(session, [
         {"code": "M-1", "action": "approve", "owner": "ЦЗН 52-01"},
         {"code": "M-2", "action": "reject", "comment": ""},          # why?
         {"code": "M-2", "action": "reassign", "owner": None},        # decided twice
@@ -513,7 +535,7 @@ def test_review_proposals_applies_each_decision_whole(session):
     assert "comment" in out["refused"][0]["reason"] and "unknown action" in out["refused"][-1]["reason"]
     assert out["left_proposed"] == ["M-2", "M-3"]
     with pytest.raises(ValueError, match="reviewer"):
-        reg.review_proposals(session, [], " ", AT)
+        review_proposals(session, [], " ", AT)
 
 
 def test_list_register_filters(session):
@@ -525,48 +547,48 @@ def test_list_register_filters(session):
     _measure(session, code="M-66", region_code="66", offices="66-01", due_date=date(2026, 5, 1))
     _measure(session, code="M-ALL", region_code="ALL", offices="52-03,66-02", status="in_progress")
     as_of = date(2026, 6, 1)
-    assert reg.list_register(session, as_of, region="52")["code"].tolist() == ["M-52", "M-ALL"]
-    assert reg.list_register(session, as_of, region="66")["code"].tolist() == ["M-66", "M-ALL"]
-    assert reg.list_register(session, as_of, statuses=["proposed", "in_progress"])["code"].tolist() == ["M-66", "M-ALL"]
-    assert reg.list_register(session, as_of, overdue=True)["code"].tolist() == ["M-52", "M-66"]
-    assert reg.list_register(session, as_of, region="10").empty
+    assert list_register(session, as_of, region="52")["code"].tolist() == ["M-52", "M-ALL"]
+    assert list_register(session, as_of, region="66")["code"].tolist() == ["M-66", "M-ALL"]
+    assert list_register(session, as_of, statuses=["proposed", "in_progress"])["code"].tolist() == ["M-66", "M-ALL"]
+    assert list_register(session, as_of, overdue=True)["code"].tolist() == ["M-52", "M-66"]
+    assert list_register(session, as_of, region="10").empty
     with pytest.raises(ValueError, match="unknown status"):
-        reg.list_register(session, as_of, statuses=["done"])
+        list_register(session, as_of, statuses=["done"])
 
 
 def test_seed_maps_codesign_aliases_and_needs_evidence_to_start(session):
-    (closed,) = reg.seed_measures(session, [SEED[0]])
+    (closed,) = seed_measures(session, [SEED[0]])
     assert closed.codesign_form == "workshop"  # recorded as "воркшоп"
     bare = {**SEED[1], "code": "M-BARE", "codesign_date": None, "codesign_form": None, "codesign_clients": None}
     session.commit()
-    with pytest.raises(reg.CodesignMissing, match="M-BARE"):
-        reg.seed_measures(session, [bare])
+    with pytest.raises(CodesignMissing, match="M-BARE"):
+        seed_measures(session, [bare])
     session.rollback()  # what the caller's transaction does: nothing of the failed seed stays
     with pytest.raises(ValueError, match="seed record M-ODD: unknown co-design form"):
-        reg.seed_measures(session, [{**SEED[1], "code": "M-ODD", "codesign_form": "гадание"}])
+        seed_measures(session, [{**SEED[1], "code": "M-ODD", "codesign_form": "гадание"}])
     session.rollback()
-    assert reg.seed_measures(session, [{**bare, "status": "approved"}])[0].status == "approved"  # no start, no evidence needed
+    assert seed_measures(session, [{**bare, "status": "approved"}])[0].status == "approved"  # no start, no evidence needed
 
 
 @pytest.mark.parametrize("lang", ["ru", "en", "fi"])
 def test_exports_translate_codesign_and_end_with_a_comment_column(session, config, tmp_path, lang):
-    reg.seed_measures(session, SEED, config=config)
-    labels = reg.REGISTER_LABELS[lang]
-    ws = load_workbook(reg.export_register_xlsx(session, tmp_path / "r.xlsx", date(2026, 4, 5), lang=lang)).active
+    seed_measures(session, SEED, config=config)
+    labels = REGISTER_LABELS[lang]
+    ws = load_workbook(export_register_xlsx(session, tmp_path / "r.xlsx", date(2026, 4, 5), lang=lang)).active
     header = [c.value for c in ws[1]]
-    assert header == [labels[c] for c in reg.EXPORT_COLUMNS] and header[-1] == labels["change_comment"]
-    rows = {r[0].value: {h: c.value for h, c in zip(reg.EXPORT_COLUMNS, r)} for r in ws.iter_rows(min_row=2)}
-    assert rows["M-2025Q3-52-reminders"]["codesign_form"] == reg.CODESIGN_FORM_LABELS[lang]["workshop"]
-    assert rows["M-2025Q4-66-waiting"]["codesign_form"] == reg.CODESIGN_FORM_LABELS[lang]["client_test"]
+    assert header == [labels[c] for c in EXPORT_COLUMNS] and header[-1] == labels["change_comment"]
+    rows = {r[0].value: {h: c.value for h, c in zip(EXPORT_COLUMNS, r)} for r in ws.iter_rows(min_row=2)}
+    assert rows["M-2025Q3-52-reminders"]["codesign_form"] == CODESIGN_FORM_LABELS[lang]["workshop"]
+    assert rows["M-2025Q4-66-waiting"]["codesign_form"] == CODESIGN_FORM_LABELS[lang]["client_test"]
     assert rows["M-2025Q4-66-waiting"]["codesign_clients"] == 7 and rows["M-2025Q4-10-docs"]["codesign_form"] is None
     assert all(r["change_comment"] is None for r in rows.values())
     lists = {str(dv.sqref).split(":")[0].rstrip("0123456789"): dv.formula1 for dv in ws.data_validations.dataValidation}
-    letter = {c: ws.cell(row=1, column=i + 1).column_letter for i, c in enumerate(reg.EXPORT_COLUMNS)}
-    assert lists[letter["status"]] == '"' + ",".join(reg.STATUSES) + '"'
-    assert reg.CODESIGN_FORM_LABELS[lang]["client_test"] in lists[letter["codesign_form"]]
+    letter = {c: ws.cell(row=1, column=i + 1).column_letter for i, c in enumerate(EXPORT_COLUMNS)}
+    assert lists[letter["status"]] == '"' + ",".join(MEASURE_STATUSES) + '"'
+    assert CODESIGN_FORM_LABELS[lang]["client_test"] in lists[letter["codesign_form"]]
 
-    path = reg.export_register_csv(session, tmp_path / "r.csv", date(2026, 4, 5), lang=lang)
+    path = export_register_csv(session, tmp_path / "r.csv", date(2026, 4, 5), lang=lang)
     with path.open(encoding="utf-8-sig", newline="") as fh:
         by_code = {r[labels["code"]]: r for r in csv.DictReader(fh)}
     assert by_code["M-2025Q3-52-reminders"][labels["codesign_clients"]] == "12"  # a count, not "12.00"
-    assert by_code["M-2025Q3-52-reminders"][labels["codesign_form"]] == reg.CODESIGN_FORM_LABELS[lang]["workshop"]
+    assert by_code["M-2025Q3-52-reminders"][labels["codesign_form"]] == CODESIGN_FORM_LABELS[lang]["workshop"]

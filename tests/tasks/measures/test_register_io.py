@@ -13,13 +13,19 @@ from openpyxl import load_workbook
 from sqlmodel import Session, select
 
 from cxloop.config import read_offices_csv
-from cxloop.domain import JOURNEY_STAGES, MEASURE_TYPES
+from cxloop.domain import JOURNEY_STAGES, MEASURE_STATUSES, MEASURE_TYPES
+from cxloop.paths import EXPECTATIONS_DIR
+from demo.seed_measures import seed_measures
 from models.db import dispose_engines, get_engine
 from models.tables import Measure, MeasureHistory
+from tasks.collect.headers import norm_header
+from tasks.collect.offices import merge_offices
 from tasks.measures import register as reg
 from tasks.measures import register_io as rio
-from tasks.collect.offices import merge_offices
-from tasks.validate.suites import EXPECTATIONS_DIR
+from tasks.measures.edits import edit_measure
+from tasks.measures.export import EXPORT_COLUMNS, REGISTER_LABELS, export_register_csv, export_register_xlsx
+from tasks.measures.register_file import RegisterFileError, stage_cell
+from tasks.measures.status import CODESIGN_FORMS
 
 ROOT = Path(__file__).resolve().parents[3]
 AS_OF = date(2026, 7, 5)
@@ -50,7 +56,7 @@ SEED = [
 def db(db_url):
     with Session(get_engine(db_url), expire_on_commit=False) as s:
         merge_offices(s, read_offices_csv(ROOT / "config" / "offices.csv"))
-        reg.seed_measures(s, SEED)
+        seed_measures(s, SEED)
         s.commit()
     yield db_url
     dispose_engines()
@@ -59,8 +65,8 @@ def db(db_url):
 def _export(db_url: str, path: Path, lang: str = "ru", kind: str = "xlsx") -> Path:
     with Session(get_engine(db_url)) as s:
         if kind == "xlsx":
-            return reg.export_register_xlsx(s, path, AS_OF, lang=lang)
-        return reg.export_register_csv(s, path, AS_OF, lang=lang)
+            return export_register_xlsx(s, path, AS_OF, lang=lang)
+        return export_register_csv(s, path, AS_OF, lang=lang)
 
 
 def _snapshot(db_url: str) -> tuple[list[tuple], int]:
@@ -73,7 +79,7 @@ def _edit_xlsx(path: Path, edits: dict[str, dict[str, object]], lang: str = "ru"
     """Set cells by measure code and column id, as a person does in Excel."""
     wb = load_workbook(path)
     ws = wb.active
-    labels = reg.REGISTER_LABELS[lang]
+    labels = REGISTER_LABELS[lang]
     col = {c.value: c.column for c in ws[1]}
     rows = {ws.cell(row=r, column=1).value: r for r in range(2, ws.max_row + 1)}
     for code, cells in edits.items():
@@ -115,7 +121,7 @@ def test_three_edited_cells_become_exactly_three_changes(db, tmp_path):
         "M-A": {"owner": "ЦЗН 66-01, начальник отдела"},
         "M-I": {"description": evil},  # typed into Excel: stored by the workbook as a formula
     })
-    assert load_workbook(path).active.cell(row=_row_of(path, "M-I"), column=len(reg.EXPORT_COLUMNS) - 1).data_type == "f"
+    assert load_workbook(path).active.cell(row=_row_of(path, "M-I"), column=len(EXPORT_COLUMNS) - 1).data_type == "f"
     (measures_before, hist_before) = _snapshot(db)
 
     summary = _import(db, path)
@@ -144,7 +150,7 @@ def test_three_edited_cells_become_exactly_three_changes(db, tmp_path):
     again = _export(db, tmp_path / "again.xlsx")
     ws = load_workbook(again).active
     assert all(c.data_type != "f" for r in ws.iter_rows() for c in r)
-    assert ws.cell(row=_row_of(again, "M-I"), column=len(reg.EXPORT_COLUMNS) - 1).value == "'" + evil
+    assert ws.cell(row=_row_of(again, "M-I"), column=len(EXPORT_COLUMNS) - 1).value == "'" + evil
     snap = _snapshot(db)
     assert _import(db, again).applied == [] and _snapshot(db) == snap
     # Importing the edited file a second time: the register already says so, nothing to do.
@@ -155,7 +161,7 @@ def test_three_edited_cells_become_exactly_three_changes(db, tmp_path):
 def test_stale_row_is_rejected_and_the_others_applied(db, tmp_path):
     path = _export(db, tmp_path / "register.xlsx")
     with Session(get_engine(db), expire_on_commit=False) as s:  # someone else edits M-P after the export
-        reg.update_measure(s, "M-P", "Петров", AT, changes={"owner": "ЦЗН 52-02"})
+        edit_measure(s, "M-P", "Петров", AT, changes={"owner": "ЦЗН 52-02"})
         s.commit()
     _edit_xlsx(path, {"M-P": {"due_date": datetime(2026, 12, 1)}, "M-A2": {"due_date": "01.11.2026"}})
     summary = _import(db, path)
@@ -270,19 +276,19 @@ def test_partial_csv_with_english_headers_semicolons_and_cp1251(db, tmp_path):
 def test_files_that_cannot_be_imported_at_all(db, tmp_path):
     no_version = tmp_path / "no_version.csv"
     no_version.write_text("Код,Статус\nM-P,approved\n", encoding="utf-8")
-    with pytest.raises(rio.RegisterFileError, match="no column version"):
+    with pytest.raises(RegisterFileError, match="no column version"):
         _import(db, no_version)
     twice = tmp_path / "twice.csv"
     twice.write_text("Code,Version,Статус,Status\nM-P,1,approved,approved\n", encoding="utf-8")
-    with pytest.raises(rio.RegisterFileError, match="both status"):
+    with pytest.raises(RegisterFileError, match="both status"):
         _import(db, twice)
     broken = tmp_path / "broken.xlsx"
     broken.write_bytes(b"PK\x03\x04" + b"\x00" * 100)
-    with pytest.raises(rio.RegisterFileError, match="XLSX"):
+    with pytest.raises(RegisterFileError, match="XLSX"):
         _import(db, broken)
     empty = tmp_path / "empty.csv"
     empty.write_text("", encoding="utf-8")
-    with pytest.raises(rio.RegisterFileError, match="empty"):
+    with pytest.raises(RegisterFileError, match="empty"):
         _import(db, empty)
 
 
@@ -290,19 +296,19 @@ def test_suite_vocabularies_are_the_registers():
     suite = json.loads((EXPECTATIONS_DIR / "measure_register.json").read_text(encoding="utf-8"))
     sets = {e["kwargs"]["column"]: e["kwargs"]["value_set"] for e in suite["expectations"]
             if e["type"] == "expect_column_values_to_be_in_set"}
-    assert tuple(sets["status"]) == reg.STATUSES
-    assert tuple(sets["codesign_form"]) == reg.CODESIGN_FORMS
+    assert tuple(sets["status"]) == MEASURE_STATUSES
+    assert tuple(sets["codesign_form"]) == CODESIGN_FORMS
     assert tuple(sets["journey_stage"]) == JOURNEY_STAGES
     assert tuple(sets["type"]) == MEASURE_TYPES
     assert sets["code"] == {"$PARAMETER": "known_codes"}
     assert all(e["severity"] == "critical" and e["meta"]["reason"] for e in suite["expectations"])
     # Every header label of every language names one column only.
     lookup: dict[str, set[str]] = {}
-    for labels in reg.REGISTER_LABELS.values():
+    for labels in REGISTER_LABELS.values():
         for column, label in labels.items():
-            lookup.setdefault(rio.norm_header(label), set()).add(column)
+            lookup.setdefault(norm_header(label), set()).add(column)
     assert all(len(columns) == 1 for columns in lookup.values())
-    assert set(reg.REGISTER_LABELS["ru"]) == set(reg.EXPORT_COLUMNS)
+    assert set(REGISTER_LABELS["ru"]) == set(EXPORT_COLUMNS)
 
 
 @pytest.mark.parametrize("column, cell, staged", [
@@ -321,4 +327,4 @@ def test_suite_vocabularies_are_the_registers():
     ("owner", "   ", None),
 ])
 def test_stage_cell(column, cell, staged):
-    assert rio.stage_cell(column, cell) == staged
+    assert stage_cell(column, cell) == staged

@@ -27,7 +27,7 @@ from PIL import Image
 from pypdf import PdfReader
 
 from cxloop.config import load_config
-from cxloop.domain import ITEMS, RAYS
+from cxloop.domain import ITEMS, NATIONAL, RAYS
 from cxloop.quarters import Quarter
 from models.db import dispose_engines, session_scope, upgrade
 from models.tables import (
@@ -41,22 +41,14 @@ from models.tables import (
     Quarantine,
     SurveyAnswer,
 )
-from demo.generate import _NAMES, _fake_email, _fake_phone
-from tasks.measures.register import export_register_csv
-from tasks.reports.render import (
-    APPENDIX_MAX_ROWS,
-    LEAGUE_BODY_ROWS,
-    NATIONAL,
-    REGISTER_BODY_ROWS,
-    REGISTER_CSV_KEY,
-    build_report_context,
-    register_csv_bytes,
-    league_csv_name,
-    register_csv_name,
-    render_report_pdf,
-    report_layout,
-    write_reports,
-)
+from demo.people import NAMES as _NAMES
+from demo.people import fake_email as _fake_email
+from demo.people import fake_phone as _fake_phone
+from tasks.measures.export import export_register_csv
+from tasks.reports.attachments import REGISTER_CSV_KEY, league_csv_name, register_csv_bytes, register_csv_name
+from tasks.reports.context import build_report_context
+from tasks.reports.layout import APPENDIX_MAX_ROWS, LEAGUE_BODY_ROWS, REGISTER_BODY_ROWS, report_layout
+from tasks.reports.render import render_report_pdf, write_reports
 
 ROOT = Path(__file__).resolve().parents[3]
 PNG_DIR = ROOT / "tests" / "output"

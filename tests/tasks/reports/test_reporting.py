@@ -12,6 +12,7 @@ from pypdf import PdfReader
 from cxloop.config import load_config
 from cxloop.domain import RAYS
 from cxloop.i18n import gettext
+from cxloop.paths import TEMPLATES_DIR
 from models.db import dispose_engines, session_scope, upgrade
 from models.tables import (
     EffectEvaluation,
@@ -23,16 +24,10 @@ from models.tables import (
     Quarantine,
 )
 from tasks.reports import charts
-from tasks.reports.render import (
-    TEMPLATES_DIR,
-    TemplatesOnlyFetcher,
-    build_report_context,
-    fmt_num,
-    render_email,
-    render_report_pdf,
-    star_text,
-    write_reports,
-)
+from tasks.reports.context import build_report_context
+from tasks.reports.message import render_email
+from tasks.reports.render import TemplatesOnlyFetcher, render_report_pdf, write_reports
+from tasks.reports.strings import fmt_num, star_text
 
 ROOT = Path(__file__).resolve().parents[3]
 EVIL = '<img src="http://example.com/x.png"> file:///etc/passwd'
@@ -397,16 +392,16 @@ def test_emails_are_written_in_the_report_language(config):
 
 
 def test_page_counter_is_built_from_the_catalog_and_escaped():
-    from tasks.reports.render import _page_counter_css
+    from tasks.reports.strings import page_counter_css
 
-    assert _page_counter_css(gettext("ru")) == '"стр. " counter(page) " из " counter(pages)'
-    assert _page_counter_css(gettext("fi")) == '"sivu " counter(page) "/" counter(pages)'
+    assert page_counter_css(gettext("ru")) == '"стр. " counter(page) " из " counter(pages)'
+    assert page_counter_css(gettext("fi")) == '"sivu " counter(page) "/" counter(pages)'
 
     # A translation may reorder the values; quotes, backslashes and markup cannot escape the CSS string.
     def hostile(message, **values):
         return 'total %(pages)s, "now" \\ </style><script> %(page)s' % values
 
-    css = str(_page_counter_css(hostile))
+    css = str(page_counter_css(hostile))
     assert css.startswith('"total " counter(pages) ')
     assert css.endswith(" counter(page)")
     assert "</style>" not in css and '"now"' not in css and "\\22 now\\22 " in css
@@ -414,12 +409,13 @@ def test_page_counter_is_built_from_the_catalog_and_escaped():
 
 def test_measure_spanning_regions_shows_in_each_of_its_regions_only():
     from cxloop.config import load_config
+    from cxloop.domain import NATIONAL
     from models.tables import Measure
-    from tasks.reports.render import NATIONAL, _measure_in_scope
+    from tasks.reports.context_measures import measure_in_scope
 
     cfg = load_config(Path(__file__).resolve().parents[3] / "config")
     m = Measure(code="M-X", title="SMS", theme="reminders_notifications", type="new_experience", region_code="ALL",
                 offices="52-01,66-01", owner="wg", status="implemented", proposed_quarter="2026Q1", kpi_metric="item:P3")
     offices = {o.office_code: o.region_code for o in cfg.offices}
-    assert _measure_in_scope(m, "52", offices) and _measure_in_scope(m, "66", offices) and _measure_in_scope(m, NATIONAL, offices)
-    assert not _measure_in_scope(m, "10", offices)
+    assert measure_in_scope(m, "52", offices) and measure_in_scope(m, "66", offices) and measure_in_scope(m, NATIONAL, offices)
+    assert not measure_in_scope(m, "10", offices)

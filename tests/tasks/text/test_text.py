@@ -12,7 +12,9 @@ import pytest
 import yaml
 
 from cxloop.config import ConfigError, load_config
-from tasks.text.analyser import analyse, analyse_frame, detect_language, normalise
+from tasks.text.analyser import analyse, analyse_frame
+from tasks.text.language import detect_language
+from tasks.text.normalise import normalise
 
 CONFIG_DIR = Path(__file__).resolve().parents[3] / "config"
 

@@ -1,4 +1,4 @@
-"""Weak supervision from ratings (tasks/text_learn.py): log-odds, learned polarity as a
+"""Weak supervision from ratings (tasks/text/learn.py, polarity.py): log-odds, learned polarity as a
 fallback, candidate keywords, persistence, the command line.
 
 The rated texts are synthetic with a known answer: invented marker words that no
@@ -18,18 +18,8 @@ import pytest
 
 from cxloop.config import load_config
 from tasks.text.analyser import analyse, analyse_frame
-from tasks.text.learn import (
-    NEGATED,
-    FeatureStats,
-    StemPolarity,
-    features,
-    learn_polarity,
-    load_polarity,
-    log_odds,
-    main,
-    read_rated,
-    suggest_terms,
-)
+from tasks.text.learn import learn_polarity, log_odds, main, read_rated, suggest_terms
+from tasks.text.polarity import NEGATED, FeatureStats, StemPolarity, features, load_polarity
 
 CONFIG_DIR = Path(__file__).resolve().parents[3] / "config"
 
@@ -207,7 +197,7 @@ def test_names_never_become_features(cfg) -> None:
         bad = rng.random() < 0.5
         # A staff member's name in most complaints: it must not be learned nor shown.
         texts.append(f"Была у Кваклиной в среду, {'квакля' if bad else 'пумпурум'}" if bad
-                     else f"Была в центре в среду, пумпурум")
+                     else "Была в центре в среду, пумпурум")
         ratings.append(1 if bad else 5)
     pol = learn_polarity(texts, ratings, config=cfg)
     assert not any("кваклин" in f for f in pol.stats["ru"])

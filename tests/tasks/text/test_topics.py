@@ -19,7 +19,9 @@ from scipy import sparse
 from sklearn.metrics import silhouette_score
 
 from tasks.validate.redaction import find_personal_data
-from tasks.text.topics import EmergingTopic, _silhouette, candidate_mask, emerging_topics, topics_markdown
+from tasks.text.topic_clusters import silhouette
+from tasks.text.topic_report import topics_markdown
+from tasks.text.topics import EmergingTopic, candidate_mask, emerging_topics
 
 OFFICES = {"52": ["52-01", "52-02", "52-03"], "66": ["66-01", "66-02"], "77": ["77-01"]}
 
@@ -300,7 +302,7 @@ def test_fast_silhouette_equals_scikit_learn():
     for k in (2, 3, 5):
         labels = rng.integers(0, k - 1, X.shape[0])
         labels[0] = k - 1  # plus a singleton cluster, whose row scores 0 in both
-        assert _silhouette(S, labels, k) == pytest.approx(silhouette_score(X, labels, metric="cosine"), abs=1e-9)
+        assert silhouette(S, labels, k) == pytest.approx(silhouette_score(X, labels, metric="cosine"), abs=1e-9)
 
 
 def test_markdown_ru_and_en(topics):

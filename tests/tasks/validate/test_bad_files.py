@@ -12,7 +12,9 @@ from sqlalchemy import func, select
 from models.db import session_scope
 from models.tables import Feedback, IngestedFile, Quarantine
 from tasks.validate.ingest import ingest_file
-from tasks.collect.readers import IntakeError, channel_of, read_channel_file
+from tasks.collect.decoding import IntakeError
+from tasks.collect.discovery import channel_of
+from tasks.collect.readers import read_channel_file
 
 CORPUS = Path(__file__).resolve().parents[2] / "data" / "bad"
 EXPECTED = yaml.safe_load((CORPUS / "expected.yaml").read_text(encoding="utf-8"))

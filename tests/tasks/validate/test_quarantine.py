@@ -1,5 +1,6 @@
-"""tasks.validate.quarantine on a real SQLite file: which files a run takes, list/export of the
-quarantine (formulas neutralised), release = re-ingest of the fixed file, nothing lost."""
+"""tasks.validate.quarantine and summary (with tasks.collect.discovery) on a real SQLite file:
+which files a run takes, list/export of the quarantine (formulas neutralised), release =
+re-ingest of the fixed file, nothing lost."""
 
 import csv
 from datetime import date
@@ -11,8 +12,9 @@ from sqlalchemy import func, select
 from models.db import session_scope
 from models.tables import Feedback, Quarantine
 from tasks.validate.step import ingest_one_file
-from tasks.validate.quarantine import (InputError, export_quarantine_csv, file_record, list_quarantine,
-                              release_plan, resolve_inputs, validation_markdown)
+from tasks.collect.discovery import InputError, resolve_inputs
+from tasks.validate.quarantine import export_quarantine_csv, list_quarantine, release_plan
+from tasks.validate.summary import file_record, validation_markdown
 
 REVIEWS = ("Дата;Код ЦЗН;Категория заявителя;Текст отзыва\n"
            "12.03.2026;52-01;гражданин;Очередь два часа\n"

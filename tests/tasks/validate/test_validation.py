@@ -8,7 +8,9 @@ import pandas as pd
 import pytest
 
 from cxloop.domain import ITEMS
-from tasks.validate.suites import EXPECTATIONS_DIR, apply_suite, dedup_keys, run_suite, split_duplicates
+from cxloop.paths import EXPECTATIONS_DIR
+from tasks.validate.dedup import dedup_keys, split_duplicates
+from tasks.validate.suites import apply_suite, run_suite
 
 PARAMS = {"known_offices": ["52-01", "52-02"], "known_regions": ["52"], "journey_stages": ["periodic_meetings"]}
 
@@ -154,7 +156,7 @@ def test_distinct_value_validation_equals_row_by_row(tmp_path):
 def test_near_duplicates_across_channels_within_seven_days():
     from datetime import timedelta
 
-    from tasks.validate.suites import split_near_duplicates, text_keys
+    from tasks.validate.dedup import split_near_duplicates, text_keys
 
     long = "Третий раз прихожу и никто не может объяснить что делать дальше с пособием"
     d0 = date(2026, 3, 1)

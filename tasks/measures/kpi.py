@@ -1,0 +1,128 @@
+"""KPI observations of measures: a measure's KPI (``item:X``, ``ray:R`` or
+``neg_share:theme``, see the playbook) read from the feedback in the database.
+
+Proposals take their baseline and target from here; the effects stage reads the
+same observations to estimate a measure's effect (:mod:`tasks.effects.evaluate`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import pandas as pd
+from sqlalchemy import and_, case, func, literal
+from sqlmodel import Session, select
+
+from cxloop.config import AppConfig
+from cxloop.domain import EMPLOYER_STAGES, RAY_ITEMS
+from cxloop.quarters import Quarter
+from models.tables import Feedback, SurveyAnswer
+
+
+def parse_metric(kpi_metric: str) -> tuple[str, str]:
+    """``(kind, argument)`` of a KPI metric such as ``ray:effort``; ValueError for anything else."""
+    kind, _, arg = kpi_metric.partition(":")
+    if kind == "item" and any(arg in items for items in RAY_ITEMS.values()):
+        return kind, arg
+    if kind == "ray" and arg in RAY_ITEMS:
+        return kind, arg
+    if kind == "neg_share" and arg:
+        return kind, arg
+    raise ValueError(f"KPI metric {kpi_metric!r} must be item:<F1..C4>, ray:<ray> or neg_share:<theme>")
+
+
+def kpi_observations(
+    session: Session,
+    kpi_metric: str,
+    quarters: list[str],
+    client_type: str = "citizen",
+    offices: Iterable[str] | None = None,
+) -> pd.DataFrame:
+    """KPI observations from the database, sorted by office, quarter.
+
+    Out: columns office_code, quarter, value (0-100), weight.
+    * ``item:X`` — one row per star-survey respondent of ``client_type``
+      answering X: (answer - 1) / 4 x 100, weight 1;
+    * ``ray:R`` — one row per respondent with at least one answered item of
+      the ray: the mean of the answered item scores, weight 1;
+    * ``neg_share:theme`` — one row per office and quarter: the share (%) of
+      feedback texts (any channel and client type) whose negative themes
+      include the theme, weight = the number of texts.
+    Feedback without an office cannot be placed in a comparison and is left out.
+    """
+    kind, arg = parse_metric(kpi_metric)
+    quarters = sorted({str(Quarter.parse(q)) for q in quarters})
+    office_list = sorted(set(offices)) if offices is not None else None
+    empty = pd.DataFrame({"office_code": pd.Series(dtype=str), "quarter": pd.Series(dtype=str),
+                          "value": pd.Series(dtype=float), "weight": pd.Series(dtype=float)})
+    if not quarters or (office_list is not None and not office_list):
+        return empty
+    conditions = [Feedback.quarter.in_(quarters), Feedback.office_code.is_not(None)]
+    if office_list is not None:
+        conditions.append(Feedback.office_code.in_(office_list))
+
+    if kind == "neg_share":
+        # Delimit both sides so 'staff' never matches 'staff_attitude'.
+        hit = (literal(",") + func.coalesce(Feedback.negative_themes, "") + literal(",")).like(f"%,{arg},%")
+        stmt = (
+            select(
+                Feedback.office_code, Feedback.quarter,
+                func.count().label("texts"),
+                func.sum(case((hit, 1), else_=0)).label("negative"),
+            )
+            .where(and_(*conditions, Feedback.text.is_not(None), Feedback.text != ""))
+            .group_by(Feedback.office_code, Feedback.quarter)
+        )
+        rows = session.exec(stmt).all()  # type: ignore[call-overload]
+        if not rows:
+            return empty
+        df = pd.DataFrame(rows, columns=["office_code", "quarter", "texts", "negative"])
+        df["value"] = df["negative"].astype(float) / df["texts"].astype(float) * 100.0
+        df["weight"] = df["texts"].astype(float)
+        out = df[["office_code", "quarter", "value", "weight"]]
+    else:
+        items = [arg] if kind == "item" else list(RAY_ITEMS[arg])
+        stmt = (
+            select(Feedback.office_code, Feedback.quarter, *[getattr(SurveyAnswer, i) for i in items])
+            .join(SurveyAnswer, SurveyAnswer.feedback_id == Feedback.id)
+            .where(and_(*conditions, Feedback.channel == "star_survey", Feedback.client_type == client_type))
+            .order_by(Feedback.office_code, Feedback.quarter, Feedback.id)
+        )
+        rows = session.exec(stmt).all()  # type: ignore[call-overload]
+        if not rows:
+            return empty
+        df = pd.DataFrame(rows, columns=["office_code", "quarter", *items])
+        answers = df[items].apply(pd.to_numeric, errors="coerce")
+        # Only 1-5 is an answer; anything else was "don't know" or noise that validation let through.
+        answers = answers.where((answers >= 1) & (answers <= 5))
+        df["value"] = ((answers - 1.0) / 4.0 * 100.0).mean(axis=1, skipna=True)
+        df["weight"] = 1.0
+        out = df.loc[df["value"].notna(), ["office_code", "quarter", "value", "weight"]]
+    out = out.astype({"office_code": str, "quarter": str, "value": float, "weight": float})
+    return out.sort_values(["office_code", "quarter"], kind="mergesort").reset_index(drop=True)
+
+
+# --------------------------------------------------------------------------- baselines and targets
+
+
+def client_type_for_theme(theme: str, config: AppConfig | None) -> str:
+    """Employer-only themes (an employer journey stage) are measured on employers' answers."""
+    if config is not None and theme in config.themes and config.themes[theme].stage in EMPLOYER_STAGES:
+        return "employer"
+    return "citizen"
+
+
+def kpi_baseline(session: Session, kpi_metric: str, quarter: str, offices: list[str], client_type: str) -> float | None:
+    """The KPI over ``offices`` in ``quarter`` (None when the data has none)."""
+    obs = kpi_observations(session, kpi_metric, [quarter], client_type=client_type, offices=offices)
+    if obs.empty or float(obs["weight"].sum()) <= 0:
+        return None
+    return round(float((obs["value"] * obs["weight"]).sum() / obs["weight"].sum()), 2)
+
+
+def kpi_target_for(baseline: float | None, change: float) -> float | None:
+    """The KPI target ``change`` away from ``baseline`` (None without a baseline)."""
+    if baseline is None:
+        return None
+    # KPIs are 0-100 scales; a target outside them cannot be reached.
+    return round(min(100.0, max(0.0, baseline + change)), 2)

@@ -1,0 +1,115 @@
+"""What is being done about it: the register of measures and their measured effects.
+
+The report's register section (measures grouped as new, in progress, overdue and
+evaluated) and effects section (the effect evaluations with their forest chart),
+read from the database for one scope; ``tasks.reports.context`` puts them in the context.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlmodel import Session, select
+
+from cxloop.config import AppConfig
+from cxloop.domain import NATIONAL, OPEN_STATUSES
+from cxloop.i18n import format_date
+from cxloop.quarters import Quarter
+from models.tables import EffectEvaluation, Measure
+from tasks.measures.status import is_overdue
+from tasks.reports.charts import forest_svg, svg_data_uri
+from tasks.reports.strings import fmt_num
+
+EVALUATED_STATUSES = frozenset({"evaluated", "closed"})
+
+
+def _measure_row(m: Measure, config: AppConfig, t: dict[str, Any], lang: str, overdue: bool) -> dict[str, Any]:
+    theme = config.themes.get(m.theme)
+    return {
+        "code": m.code,
+        "title": m.title,
+        "theme_label": theme.labels.get(lang, m.theme) if theme else m.theme,
+        "region_code": m.region_code,
+        "offices": m.offices,
+        "owner": m.owner,
+        "status": m.status,
+        "status_label": t["statuses"].get(m.status, m.status.replace("_", " ")),
+        "due_date": format_date(m.due_date, lang, "short"),
+        "kpi": m.kpi_metric,
+        "kpi_baseline": fmt_num(m.kpi_baseline, lang),
+        "kpi_target": fmt_num(m.kpi_target, lang),
+        "verdict": m.effect_verdict,
+        "verdict_label": t["verdicts"].get(m.effect_verdict, (m.effect_verdict or "—").replace("_", " ")),
+        "overdue": overdue,
+    }
+
+
+def measure_in_scope(measure: Measure, scope: str, office_region: dict[str, str]) -> bool:
+    """A measure belongs to a region's report when it is the region's or when any of
+    its offices is in the region (a measure rolled out across regions shows in each)."""
+    if scope == NATIONAL or measure.region_code == scope:
+        return True
+    return any(office_region.get(o) == scope for o in measure.offices.split(","))
+
+
+def register_block(
+    session: Session, quarter: Quarter, scope: str, config: AppConfig, t: dict[str, Any], lang: str
+) -> dict[str, Any]:
+    offices = {o.office_code: o.region_code for o in config.offices}
+    measures = sorted((m for m in session.exec(select(Measure)).all() if measure_in_scope(m, scope, offices)),
+                      key=lambda m: (m.region_code, m.code))
+    q = str(quarter)
+    groups: dict[str, list[dict[str, Any]]] = {"new": [], "in_progress": [], "overdue": [], "evaluated": []}
+    for m in measures:
+        # Measures proposed in a later quarter do not exist yet from this report's point of view.
+        if Quarter.parse(m.proposed_quarter) > quarter:
+            continue
+        # One definition of "overdue" for the register, its export and the report.
+        overdue = is_overdue(m, quarter.end)
+        row = _measure_row(m, config, t, lang, overdue)
+        # Each measure appears once; being overdue is what management must see first.
+        if overdue:
+            groups["overdue"].append(row)
+        elif m.proposed_quarter == q and m.status not in ("rejected", "cancelled"):
+            groups["new"].append(row)
+        elif m.status in OPEN_STATUSES:
+            groups["in_progress"].append(row)
+        elif m.status in EVALUATED_STATUSES or m.effect_verdict:
+            groups["evaluated"].append(row)
+    open_count = len(groups["overdue"]) + len(groups["new"]) + len(groups["in_progress"])
+    return {**groups, "open_count": open_count, "overdue_count": len(groups["overdue"])}
+
+
+def effects_block(
+    session: Session, quarter: str, scope: str, config: AppConfig, t: dict[str, Any], lang: str
+) -> dict[str, Any]:
+    stmt = select(EffectEvaluation, Measure).join(Measure, Measure.id == EffectEvaluation.measure_id).where(
+        EffectEvaluation.quarter == quarter
+    )
+    offices = {o.office_code: o.region_code for o in config.offices}
+    pairs = sorted((p for p in session.exec(stmt).all() if measure_in_scope(p[1], scope, offices)),
+                   key=lambda p: (p[1].code, p[0].kpi_metric))
+    rows = []
+    for ev, m in pairs:
+        rows.append(
+            {
+                "code": m.code,
+                "title": m.title,
+                "kpi": ev.kpi_metric,
+                "method": ev.method,
+                "method_label": t["methods"].get(ev.method, ev.method.replace("_", " ")),
+                "estimate": ev.estimate,
+                "ci_low": ev.ci_low,
+                "ci_high": ev.ci_high,
+                "estimate_text": fmt_num(ev.estimate, lang, digits=2, sign=True),
+                "ci_text": f"{fmt_num(ev.ci_low, lang, 2)}…{fmt_num(ev.ci_high, lang, 2)}",
+                "units_text": f"{ev.n_treated_units} / {ev.n_control_units}",
+                "n_obs": ev.n_obs,
+                "verdict": ev.verdict,
+                "verdict_label": t["verdicts"].get(ev.verdict, ev.verdict.replace("_", " ")),
+                "lower_is_better": ev.kpi_metric.startswith("neg_share"),
+            }
+        )
+    forest_rows = [(r["code"], r["estimate"], r["ci_low"], r["ci_high"]) for r in rows if r["estimate"] is not None]
+    forest = forest_svg(forest_rows, chart_id="forest", x_label=f"{t['estimate']} ({t['ci']})") if forest_rows else ""
+    return {"rows": rows, "forest_svg": forest, "forest_uri": svg_data_uri(forest)}

@@ -1,0 +1,263 @@
+"""Clauses of a text for the text stage: where a text is cut, and what each clause says.
+
+:func:`split_clauses` cuts a tokenised text at sentence ends and contrast words;
+:func:`score_clause` finds a clause's themes and scores its sentiment with the rules
+of the :class:`tasks.text.lexicon.Lexicon` (see ``tasks/text/README.md``).
+:mod:`tasks.text.analyser` sums the clauses into a text's themes and sentiment.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from typing import Any
+
+from tasks.text.lexicon import BAR, BUT, CONCESSIVE, END, QEND, Lexicon, TokenInfo
+
+__all__ = ["Clause", "score_clause", "split_clauses"]
+
+_NO_POSITIONS: list[int] = []
+_NO_THEMES_SET: frozenset[str] = frozenset()
+
+# A clause: (first token, end, weight in the text's score, is a question, positions of
+# tokens with lexicon facts, of negators, of barriers, number of its sentence, is a
+# concession).
+Clause = tuple[int, int, float, bool, list[int], list[int], list[int], int, bool]
+
+
+def split_clauses(lex: Lexicon, infos: list[TokenInfo], marks: list[int], n: int) -> list[Clause]:
+    """Cut a text into clauses at sentence ends and contrast words (see ``tasks/text/README.md``).
+
+    Only the positions in ``marks`` (tokens with any lexicon fact, punctuation included)
+    are visited; clauses without a single lexicon token are left out.
+    """
+    clauses: list[Clause] = []
+    first = 0
+    weight = 1.0
+    concessive = False
+    sentence = 0
+    cm: list[int] = []
+    ng: list[int] = []
+    bs: list[int] = []
+    for i in marks:
+        info = infos[i]
+        kind = info[3]
+        if not kind:
+            cm.append(i)
+            if info[1]:
+                ng.append(i)
+            continue
+        if kind == BAR and not (concessive and cm):
+            bs.append(i)  # barriers stay in the clause as limits for phrases and negation
+            continue
+        if cm:
+            clauses.append((first, i, weight, kind == QEND, cm, ng, bs, sentence, concessive))
+        cm, ng, bs = [], [], []
+        first = i + 1
+        if kind == END or kind == QEND:
+            sentence += 1
+        if kind == BUT or kind == BAR:
+            # After "но"/"but", and after the comma that ends a concession ("Хотя
+            # очереди не было, толку ноль"), comes the statement that counts.
+            weight, concessive = lex.contrast_weight, False
+        elif kind == CONCESSIVE:
+            weight, concessive = lex.concessive_weight, True
+        else:
+            weight, concessive = 1.0, False
+    if cm:
+        clauses.append((first, n, weight, False, cm, ng, bs, sentence, concessive))
+    return clauses
+
+
+def score_clause(
+    lex: Lexicon,
+    toks: list[str],
+    infos: list[TokenInfo],
+    first: int,
+    n: int,
+    question: bool,
+    marks: list[int],
+    negators: list[int],
+    barriers: list[int],
+) -> tuple[dict[str, float], float, Collection[str]]:
+    """Themes of the clause ``toks[first:n]`` with their raw scores, its raw score, and
+    the themes a strong keyword names in it (the others are named by weak keywords only).
+
+    ``marks`` are the positions of its tokens with any lexicon fact, ``negators`` and
+    ``barriers`` the positions of its negators and of commas/dashes.
+    """
+    multi = lex.multi
+    theme_m: list[tuple[int, int, str, bool]] = []  # (start, end, theme, strong)
+    sent_m: list[tuple[int, int, str]] = []  # (start, end, category)
+    for i in marks:
+        info = infos[i]
+        for tid, strong in info[4]:
+            theme_m.append((i, i + 1, tid, strong))
+        for cat in info[7]:
+            sent_m.append((i, i + 1, cat))
+        if info[5] and i + 1 < n:
+            # Phrases are indexed by their first two elements, so a position only looks
+            # at phrases whose first two words are actually here.
+            nxt = infos[i + 1][0]
+            if not nxt:
+                continue
+            for eid in info[5]:
+                for eid2 in nxt:
+                    for rest, p in multi.get((eid, eid2), ()):
+                        end = i + 2 + len(rest)
+                        if rest:
+                            if end > n:
+                                continue
+                            k = i + 2
+                            for r in rest:
+                                if r not in infos[k][0]:
+                                    break
+                                k += 1
+                            else:
+                                k = -1
+                            if k != -1:
+                                continue
+                        if p[0] == "t":
+                            theme_m.append((i, end, p[1], p[2]))
+                        else:
+                            sent_m.append((i, end, p[1]))
+    # "Nobody" words (``void_negators``) that negate no entry are a complaint of their own.
+    void_at = lex.void_negators
+    voids = [i for i in negators if toks[i] in void_at] if void_at and negators else _NO_POSITIONS
+    if not theme_m and not sent_m and not voids:
+        return {}, 0.0, _NO_THEMES_SET
+    # A negation that negates no entry in a clause that names a theme: "Пособие не
+    # начислили", "Kurssi ei alkanut" (not in a question: "Вы не работаете в субботу?").
+    theme_negation = lex.theme_negation if theme_m and negators and not question else 0.0
+
+    # Themes: drop matches inside a longer match of another theme, then weak matches
+    # when another theme is named by a strong keyword in the clause.
+    themes = {m[2] for m in theme_m}
+    if len(themes) > 1:
+        spans = [(a, b, t) for a, b, t, _ in theme_m if b - a > 1]
+        if spans:
+            kept = []
+            for m in theme_m:
+                ms, me, mt = m[0], m[1], m[2]
+                for a, b, t in spans:
+                    if t != mt and a <= ms and me <= b and b - a > me - ms:
+                        break
+                else:
+                    kept.append(m)
+            theme_m = kept
+        strong = {t for _, _, t, st in theme_m if st}
+        if len(strong) > 1 or len(strong) < len(themes):
+            theme_m = [m for m in theme_m if m[3] or not (strong - {m[2]})]
+        themes = {m[2] for m in theme_m}
+        named: Collection[str] = strong
+    elif theme_m:
+        named = themes if any(m[3] for m in theme_m) else _NO_THEMES_SET
+    else:
+        named = _NO_THEMES_SET
+
+    if not sent_m and not voids and not theme_negation:
+        return dict.fromkeys(themes, 0.0), 0.0, named
+    # Longest match wins where sentiment entries overlap ("одни и те же" over "те").
+    if len(sent_m) > 1:
+        sent_m.sort(key=lambda m: (m[0], m[0] - m[1]))
+    hits: list[list[Any]] = []  # [start, end, category, negated]
+    last_end = -1
+    for start, end, cat in sent_m:
+        if start >= last_end:
+            hits.append([start, end, cat, False])
+            last_end = end
+    # A word that is both an intensifier and a sentiment entry right before another
+    # entry is an intensifier there ("hyvin vähän", "pretty bad"), not praise.
+    if len(hits) > 1:
+        drop = [k for k in range(len(hits) - 1)
+                if infos[hits[k][0]][2] != 1.0 and hits[k][1] - hits[k][0] == 1 and hits[k + 1][0] == hits[k][1]]
+        if drop:
+            hits = [h for k, h in enumerate(hits) if k not in drop]
+    # Negation: a negator flips the first sentiment entry within its scope after it
+    # ("не хамили", "ei ollut jonoa", "nobody answers"); a post-negation phrase right
+    # after an entry flips that entry instead ("очереди не было", "jonoa ei ollut").
+    # Barriers (commas, dashes) bound both directions: "очереди не было, специалист вежливая".
+    unattached: list[int] = []
+    if negators:
+        scope = lex.scope
+        post = lex.post_by_first
+        for i in negators:
+            before = None
+            for phrase in post.get(toks[i], ()):
+                if tuple(toks[i : i + len(phrase)]) == phrase:
+                    for h in reversed(hits):
+                        if h[2] == "implicit":
+                            continue  # "ответа до сих пор нет" negates the answer, not "до сих пор"
+                        if i - 2 <= h[1] <= i and not (barriers and any(h[1] <= c < i for c in barriers)):
+                            before = h
+                        if h[1] <= i:
+                            break
+                    break
+            if before is not None:
+                before[3] = True
+                continue
+            for h in hits:
+                if h[2] == "implicit":
+                    continue  # "не публикуют уже неделю": elapsed time is not what is negated
+                if i < h[0] <= i + scope and not (barriers and any(i < c < h[0] for c in barriers)):
+                    h[3] = True  # several negators on one entry ("никто не напомнил") negate it once
+                    break
+            else:
+                # A negator inside an entry ("not always", "без задержек") is that entry's.
+                if (voids or theme_negation) and not any(h[0] <= i < h[1] for h in hits):
+                    unattached.append(i)
+    weights, negated_w = lex.weights, lex.negated
+    values: list[tuple[int, int, float]] = []
+    for start, end, cat, negated in hits:
+        value = negated_w[cat] if negated else weights[cat]
+        if value == 0.0:
+            continue
+        for j in (start - 1, start - 2):
+            if j >= first and infos[j][2] != 1.0:
+                factor = infos[j][2]
+                # "not very helpful" is milder than "not helpful": under negation an
+                # amplifier weakens the entry instead.
+                value *= 1.0 / factor if negated and factor > 1.0 else factor
+                break
+        if question and (value > 0 or cat == "implicit"):
+            # A request is not praise, and "how many days does it take?" is no complaint.
+            value *= lex.question_positive if value > 0 else lex.question_implicit
+            if value == 0.0:
+                continue
+        values.append((start, end, value))
+    if unattached:
+        # "никто их не обновляет", "nobody ever picks up", "kukaan ei kertonu": a "nobody"
+        # that negates no entry still says that somebody did not do their job.
+        other = -1
+        for i in unattached:
+            for phrase in void_at.get(toks[i], ()):
+                if tuple(toks[i : i + len(phrase)]) == phrase:
+                    values.append((i, i + len(phrase), lex.void_negation))
+                    break
+            else:
+                other = i if other < 0 else other
+        if theme_negation and other >= 0:
+            values.append((other, other + 1, theme_negation))  # once per clause
+    raw = sum([t[2] for t in values])
+    if not themes:
+        return {}, raw, named
+    if not values or all(v > 0 for _, _, v in values) or all(v < 0 for _, _, v in values):
+        return dict.fromkeys(themes, raw), raw, named
+    # Praise and complaint in one clause: each scored entry goes to the nearest theme
+    # mention (tokens in between, a barrier counting as three), ties to all of them.
+    per_theme = dict.fromkeys(themes, 0.0)
+    for hs, he, v in values:
+        best: list[str] = []
+        best_d = None
+        for ts, te, tid, _ in theme_m:
+            if ts < he and hs < te:
+                d = -1
+            else:
+                lo, hi = (te, hs) if te <= hs else (he, ts)
+                d = hi - lo + 3 * sum(1 for c in barriers if lo <= c < hi)
+            if best_d is None or d < best_d:
+                best, best_d = [tid], d
+            elif d == best_d and tid not in best:
+                best.append(tid)
+        for tid in best:
+            per_theme[tid] += v
+    return per_theme, raw, named

@@ -1,0 +1,70 @@
+"""Normalisation for the text stage: lower case, ё→е, placeholders dropped, contractions spelled out.
+
+Also the token patterns (words, sentence ends, in-clause barriers), :func:`tokenise` and
+the Snowball stemmer of each language. Every other module of :mod:`tasks.text` reads a
+text through :func:`normalise` first.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import snowballstemmer
+
+__all__ = ["BARRIERS", "STEMMER_NAMES", "TOKEN_RE", "WORD_RE", "normalise", "stemmer", "tokenise"]
+
+STEMMER_NAMES = {"ru": "russian", "fi": "finnish", "en": "english"}
+
+WORD_RE = re.compile(r"[^\W\d_]+")
+# Word runs; sentence ends (. ! ? ; … and newlines); in-clause barriers (, : — – ( )).
+TOKEN_RE = re.compile(r"[^\W\d_]+|[.!?;…]+|\n|[,:—–()]")
+BARRIERS = frozenset(",:—–()")
+_PLACEHOLDER = re.compile(r"\[(?:PHONE|EMAIL|SNILS|INN|PASSPORT|CARD|ID|URL|NAME)\]")
+_APOSTROPHE = re.compile(r"(?<=[a-z])[’'](?=[a-z])")
+_CONTRACTIONS = (
+    (re.compile(r"\b(can|won|shan)'t\b"), lambda m: {"can": "can", "won": "will", "shan": "shall"}[m.group(1)] + " not"),
+    (re.compile(r"n't\b"), lambda m: " not"),
+    (re.compile(r"'ll\b"), lambda m: " will"),
+    (re.compile(r"'re\b"), lambda m: " are"),
+    (re.compile(r"'ve\b"), lambda m: " have"),
+    (re.compile(r"'m\b"), lambda m: " am"),
+    (re.compile(r"'d\b"), lambda m: " would"),
+    (re.compile(r"'s\b"), lambda m: ""),
+)
+_SPACED_HYPHEN = re.compile(r"(?<=\s)-+(?=\s)")
+
+
+def normalise(text: str) -> str:
+    """Lower case, ё→е, redaction placeholders removed, English contractions spelled out.
+
+    "didn't" → "did not", "can't" → "can not", "they'll" → "they will", "it's" → "it"
+    (a possessive or "is" carries nothing the lexicons use); a hyphen between spaces is
+    a dash (a barrier), inside a word it separates two tokens ("смс-напоминание").
+    """
+    if "[" in text:
+        text = _PLACEHOLDER.sub(" ", text)
+    text = text.lower().replace("ё", "е")
+    if "'" in text or "’" in text:
+        text = _APOSTROPHE.sub("'", text)
+        for pattern, repl in _CONTRACTIONS:
+            text = pattern.sub(repl, text)
+    if " -" in text:
+        text = _SPACED_HYPHEN.sub("—", text)
+    return text
+
+
+def tokenise(text: str) -> list[str]:
+    """The word tokens of a normalised text, in order (punctuation and barriers left out)."""
+    return WORD_RE.findall(normalise(text))
+
+
+_STEMMERS: dict[str, Any] = {}
+
+
+def stemmer(language: str) -> Any:
+    """The Snowball stemmer of a language (``stemWord(word)``, ``stemWords(words)``)."""
+    st = _STEMMERS.get(language)
+    if st is None:
+        st = _STEMMERS[language] = snowballstemmer.stemmer(STEMMER_NAMES[language])
+    return st

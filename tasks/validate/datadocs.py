@@ -1,0 +1,103 @@
+"""Validate stage (loop step 2), GE Data Docs for an ingest run: the suite runs of the run's files
+rebuilt as GE validation results and rendered as a static site next to the results of
+earlier runs (rules, counts and percentages only, never a row value).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+from typing import Sequence
+
+from tasks.validate.suites import load_suite_json, quiet_ge_logging
+from tasks.validate.summary import FileReport, SuiteRun
+
+
+def _resolve_parameters(value, parameters: dict):
+    if isinstance(value, dict) and set(value) == {"$PARAMETER"}:
+        return parameters.get(value["$PARAMETER"], value)
+    return value
+
+
+def suite_validation_result(run: SuiteRun, run_id=None, file_name: str | None = None):
+    """GE's ``ExpectationSuiteValidationResult`` for one suite run, from the suite JSON and GE's
+    row-level verdicts (GE may have checked distinct values; the counts here are rows)."""
+    from great_expectations.core.expectation_validation_result import (
+        ExpectationSuiteValidationResult, ExpectationValidationResult)
+    from great_expectations.expectations.expectation_configuration import ExpectationConfiguration
+
+    spec = load_suite_json(run.suite)
+    results = []
+    for exp, r in zip(spec["expectations"], run.results):
+        kwargs = {k: _resolve_parameters(v, run.parameters) for k, v in exp["kwargs"].items()}
+        config = ExpectationConfiguration(type=exp["type"], kwargs=kwargs, meta=exp.get("meta", {}),
+                                          severity=exp.get("severity", "critical"))
+        n, bad = run.rows, r["unexpected_count"]
+        results.append(ExpectationValidationResult(
+            success=bool(r["success"]), expectation_config=config,
+            result={"element_count": n, "unexpected_count": bad, "unexpected_percent": (100.0 * bad / n) if n else 0.0},
+        ))
+    good = sum(1 for x in results if x.success)
+    return ExpectationSuiteValidationResult(
+        success=good == len(results), results=results, suite_name=run.suite,
+        statistics={"evaluated_expectations": len(results), "successful_expectations": good,
+                    "unsuccessful_expectations": len(results) - good,
+                    "success_percent": (100.0 * good / len(results)) if results else 100.0},
+        # what the page header shows: run name and time, and the file as the "data asset"
+        meta={"run_id": run_id, "batch_spec": {"data_asset_name": file_name or ""}, "rows": run.rows},
+    )
+
+
+def _docs_context(site_dir: Path):
+    """A GE context of its own (not the validation one, not the process-wide current one) whose
+    validation results live next to the site, so the index lists every run, not just the last."""
+    from great_expectations.data_context import EphemeralDataContext
+    from great_expectations.data_context.types.base import DataContextConfig, InMemoryStoreBackendDefaults
+
+    quiet_ge_logging()
+
+    site_dir = Path(site_dir).resolve()  # GE's filesystem stores want absolute folders
+    defaults = InMemoryStoreBackendDefaults()
+    config = DataContextConfig(store_backend_defaults=defaults)
+    config.stores[config.validation_results_store_name] = {
+        "class_name": "ValidationResultsStore",
+        "store_backend": {"class_name": "TupleFilesystemStoreBackend", "base_directory": str(site_dir / ".results")},
+    }
+    config.data_docs_sites = {"cxloop": {
+        "class_name": "SiteBuilder", "show_how_to_buttons": False,
+        "store_backend": {"class_name": "TupleFilesystemStoreBackend", "base_directory": str(site_dir)},
+        "site_index_builder": {"class_name": "DefaultSiteIndexBuilder"},
+    }}
+    return EphemeralDataContext(project_config=config)
+
+
+def build_data_docs(reports: Sequence[FileReport], site_dir: Path, run_name: str, run_time: datetime) -> Path | None:
+    """Render the run's suite results as GE Data Docs under ``site_dir``; returns its index.html.
+
+    The pages show rules, counts and percentages only (no row values). Returns None
+    when nothing was validated in this run and no earlier site exists."""
+    from great_expectations.core.run_identifier import RunIdentifier
+    from great_expectations.data_context.types.resource_identifiers import (
+        ExpectationSuiteIdentifier, ValidationResultIdentifier)
+
+    site_dir = Path(site_dir).resolve()
+    index = site_dir / "index.html"
+    runs = [(r, run) for r in reports for run in r.suites]
+    if not runs:
+        return index if index.exists() else None
+    site_dir.mkdir(parents=True, exist_ok=True)
+    context = _docs_context(site_dir)
+    run_id = RunIdentifier(run_name=run_name, run_time=run_time)
+    keys, used = [], set()
+    for report, run in runs:
+        batch = Path(report.summary.path).name
+        n = 2
+        while (run.suite, batch) in used:  # two files of the same name in one run
+            batch = f"{Path(report.summary.path).name}-{n}"
+            n += 1
+        used.add((run.suite, batch))
+        key = ValidationResultIdentifier(ExpectationSuiteIdentifier(name=run.suite), run_id, batch)
+        context.validation_results_store.set(key, suite_validation_result(run, run_id, batch))
+        keys.append(key)
+    context.build_data_docs(site_names=["cxloop"], resource_identifiers=keys)
+    return index
