@@ -82,8 +82,10 @@ def keyword_problem(keyword: object) -> str | None:
         return "empty keyword"
     for part in parts:
         if not _KEYWORD_PART.fullmatch(part):
-            return (f"{keyword!r}: part {part!r} must be letters, with an optional '*' at the end (prefix), "
-                    f"'*' at both ends (substring) or '=' in front (exact word, no '*')")
+            return (
+                f"{keyword!r}: part {part!r} must be letters, with an optional '*' at the end (prefix), "
+                f"'*' at both ends (substring) or '=' in front (exact word, no '*')"
+            )
     return None
 
 
@@ -96,13 +98,16 @@ def _theme_definitions(path: Path) -> dict[str, Theme]:
         if not isinstance(tid, str) or not _THEME_ID.fullmatch(tid):
             raise ConfigError(f"{path}: themes.{tid}: a theme id is lower-case letters, digits and '_'")
         if isinstance(spec, dict) and "keywords" in spec:
-            raise ConfigError(f"{path}: themes.{tid}.keywords: keywords belong in the lexicon files "
-                              f"({path.parent}/<language>.yaml), not in {path.name}")
+            raise ConfigError(
+                f"{path}: themes.{tid}.keywords: keywords belong in the lexicon files "
+                f"({path.parent}/<language>.yaml), not in {path.name}"
+            )
         try:
             themes[tid] = Theme.model_validate(spec)
         except ValidationError as exc:
-            problems = "; ".join(f"themes.{tid}.{'.'.join(str(p) for p in e['loc']) or '(entry)'}: {e['msg']}"
-                                 for e in exc.errors())
+            problems = "; ".join(
+                f"themes.{tid}.{'.'.join(str(p) for p in e['loc']) or '(entry)'}: {e['msg']}" for e in exc.errors()
+            )
             raise ConfigError(f"{path}: {problems}") from exc
     return themes
 
@@ -132,8 +137,10 @@ def _read_lexicon(path: Path, known: dict[str, Theme]) -> tuple[str, dict[str, d
         out: dict[str, list[str]] = {}
         for tid, entries in keywords.items():
             if tid not in known:
-                raise ConfigError(f"{path}: {section}.{tid}: unknown theme id; themes are defined in "
-                                  f"{THEME_DEFINITIONS}: {', '.join(sorted(known))}")
+                raise ConfigError(
+                    f"{path}: {section}.{tid}: unknown theme id; themes are defined in "
+                    f"{THEME_DEFINITIONS}: {', '.join(sorted(known))}"
+                )
             if entries is None:
                 continue
             if isinstance(entries, str):
@@ -163,7 +170,11 @@ def load_themes(themes_dir: Path | str) -> dict[str, Theme]:
     themes_dir = Path(themes_dir)
     if not themes_dir.is_dir():
         legacy = themes_dir.parent / THEME_DEFINITIONS
-        hint = f" ({legacy} is the old single-file layout: split it as config/themes/README.md says)" if legacy.exists() else ""
+        hint = (
+            f" ({legacy} is the old single-file layout: split it as config/themes/README.md says)"
+            if legacy.exists()
+            else ""
+        )
         raise ConfigError(f"{themes_dir}: folder not found{hint}")
     themes = _theme_definitions(themes_dir / THEME_DEFINITIONS)
     merged = {section: {tid: {lang: [] for lang in LANGUAGES} for tid in themes} for section in _LEXICON_SECTIONS}
@@ -178,8 +189,10 @@ def load_themes(themes_dir: Path | str) -> dict[str, Theme]:
     out: dict[str, Theme] = {}
     for tid, theme in themes.items():
         strong = {lang: list(dict.fromkeys(merged["keywords"][tid][lang])) for lang in LANGUAGES}
-        weak = {lang: [kw for kw in dict.fromkeys(merged["weak"][tid][lang]) if kw not in set(strong[lang])]
-                for lang in LANGUAGES}
+        weak = {
+            lang: [kw for kw in dict.fromkeys(merged["weak"][tid][lang]) if kw not in set(strong[lang])]
+            for lang in LANGUAGES
+        }
         out[tid] = theme.model_copy(update={"keywords": strong, "weak_keywords": weak})
     return out
 
@@ -215,10 +228,12 @@ class PainPointThresholds(BaseModel):
     covered_weight: float = Field(0.5, gt=0)
 
     @model_validator(mode="after")
-    def _baseline_fits(self) -> "PainPointThresholds":
+    def _baseline_fits(self) -> PainPointThresholds:
         if self.min_baseline_quarters > self.history_quarters:
-            raise ValueError(f"min_baseline_quarters ({self.min_baseline_quarters}) cannot exceed "
-                             f"history_quarters ({self.history_quarters})")
+            raise ValueError(
+                f"min_baseline_quarters ({self.min_baseline_quarters}) cannot exceed "
+                f"history_quarters ({self.history_quarters})"
+            )
         return self
 
 
@@ -302,7 +317,7 @@ class ChannelMapping(BaseModel):
     required: list[str] = Field(default_factory=list)
 
     @model_validator(mode="after")
-    def _required_known(self) -> "ChannelMapping":
+    def _required_known(self) -> ChannelMapping:
         unknown = [f for f in self.required if f not in self.fields]
         if unknown:
             raise ValueError(f"required fields {unknown} have no aliases in 'fields'")
@@ -318,7 +333,7 @@ class AppConfig(BaseModel):
     channels: dict[str, ChannelMapping]
 
     @model_validator(mode="after")
-    def _cross_checks(self) -> "AppConfig":
+    def _cross_checks(self) -> AppConfig:
         unknown = [t for t in self.playbook.measures if t not in self.themes]
         if unknown:
             raise ValueError(f"playbook.yaml names unknown themes {unknown}")
@@ -351,9 +366,7 @@ def _validate(model: type[BaseModel], data: object, path: Path) -> BaseModel:
     try:
         return model.model_validate(data)
     except ValidationError as exc:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in err['loc']) or '(top)'}: {err['msg']}" for err in exc.errors()
-        )
+        problems = "; ".join(f"{'.'.join(str(p) for p in err['loc']) or '(top)'}: {err['msg']}" for err in exc.errors())
         raise ConfigError(f"{path}: {problems}") from exc
 
 

@@ -39,7 +39,15 @@ SURVEY_QUESTIONS: dict[str, tuple[int, int]] = {
 # --------------------------------------------------------------------------- clients, journeys, channels
 
 CLIENT_TYPES = ("citizen", "employer")
-CITIZEN_STAGES = ("first_contact", "profiling_plan", "benefits", "job_matching", "periodic_meetings", "training", "exit")
+CITIZEN_STAGES = (
+    "first_contact",
+    "profiling_plan",
+    "benefits",
+    "job_matching",
+    "periodic_meetings",
+    "training",
+    "exit",
+)
 EMPLOYER_STAGES = ("employer_onboarding", "vacancy_posting", "candidate_selection", "hiring_support")
 JOURNEY_STAGES = CITIZEN_STAGES + EMPLOYER_STAGES
 #: Feedback channels; a file's name starts with its channel id.
@@ -73,11 +81,21 @@ def check_region(code: str, regions: Iterable[str]) -> str:
         raise ValueError(f"unknown region {code!r}; configured regions: {', '.join(regions)}")
     return code
 
+
 # --------------------------------------------------------------------------- measures
 
 MEASURE_TYPES = ("process_optimisation", "new_experience")
 #: A measure's statuses, in the order of its life.
-MEASURE_STATUSES = ("proposed", "approved", "in_progress", "implemented", "evaluated", "closed", "rejected", "cancelled")
+MEASURE_STATUSES = (
+    "proposed",
+    "approved",
+    "in_progress",
+    "implemented",
+    "evaluated",
+    "closed",
+    "rejected",
+    "cancelled",
+)
 #: Statuses of a measure still working on its pain point (it covers the pain point).
 OPEN_STATUSES: frozenset[str] = frozenset({"proposed", "approved", "in_progress", "implemented"})
 

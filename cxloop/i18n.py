@@ -65,7 +65,7 @@ import sys
 from collections.abc import Iterable
 from datetime import date, datetime
 from decimal import Decimal
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -138,7 +138,7 @@ def read_catalog(path: Path, locale: str | None = None) -> Catalog:
         return read_po(fh, locale=locale, domain=DOMAIN)
 
 
-@lru_cache(maxsize=None)
+@cache
 def translations(lang: str) -> Translations:
     """The compiled catalog of ``lang``: the .po read with Babel and compiled in memory
     (the object has ``gettext``, ``ngettext``, ``pgettext``, ``npgettext`` and is what
@@ -194,7 +194,7 @@ class Translator:
         return {key: self.label(entry) for key, entry in table.items()}
 
 
-@lru_cache(maxsize=None)
+@cache
 def gettext(lang: str) -> Translator:
     """The :class:`Translator` of ``lang`` (``_ = gettext("fi"); _("Index")`` -> "Indeksi")."""
     return Translator(lang)
@@ -238,7 +238,7 @@ CLIENT_TYPE_LABELS: dict[str, str | Marked] = {
 # ---------------------------------------------------------------------------
 
 
-@lru_cache(maxsize=None)
+@cache
 def _decimal_pattern(lang: str, digits: int):
     """The locale's decimal pattern with exactly ``digits`` fraction digits."""
     locale = Locale.parse(LOCALES[check_language(lang)])
@@ -247,7 +247,7 @@ def _decimal_pattern(lang: str, digits: int):
     return locale, pattern
 
 
-@lru_cache(maxsize=None)
+@cache
 def _percent_pattern(lang: str, digits: int):
     locale = Locale.parse(LOCALES[check_language(lang)])
     pattern = copy.copy(parse_pattern(locale.percent_formats[None].pattern))
@@ -493,7 +493,9 @@ def update_catalogs(root: Path = ROOT) -> dict[str, list[str]]:
     template = extract_catalog(root)
     if POT_PATH.exists():
         previous = read_catalog(POT_PATH)
-        if [(m.context, m.id, m.auto_comments) for m in previous] == [(m.context, m.id, m.auto_comments) for m in template]:
+        if [(m.context, m.id, m.auto_comments) for m in previous] == [
+            (m.context, m.id, m.auto_comments) for m in template
+        ]:
             template.creation_date = previous.creation_date  # nothing changed: no new date to commit
     save(POT_PATH, template)
     for lang in LANGUAGES:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta
 
 _QUARTER_RE = re.compile(r"^(\d{4})Q([1-4])$")
 
@@ -15,18 +15,18 @@ class Quarter:
     q: int
 
     @classmethod
-    def parse(cls, text: str) -> "Quarter":
+    def parse(cls, text: str) -> Quarter:
         m = _QUARTER_RE.match(text.strip().upper())
         if not m:
             raise ValueError(f"quarter must look like 2026Q3, got {text!r}")
         return cls(int(m.group(1)), int(m.group(2)))
 
     @classmethod
-    def of(cls, d: date) -> "Quarter":
+    def of(cls, d: date) -> Quarter:
         return cls(d.year, (d.month - 1) // 3 + 1)
 
     @classmethod
-    def last_complete(cls, today: date | None = None) -> "Quarter":
+    def last_complete(cls, today: date | None = None) -> Quarter:
         return cls.of(today or date.today()).prev()
 
     def __str__(self) -> str:
@@ -40,13 +40,13 @@ class Quarter:
     def end(self) -> date:
         return self.next().start - timedelta(days=1)
 
-    def next(self) -> "Quarter":
+    def next(self) -> Quarter:
         return Quarter(self.year + (self.q == 4), self.q % 4 + 1)
 
-    def prev(self) -> "Quarter":
+    def prev(self) -> Quarter:
         return Quarter(self.year - (self.q == 1), (self.q - 2) % 4 + 1)
 
-    def shift(self, n: int) -> "Quarter":
+    def shift(self, n: int) -> Quarter:
         idx = self.year * 4 + (self.q - 1) + n
         return Quarter(idx // 4, idx % 4 + 1)
 
@@ -64,7 +64,7 @@ class Quarter:
     @property
     def cycle_time(self) -> datetime:
         """The logical timestamp of automated register actions in this quarter's cycle (06:00 UTC of :attr:`cycle_date`)."""
-        return datetime.combine(self.cycle_date, time(6, 0), tzinfo=timezone.utc)
+        return datetime.combine(self.cycle_date, time(6, 0), tzinfo=UTC)
 
 
 def quarter_range(last: Quarter, count: int) -> list[Quarter]:

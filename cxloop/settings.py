@@ -32,8 +32,12 @@ class Settings(BaseSettings):
         default=None,
         description="name of a Prefect Secret block holding the database password (filled into database_url)",
     )
-    smtp_host: str | None = Field(default=None, description="SMTP server; unset (and no smtp_block) = write .eml files to out/outbox/.")
-    smtp_port: int | None = Field(default=None, description="SMTP port; default 465 for ssl, 587 for starttls, 25 for plain.")
+    smtp_host: str | None = Field(
+        default=None, description="SMTP server; unset (and no smtp_block) = write .eml files to out/outbox/."
+    )
+    smtp_port: int | None = Field(
+        default=None, description="SMTP port; default 465 for ssl, 587 for starttls, 25 for plain."
+    )
     smtp_user: str | None = None
     smtp_password: SecretStr | None = None
     smtp_security: Literal["ssl", "starttls", "plain"] = Field(
@@ -41,7 +45,8 @@ class Settings(BaseSettings):
         description="ssl (implicit TLS), starttls, or plain for a local relay; 'none' is read as plain.",
     )
     smtp_ca_file: Path | None = Field(
-        default=None, description="PEM file of the CA(s) to trust for the SMTP server's certificate (default: the system's)."
+        default=None,
+        description="PEM file of the CA(s) to trust for the SMTP server's certificate (default: the system's).",
     )
     smtp_verify: bool = Field(default=True, description="verify the SMTP server's TLS certificate and host name")
     smtp_timeout: float = Field(default=30.0, gt=0, description="seconds to wait for the SMTP server in one attempt")
@@ -51,7 +56,9 @@ class Settings(BaseSettings):
         "overrides smtp_host/port/user/password/security",
     )
     smtp_attempts: int = Field(default=3, ge=1, description="tries per message on temporary SMTP failures")
-    smtp_retry_delay: float = Field(default=2.0, ge=0, description="first pause between tries, doubled each time (seconds)")
+    smtp_retry_delay: float = Field(
+        default=2.0, ge=0, description="first pause between tries, doubled each time (seconds)"
+    )
     mail_from: str = "cxloop@localhost"
     dask_address: str | None = Field(
         default=None,

@@ -96,8 +96,13 @@ def build_review_book(world: World, region: str, q: Quarter, emerging: Sequence[
     def unknown_client(row: list[Any]) -> None:
         row[2] = "неизвестно"
 
-    corrupt(rng, table, valid, count_broken(rng, len(table.rows)),
-            (unknown_office, missing_office, bad_date, bad_rating, unknown_client))
+    corrupt(
+        rng,
+        table,
+        valid,
+        count_broken(rng, len(table.rows)),
+        (unknown_office, missing_office, bad_date, bad_rating, unknown_client),
+    )
     if emerging:
         erng = cell_rng(world.seed, "emerging", "review_book", region, q.index())
         planted = []
@@ -108,8 +113,16 @@ def build_review_book(world: World, region: str, q: Quarter, emerging: Sequence[
         planted.sort(key=lambda rec: (rec[0], rec[1]))
         for d, code, text, rating, contact in planted:
             category = CLIENT_WORD["ru"]["citizen"]
-            table.rows.append([_review_date(erng, d, prof.review == "xlsx"), code,
-                               capitalise(category) if erng.random() < 0.3 else category, text, rating, contact])
+            table.rows.append(
+                [
+                    _review_date(erng, d, prof.review == "xlsx"),
+                    code,
+                    capitalise(category) if erng.random() < 0.3 else category,
+                    text,
+                    rating,
+                    contact,
+                ]
+            )
         table.emerging = len(planted)
     return table
 
@@ -133,15 +146,17 @@ def build_contact_center(world: World, region: str, q: Quarter) -> Table:
         if rng.random() < 0.3:
             ctx = TextCtx(world, region, q, office, client)
             mood = draw_mood(rng, 0.9 if rating <= 3 else 0.25)
-            comment, has_pii, _ = compose_text(rng, ctx, mood, draw_language(rng, ctx),
-                                               extra={"contact_reachability": 3.0, "waiting_time": 1.5})
+            comment, has_pii, _ = compose_text(
+                rng, ctx, mood, draw_language(rng, ctx), extra={"contact_reachability": 3.0, "waiting_time": 1.5}
+            )
             pii += has_pii
         records.append((days[int(rng.integers(len(days)))], office.office_code, client, rating, comment))
     records.sort(key=lambda rec: (rec[0], rec[1]))
     table = Table(header=header, pii=pii)
     for i, (d, code, client, rating, comment) in enumerate(records, start=1):
-        table.rows.append([f"CC{region}-{q}-{i:05d}", d.isoformat(), code, CLIENT_WORD[word][client],
-                           str(rating), comment])
+        table.rows.append(
+            [f"CC{region}-{q}-{i:05d}", d.isoformat(), code, CLIENT_WORD[word][client], str(rating), comment]
+        )
 
     valid = [True] * len(table.rows)
 
@@ -157,18 +172,19 @@ def build_contact_center(world: World, region: str, q: Quarter) -> Table:
     def bad_rating(row: list[Any]) -> None:
         row[4] = "7" if rng.random() < 0.5 else "отлично!!"
 
-    corrupt(rng, table, valid, count_broken(rng, len(table.rows)),
-            (unknown_office, missing_office, bad_date, bad_rating))
+    corrupt(
+        rng, table, valid, count_broken(rng, len(table.rows)), (unknown_office, missing_office, bad_date, bad_rating)
+    )
     plant_duplicates(rng, table, valid, 1)
     # Once in the demo, an export glitch repeats a whole block of calls.
     if len(world.regions) > 1 and region == world.regions[1] and world.pos(q) == min(1, len(world.quarters) - 1):
         size = min(world.n(12, minimum=3), len(table.rows))
         # A block of intact rows, so every copy is a plain duplicate and nothing else.
-        starts = [s for s in range(len(table.rows) // 3, len(table.rows) - size + 1) if all(valid[s:s + size])]
+        starts = [s for s in range(len(table.rows) // 3, len(table.rows) - size + 1) if all(valid[s : s + size])]
         if starts:
             start = starts[0]
-            block = [list(r) for r in table.rows[start:start + size]]
-            table.rows[start + size:start + size] = block
+            block = [list(r) for r in table.rows[start : start + size]]
+            table.rows[start + size : start + size] = block
             table.duplicates += size
     return table
 
@@ -204,8 +220,9 @@ def build_interview_followup(world: World, region: str, q: Quarter) -> Table:
             mood = draw_mood(rng, 0.8 if min(qs) <= 3 else 0.35)
             fi = 0.25 if prof.interview == "csv_utf16" else 0.0
             low = ["P2"] if qs[1] <= 2 else []
-            comment, has_pii, _ = compose_text(rng, ctx, mood, draw_language(rng, ctx, fi_share=fi), low_items=low,
-                                               extra=_STAGE_EXTRA[stage])
+            comment, has_pii, _ = compose_text(
+                rng, ctx, mood, draw_language(rng, ctx, fi_share=fi), low_items=low, extra=_STAGE_EXTRA[stage]
+            )
             pii += has_pii
         records.append((days[int(rng.integers(len(days)))], office.office_code, stage, qs, comment))
     records.sort(key=lambda rec: (rec[0], rec[1]))

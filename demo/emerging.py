@@ -89,7 +89,7 @@ def _scam_offices(world: World) -> list[list[tuple[Office, float]]]:
     for region, shares in zip(world.regions, _SCAM_OFFICE_SHARES):
         offices = world.offices[region]
         picked = rng.choice(len(offices), size=min(len(shares), len(offices)), replace=False)
-        weights = np.array(shares[:len(picked)], dtype=float)
+        weights = np.array(shares[: len(picked)], dtype=float)
         out.append([(offices[int(i)], float(w)) for i, w in zip(picked, weights / weights.sum())])
     return out
 

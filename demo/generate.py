@@ -89,8 +89,9 @@ class DemoManifest:
         return json.dumps(asdict(self), ensure_ascii=False, indent=2) + "\n"
 
 
-def generate_demo_data(out_dir: Path, quarters: list[Quarter], seed: int = 7,
-                       offices: list[Office] | None = None, scale: float = 1.0) -> DemoManifest:
+def generate_demo_data(
+    out_dir: Path, quarters: list[Quarter], seed: int = 7, offices: list[Office] | None = None, scale: float = 1.0
+) -> DemoManifest:
     """Write demo channel exports for every region x quarter into ``out_dir``.
 
     In: the quarters to cover (any order, no duplicates), a seed, the office registry
@@ -115,20 +116,42 @@ def generate_demo_data(out_dir: Path, quarters: list[Quarter], seed: int = 7,
     world = build_world(seed, qs, scale, list(offices))
     manifest = DemoManifest(seed=seed, quarters=[str(q) for q in qs], scale=scale)
 
-    def emit(q: Quarter, channel: str, region: str, ext: str, payload: bytes, table: Table, *,
-             fmt: str, encoding: str, delimiter: str | None, rows: int, noise_rows: int = 0) -> None:
+    def emit(
+        q: Quarter,
+        channel: str,
+        region: str,
+        ext: str,
+        payload: bytes,
+        table: Table,
+        *,
+        fmt: str,
+        encoding: str,
+        delimiter: str | None,
+        rows: int,
+        noise_rows: int = 0,
+    ) -> None:
         rel = Path(str(q)) / f"{channel}_{region}.{ext}"
         path = out_dir / rel
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(payload)
-        manifest.files.append({
-            "path": rel.as_posix(), "channel": channel, "region_code": region, "quarter": str(q),
-            "format": fmt, "encoding": encoding, "delimiter": delimiter,
-            "rows_written": rows, "noise_rows": noise_rows,
-            "planted_broken": table.broken, "planted_duplicates": table.duplicates,
-            "planted_cross_channel_duplicates": table.cross_duplicates, "planted_pii": table.pii,
-            "planted_emerging": table.emerging,
-        })
+        manifest.files.append(
+            {
+                "path": rel.as_posix(),
+                "channel": channel,
+                "region_code": region,
+                "quarter": str(q),
+                "format": fmt,
+                "encoding": encoding,
+                "delimiter": delimiter,
+                "rows_written": rows,
+                "noise_rows": noise_rows,
+                "planted_broken": table.broken,
+                "planted_duplicates": table.duplicates,
+                "planted_cross_channel_duplicates": table.cross_duplicates,
+                "planted_pii": table.pii,
+                "planted_emerging": table.emerging,
+            }
+        )
 
     for q in qs:
         scam = scam_plan(world, q)
@@ -139,58 +162,172 @@ def generate_demo_data(out_dir: Path, quarters: list[Quarter], seed: int = 7,
             star = build_star_survey(world, region, q)
             if prof.star == "xlsx_ru":
                 payload, k = xlsx_bytes(star, "Анкеты", Noise(blank_rows=1, repeated_header=True), noise_rng)
-                emit(q, "star_survey", region, "xlsx", payload, star, fmt="xlsx", encoding="xlsx", delimiter=None,
-                     rows=len(star.rows), noise_rows=k)
+                emit(
+                    q,
+                    "star_survey",
+                    region,
+                    "xlsx",
+                    payload,
+                    star,
+                    fmt="xlsx",
+                    encoding="xlsx",
+                    delimiter=None,
+                    rows=len(star.rows),
+                    noise_rows=k,
+                )
             elif prof.star == "csv_cp1251":
                 payload, k = csv_bytes(star, "cp1251", ";", Noise(blank_rows=2, blank_as_delimiters=True), noise_rng)
-                emit(q, "star_survey", region, "csv", payload, star, fmt="csv", encoding="cp1251", delimiter=";",
-                     rows=len(star.rows), noise_rows=k)
+                emit(
+                    q,
+                    "star_survey",
+                    region,
+                    "csv",
+                    payload,
+                    star,
+                    fmt="csv",
+                    encoding="cp1251",
+                    delimiter=";",
+                    rows=len(star.rows),
+                    noise_rows=k,
+                )
             else:
                 payload, k = csv_bytes(star, "utf-8", ",", Noise(), noise_rng, bom=b"\xef\xbb\xbf")
-                emit(q, "star_survey", region, "csv", payload, star, fmt="csv", encoding="utf-8-sig", delimiter=",",
-                     rows=len(star.rows), noise_rows=k)
+                emit(
+                    q,
+                    "star_survey",
+                    region,
+                    "csv",
+                    payload,
+                    star,
+                    fmt="csv",
+                    encoding="utf-8-sig",
+                    delimiter=",",
+                    rows=len(star.rows),
+                    noise_rows=k,
+                )
 
             review = build_review_book(world, region, q, scam.get((region, "review_book"), ()))
             if prof.review == "xlsx":
                 payload, k = xlsx_bytes(review, "Книга отзывов", Noise(), noise_rng)
-                emit(q, "review_book", region, "xlsx", payload, review, fmt="xlsx", encoding="xlsx", delimiter=None,
-                     rows=len(review.rows), noise_rows=k)
+                emit(
+                    q,
+                    "review_book",
+                    region,
+                    "xlsx",
+                    payload,
+                    review,
+                    fmt="xlsx",
+                    encoding="xlsx",
+                    delimiter=None,
+                    rows=len(review.rows),
+                    noise_rows=k,
+                )
             else:
                 payload, k = csv_bytes(review, "cp1251", ";", Noise(repeated_header=True), noise_rng)
-                emit(q, "review_book", region, "csv", payload, review, fmt="csv", encoding="cp1251", delimiter=";",
-                     rows=len(review.rows), noise_rows=k)
+                emit(
+                    q,
+                    "review_book",
+                    region,
+                    "csv",
+                    payload,
+                    review,
+                    fmt="csv",
+                    encoding="cp1251",
+                    delimiter=";",
+                    rows=len(review.rows),
+                    noise_rows=k,
+                )
 
             calls = build_contact_center(world, region, q)
             pos_in_regions = world.regions.index(region) % len(PROFILES)
-            cc_noise = (Noise(blank_rows=2) if pos_in_regions == 0
-                        else Noise(trailing_empty_cols=3) if pos_in_regions == 2 else Noise())
+            cc_noise = (
+                Noise(blank_rows=2)
+                if pos_in_regions == 0
+                else Noise(trailing_empty_cols=3)
+                if pos_in_regions == 2
+                else Noise()
+            )
             payload, k = csv_bytes(calls, "utf-8", ";", cc_noise, noise_rng)
-            emit(q, "contact_center", region, "csv", payload, calls, fmt="csv", encoding="utf-8", delimiter=";",
-                 rows=len(calls.rows), noise_rows=k)
+            emit(
+                q,
+                "contact_center",
+                region,
+                "csv",
+                payload,
+                calls,
+                fmt="csv",
+                encoding="utf-8",
+                delimiter=";",
+                rows=len(calls.rows),
+                noise_rows=k,
+            )
 
             pos_records, pos_table, reposts = build_pos(world, region, q, scam.get((region, "pos"), ()))
-            emit(q, "pos", region, "json", json_bytes(pos_records), pos_table, fmt="json", encoding="utf-8",
-                 delimiter=None, rows=len(pos_records))
+            emit(
+                q,
+                "pos",
+                region,
+                "json",
+                json_bytes(pos_records),
+                pos_table,
+                fmt="json",
+                encoding="utf-8",
+                delimiter=None,
+                rows=len(pos_records),
+            )
 
             social_records, social_table = build_social(world, region, q, reposts, scam.get((region, "social"), ()))
-            emit(q, "social", region, "jsonl", jsonl_bytes(social_records), social_table, fmt="jsonl",
-                 encoding="utf-8", delimiter=None, rows=len(social_records))
+            emit(
+                q,
+                "social",
+                region,
+                "jsonl",
+                jsonl_bytes(social_records),
+                social_table,
+                fmt="jsonl",
+                encoding="utf-8",
+                delimiter=None,
+                rows=len(social_records),
+            )
 
             interviews = build_interview_followup(world, region, q)
             if prof.interview == "csv_utf16":
                 # Explicit little-endian with BOM: Python's "utf-16" would follow the host's byte order.
                 payload, k = csv_bytes(interviews, "utf-16-le", "\t", Noise(), noise_rng, bom=b"\xff\xfe")
-                emit(q, "interview_followup", region, "csv", payload, interviews, fmt="csv", encoding="utf-16",
-                     delimiter="\t", rows=len(interviews.rows), noise_rows=k)
+                emit(
+                    q,
+                    "interview_followup",
+                    region,
+                    "csv",
+                    payload,
+                    interviews,
+                    fmt="csv",
+                    encoding="utf-16",
+                    delimiter="\t",
+                    rows=len(interviews.rows),
+                    noise_rows=k,
+                )
             else:
                 payload, k = csv_bytes(interviews, "utf-8", ",", Noise(), noise_rng)
-                emit(q, "interview_followup", region, "csv", payload, interviews, fmt="csv", encoding="utf-8",
-                     delimiter=",", rows=len(interviews.rows), noise_rows=k)
+                emit(
+                    q,
+                    "interview_followup",
+                    region,
+                    "csv",
+                    payload,
+                    interviews,
+                    fmt="csv",
+                    encoding="utf-8",
+                    delimiter=",",
+                    rows=len(interviews.rows),
+                    noise_rows=k,
+                )
 
     manifest.files.sort(key=lambda f: f["path"])
     manifest.seeded_measures = seeded_measures(world)
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / "register_seed.json").write_bytes(
-        (json.dumps(manifest.seeded_measures, ensure_ascii=False, indent=2) + "\n").encode("utf-8"))
+        (json.dumps(manifest.seeded_measures, ensure_ascii=False, indent=2) + "\n").encode("utf-8")
+    )
     (out_dir / "manifest.json").write_bytes(manifest.to_json().encode("utf-8"))
     return manifest

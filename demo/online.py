@@ -48,8 +48,9 @@ def _stamp(rng: np.random.Generator, d: date, tz: str) -> str:
     return f"{d.isoformat()}T{h:02d}:{m:02d}:{s:02d}{tz}"
 
 
-def build_pos(world: World, region: str, q: Quarter, emerging: Sequence[tuple[Office, str]] = ()
-              ) -> tuple[list[dict[str, Any]], Table, list[tuple[date, str, str]]]:
+def build_pos(
+    world: World, region: str, q: Quarter, emerging: Sequence[tuple[Office, str]] = ()
+) -> tuple[list[dict[str, Any]], Table, list[tuple[date, str, str]]]:
     """Federal feedback platform messages; also returns complaints re-posted on social networks.
 
     ``emerging`` (office, text) pairs are appended after the other messages, with ids
@@ -119,8 +120,13 @@ def build_pos(world: World, region: str, q: Quarter, emerging: Sequence[tuple[Of
 _PLATFORMS = ("vk", "ok", "yandex_maps", "2gis")
 
 
-def build_social(world: World, region: str, q: Quarter, reposts: list[tuple[date, str, str]],
-                 emerging: Sequence[tuple[Office, str]] = ()) -> tuple[list[dict[str, Any]], Table]:
+def build_social(
+    world: World,
+    region: str,
+    q: Quarter,
+    reposts: list[tuple[date, str, str]],
+    emerging: Sequence[tuple[Office, str]] = (),
+) -> tuple[list[dict[str, Any]], Table]:
     """Posts on social networks and map reviews, with ``reposts`` of platform complaints;
     ``emerging`` (office, text) pairs are appended last, from their own stream."""
     rng = cell_rng(world.seed, "social", region, q.index())
@@ -139,8 +145,10 @@ def build_social(world: World, region: str, q: Quarter, reposts: list[tuple[date
         table.pii += has_pii
         if rng.random() < 0.1:
             text += " 👍" if mood == "pos" else " 😡"
-        rec: dict[str, Any] = {"platform": platform,
-                               "published_at": _stamp(rng, all_days[int(rng.integers(len(all_days)))], prof.tz)}
+        rec: dict[str, Any] = {
+            "platform": platform,
+            "published_at": _stamp(rng, all_days[int(rng.integers(len(all_days)))], prof.tz),
+        }
         oid = int(rng.integers(10**9, 10**10))
         if platform == "vk":
             rec["url"] = f"https://vk.com/wall-{oid % 10**8}_{int(rng.integers(1000, 99999))}"
@@ -160,12 +168,21 @@ def build_social(world: World, region: str, q: Quarter, reposts: list[tuple[date
         records.append(rec)
     for d, office_code, text in reposts:
         posted = min(q.end, d + timedelta(days=int(rng.integers(1, 4))))
-        records.append({"platform": "vk", "published_at": _stamp(rng, posted, prof.tz),
-                        "url": f"https://vk.com/wall-{int(rng.integers(10**7, 10**8))}_{int(rng.integers(1000, 99999))}",
-                        "office_code": office_code, "author": pick(rng, NAMES), "text": text})
+        records.append(
+            {
+                "platform": "vk",
+                "published_at": _stamp(rng, posted, prof.tz),
+                "url": f"https://vk.com/wall-{int(rng.integers(10**7, 10**8))}_{int(rng.integers(1000, 99999))}",
+                "office_code": office_code,
+                "author": pick(rng, NAMES),
+                "text": text,
+            }
+        )
         table.cross_duplicates += 1
     order = sorted(range(len(records)), key=lambda i: (records[i]["published_at"], i))
-    out = [{"id": f"{records[i]['platform']}_{region}{q.year}{q.q}{k:04d}", **records[i]} for k, i in enumerate(order, 1)]
+    out = [
+        {"id": f"{records[i]['platform']}_{region}{q.year}{q.q}{k:04d}", **records[i]} for k, i in enumerate(order, 1)
+    ]
     n_broken = count_broken(rng, len(out))
     # Never break a planted re-post: it must stay a recognisable duplicate.
     repost_texts = {text for _, _, text in reposts}
@@ -184,7 +201,10 @@ def build_social(world: World, region: str, q: Quarter, reposts: list[tuple[date
         planted = []
         for office, text in emerging:
             platform = pick(erng, _PLATFORMS)
-            rec = {"platform": platform, "published_at": _stamp(erng, all_days[int(erng.integers(len(all_days)))], prof.tz)}
+            rec = {
+                "platform": platform,
+                "published_at": _stamp(erng, all_days[int(erng.integers(len(all_days)))], prof.tz),
+            }
             oid = int(erng.integers(10**9, 10**10))
             if platform == "vk":
                 rec["url"] = f"https://vk.com/wall-{oid % 10**8}_{int(erng.integers(1000, 99999))}"
@@ -202,7 +222,9 @@ def build_social(world: World, region: str, q: Quarter, reposts: list[tuple[date
                 rec["stars"] = int(erng.integers(1, 3))
             planted.append(rec)
         planted.sort(key=lambda r: r["published_at"])
-        out += [{"id": f"{rec['platform']}_{region}{q.year}{q.q}{k:04d}", **rec}
-                for k, rec in enumerate(planted, start=len(out) + 1)]
+        out += [
+            {"id": f"{rec['platform']}_{region}{q.year}{q.q}{k:04d}", **rec}
+            for k, rec in enumerate(planted, start=len(out) + 1)
+        ]
         table.emerging = len(planted)
     return out, table

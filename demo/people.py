@@ -31,11 +31,17 @@ def fake_pii_sentence(rng: np.random.Generator, lang: str, gender: str = "f") ->
     kind = int(rng.integers(5))
     names = NAMES_F if gender == "f" else NAMES_M
     if lang == "fi":
-        return (f"Puhelinnumeroni on {fake_phone(rng)}.", f"Sähköpostini on {fake_email(rng)}.",
-                f"Nimeni on {NAMES[int(rng.integers(len(NAMES)))]}.")[kind % 3]
+        return (
+            f"Puhelinnumeroni on {fake_phone(rng)}.",
+            f"Sähköpostini on {fake_email(rng)}.",
+            f"Nimeni on {NAMES[int(rng.integers(len(NAMES)))]}.",
+        )[kind % 3]
     if lang == "en":
-        return (f"My phone is {fake_phone(rng)}.", f"Write to {fake_email(rng)}.",
-                f"My name is {NAMES[int(rng.integers(len(NAMES)))]}.")[kind % 3]
+        return (
+            f"My phone is {fake_phone(rng)}.",
+            f"Write to {fake_email(rng)}.",
+            f"My name is {NAMES[int(rng.integers(len(NAMES)))]}.",
+        )[kind % 3]
     n = int(rng.integers(10, 100))
     return (
         f"Мой телефон {fake_phone(rng)}, перезвоните.",

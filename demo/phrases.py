@@ -28,7 +28,8 @@ def _frozen(value: Any) -> Any:
 
 
 _BANK: dict[str, Any] = _frozen(
-    yaml.safe_load((Path(__file__).resolve().parent / "data" / "phrases.yaml").read_text(encoding="utf-8")))
+    yaml.safe_load((Path(__file__).resolve().parent / "data" / "phrases.yaml").read_text(encoding="utf-8"))
+)
 
 # theme -> sentiment (neg | pos) -> language (ru | fi | en) -> clauses, in the file's order.
 PHRASES: Bank = _BANK["themes"]
@@ -40,28 +41,48 @@ THEMES: tuple[str, ...] = tuple(PHRASES)
 
 # Survey item -> the theme a respondent complains about when that item is low.
 ITEM_THEME: dict[str, str] = {
-    "F1": "staff_attitude", "F2": "staff_attitude", "F3": "staff_attitude", "F4": "staff_attitude",
-    "U1": "staff_competence", "U2": "vacancy_relevance", "U3": "staff_competence", "U4": "training_offer",
-    "E1": "contact_reachability", "E2": "waiting_time", "E3": "documents_effort", "E4": "online_service_usability",
-    "P1": "plan_personalisation", "P2": "process_clarity", "P3": "reminders_notifications", "P4": "plan_personalisation",
-    "C1": "office_comfort", "C2": "office_comfort", "C3": "office_comfort", "C4": "office_comfort",
+    "F1": "staff_attitude",
+    "F2": "staff_attitude",
+    "F3": "staff_attitude",
+    "F4": "staff_attitude",
+    "U1": "staff_competence",
+    "U2": "vacancy_relevance",
+    "U3": "staff_competence",
+    "U4": "training_offer",
+    "E1": "contact_reachability",
+    "E2": "waiting_time",
+    "E3": "documents_effort",
+    "E4": "online_service_usability",
+    "P1": "plan_personalisation",
+    "P2": "process_clarity",
+    "P3": "reminders_notifications",
+    "P4": "plan_personalisation",
+    "C1": "office_comfort",
+    "C2": "office_comfort",
+    "C3": "office_comfort",
+    "C4": "office_comfort",
 }
 
 MONTHS: dict[str, tuple[str, ...]] = _BANK["months"]  # language -> month names in the locative
 # (language, client type) -> opening sentences; (language, sentiment) -> closing sentences.
 PREFIX: dict[tuple[str, str], tuple[str, ...]] = {
-    (lang, client): options for lang, by_client in _BANK["prefix"].items() for client, options in by_client.items()}
+    (lang, client): options for lang, by_client in _BANK["prefix"].items() for client, options in by_client.items()
+}
 SUFFIX: dict[tuple[str, str], tuple[str, ...]] = {
-    (lang, mood): options for lang, by_mood in _BANK["suffix"].items() for mood, options in by_mood.items()}
+    (lang, mood): options for lang, by_mood in _BANK["suffix"].items() for mood, options in by_mood.items()
+}
 BUT: dict[str, tuple[str, ...]] = _BANK["but"]
 YET: dict[str, tuple[str, ...]] = _BANK["yet"]
 ALSO: dict[str, tuple[str, ...]] = _BANK["also"]
 
 # First-person past tense carries the speaker's gender in Russian; a text keeps one speaker.
-_FEMININE = frozenset("была обращалась дозвонилась ждала могла осталась позвонила поняла потеряла приехала "
-                      "пропустила прошла пыталась узнала указывала сдавала довольна".split())
-_MASCULINE = frozenset("встал обращался выбрал вышел забыл звонил нашёл оформил опоздал получил понял прождал "
-                       "пропустил смог ушёл".split())
+_FEMININE = frozenset(
+    "была обращалась дозвонилась ждала могла осталась позвонила поняла потеряла приехала "
+    "пропустила прошла пыталась узнала указывала сдавала довольна".split()
+)
+_MASCULINE = frozenset(
+    "встал обращался выбрал вышел забыл звонил нашёл оформил опоздал получил понял прождал пропустил смог ушёл".split()
+)
 
 
 def gender_of(text: str) -> str | None:

@@ -67,8 +67,9 @@ def plant_duplicates(rng: np.random.Generator, table: Table, valid: list[bool], 
         table.duplicates += 1
 
 
-def corrupt(rng: np.random.Generator, table: Table, valid: list[bool], n: int,
-            corruptors: Sequence[Callable[[list[Any]], None]]) -> None:
+def corrupt(
+    rng: np.random.Generator, table: Table, valid: list[bool], n: int, corruptors: Sequence[Callable[[list[Any]], None]]
+) -> None:
     """Break ``n`` distinct rows, one defect each."""
     idx = rng.choice(len(table.rows), size=min(n, len(table.rows)), replace=False)
     for i in sorted(int(x) for x in idx):

@@ -21,7 +21,9 @@ def seeded_measures(world: World) -> list[dict[str, Any]]:
     first, last = world.quarters[0], world.quarters[-1]
     measures: list[dict[str, Any]] = []
     treated = sorted(world.treated)
-    treated_regions = sorted({o.region_code for r in world.regions for o in world.offices[r] if o.office_code in world.treated})
+    treated_regions = sorted(
+        {o.region_code for r in world.regions for o in world.offices[r] if o.office_code in world.treated}
+    )
     if world.treat_from is not None:
         start_q = world.quarters[world.treat_from]
         implemented = start_q.start + timedelta(days=10)
@@ -31,55 +33,69 @@ def seeded_measures(world: World) -> list[dict[str, Any]]:
         start_q = first.next()
         status, implemented_on = "approved", None
         planned_start = start_q.start + timedelta(days=3)
-    measures.append({
-        "code": f"M-{first}-01",
-        "title": SMS_MEASURE_TITLE,
-        "description": ("Автоматическое СМС-напоминание о назначенной встрече и перерегистрации за 24 часа; "
-                        "текст напоминания протестирован с клиентами на воркшопе."),
-        "theme": "reminders_notifications",
-        "journey_stage": "periodic_meetings",
-        "type": "new_experience",
-        "region_code": treated_regions[0] if len(treated_regions) == 1 else "ALL",
-        "offices": treated,
-        "owner": "Рабочая группа по клиентоцентричности (пилот напоминаний)",
-        "status": status,
-        "proposed_quarter": str(first),
-        "codesign_date": (first.start + timedelta(days=50)).isoformat(),
-        "codesign_form": "workshop",
-        "codesign_clients": 12,
-        "planned_start": planned_start.isoformat(),
-        "due_date": (start_q.start + timedelta(days=30)).isoformat(),
-        "implemented_on": implemented_on,
-        "kpi_metric": "item:P3",
-        "kpi_target_change": 10,
-    })
+    measures.append(
+        {
+            "code": f"M-{first}-01",
+            "title": SMS_MEASURE_TITLE,
+            "description": (
+                "Автоматическое СМС-напоминание о назначенной встрече и перерегистрации за 24 часа; "
+                "текст напоминания протестирован с клиентами на воркшопе."
+            ),
+            "theme": "reminders_notifications",
+            "journey_stage": "periodic_meetings",
+            "type": "new_experience",
+            "region_code": treated_regions[0] if len(treated_regions) == 1 else "ALL",
+            "offices": treated,
+            "owner": "Рабочая группа по клиентоцентричности (пилот напоминаний)",
+            "status": status,
+            "proposed_quarter": str(first),
+            "codesign_date": (first.start + timedelta(days=50)).isoformat(),
+            "codesign_form": "workshop",
+            "codesign_clients": 12,
+            "planned_start": planned_start.isoformat(),
+            "due_date": (start_q.start + timedelta(days=30)).isoformat(),
+            "implemented_on": implemented_on,
+            "kpi_metric": "item:P3",
+            "kpi_target_change": 10,
+        }
+    )
     # An overdue measure, for the register to flag: due inside the last quarter, never implemented.
     region = world.regions[1] if len(world.regions) > 1 else world.regions[0]
     if len(world.quarters) > 1:
         proposed = world.quarters[-2]
-        codesign, planned, due = proposed.start + timedelta(days=40), proposed.start + timedelta(days=55), last.start + timedelta(days=30)
+        codesign, planned, due = (
+            proposed.start + timedelta(days=40),
+            proposed.start + timedelta(days=55),
+            last.start + timedelta(days=30),
+        )
     else:
         proposed = last
-        codesign, planned, due = last.start + timedelta(days=10), last.start + timedelta(days=20), last.start + timedelta(days=60)
-    measures.append({
-        "code": f"M-{proposed}-02",
-        "title": "Упрощение входа и загрузки документов в личном кабинете",
-        "description": "Юзабилити-тестирование личного кабинета с клиентами и устранение пяти главных ошибок.",
-        "theme": "online_service_usability",
-        "journey_stage": "first_contact",
-        "type": "process_optimisation",
-        "region_code": region,
-        "offices": [o.office_code for o in world.offices[region]],
-        "owner": f"Рабочая группа по клиентоцентричности (регион {region})",
-        "status": "in_progress",
-        "proposed_quarter": str(proposed),
-        "codesign_date": codesign.isoformat(),
-        "codesign_form": "usability_testing",
-        "codesign_clients": 8,
-        "planned_start": planned.isoformat(),
-        "due_date": due.isoformat(),  # before the last quarter ends, never implemented: overdue
-        "implemented_on": None,
-        "kpi_metric": "item:E4",
-        "kpi_target_change": 10,
-    })
+        codesign, planned, due = (
+            last.start + timedelta(days=10),
+            last.start + timedelta(days=20),
+            last.start + timedelta(days=60),
+        )
+    measures.append(
+        {
+            "code": f"M-{proposed}-02",
+            "title": "Упрощение входа и загрузки документов в личном кабинете",
+            "description": "Юзабилити-тестирование личного кабинета с клиентами и устранение пяти главных ошибок.",
+            "theme": "online_service_usability",
+            "journey_stage": "first_contact",
+            "type": "process_optimisation",
+            "region_code": region,
+            "offices": [o.office_code for o in world.offices[region]],
+            "owner": f"Рабочая группа по клиентоцентричности (регион {region})",
+            "status": "in_progress",
+            "proposed_quarter": str(proposed),
+            "codesign_date": codesign.isoformat(),
+            "codesign_form": "usability_testing",
+            "codesign_clients": 8,
+            "planned_start": planned.isoformat(),
+            "due_date": due.isoformat(),  # before the last quarter ends, never implemented: overdue
+            "implemented_on": None,
+            "kpi_metric": "item:E4",
+            "kpi_target_change": 10,
+        }
+    )
     return measures

@@ -47,7 +47,11 @@ def _d(value: Any) -> date | None:
 def _seed_times(rec: Mapping[str, Any], path: tuple[str, ...]) -> dict[str, datetime]:
     """Deterministic moments for each step, derived from the record's own dates."""
     proposed_q = Quarter.parse(str(rec["proposed_quarter"]))
-    codesign, start, implemented = _d(rec.get("codesign_date")), _d(rec.get("planned_start")), _d(rec.get("implemented_on"))
+    codesign, start, implemented = (
+        _d(rec.get("codesign_date")),
+        _d(rec.get("planned_start")),
+        _d(rec.get("implemented_on")),
+    )
     # Proposed at the quarter's cycle date, unless the record shows work began earlier in the quarter.
     earliest = [d - timedelta(days=1) for d in (codesign, start, implemented) if d is not None]
     created_on = max(proposed_q.start, min([proposed_q.cycle_date, *earliest]))
@@ -122,8 +126,17 @@ def seed_measures(
             offices = [o for o in offices.split(",") if o]
         offices = sorted(str(o) for o in offices)
         theme = str(rec["theme"])
-        baseline = kpi_baseline(session, str(rec["kpi_metric"]), str(rec["proposed_quarter"]), offices,
-                                client_type_for_theme(theme, config)) if offices else None
+        baseline = (
+            kpi_baseline(
+                session,
+                str(rec["kpi_metric"]),
+                str(rec["proposed_quarter"]),
+                offices,
+                client_type_for_theme(theme, config),
+            )
+            if offices
+            else None
+        )
         change = rec.get("kpi_target_change")
         measure = Measure(
             code=code,

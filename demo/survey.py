@@ -24,7 +24,11 @@ from demo.world import World, cell_rng
 # in a respondent's latent satisfaction. Effort and personalisation matter most,
 # comfort least; the weights sum to 1.
 OVERALL_DRIVERS: dict[str, float] = {
-    "effort": 0.38, "personalisation": 0.28, "usefulness": 0.18, "friendliness": 0.11, "comfort": 0.05,
+    "effort": 0.38,
+    "personalisation": 0.28,
+    "usefulness": 0.18,
+    "friendliness": 0.11,
+    "comfort": 0.05,
 }
 # Share of respondents who leave each overall question blank (a few say "затрудняюсь ответить").
 _OVERALL_MISSING = {"overall": 0.15, "nps": 0.20, "ces": 0.25}
@@ -58,16 +62,24 @@ def overall_answers(rng: np.random.Generator, answers: np.ndarray) -> list[list[
     weights = np.array([OVERALL_DRIVERS[r] for r in RAYS])
     s = (rays - 3.0) @ weights
     effort = rays[:, RAYS.index("effort")]
-    values = np.column_stack([
-        np.clip(np.rint(5.3 + 2.6 * s + rng.normal(0.0, 1.0, n)), 1, 10),
-        np.clip(np.rint(4.4 + 2.9 * s + rng.normal(0.0, 1.4, n)), 0, 10),
-        np.clip(np.rint(3.2 + 1.6 * (effort - 3.0) + 0.6 * s + rng.normal(0.0, 0.9, n)), 1, 7),
-    ]).astype(int)
+    values = np.column_stack(
+        [
+            np.clip(np.rint(5.3 + 2.6 * s + rng.normal(0.0, 1.0, n)), 1, 10),
+            np.clip(np.rint(4.4 + 2.9 * s + rng.normal(0.0, 1.4, n)), 0, 10),
+            np.clip(np.rint(3.2 + 1.6 * (effort - 3.0) + 0.6 * s + rng.normal(0.0, 0.9, n)), 1, 7),
+        ]
+    ).astype(int)
     u = rng.random((n, len(_OVERALL_MISSING)))
     missing = np.array(list(_OVERALL_MISSING.values()))
     return [
-        [None if u[i, k] < missing[k] * 0.9 else "затрудняюсь ответить" if u[i, k] < missing[k] else int(values[i, k])
-         for k in range(len(missing))]
+        [
+            None
+            if u[i, k] < missing[k] * 0.9
+            else "затрудняюсь ответить"
+            if u[i, k] < missing[k]
+            else int(values[i, k])
+            for k in range(len(missing))
+        ]
         for i in range(n)
     ]
 
@@ -84,8 +96,15 @@ def build_star_survey(world: World, region: str, q: Quarter) -> Table:
     pii = 0
     item_idx = {it: i for i, it in enumerate(ITEMS)}
     base_item = np.zeros(len(ITEMS))
-    for it, shift in (("F1", 0.15), ("F2", 0.1), ("E2", -0.15), ("U2", -0.15), ("U4", -0.25), ("C4", -0.1),
-                      ("P2", -0.45)):
+    for it, shift in (
+        ("F1", 0.15),
+        ("F2", 0.1),
+        ("E2", -0.15),
+        ("U2", -0.15),
+        ("U4", -0.25),
+        ("C4", -0.1),
+        ("P2", -0.45),
+    ):
         base_item[item_idx[it]] += shift
     base_item[item_idx["P3"]] += -0.55 if prof.reminder_pain else -0.1
     if prof.online_growth:
@@ -170,7 +189,12 @@ def build_star_survey(world: World, region: str, q: Quarter) -> Table:
     def unknown_client(row: list[Any]) -> None:
         row[3] = "неизвестно"
 
-    corrupt(rng, table, valid, count_broken(rng, len(table.rows)),
-            (unknown_office, missing_office, bad_date, item_out_of_range, unknown_client))
+    corrupt(
+        rng,
+        table,
+        valid,
+        count_broken(rng, len(table.rows)),
+        (unknown_office, missing_office, bad_date, item_out_of_range, unknown_client),
+    )
     plant_duplicates(rng, table, valid, world.n(int(rng.integers(2, 5)), minimum=1))
     return table

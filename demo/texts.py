@@ -44,20 +44,36 @@ class TextCtx:
     client: str  # citizen | employer
 
 
-def _neg_weights(ctx: TextCtx, low_items: Sequence[str] = (), extra: dict[str, float] | None = None) -> dict[str, float]:
+def _neg_weights(
+    ctx: TextCtx, low_items: Sequence[str] = (), extra: dict[str, float] | None = None
+) -> dict[str, float]:
     """How likely each theme is to be complained about here and now."""
     w = ctx.world
     prof = w.profile(ctx.region)
     t = w.pos(ctx.quarter)
     if ctx.client == "employer":
-        weights = {th: 0.0 for th in THEMES}
-        weights.update(candidate_quality=4.0, online_service_usability=1.5, documents_effort=1.2,
-                       process_clarity=1.0, contact_reachability=0.8, staff_attitude=0.5,
-                       staff_competence=0.5, waiting_time=0.4)
+        weights = dict.fromkeys(THEMES, 0.0)
+        weights.update(
+            candidate_quality=4.0,
+            online_service_usability=1.5,
+            documents_effort=1.2,
+            process_clarity=1.0,
+            contact_reachability=0.8,
+            staff_attitude=0.5,
+            staff_competence=0.5,
+            waiting_time=0.4,
+        )
     else:
-        weights = {th: 1.0 for th in THEMES}
-        weights.update(staff_competence=0.8, plan_personalisation=0.8, benefit_payment=0.8,
-                       documents_effort=0.8, office_comfort=0.6, training_offer=0.6, candidate_quality=0.0)
+        weights = dict.fromkeys(THEMES, 1.0)
+        weights.update(
+            staff_competence=0.8,
+            plan_personalisation=0.8,
+            benefit_payment=0.8,
+            documents_effort=0.8,
+            office_comfort=0.6,
+            training_offer=0.6,
+            candidate_quality=0.0,
+        )
         if prof.reminder_pain:
             weights["reminders_notifications"] *= 4.5
         weights["process_clarity"] *= 3.0
@@ -77,13 +93,20 @@ def _neg_weights(ctx: TextCtx, low_items: Sequence[str] = (), extra: dict[str, f
 
 
 def _pos_weights(ctx: TextCtx) -> dict[str, float]:
-    weights = {th: 0.5 for th in THEMES}
+    weights = dict.fromkeys(THEMES, 0.5)
     if ctx.client == "employer":
-        weights = {th: 0.0 for th in THEMES}
+        weights = dict.fromkeys(THEMES, 0.0)
         weights.update(staff_attitude=3.0, candidate_quality=2.0, staff_competence=1.0, process_clarity=0.5)
     else:
-        weights.update(staff_attitude=4.0, training_offer=2.0, staff_competence=1.5, vacancy_relevance=1.0,
-                       office_comfort=0.8, reminders_notifications=0.1, candidate_quality=0.0)
+        weights.update(
+            staff_attitude=4.0,
+            training_offer=2.0,
+            staff_competence=1.5,
+            vacancy_relevance=1.0,
+            office_comfort=0.8,
+            reminders_notifications=0.1,
+            candidate_quality=0.0,
+        )
     if ctx.office is not None and ctx.world.is_treated(ctx.office.office_code, ctx.quarter):
         weights["reminders_notifications"] = 2.0  # people notice the new SMS
     return weights
@@ -111,9 +134,15 @@ def draw_language(rng: np.random.Generator, ctx: TextCtx, fi_share: float | None
     return "ru"
 
 
-def compose_text(rng: np.random.Generator, ctx: TextCtx, mood: str, lang: str,
-                 low_items: Sequence[str] = (), extra: dict[str, float] | None = None,
-                 pii_rate: float = 0.03) -> tuple[str, bool, list[str]]:
+def compose_text(
+    rng: np.random.Generator,
+    ctx: TextCtx,
+    mood: str,
+    lang: str,
+    low_items: Sequence[str] = (),
+    extra: dict[str, float] | None = None,
+    pii_rate: float = 0.03,
+) -> tuple[str, bool, list[str]]:
     """One free text. ``mood``: neg | pos | mixed | neg2. Returns (text, carries_pii, themes in order)."""
     neg_w = _neg_weights(ctx, low_items, extra)
     pos_w = _pos_weights(ctx)
@@ -135,8 +164,11 @@ def compose_text(rng: np.random.Generator, ctx: TextCtx, mood: str, lang: str,
     elif mood == "neg2":
         first = _draw(rng, neg_w)
         second = _draw(rng, neg_w, exclude=first)
-        body = (capitalise(_clause(rng, first, "neg", lang, client, gender)) + pick(rng, ALSO[lang])
-                + decapitalise(_clause(rng, second, "neg", lang, client, gender)))
+        body = (
+            capitalise(_clause(rng, first, "neg", lang, client, gender))
+            + pick(rng, ALSO[lang])
+            + decapitalise(_clause(rng, second, "neg", lang, client, gender))
+        )
         sentiment, themes = "neg", [first, second]
     else:
         theme = _draw(rng, neg_w)

@@ -43,8 +43,9 @@ def _noise_positions(rng: np.random.Generator, n_rows: int, noise: Noise) -> dic
     return slots
 
 
-def csv_bytes(table: Table, encoding: str, delimiter: str, noise: Noise, rng: np.random.Generator,
-              bom: bytes = b"") -> tuple[bytes, int]:
+def csv_bytes(
+    table: Table, encoding: str, delimiter: str, noise: Noise, rng: np.random.Generator, bom: bytes = b""
+) -> tuple[bytes, int]:
     buf = io.StringIO()
     writer = csv.writer(buf, delimiter=delimiter, lineterminator="\r\n", quoting=csv.QUOTE_MINIMAL)
     tail = [""] * noise.trailing_empty_cols

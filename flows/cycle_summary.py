@@ -41,9 +41,21 @@ def _rounded(value: float | None) -> float | None:
     return None if value is None else round(value, 1)
 
 
-def cycle_summary(q: str, *, files: list[dict], totals: dict, index: pd.DataFrame, pains: pd.DataFrame,
-                  proposed: list, review: dict | None, topics: dict, effects: list[dict], reports: dict,
-                  register: dict, delivery) -> dict:
+def cycle_summary(
+    q: str,
+    *,
+    files: list[dict],
+    totals: dict,
+    index: pd.DataFrame,
+    pains: pd.DataFrame,
+    proposed: list,
+    review: dict | None,
+    topics: dict,
+    effects: list[dict],
+    reports: dict,
+    register: dict,
+    delivery,
+) -> dict:
     """The run's result: what each stage did this quarter, in loop order."""
     national = pains[pains["level"] == "country"].head(3) if not pains.empty else pains
     return {
@@ -57,15 +69,20 @@ def cycle_summary(q: str, *, files: list[dict], totals: dict, index: pd.DataFram
         "emerging_topics": topics["topics"],
         "effects": [
             {
-                "measure": e["measure_code"], "verdict": e["verdict"], "method": e["method"],
-                "estimate": _rounded(e["estimate"]), "ci_low": _rounded(e["ci_low"]), "ci_high": _rounded(e["ci_high"]),
+                "measure": e["measure_code"],
+                "verdict": e["verdict"],
+                "method": e["method"],
+                "estimate": _rounded(e["estimate"]),
+                "ci_low": _rounded(e["ci_low"]),
+                "ci_high": _rounded(e["ci_high"]),
             }
             for e in effects
         ],
         "reports": [str(r.path) for r in reports.values()],
         "register": {k: str(v) for k, v in register.items()},
-        "delivery": None if delivery is None else {"sent": delivery.sent, "skipped": delivery.skipped,
-                                                   "failed": delivery.failed},
+        "delivery": None
+        if delivery is None
+        else {"sent": delivery.sent, "skipped": delivery.skipped, "failed": delivery.failed},
     }
 
 
@@ -82,11 +99,15 @@ def summary_markdown(s: dict) -> str:
         "|---|---|---|---|",
     ]
     for unit, vals in s["index"].items():
-        lines.append(f"| {unit} | {vals.get('citizen', '—')} | {vals.get('employer', '—')} | {vals.get('composite', '—')} |")
+        lines.append(
+            f"| {unit} | {vals.get('citizen', '—')} | {vals.get('employer', '—')} | {vals.get('composite', '—')} |"
+        )
     lines += ["", "**Top pain points (country)**: " + (", ".join(s["top_pain_points"]) or "none")]
     lines += [f"**Measures proposed**: {len(s['measures_proposed'])}", f"**Effects evaluated**: {len(s['effects'])}"]
     for e in s["effects"]:
-        lines.append(f"- {e['measure']}: {e['verdict']} ({e['method']}, {e['estimate']} [{e['ci_low']}; {e['ci_high']}])")
+        lines.append(
+            f"- {e['measure']}: {e['verdict']} ({e['method']}, {e['estimate']} [{e['ci_low']}; {e['ci_high']}])"
+        )
     # Links the UI opens on the machine that holds the archive (file:// URIs of the PDFs).
     lines += ["", "**Reports**:"] + [f"- [{Path(p).name}]({Path(p).resolve().as_uri()})" for p in s["reports"]]
     return "\n".join(lines)

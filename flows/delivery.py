@@ -30,8 +30,6 @@ From Python (no server needed)::
 
 from __future__ import annotations
 
-from typing import Optional
-
 from prefect import flow, get_run_logger, task
 from prefect.artifacts import create_markdown_artifact
 from prefect.cache_policies import NO_CACHE
@@ -59,19 +57,26 @@ def prepare_reports(
     with session_scope() as session:
         if missing:
             if not archive.feedback_count(session, quarter, region):
-                raise ValueError(f"no data for {quarter}" + (f" in region {region}" if region else "")
-                                 + f": no feedback is stored and the archive has no report for {', '.join(missing)}")
+                raise ValueError(
+                    f"no data for {quarter}"
+                    + (f" in region {region}" if region else "")
+                    + f": no feedback is stored and the archive has no report for {', '.join(missing)}"
+                )
         return archive.prepare_reports(session, quarter, config, settings.out_dir, scopes=scopes, lang=lang, reuse=True)
 
 
 @task(name="deliver-reports", **_task)
-def deliver(quarter: str, reports: dict[str, ReportFile], config: AppConfig, settings: Settings, force: bool, lang: str) -> dl.DeliverySummary:
+def deliver(
+    quarter: str, reports: dict[str, ReportFile], config: AppConfig, settings: Settings, force: bool, lang: str
+) -> dl.DeliverySummary:
     with session_scope() as session:
         return dl.mail_reports(session, quarter, reports, config, settings, force=force, lang=lang)
 
 
 @task(name="resend-failed-deliveries", **_task)
-def resend_failed(quarter: str, config: AppConfig, settings: Settings, scopes: list[str], lang: str) -> dl.DeliverySummary:
+def resend_failed(
+    quarter: str, config: AppConfig, settings: Settings, scopes: list[str], lang: str
+) -> dl.DeliverySummary:
     with session_scope() as session:
         return dl.resend_deliveries(session, config, settings, quarter, failed_only=True, scopes=scopes, lang=lang)
 
@@ -98,14 +103,21 @@ def delivery_markdown(result: dict) -> str:
     if not result["per_scope"]:
         lines.append("| — | 0 | 0 | 0 | 0 |")
     if result["failures"]:
-        lines += ["", "**Not delivered** (the PDFs stay in the archive; resend with "
-                  f"`cxloop deliveries resend --quarter {result['quarter']}`):", ""]
+        lines += [
+            "",
+            "**Not delivered** (the PDFs stay in the archive; resend with "
+            f"`cxloop deliveries resend --quarter {result['quarter']}`):",
+            "",
+        ]
         lines += [f"- {f['scope']}: {f['recipient']}, {f['report']}: {_code(f['error'])}" for f in result["failures"]]
     if result["scopes_without_recipients"]:
         lines += ["", "**No recipients configured** for: " + ", ".join(result["scopes_without_recipients"])]
     if result["not_recipients"]:
-        lines += ["", "**Left out** (no longer recipients of the scope): "
-                  + ", ".join(f"{n['scope']} {n['recipient']}" for n in result["not_recipients"])]
+        lines += [
+            "",
+            "**Left out** (no longer recipients of the scope): "
+            + ", ".join(f"{n['scope']} {n['recipient']}" for n in result["not_recipients"]),
+        ]
     if result["reports"]:
         lines += ["", "**Reports**:"] + [f"- {name}" for name in result["reports"]]
     return "\n".join(lines)
@@ -114,7 +126,7 @@ def delivery_markdown(result: dict) -> str:
 @flow(name="send-reports")
 def send_reports(
     quarter: QuarterText,
-    region: Optional[Region] = None,
+    region: Region | None = None,
     lang: Lang = "ru",
     resend_failed_only: bool = False,
     force: bool = False,
@@ -152,20 +164,32 @@ def send_reports(
         summary.scopes_without_report = []
 
     result = {
-        "quarter": q, "region": region, "lang": lang, "mode": "resend" if resend_failed_only else "deliver",
+        "quarter": q,
+        "region": region,
+        "lang": lang,
+        "mode": "resend" if resend_failed_only else "deliver",
         "reports": [r.path.name for r in reports.values()],
         **summary.as_dict(),
     }
-    create_markdown_artifact(key=f"send-reports-{q.lower()}", markdown=delivery_markdown(result),
-                             description=f"E-mail delivery of the {q} reports")
-    logger.info("send-reports %s: %d sent, %d skipped, %d failed (via %s)", q, summary.sent, summary.skipped,
-                summary.failed, summary.via)
+    create_markdown_artifact(
+        key=f"send-reports-{q.lower()}",
+        markdown=delivery_markdown(result),
+        description=f"E-mail delivery of the {q} reports",
+    )
+    logger.info(
+        "send-reports %s: %d sent, %d skipped, %d failed (via %s)",
+        q,
+        summary.sent,
+        summary.skipped,
+        summary.failed,
+        summary.via,
+    )
     if summary.failed:
         attempted = summary.sent + summary.failed
         return Completed(
             name="Partial",
             message=f"{summary.failed} of {attempted} e-mail(s) not delivered (the PDFs are in the archive); "
-                    f"see the delivery log (cxloop deliveries list --quarter {q} --status failed)",
+            f"see the delivery log (cxloop deliveries list --quarter {q} --status failed)",
             data=result,
         )
     return result

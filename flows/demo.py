@@ -11,7 +11,7 @@ scheduled deployment would.
 from __future__ import annotations
 
 import json
-from typing import Annotated, Optional
+from typing import Annotated
 
 from prefect import flow, task
 from prefect.cache_policies import NO_CACHE
@@ -34,7 +34,9 @@ def generate(seed: int, quarters: list[str], regions: list[str] | None, scale: f
     offices = get_config(settings.config_dir).offices
     if regions:
         offices = [o for o in offices if o.region_code in regions]
-    manifest = generate_demo_data(settings.data_dir, [Quarter.parse(q) for q in quarters], seed=seed, offices=offices, scale=scale)
+    manifest = generate_demo_data(
+        settings.data_dir, [Quarter.parse(q) for q in quarters], seed=seed, offices=offices, scale=scale
+    )
     return {"files": len(manifest.files), "seeded_measures": manifest.seeded_measures}
 
 
@@ -50,9 +52,14 @@ def seed_register(records: list[dict]) -> int:
 
 
 @flow(name="cx-demo")
-def demo(seed: int = 7, quarters: Annotated[int, Field(ge=1, le=12)] = 4, until: QuarterText = "2026Q3",
-         regions: Optional[list[Region]] = None, send_reports: bool = True,
-         scale: Annotated[float, Field(gt=0, le=10)] = 1.0) -> list[dict]:
+def demo(
+    seed: int = 7,
+    quarters: Annotated[int, Field(ge=1, le=12)] = 4,
+    until: QuarterText = "2026Q3",
+    regions: list[Region] | None = None,
+    send_reports: bool = True,
+    scale: Annotated[float, Field(gt=0, le=10)] = 1.0,
+) -> list[dict]:
     """Generate demo data for ``quarters`` quarters ending with ``until`` and run each quarter's cycle.
 
     ``scale`` multiplies the volumes (the tests use a fraction for speed)."""

@@ -45,8 +45,20 @@ migrate_database = task(upgrade, name="migrate-database", **_task)
 sync_registry = task(sync_office_registry, name="sync-office-registry", **_task)
 evaluate_effects = task(effects_step.evaluate_effects, name="evaluate-effects", **_task)
 
-TABLE_COLUMNS = ("measure", "kpi", "method", "estimate", "ci_low", "ci_high", "p_value",
-                 "treated_offices", "comparison_offices", "observations", "mde", "verdict")
+TABLE_COLUMNS = (
+    "measure",
+    "kpi",
+    "method",
+    "estimate",
+    "ci_low",
+    "ci_high",
+    "p_value",
+    "treated_offices",
+    "comparison_offices",
+    "observations",
+    "mde",
+    "verdict",
+)
 
 
 def _number(value: object, digits: int) -> float | None:
@@ -65,20 +77,22 @@ def evaluation_rows(evaluations: list[dict]) -> list[dict]:
     KPI points (0-100 scale), rounded to 0.1; the p-value to 0.0001."""
     rows = []
     for e in sorted(evaluations, key=lambda e: e["measure_code"]):
-        rows.append({
-            "measure": e["measure_code"],
-            "kpi": e["kpi_metric"],
-            "method": e["method"],
-            "estimate": _number(e["estimate"], 1),
-            "ci_low": _number(e["ci_low"], 1),
-            "ci_high": _number(e["ci_high"], 1),
-            "p_value": _number(e["p_value"], 4),
-            "treated_offices": e["n_treated_units"],
-            "comparison_offices": e["n_control_units"],
-            "observations": _number(e["n_obs"], 0),
-            "mde": _number(e["mde"], 1),
-            "verdict": e["verdict"],
-        })
+        rows.append(
+            {
+                "measure": e["measure_code"],
+                "kpi": e["kpi_metric"],
+                "method": e["method"],
+                "estimate": _number(e["estimate"], 1),
+                "ci_low": _number(e["ci_low"], 1),
+                "ci_high": _number(e["ci_high"], 1),
+                "p_value": _number(e["p_value"], 4),
+                "treated_offices": e["n_treated_units"],
+                "comparison_offices": e["n_control_units"],
+                "observations": _number(e["n_obs"], 0),
+                "mde": _number(e["mde"], 1),
+                "verdict": e["verdict"],
+            }
+        )
     return rows
 
 
@@ -103,14 +117,22 @@ def evaluate_measures(quarter: QuarterText) -> dict:
     rows = evaluation_rows(evaluate_effects(q, config))
     key = f"cx-effects-{q.lower()}"
     if rows:
-        create_table_artifact(key=key, table=rows,
-                              description=f"Effect of corrective measures, {q}: estimate and 95 % interval in KPI points")
+        create_table_artifact(
+            key=key,
+            table=rows,
+            description=f"Effect of corrective measures, {q}: estimate and 95 % interval in KPI points",
+        )
     else:
-        create_markdown_artifact(key=key, markdown=f"# Effect of corrective measures, {q}\n\n"
-                                 f"No measure was implemented at least one full quarter before {q}: nothing to evaluate.",
-                                 description=f"Effect of corrective measures, {q}")
+        create_markdown_artifact(
+            key=key,
+            markdown=f"# Effect of corrective measures, {q}\n\n"
+            f"No measure was implemented at least one full quarter before {q}: nothing to evaluate.",
+            description=f"Effect of corrective measures, {q}",
+        )
     for r in rows:
-        logger.info("%s (%s): %s, %s [%s; %s]", r["measure"], r["kpi"], r["verdict"], r["estimate"], r["ci_low"], r["ci_high"])
+        logger.info(
+            "%s (%s): %s, %s [%s; %s]", r["measure"], r["kpi"], r["verdict"], r["estimate"], r["ci_low"], r["ci_high"]
+        )
     logger.info("evaluate-measures %s: %d measure(s) evaluated", q, len(rows))
     return {"quarter": q, "evaluations": rows}
 

@@ -36,10 +36,11 @@ The PDFs are byte-identical to the serial path's (``tests/flows/test_fanout.py``
 from __future__ import annotations
 
 import tempfile
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Iterable, Iterator, Sequence
+from typing import TYPE_CHECKING
 
 from prefect import task, unmapped
 from prefect.cache_policies import NO_CACHE
@@ -109,8 +110,9 @@ class RenderedReport:
     key_messages: list[str] = field(default_factory=list)
 
 
-def render_scope(quarter: str, scope: str, lang: str = "ru", *, config: AppConfig | None = None,
-                 database_url: str | None = None) -> RenderedReport:
+def render_scope(
+    quarter: str, scope: str, lang: str = "ru", *, config: AppConfig | None = None, database_url: str | None = None
+) -> RenderedReport:
     """One scope's report, made by :func:`tasks.reports.render.write_reports` itself restricted to
     that scope (``scopes=[scope]``), in a session of its own, into a private temporary
     folder; the PDF comes back as bytes. Whatever the serial path puts into a report (the
@@ -124,8 +126,7 @@ def render_scope(quarter: str, scope: str, lang: str = "ru", *, config: AppConfi
         return RenderedReport(scope=scope, pdf=written.path.read_bytes(), key_messages=list(written.key_messages))
 
 
-@task(name="render-region-report", task_run_name="render-report-{scope}", cache_policy=NO_CACHE,
-      persist_result=False)
+@task(name="render-region-report", task_run_name="render-report-{scope}", cache_policy=NO_CACHE, persist_result=False)
 def render_region_reports(quarter: str, scope: str, lang: str = "ru") -> RenderedReport:
     """One scope's PDF ("national" or a region code), rendered wherever the task runner puts it.
 
@@ -136,8 +137,9 @@ def render_region_reports(quarter: str, scope: str, lang: str = "ru") -> Rendere
 # --------------------------------------------------------------------------- all scopes
 
 
-def save_reports(quarter: str, rendered: Iterable[RenderedReport], out_dir: Path,
-                 lang: str = "ru") -> dict[str, ReportFile]:
+def save_reports(
+    quarter: str, rendered: Iterable[RenderedReport], out_dir: Path, lang: str = "ru"
+) -> dict[str, ReportFile]:
     """Write rendered reports where :func:`tasks.reports.render.write_reports` puts them and return
     ``scope -> ReportFile`` (path, key messages, SHA-256 of the file) in the given order.
 
@@ -152,8 +154,9 @@ def save_reports(quarter: str, rendered: Iterable[RenderedReport], out_dir: Path
         part = path.with_suffix(path.suffix + ".part")
         part.write_bytes(r.pdf)
         part.replace(path)
-        reports[r.scope] = ReportFile(scope=r.scope, path=path, key_messages=list(r.key_messages),
-                                      sha256=file_sha256(path))
+        reports[r.scope] = ReportFile(
+            scope=r.scope, path=path, key_messages=list(r.key_messages), sha256=file_sha256(path)
+        )
     return reports
 
 
@@ -184,8 +187,9 @@ class ReportRenderingError(RuntimeError):
     """Some scopes' reports could not be rendered (the others were written)."""
 
 
-def fan_out_reports(quarter: str, config: AppConfig, settings: Settings, lang: str = "ru",
-                    scopes: Sequence[str] | None = None) -> dict[str, ReportFile]:
+def fan_out_reports(
+    quarter: str, config: AppConfig, settings: Settings, lang: str = "ru", scopes: Sequence[str] | None = None
+) -> dict[str, ReportFile]:
     """Inside a flow run: render every scope's report as its own task through the flow's
     task runner, wait for all, write the files and return ``scope -> ReportFile`` like
     :func:`tasks.reports.render.write_reports` (national first, then the regions).
@@ -207,8 +211,9 @@ def fan_out_reports(quarter: str, config: AppConfig, settings: Settings, lang: s
             failed.append(f"{scope} ({type(exc).__name__})")
     reports = save_reports(quarter, rendered, settings.out_dir, lang)
     if failed:
-        raise ReportRenderingError(f"{quarter}: report(s) not rendered for {', '.join(failed)}; "
-                                   f"{len(reports)} other(s) written")
+        raise ReportRenderingError(
+            f"{quarter}: report(s) not rendered for {', '.join(failed)}; {len(reports)} other(s) written"
+        )
     return reports
 
 

@@ -18,8 +18,7 @@ The quarterly cycle calls it as a subflow for its drop folder.
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
-from typing import Optional
+from datetime import UTC, datetime
 
 from prefect import flow, get_run_logger, task
 from prefect.artifacts import create_link_artifact, create_markdown_artifact
@@ -28,13 +27,13 @@ from prefect.states import Completed
 
 from cxloop.config import get_config
 from cxloop.settings import get_settings
+from flows.faults import crash_after_task
 from flows.params import Channel, QuarterText
 from models.db import upgrade
 from tasks.collect import discovery
-from tasks.validate import datadocs, quarantine
 from tasks.collect.step import sync_registry as sync_office_registry
+from tasks.validate import datadocs, quarantine
 from tasks.validate.step import ingest_one_file
-from flows.faults import crash_after_task
 from tasks.validate.summary import FileReport, rejected_summary, validation_markdown
 
 # No caching: every run must look at the files and the database as they are now
@@ -65,32 +64,49 @@ def _ingest(item: discovery.FileInput, config, logger) -> FileReport:
     if report.rejected:
         logger.error("rejected %s", s.error)
     else:
-        logger.info("%s: %s received = %s accepted + %s quarantined + %s duplicates (%s)",
-                    s.path, s.received, s.accepted, s.quarantined, s.duplicates, s.status)
+        logger.info(
+            "%s: %s received = %s accepted + %s quarantined + %s duplicates (%s)",
+            s.path,
+            s.received,
+            s.accepted,
+            s.quarantined,
+            s.duplicates,
+            s.status,
+        )
     return report
 
 
 def _publish_validation(reports: list[FileReport], run_name: str, docs_url: str | None) -> None:
     """The validation summary table and the link to GE Data Docs, as artifacts of the run."""
     key = f"ingest-validation-{run_name.lower().replace('+', '-')}"
-    create_markdown_artifact(key=key, markdown=validation_markdown(reports, docs_url, f"Intake and validation {run_name}"),
-                             description=f"Validation summary {run_name}")
+    create_markdown_artifact(
+        key=key,
+        markdown=validation_markdown(reports, docs_url, f"Intake and validation {run_name}"),
+        description=f"Validation summary {run_name}",
+    )
     if docs_url:
-        create_link_artifact(key="ge-data-docs", link=docs_url, link_text="Great Expectations Data Docs",
-                             description=f"GE Data Docs (latest run: {run_name})")
+        create_link_artifact(
+            key="ge-data-docs",
+            link=docs_url,
+            link_text="Great Expectations Data Docs",
+            description=f"GE Data Docs (latest run: {run_name})",
+        )
 
 
 def _summary(reports: list[FileReport], docs_url: str | None) -> dict:
     """The run's result: each file's counts and the totals, which add up."""
-    files = [{**r.summary.as_dict(), "file": r.summary.path, "rejected": r.rejected, "quarter": r.quarter} for r in reports]
+    files = [
+        {**r.summary.as_dict(), "file": r.summary.path, "rejected": r.rejected, "quarter": r.quarter} for r in reports
+    ]
     totals = {k: sum(f[k] for f in files) for k in ("received", "accepted", "quarantined", "duplicates", "warnings")}
     totals.update(files=len(files), rejected_files=sum(f["rejected"] for f in files))
     return {"files": files, "totals": totals, "data_docs": docs_url}
 
 
 @flow(name="ingest-feedback", log_prints=False)
-def ingest_feedback(paths: Optional[list[str] | str] = None, channel: Optional[Channel] = None,
-                    quarter: Optional[QuarterText] = None) -> dict:
+def ingest_feedback(
+    paths: list[str] | str | None = None, channel: Channel | None = None, quarter: QuarterText | None = None
+) -> dict:
     """Ingest feedback files: each file read, validated and stored on its own.
 
     Args:
@@ -119,20 +135,23 @@ def ingest_feedback(paths: Optional[list[str] | str] = None, channel: Optional[C
 
     reports = [_ingest(item, config, logger) for item in items]
     run_name = _run_name(reports)
-    index = build_data_docs(reports, settings.out_dir / "data_docs", run_name, datetime.now(timezone.utc))
+    index = build_data_docs(reports, settings.out_dir / "data_docs", run_name, datetime.now(UTC))
     docs_url = index.resolve().as_uri() if index else None
     _publish_validation(reports, run_name, docs_url)
     summary = _summary(reports, docs_url)
     files, rejected = summary["files"], [f for f in summary["files"] if f["rejected"]]
     if rejected:
         names = ", ".join(f["file"] for f in rejected)
-        return Completed(name="Partial", message=f"{len(rejected)} of {len(files)} files rejected as a whole: {names}", data=summary)
+        return Completed(
+            name="Partial", message=f"{len(rejected)} of {len(files)} files rejected as a whole: {names}", data=summary
+        )
     return summary
 
 
 @flow(name="export-quarantine")
-def export_quarantine(csv: str, quarter: Optional[QuarterText] = None, file: Optional[str] = None,
-                      channel: Optional[Channel] = None) -> dict:
+def export_quarantine(
+    csv: str, quarter: QuarterText | None = None, file: str | None = None, channel: Channel | None = None
+) -> dict:
     """Write the quarantined rows (optionally of one quarter, file or channel) as CSV for an analyst:
     UTF-8 with BOM, formula text neutralised."""
     from pathlib import Path

@@ -62,11 +62,11 @@ import os
 import socket
 import threading
 import uuid
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Iterator
 
 from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
@@ -99,11 +99,17 @@ class LockInfo:
     heartbeat_at: datetime
 
     @classmethod
-    def from_row(cls, row: CycleLock) -> "LockInfo":
+    def from_row(cls, row: CycleLock) -> LockInfo:
         return cls(
-            quarter=row.quarter, token=row.token, holder=row.holder, host=row.host, pid=row.pid,
-            process_key=row.process_key, flow_run_id=row.flow_run_id,
-            acquired_at=_utc(row.acquired_at), heartbeat_at=_utc(row.heartbeat_at),
+            quarter=row.quarter,
+            token=row.token,
+            holder=row.holder,
+            host=row.host,
+            pid=row.pid,
+            process_key=row.process_key,
+            flow_run_id=row.flow_run_id,
+            acquired_at=_utc(row.acquired_at),
+            heartbeat_at=_utc(row.heartbeat_at),
         )
 
     def describe(self) -> str:
@@ -140,7 +146,7 @@ class LockLost(RuntimeError):
 
 def _utc(value: datetime) -> datetime:
     """Aware UTC whatever the driver returned (SQLite: naive UTC text; PostgreSQL: aware)."""
-    return value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value.astimezone(timezone.utc)
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
 def _minutes(delta: timedelta) -> str:
@@ -287,15 +293,23 @@ def acquire(
 
     A dead holder's lock is taken over (logged as a warning with the reason). Does not
     wait and does not start a heartbeat: :func:`quarter_lock` does both for a run."""
-    me = dict(holder=holder[:200], host=socket.gethostname()[:255], pid=os.getpid(), process_key=process_key(),
-              flow_run_id=flow_run_id)
+    me = dict(
+        holder=holder[:200],
+        host=socket.gethostname()[:255],
+        pid=os.getpid(),
+        process_key=process_key(),
+        flow_run_id=flow_run_id,
+    )
     last: tuple[LockInfo, datetime] | None = None
     for _attempt in range(_ACQUIRE_ATTEMPTS):
         token = uuid.uuid4().hex
         try:
             with session_scope(url) as session:
-                session.execute(insert(CycleLock.__table__).values(
-                    quarter=quarter, token=token, acquired_at=func.now(), heartbeat_at=func.now(), **me))
+                session.execute(
+                    insert(CycleLock.__table__).values(
+                        quarter=quarter, token=token, acquired_at=func.now(), heartbeat_at=func.now(), **me
+                    )
+                )
                 return LockInfo.from_row(session.get(CycleLock, quarter))
         except IntegrityError:
             pass  # held (or being taken) by someone: look at who
@@ -370,9 +384,11 @@ class QuarterLock:
 
     def _lost_message(self, current: LockInfo | None) -> str:
         now = "nobody holds it now" if current is None else f"it is now held by {current.describe()}"
-        return (f"the run lock of quarter {self.info.quarter} was taken over while this run held it "
-                f"(no heartbeat reached the database for too long); {now}. The quarter's results may "
-                f"mix both runs' work: rerun the quarter once the other run has ended.")
+        return (
+            f"the run lock of quarter {self.info.quarter} was taken over while this run held it "
+            f"(no heartbeat reached the database for too long); {now}. The quarter's results may "
+            f"mix both runs' work: rerun the quarter once the other run has ended."
+        )
 
     def _beat(self) -> None:
         failing = False
@@ -381,15 +397,19 @@ class QuarterLock:
                 ours = heartbeat(self.info, self.url)
             except Exception as exc:  # busy SQLite, network blip: try again at the next tick
                 if not failing:
-                    logger.warning("could not refresh the run lock of quarter %s (will retry): %s",
-                                   self.info.quarter, type(exc).__name__)
+                    logger.warning(
+                        "could not refresh the run lock of quarter %s (will retry): %s",
+                        self.info.quarter,
+                        type(exc).__name__,
+                    )
                 failing = True
                 continue
             failing = False
             if not ours and not self._stop.is_set():
                 self._lost.set()
-                logger.error("the run lock of quarter %s was taken over by another run while this one held it",
-                             self.info.quarter)
+                logger.error(
+                    "the run lock of quarter %s was taken over by another run while this one held it", self.info.quarter
+                )
                 return
 
     def start(self) -> None:
@@ -425,7 +445,8 @@ def quarter_lock(
     label = f"{holder} flow run {run_name}" if run_name else holder
     lock = QuarterLock(
         acquire(quarter, label, url=url, flow_run_id=run_id, stale_after=stale_after, check_prefect=check_prefect),
-        url, heartbeat_seconds,
+        url,
+        heartbeat_seconds,
     )
     lock.start()
     ok = False

@@ -21,8 +21,6 @@ results of the quarter intact.
 
 from __future__ import annotations
 
-from typing import Optional
-
 from prefect import flow, get_run_logger, task
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.cache_policies import NO_CACHE
@@ -33,7 +31,9 @@ from cxloop.quarters import Quarter
 from cxloop.settings import get_settings
 from flows.cycle_summary import cycle_summary, intake_totals, problems, summary_markdown
 from flows.fanout import CycleTaskRunner, fan_out_reports
+from flows.faults import crash_after_task
 from flows.ingest import ingest_feedback
+from flows.locks import quarter_lock
 from flows.params import Lang, QuarterText, Seconds
 from flows.register import await_proposal_review
 from models.db import one_transaction, upgrade
@@ -44,8 +44,6 @@ from tasks.insight import step as insight
 from tasks.insight.explain import pain_points_artifact_rows
 from tasks.measures import step as measures
 from tasks.text import step as text
-from flows.faults import crash_after_task
-from flows.locks import quarter_lock
 
 # DataFrames are passed between tasks in memory; hashing them for a cache key would
 # cost more than the stages themselves, so caching is off.
@@ -67,7 +65,9 @@ find_emerging_topics = task(text.find_emerging_topics, name="find-emerging-topic
 # is set (flows/fanout.py); the stages the flow calls directly still run in its own process.
 @flow(name="quarterly-cx-cycle", log_prints=False, task_runner=CycleTaskRunner())
 def quarterly_cycle(
-    quarter: Optional[QuarterText] = None, send_reports: bool = True, lang: Lang = "ru",
+    quarter: QuarterText | None = None,
+    send_reports: bool = True,
+    lang: Lang = "ru",
     review_timeout_seconds: Seconds = 0,
 ) -> dict:
     """Run the whole loop for one quarter (default: the last complete quarter).
@@ -97,11 +97,13 @@ def _publish_findings(q: str, pains, topics: dict, config, lang: str) -> None:
     pain_rows = pain_points_artifact_rows(pains, config, lang=lang) if not pains.empty else []
     if pain_rows:
         create_table_artifact(
-            key=f"cx-pain-points-{q.lower()}", table=pain_rows,
+            key=f"cx-pain-points-{q.lower()}",
+            table=pain_rows,
             description=f"Top pain points {q} per region and the country, with the components of their priority",
         )
     create_markdown_artifact(
-        key=f"cx-emerging-topics-{q.lower()}", markdown=topics["markdown"],
+        key=f"cx-emerging-topics-{q.lower()}",
+        markdown=topics["markdown"],
         description=f"Candidate new themes {q}: negative feedback no theme matches",
     )
 
@@ -117,8 +119,11 @@ def _cycle(q: str, settings, config, lang: str, send_reports: bool, review_timeo
     intake = ingest_feedback([str(drop)], quarter=q) if drop.is_dir() else {"files": []}
     summaries, unreadable, totals = intake_totals(intake)
     if unreadable:
-        logger.error("%d file(s) rejected as a whole (see the ingest-feedback subflow): %s",
-                     len(unreadable), "; ".join(s["error"] for s in unreadable))
+        logger.error(
+            "%d file(s) rejected as a whole (see the ingest-feedback subflow): %s",
+            len(unreadable),
+            "; ".join(s["error"] for s in unreadable),
+        )
 
     # The quarter's results (star index, pain points, proposed measures, effect evaluations)
     # are written in ONE transaction: each stage's session joins it, and it commits only
@@ -140,10 +145,23 @@ def _cycle(q: str, settings, config, lang: str, send_reports: bool, review_timeo
     delivery = deliver_reports(q, reports, config, settings) if send_reports else None
     register = export_register(q, settings)
 
-    summary = cycle_summary(q, files=summaries, totals=totals, index=index, pains=pains, proposed=proposed,
-                            review=review, topics=topics, effects=effects, reports=reports, register=register,
-                            delivery=delivery)
-    create_markdown_artifact(key=f"cx-cycle-{q.lower()}", markdown=summary_markdown(summary), description=f"CX cycle {q}")
+    summary = cycle_summary(
+        q,
+        files=summaries,
+        totals=totals,
+        index=index,
+        pains=pains,
+        proposed=proposed,
+        review=review,
+        topics=topics,
+        effects=effects,
+        reports=reports,
+        register=register,
+        delivery=delivery,
+    )
+    create_markdown_artifact(
+        key=f"cx-cycle-{q.lower()}", markdown=summary_markdown(summary), description=f"CX cycle {q}"
+    )
     found = problems(unreadable, delivery)
     if found:
         # The UI shows the run as Partial; callers still get the summary as its result.

@@ -15,9 +15,9 @@ nobody decided stay ``proposed``.
 
 from __future__ import annotations
 
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import Any, Literal, Optional
+from typing import Any, Literal
 
 from prefect import flow, get_run_logger
 from prefect.input import RunInput
@@ -31,11 +31,12 @@ from flows.params import QuarterText, Region, configured_regions
 from models.db import session_scope, upgrade
 from tasks.collect.offices import merge_offices
 
-
 # Parameter types shared with the other flows (flows/params.py): the UI offers the configured
 # regions as a choice; a region is checked against the registry again when the run starts.
 RegionCode = Region
-MeasureStatus = Literal["proposed", "approved", "in_progress", "implemented", "evaluated", "closed", "rejected", "cancelled"]
+MeasureStatus = Literal[
+    "proposed", "approved", "in_progress", "implemented", "evaluated", "closed", "rejected", "cancelled"
+]
 CodesignForm = Literal["workshop", "observation", "client_test"]
 
 
@@ -44,12 +45,13 @@ class ProposalDecision(BaseModel):
 
     code: str = Field(min_length=1, description="measure code, e.g. M-2026Q3-52-waiting_time")
     action: Literal["approve", "reject", "reassign"] = Field(
-        description="approve (optionally with a new owner), reject (say why in the comment) or reassign to another owner")
-    owner: Optional[str] = Field(default=None, description="new owner: required to reassign, optional to approve")
+        description="approve (optionally with a new owner), reject (say why in the comment) or reassign to another owner"
+    )
+    owner: str | None = Field(default=None, description="new owner: required to reassign, optional to approve")
     comment: str = Field(default="", description="kept in the measure's history; required to reject")
 
     @model_validator(mode="after")
-    def _complete(self) -> "ProposalDecision":
+    def _complete(self) -> ProposalDecision:
         if self.action == "reassign" and not (self.owner or "").strip():
             raise ValueError(f"{self.code}: reassign needs the new owner")
         if self.action == "reject" and not self.comment.strip():
@@ -62,26 +64,29 @@ class ProposalReview(RunInput):
 
     reviewer: str = Field(min_length=1, description="who decides (kept in the history)")
     decisions: list[ProposalDecision] = Field(
-        default_factory=list, description="one decision per proposal; proposals without a decision stay proposed")
+        default_factory=list, description="one decision per proposal; proposals without a decision stay proposed"
+    )
 
 
 class MeasureFields(BaseModel):
     """Register fields to change; a field left empty keeps its value."""
 
-    owner: Optional[str] = None
-    title: Optional[str] = None
-    description: Optional[str] = None
-    planned_start: Optional[date] = None
-    due_date: Optional[date] = None
-    implemented_on: Optional[date] = None
-    codesign_date: Optional[date] = Field(default=None, description="when the measure was designed with clients")
-    codesign_form: Optional[CodesignForm] = Field(default=None, description="workshop, observation or testing with clients")
-    codesign_clients: Optional[int] = Field(default=None, ge=1, description="number of clients involved")
-    kpi_target: Optional[float] = Field(default=None, ge=0, le=100)
+    owner: str | None = None
+    title: str | None = None
+    description: str | None = None
+    planned_start: date | None = None
+    due_date: date | None = None
+    implemented_on: date | None = None
+    codesign_date: date | None = Field(default=None, description="when the measure was designed with clients")
+    codesign_form: CodesignForm | None = Field(
+        default=None, description="workshop, observation or testing with clients"
+    )
+    codesign_clients: int | None = Field(default=None, ge=1, description="number of clients involved")
+    kpi_target: float | None = Field(default=None, ge=0, le=100)
 
 
 def _now() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 @flow(name="load-office-registry")
@@ -94,8 +99,9 @@ def load_office_registry(path: str) -> dict[str, int]:
 
 
 @flow(name="export-measure-register")
-def export_measure_register(xlsx: Optional[str] = None, csv: Optional[str] = None,
-                            quarter: Optional[QuarterText] = None) -> dict[str, str]:
+def export_measure_register(
+    xlsx: str | None = None, csv: str | None = None, quarter: QuarterText | None = None
+) -> dict[str, str]:
     """Write the measure register as a formatted XLSX and/or CSV (overdue judged at the quarter's cycle date)."""
     from tasks.measures.export import export_register_csv, export_register_xlsx
 
@@ -115,13 +121,20 @@ def export_measure_register(xlsx: Optional[str] = None, csv: Optional[str] = Non
 def _review_markdown(title: str, result: dict[str, Any]) -> str:
     from tasks.validate.redaction import redact
 
-    lines = [f"# {title}", "", f"**Applied**: {len(result['applied'])}  **Refused**: {len(result['refused'])}  "
-             f"**Still proposed**: {len(result['left_proposed'])}", ""]
+    lines = [
+        f"# {title}",
+        "",
+        f"**Applied**: {len(result['applied'])}  **Refused**: {len(result['refused'])}  "
+        f"**Still proposed**: {len(result['left_proposed'])}",
+        "",
+    ]
     if result["applied"]:
         lines += ["| measure | decision | status |", "|---|---|---|"]
         lines += [f"| {a['code']} | {a['action']} | {a['status']} |" for a in result["applied"]]
     if result["refused"]:
-        lines += ["", "**Refused decisions**:"] + [f"- {r['code']} ({r['action']}): {redact(r['reason'])}" for r in result["refused"]]
+        lines += ["", "**Refused decisions**:"] + [
+            f"- {r['code']} ({r['action']}): {redact(r['reason'])}" for r in result["refused"]
+        ]
     if result["left_proposed"]:
         lines += ["", "**Still proposed**: " + ", ".join(result["left_proposed"])]
     return "\n".join(lines)
@@ -138,7 +151,7 @@ def review_measure_proposals(
     quarter: QuarterText,
     reviewer: str,
     decisions: list[ProposalDecision],
-    region: Optional[RegionCode] = None,
+    region: RegionCode | None = None,
 ) -> dict:
     """The working group's review of a quarter's proposed measures.
 
@@ -162,10 +175,15 @@ def review_measure_proposals(
     with session_scope() as session:
         result = review_proposals(session, list(decisions), reviewer, _now(), quarter=q, region=region)
     summary = {"quarter": q, "region": region, **result}
-    _artifact(f"proposal-review-{q.lower()}", _review_markdown(f"Review of proposals {q}" + (f", region {region}" if region else ""), summary),
-              f"Working group review of the proposals of {q}")
+    _artifact(
+        f"proposal-review-{q.lower()}",
+        _review_markdown(f"Review of proposals {q}" + (f", region {region}" if region else ""), summary),
+        f"Working group review of the proposals of {q}",
+    )
     if result["refused"]:
-        return Completed(name="Partial", message=f"{len(result['refused'])} of {len(decisions)} decisions refused", data=summary)
+        return Completed(
+            name="Partial", message=f"{len(result['refused'])} of {len(decisions)} decisions refused", data=summary
+        )
     return summary
 
 
@@ -173,11 +191,11 @@ def review_measure_proposals(
 def update_measure(
     code: str,
     who: str,
-    status: Optional[MeasureStatus] = None,
-    fields: Optional[MeasureFields] = None,
+    status: MeasureStatus | None = None,
+    fields: MeasureFields | None = None,
     comment: str = "",
-    expected_version: Optional[int] = None,
-    override_reason: Optional[str] = None,
+    expected_version: int | None = None,
+    override_reason: str | None = None,
 ) -> dict:
     """Update one measure: fields first, then the status — all or nothing, one history row per change.
 
@@ -201,9 +219,20 @@ def update_measure(
     changes = fields.model_dump(exclude_none=True) if fields else {}
     upgrade()
     with session_scope() as session:
-        result = update(session, code, who, _now(), status=status, changes=changes, comment=comment,
-                        override_reason=override_reason, expected_version=expected_version)
-    get_run_logger().info("measure %s: %d change(s), version %d", result["code"], len(result["changes"]), result["version"])
+        result = update(
+            session,
+            code,
+            who,
+            _now(),
+            status=status,
+            changes=changes,
+            comment=comment,
+            override_reason=override_reason,
+            expected_version=expected_version,
+        )
+    get_run_logger().info(
+        "measure %s: %d change(s), version %d", result["code"], len(result["changes"]), result["version"]
+    )
     return result
 
 
@@ -215,11 +244,16 @@ def _proposals_markdown(quarter: str, codes: list[str], timeout_seconds: int) ->
 
     with session_scope() as session:
         measures = {m.code: m for m in session.exec(select(Measure).where(Measure.code.in_(codes)))}
-    lines = [f"## Proposed corrective measures, {quarter}", "",
-             "Decide each proposal: **approve** (optionally with a new owner), **reject** (say why in the comment) "
-             "or **reassign** to another owner. Proposals without a decision stay *proposed* and come back next time. "
-             f"The cycle continues without a review after {timeout_seconds} s.", "",
-             "| code | measure | region | owner | due |", "|---|---|---|---|---|"]
+    lines = [
+        f"## Proposed corrective measures, {quarter}",
+        "",
+        "Decide each proposal: **approve** (optionally with a new owner), **reject** (say why in the comment) "
+        "or **reassign** to another owner. Proposals without a decision stay *proposed* and come back next time. "
+        f"The cycle continues without a review after {timeout_seconds} s.",
+        "",
+        "| code | measure | region | owner | due |",
+        "|---|---|---|---|---|",
+    ]
     for code in codes:
         m = measures.get(code)
         if m is None:
@@ -271,15 +305,23 @@ def await_proposal_review(quarter: str, codes: list[str], timeout_seconds: int, 
     if not codes:
         return {**base, "outcome": "nothing_to_review", "message": "no proposals to review"}
     if timeout_seconds <= 0:
-        return {**base, "outcome": "not_requested", "message": f"no review requested: {len(codes)} proposals stay proposed"}
+        return {
+            **base,
+            "outcome": "not_requested",
+            "message": f"no review requested: {len(codes)} proposals stay proposed",
+        }
     context = FlowRunContext.get()
     if context is None or context.flow_run is None:
         raise RuntimeError("await_proposal_review pauses the flow run it is called from: call it inside a flow")
     logger = get_run_logger()
     form = ProposalReview.with_initial_data(description=_proposals_markdown(q, codes, timeout_seconds))
     try:
-        review = pause_flow_run(wait_for_input=form, timeout=timeout_seconds, poll_interval=poll_interval,
-                                key=f"proposal-review-{q.lower()}")
+        review = pause_flow_run(
+            wait_for_input=form,
+            timeout=timeout_seconds,
+            poll_interval=poll_interval,
+            key=f"proposal-review-{q.lower()}",
+        )
     except FlowPauseTimeout:
         message = f"no review within {timeout_seconds} s: the {len(codes)} proposals of {q} stay proposed"
         _continue_after_timeout(context.flow_run.id, message)
@@ -288,7 +330,16 @@ def await_proposal_review(quarter: str, codes: list[str], timeout_seconds: int, 
     upgrade()
     with session_scope() as session:
         result = review_proposals(session, list(review.decisions), review.reviewer, _now(), quarter=q, codes=codes)
-    logger.info("proposal review %s: %d applied, %d refused, %d still proposed",
-                q, len(result["applied"]), len(result["refused"]), len(result["left_proposed"]))
-    return {**base, **result, "outcome": "reviewed",
-            "message": f"{len(result['applied'])} decisions applied, {len(result['refused'])} refused"}
+    logger.info(
+        "proposal review %s: %d applied, %d refused, %d still proposed",
+        q,
+        len(result["applied"]),
+        len(result["refused"]),
+        len(result["left_proposed"]),
+    )
+    return {
+        **base,
+        **result,
+        "outcome": "reviewed",
+        "message": f"{len(result['applied'])} decisions applied, {len(result['refused'])} refused",
+    }

@@ -22,7 +22,6 @@ PostgreSQL) and read back as aware UTC datetimes.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Optional
 
 from sqlmodel import Field, SQLModel
 
@@ -37,9 +36,11 @@ class CycleLock(SQLModel, table=True):
     holder: str = Field(max_length=200, description="what holds it, e.g. 'quarterly-cx-cycle flow run brave-otter'")
     host: str = Field(max_length=255)
     pid: int
-    process_key: Optional[str] = Field(
-        default=None, max_length=80, description="boot id and start time of the process (Linux); tells a reused pid apart"
+    process_key: str | None = Field(
+        default=None,
+        max_length=80,
+        description="boot id and start time of the process (Linux); tells a reused pid apart",
     )
-    flow_run_id: Optional[str] = Field(default=None, max_length=36)
+    flow_run_id: str | None = Field(default=None, max_length=36)
     acquired_at: datetime
     heartbeat_at: datetime

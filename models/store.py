@@ -7,20 +7,35 @@ and a run that fails half way leaves the previous set in place.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime
-from typing import Iterable
 
 import pandas as pd
-from sqlalchemy import text, delete, insert, select
+from sqlalchemy import delete, insert, select, text
 from sqlmodel import Session
 
 from cxloop.domain import ITEMS
 from models.tables import Feedback, IndexResult, Measure, MeasureHistory, Office, PainPoint
 
 INDEX_COLUMNS = [
-    "quarter", "level", "unit_code", "region_code", "client_type", "friendliness", "usefulness", "effort",
-    "personalisation", "comfort", "index", "ci_low", "ci_high", "n", "stars", "sufficient_sample",
-    "change", "change_p_value",
+    "quarter",
+    "level",
+    "unit_code",
+    "region_code",
+    "client_type",
+    "friendliness",
+    "usefulness",
+    "effort",
+    "personalisation",
+    "comfort",
+    "index",
+    "ci_low",
+    "ci_high",
+    "n",
+    "stars",
+    "sufficient_sample",
+    "change",
+    "change_p_value",
 ]
 
 
@@ -38,8 +53,10 @@ def frame_from_rows(rows: list, columns: list[str], float_columns: Iterable[str]
     """
     data = list(zip(*rows)) if rows else [()] * len(columns)
     floats = set(float_columns)
-    return pd.DataFrame({c: pd.Series(list(v), dtype="float64" if c in floats else None)
-                         for c, v in zip(columns, data)}, columns=columns)
+    return pd.DataFrame(
+        {c: pd.Series(list(v), dtype="float64" if c in floats else None) for c, v in zip(columns, data)},
+        columns=columns,
+    )
 
 
 def load_answers(session: Session, quarter: str, region: str | None = None) -> pd.DataFrame:
@@ -53,8 +70,10 @@ def load_answers(session: Session, quarter: str, region: str | None = None) -> p
 
     answer_cols = [*ITEMS, *SURVEY_QUESTIONS]
     columns = ["office_code", "region_code", "client_type", *answer_cols]
-    names = ", ".join(f'f."{c}"' for c in ("office_code", "region_code", "client_type")) + ", " + ", ".join(
-        f's."{c}"' for c in answer_cols
+    names = (
+        ", ".join(f'f."{c}"' for c in ("office_code", "region_code", "client_type"))
+        + ", "
+        + ", ".join(f's."{c}"' for c in answer_cols)
     )
     params = {"quarter": quarter}
     if region is None and session.get_bind().dialect.name == "sqlite":
@@ -62,8 +81,10 @@ def load_answers(session: Session, quarter: str, region: str | None = None) -> p
         # order (4.3 s for 400k respondents); survey_answer driving the join in storage
         # order with primary-key lookups into feedback takes ~1 s. CROSS JOIN fixes the
         # loop order in SQLite (and only there).
-        sql = (f"SELECT {names} FROM survey_answer AS s CROSS JOIN feedback AS f ON f.id = s.feedback_id "
-               "WHERE f.quarter = :quarter ORDER BY s.feedback_id")
+        sql = (
+            f"SELECT {names} FROM survey_answer AS s CROSS JOIN feedback AS f ON f.id = s.feedback_id "
+            "WHERE f.quarter = :quarter ORDER BY s.feedback_id"
+        )
     else:
         # One region (or PostgreSQL): the feedback rows through their index, then the
         # answers by primary key.
@@ -71,15 +92,30 @@ def load_answers(session: Session, quarter: str, region: str | None = None) -> p
         if region is not None:
             where += " AND f.region_code = :region"
             params["region"] = region
-        sql = (f"SELECT {names} FROM feedback AS f JOIN survey_answer AS s ON s.feedback_id = f.id "
-               f"WHERE {where} ORDER BY s.feedback_id")
+        sql = (
+            f"SELECT {names} FROM feedback AS f JOIN survey_answer AS s ON s.feedback_id = f.id "
+            f"WHERE {where} ORDER BY s.feedback_id"
+        )
     rows = session.execute(text(sql), params).all()
     return frame_from_rows(rows, columns, answer_cols)
 
 
 def load_feedback(session: Session, quarter: str) -> pd.DataFrame:
-    cols = ["id", "channel", "office_code", "region_code", "client_type", "journey_stage", "rating", "scale",
-            "text", "language", "sentiment", "themes", "negative_themes"]
+    cols = [
+        "id",
+        "channel",
+        "office_code",
+        "region_code",
+        "client_type",
+        "journey_stage",
+        "rating",
+        "scale",
+        "text",
+        "language",
+        "sentiment",
+        "themes",
+        "negative_themes",
+    ]
     stmt = select(*[getattr(Feedback, c) for c in cols]).where(Feedback.quarter == quarter).order_by(Feedback.id)
     return frame_from_rows(session.execute(stmt).all(), cols)
 
@@ -108,7 +144,18 @@ def replace_index_results(session: Session, quarter: str, frame: pd.DataFrame) -
         r["n"] = int(r["n"] or 0)
         r["stars"] = int(r["stars"]) if r["stars"] is not None else None
         r["sufficient_sample"] = bool(r["sufficient_sample"])
-        for k in ("friendliness", "usefulness", "effort", "personalisation", "comfort", "index", "ci_low", "ci_high", "change", "change_p_value"):
+        for k in (
+            "friendliness",
+            "usefulness",
+            "effort",
+            "personalisation",
+            "comfort",
+            "index",
+            "ci_low",
+            "ci_high",
+            "change",
+            "change_p_value",
+        ):
             if r[k] is not None:
                 r[k] = round(float(r[k]), 6)
     session.execute(insert(IndexResult.__table__), records)
@@ -116,15 +163,56 @@ def replace_index_results(session: Session, quarter: str, frame: pd.DataFrame) -
 
 
 PAIN_POINT_STORED = [
-    "quarter", "level", "unit_code", "region_code", "client_type", "theme", "journey_stage", "mentions",
-    "negative_mentions", "texts_total", "negative_share", "mean_rating", "reach_offices", "offices_total", "reach_clients", "ray",
-    "ray_score", "trend", "signal", "p_bar", "ucl", "lcl", "driver_importance", "covered_by", "component_reach",
-    "component_severity", "component_trend", "component_driver", "component_coverage", "priority", "rank", "recurring",
+    "quarter",
+    "level",
+    "unit_code",
+    "region_code",
+    "client_type",
+    "theme",
+    "journey_stage",
+    "mentions",
+    "negative_mentions",
+    "texts_total",
+    "negative_share",
+    "mean_rating",
+    "reach_offices",
+    "offices_total",
+    "reach_clients",
+    "ray",
+    "ray_score",
+    "trend",
+    "signal",
+    "p_bar",
+    "ucl",
+    "lcl",
+    "driver_importance",
+    "covered_by",
+    "component_reach",
+    "component_severity",
+    "component_trend",
+    "component_driver",
+    "component_coverage",
+    "priority",
+    "rank",
+    "recurring",
 ]
 _PAIN_INTS = ("mentions", "negative_mentions", "texts_total", "reach_offices", "offices_total", "reach_clients", "rank")
-_PAIN_FLOATS = ("negative_share", "mean_rating", "ray_score", "trend", "p_bar", "ucl", "lcl", "driver_importance",
-                "component_reach", "component_severity", "component_trend", "component_driver",
-                "component_coverage", "priority")
+_PAIN_FLOATS = (
+    "negative_share",
+    "mean_rating",
+    "ray_score",
+    "trend",
+    "p_bar",
+    "ucl",
+    "lcl",
+    "driver_importance",
+    "component_reach",
+    "component_severity",
+    "component_trend",
+    "component_driver",
+    "component_coverage",
+    "priority",
+)
 _LEVEL_ORDER = {"country": 0, "region": 1, "office": 2}
 
 
@@ -201,11 +289,21 @@ def load_text_groups(session: Session, quarter: str, history: list[str] | tuple[
         f"GROUP BY 1, 2, 3, 4, 5, 6, 7"
     ).bindparams(bindparam("quarters", expanding=True))
     quarters = sorted({quarter, *history})
-    columns = ["quarter", "office_code", "region_code", "client_type", "journey_stage", "themes", "negative_themes",
-               "texts", "rated", "rating_sum"]
+    columns = [
+        "quarter",
+        "office_code",
+        "region_code",
+        "client_type",
+        "journey_stage",
+        "themes",
+        "negative_themes",
+        "texts",
+        "rated",
+        "rating_sum",
+    ]
     rows = session.execute(stmt, {"current": quarter, "quarters": quarters}).all()
     # Column-wise: a DataFrame built from a list of Row objects is several times slower.
-    data = dict(zip(columns, zip(*rows))) if rows else {c: () for c in columns}
+    data = dict(zip(columns, zip(*rows))) if rows else dict.fromkeys(columns, ())
     frame = pd.DataFrame({c: pd.Series(data[c], dtype=object) for c in columns[:7]})
     frame["texts"] = pd.Series(data["texts"], dtype="int64")
     frame["rated"] = pd.Series(data["rated"], dtype="int64")
@@ -221,9 +319,8 @@ def open_measures(session: Session, before: datetime) -> pd.DataFrame:
     the history like ``closed_measure_scopes``, so a status changed later in the same
     cycle (an effect evaluation) does not change the quarter's pain points on a rerun;
     a merely proposed measure is not yet working on anything."""
-    stmt = (
-        select(MeasureHistory.measure_id, MeasureHistory.at, MeasureHistory.id, MeasureHistory.to_value)
-        .where(MeasureHistory.field == "status", MeasureHistory.at < before)
+    stmt = select(MeasureHistory.measure_id, MeasureHistory.at, MeasureHistory.id, MeasureHistory.to_value).where(
+        MeasureHistory.field == "status", MeasureHistory.at < before
     )
     history = pd.DataFrame(session.execute(stmt).all(), columns=["measure_id", "at", "hid", "status"])
     columns = ["code", "region_code", "theme", "offices", "status"]
@@ -253,8 +350,12 @@ def closed_measure_scopes(session: Session, before: datetime) -> set[tuple[str, 
     stmt = (
         select(Measure.region_code, Measure.theme, Measure.offices)
         .join(MeasureHistory, MeasureHistory.measure_id == Measure.id)
-        .where(Measure.status.in_(["evaluated", "closed"]), MeasureHistory.field == "status",
-               MeasureHistory.to_value.in_(["evaluated", "closed"]), MeasureHistory.at < before)
+        .where(
+            Measure.status.in_(["evaluated", "closed"]),
+            MeasureHistory.field == "status",
+            MeasureHistory.to_value.in_(["evaluated", "closed"]),
+            MeasureHistory.at < before,
+        )
         .distinct()
     )
     office_region = dict(session.execute(select(Office.office_code, Office.region_code)).all())

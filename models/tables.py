@@ -9,7 +9,6 @@ every change lands in ``measure_history``.
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Optional
 
 from sqlalchemy import Column, Index, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
@@ -29,7 +28,7 @@ class IngestedFile(SQLModel, table=True):
 
     __tablename__ = "ingested_file"
 
-    id: Optional[int] = Field(default=None, primary_key=True)
+    id: int | None = Field(default=None, primary_key=True)
     sha256: str = Field(index=True, max_length=64)
     channel: str = Field(max_length=32)
     path: str
@@ -39,7 +38,7 @@ class IngestedFile(SQLModel, table=True):
     quarantined: int = 0
     duplicates: int = 0
     warnings: int = 0
-    repeat_of: Optional[int] = Field(default=None, description="id of the earlier ingest of the same content")
+    repeat_of: int | None = Field(default=None, description="id of the earlier ingest of the same content")
 
 
 class Feedback(SQLModel, table=True):
@@ -51,28 +50,32 @@ class Feedback(SQLModel, table=True):
         Index("ix_feedback_quarter_office", "quarter", "office_code"),
     )
 
-    id: Optional[int] = Field(default=None, primary_key=True)
+    id: int | None = Field(default=None, primary_key=True)
     dedup_key: str = Field(max_length=200)
     channel: str = Field(max_length=32)
-    external_id: Optional[str] = Field(default=None, max_length=200)
+    external_id: str | None = Field(default=None, max_length=200)
     source_file: str
     source_row: int
     received_at: date
     quarter: str = Field(max_length=6)
-    office_code: Optional[str] = Field(default=None, max_length=32)
+    office_code: str | None = Field(default=None, max_length=32)
     region_code: str = Field(max_length=32, index=True)
     client_type: str = Field(max_length=16)
-    journey_stage: Optional[str] = Field(default=None, max_length=32)
-    rating: Optional[float] = None
-    scale: Optional[int] = Field(default=None, description="top of the rating scale: 5 or 10")
-    text: Optional[str] = Field(default=None, sa_column=Column(Text))
-    language: Optional[str] = Field(default=None, max_length=2)
-    sentiment: Optional[float] = None
+    journey_stage: str | None = Field(default=None, max_length=32)
+    rating: float | None = None
+    scale: int | None = Field(default=None, description="top of the rating scale: 5 or 10")
+    text: str | None = Field(default=None, sa_column=Column(Text))
+    language: str | None = Field(default=None, max_length=2)
+    sentiment: float | None = None
     themes: str = Field(default="", description="comma-separated theme ids")
     negative_themes: str = Field(default="", description="comma-separated theme ids mentioned negatively")
     flags: str = Field(default="", description="comma-separated warning rules the row tripped")
-    text_key: Optional[str] = Field(default=None, max_length=40, index=True,
-                                    description="hash of the normalised text, for near-duplicates across channels")
+    text_key: str | None = Field(
+        default=None,
+        max_length=40,
+        index=True,
+        description="hash of the normalised text, for near-duplicates across channels",
+    )
 
 
 class SurveyAnswer(SQLModel, table=True):
@@ -81,30 +84,30 @@ class SurveyAnswer(SQLModel, table=True):
     __tablename__ = "survey_answer"
 
     feedback_id: int = Field(primary_key=True, foreign_key="feedback.id")
-    F1: Optional[int] = None
-    F2: Optional[int] = None
-    F3: Optional[int] = None
-    F4: Optional[int] = None
-    U1: Optional[int] = None
-    U2: Optional[int] = None
-    U3: Optional[int] = None
-    U4: Optional[int] = None
-    E1: Optional[int] = None
-    E2: Optional[int] = None
-    E3: Optional[int] = None
-    E4: Optional[int] = None
-    P1: Optional[int] = None
-    P2: Optional[int] = None
-    P3: Optional[int] = None
-    P4: Optional[int] = None
-    C1: Optional[int] = None
-    C2: Optional[int] = None
-    C3: Optional[int] = None
-    C4: Optional[int] = None
+    F1: int | None = None
+    F2: int | None = None
+    F3: int | None = None
+    F4: int | None = None
+    U1: int | None = None
+    U2: int | None = None
+    U3: int | None = None
+    U4: int | None = None
+    E1: int | None = None
+    E2: int | None = None
+    E3: int | None = None
+    E4: int | None = None
+    P1: int | None = None
+    P2: int | None = None
+    P3: int | None = None
+    P4: int | None = None
+    C1: int | None = None
+    C2: int | None = None
+    C3: int | None = None
+    C4: int | None = None
     # Optional overall questions (migration 0002); any may be blank.
-    overall: Optional[int] = Field(default=None, description="overall satisfaction, 1-10 (ACSI-style)")
-    nps: Optional[int] = Field(default=None, description="likelihood to recommend, 0-10")
-    ces: Optional[int] = Field(default=None, description="customer effort: 'the office made it easy', 1-7")
+    overall: int | None = Field(default=None, description="overall satisfaction, 1-10 (ACSI-style)")
+    nps: int | None = Field(default=None, description="likelihood to recommend, 0-10")
+    ces: int | None = Field(default=None, description="customer effort: 'the office made it easy', 1-7")
 
 
 class Quarantine(SQLModel, table=True):
@@ -112,7 +115,7 @@ class Quarantine(SQLModel, table=True):
 
     __tablename__ = "quarantine"
 
-    id: Optional[int] = Field(default=None, primary_key=True)
+    id: int | None = Field(default=None, primary_key=True)
     ingested_file_id: int = Field(foreign_key="ingested_file.id", index=True)
     channel: str = Field(max_length=32)
     source_file: str
@@ -121,7 +124,7 @@ class Quarantine(SQLModel, table=True):
     rule: str
     reason: str
     quarter: str = Field(max_length=6, index=True)
-    released_at: Optional[datetime] = Field(default=None, description="set when an analyst releases the row for re-ingest")
+    released_at: datetime | None = Field(default=None, description="set when an analyst releases the row for re-ingest")
 
 
 class IndexResult(SQLModel, table=True):
@@ -130,25 +133,25 @@ class IndexResult(SQLModel, table=True):
     __tablename__ = "index_result"
     __table_args__ = (UniqueConstraint("quarter", "level", "unit_code", "client_type", name="uq_index_unit"),)
 
-    id: Optional[int] = Field(default=None, primary_key=True)
+    id: int | None = Field(default=None, primary_key=True)
     quarter: str = Field(max_length=6, index=True)
     level: str = Field(max_length=8, description="office | region | country")
     unit_code: str = Field(max_length=32)
-    region_code: Optional[str] = Field(default=None, max_length=32)
+    region_code: str | None = Field(default=None, max_length=32)
     client_type: str = Field(max_length=16, description="citizen | employer | composite")
-    friendliness: Optional[float] = None
-    usefulness: Optional[float] = None
-    effort: Optional[float] = None
-    personalisation: Optional[float] = None
-    comfort: Optional[float] = None
-    index: Optional[float] = None
-    ci_low: Optional[float] = None
-    ci_high: Optional[float] = None
+    friendliness: float | None = None
+    usefulness: float | None = None
+    effort: float | None = None
+    personalisation: float | None = None
+    comfort: float | None = None
+    index: float | None = None
+    ci_low: float | None = None
+    ci_high: float | None = None
     n: int = 0
-    stars: Optional[int] = None
+    stars: int | None = None
     sufficient_sample: bool = False
-    change: Optional[float] = None
-    change_p_value: Optional[float] = None
+    change: float | None = None
+    change_p_value: float | None = None
 
 
 class PainPoint(SQLModel, table=True):
@@ -160,10 +163,12 @@ class PainPoint(SQLModel, table=True):
 
     __tablename__ = "pain_point"
     __table_args__ = (
-        UniqueConstraint("quarter", "level", "unit_code", "client_type", "theme", "journey_stage", name="uq_pain_point_unit"),
+        UniqueConstraint(
+            "quarter", "level", "unit_code", "client_type", "theme", "journey_stage", name="uq_pain_point_unit"
+        ),
     )
 
-    id: Optional[int] = Field(default=None, primary_key=True)
+    id: int | None = Field(default=None, primary_key=True)
     quarter: str = Field(max_length=6, index=True)
     level: str = Field(default="region", max_length=8, description="office | region | country")
     unit_code: str = Field(default="", max_length=32, description="office code, region code, or 'ALL'")
@@ -175,24 +180,24 @@ class PainPoint(SQLModel, table=True):
     negative_mentions: int
     texts_total: int
     negative_share: float = Field(description="negative mentions per 100 texts of the unit in the quarter")
-    mean_rating: Optional[float] = Field(default=None, description="mean rating of the rated mentions, 0-100")
+    mean_rating: float | None = Field(default=None, description="mean rating of the rated mentions, 0-100")
     reach_offices: int = 0
     offices_total: int = Field(default=0, description="offices of the unit (1 for an office)")
     reach_clients: int = 0
     ray: str
-    ray_score: Optional[float] = None
-    trend: Optional[float] = Field(default=None, description="change of negative_share vs previous quarter")
-    signal: Optional[str] = Field(default=None, max_length=8, description="p-chart signal: rise | fall")
-    p_bar: Optional[float] = None
-    ucl: Optional[float] = None
-    lcl: Optional[float] = None
-    driver_importance: Optional[float] = None
-    covered_by: Optional[str] = Field(default=None, description="code of the open measure working on it")
-    component_reach: Optional[float] = None
-    component_severity: Optional[float] = None
-    component_trend: Optional[float] = None
-    component_driver: Optional[float] = None
-    component_coverage: Optional[float] = None
+    ray_score: float | None = None
+    trend: float | None = Field(default=None, description="change of negative_share vs previous quarter")
+    signal: str | None = Field(default=None, max_length=8, description="p-chart signal: rise | fall")
+    p_bar: float | None = None
+    ucl: float | None = None
+    lcl: float | None = None
+    driver_importance: float | None = None
+    covered_by: str | None = Field(default=None, description="code of the open measure working on it")
+    component_reach: float | None = None
+    component_severity: float | None = None
+    component_trend: float | None = None
+    component_driver: float | None = None
+    component_coverage: float | None = None
     priority: float
     rank: int
     recurring: bool = False
@@ -203,43 +208,45 @@ class Measure(SQLModel, table=True):
 
     __tablename__ = "measure"
 
-    id: Optional[int] = Field(default=None, primary_key=True)
+    id: int | None = Field(default=None, primary_key=True)
     code: str = Field(unique=True, max_length=64)
     title: str
     description: str = Field(default="", sa_column=Column(Text))
     theme: str = Field(max_length=48, index=True)
-    journey_stage: Optional[str] = Field(default=None, max_length=32)
+    journey_stage: str | None = Field(default=None, max_length=32)
     type: str = Field(max_length=32)
     region_code: str = Field(max_length=32, index=True)
     offices: str = Field(default="", description="comma-separated office codes in scope")
     owner: str
     status: str = Field(max_length=16, index=True)
-    source_pain_point: Optional[str] = Field(default=None, description="quarter:region:theme:stage it answers")
+    source_pain_point: str | None = Field(default=None, description="quarter:region:theme:stage it answers")
     proposed_quarter: str = Field(max_length=6)
-    codesign_date: Optional[date] = None
-    codesign_form: Optional[str] = None
-    codesign_clients: Optional[int] = None
-    planned_start: Optional[date] = None
-    due_date: Optional[date] = None
-    implemented_on: Optional[date] = None
+    codesign_date: date | None = None
+    codesign_form: str | None = None
+    codesign_clients: int | None = None
+    planned_start: date | None = None
+    due_date: date | None = None
+    implemented_on: date | None = None
     kpi_metric: str
-    kpi_baseline: Optional[float] = None
-    kpi_target: Optional[float] = None
-    kpi_target_change: Optional[float] = Field(default=None, description="aimed change in KPI points; its sign says which way is better")
-    effect_verdict: Optional[str] = Field(default=None, max_length=16)
+    kpi_baseline: float | None = None
+    kpi_target: float | None = None
+    kpi_target_change: float | None = Field(
+        default=None, description="aimed change in KPI points; its sign says which way is better"
+    )
+    effect_verdict: str | None = Field(default=None, max_length=16)
     version: int = 1
 
 
 class MeasureHistory(SQLModel, table=True):
     __tablename__ = "measure_history"
 
-    id: Optional[int] = Field(default=None, primary_key=True)
+    id: int | None = Field(default=None, primary_key=True)
     measure_id: int = Field(foreign_key="measure.id", index=True)
     at: datetime
     who: str
     field: str = "status"
-    from_value: Optional[str] = None
-    to_value: Optional[str] = None
+    from_value: str | None = None
+    to_value: str | None = None
     comment: str = ""
 
 
@@ -247,19 +254,19 @@ class EffectEvaluation(SQLModel, table=True):
     __tablename__ = "effect_evaluation"
     __table_args__ = (UniqueConstraint("measure_id", "quarter", name="uq_effect_measure_quarter"),)
 
-    id: Optional[int] = Field(default=None, primary_key=True)
+    id: int | None = Field(default=None, primary_key=True)
     measure_id: int = Field(foreign_key="measure.id", index=True)
     quarter: str = Field(max_length=6, index=True)
     kpi_metric: str
     method: str
-    estimate: Optional[float] = None
-    ci_low: Optional[float] = None
-    ci_high: Optional[float] = None
-    p_value: Optional[float] = None
+    estimate: float | None = None
+    ci_low: float | None = None
+    ci_high: float | None = None
+    p_value: float | None = None
     n_treated_units: int = 0
     n_control_units: int = 0
     n_obs: int = 0
-    mde: Optional[float] = Field(default=None, description="minimum detectable effect (80 % power, 5 % level)")
+    mde: float | None = Field(default=None, description="minimum detectable effect (80 % power, 5 % level)")
     verdict: str = Field(max_length=16)
     note: str = ""
 
@@ -269,7 +276,7 @@ class Delivery(SQLModel, table=True):
 
     __tablename__ = "delivery"
 
-    id: Optional[int] = Field(default=None, primary_key=True)
+    id: int | None = Field(default=None, primary_key=True)
     quarter: str = Field(max_length=6, index=True)
     scope: str = Field(max_length=32, description="region code or 'national'")
     recipient: str
@@ -278,4 +285,4 @@ class Delivery(SQLModel, table=True):
     transport: str = Field(max_length=8, description="smtp | outbox")
     status: str = Field(max_length=8, description="sent | failed")
     at: datetime
-    error: Optional[str] = None
+    error: str | None = None

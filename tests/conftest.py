@@ -59,8 +59,15 @@ def env(tmp_path, monkeypatch, db_url):
     monkeypatch.setenv("CXLOOP_CONFIG_DIR", str(ROOT / "config"))
     monkeypatch.setenv("CXLOOP_DATA_DIR", str(tmp_path / "incoming"))
     monkeypatch.setenv("CXLOOP_OUT_DIR", str(tmp_path / "out"))
-    for var in ("CXLOOP_SMTP_HOST", "CXLOOP_SMTP_PORT", "CXLOOP_SMTP_USER", "CXLOOP_SMTP_PASSWORD",
-                "CXLOOP_SMTP_BLOCK", "CXLOOP_SMTP_SECURITY", "CXLOOP_SMTP_CA_FILE"):
+    for var in (
+        "CXLOOP_SMTP_HOST",
+        "CXLOOP_SMTP_PORT",
+        "CXLOOP_SMTP_USER",
+        "CXLOOP_SMTP_PASSWORD",
+        "CXLOOP_SMTP_BLOCK",
+        "CXLOOP_SMTP_SECURITY",
+        "CXLOOP_SMTP_CA_FILE",
+    ):
         monkeypatch.delenv(var, raising=False)
     reset_settings_cache()
     settings = get_settings()
@@ -138,8 +145,10 @@ def _server_account() -> tuple[int, int, str] | None:
             continue
         if entry.pw_uid != 0:
             return entry.pw_uid, entry.pw_gid, name
-    raise RuntimeError(f"running as root and none of the accounts {wanted} exists (non-root) to run PostgreSQL as; "
-                       "set CXLOOP_TEST_PG_USER to an unprivileged account")
+    raise RuntimeError(
+        f"running as root and none of the accounts {wanted} exists (non-root) to run PostgreSQL as; "
+        "set CXLOOP_TEST_PG_USER to an unprivileged account"
+    )
 
 
 def _free_port() -> int:
@@ -188,9 +197,20 @@ class _PostgresServer:
         if self.account is not None:
             os.chown(self.root, self.account[0], self.account[1])
         init = subprocess.run(
-            [str(self.bindir / "initdb"), "-D", str(self.data), "-U", PG_SUPERUSER, "--auth=trust",
-             "--encoding=UTF8", "--no-locale", "--no-sync"],
-            capture_output=True, text=True, **self._popen_kwargs(),
+            [
+                str(self.bindir / "initdb"),
+                "-D",
+                str(self.data),
+                "-U",
+                PG_SUPERUSER,
+                "--auth=trust",
+                "--encoding=UTF8",
+                "--no-locale",
+                "--no-sync",
+            ],
+            capture_output=True,
+            text=True,
+            **self._popen_kwargs(),
         )
         if init.returncode != 0:
             raise RuntimeError(f"initdb failed ({init.returncode}):\n{init.stdout}\n{init.stderr}")
@@ -201,11 +221,30 @@ class _PostgresServer:
             self.port = _free_port()
             with self.log_path.open("ab") as log:
                 self.proc = subprocess.Popen(
-                    [*orphan_guard, str(self.bindir / "postgres"), "-D", str(self.data), "-p", str(self.port),
-                     "-c", "listen_addresses=127.0.0.1", "-c", f"unix_socket_directories={self.root}",
-                     "-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off",
-                     "-c", "max_connections=60"],
-                    stdout=log, stderr=subprocess.STDOUT, start_new_session=True, **self._popen_kwargs(),
+                    [
+                        *orphan_guard,
+                        str(self.bindir / "postgres"),
+                        "-D",
+                        str(self.data),
+                        "-p",
+                        str(self.port),
+                        "-c",
+                        "listen_addresses=127.0.0.1",
+                        "-c",
+                        f"unix_socket_directories={self.root}",
+                        "-c",
+                        "fsync=off",
+                        "-c",
+                        "synchronous_commit=off",
+                        "-c",
+                        "full_page_writes=off",
+                        "-c",
+                        "max_connections=60",
+                    ],
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                    start_new_session=True,
+                    **self._popen_kwargs(),
                 )
             if self._wait_ready(timeout):
                 return
@@ -222,8 +261,9 @@ class _PostgresServer:
             if self.proc is None or self.proc.poll() is not None:
                 return False
             try:
-                psycopg.connect(host="127.0.0.1", port=self.port, user=PG_SUPERUSER, dbname="postgres",
-                                connect_timeout=2).close()
+                psycopg.connect(
+                    host="127.0.0.1", port=self.port, user=PG_SUPERUSER, dbname="postgres", connect_timeout=2
+                ).close()
                 return True
             except psycopg.OperationalError:
                 time.sleep(0.1)
@@ -250,8 +290,11 @@ def postgres_server():
         pytest.skip(f"PostgreSQL tests switched off ({PG_SWITCH}=0)")
     bindir = _pg_bindir()
     if bindir is None:
-        where = (f"CXLOOP_TEST_PG_BINDIR={os.environ['CXLOOP_TEST_PG_BINDIR']}" if os.environ.get("CXLOOP_TEST_PG_BINDIR")
-                 else "/usr/lib/postgresql/*/bin or PATH")
+        where = (
+            f"CXLOOP_TEST_PG_BINDIR={os.environ['CXLOOP_TEST_PG_BINDIR']}"
+            if os.environ.get("CXLOOP_TEST_PG_BINDIR")
+            else "/usr/lib/postgresql/*/bin or PATH"
+        )
         pytest.fail(
             f"PostgreSQL server binaries (initdb, postgres) not found in {where}: run `make system-deps` "
             f"(installs Debian's postgresql) or set {PG_SWITCH}=0 to skip the PostgreSQL half of the database tests",
@@ -273,7 +316,9 @@ def _pg_admin(base_url: str, sql: str) -> None:
     (CREATE/DROP DATABASE cannot run inside one)."""
     import psycopg
 
-    with psycopg.connect(base_url.replace("postgresql+psycopg://", "postgresql://") + "/postgres", autocommit=True) as conn:
+    with psycopg.connect(
+        base_url.replace("postgresql+psycopg://", "postgresql://") + "/postgres", autocommit=True
+    ) as conn:
         conn.execute(sql)
 
 

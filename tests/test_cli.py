@@ -10,7 +10,9 @@ runner = CliRunner()
 
 def test_offices_load_rejects_bad_file_naming_row(tmp_path, env, prefect_harness):
     bad = tmp_path / "offices.csv"
-    bad.write_text("office_code,office_name,region_code,region_name\n52-01,ЦЗН,52,Область\n52-02,,52,Область\n", encoding="utf-8")
+    bad.write_text(
+        "office_code,office_name,region_code,region_name\n52-01,ЦЗН,52,Область\n52-02,,52,Область\n", encoding="utf-8"
+    )
     result = runner.invoke(app, ["offices", "load", str(bad)])
     assert result.exit_code == 2
     assert "offices.csv, row 3: empty office_name" in " ".join(result.output.split())
@@ -18,22 +20,38 @@ def test_offices_load_rejects_bad_file_naming_row(tmp_path, env, prefect_harness
 
 def test_offices_load_merges_and_measures_export(tmp_path, env, prefect_harness):
     good = tmp_path / "offices.csv"
-    good.write_text("office_code,office_name,region_code,region_name\n77-01,ЦЗН Тест,77,Тестовая область\n", encoding="utf-8")
+    good.write_text(
+        "office_code,office_name,region_code,region_name\n77-01,ЦЗН Тест,77,Тестовая область\n", encoding="utf-8"
+    )
     first = runner.invoke(app, ["offices", "load", str(good)])
     assert first.exit_code == 0, first.output
     assert "1 added" in first.output
     again = runner.invoke(app, ["offices", "load", str(good)])
     assert "0 added, 0 updated, 1 unchanged" in again.output
 
-    from models.db import session_scope
     from demo.seed_measures import seed_measures
+    from models.db import session_scope
 
     with session_scope() as session:
-        seed_measures(session, [{
-            "code": "M-T-1", "title": "=HYPERLINK(\"http://x\")", "theme": "waiting_time", "type": "process_optimisation",
-            "region_code": "77", "offices": ["77-01"], "owner": "Рабочая группа", "status": "approved",
-            "proposed_quarter": "2026Q1", "kpi_metric": "item:E2", "kpi_target_change": 10, "due_date": "2026-04-01",
-        }])
+        seed_measures(
+            session,
+            [
+                {
+                    "code": "M-T-1",
+                    "title": '=HYPERLINK("http://x")',
+                    "theme": "waiting_time",
+                    "type": "process_optimisation",
+                    "region_code": "77",
+                    "offices": ["77-01"],
+                    "owner": "Рабочая группа",
+                    "status": "approved",
+                    "proposed_quarter": "2026Q1",
+                    "kpi_metric": "item:E2",
+                    "kpi_target_change": 10,
+                    "due_date": "2026-04-01",
+                }
+            ],
+        )
     out = tmp_path / "register.xlsx"
     result = runner.invoke(app, ["measures", "export", "--xlsx", str(out), "--quarter", "2026Q2"])
     assert result.exit_code == 0, result.output

@@ -32,14 +32,31 @@ def test_json_lines_and_exit_2_when_a_file_is_rejected(tmp_path, env, prefect_ha
     broken = by_file.pop(str(folder / "pos_broken.json"))
     assert broken["rejected"] is True and "pos_broken.json" in broken["error"] and broken["channel"] == "pos"
     assert by_file == {
-        str(folder / "contact_center_52.csv"): {"file": str(folder / "contact_center_52.csv"), "channel": "contact_center",
-                                                "received": 2, "accepted": 2, "quarantined": 0, "duplicates": 0,
-                                                "rejected": False, "error": None},
-        str(folder / "review_book_52.csv"): {"file": str(folder / "review_book_52.csv"), "channel": "review_book",
-                                             "received": 2, "accepted": 1, "quarantined": 1, "duplicates": 0,
-                                             "rejected": False, "error": None},
+        str(folder / "contact_center_52.csv"): {
+            "file": str(folder / "contact_center_52.csv"),
+            "channel": "contact_center",
+            "received": 2,
+            "accepted": 2,
+            "quarantined": 0,
+            "duplicates": 0,
+            "rejected": False,
+            "error": None,
+        },
+        str(folder / "review_book_52.csv"): {
+            "file": str(folder / "review_book_52.csv"),
+            "channel": "review_book",
+            "received": 2,
+            "accepted": 1,
+            "quarantined": 1,
+            "duplicates": 0,
+            "rejected": False,
+            "error": None,
+        },
     }
-    assert all(list(r) == ["file", "channel", "received", "accepted", "quarantined", "duplicates", "rejected", "error"] for r in lines)
+    assert all(
+        list(r) == ["file", "channel", "received", "accepted", "quarantined", "duplicates", "rejected", "error"]
+        for r in lines
+    )
 
     # the file again, named directly, with quarantined rows only: exit 0, every row a duplicate
     again = runner.invoke(app, ["ingest", str(folder / "review_book_52.csv"), "--channel", "review_book", "--json"])

@@ -17,34 +17,58 @@ from cxloop.config import read_offices_csv
 from demo.seed_measures import seed_measures
 from models.db import session_scope
 from models.tables import Measure, MeasureHistory
+from tasks.collect.offices import merge_offices
 from tasks.measures import register as reg
 from tasks.measures.export import REGISTER_LABELS, export_register_xlsx
 from tasks.measures.status import is_override
-from tasks.collect.offices import merge_offices
 
 ROOT = Path(__file__).resolve().parent.parent
 runner = CliRunner()
 
 
 def _rec(code: str, status: str, region: str, offices: list[str], due: str, **extra) -> dict:
-    return {"code": code, "title": f"Мера {code}", "theme": "waiting_time", "type": "process_optimisation",
-            "journey_stage": "first_contact", "region_code": region, "offices": offices, "owner": f"РГ {region}",
-            "status": status, "proposed_quarter": "2026Q1", "kpi_metric": "item:E2", "kpi_target_change": 10,
-            "planned_start": "2026-04-10", "due_date": due, **extra}
+    return {
+        "code": code,
+        "title": f"Мера {code}",
+        "theme": "waiting_time",
+        "type": "process_optimisation",
+        "journey_stage": "first_contact",
+        "region_code": region,
+        "offices": offices,
+        "owner": f"РГ {region}",
+        "status": status,
+        "proposed_quarter": "2026Q1",
+        "kpi_metric": "item:E2",
+        "kpi_target_change": 10,
+        "planned_start": "2026-04-10",
+        "due_date": due,
+        **extra,
+    }
 
 
 @pytest.fixture()
 def register(env):
     with session_scope() as session:
         merge_offices(session, read_offices_csv(ROOT / "config" / "offices.csv"))
-        seed_measures(session, [
-            _rec("M-52-P", "proposed", "52", ["52-01"], "2099-01-01"),
-            _rec("M-52-A", "approved", "52", ["52-02"], "2026-05-01"),            # overdue
-            _rec("M-66-I", "in_progress", "66", ["66-01"], "2026-05-01", codesign_date="2026-03-01",
-                 codesign_form="workshop", codesign_clients=10),                   # overdue
-            _rec("M-ALL", "approved", "ALL", ["52-03", "66-02"], "2099-01-01"),    # rolled out across regions
-            _rec("M-10-R", "rejected", "10", ["10-01"], "2026-05-01"),
-        ])
+        seed_measures(
+            session,
+            [
+                _rec("M-52-P", "proposed", "52", ["52-01"], "2099-01-01"),
+                _rec("M-52-A", "approved", "52", ["52-02"], "2026-05-01"),  # overdue
+                _rec(
+                    "M-66-I",
+                    "in_progress",
+                    "66",
+                    ["66-01"],
+                    "2026-05-01",
+                    codesign_date="2026-03-01",
+                    codesign_form="workshop",
+                    codesign_clients=10,
+                ),  # overdue
+                _rec("M-ALL", "approved", "ALL", ["52-03", "66-02"], "2099-01-01"),  # rolled out across regions
+                _rec("M-10-R", "rejected", "10", ["10-01"], "2026-05-01"),
+            ],
+        )
     return env
 
 
@@ -92,12 +116,18 @@ def test_update_walks_the_flow_and_refuses_bad_input(register):
         assert result.exit_code == 2, result.output
         assert says in " ".join(result.output.split())
         after = _measure("M-52-P")
-        assert (after[0].status, after[0].version, len(after[1])) == (before[0].status, before[0].version, len(before[1]))
+        assert (after[0].status, after[0].version, len(after[1])) == (
+            before[0].status,
+            before[0].version,
+            len(before[1]),
+        )
 
     refused("--status", "in_progress", "--who", "x", says="without co-design evidence")
     refused("--status", "in_progress", "--who", "x", "--override-reason", "  ", says="without co-design evidence")
     refused("--status", "closed", "--who", "x", says="cannot change status from 'approved' to 'closed'")
-    refused("--owner", "Петров", "--expected-version", "1", "--who", "x", says="changed by someone else since version 1")
+    refused(
+        "--owner", "Петров", "--expected-version", "1", "--who", "x", says="changed by someone else since version 1"
+    )
     refused("--codesign-form", "фокус-группа", "--who", "x", says="unknown co-design form")
     refused("--due", "31.02.2026", "--who", "x", says="is not a date")
     refused("--codesign-clients", "0", "--who", "x", says="at least 1")
@@ -105,9 +135,23 @@ def test_update_walks_the_flow_and_refuses_bad_input(register):
     assert _invoke("update", "M-52-P").exit_code == 2  # nothing to change
 
     # Co-design recorded and the start in one command; then the owner with the right version.
-    started = _invoke("update", "M-52-P", "--status", "in_progress", "--codesign-date", "2026-04-02",
-                      "--codesign-form", "Наблюдение", "--codesign-clients", "7", "--who", "Иванова",
-                      "--expected-version", "2", "--json")
+    started = _invoke(
+        "update",
+        "M-52-P",
+        "--status",
+        "in_progress",
+        "--codesign-date",
+        "2026-04-02",
+        "--codesign-form",
+        "Наблюдение",
+        "--codesign-clients",
+        "7",
+        "--who",
+        "Иванова",
+        "--expected-version",
+        "2",
+        "--json",
+    )
     assert started.exit_code == 0, started.output
     result = json.loads(started.stdout)
     assert [c["field"] for c in result["changes"]] == ["codesign_clients", "codesign_date", "codesign_form", "status"]
@@ -118,8 +162,18 @@ def test_update_walks_the_flow_and_refuses_bad_input(register):
 
 
 def test_override_is_recorded_and_shown(register):
-    result = _invoke("update", "M-52-A", "--status", "in_progress", "--who", "Начальник отдела",
-                     "--override-reason", "срочно: решение министерства", "--comment", "старт без воркшопа")
+    result = _invoke(
+        "update",
+        "M-52-A",
+        "--status",
+        "in_progress",
+        "--who",
+        "Начальник отдела",
+        "--override-reason",
+        "срочно: решение министерства",
+        "--comment",
+        "старт без воркшопа",
+    )
     assert result.exit_code == 0, result.output
     assert "override recorded" in result.output
     m, history = _measure("M-52-A")
@@ -133,7 +187,10 @@ def test_override_is_recorded_and_shown(register):
     assert "OVERRIDE" in flat and "срочно: решение министерства" in flat and "approved" in flat
     as_json = json.loads(_invoke("show", "M-52-A", "--json").stdout)
     assert [(h["from"], h["to"], h["override"]) for h in as_json["history"] if h["field"] == "status"] == [
-        (None, "proposed", False), ("proposed", "approved", False), ("approved", "in_progress", True)]
+        (None, "proposed", False),
+        ("proposed", "approved", False),
+        ("approved", "in_progress", True),
+    ]
     assert as_json["measure"]["status"] == "in_progress" and as_json["measure"]["version"] == 3
     missing = _invoke("show", "M-NOPE")
     assert missing.exit_code == 2 and "no measure 'M-NOPE'" in missing.output
@@ -161,10 +218,13 @@ def test_import_applies_edits_and_exit_code_says_if_a_row_was_rejected(register,
     assert result.exit_code == 0, result.output
     assert "0 measures changed (0 field changes), 5 unchanged, 0 rejected" in result.output
 
-    edited = _edited_export(tmp_path / "edited.xlsx", {
-        "M-52-P": {"status": "approved", "change_comment": "утверждено"},
-        "M-ALL": {"status": "in_progress"},  # no co-design evidence: rejected
-    })
+    edited = _edited_export(
+        tmp_path / "edited.xlsx",
+        {
+            "M-52-P": {"status": "approved", "change_comment": "утверждено"},
+            "M-ALL": {"status": "in_progress"},  # no co-design evidence: rejected
+        },
+    )
     dry = _invoke("import", "--xlsx", str(edited), "--who", "Иванова", "--dry-run", "--json")
     assert dry.exit_code == 2
     summary = json.loads(dry.stdout)

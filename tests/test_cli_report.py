@@ -29,8 +29,13 @@ def smtp(env, monkeypatch):
     port = free_port()
     controller = Controller(handler, hostname="127.0.0.1", port=port)
     controller.start()
-    for name, value in {"CXLOOP_SMTP_HOST": "127.0.0.1", "CXLOOP_SMTP_PORT": str(port), "CXLOOP_SMTP_SECURITY": "plain",
-                        "CXLOOP_SMTP_RETRY_DELAY": "0", "CXLOOP_MAIL_FROM": "cxloop@cx.example"}.items():
+    for name, value in {
+        "CXLOOP_SMTP_HOST": "127.0.0.1",
+        "CXLOOP_SMTP_PORT": str(port),
+        "CXLOOP_SMTP_SECURITY": "plain",
+        "CXLOOP_SMTP_RETRY_DELAY": "0",
+        "CXLOOP_MAIL_FROM": "cxloop@cx.example",
+    }.items():
         monkeypatch.setenv(name, value)
     monkeypatch.delenv("CXLOOP_SMTP_BLOCK", raising=False)
     reset_settings_cache()
@@ -80,8 +85,14 @@ def test_report_writes_every_scope_and_send_without_smtp_writes_eml_files(no_smt
     assert sent.exit_code == 0, sent.output
     outbox = no_smtp.out_dir / "outbox" / Q
     text = one_line(sent.stdout)
-    assert f"messages written as .eml files to {outbox.resolve()}" in text and "2 sent, 0 skipped (already sent), 0 failed" in text
-    assert sorted(p.name for p in outbox.iterdir()) == ["52__cx-design@cx52.example.eml", "52__director@cx52.example.eml"]
+    assert (
+        f"messages written as .eml files to {outbox.resolve()}" in text
+        and "2 sent, 0 skipped (already sent), 0 failed" in text
+    )
+    assert sorted(p.name for p in outbox.iterdir()) == [
+        "52__cx-design@cx52.example.eml",
+        "52__director@cx52.example.eml",
+    ]
     msg = parse((outbox / "52__director@cx52.example.eml").read_bytes())
     pdf = next(msg.iter_attachments())
     assert pdf.get_filename() == f"cx-report_{Q}_52_en.pdf"
@@ -91,7 +102,9 @@ def test_report_writes_every_scope_and_send_without_smtp_writes_eml_files(no_smt
     listed = runner.invoke(app, ["deliveries", "list", "--quarter", Q, "--json"])
     rows = [json.loads(line) for line in listed.stdout.splitlines()]
     assert [(r["scope"], r["recipient"], r["status"], r["transport"], r["attempts"]) for r in rows] == [
-        ("52", "c***@cx52.example", "sent", "outbox", 1), ("52", "d***@cx52.example", "sent", "outbox", 1)]
+        ("52", "c***@cx52.example", "sent", "outbox", 1),
+        ("52", "d***@cx52.example", "sent", "outbox", 1),
+    ]
 
 
 def test_send_with_a_refused_recipient_exits_1_and_resend_delivers_it(smtp, db_url):
@@ -102,7 +115,10 @@ def test_send_with_a_refused_recipient_exits_1_and_resend_delivers_it(smtp, db_u
     out, err = one_line(result.stdout), one_line(result.stderr)
     assert "e-mail via SMTP 127.0.0.1" in out and "5 sent, 0 skipped (already sent), 1 failed" in out
     assert "not delivered: 1 (the PDFs stay in the archive)" in err
-    assert f"{Q} 52 c***@cx52.example cx-report_{Q}_52_ru.pdf permanent: recipient refused: 550 5.1.1 <c***@cx52.example>" in err
+    assert (
+        f"{Q} 52 c***@cx52.example cx-report_{Q}_52_ru.pdf permanent: recipient refused: 550 5.1.1 <c***@cx52.example>"
+        in err
+    )
     assert f"cxloop deliveries resend --quarter {Q}" in err
     assert "cx-design@" not in result.output  # addresses are masked in what the command prints
 

@@ -29,6 +29,7 @@ def test_bad_yaml_names_file_and_entry(tmp_path):
 
 # ----------------------------------------------------------------- config/themes/
 
+
 def _themes_copy(tmp_path: Path) -> Path:
     shutil.copytree(ROOT / "config", tmp_path / "config")
     return tmp_path / "config"
@@ -52,7 +53,7 @@ def test_an_extra_lexicon_file_extends_the_shipped_ones(tmp_path):
     (cfg_dir / "themes" / "zz_local.yaml").write_text(
         "language: ru\n"
         "keywords:\n"
-        "  office_comfort: [кофемашин*, \"=батарея\", очеред*]\n"
+        '  office_comfort: [кофемашин*, "=батарея", очеред*]\n'
         "weak:\n"
         "  waiting_time: [турникет*]\n",
         encoding="utf-8",
@@ -89,11 +90,15 @@ def test_an_extra_lexicon_file_changes_what_the_analyser_finds(tmp_path):
     [
         ("language: ru\nkeywords:\n  queues: [очеред*]\n", "local.yaml: keywords.queues: unknown theme id"),
         ("language: de\nkeywords:\n  waiting_time: [warte*]\n", "local.yaml: language: 'de' must be one of"),
-        ("language: ru\nkeywords:\n  waiting_time: [очеред*, \"оч*редь\"]\n",
-         "local.yaml: keywords.waiting_time[1]: 'оч*редь': part 'оч*редь' must be letters"),
-        ("language: en\nkeywords:\n  waiting_time: [queue, no]\n",
-         "local.yaml: keywords.waiting_time[1]: False is not text (quote it)"),
-        ("language: ru\nweak:\n  waiting_time: \"=очередь*\"\n", "local.yaml: weak.waiting_time[0]"),
+        (
+            'language: ru\nkeywords:\n  waiting_time: [очеред*, "оч*редь"]\n',
+            "local.yaml: keywords.waiting_time[1]: 'оч*редь': part 'оч*редь' must be letters",
+        ),
+        (
+            "language: en\nkeywords:\n  waiting_time: [queue, no]\n",
+            "local.yaml: keywords.waiting_time[1]: False is not text (quote it)",
+        ),
+        ('language: ru\nweak:\n  waiting_time: "=очередь*"\n', "local.yaml: weak.waiting_time[0]"),
         ("language: ru\nkeyword:\n  waiting_time: [очеред*]\n", "local.yaml: unknown top-level keys ['keyword']"),
         ("language: ru\nkeywords: [очеред*]\n", "local.yaml: keywords must be a mapping"),
         ("- just a list\n", "local.yaml: expected the keys"),
@@ -112,9 +117,15 @@ def test_a_bad_lexicon_file_names_file_and_entry(tmp_path, content, expected):
 def test_keywords_in_the_definitions_file_are_refused(tmp_path):
     cfg_dir = _themes_copy(tmp_path)
     path = cfg_dir / "themes" / "themes.yaml"
-    path.write_text(path.read_text(encoding="utf-8").replace(
-        "  waiting_time:\n", "  waiting_time:\n    keywords: {ru: [очеред*]}\n", 1), encoding="utf-8")
-    with pytest.raises(ConfigError, match=r"themes\.yaml: themes\.waiting_time\.keywords: keywords belong in the lexicon files"):
+    path.write_text(
+        path.read_text(encoding="utf-8").replace(
+            "  waiting_time:\n", "  waiting_time:\n    keywords: {ru: [очеред*]}\n", 1
+        ),
+        encoding="utf-8",
+    )
+    with pytest.raises(
+        ConfigError, match=r"themes\.yaml: themes\.waiting_time\.keywords: keywords belong in the lexicon files"
+    ):
         load_config(cfg_dir)
 
 
@@ -134,7 +145,9 @@ def test_a_theme_without_labels_names_the_theme(tmp_path):
     text = path.read_text(encoding="utf-8")
     start = text.index("  training_offer:")
     labels = text.index("    labels:", start)
-    path.write_text(text[:labels] + "    labels: {ru: Обучение}\n" + text[text.index("\n", labels) + 1:], encoding="utf-8")
+    path.write_text(
+        text[:labels] + "    labels: {ru: Обучение}\n" + text[text.index("\n", labels) + 1 :], encoding="utf-8"
+    )
     with pytest.raises(ConfigError, match=r"themes\.training_offer\.labels: .*labels missing for \['en', 'fi'\]"):
         load_config(cfg_dir)
 

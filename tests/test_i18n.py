@@ -156,15 +156,25 @@ def test_translator_formats_contexts_and_plurals():
     for n in (1, 2, 4, 5, 11, 12, 14, 21, 22, 25, 101, 111, 112, 121):
         text = ru.ngettext(singular, plural, n)
         assert f"({n} {words[russian_plural_form(n)]}" in text, (n, text)
-        assert en.ngettext(singular, plural, n).startswith(f"The sample is small ({n} respondent{'s' if n != 1 else ''})")
+        assert en.ngettext(singular, plural, n).startswith(
+            f"The sample is small ({n} respondent{'s' if n != 1 else ''})"
+        )
         assert fi.ngettext(singular, plural, n).startswith(f"Otos on pieni ({n} vastaaja{'a' if n != 1 else ''})")
 
 
 def test_why_sentences_decline_the_office_count():
     from tasks.insight.explain import SENTENCES, why_this_rank
 
-    row = {"level": "region", "client_type": "citizen", "theme": "waiting_time", "rank": 1, "negative_share": 12.0,
-           "ray": "effort", "reach_offices": 1, "offices_total": 21}
+    row = {
+        "level": "region",
+        "client_type": "citizen",
+        "theme": "waiting_time",
+        "rank": 1,
+        "negative_share": 12.0,
+        "ray": "effort",
+        "reach_offices": 1,
+        "offices_total": 21,
+    }
     for total, word in ((1, "офиса"), (2, "офисов"), (5, "офисов"), (21, "офиса"), (11, "офисов")):
         assert why_this_rank({**row, "offices_total": total}, lang="ru").endswith(f"в 1 из {total} {word}.")
     assert "1/21 toimistossa" in why_this_rank(row, lang="fi")
@@ -225,8 +235,13 @@ def test_template_is_in_sync_with_the_code(tmp_path):
     if not pybabel.exists():
         pytest.skip("pybabel script not installed next to the interpreter")
     out = tmp_path / "cxloop.pot"
-    subprocess.run([str(pybabel), "-q", "extract", "-F", "babel.cfg", "--no-location", "-o", str(out), "."],
-                   cwd=ROOT, check=True, capture_output=True, timeout=120)
+    subprocess.run(
+        [str(pybabel), "-q", "extract", "-F", "babel.cfg", "--no-location", "-o", str(out), "."],
+        cwd=ROOT,
+        check=True,
+        capture_output=True,
+        timeout=120,
+    )
     assert message_keys(read_catalog(out)) == stored
 
 

@@ -65,10 +65,14 @@ def test_layout_words_come_from_the_catalogs(po):
 
     assert all(isinstance(e, (str, Marked)) for e in _LAYOUT_TEXT.values())  # msgids, not a table per language
     assert _in_template(_LAYOUT_TEXT.values()) == []
-    values = {"more": dict(shown=15, total=40, number=2), "rows": dict(first=16, last=40),
-              "register_csv": dict(name="measures_2026Q3.csv"), "attachment": dict(date="2026-10-05"),
-              "more_csv": dict(shown=30, total=2400, name="offices_2026Q3_national.csv"),
-              "league_attachment": dict(quarter="Q3 2026")}
+    values = {
+        "more": dict(shown=15, total=40, number=2),
+        "rows": dict(first=16, last=40),
+        "register_csv": dict(name="measures_2026Q3.csv"),
+        "attachment": dict(date="2026-10-05"),
+        "more_csv": dict(shown=30, total=2400, name="offices_2026Q3_national.csv"),
+        "league_attachment": dict(quarter="Q3 2026"),
+    }
     seen: dict[str, set[str]] = {key: set() for key in _LAYOUT_TEXT}
     for lang in LANGUAGES:
         words = _layout_texts(lang)
@@ -83,9 +87,14 @@ def test_layout_words_come_from_the_catalogs(po):
     assert all(len(texts) == len(LANGUAGES) for texts in seen.values()), seen  # every language its own words
     # The wording the dicts had, kept.
     assert _layout_texts("ru") == {"appendix": "Приложение", "continued": "продолжение"}
-    assert _layout_text("ru", "more", shown=15, total=40, number=2) == "Строки 1–15 из 40; продолжение — в приложении 2."
+    assert (
+        _layout_text("ru", "more", shown=15, total=40, number=2) == "Строки 1–15 из 40; продолжение — в приложении 2."
+    )
     assert _layout_text("fi", "rows", first=16, last=40) == "rivit 16–40"
-    assert _layout_text("en", "attachment", date="2026-10-05") == "Register of corrective measures as of 2026-10-05 (CSV, UTF-8)"
+    assert (
+        _layout_text("en", "attachment", date="2026-10-05")
+        == "Register of corrective measures as of 2026-10-05 (CSV, UTF-8)"
+    )
     assert _layout_texts("de") == _layout_texts("en")  # a language without a catalog reads English
 
 
@@ -95,9 +104,13 @@ def test_report_layout_notes_are_in_the_report_language():
 
     def context(lang):
         rows = [{"code": f"M-{i}"} for i in range(20)]
-        return {"lang": lang, "quarter": "2026Q3", REGISTER_CSV_KEY: b"x",
-                "register": {"new": rows, "in_progress": [], "overdue": [], "evaluated": []},
-                "league": {"offices": [{"unit": i} for i in range(35)]}}
+        return {
+            "lang": lang,
+            "quarter": "2026Q3",
+            REGISTER_CSV_KEY: b"x",
+            "register": {"new": rows, "in_progress": [], "overdue": [], "evaluated": []},
+            "league": {"offices": [{"unit": i} for i in range(35)]},
+        }
 
     ru = report_layout(context("ru"))["appendix"]
     fi = report_layout(context("fi"))["appendix"]
@@ -163,7 +176,9 @@ def test_register_import_accepts_the_headers_and_forms_of_every_language(tmp_pat
         assert codesign_form_id(CODESIGN_FORM_LABELS[lang][form].upper()) == form
 
 
-@pytest.mark.parametrize("lang, title", [("ru", "Реестр мер"), ("en", "Measure register"), ("fi", "Toimenpiderekisteri")])
+@pytest.mark.parametrize(
+    "lang, title", [("ru", "Реестр мер"), ("en", "Measure register"), ("fi", "Toimenpiderekisteri")]
+)
 def test_register_xlsx_sheet_and_headers_are_in_the_language(db_url, tmp_path, lang, title):
     from openpyxl import load_workbook
 
@@ -200,8 +215,7 @@ def test_chart_shows_the_default_captions_and_the_locale_numbers():
 
     from tasks.reports import charts
 
-    frame = pd.DataFrame({"ray": ["friendliness", "effort"], "importance": [0.625, 0.375],
-                          "performance": [82.5, 61.5]})
+    frame = pd.DataFrame({"ray": ["friendliness", "effort"], "importance": [0.625, 0.375], "performance": [82.5, 61.5]})
     fi = charts.importance_performance_svg(frame, labels={}, lang="fi")
     texts = charts._ipa_texts("fi")
     for key in ("fix_first", "keep_up", "x_label", "y_label"):  # the other two captions wrap onto two lines
@@ -269,17 +283,37 @@ def test_report_context_reasons_rows_carry_plain_words(db_url, config, lang):
 
     q = "2026Q3"
     with session_scope(db_url) as s:
-        f = IngestedFile(sha256="c" * 64, channel="star_survey", path="star_survey.csv", quarter=q,
-                         received=20, accepted=10, quarantined=10, duplicates=0)
+        f = IngestedFile(
+            sha256="c" * 64,
+            channel="star_survey",
+            path="star_survey.csv",
+            quarter=q,
+            received=20,
+            accepted=10,
+            quarantined=10,
+            duplicates=0,
+        )
         s.add(f)
         s.flush()
-        rows = [("expect_column_values_to_not_be_null", "region_code")] * 4 + [
-            ("expect_column_values_to_be_in_set", "office_code")] * 3 + [
-            ("expect_column_values_to_be_between; expect_column_values_to_not_be_null", "F1; received_at")] * 2 + [
-            ("parse", "(row)"), ("bad_date", "received_at")]
+        rows = (
+            [("expect_column_values_to_not_be_null", "region_code")] * 4
+            + [("expect_column_values_to_be_in_set", "office_code")] * 3
+            + [("expect_column_values_to_be_between; expect_column_values_to_not_be_null", "F1; received_at")] * 2
+            + [("parse", "(row)"), ("bad_date", "received_at")]
+        )
         for i, (rule, fld) in enumerate(rows):
-            s.add(Quarantine(ingested_file_id=f.id, channel="star_survey", source_file="star_survey.csv",
-                             source_row=i + 2, field=fld, rule=rule, reason="—", quarter=q))
+            s.add(
+                Quarantine(
+                    ingested_file_id=f.id,
+                    channel="star_survey",
+                    source_file="star_survey.csv",
+                    source_row=i + 2,
+                    field=fld,
+                    rule=rule,
+                    reason="—",
+                    quarter=q,
+                )
+            )
     with session_scope(db_url) as s:
         ctx = build_report_context(s, q, "national", config, lang=lang)
     _ = gettext(lang)

@@ -56,8 +56,11 @@ def test_no_product_module_is_over_about_500_lines():
 
 
 def test_every_product_module_says_what_it_holds():
-    missing = [str(p.relative_to(ROOT)) for p in _product_modules()
-               if p.stat().st_size and not ast.get_docstring(ast.parse(p.read_text(encoding="utf-8")))]
+    missing = [
+        str(p.relative_to(ROOT))
+        for p in _product_modules()
+        if p.stat().st_size and not ast.get_docstring(ast.parse(p.read_text(encoding="utf-8")))
+    ]
     assert not missing, "modules without a docstring:\n" + "\n".join(missing)
 
 
@@ -69,8 +72,11 @@ def test_no_module_imports_another_modules_private_names():
             if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
                 top = node.module.split(".")[0]
                 if top in (*PRODUCT, "tools"):
-                    found += [f"{path.relative_to(ROOT)}:{node.lineno}: {a.name} from {node.module}"
-                              for a in node.names if a.name.startswith("_") and not a.name.startswith("__")]
+                    found += [
+                        f"{path.relative_to(ROOT)}:{node.lineno}: {a.name} from {node.module}"
+                        for a in node.names
+                        if a.name.startswith("_") and not a.name.startswith("__")
+                    ]
     assert not found, "\n".join(found)
 
 

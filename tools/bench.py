@@ -65,70 +65,208 @@ COMMENTS = [
 # distinct and the analyser's memo cannot help.
 TEXT_FRAGMENTS: dict[str, dict[str, list[str]]] = {
     "ru": {
-        "open": ["", "", "", "", "Здравствуйте! ", "Добрый день. ", "Хочу оставить отзыв. ", "Обращалась в центр занятости. ",
-                 "Был на приёме в понедельник. ", "Уже третий раз пишу. ", "Честно говоря, ", "По поводу пособия: "],
-        "clause": [
-            "не могу дозвониться до инспектора", "телефон центра занятости постоянно занят", "на письма никто не отвечает",
-            "специалист так и не перезвонила", "о встрече никто не напомнил, пропустила перерегистрацию",
-            "смс-напоминание пришло за день до встречи", "непонятно, что делать дальше и когда со мной свяжутся",
-            "консультант всё подробно объяснил", "личный кабинет постоянно выдаёт ошибку",
-            "не получается загрузить документы на портал", "в очереди просидела два часа", "приняли без очереди",
-            "сотрудница была очень вежливой и внимательной", "инспектор разговаривал грубо",
-            "консультант дал неверную информацию о пособии", "пособие задерживают второй месяц", "пособие пришло вовремя",
-            "предлагают вакансии, которые давно закрыты", "подобрали хорошую вакансию по специальности",
-            "требуют одни и те же справки каждый раз", "в здании нет пандуса", "в зале ожидания душно и негде сесть",
-            "курсы переподготовки отличные", "обучение оказалось бесполезным", "план составили для галочки",
-            "мою ситуацию при составлении плана учли", "кандидаты не приходят на собеседования",
-            "специалист помогла составить резюме", "сайт зависает при подаче заявления",
-            "запись на приём только через три недели", "никто не объяснил, какие документы нужны",
-            "сотрудники не хамили, всё спокойно", "очереди не было", "в разных кабинетах говорят разное",
-            "присылают кандидатов без опыта", "выплату пересчитали неправильно", "на горячей линии никто не берёт трубку",
-            "центр работает только до пяти", "нужно приходить лично несколько раз", "все вопросы решили за один визит",
+        "open": [
+            "",
+            "",
+            "",
+            "",
+            "Здравствуйте! ",
+            "Добрый день. ",
+            "Хочу оставить отзыв. ",
+            "Обращалась в центр занятости. ",
+            "Был на приёме в понедельник. ",
+            "Уже третий раз пишу. ",
+            "Честно говоря, ",
+            "По поводу пособия: ",
         ],
-        "tail": ["", " уже неделю", " опять", " в этот раз", " как всегда", " с утра", " в прошлом месяце",
-                 " снова", " вообще", " уже {k} дней", " с {k} числа", " в {h}:{m}", " уже {k}-й раз"],
+        "clause": [
+            "не могу дозвониться до инспектора",
+            "телефон центра занятости постоянно занят",
+            "на письма никто не отвечает",
+            "специалист так и не перезвонила",
+            "о встрече никто не напомнил, пропустила перерегистрацию",
+            "смс-напоминание пришло за день до встречи",
+            "непонятно, что делать дальше и когда со мной свяжутся",
+            "консультант всё подробно объяснил",
+            "личный кабинет постоянно выдаёт ошибку",
+            "не получается загрузить документы на портал",
+            "в очереди просидела два часа",
+            "приняли без очереди",
+            "сотрудница была очень вежливой и внимательной",
+            "инспектор разговаривал грубо",
+            "консультант дал неверную информацию о пособии",
+            "пособие задерживают второй месяц",
+            "пособие пришло вовремя",
+            "предлагают вакансии, которые давно закрыты",
+            "подобрали хорошую вакансию по специальности",
+            "требуют одни и те же справки каждый раз",
+            "в здании нет пандуса",
+            "в зале ожидания душно и негде сесть",
+            "курсы переподготовки отличные",
+            "обучение оказалось бесполезным",
+            "план составили для галочки",
+            "мою ситуацию при составлении плана учли",
+            "кандидаты не приходят на собеседования",
+            "специалист помогла составить резюме",
+            "сайт зависает при подаче заявления",
+            "запись на приём только через три недели",
+            "никто не объяснил, какие документы нужны",
+            "сотрудники не хамили, всё спокойно",
+            "очереди не было",
+            "в разных кабинетах говорят разное",
+            "присылают кандидатов без опыта",
+            "выплату пересчитали неправильно",
+            "на горячей линии никто не берёт трубку",
+            "центр работает только до пяти",
+            "нужно приходить лично несколько раз",
+            "все вопросы решили за один визит",
+        ],
+        "tail": [
+            "",
+            " уже неделю",
+            " опять",
+            " в этот раз",
+            " как всегда",
+            " с утра",
+            " в прошлом месяце",
+            " снова",
+            " вообще",
+            " уже {k} дней",
+            " с {k} числа",
+            " в {h}:{m}",
+            " уже {k}-й раз",
+        ],
         "join": [", но ", ", и ", ". ", ", а ещё ", ". Кроме того, ", ", зато ", ", хотя ", "; "],
-        "close": ["", "", "", ". Спасибо", ". Очень неудобно", ". Разберитесь, пожалуйста", "!", "...", ". Ужас",
-                  ". В целом довольна", ". Надеюсь на улучшения", ". Спасибо за работу"],
+        "close": [
+            "",
+            "",
+            "",
+            ". Спасибо",
+            ". Очень неудобно",
+            ". Разберитесь, пожалуйста",
+            "!",
+            "...",
+            ". Ужас",
+            ". В целом довольна",
+            ". Надеюсь на улучшения",
+            ". Спасибо за работу",
+        ],
     },
     "fi": {
-        "open": ["", "", "", "Hei! ", "Moi. ", "Palautetta: ", "Kävin toimistossa tiistaina. ", "Taas kerran ",
-                 "Rehellisesti sanottuna "],
+        "open": [
+            "",
+            "",
+            "",
+            "Hei! ",
+            "Moi. ",
+            "Palautetta: ",
+            "Kävin toimistossa tiistaina. ",
+            "Taas kerran ",
+            "Rehellisesti sanottuna ",
+        ],
         "clause": [
-            "puhelimeen ei vastata koskaan", "en saanut yhteyttä virkailijaan", "sähköpostiini ei vastattu",
-            "en saanut muistutusta tapaamisesta", "tekstiviestimuistutus tuli ajoissa", "en tiedä mitä seuraavaksi tapahtuu",
-            "virkailija selitti kaiken selkeästi", "verkkopalvelu ei toimi", "liitteiden lataaminen ei onnistu",
-            "jonotin yli tunnin", "pääsin heti sisään", "virkailija oli todella ystävällinen", "asiakaspalvelu oli tylyä",
-            "sain väärää tietoa päivärahasta", "päiväraha on myöhässä", "tuki maksettiin ajallaan",
-            "tarjotut työpaikat olivat vanhentuneita", "sain hyvän työtarjouksen", "samat paperit piti toimittaa monta kertaa",
-            "toimistossa ei ole luiskaa", "odotustila oli ahdas", "koulutus oli erinomainen", "kurssi oli hyödytön",
-            "suunnitelma on kaavamainen", "tilanteeni otettiin huomioon", "hakijat eivät tulleet haastatteluun",
-            "neuvonta oli asiantuntevaa", "ajan sai vasta kolmen viikon päähän", "jonoa ei ollut",
+            "puhelimeen ei vastata koskaan",
+            "en saanut yhteyttä virkailijaan",
+            "sähköpostiini ei vastattu",
+            "en saanut muistutusta tapaamisesta",
+            "tekstiviestimuistutus tuli ajoissa",
+            "en tiedä mitä seuraavaksi tapahtuu",
+            "virkailija selitti kaiken selkeästi",
+            "verkkopalvelu ei toimi",
+            "liitteiden lataaminen ei onnistu",
+            "jonotin yli tunnin",
+            "pääsin heti sisään",
+            "virkailija oli todella ystävällinen",
+            "asiakaspalvelu oli tylyä",
+            "sain väärää tietoa päivärahasta",
+            "päiväraha on myöhässä",
+            "tuki maksettiin ajallaan",
+            "tarjotut työpaikat olivat vanhentuneita",
+            "sain hyvän työtarjouksen",
+            "samat paperit piti toimittaa monta kertaa",
+            "toimistossa ei ole luiskaa",
+            "odotustila oli ahdas",
+            "koulutus oli erinomainen",
+            "kurssi oli hyödytön",
+            "suunnitelma on kaavamainen",
+            "tilanteeni otettiin huomioon",
+            "hakijat eivät tulleet haastatteluun",
+            "neuvonta oli asiantuntevaa",
+            "ajan sai vasta kolmen viikon päähän",
+            "jonoa ei ollut",
             "kukaan ei kertonut mitä pitää tehdä",
         ],
-        "tail": ["", " taas", " tällä kertaa", " jo viikon", " aamulla", " viime kuussa", " jälleen",
-                 " jo {k} päivää", " {k}. päivä", " klo {h}.{m}"],
+        "tail": [
+            "",
+            " taas",
+            " tällä kertaa",
+            " jo viikon",
+            " aamulla",
+            " viime kuussa",
+            " jälleen",
+            " jo {k} päivää",
+            " {k}. päivä",
+            " klo {h}.{m}",
+        ],
         "join": [", mutta ", " ja ", ". ", ", vaikka ", ". Lisäksi ", ", silti "],
         "close": ["", "", "", ". Kiitos", ". Todella huonoa palvelua", "!", ". Korjatkaa tämä", ". Olen tyytyväinen"],
     },
     "en": {
-        "open": ["", "", "", "Hi. ", "Hello, ", "Feedback: ", "I visited the office on Monday. ", "Honestly, ",
-                 "Once again "],
-        "clause": [
-            "nobody answers the phone", "I couldn't get through to my adviser", "my e-mails were never answered",
-            "there was no reminder before the appointment", "I got a text reminder the day before",
-            "I don't know what happens next", "the adviser explained everything clearly", "the portal keeps crashing",
-            "I cannot upload documents to my account", "I waited over an hour in the queue", "there was no queue at all",
-            "the staff were friendly and helpful", "the receptionist was rude", "I was given wrong information about benefits",
-            "my benefit payment is late", "the allowance was paid on time", "the vacancies offered were outdated",
-            "they found me a suitable job", "I had to bring the same documents three times", "there is no ramp at the entrance",
-            "the waiting room was crowded", "the training course was excellent", "the course was a waste of time",
-            "my employment plan is a generic template", "they took my situation into account",
-            "candidates did not show up for interviews", "the advice was competent", "the next appointment is in three weeks",
-            "staff weren't rude at all", "nobody explained what documents I need",
+        "open": [
+            "",
+            "",
+            "",
+            "Hi. ",
+            "Hello, ",
+            "Feedback: ",
+            "I visited the office on Monday. ",
+            "Honestly, ",
+            "Once again ",
         ],
-        "tail": ["", " again", " this time", " for a week now", " this morning", " last month", " as usual",
-                 " for {k} days now", " on the {k}th", " at {h}:{m}"],
+        "clause": [
+            "nobody answers the phone",
+            "I couldn't get through to my adviser",
+            "my e-mails were never answered",
+            "there was no reminder before the appointment",
+            "I got a text reminder the day before",
+            "I don't know what happens next",
+            "the adviser explained everything clearly",
+            "the portal keeps crashing",
+            "I cannot upload documents to my account",
+            "I waited over an hour in the queue",
+            "there was no queue at all",
+            "the staff were friendly and helpful",
+            "the receptionist was rude",
+            "I was given wrong information about benefits",
+            "my benefit payment is late",
+            "the allowance was paid on time",
+            "the vacancies offered were outdated",
+            "they found me a suitable job",
+            "I had to bring the same documents three times",
+            "there is no ramp at the entrance",
+            "the waiting room was crowded",
+            "the training course was excellent",
+            "the course was a waste of time",
+            "my employment plan is a generic template",
+            "they took my situation into account",
+            "candidates did not show up for interviews",
+            "the advice was competent",
+            "the next appointment is in three weeks",
+            "staff weren't rude at all",
+            "nobody explained what documents I need",
+        ],
+        "tail": [
+            "",
+            " again",
+            " this time",
+            " for a week now",
+            " this morning",
+            " last month",
+            " as usual",
+            " for {k} days now",
+            " on the {k}th",
+            " at {h}:{m}",
+        ],
         "join": [", but ", " and ", ". ", ", although ", ". Also, ", ", however "],
         "close": ["", "", "", ". Thanks", ". Very frustrating", "!", ". Please fix this", ". Overall satisfied"],
     },
@@ -188,10 +326,15 @@ def run_text(n: int, seed: int = 5) -> dict[str, float]:
     share = {lang: float((frame["language"] == lang).mean()) for lang in ("ru", "fi", "en")}
     themed = float((frame["themes"] != "").mean())
     mean_len = float(texts.str.len().mean())
-    print(f"text analytics of {n:,} comments ({distinct:,} distinct, mean {mean_len:.0f} chars; "
-          f"ru {share['ru']:.0%}, fi {share['fi']:.0%}, en {share['en']:.0%}; {themed:.0%} with a theme):")
-    print(f"  {wall:.2f} s wall, {n / wall:,.0f} texts/s ({cpu:.2f} s CPU, {n / cpu:,.0f} texts/s); "
-          f"peak RSS {peak_rss_mb():,.0f} MB", flush=True)
+    print(
+        f"text analytics of {n:,} comments ({distinct:,} distinct, mean {mean_len:.0f} chars; "
+        f"ru {share['ru']:.0%}, fi {share['fi']:.0%}, en {share['en']:.0%}; {themed:.0%} with a theme):"
+    )
+    print(
+        f"  {wall:.2f} s wall, {n / wall:,.0f} texts/s ({cpu:.2f} s CPU, {n / cpu:,.0f} texts/s); "
+        f"peak RSS {peak_rss_mb():,.0f} MB",
+        flush=True,
+    )
     return {"texts": n, "distinct": distinct, "seconds": wall, "cpu_seconds": cpu, "peak_rss_mb": peak_rss_mb()}
 
 
@@ -204,14 +347,19 @@ def stage(name: str, rows: int, results: list):
     secs = time.perf_counter() - start
     rows = counter["rows"]
     results.append((name, rows, secs))
-    print(f"{name:<28} {rows:>10,} rows {secs:>8.2f} s {rows / secs if secs else float('inf'):>12,.0f} rows/s  peak RSS {peak_rss_mb():,.0f} MB", flush=True)
+    print(
+        f"{name:<28} {rows:>10,} rows {secs:>8.2f} s {rows / secs if secs else float('inf'):>12,.0f} rows/s  peak RSS {peak_rss_mb():,.0f} MB",
+        flush=True,
+    )
 
 
 def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def write_synthetic_quarter(folder: Path, rows: int, quarter: Quarter, offices: list[str], seed: int = 11) -> dict[str, Path]:
+def write_synthetic_quarter(
+    folder: Path, rows: int, quarter: Quarter, offices: list[str], seed: int = 11
+) -> dict[str, Path]:
     rng = np.random.default_rng(seed)
     n_survey = int(rows * 0.4)
     n_calls = rows - n_survey
@@ -221,12 +369,14 @@ def write_synthetic_quarter(folder: Path, rows: int, quarter: Quarter, offices: 
     def dates(n):
         return [(quarter.start + timedelta(days=int(d))).strftime("%d.%m.%Y") for d in rng.integers(0, days, n)]
 
-    survey = pd.DataFrame({
-        "respondent_id": [f"S{i:08d}" for i in range(n_survey)],
-        "Дата анкеты": dates(n_survey),
-        "Код ЦЗН": rng.choice(offices, n_survey),
-        "Тип клиента": rng.choice(["гражданин", "работодатель"], n_survey, p=[0.8, 0.2]),
-    })
+    survey = pd.DataFrame(
+        {
+            "respondent_id": [f"S{i:08d}" for i in range(n_survey)],
+            "Дата анкеты": dates(n_survey),
+            "Код ЦЗН": rng.choice(offices, n_survey),
+            "Тип клиента": rng.choice(["гражданин", "работодатель"], n_survey, p=[0.8, 0.2]),
+        }
+    )
     answers = rng.choice(np.arange(1, 6), size=(n_survey, len(ITEMS)), p=[0.04, 0.06, 0.15, 0.35, 0.40]).astype(object)
     answers[rng.random(answers.shape) < 0.04] = ""
     for j, item in enumerate(ITEMS):
@@ -237,14 +387,16 @@ def write_synthetic_quarter(folder: Path, rows: int, quarter: Quarter, offices: 
     dup = rng.choice(n_survey, n_survey // 100, replace=False)
     survey = pd.concat([survey, survey.iloc[dup]], ignore_index=True)
 
-    calls = pd.DataFrame({
-        "call_id": [f"C{i:08d}" for i in range(n_calls)],
-        "call_date": [(quarter.start + timedelta(days=int(d))).isoformat() for d in rng.integers(0, days, n_calls)],
-        "office_code": rng.choice(offices, n_calls),
-        "client_type": "citizen",
-        "rating": rng.choice(np.arange(1, 6), n_calls, p=[0.08, 0.07, 0.15, 0.3, 0.4]),
-        "comment": np.where(rng.random(n_calls) < 0.33, rng.choice(COMMENTS, n_calls), ""),
-    })
+    calls = pd.DataFrame(
+        {
+            "call_id": [f"C{i:08d}" for i in range(n_calls)],
+            "call_date": [(quarter.start + timedelta(days=int(d))).isoformat() for d in rng.integers(0, days, n_calls)],
+            "office_code": rng.choice(offices, n_calls),
+            "client_type": "citizen",
+            "rating": rng.choice(np.arange(1, 6), n_calls, p=[0.08, 0.07, 0.15, 0.3, 0.4]),
+            "comment": np.where(rng.random(n_calls) < 0.33, rng.choice(COMMENTS, n_calls), ""),
+        }
+    )
     calls.loc[rng.random(n_calls) < 0.01, "rating"] = 7
     paths = {"star_survey": folder / "star_survey_bench.csv", "contact_center": folder / "contact_center_bench.csv"}
     survey.to_csv(paths["star_survey"], sep=";", index=False, encoding="cp1251", quoting=csv.QUOTE_MINIMAL)
@@ -253,15 +405,15 @@ def write_synthetic_quarter(folder: Path, rows: int, quarter: Quarter, offices: 
 
 
 def run(rows: int, seed: int = 11) -> list[tuple[str, int, float]]:
-    from models.db import dispose_engines, session_scope, upgrade
     from models import store
-    from tasks.insight.index import quarter_index
-    from tasks.validate.ingest import store_feedback, to_feedback_frame, validation_parameters
+    from models.db import dispose_engines, session_scope, upgrade
+    from tasks.collect.offices import merge_offices
     from tasks.collect.readers import read_channel_file
     from tasks.collect.staging import stage_rows
+    from tasks.insight.index import quarter_index
     from tasks.insight.painpoints import prioritise_pain_points
-    from tasks.collect.offices import merge_offices
     from tasks.validate.dedup import split_duplicates
+    from tasks.validate.ingest import store_feedback, to_feedback_frame, validation_parameters
     from tasks.validate.suites import apply_suite
 
     config = get_config()
@@ -296,8 +448,10 @@ def run(rows: int, seed: int = 11) -> list[tuple[str, int, float]]:
                 new, dupes = split_duplicates(contract.accepted, set())
                 with session_scope(url) as session:
                     store_feedback(session, new)
-            print(f"  {channel}: received {n:,} = accepted {len(new):,} + quarantined "
-                  f"{len(outcome.quarantine) + len(contract.quarantine):,} + duplicates {dupes:,}")
+            print(
+                f"  {channel}: received {n:,} = accepted {len(new):,} + quarantined "
+                f"{len(outcome.quarantine) + len(contract.quarantine):,} + duplicates {dupes:,}"
+            )
         q = str(quarter)
         with session_scope(url) as session:
             with stage("star index: load", 0, results) as counter:
@@ -312,21 +466,25 @@ def run(rows: int, seed: int = 11) -> list[tuple[str, int, float]]:
                 prioritise_pain_points(fb, config, index)
         dispose_engines()
     total = sum(secs for name, _, secs in results if name != "generate files")
-    print(f"{'all data stages':<28} {total_in:>10,} rows {total:>8.2f} s {total_in / total:>12,.0f} rows/s  peak RSS {peak_rss_mb():,.0f} MB")
+    print(
+        f"{'all data stages':<28} {total_in:>10,} rows {total:>8.2f} s {total_in / total:>12,.0f} rows/s  peak RSS {peak_rss_mb():,.0f} MB"
+    )
     return results
 
 
 def run_intake(rows: int, seed: int = 11) -> dict[str, float]:
     """Intake + validation of one contact-centre CSV of ``rows`` rows, against a bare pandas.read_csv."""
-    from tasks.validate.ingest import validation_parameters
     from tasks.collect.readers import read_channel_file
     from tasks.collect.staging import stage_rows
+    from tasks.validate.ingest import validation_parameters
     from tasks.validate.suites import apply_suite
 
     config = get_config()
     registry = {o.office_code: o.region_code for o in config.offices}
     with tempfile.TemporaryDirectory(prefix="cxloop-bench-") as tmp:
-        path = write_synthetic_quarter(Path(tmp), int(rows / 0.6) + 1, Quarter.parse("2026Q3"), sorted(registry), seed)["contact_center"]
+        path = write_synthetic_quarter(Path(tmp), int(rows / 0.6) + 1, Quarter.parse("2026Q3"), sorted(registry), seed)[
+            "contact_center"
+        ]
         size_mb = path.stat().st_size / 1e6
         start = time.perf_counter()
         bare = pd.read_csv(path, sep=";", dtype=str)
@@ -346,14 +504,28 @@ def run_intake(rows: int, seed: int = 11) -> dict[str, float]:
         outcome = apply_suite(staged, "contact_center", validation_parameters(registry))
         total = time.perf_counter() - start
         t_validate = total - t_read - t_stage
-        print(f"intake + validation of one {size_mb:,.0f} MB CSV, {n:,} rows "
-              f"(accepted {len(outcome.accepted):,}, quarantined {len(outcome.quarantine):,}):")
-        print(f"  read {t_read:.2f} s, type {t_stage:.2f} s, GE validation {t_validate:.2f} s -> "
-              f"{total:.2f} s, {n / total:,.0f} rows/s; bare pandas.read_csv {t_pandas:.2f} s "
-              f"(ratio {total / t_pandas:.1f}x); peak RSS {peak_rss_mb():,.0f} MB", flush=True)
-        print(f"  plus Great Expectations start-up {t_ge_start:.2f} s once per process "
-              f"(with it: {n / (total + t_ge_start):,.0f} rows/s)", flush=True)
-    return {"rows": n, "seconds": total, "ge_startup": t_ge_start, "pandas_seconds": t_pandas, "peak_rss_mb": peak_rss_mb()}
+        print(
+            f"intake + validation of one {size_mb:,.0f} MB CSV, {n:,} rows "
+            f"(accepted {len(outcome.accepted):,}, quarantined {len(outcome.quarantine):,}):"
+        )
+        print(
+            f"  read {t_read:.2f} s, type {t_stage:.2f} s, GE validation {t_validate:.2f} s -> "
+            f"{total:.2f} s, {n / total:,.0f} rows/s; bare pandas.read_csv {t_pandas:.2f} s "
+            f"(ratio {total / t_pandas:.1f}x); peak RSS {peak_rss_mb():,.0f} MB",
+            flush=True,
+        )
+        print(
+            f"  plus Great Expectations start-up {t_ge_start:.2f} s once per process "
+            f"(with it: {n / (total + t_ge_start):,.0f} rows/s)",
+            flush=True,
+        )
+    return {
+        "rows": n,
+        "seconds": total,
+        "ge_startup": t_ge_start,
+        "pandas_seconds": t_pandas,
+        "peak_rss_mb": peak_rss_mb(),
+    }
 
 
 def main() -> None:
@@ -361,9 +533,13 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--seed", type=int, default=11)
     parser.add_argument("--texts", type=int, default=1_000_000, help="comments for the text-analytics part")
-    parser.add_argument("--part", choices=["intake", "cycle", "text", "all"], default="all",
-                        help="intake: one CSV through read+type+GE; cycle: every data stage of a quarter; "
-                             "text: language, themes and sentiment of --texts comments")
+    parser.add_argument(
+        "--part",
+        choices=["intake", "cycle", "text", "all"],
+        default="all",
+        help="intake: one CSV through read+type+GE; cycle: every data stage of a quarter; "
+        "text: language, themes and sentiment of --texts comments",
+    )
     args = parser.parse_args()
     if args.part == "text":
         print(f"cxloop bench (text): {args.texts:,} comments")
@@ -371,8 +547,20 @@ def main() -> None:
         return
     if args.part == "all":
         # In a child process first, so that its peak RSS is its own.
-        subprocess.run([sys.executable, "-m", "tools.bench", "--part", "text", "--texts", str(args.texts),
-                        "--seed", str(args.seed)], check=True)
+        subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "tools.bench",
+                "--part",
+                "text",
+                "--texts",
+                str(args.texts),
+                "--seed",
+                str(args.seed),
+            ],
+            check=True,
+        )
     if args.part in ("intake", "all"):
         # First, so its peak RSS is its own.
         print(f"cxloop bench (intake): {args.rows:,} rows")

@@ -69,8 +69,14 @@ def build_panel(offices: int, quarters: int, measures: int, seed: int) -> tuple[
         outcome = f"kpi_{m:02d}"
         panel[outcome] = 60 + office_fx + quarter_fx + noise + lift
         post_lifts = [effect + growth * (t - s) for s in start_pos for t in range(s, quarters)]
-        specs.append(BenchMeasure(f"M-{m:02d}", outcome, {codes[o]: labels[s] for o, s in zip(scope, start_pos)},
-                                  float(np.mean(post_lifts)) if effect else 0.0))
+        specs.append(
+            BenchMeasure(
+                f"M-{m:02d}",
+                outcome,
+                {codes[o]: labels[s] for o, s in zip(scope, start_pos)},
+                float(np.mean(post_lifts)) if effect else 0.0,
+            )
+        )
     return panel, specs
 
 
@@ -80,8 +86,16 @@ def run(panel: pd.DataFrame, specs: list[BenchMeasure]) -> list[tuple[BenchMeasu
         distinct = set(spec.starts.values())
         start = spec.starts if len(distinct) > 1 else distinct.pop()
         t0 = time.perf_counter()
-        result = estimate_effect(panel, unit="office", period="quarter", outcome=spec.outcome,
-                                 treated_units=set(spec.starts), start_period=start, weights="n", target_change=3.0)
+        result = estimate_effect(
+            panel,
+            unit="office",
+            period="quarter",
+            outcome=spec.outcome,
+            treated_units=set(spec.starts),
+            start_period=start,
+            weights="n",
+            target_change=3.0,
+        )
         out.append((spec, result, time.perf_counter() - t0))
     return out
 
@@ -99,8 +113,11 @@ def main(argv: list[str] | None = None) -> None:
     t0 = time.perf_counter()
     panel, specs = build_panel(args.offices, args.quarters, args.measures, args.seed)
     built = time.perf_counter() - t0
-    print(f"effects bench: {args.offices:,} offices x {args.quarters} quarters ({len(panel):,} rows), "
-          f"{args.measures} measures, seed {args.seed}; panel built in {built:.2f} s", flush=True)
+    print(
+        f"effects bench: {args.offices:,} offices x {args.quarters} quarters ({len(panel):,} rows), "
+        f"{args.measures} measures, seed {args.seed}; panel built in {built:.2f} s",
+        flush=True,
+    )
     t0 = time.perf_counter()
     results = run(panel, specs)
     wall = time.perf_counter() - t0
@@ -109,11 +126,15 @@ def main(argv: list[str] | None = None) -> None:
         by_method.setdefault(r.method, []).append(secs)
     covered = sum(r.ci_low is not None and r.ci_low <= s.truth <= r.ci_high for s, r, _ in results)
     verdicts = pd.Series([r.verdict for _, r, _ in results]).value_counts().to_dict()
-    print(f"estimate_effect for {len(results)} measures: {wall:.2f} s wall, "
-          f"{wall / len(results) * 1000:.1f} ms per measure")
+    print(
+        f"estimate_effect for {len(results)} measures: {wall:.2f} s wall, "
+        f"{wall / len(results) * 1000:.1f} ms per measure"
+    )
     for method, secs in sorted(by_method.items()):
-        print(f"  {method:<28} {len(secs):>3} measures  mean {np.mean(secs) * 1000:7.1f} ms  "
-              f"max {max(secs) * 1000:7.1f} ms")
+        print(
+            f"  {method:<28} {len(secs):>3} measures  mean {np.mean(secs) * 1000:7.1f} ms  "
+            f"max {max(secs) * 1000:7.1f} ms"
+        )
     print(f"  95 % interval covers the planted effect: {covered}/{len(results)}; verdicts {verdicts}")
 
 

@@ -51,7 +51,7 @@ import statistics
 import tempfile
 import time
 from contextlib import contextmanager
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 REGIONS = 85
@@ -91,8 +91,11 @@ class Timer:
         yield info
         secs, cpu = time.perf_counter() - start, time.process_time() - cpu
         self.rows.append((name, info["note"], secs, peak_rss_mb()))
-        print(f"  {name:<34} {secs:>9.2f} s  (CPU {cpu:>8.2f} s, load {os.getloadavg()[0]:4.1f})  "
-              f"peak RSS {peak_rss_mb():>7,.0f} MB   {info['note']}", flush=True)
+        print(
+            f"  {name:<34} {secs:>9.2f} s  (CPU {cpu:>8.2f} s, load {os.getloadavg()[0]:4.1f})  "
+            f"peak RSS {peak_rss_mb():>7,.0f} MB   {info['note']}",
+            flush=True,
+        )
 
 
 # --------------------------------------------------------------------------- the synthetic country
@@ -105,8 +108,14 @@ def national_registry(regions: int = REGIONS, offices: int = OFFICES) -> list[di
     for r in range(1, regions + 1):
         code = f"{r:02d}"
         for k in range(1, base + (1 if r <= extra else 0) + 1):
-            rows.append({"office_code": f"{code}-{k:02d}", "office_name": f"ЦЗН № {k} (регион {code})",
-                         "region_code": code, "region_name": f"Регион {code}"})
+            rows.append(
+                {
+                    "office_code": f"{code}-{k:02d}",
+                    "office_name": f"ЦЗН № {k} (регион {code})",
+                    "region_code": code,
+                    "region_name": f"Регион {code}",
+                }
+            )
     return rows
 
 
@@ -141,7 +150,9 @@ def _ingest_folder(folder: Path, quarter: str, config) -> tuple[list, dict[str, 
     from tasks.validate.step import ingest_one_file
 
     reports = [ingest_one_file(item, config) for item in resolve_inputs([str(folder)], None, quarter)]
-    totals = {k: sum(getattr(r.summary, k) for r in reports) for k in ("received", "accepted", "quarantined", "duplicates")}
+    totals = {
+        k: sum(getattr(r.summary, k) for r in reports) for k in ("received", "accepted", "quarantined", "duplicates")
+    }
     totals["files"] = len(reports)
     totals["unreadable"] = sum(r.rejected for r in reports)
     return reports, totals
@@ -168,18 +179,24 @@ def _fan_out_flow():
 def _use_folder(folder: Path) -> None:
     """Point every setting at ``folder``. Set before the first settings are read: the pool's
     spawned workers inherit the environment and read the same database and configuration."""
-    os.environ.update({
-        "CXLOOP_DATABASE_URL": f"sqlite:///{folder / 'cxloop.db'}",
-        "CXLOOP_CONFIG_DIR": str(folder / "config"),
-        "CXLOOP_DATA_DIR": str(folder / "incoming"),
-        "CXLOOP_OUT_DIR": str(folder / "out"),
-    })
+    os.environ.update(
+        {
+            "CXLOOP_DATABASE_URL": f"sqlite:///{folder / 'cxloop.db'}",
+            "CXLOOP_CONFIG_DIR": str(folder / "config"),
+            "CXLOOP_DATA_DIR": str(folder / "incoming"),
+            "CXLOOP_OUT_DIR": str(folder / "out"),
+        }
+    )
     if not os.environ.get("PREFECT_API_URL"):
         os.environ.setdefault("PREFECT_HOME", str(folder / "prefect"))
         os.environ.setdefault("PREFECT_SERVER_ALLOW_EPHEMERAL_MODE", "true")
         os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120")
-    for name, value in {"PREFECT_SERVER_ANALYTICS_ENABLED": "false", "PREFECT_LOGGING_LEVEL": "WARNING",
-                        "GX_ANALYTICS_ENABLED": "false", "MPLBACKEND": "Agg"}.items():
+    for name, value in {
+        "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+        "PREFECT_LOGGING_LEVEL": "WARNING",
+        "GX_ANALYTICS_ENABLED": "false",
+        "MPLBACKEND": "Agg",
+    }.items():
         os.environ.setdefault(name, value)
 
 
@@ -192,8 +209,8 @@ def compare_reports(folder: Path, timer: Timer, limit: int | None = None) -> dic
     the cycle's runner; the time is measured inside the flow (the pool's start-up included,
     Prefect's embedded server start excluded). The PDFs are compared byte for byte."""
     from cxloop.config import get_config
-    from cxloop.settings import get_settings
     from cxloop.domain import report_scopes
+    from cxloop.settings import get_settings
     from models.db import dispose_engines, session_scope
     from tasks.reports.render import write_reports
 
@@ -211,28 +228,46 @@ def compare_reports(folder: Path, timer: Timer, limit: int | None = None) -> dic
                 serial.update(write_reports(session, QUARTER, config, folder / "serial", scopes=[scope], lang="ru"))
                 per_scope[scope] = time.perf_counter() - start
         regional = [v for k, v in per_scope.items() if k != "national"]
-        info["note"] = (f"national {per_scope['national']:.2f} s, a region {statistics.mean(regional):.2f} s on average "
-                        f"(min {min(regional):.2f}, max {max(regional):.2f}); national PDF "
-                        f"{serial['national'].path.stat().st_size / 1024:,.0f} KB") if regional else ""
+        info["note"] = (
+            (
+                f"national {per_scope['national']:.2f} s, a region {statistics.mean(regional):.2f} s on average "
+                f"(min {min(regional):.2f}, max {max(regional):.2f}); national PDF "
+                f"{serial['national'].path.stat().st_size / 1024:,.0f} KB"
+            )
+            if regional
+            else ""
+        )
     dispose_engines()
     serial_secs = sum(per_scope.values())
     serial_cpu = time.process_time() - serial_cpu
 
     workers = os.environ.get("PREFECT_TASKS_RUNNER_PROCESS_POOL_MAX_WORKERS") or str(os.cpu_count())
-    runner = f"Dask at {os.environ['CXLOOP_DASK_ADDRESS']}" if os.environ.get("CXLOOP_DASK_ADDRESS") else f"process pool, {workers} workers"
+    runner = (
+        f"Dask at {os.environ['CXLOOP_DASK_ADDRESS']}"
+        if os.environ.get("CXLOOP_DASK_ADDRESS")
+        else f"process pool, {workers} workers"
+    )
     national_reports = _fan_out_flow()
     workers_cpu = children_cpu_seconds()
     with timer.stage(f"reports fan-out ({len(scopes)}): flow run", runner) as info:
         result = national_reports(QUARTER, str(folder / "fanout"), scopes)
         workers_cpu = children_cpu_seconds() - workers_cpu  # the pool's workers, reaped at the end of the run
-        info["note"] += (f"; inside the flow {result['seconds']:.2f} s (pool start-up included); "
-                         f"workers' CPU {workers_cpu:.2f} s")
+        info["note"] += (
+            f"; inside the flow {result['seconds']:.2f} s (pool start-up included); workers' CPU {workers_cpu:.2f} s"
+        )
     fan_secs = result["seconds"]
     same = list(result["sha256"]) == scopes and all(result["sha256"][s] == serial[s].sha256 for s in scopes)
-    print(f"  fan-out PDFs byte-identical to serial: {same}; largest worker peak RSS {children_peak_rss_mb():,.0f} MB",
-          flush=True)
-    out = {"scopes": len(scopes), "serial": serial_secs, "fan_out": fan_secs, "serial_cpu": serial_cpu,
-           "workers_cpu": workers_cpu}
+    print(
+        f"  fan-out PDFs byte-identical to serial: {same}; largest worker peak RSS {children_peak_rss_mb():,.0f} MB",
+        flush=True,
+    )
+    out = {
+        "scopes": len(scopes),
+        "serial": serial_secs,
+        "fan_out": fan_secs,
+        "serial_cpu": serial_cpu,
+        "workers_cpu": workers_cpu,
+    }
     if len(scopes) < len(every) and regional:
         # Every region costs about the same (each loads the whole quarter: see the notes), so
         # the serial total is national + regions x the sampled mean; the fan-out keeps the
@@ -261,50 +296,70 @@ def _print_reports(f: dict[str, float], data_stages: float | None = None) -> Non
     if data_stages is not None:
         print(f"  data stages (ingest … register export) {data_stages:9.2f} s", flush=True)
     print(f"  reports serial, {f['scopes']} scopes{'':<10} {f['serial']:9.2f} s", flush=True)
-    print(f"  reports fan-out, {f['scopes']} scopes{'':<9} {f['fan_out']:9.2f} s  (speed-up {f['serial'] / f['fan_out']:.2f}x)",
-          flush=True)
-    print(f"  CPU: serial {f['serial_cpu']:.2f} s in this process; fan-out {f['workers_cpu']:.2f} s in the workers "
-          f"(their start-up included); a fan-out wall time well above workers' CPU / workers means "
-          f"start-up, an uneven last task or other load on the machine", flush=True)
+    print(
+        f"  reports fan-out, {f['scopes']} scopes{'':<9} {f['fan_out']:9.2f} s  (speed-up {f['serial'] / f['fan_out']:.2f}x)",
+        flush=True,
+    )
+    print(
+        f"  CPU: serial {f['serial_cpu']:.2f} s in this process; fan-out {f['workers_cpu']:.2f} s in the workers "
+        f"(their start-up included); a fan-out wall time well above workers' CPU / workers means "
+        f"start-up, an uneven last task or other load on the machine",
+        flush=True,
+    )
     serial, fan = f.get("serial_all_est", f["serial"]), f.get("fan_out_all_est", f["fan_out"])
     if "serial_all_est" in f:
         print(f"  all scopes, estimated: serial {serial:.0f} s, fan-out {fan:.0f} s", flush=True)
     if data_stages is not None:
-        print(f"  cycle with serial reports{' (est.)' if 'serial_all_est' in f else ''}: {data_stages + serial:9.0f} s; "
-              f"with fan-out: {data_stages + fan:9.0f} s", flush=True)
+        print(
+            f"  cycle with serial reports{' (est.)' if 'serial_all_est' in f else ''}: {data_stages + serial:9.0f} s; "
+            f"with fan-out: {data_stages + fan:9.0f} s",
+            flush=True,
+        )
 
 
-def run(rows: int, seed: int, history_scale: float, keep: Path | None, regions: int = REGIONS,
-        offices: int = OFFICES, report_limit: int | None = None) -> None:
+def run(
+    rows: int,
+    seed: int,
+    history_scale: float,
+    keep: Path | None,
+    regions: int = REGIONS,
+    offices: int = OFFICES,
+    report_limit: int | None = None,
+) -> None:
     tmp = Path(tempfile.mkdtemp(prefix="cxloop-national-", dir=keep))
     _use_folder(tmp)
 
     from cxloop.config import get_config
     from cxloop.quarters import Quarter
     from cxloop.settings import get_settings
+    from demo.generate import generate_demo_data
+    from demo.seed_measures import seed_measures
     from models.db import dispose_engines, one_transaction, session_scope, upgrade
+    from tasks.collect.offices import merge_offices
     from tasks.effects.step import evaluate_effects
     from tasks.insight.step import detect_pain_points, measure_star
     from tasks.measures.step import export_register, propose_measures
     from tasks.text.step import find_emerging_topics
-    from demo.generate import generate_demo_data
-    from demo.seed_measures import seed_measures
     from tasks.validate.datadocs import build_data_docs
-    from tasks.collect.offices import merge_offices
 
     timer = Timer()
     settings = get_settings()
     settings.ensure_dirs()
     write_config(settings.config_dir, regions, offices)
     config = get_config(settings.config_dir)
-    print(f"cxloop national bench: {len(config.regions)} regions, {len(config.offices):,} offices, target {rows:,} rows "
-          f"in {QUARTER}; folder {tmp}", flush=True)
+    print(
+        f"cxloop national bench: {len(config.regions)} regions, {len(config.offices):,} offices, target {rows:,} rows "
+        f"in {QUARTER}; folder {tmp}",
+        flush=True,
+    )
 
     print("set-up (not part of the cycle):", flush=True)
     per_office = rows_per_office_at_scale_one(config.offices, seed)
     scale = rows / (per_office * len(config.offices))
     with timer.stage("generate files", f"demo generator at scale {scale:.2f}") as info:
-        main = generate_demo_data(settings.data_dir, [Quarter.parse(QUARTER)], seed=seed, offices=config.offices, scale=scale)
+        main = generate_demo_data(
+            settings.data_dir, [Quarter.parse(QUARTER)], seed=seed, offices=config.offices, scale=scale
+        )
         written = sum(f["rows_written"] for f in main.files)
         size = sum((settings.data_dir / f["path"]).stat().st_size for f in main.files) / 1e6
         info["note"] += f"; {len(main.files)} files, {written:,} rows, {size:,.0f} MB"
@@ -314,8 +369,13 @@ def run(rows: int, seed: int, history_scale: float, keep: Path | None, regions: 
     if history_scale > 0:
         hist_dir = tmp / "history"
         with timer.stage("generate history", f"{', '.join(HISTORY)} at scale {scale * history_scale:.2f}") as info:
-            history = generate_demo_data(hist_dir, [Quarter.parse(q) for q in (*HISTORY, QUARTER)], seed=seed,
-                                         offices=config.offices, scale=scale * history_scale)
+            history = generate_demo_data(
+                hist_dir,
+                [Quarter.parse(q) for q in (*HISTORY, QUARTER)],
+                seed=seed,
+                offices=config.offices,
+                scale=scale * history_scale,
+            )
             info["note"] += f"; {sum(f['rows_written'] for f in history.files if f['quarter'] != QUARTER):,} rows"
         with session_scope() as session:
             seed_measures(session, history.seeded_measures)
@@ -331,11 +391,13 @@ def run(rows: int, seed: int, history_scale: float, keep: Path | None, regions: 
     cycle_start = time.perf_counter()
     with timer.stage("ingest files (GE, redaction, text)") as info:
         file_reports, totals = _ingest_folder(settings.data_dir / QUARTER, QUARTER, config)
-        info["note"] = (f"{totals['files']} files: {totals['received']:,} received = {totals['accepted']:,} accepted + "
-                        f"{totals['quarantined']:,} quarantined + {totals['duplicates']:,} duplicates; "
-                        f"{totals['unreadable']} unreadable")
+        info["note"] = (
+            f"{totals['files']} files: {totals['received']:,} received = {totals['accepted']:,} accepted + "
+            f"{totals['quarantined']:,} quarantined + {totals['duplicates']:,} duplicates; "
+            f"{totals['unreadable']} unreadable"
+        )
     with timer.stage("GE Data Docs"):
-        build_data_docs(file_reports, settings.out_dir / "data_docs", QUARTER, datetime.now(timezone.utc))
+        build_data_docs(file_reports, settings.out_dir / "data_docs", QUARTER, datetime.now(UTC))
     del file_reports
     # As the cycle does: the quarter's results in one transaction (models.db.one_transaction).
     with one_transaction():
@@ -347,8 +409,10 @@ def run(rows: int, seed: int, history_scale: float, keep: Path | None, regions: 
             info["note"] = f"{len(propose_measures(QUARTER, config))} proposed"
         with timer.stage("effects") as info:
             effects = evaluate_effects(QUARTER, config)
-            info["note"] = f"{len(effects)} evaluation(s): " + ", ".join(
-                f"{e['measure_code']} {e['method']} {e['verdict']}" for e in effects)[:120]
+            info["note"] = (
+                f"{len(effects)} evaluation(s): "
+                + ", ".join(f"{e['measure_code']} {e['method']} {e['verdict']}" for e in effects)[:120]
+            )
     with timer.stage("emerging topics") as info:
         info["note"] = f"{len(find_emerging_topics(QUARTER)['topics'])} candidate themes"
     with timer.stage("register export"):
@@ -369,15 +433,28 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=1_000_000, help="feedback rows in the measured quarter")
     parser.add_argument("--seed", type=int, default=7)
-    parser.add_argument("--history-scale", type=float, default=0.25,
-                        help="volume of the two earlier quarters relative to the measured one (0: none)")
+    parser.add_argument(
+        "--history-scale",
+        type=float,
+        default=0.25,
+        help="volume of the two earlier quarters relative to the measured one (0: none)",
+    )
     parser.add_argument("--regions", type=int, default=REGIONS, help="regions of the synthetic registry")
     parser.add_argument("--offices", type=int, default=OFFICES, help="offices of the synthetic registry")
-    parser.add_argument("--report-scopes", type=int, default=None,
-                        help="render national + the first N-1 regions only, and extrapolate to all")
+    parser.add_argument(
+        "--report-scopes",
+        type=int,
+        default=None,
+        help="render national + the first N-1 regions only, and extrapolate to all",
+    )
     parser.add_argument("--keep", type=Path, default=None, help="keep the run's folder under this directory")
-    parser.add_argument("--reports-only", type=Path, default=None, metavar="FOLDER",
-                        help="only compare the reports, on a folder an earlier --keep run left")
+    parser.add_argument(
+        "--reports-only",
+        type=Path,
+        default=None,
+        metavar="FOLDER",
+        help="only compare the reports, on a folder an earlier --keep run left",
+    )
     args = parser.parse_args()
     if args.report_scopes is not None and args.report_scopes < 2:
         parser.error("--report-scopes needs at least 2 (national and one region)")

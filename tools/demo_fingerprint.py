@@ -27,8 +27,18 @@ from pathlib import Path
 from pypdf import PdfReader
 
 # Columns that hold the wall-clock time of the run, not a result of the input.
-WALL_CLOCK = {"ingested_at", "created_at", "updated_at", "acquired_at", "heartbeat_at", "sent_at", "released_at",
-              "evaluated_at", "attempted_at", "at"}
+WALL_CLOCK = {
+    "ingested_at",
+    "created_at",
+    "updated_at",
+    "acquired_at",
+    "heartbeat_at",
+    "sent_at",
+    "released_at",
+    "evaluated_at",
+    "attempted_at",
+    "at",
+}
 # Headers of an e-mail that change with every run (when it was written, its id, MIME boundaries).
 _RUN_HEADERS = re.compile(rb"^(Date|Message-ID|Message-Id): .*$", re.MULTILINE)
 _BOUNDARY = re.compile(rb"={15}\d+==")
@@ -69,8 +79,13 @@ def dump_outputs(out_dir: Path, out: Path) -> None:
             from openpyxl import load_workbook
 
             wb = load_workbook(path, read_only=True)
-            lines = [f"[{ws.title}]\n" + "\n".join(json.dumps(list(r), ensure_ascii=False, default=str)
-                                                   for r in ws.iter_rows(values_only=True)) for ws in wb.worksheets]
+            lines = [
+                f"[{ws.title}]\n"
+                + "\n".join(
+                    json.dumps(list(r), ensure_ascii=False, default=str) for r in ws.iter_rows(values_only=True)
+                )
+                for ws in wb.worksheets
+            ]
             (out / f"out_{rel}.txt").write_text("\n".join(lines), encoding="utf-8")
         else:
             (out / f"out_{rel}.sha256").write_text(hashlib.sha256(path.read_bytes()).hexdigest() + "\n")

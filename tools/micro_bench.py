@@ -1,8 +1,8 @@
 """Micro-benchmarks of single stages, printing throughput (not run by the tests):
 
-    python -m tools.micro_bench analyser [n]          # texts/s of the text analyser (default 100,000)
-    python -m tools.micro_bench topics [n]            # emerging topics over n candidate texts (50,000)
-    python -m tools.micro_bench drivers [offices] [per_cell]  # key drivers by office (2,400 x 400)
+python -m tools.micro_bench analyser [n]          # texts/s of the text analyser (default 100,000)
+python -m tools.micro_bench topics [n]            # emerging topics over n candidate texts (50,000)
+python -m tools.micro_bench drivers [offices] [per_cell]  # key drivers by office (2,400 x 400)
 """
 
 from __future__ import annotations
@@ -61,6 +61,7 @@ def bench_analyser(argv: list[str]) -> None:
     dt = time.perf_counter() - t0
     print(f"{n} repeated texts in {dt:.2f} s: {n / dt:,.0f} texts/s")
 
+
 def bench_topics(argv: list[str]) -> None:
     """Throughput of :func:`tasks.text.topics.emerging_topics` on planted subjects among noise."""
     n = int(argv[0]) if len(argv) > 0 else 50_000
@@ -68,19 +69,34 @@ def bench_topics(argv: list[str]) -> None:
     # Planted subjects (first clause names it, a second clause varies) and noise made of
     # pseudo-words from a vocabulary that grows with n, so that noise stays noise.
     planted = {
-        "ru": (["парковка всегда забита", "возле здания нет парковки", "парковку закрыли на ремонт",
-                "на парковке нет мест", "до парковки далеко идти"],
-               ["машину оставить негде", "опоздал на приём", "получил штраф", "кружил полчаса", "дворы заставлены"]),
-        "fi": (["pysäköinti on aina täynnä", "pysäköintiä ei ole asiakkaille", "pysäköinti on maksullista"],
-               ["myöhästyin tapaamisesta", "sain sakon", "autolle ei löytynyt paikkaa"]),
-        "en": (["the wifi does not work", "no wifi in the waiting area", "nobody knows the wifi password"],
-               ["could not check my email", "had to come back the next day", "my phone had no signal"]),
+        "ru": (
+            [
+                "парковка всегда забита",
+                "возле здания нет парковки",
+                "парковку закрыли на ремонт",
+                "на парковке нет мест",
+                "до парковки далеко идти",
+            ],
+            ["машину оставить негде", "опоздал на приём", "получил штраф", "кружил полчаса", "дворы заставлены"],
+        ),
+        "fi": (
+            ["pysäköinti on aina täynnä", "pysäköintiä ei ole asiakkaille", "pysäköinti on maksullista"],
+            ["myöhästyin tapaamisesta", "sain sakon", "autolle ei löytynyt paikkaa"],
+        ),
+        "en": (
+            ["the wifi does not work", "no wifi in the waiting area", "nobody knows the wifi password"],
+            ["could not check my email", "had to come back the next day", "my phone had no signal"],
+        ),
     }
-    syllables = {"ru": "ба ве ги до ку ла ме ни по ру са те фи хо цу ча ша ю кра сто мли зве про гру".split(),
-                 "fi": "ka ve ri to su la me ni po ru sa te fi ho ju ta lo mi ne pa ko ä ö".split(),
-                 "en": "ka ve ri to su la me ni po ru sa te fi ho ju ta lo mi ne pa ko th sh".split()}
-    vocab = {lang: sorted({"".join(rng.choice(syl) for _ in range(rng.randint(3, 5))) for _ in range(size)})
-             for (lang, syl), size in zip(syllables.items(), (12_000, 4_000, 4_000))}
+    syllables = {
+        "ru": "ба ве ги до ку ла ме ни по ру са те фи хо цу ча ша ю кра сто мли зве про гру".split(),
+        "fi": "ka ve ri to su la me ni po ru sa te fi ho ju ta lo mi ne pa ko ä ö".split(),
+        "en": "ka ve ri to su la me ni po ru sa te fi ho ju ta lo mi ne pa ko th sh".split(),
+    }
+    vocab = {
+        lang: sorted({"".join(rng.choice(syl) for _ in range(rng.randint(3, 5))) for _ in range(size)})
+        for (lang, syl), size in zip(syllables.items(), (12_000, 4_000, 4_000))
+    }
     rows = []
     for i in range(n):
         lang = rng.choices(["ru", "fi", "en"], weights=[6, 2, 2])[0]
@@ -90,17 +106,31 @@ def bench_topics(argv: list[str]) -> None:
         else:
             text = " ".join(rng.sample(vocab[lang], 5))
         office = rng.choice(["52-01", "52-02", "66-01", "77-01"])
-        rows.append({"id": i, "office_code": office, "region_code": office[:2], "text": text, "language": lang,
-                     "sentiment": -0.5, "themes": "", "rating": None, "scale": None})
+        rows.append(
+            {
+                "id": i,
+                "office_code": office,
+                "region_code": office[:2],
+                "text": text,
+                "language": lang,
+                "sentiment": -0.5,
+                "themes": "",
+                "rating": None,
+                "scale": None,
+            }
+        )
     frame = pd.DataFrame(rows)
     emerging_topics(frame.head(2_000))  # imports and first-call set-up outside the clock
     t0 = time.perf_counter()
     found = emerging_topics(frame)
     dt = time.perf_counter() - t0
-    print(f"{n:,} candidate texts ({frame['text'].nunique():,} distinct) in {dt:.2f} s: {n / dt:,.0f} texts/s; "
-          f"{len(found)} topics")
+    print(
+        f"{n:,} candidate texts ({frame['text'].nunique():,} distinct) in {dt:.2f} s: {n / dt:,.0f} texts/s; "
+        f"{len(found)} topics"
+    )
     for t in found:
         print(f"  {t.language} {t.size:>7,} {t.share_negative_unthemed:6.1%}  {', '.join(t.top_terms)}")
+
 
 def synthetic_answers(offices: int, per_cell: int, seed: int = 7) -> pd.DataFrame:
     """Survey answers for the benchmark: ``offices`` x 2 client types x ``per_cell``
@@ -127,6 +157,7 @@ def synthetic_answers(offices: int, per_cell: int, seed: int = 7) -> pd.DataFram
     frame["overall"] = overall
     return pd.DataFrame(frame)
 
+
 def bench_drivers(argv: list[str]) -> None:
     """Time of :func:`tasks.insight.drivers.key_drivers` by office on synthetic answers."""
     offices = int(argv[0]) if len(argv) > 0 else 2400
@@ -142,6 +173,7 @@ def bench_drivers(argv: list[str]) -> None:
     )
     top = result[result["client_type"] == "all"].groupby("ray")["importance"].mean().sort_values(ascending=False)
     print("mean importance over offices (all clients): " + ", ".join(f"{r} {v:.2f}" for r, v in top.items()))
+
 
 BENCHES = {"analyser": bench_analyser, "topics": bench_topics, "drivers": bench_drivers}
 

@@ -51,8 +51,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from tasks.validate.redaction import redact
 from tasks.text.analyser import analyse as _text_analyse
+from tasks.validate.redaction import redact
 
 __all__ = [
     "DEFAULT_PATH",
@@ -123,6 +123,7 @@ class EvalItem:
 
 
 # ------------------------------------------------------------------------ the set
+
 
 def split_for(item_id: str) -> str:
     """The split of an item, from its id alone: ``dev`` when the id's number is 1 or 3 mod 5.
@@ -230,6 +231,7 @@ def load_eval_set(path: Path | str | None = None, *, theme_ids: Iterable[str] | 
 
 # ----------------------------------------------------------------------- metrics
 
+
 def sentiment_class(score: float, band: float = NEUTRAL_BAND) -> str:
     """negative / neutral / positive for a score in [-1, 1]: ``|score| < band`` is neutral."""
     if score <= -band:
@@ -274,8 +276,14 @@ class ThemeScore:
 
     def to_dict(self) -> dict[str, Any]:
         return {
-            "precision": self.precision, "recall": self.recall, "f1": self.f1,
-            "support": self.support, "predicted": self.predicted, "tp": self.tp, "fp": self.fp, "fn": self.fn,
+            "precision": self.precision,
+            "recall": self.recall,
+            "f1": self.f1,
+            "support": self.support,
+            "predicted": self.predicted,
+            "tp": self.tp,
+            "fp": self.fp,
+            "fn": self.fn,
         }
 
 
@@ -339,11 +347,18 @@ class EvalError:
 
     def to_dict(self) -> dict[str, Any]:
         return {
-            "id": self.id, "lang": self.lang, "text": self.text,
+            "id": self.id,
+            "lang": self.lang,
+            "text": self.text,
             "gold": {"themes": self.gold_themes, "sentiment": self.gold_sentiment, "lang": self.lang},
-            "predicted": {"themes": self.predicted_themes, "sentiment": self.predicted_sentiment,
-                          "score": self.score, "lang": self.predicted_lang},
-            "missing_themes": self.missing_themes, "extra_themes": self.extra_themes,
+            "predicted": {
+                "themes": self.predicted_themes,
+                "sentiment": self.predicted_sentiment,
+                "score": self.score,
+                "lang": self.predicted_lang,
+            },
+            "missing_themes": self.missing_themes,
+            "extra_themes": self.extra_themes,
         }
 
 
@@ -361,8 +376,10 @@ class EvalReport:
             "neutral_band": self.neutral_band,
             "targets": {
                 "macro_f1": {"target": TARGET_MACRO_F1, "met": self.overall.macro_f1 >= TARGET_MACRO_F1},
-                "sentiment_accuracy": {"target": TARGET_SENTIMENT_ACCURACY,
-                                       "met": self.overall.sentiment_accuracy >= TARGET_SENTIMENT_ACCURACY},
+                "sentiment_accuracy": {
+                    "target": TARGET_SENTIMENT_ACCURACY,
+                    "met": self.overall.sentiment_accuracy >= TARGET_SENTIMENT_ACCURACY,
+                },
             },
             "overall": self.overall.to_dict(),
             "by_language": {lang: s.to_dict() for lang, s in self.by_language.items()},
@@ -384,7 +401,7 @@ def _scores(pairs: Sequence[tuple[EvalItem, _Prediction]], theme_ids: Sequence[s
             if t not in universe:
                 universe.append(t)
     per_theme = {t: ThemeScore(t) for t in universe}
-    confusion = {g: {p: 0 for p in SENTIMENT_LABELS} for g in SENTIMENT_LABELS}
+    confusion = {g: dict.fromkeys(SENTIMENT_LABELS, 0) for g in SENTIMENT_LABELS}
     sent_ok = lang_ok = bin_n = bin_ok = 0
     for item, pred in pairs:
         for t in item.themes | pred.themes:
@@ -445,9 +462,7 @@ def evaluate(
     results = list(analyse([it.text for it in items]))
     if len(results) != len(items):
         raise ValueError(f"analyse returned {len(results)} results for {len(items)} texts")
-    preds = [
-        _Prediction(r.language, frozenset(r.themes or ()), float(r.sentiment or 0.0)) for r in results
-    ]
+    preds = [_Prediction(r.language, frozenset(r.themes or ()), float(r.sentiment or 0.0)) for r in results]
     pairs = list(zip(items, preds))
     overall = _scores(pairs, theme_ids, neutral_band)
     by_language = {
@@ -462,21 +477,24 @@ def evaluate(
         cls = sentiment_class(pred.score, neutral_band)
         if item.themes == pred.themes and cls == item.sentiment and pred.lang == item.lang:
             continue
-        errors.append(EvalError(
-            id=item.id,
-            lang=item.lang,
-            text=redact(item.text) or "",
-            gold_themes=sorted(item.themes),
-            predicted_themes=sorted(pred.themes),
-            gold_sentiment=item.sentiment,
-            predicted_sentiment=cls,
-            score=pred.score,
-            predicted_lang=pred.lang,
-        ))
+        errors.append(
+            EvalError(
+                id=item.id,
+                lang=item.lang,
+                text=redact(item.text) or "",
+                gold_themes=sorted(item.themes),
+                predicted_themes=sorted(pred.themes),
+                gold_sentiment=item.sentiment,
+                predicted_sentiment=cls,
+                score=pred.score,
+                predicted_lang=pred.lang,
+            )
+        )
     return EvalReport(overall=overall, by_language=by_language, errors=errors, neutral_band=neutral_band)
 
 
 # -------------------------------------------------------------------------- output
+
 
 def _met(value: float, target: float) -> str:
     return f"target >= {target:.2f}: {'met' if value >= target else 'NOT met'}"
@@ -495,22 +513,33 @@ def format_report(name: str, items: Sequence[EvalItem], report: EvalReport) -> s
             out.append(f"{t:<26} {ts.precision:6.2f} {ts.recall:6.2f} {ts.f1:6.2f} {ts.support:8d} {ts.predicted:10d}")
     out.append("")
     excl = f"; left out (no support, no predictions): {', '.join(s.excluded_themes)}" if s.excluded_themes else ""
-    out.append(f"theme macro-F1 over {len(s.macro_themes)} themes: {s.macro_f1:.3f}   "
-               f"{_met(s.macro_f1, TARGET_MACRO_F1)}{excl}")
+    out.append(
+        f"theme macro-F1 over {len(s.macro_themes)} themes: {s.macro_f1:.3f}   "
+        f"{_met(s.macro_f1, TARGET_MACRO_F1)}{excl}"
+    )
     out.append(f"theme micro P/R/F1: {s.micro_precision:.3f} / {s.micro_recall:.3f} / {s.micro_f1:.3f}")
-    out.append(f"sentiment accuracy (3 classes, |s| < {report.neutral_band:g} neutral): "
-               f"{s.sentiment_accuracy:.3f}   {_met(s.sentiment_accuracy, TARGET_SENTIMENT_ACCURACY)}")
+    out.append(
+        f"sentiment accuracy (3 classes, |s| < {report.neutral_band:g} neutral): "
+        f"{s.sentiment_accuracy:.3f}   {_met(s.sentiment_accuracy, TARGET_SENTIMENT_ACCURACY)}"
+    )
     out.append(f"sentiment binary accuracy (sign of s, {s.binary_n} non-neutral gold texts): {s.binary_accuracy:.3f}")
     out.append(f"language accuracy: {s.language_accuracy:.3f}")
-    out.append("sentiment confusion (rows gold, columns predicted): "
-               + "; ".join(f"{g}: " + " ".join(f"{s.sentiment_confusion[g][p]}" for p in SENTIMENT_LABELS)
-                           for g in SENTIMENT_LABELS)
-               + f"  [{'/'.join(SENTIMENT_LABELS)}]")
+    out.append(
+        "sentiment confusion (rows gold, columns predicted): "
+        + "; ".join(
+            f"{g}: " + " ".join(f"{s.sentiment_confusion[g][p]}" for p in SENTIMENT_LABELS) for g in SENTIMENT_LABELS
+        )
+        + f"  [{'/'.join(SENTIMENT_LABELS)}]"
+    )
     out.append("")
-    out.append(f"{'language':<9} {'n':>4} {'macro-F1':>9} {'micro-F1':>9} {'sent.acc':>9} {'binary':>7} {'lang.acc':>9}")
+    out.append(
+        f"{'language':<9} {'n':>4} {'macro-F1':>9} {'micro-F1':>9} {'sent.acc':>9} {'binary':>7} {'lang.acc':>9}"
+    )
     for lang, ls in report.by_language.items():
-        out.append(f"{lang:<9} {ls.n:4d} {ls.macro_f1:9.3f} {ls.micro_f1:9.3f} {ls.sentiment_accuracy:9.3f} "
-                   f"{ls.binary_accuracy:7.3f} {ls.language_accuracy:9.3f}")
+        out.append(
+            f"{lang:<9} {ls.n:4d} {ls.macro_f1:9.3f} {ls.micro_f1:9.3f} {ls.sentiment_accuracy:9.3f} "
+            f"{ls.binary_accuracy:7.3f} {ls.language_accuracy:9.3f}"
+        )
     return "\n".join(out)
 
 
@@ -536,8 +565,12 @@ def format_errors(errors: Sequence[EvalError]) -> str:
 def main(argv: Sequence[str] | None = None) -> int:
     """Print the evaluation for dev, test and all (or one ``--split``); always returns 0."""
     parser = argparse.ArgumentParser(prog="python -m tools.text_eval", description=__doc__.splitlines()[0])
-    parser.add_argument("--split", choices=["dev", "test", "all"], default=None,
-                        help="evaluate one split only (default: dev, test and all)")
+    parser.add_argument(
+        "--split",
+        choices=["dev", "test", "all"],
+        default=None,
+        help="evaluate one split only (default: dev, test and all)",
+    )
     parser.add_argument("--path", type=Path, default=DEFAULT_PATH, help="the labelled set (JSON lines)")
     parser.add_argument("--json", action="store_true", help="print the figures as one JSON document")
     parser.add_argument("--errors", action="store_true", help="also list the dev split's errors (texts redacted)")

@@ -34,7 +34,9 @@ from cxloop.cli.deploy import serve, server  # noqa: E402
 from cxloop.cli.measures import measures_app, offices_app  # noqa: E402
 from cxloop.cli.reports import deliveries_app, report  # noqa: E402
 
-app = typer.Typer(help="cxloop: closed-loop client-experience management for employment services.", no_args_is_help=True)
+app = typer.Typer(
+    help="cxloop: closed-loop client-experience management for employment services.", no_args_is_help=True
+)
 
 # Top-level commands, in the order `cxloop --help` lists them.
 app.command()(demo)

@@ -5,8 +5,6 @@ and tables that wrap. The command groups (data, measures, reports, deploy) impor
 
 from __future__ import annotations
 
-from typing import Optional
-
 import typer
 from rich.console import Console
 from rich.markup import escape
@@ -16,7 +14,7 @@ console = Console(soft_wrap=True)  # paths and error messages must not be broken
 err_console = Console(stderr=True, soft_wrap=True)  # errors: stdout stays clean for --json
 
 
-def quarter_option(value: Optional[str]) -> Optional[str]:
+def quarter_option(value: str | None) -> str | None:
     if value is None:
         return None
     from cxloop.quarters import Quarter

@@ -5,8 +5,8 @@ commands call the flows; the quarantine views read the database directly.
 
 from __future__ import annotations
 
+from datetime import UTC
 from pathlib import Path
-from typing import Optional
 
 import typer
 from rich.markup import escape
@@ -27,8 +27,10 @@ def print_cycle(summary: dict) -> None:
         f"duplicates {t['duplicates']}  ({t['files']} files){'' if ok else '  [red]IDENTITY BROKEN[/red]'}"
     )
     if t.get("unreadable_files"):
-        console.print(f"[red]{t['unreadable_files']} file(s) unreadable[/red]: " + "; ".join(
-            f["error"] for f in summary["files"] if f["status"] == "unreadable"))
+        console.print(
+            f"[red]{t['unreadable_files']} file(s) unreadable[/red]: "
+            + "; ".join(f["error"] for f in summary["files"] if f["status"] == "unreadable")
+        )
     table = Table("unit", "citizens", "employers", "composite", box=None)
     for unit, vals in summary["index"].items():
         table.add_row(unit, vals.get("citizen", "—"), vals.get("employer", "—"), vals.get("composite", "—"))
@@ -37,7 +39,9 @@ def print_cycle(summary: dict) -> None:
     console.print(f"measures proposed: {len(summary['measures_proposed'])}  " + " ".join(summary["measures_proposed"]))
     console.print(f"effects evaluated: {len(summary['effects'])}")
     for e in summary["effects"]:
-        console.print(f"  {e['measure']}: {e['verdict']} ({e['method']}: {e['estimate']} [{e['ci_low']}; {e['ci_high']}])")
+        console.print(
+            f"  {e['measure']}: {e['verdict']} ({e['method']}: {e['estimate']} [{e['ci_low']}; {e['ci_high']}])"
+        )
     console.print(f"files written: {len(summary['reports'])} PDF, register {Path(summary['register']['xlsx']).name}")
     if summary.get("delivery"):
         d = summary["delivery"]
@@ -51,7 +55,10 @@ def _where(out_dir: Path) -> None:
     console.rule("[bold]Where to look")
     console.print(f"reports:         {(out_dir / 'reports').resolve()}")
     console.print(f"register export: {(out_dir / 'register').resolve()}")
-    console.print(f"outbox:          {(out_dir / 'outbox').resolve()}" + ("" if not s.smtp_host else f"  (SMTP {s.smtp_host} is set: mail was sent there)"))
+    console.print(
+        f"outbox:          {(out_dir / 'outbox').resolve()}"
+        + ("" if not s.smtp_host else f"  (SMTP {s.smtp_host} is set: mail was sent there)")
+    )
     console.print(f"database:        {s.database_url}")
 
 
@@ -59,7 +66,7 @@ def demo(
     seed: int = typer.Option(7, help="random seed: same seed and --until give byte-identical files"),
     quarters: int = typer.Option(4, min=2, help="how many quarters to generate and run"),
     until: str = typer.Option("2026Q3", help="last quarter, YYYYQn"),
-    regions: Optional[str] = typer.Option(None, help="comma-separated region codes (default: all in config/offices.csv)"),
+    regions: str | None = typer.Option(None, help="comma-separated region codes (default: all in config/offices.csv)"),
     send: bool = typer.Option(True, help="e-mail the reports (outbox .eml files without SMTP settings)"),
     scale: float = typer.Option(1.0, help="multiply the demo volumes"),
 ) -> None:
@@ -69,23 +76,26 @@ def demo(
 
     until = quarter_option(until)
     region_list = [r.strip() for r in regions.split(",")] if regions else None
-    console.print(f"cxloop demo: seed {seed}, {quarters} quarters until {until}; Prefect runs embedded (first start takes ~15 s)")
-    summaries = demo_flow(seed=seed, quarters=quarters, until=until, regions=region_list, send_reports=send, scale=scale)
+    console.print(
+        f"cxloop demo: seed {seed}, {quarters} quarters until {until}; Prefect runs embedded (first start takes ~15 s)"
+    )
+    summaries = demo_flow(
+        seed=seed, quarters=quarters, until=until, regions=region_list, send_reports=send, scale=scale
+    )
     for s in summaries:
         print_cycle(s)
     _where(get_settings().out_dir)
 
 
 def cycle(
-    quarter: Optional[str] = typer.Option(None, help="YYYYQn (default: the last complete quarter)"),
+    quarter: str | None = typer.Option(None, help="YYYYQn (default: the last complete quarter)"),
     send: bool = typer.Option(True, help="e-mail the reports"),
     lang: str = typer.Option("ru", help="report language"),
 ) -> None:
     """Run the quarterly cycle for one quarter on the files in the drop folder."""
     from cxloop.settings import get_settings
-    from flows.quarterly_cycle import quarterly_cycle
-
     from flows.locks import QuarterLocked
+    from flows.quarterly_cycle import quarterly_cycle
 
     try:
         summary = quarterly_cycle(quarter=quarter_option(quarter), send_reports=send, lang=lang)
@@ -97,9 +107,13 @@ def cycle(
 
 
 def ingest(
-    paths: list[str] = typer.Argument(..., help="files, folders or globs; a folder or glob takes every readable file in it"),
-    channel: Optional[str] = typer.Option(None, help="channel of every file (default: from each file name)"),
-    quarter: Optional[str] = typer.Option(None, help="YYYYQn the files are accounted to (default: the folder name, else the last complete quarter)"),
+    paths: list[str] = typer.Argument(
+        ..., help="files, folders or globs; a folder or glob takes every readable file in it"
+    ),
+    channel: str | None = typer.Option(None, help="channel of every file (default: from each file name)"),
+    quarter: str | None = typer.Option(
+        None, help="YYYYQn the files are accounted to (default: the folder name, else the last complete quarter)"
+    ),
     as_json: bool = typer.Option(False, "--json", help="print one JSON object per file and nothing else"),
 ) -> None:
     """Ingest feedback files: read, validate, quarantine, store. Exit 2 when a file was rejected as a whole."""
@@ -127,15 +141,21 @@ def ingest(
     else:
         table = wrapping_table("file", "channel", "received", "accepted", "quarantined", "duplicates", "status")
         for f in summary["files"]:
-            table.add_row(escape(f["file"]), f["channel"] or "—", *(str(f[k]) for k in ("received", "accepted", "quarantined", "duplicates")),
-                          "[red]rejected[/red]" if f["rejected"] else f["status"])
+            table.add_row(
+                escape(f["file"]),
+                f["channel"] or "—",
+                *(str(f[k]) for k in ("received", "accepted", "quarantined", "duplicates")),
+                "[red]rejected[/red]" if f["rejected"] else f["status"],
+            )
         console.print(table)
         for rec in records:
             if rec["rejected"]:
                 console.print(f"[red]{escape(rec['error'])}[/red]", highlight=False)
         t = summary["totals"]
-        console.print(f"rows in {t['received']} = accepted {t['accepted']} + quarantined {t['quarantined']} + duplicates {t['duplicates']}"
-                      f"  ({t['files']} files, {t['rejected_files']} rejected)")
+        console.print(
+            f"rows in {t['received']} = accepted {t['accepted']} + quarantined {t['quarantined']} + duplicates {t['duplicates']}"
+            f"  ({t['files']} files, {t['rejected_files']} rejected)"
+        )
         if summary.get("data_docs"):
             console.print(escape(f"validation report (GE Data Docs): {summary['data_docs']}"), highlight=False)
     raise typer.Exit(2 if summary["totals"]["rejected_files"] else 0)
@@ -151,9 +171,9 @@ def _quarantine_db() -> None:
 
 @quarantine_app.command("list")
 def quarantine_list(
-    quarter: Optional[str] = typer.Option(None, help="YYYYQn"),
-    file: Optional[str] = typer.Option(None, "--file", help="the file as it was ingested"),
-    channel: Optional[str] = typer.Option(None, help="channel id"),
+    quarter: str | None = typer.Option(None, help="YYYYQn"),
+    file: str | None = typer.Option(None, "--file", help="the file as it was ingested"),
+    channel: str | None = typer.Option(None, help="channel id"),
     limit: int = typer.Option(50, min=1, help="show at most this many rows"),
     all_rows: bool = typer.Option(False, "--all", help="include rows already released for re-ingest"),
 ) -> None:
@@ -170,15 +190,17 @@ def quarantine_list(
     for r in rows:
         table.add_row(str(r["id"]), *(escape(str(r[k])) for k in ("file", "row", "field", "rule", "reason")))
     console.print(table)
-    console.print(f"{len(rows)} of {total} quarantined rows shown" + (" (use --limit to see more)" if total > len(rows) else ""))
+    console.print(
+        f"{len(rows)} of {total} quarantined rows shown" + (" (use --limit to see more)" if total > len(rows) else "")
+    )
 
 
 @quarantine_app.command("export")
 def quarantine_export(
     csv: Path = typer.Option(..., "--csv", help="write the CSV here (UTF-8 with BOM)"),
-    quarter: Optional[str] = typer.Option(None, help="YYYYQn"),
-    file: Optional[str] = typer.Option(None, "--file", help="the file as it was ingested"),
-    channel: Optional[str] = typer.Option(None, help="channel id"),
+    quarter: str | None = typer.Option(None, help="YYYYQn"),
+    file: str | None = typer.Option(None, "--file", help="the file as it was ingested"),
+    channel: str | None = typer.Option(None, help="channel id"),
 ) -> None:
     """Export quarantined rows as CSV; text a spreadsheet would run as a formula is neutralised."""
     from flows.ingest import export_quarantine
@@ -189,15 +211,15 @@ def quarantine_export(
 
 @quarantine_app.command("release")
 def quarantine_release(
-    file: Optional[str] = typer.Option(None, "--file", help="release the quarantined rows of this file"),
-    ids: Optional[list[int]] = typer.Option(None, "--id", help="release these quarantine ids (repeatable)"),
+    file: str | None = typer.Option(None, "--file", help="release the quarantined rows of this file"),
+    ids: list[int] | None = typer.Option(None, "--id", help="release these quarantine ids (repeatable)"),
 ) -> None:
     """Release quarantined rows for re-ingest once the source (or the registry) is fixed.
 
     Nothing is deleted: the rows are marked released and no longer listed; the next
     ingest of the file validates it again (even unchanged), counts the rows accepted
     before as duplicates and quarantines again whatever is still wrong."""
-    from datetime import datetime, timezone
+    from datetime import datetime
 
     from models.db import session_scope
     from tasks.collect.discovery import InputError
@@ -206,15 +228,25 @@ def quarantine_release(
     _quarantine_db()
     try:
         with session_scope() as session:
-            items = release_rows(session, datetime.now(timezone.utc), file, ids or ())
+            items = release_rows(session, datetime.now(UTC), file, ids or ())
     except InputError as exc:
         err_console.print(f"[red]{escape(str(exc))}[/red]", highlight=False)
         raise typer.Exit(2) from exc
     if not items:
-        err_console.print(escape("no quarantined rows match " + (f"file {file}" if file else "ids " + ", ".join(map(str, ids or ())))), highlight=False)
+        err_console.print(
+            escape(
+                "no quarantined rows match " + (f"file {file}" if file else "ids " + ", ".join(map(str, ids or ())))
+            ),
+            highlight=False,
+        )
         raise typer.Exit(2)
     for it in items:
-        console.print(escape(f"{it.path} ({it.quarter}, {it.channel}): {it.quarantined_rows} quarantined rows — {it.status}: {it.message}"), highlight=False)
+        console.print(
+            escape(
+                f"{it.path} ({it.quarter}, {it.channel}): {it.quarantined_rows} quarantined rows — {it.status}: {it.message}"
+            ),
+            highlight=False,
+        )
 
 
 @db_app.command("upgrade")

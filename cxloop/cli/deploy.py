@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Optional
 
 import typer
 from rich.markup import escape
@@ -25,8 +24,18 @@ from cxloop.cli.common import console, refuse
 _SCHEDULE_KEYS = ("cron", "interval", "rrule", "timezone", "anchor_date", "day_or", "active", "parameters", "slug")
 # What `serve` takes from a deployment entry; the rest (work_pool, pull/build/push steps)
 # only concerns workers and is left out on purpose.
-_SERVED_KEYS = ("name", "entrypoint", "description", "parameters", "schedules", "concurrency_limit",
-                "enforce_parameter_schema", "tags", "paused", "version")
+_SERVED_KEYS = (
+    "name",
+    "entrypoint",
+    "description",
+    "parameters",
+    "schedules",
+    "concurrency_limit",
+    "enforce_parameter_schema",
+    "tags",
+    "paused",
+    "version",
+)
 
 
 def prefect_yaml_deployments(prefect_file: Path) -> list[dict]:
@@ -136,7 +145,7 @@ def served_deployments(prefect_file: Path) -> list:  # -> list[RunnerDeployment]
     return deployments
 
 
-def _api_url() -> Optional[str]:
+def _api_url() -> str | None:
     from prefect.settings import get_current_settings
 
     return get_current_settings().api.url
@@ -167,10 +176,16 @@ def deployed_for_work_pools(deployments: list) -> list[tuple[str, str, object]]:
 
 def serve(
     prefect_file: Path = typer.Option(Path("prefect.yaml"), "--file", help="the deployments to serve"),
-    limit: Optional[int] = typer.Option(None, min=1, help="at most this many flow runs at the same time (default: no limit)"),
+    limit: int | None = typer.Option(
+        None, min=1, help="at most this many flow runs at the same time (default: no limit)"
+    ),
     log_level: str = typer.Option("INFO", help="log level of the served flow runs (what the UI shows of each run)"),
-    replace: bool = typer.Option(False, "--replace", help="delete deployments of the same names made for a work pool "
-                                 "(prefect deploy) and serve them from here instead"),
+    replace: bool = typer.Option(
+        False,
+        "--replace",
+        help="delete deployments of the same names made for a work pool "
+        "(prefect deploy) and serve them from here instead",
+    ),
 ) -> None:
     """Serve every deployment of prefect.yaml from this process: schedules and UI runs, no work pool.
 
@@ -184,17 +199,22 @@ def serve(
     os.chdir(prefect_file.parent)
     api = _api_url()
     if not api:
-        refuse("no Prefect server: start one with `cxloop server` (another terminal), then "
-               "PREFECT_API_URL=http://127.0.0.1:4200/api cxloop serve")
+        refuse(
+            "no Prefect server: start one with `cxloop server` (another terminal), then "
+            "PREFECT_API_URL=http://127.0.0.1:4200/api cxloop serve"
+        )
     try:
         deployments = served_deployments(prefect_file)
     except ValueError as exc:
         refuse(str(exc))
     pooled = deployed_for_work_pools(deployments)
     if pooled and not replace:
-        refuse("deployed for a work pool (prefect deploy): " + ", ".join(f"{n} (pool {p})" for n, p, _ in pooled)
-               + ". Their runs go to the pool's worker; to serve them from here instead, stop the worker and "
-               "run `cxloop serve --replace` (deletes and re-creates them, past runs stay).")
+        refuse(
+            "deployed for a work pool (prefect deploy): "
+            + ", ".join(f"{n} (pool {p})" for n, p, _ in pooled)
+            + ". Their runs go to the pool's worker; to serve them from here instead, stop the worker and "
+            "run `cxloop serve --replace` (deletes and re-creates them, past runs stay)."
+        )
     if pooled:
         from prefect.client.orchestration import get_client
 
@@ -210,14 +230,15 @@ def serve(
         when = ", ".join(_describe_schedule(s) for s in d.schedules or []) or "on demand"
         console.print(escape(f"  {d.flow_name}/{d.name}: {when}"), highlight=False)
     ui = get_current_settings().ui_url
-    console.print(escape((f"runs and forms in the UI: {ui}/deployments; " if ui else "") + "stop with Ctrl-C"), highlight=False)
+    console.print(
+        escape((f"runs and forms in the UI: {ui}/deployments; " if ui else "") + "stop with Ctrl-C"), highlight=False
+    )
     prefect_serve(*deployments, limit=limit, print_starting_message=False)
 
 
 def _describe_schedule(item) -> str:  # item: DeploymentScheduleCreate
     sched = item.schedule
-    what = (getattr(sched, "cron", None) or getattr(sched, "rrule", None)
-            or f"every {getattr(sched, 'interval', '?')}")
+    what = getattr(sched, "cron", None) or getattr(sched, "rrule", None) or f"every {getattr(sched, 'interval', '?')}"
     return f"{what} ({sched.timezone or 'UTC'})" + ("" if item.active else " inactive")
 
 
@@ -241,10 +262,19 @@ def server(
     import sys
 
     url = _ui_url(host, port)
-    console.print(escape((f"Prefect UI: {url}   " if ui else "") + f"API: {url}/api   (PREFECT_HOME={os.environ['PREFECT_HOME']})"),
-                  highlight=False)
-    console.print(escape(f"in another terminal: export PREFECT_API_URL={url}/api; then `cxloop serve`, or "
-                         "`prefect deploy --all` and `prefect worker start --pool cxloop`"), highlight=False)
+    console.print(
+        escape(
+            (f"Prefect UI: {url}   " if ui else "") + f"API: {url}/api   (PREFECT_HOME={os.environ['PREFECT_HOME']})"
+        ),
+        highlight=False,
+    )
+    console.print(
+        escape(
+            f"in another terminal: export PREFECT_API_URL={url}/api; then `cxloop serve`, or "
+            "`prefect deploy --all` and `prefect worker start --pool cxloop`"
+        ),
+        highlight=False,
+    )
     args = [sys.executable, "-m", "prefect", "server", "start", "--host", host, "--port", str(port)]
     proc = subprocess.Popen(args + ([] if ui else ["--no-ui"]))
     try:

@@ -5,8 +5,8 @@ the flows of flows/register.py; the views and edits call tasks.measures directly
 
 from __future__ import annotations
 
+from datetime import UTC
 from pathlib import Path
-from typing import Optional
 
 import typer
 from rich.markup import escape
@@ -18,7 +18,11 @@ measures_app = typer.Typer(help="The corrective-measure register.", no_args_is_h
 
 
 @offices_app.command("load")
-def offices_load(path: Path = typer.Argument(..., exists=True, dir_okay=False, help="CSV: office_code, office_name, region_code, region_name")) -> None:
+def offices_load(
+    path: Path = typer.Argument(
+        ..., exists=True, dir_okay=False, help="CSV: office_code, office_name, region_code, region_name"
+    ),
+) -> None:
     """Merge an office registry file into the database."""
     from cxloop.config import ConfigError
     from flows.register import load_office_registry
@@ -33,16 +37,18 @@ def offices_load(path: Path = typer.Argument(..., exists=True, dir_okay=False, h
 
 @measures_app.command("export")
 def measures_export(
-    xlsx: Optional[Path] = typer.Option(None, "--xlsx", help="write a formatted XLSX register here"),
-    csv: Optional[Path] = typer.Option(None, "--csv", help="write a CSV register here"),
-    quarter: Optional[str] = typer.Option(None, help="judge overdue at this quarter's cycle date"),
+    xlsx: Path | None = typer.Option(None, "--xlsx", help="write a formatted XLSX register here"),
+    csv: Path | None = typer.Option(None, "--csv", help="write a CSV register here"),
+    quarter: str | None = typer.Option(None, help="judge overdue at this quarter's cycle date"),
 ) -> None:
     """Export the measure register."""
     from flows.register import export_measure_register
 
     if not xlsx and not csv:
         raise typer.BadParameter("give --xlsx PATH and/or --csv PATH")
-    for kind, path in export_measure_register(str(xlsx) if xlsx else None, str(csv) if csv else None, quarter_option(quarter)).items():
+    for kind, path in export_measure_register(
+        str(xlsx) if xlsx else None, str(csv) if csv else None, quarter_option(quarter)
+    ).items():
         console.print(f"{kind}: {path}")
 
 
@@ -59,7 +65,7 @@ def _measures_db() -> None:
     upgrade()
 
 
-def _iso_date(value: Optional[str], option: str):  # -> datetime.date | None
+def _iso_date(value: str | None, option: str):  # -> datetime.date | None
     from datetime import date
 
     if value is None:
@@ -81,10 +87,12 @@ def _default_who() -> str:
 
 @measures_app.command("list")
 def measures_list(
-    region: Optional[str] = typer.Option(None, help="region code: its measures and those rolled out to its offices"),
-    status: Optional[list[str]] = typer.Option(None, "--status", help="status (repeatable or comma-separated)"),
-    overdue: Optional[bool] = typer.Option(None, "--overdue/--not-overdue", help="only overdue (or only not overdue) measures"),
-    as_of: Optional[str] = typer.Option(None, "--as-of", help="judge overdue on this day, YYYY-MM-DD (default today)"),
+    region: str | None = typer.Option(None, help="region code: its measures and those rolled out to its offices"),
+    status: list[str] | None = typer.Option(None, "--status", help="status (repeatable or comma-separated)"),
+    overdue: bool | None = typer.Option(
+        None, "--overdue/--not-overdue", help="only overdue (or only not overdue) measures"
+    ),
+    as_of: str | None = typer.Option(None, "--as-of", help="judge overdue on this day, YYYY-MM-DD (default today)"),
     as_json: bool = typer.Option(False, "--json", help="print one JSON object per measure and nothing else"),
 ) -> None:
     """List the measure register, filtered by region, status and overdue."""
@@ -109,10 +117,21 @@ def measures_list(
         return
     table = wrapping_table("code", "status", "overdue", "region", "owner", "due", "title")
     for r in frame.itertuples(index=False):
-        table.add_row(escape(r.code), r.status, "[red]OVERDUE[/red]" if r.overdue else "", escape(str(r.region_code)),
-                      escape(redact(r.owner) or ""), str(jsonable(r.due_date) or "—"), escape(redact(r.title) or ""))
+        table.add_row(
+            escape(r.code),
+            r.status,
+            "[red]OVERDUE[/red]" if r.overdue else "",
+            escape(str(r.region_code)),
+            escape(redact(r.owner) or ""),
+            str(jsonable(r.due_date) or "—"),
+            escape(redact(r.title) or ""),
+        )
     console.print(table)
-    console.print(f"{len(frame)} measures" + (f", {int(frame['overdue'].sum())} overdue" if len(frame) else "") + f" (as of {day.isoformat()})")
+    console.print(
+        f"{len(frame)} measures"
+        + (f", {int(frame['overdue'].sum())} overdue" if len(frame) else "")
+        + f" (as of {day.isoformat()})"
+    )
 
 
 @measures_app.command("show")
@@ -137,42 +156,85 @@ def measures_show(
             refuse(str(exc))
         record = {k: jsonable(getattr(m, k)) for k in m.model_fields if k != "id"}
         record["overdue"] = is_overdue(m, date.today())
-        history = [{"at": h.at.isoformat(), "who": h.who, "field": h.field, "from": h.from_value, "to": h.to_value,
-                    "comment": h.comment, "override": is_override(h)} for h in history_of(session, m)]
+        history = [
+            {
+                "at": h.at.isoformat(),
+                "who": h.who,
+                "field": h.field,
+                "from": h.from_value,
+                "to": h.to_value,
+                "comment": h.comment,
+                "override": is_override(h),
+            }
+            for h in history_of(session, m)
+        ]
     if as_json:
         print(json.dumps({"measure": record, "history": history}, ensure_ascii=False))
         return
     console.rule(f"[bold]{escape(record['code'])}[/bold] {escape(redact(record['title']) or '')}")
     shown = dict(record)
     shown["codesign_form"] = codesign_label(record["codesign_form"], "en")
-    for key in ("status", "overdue", "version", "region_code", "offices", "theme", "journey_stage", "type", "owner",
-                "codesign_date", "codesign_form", "codesign_clients", "planned_start", "due_date", "implemented_on",
-                "kpi_metric", "kpi_baseline", "kpi_target", "effect_verdict", "source_pain_point", "proposed_quarter"):
+    for key in (
+        "status",
+        "overdue",
+        "version",
+        "region_code",
+        "offices",
+        "theme",
+        "journey_stage",
+        "type",
+        "owner",
+        "codesign_date",
+        "codesign_form",
+        "codesign_clients",
+        "planned_start",
+        "due_date",
+        "implemented_on",
+        "kpi_metric",
+        "kpi_baseline",
+        "kpi_target",
+        "effect_verdict",
+        "source_pain_point",
+        "proposed_quarter",
+    ):
         value = shown.get(key)
         text = "—" if value is None or value == "" else str(value)
         console.print(f"{key:>18}: " + escape(redact(text) if key in ("owner",) else text), highlight=False)
     table = wrapping_table("when (UTC)", "who", "field", "from", "to", "comment")
     for h in history:
-        table.add_row(h["at"][:16].replace("T", " "), escape(redact(h["who"]) or ""), h["field"], escape(str(h["from"] or "—")),
-                      escape(str(h["to"] or "—")),
-                      ("[bold yellow]OVERRIDE[/bold yellow] " if h["override"] else "") + escape(redact(h["comment"]) or ""))
+        table.add_row(
+            h["at"][:16].replace("T", " "),
+            escape(redact(h["who"]) or ""),
+            h["field"],
+            escape(str(h["from"] or "—")),
+            escape(str(h["to"] or "—")),
+            ("[bold yellow]OVERRIDE[/bold yellow] " if h["override"] else "") + escape(redact(h["comment"]) or ""),
+        )
     console.print(table)
 
 
 @measures_app.command("update")
 def measures_update(
     code: str = typer.Argument(..., help="the measure's code"),
-    status: Optional[str] = typer.Option(None, help="new status: proposed, approved, in_progress, implemented, evaluated, closed, rejected, cancelled"),
-    owner: Optional[str] = typer.Option(None, help="new owner"),
-    due: Optional[str] = typer.Option(None, help="new due date, YYYY-MM-DD"),
-    implemented_on: Optional[str] = typer.Option(None, "--implemented-on", help="actual implementation date, YYYY-MM-DD"),
-    codesign_date: Optional[str] = typer.Option(None, "--codesign-date", help="when the measure was designed with clients, YYYY-MM-DD"),
-    codesign_form: Optional[str] = typer.Option(None, "--codesign-form", help="workshop, observation or client_test"),
-    codesign_clients: Optional[int] = typer.Option(None, "--codesign-clients", help="number of clients involved"),
+    status: str | None = typer.Option(
+        None, help="new status: proposed, approved, in_progress, implemented, evaluated, closed, rejected, cancelled"
+    ),
+    owner: str | None = typer.Option(None, help="new owner"),
+    due: str | None = typer.Option(None, help="new due date, YYYY-MM-DD"),
+    implemented_on: str | None = typer.Option(None, "--implemented-on", help="actual implementation date, YYYY-MM-DD"),
+    codesign_date: str | None = typer.Option(
+        None, "--codesign-date", help="when the measure was designed with clients, YYYY-MM-DD"
+    ),
+    codesign_form: str | None = typer.Option(None, "--codesign-form", help="workshop, observation or client_test"),
+    codesign_clients: int | None = typer.Option(None, "--codesign-clients", help="number of clients involved"),
     comment: str = typer.Option("", help="why (kept in the history)"),
-    who: Optional[str] = typer.Option(None, help="who makes the change (default: your login name)"),
-    override_reason: Optional[str] = typer.Option(None, "--override-reason", help="approver only: start without co-design evidence, for this reason"),
-    expected_version: Optional[int] = typer.Option(None, "--expected-version", help="refuse if the measure changed since this version"),
+    who: str | None = typer.Option(None, help="who makes the change (default: your login name)"),
+    override_reason: str | None = typer.Option(
+        None, "--override-reason", help="approver only: start without co-design evidence, for this reason"
+    ),
+    expected_version: int | None = typer.Option(
+        None, "--expected-version", help="refuse if the measure changed since this version"
+    ),
     as_json: bool = typer.Option(False, "--json", help="print the result as JSON"),
 ) -> None:
     """Change a measure's status and fields — all or nothing, one history row per change.
@@ -180,24 +242,39 @@ def measures_update(
     Exit 2 (nothing written) for an unknown code, an invalid transition, a start without
     co-design evidence (unless --override-reason), a stale --expected-version or a bad value."""
     import json
-    from datetime import datetime, timezone
+    from datetime import datetime
 
     from models.db import session_scope
     from tasks.measures.edits import edit_measure as update_measure
 
-    changes = {k: v for k, v in {
-        "owner": owner, "due_date": _iso_date(due, "--due"), "implemented_on": _iso_date(implemented_on, "--implemented-on"),
-        "codesign_date": _iso_date(codesign_date, "--codesign-date"), "codesign_form": codesign_form,
-        "codesign_clients": codesign_clients,
-    }.items() if v is not None}
+    changes = {
+        k: v
+        for k, v in {
+            "owner": owner,
+            "due_date": _iso_date(due, "--due"),
+            "implemented_on": _iso_date(implemented_on, "--implemented-on"),
+            "codesign_date": _iso_date(codesign_date, "--codesign-date"),
+            "codesign_form": codesign_form,
+            "codesign_clients": codesign_clients,
+        }.items()
+        if v is not None
+    }
     if status is None and not changes:
         raise typer.BadParameter("nothing to change: give --status and/or a field option")
     _measures_db()
     try:
         with session_scope() as session:
-            result = update_measure(session, code, who or _default_who(), datetime.now(timezone.utc), status=status,
-                                    changes=changes, comment=comment, override_reason=override_reason,
-                                    expected_version=expected_version)
+            result = update_measure(
+                session,
+                code,
+                who or _default_who(),
+                datetime.now(UTC),
+                status=status,
+                changes=changes,
+                comment=comment,
+                override_reason=override_reason,
+                expected_version=expected_version,
+            )
     except (ValueError, LookupError, RuntimeError) as exc:  # InvalidTransition, CodesignMissing, VersionConflict, ...
         refuse(str(exc).strip("'\""))
     if as_json:
@@ -208,15 +285,22 @@ def measures_update(
         return
     for c in result["changes"]:
         console.print(escape(f"{result['code']}: {c['field']} {c['from'] or '—'} → {c['to'] or '—'}"), highlight=False)
-    console.print(escape(f"{result['code']}: now {result['status']}, version {result['version']}"
-                         + (" (started without co-design evidence: override recorded)" if result["override"] else "")), highlight=False)
+    console.print(
+        escape(
+            f"{result['code']}: now {result['status']}, version {result['version']}"
+            + (" (started without co-design evidence: override recorded)" if result["override"] else "")
+        ),
+        highlight=False,
+    )
 
 
 @measures_app.command("import")
 def measures_import(
-    xlsx: Optional[Path] = typer.Option(None, "--xlsx", help="an edited register XLSX (as 'measures export --xlsx' wrote it)"),
-    csv: Optional[Path] = typer.Option(None, "--csv", help="or an edited register CSV"),
-    who: Optional[str] = typer.Option(None, help="who made the edits (default: your login name)"),
+    xlsx: Path | None = typer.Option(
+        None, "--xlsx", help="an edited register XLSX (as 'measures export --xlsx' wrote it)"
+    ),
+    csv: Path | None = typer.Option(None, "--csv", help="or an edited register CSV"),
+    who: str | None = typer.Option(None, help="who made the edits (default: your login name)"),
     dry_run: bool = typer.Option(False, "--dry-run", help="check and report, save nothing"),
     as_json: bool = typer.Option(False, "--json", help="print the summary as JSON"),
 ) -> None:
@@ -225,7 +309,7 @@ def measures_import(
     A rejected row is listed with its row number, column and reason, and nothing of it
     is applied; the other rows are. Exit 2 when a row (or the whole file) was rejected."""
     import json
-    from datetime import datetime, timezone
+    from datetime import datetime
 
     from tasks.measures.register_file import RegisterFileError
     from tasks.measures.register_io import import_register_file, summary_lines
@@ -235,7 +319,7 @@ def measures_import(
     path = xlsx or csv
     _measures_db()
     try:
-        summary = import_register_file(path, who or _default_who(), datetime.now(timezone.utc), dry_run=dry_run)
+        summary = import_register_file(path, who or _default_who(), datetime.now(UTC), dry_run=dry_run)
     except (RegisterFileError, ValueError) as exc:
         refuse(str(exc))
     if as_json:

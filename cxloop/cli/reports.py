@@ -6,7 +6,7 @@ tasks.delivery.send, like the register's commands.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal, Optional
+from typing import Literal
 
 import typer
 from rich.markup import escape
@@ -46,27 +46,45 @@ def _smtp_target_or_refuse(settings):  # -> SmtpTarget | None
         refuse(str(exc))
 
 
-def _print_delivery(summary, settings, quarter: Optional[str]) -> None:
+def _print_delivery(summary, settings, quarter: str | None) -> None:
     """Counts, how the mail went, and every recipient who did not get the report (address masked)."""
     from tasks.delivery.messages import display_error, mask_address
 
     if summary.transport == "outbox" and summary.sent:
         where = (settings.out_dir / "outbox" / (quarter or "")).resolve()
-        console.print(escape(f"no SMTP settings (CXLOOP_SMTP_HOST or CXLOOP_SMTP_BLOCK): messages written as .eml files to {where}"),
-                      highlight=False)
-    console.print(escape(f"e-mail via {summary.via}: {summary.sent} sent, {summary.skipped} skipped (already sent), "
-                         f"{summary.failed} failed"), highlight=False)
+        console.print(
+            escape(
+                f"no SMTP settings (CXLOOP_SMTP_HOST or CXLOOP_SMTP_BLOCK): messages written as .eml files to {where}"
+            ),
+            highlight=False,
+        )
+    console.print(
+        escape(
+            f"e-mail via {summary.via}: {summary.sent} sent, {summary.skipped} skipped (already sent), "
+            f"{summary.failed} failed"
+        ),
+        highlight=False,
+    )
     if summary.scopes_without_recipients:
-        console.print(escape("no recipients configured for: " + ", ".join(summary.scopes_without_recipients)), highlight=False)
+        console.print(
+            escape("no recipients configured for: " + ", ".join(summary.scopes_without_recipients)), highlight=False
+        )
     for q, scope, who in summary.not_recipients:
-        console.print(escape(f"left out {q} {scope} {mask_address(who)}: no longer a recipient of {scope} in recipients.yaml"),
-                      highlight=False)
+        console.print(
+            escape(f"left out {q} {scope} {mask_address(who)}: no longer a recipient of {scope} in recipients.yaml"),
+            highlight=False,
+        )
     if summary.failures:
         err_console.print(f"[red]not delivered: {len(summary.failures)}[/red] (the PDFs stay in the archive)")
         table = wrapping_table("quarter", "scope", "recipient", "report", "error")
         for f in summary.failures:
-            table.add_row(f.quarter, escape(f.scope), escape(mask_address(f.recipient)), escape(Path(f.report_path).name),
-                          escape(display_error(f.error) or ""))
+            table.add_row(
+                f.quarter,
+                escape(f.scope),
+                escape(mask_address(f.recipient)),
+                escape(Path(f.report_path).name),
+                escape(display_error(f.error) or ""),
+            )
         err_console.print(table)
         hint = f" --quarter {quarter}" if quarter else ""
         err_console.print(escape(f"send them again once fixed: cxloop deliveries resend{hint}"), highlight=False)
@@ -74,10 +92,16 @@ def _print_delivery(summary, settings, quarter: Optional[str]) -> None:
 
 def report(
     quarter: str = typer.Option(..., help="the quarter, YYYYQn"),
-    region: Optional[str] = typer.Option(None, help="only this region's report (default: the national one and every region's)"),
+    region: str | None = typer.Option(
+        None, help="only this region's report (default: the national one and every region's)"
+    ),
     lang: Literal["ru", "en", "fi"] = typer.Option("ru", help="report language"),
-    send: bool = typer.Option(False, "--send", help="e-mail the PDFs to their recipients (.eml files in the outbox without SMTP settings)"),
-    force: bool = typer.Option(False, "--force", help="with --send: send even to recipients who already got this exact report"),
+    send: bool = typer.Option(
+        False, "--send", help="e-mail the PDFs to their recipients (.eml files in the outbox without SMTP settings)"
+    ),
+    force: bool = typer.Option(
+        False, "--force", help="with --send: send even to recipients who already got this exact report"
+    ),
 ) -> None:
     """Write the quarter's PDF reports to out/reports/<quarter>/ and, with --send, e-mail them.
 
@@ -98,8 +122,11 @@ def report(
     target = _smtp_target_or_refuse(settings) if send else None  # a broken SMTP setting is refused before any work
     with session_scope() as session:
         if not feedback_count(session, q, region):
-            refuse(f"no data for {q}" + (f" in region {region}" if region else "")
-                   + ": no feedback is stored for it; ingest it first (cxloop ingest, or cxloop cycle)")
+            refuse(
+                f"no data for {q}"
+                + (f" in region {region}" if region else "")
+                + ": no feedback is stored for it; ingest it first (cxloop ingest, or cxloop cycle)"
+            )
         reports = prepare_reports(session, q, config, settings.out_dir, scopes=[region] if region else None, lang=lang)
     for scope, rep in reports.items():
         console.print(escape(f"{scope}: {rep.path}"), highlight=False)
@@ -113,10 +140,14 @@ def report(
 
 @deliveries_app.command("list")
 def deliveries_list(
-    quarter: Optional[str] = typer.Option(None, help="YYYYQn"),
-    status: Optional[Literal["failed", "sent"]] = typer.Option(None, help="only deliveries whose latest attempt failed / was sent"),
+    quarter: str | None = typer.Option(None, help="YYYYQn"),
+    status: Literal["failed", "sent"] | None = typer.Option(
+        None, help="only deliveries whose latest attempt failed / was sent"
+    ),
     as_json: bool = typer.Option(False, "--json", help="print one JSON object per delivery and nothing else"),
-    show_addresses: bool = typer.Option(False, "--show-addresses", help="show recipients' addresses in full (masked by default)"),
+    show_addresses: bool = typer.Option(
+        False, "--show-addresses", help="show recipients' addresses in full (masked by default)"
+    ),
 ) -> None:
     """The delivery log, one line per quarter x report x recipient: latest status, attempts, last error."""
     import json
@@ -132,12 +163,22 @@ def deliveries_list(
         for state in states:
             print(json.dumps(state.as_dict(show_address=show_addresses), ensure_ascii=False))
         return
-    table = wrapping_table("quarter", "scope", "recipient", "report", "via", "status", "attempts", "last attempt (UTC)", "error")
+    table = wrapping_table(
+        "quarter", "scope", "recipient", "report", "via", "status", "attempts", "last attempt (UTC)", "error"
+    )
     for st in states:
         rec = st.as_dict(show_address=show_addresses)
-        table.add_row(st.quarter, escape(st.scope), escape(rec["recipient"]), escape(st.report_file), st.transport,
-                      "[red]failed[/red]" if st.status == "failed" else st.status, str(st.attempts),
-                      st.last_at.strftime("%Y-%m-%d %H:%M"), escape(rec["error"] or ""))
+        table.add_row(
+            st.quarter,
+            escape(st.scope),
+            escape(rec["recipient"]),
+            escape(st.report_file),
+            st.transport,
+            "[red]failed[/red]" if st.status == "failed" else st.status,
+            str(st.attempts),
+            st.last_at.strftime("%Y-%m-%d %H:%M"),
+            escape(rec["error"] or ""),
+        )
     console.print(table)
     failed = sum(s.status == "failed" for s in states)
     console.print(f"{len(states)} deliveries: {len(states) - failed} sent, {failed} failed")
@@ -145,8 +186,12 @@ def deliveries_list(
 
 @deliveries_app.command("resend")
 def deliveries_resend(
-    quarter: Optional[str] = typer.Option(None, help="YYYYQn (default: every quarter)"),
-    failed_only: bool = typer.Option(True, "--failed-only/--all", help="resend only deliveries whose latest attempt failed (default), or every logged one"),
+    quarter: str | None = typer.Option(None, help="YYYYQn (default: every quarter)"),
+    failed_only: bool = typer.Option(
+        True,
+        "--failed-only/--all",
+        help="resend only deliveries whose latest attempt failed (default), or every logged one",
+    ),
 ) -> None:
     """Send again what the log says was not delivered, to the same recipients, with the PDF in the archive.
 
@@ -160,8 +205,12 @@ def deliveries_resend(
     with session_scope() as session:
         summary = resend_deliveries(session, config, settings, q, failed_only=failed_only, target=target)
     if not summary.per_scope and not summary.not_recipients:
-        console.print(escape("nothing to resend" + (f" for {q}" if q else "") + (": no failed deliveries" if failed_only else "")),
-                      highlight=False)
+        console.print(
+            escape(
+                "nothing to resend" + (f" for {q}" if q else "") + (": no failed deliveries" if failed_only else "")
+            ),
+            highlight=False,
+        )
         return
     _print_delivery(summary, settings, q)
     raise typer.Exit(1 if summary.failed else 0)

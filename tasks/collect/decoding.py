@@ -66,7 +66,9 @@ def _decode(data: bytes, path: Path, hints: tuple[str, ...] = ()) -> str:
     if head and head.count(b"\x00") > len(head) // 4:
         return data.decode("utf-16-le" if head[1:2] == b"\x00" else "utf-16-be")
     if _looks_binary(head):
-        raise IntakeError(f"{path}: binary or garbage content, not a text export (control bytes in the first {len(head)} bytes)")
+        raise IntakeError(
+            f"{path}: binary or garbage content, not a text export (control bytes in the first {len(head)} bytes)"
+        )
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError:
@@ -92,7 +94,9 @@ def _decode(data: bytes, path: Path, hints: tuple[str, ...] = ()) -> str:
     try:  # detection gives up on short or odd texts: fall back to cp1251
         return data.decode("cp1251")
     except UnicodeDecodeError:
-        raise IntakeError(f"{path}: unreadable encoding: not UTF-8, UTF-16 or cp1251 (cannot detect the text encoding)") from None
+        raise IntakeError(
+            f"{path}: unreadable encoding: not UTF-8, UTF-16 or cp1251 (cannot detect the text encoding)"
+        ) from None
 
 
 def decode_bytes(data: bytes, path: Path, hints: tuple[str, ...] = ()) -> str:
@@ -111,9 +115,13 @@ def decode_bytes(data: bytes, path: Path, hints: tuple[str, ...] = ()) -> str:
         offset = 3 if data.startswith(b"\xef\xbb\xbf") else 0  # the BOM is not part of what was decoded
         at = exc.start + offset
         line = data.count(b"\n", 0, at) + 1
-        what = "starts with a UTF-8 byte-order mark but is not UTF-8" if offset == 3 else f"is not valid {exc.encoding} ({exc.reason})"
+        what = (
+            "starts with a UTF-8 byte-order mark but is not UTF-8"
+            if offset == 3
+            else f"is not valid {exc.encoding} ({exc.reason})"
+        )
         raise IntakeError(
-            f"{path}: unreadable encoding: the file {what} (bytes {data[at:at + 4].hex(' ')} at offset {at}, line {line}); "
+            f"{path}: unreadable encoding: the file {what} (bytes {data[at : at + 4].hex(' ')} at offset {at}, line {line}); "
             "save it as UTF-8, UTF-16 or cp1251"
         ) from None
     if "\x00" in text:

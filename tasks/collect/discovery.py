@@ -6,9 +6,9 @@ told by its name, and the quarter it is accounted to. The readers take it from t
 from __future__ import annotations
 
 import glob
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
 
 from cxloop.domain import CHANNELS
 from cxloop.quarters import Quarter
@@ -56,8 +56,9 @@ def _files_in(folder: Path) -> list[Path]:
     return sorted(p for p in folder.rglob("*") if _wanted(p))
 
 
-def resolve_inputs(paths: Sequence[str] | str, channel: str | None = None, quarter: str | None = None,
-                   today=None) -> list[FileInput]:
+def resolve_inputs(
+    paths: Sequence[str] | str, channel: str | None = None, quarter: str | None = None, today=None
+) -> list[FileInput]:
     """Expand files, folders and globs into the run's files, in a stable order, each once.
 
     A named file is taken whatever its extension (the reader says if it cannot read

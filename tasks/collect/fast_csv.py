@@ -32,7 +32,9 @@ def _maybe_padded(text: str, delimiter: str, raw: bytes | None) -> bool:
     return text.startswith(pads) or text.endswith(pads)
 
 
-def read_delimited_fast(text: str, delimiter: str, mapping: ChannelMapping, raw: bytes | None = None) -> tuple[pd.DataFrame, int, int] | None:
+def read_delimited_fast(
+    text: str, delimiter: str, mapping: ChannelMapping, raw: bytes | None = None
+) -> tuple[pd.DataFrame, int, int] | None:
     """(frame, blank rows, repeated header rows), or None when the exact path is needed.
     ``raw`` (the file's bytes) lets a cheap byte-level check skip stripping."""
     if '"' in text or text.count("\r") != text.count("\r\n"):
@@ -45,8 +47,15 @@ def read_delimited_fast(text: str, delimiter: str, mapping: ChannelMapping, raw:
     header_cells = head[header_at]
     try:
         grid = pd.read_csv(
-            io.StringIO(text), sep=delimiter, header=None, names=range(len(header_cells)), dtype=str,
-            keep_default_na=False, skip_blank_lines=False, engine="c", quoting=3,  # QUOTE_NONE: no quotes in the file
+            io.StringIO(text),
+            sep=delimiter,
+            header=None,
+            names=range(len(header_cells)),
+            dtype=str,
+            keep_default_na=False,
+            skip_blank_lines=False,
+            engine="c",
+            quoting=3,  # QUOTE_NONE: no quotes in the file
         )
     except (pd.errors.ParserError, ValueError):
         return None  # rows longer than the header and the like: the exact path handles them

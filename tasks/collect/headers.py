@@ -54,14 +54,20 @@ def _no_header_message(rows: list[tuple[int, list[object]]], mapping: ChannelMap
     required = ", ".join(mapping.required)
     where = f"(aliases in config/channels/{mapping.channel}.yaml)"
     if not best:
-        return (f"{path}: unknown layout: no header row with the required columns {required} "
-                f"in the first {len(rows)} rows; none of the channel's column names was found {where}")
+        return (
+            f"{path}: unknown layout: no header row with the required columns {required} "
+            f"in the first {len(rows)} rows; none of the channel's column names was found {where}"
+        )
     missing = [f for f in mapping.required if f not in best.values()]
-    return (f"{path}: no header row with the required columns {required}: the closest, row {best_row}, "
-            f"has {', '.join(best.values())} but lacks {', '.join(missing)} {where}")
+    return (
+        f"{path}: no header row with the required columns {required}: the closest, row {best_row}, "
+        f"has {', '.join(best.values())} but lacks {', '.join(missing)} {where}"
+    )
 
 
-def rows_to_frame(rows: list[tuple[int, list[object]]], mapping: ChannelMapping, path: Path) -> tuple[pd.DataFrame, int, int]:
+def rows_to_frame(
+    rows: list[tuple[int, list[object]]], mapping: ChannelMapping, path: Path
+) -> tuple[pd.DataFrame, int, int]:
     """rows: (physical row number, cells). Finds the header, skips blank and repeated header rows."""
     header_at = None
     for i, (_, cells) in enumerate(rows[:20]):
@@ -79,12 +85,20 @@ def rows_to_frame(rows: list[tuple[int, list[object]]], mapping: ChannelMapping,
         if all(c is None or (isinstance(c, str) and not c.strip()) for c in cells):
             blank += 1
             continue
-        if cells and norm_header(cells[0]) == header_norm[0] and [norm_header(c) for c in cells[: len(header_norm)]] == header_norm:
+        if (
+            cells
+            and norm_header(cells[0]) == header_norm[0]
+            and [norm_header(c) for c in cells[: len(header_norm)]] == header_norm
+        ):
             header_again += 1
             continue
         records.append({f: (cells[pos] if pos < len(cells) else None) for pos, f in hmap.items()})
         numbers.append(row_no)
-    frame = pd.DataFrame.from_records(records, columns=list(hmap.values())) if records else pd.DataFrame(columns=list(hmap.values()))
+    frame = (
+        pd.DataFrame.from_records(records, columns=list(hmap.values()))
+        if records
+        else pd.DataFrame(columns=list(hmap.values()))
+    )
     for f in mapping.fields:
         if f not in frame.columns and f not in PERSONAL_FIELDS:
             frame[f] = None

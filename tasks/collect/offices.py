@@ -19,7 +19,11 @@ def merge_offices(session: Session, offices: list[cfg.Office]) -> dict[str, int]
         if row is None:
             session.add(Office(**item.model_dump()))
             added += 1
-        elif (row.office_name, row.region_code, row.region_name) != (item.office_name, item.region_code, item.region_name):
+        elif (row.office_name, row.region_code, row.region_name) != (
+            item.office_name,
+            item.region_code,
+            item.region_name,
+        ):
             row.office_name, row.region_code, row.region_name = item.office_name, item.region_code, item.region_name
             updated += 1
     session.flush()

@@ -18,8 +18,15 @@ import numpy as np
 import pandas as pd
 
 from cxloop.config import AppConfig, ChannelMapping
-from tasks.collect.decoding import (BLANK_FILE_RE, LINE_BREAK_RE, IntakeError, binary_kind, decode_bytes, first_line,
-                                    sniff_delimiter)
+from tasks.collect.decoding import (
+    BLANK_FILE_RE,
+    LINE_BREAK_RE,
+    IntakeError,
+    binary_kind,
+    decode_bytes,
+    first_line,
+    sniff_delimiter,
+)
 from tasks.collect.fast_csv import read_delimited_fast
 from tasks.collect.headers import PERSONAL_FIELDS, alias_hints, norm_header, rows_to_frame
 
@@ -62,7 +69,7 @@ def _check_multiline_record(path: Path, start: int, end: int, cells: list[str], 
     if end - start >= MAX_RECORD_LINES:
         raise IntakeError(
             f"{path}: line {start}: a quoted field runs over {end - start + 1} lines (to line {end}); "
-            "probably an unclosed quote (\") - fix it and send the file again"
+            'probably an unclosed quote (") - fix it and send the file again'
         )
     for cell in cells:
         if "\n" not in cell and "\r" not in cell:
@@ -71,7 +78,7 @@ def _check_multiline_record(path: Path, start: int, end: int, cells: list[str], 
             if width and line.count(delimiter) >= width:
                 raise IntakeError(
                     f"{path}: line {start}: a quoted field opened here swallows line {start + k}, which looks like "
-                    "a whole row; probably an unclosed quote (\") - fix it and send the file again"
+                    'a whole row; probably an unclosed quote (") - fix it and send the file again'
                 )
 
 
@@ -94,7 +101,9 @@ def _read_csv(path: Path, data: bytes, mapping: ChannelMapping) -> tuple[pd.Data
                 _check_multiline_record(path, start, end, cells, delimiter, width)
             rows.append((start, [c.strip() if isinstance(c, str) else c for c in cells]))
     except csv.Error as exc:  # e.g. a cell over the csv module's 128 KiB field limit
-        raise IntakeError(f"{path}: line {end + 1}: cannot split the line into cells ({exc}); probably an unclosed quote") from None
+        raise IntakeError(
+            f"{path}: line {end + 1}: cannot split the line into cells ({exc}); probably an unclosed quote"
+        ) from None
     return rows_to_frame(rows, mapping, path)
 
 
@@ -144,7 +153,9 @@ def _read_xlsx(path: Path, mapping: ChannelMapping, data: bytes | None = None) -
             raise IntakeError(f"{path}: the workbook has no worksheet")
         ws = wb.worksheets[0]
         if (ws.max_row or 0) > MAX_XLSX_ROWS:
-            raise IntakeError(f"{path}: oversized XLSX: the sheet declares {ws.max_row:,} rows (limit {MAX_XLSX_ROWS:,})")
+            raise IntakeError(
+                f"{path}: oversized XLSX: the sheet declares {ws.max_row:,} rows (limit {MAX_XLSX_ROWS:,})"
+            )
         if (ws.max_column or 0) > MAX_XLSX_COLUMNS:
             ws.reset_dimensions()  # else openpyxl pads every row to the declared width
         for row_no, cells in enumerate(ws.iter_rows(values_only=True), start=1):
@@ -161,14 +172,24 @@ def _read_xlsx(path: Path, mapping: ChannelMapping, data: bytes | None = None) -
         raise
     except Exception as exc:  # a damaged member (bad CRC, truncated deflate stream, broken XML)
         # The type only: a parser's message may quote cell contents.
-        raise IntakeError(f"{path}: damaged XLSX: the sheet cannot be read past row {row_no} ({type(exc).__name__})") from None
+        raise IntakeError(
+            f"{path}: damaged XLSX: the sheet cannot be read past row {row_no} ({type(exc).__name__})"
+        ) from None
     finally:
         wb.close()
     frame, blank, header_again = rows_to_frame(rows, mapping, path)
     return frame, blank + empty, header_again
 
 
-_JSON_TYPE = {dict: "an object", list: "an array", str: "a string", int: "a number", float: "a number", bool: "true/false", type(None): "null"}
+_JSON_TYPE = {
+    dict: "an object",
+    list: "an array",
+    str: "a string",
+    int: "a number",
+    float: "a number",
+    bool: "true/false",
+    type(None): "null",
+}
 _MAX_SAFE_INT = 2**53  # larger JSON integers are ids, not numbers: kept as text (float() would overflow)
 
 
@@ -186,9 +207,13 @@ def _json_records(payload: object, mapping: ChannelMapping, path: Path) -> list:
             return [payload]  # a single record
         if any(isinstance(v, list) and not v for v in payload.values()):
             return []  # {"items": []}: an empty export
-        raise IntakeError(f"{path}: JSON object holds no array of records and none of the required fields "
-                          f"{', '.join(mapping.required)} (an error response instead of an export?)")
-    raise IntakeError(f"{path}: JSON is {_JSON_TYPE.get(type(payload), 'a value')}, not an array of objects or an object stream")
+        raise IntakeError(
+            f"{path}: JSON object holds no array of records and none of the required fields "
+            f"{', '.join(mapping.required)} (an error response instead of an export?)"
+        )
+    raise IntakeError(
+        f"{path}: JSON is {_JSON_TYPE.get(type(payload), 'a value')}, not an array of objects or an object stream"
+    )
 
 
 def _json_lines(text: str, path: Path) -> tuple[list[tuple[int, object]], list[tuple[int, str]]]:
@@ -205,7 +230,9 @@ def _json_lines(text: str, path: Path) -> tuple[list[tuple[int, object]], list[t
         except (ValueError, RecursionError) as exc:  # 5,000-digit numbers, absurd nesting
             broken.append((i, f"line is not usable JSON ({type(exc).__name__})"))
     if broken and not parsed:
-        raise IntakeError(f"{path}: not JSON lines: none of the {len(broken)} non-blank lines is valid JSON (line {broken[0][0]}: {broken[0][1]})")
+        raise IntakeError(
+            f"{path}: not JSON lines: none of the {len(broken)} non-blank lines is valid JSON (line {broken[0][0]}: {broken[0][1]})"
+        )
     return parsed, broken
 
 

@@ -16,24 +16,58 @@ from cxloop.quarters import Quarter
 from tasks.collect.headers import norm_header
 from tasks.collect.readers import RawFile
 
-NO_ANSWER = {"", "не знаю", "нет ответа", "затрудняюсь ответить", "n/a", "na", "-", "en osaa sanoa", "don't know", "dont know"}
+NO_ANSWER = {
+    "",
+    "не знаю",
+    "нет ответа",
+    "затрудняюсь ответить",
+    "n/a",
+    "na",
+    "-",
+    "en osaa sanoa",
+    "don't know",
+    "dont know",
+}
 CLIENT_TYPE_VALUES = {
-    "citizen": "citizen", "гражданин": "citizen", "граждане": "citizen", "соискатель": "citizen",
-    "безработный": "citizen", "физлицо": "citizen", "физическое лицо": "citizen", "asiakas": "citizen",
-    "työnhakija": "citizen", "employer": "employer", "работодатель": "employer", "работодатели": "employer",
-    "юрлицо": "employer", "юридическое лицо": "employer", "työnantaja": "employer",
+    "citizen": "citizen",
+    "гражданин": "citizen",
+    "граждане": "citizen",
+    "соискатель": "citizen",
+    "безработный": "citizen",
+    "физлицо": "citizen",
+    "физическое лицо": "citizen",
+    "asiakas": "citizen",
+    "työnhakija": "citizen",
+    "employer": "employer",
+    "работодатель": "employer",
+    "работодатели": "employer",
+    "юрлицо": "employer",
+    "юридическое лицо": "employer",
+    "työnantaja": "employer",
 }
 ID_FIELD = {
-    "star_survey": "respondent_id", "contact_center": "call_id", "pos": "id",
-    "social": "id", "interview_followup": "response_id", "review_book": None,
+    "star_survey": "respondent_id",
+    "contact_center": "call_id",
+    "pos": "id",
+    "social": "id",
+    "interview_followup": "response_id",
+    "review_book": None,
 }
 DATE_FIELD = {
-    "star_survey": "survey_date", "review_book": "date", "contact_center": "call_date",
-    "pos": "created_at", "social": "published_at", "interview_followup": "date",
+    "star_survey": "survey_date",
+    "review_book": "date",
+    "contact_center": "call_date",
+    "pos": "created_at",
+    "social": "published_at",
+    "interview_followup": "date",
 }
 TEXT_FIELD = {
-    "star_survey": "comment", "review_book": "text", "contact_center": "comment",
-    "pos": "text", "social": "text", "interview_followup": "comment",
+    "star_survey": "comment",
+    "review_book": "text",
+    "contact_center": "comment",
+    "pos": "text",
+    "social": "text",
+    "interview_followup": "comment",
 }
 RATING_FIELD = {"review_book": "rating", "contact_center": "rating", "social": "stars"}
 FOLLOWUP_ITEMS = ("q_useful", "q_clear_next_steps", "q_confident")
@@ -122,11 +156,13 @@ def _parse_answers(series: pd.Series) -> pd.Series:
     return map_unique(series, _answer_value).astype("float64")
 
 
-
 def _strings_or_none(series: pd.Series) -> pd.Series:
     """Stripped text, None for empty or missing: vectorised for text columns (CSV),
     one call per distinct value for mixed cells (XLSX, JSON)."""
-    if pd.api.types.is_string_dtype(series.dtype) and pd.api.types.infer_dtype(series, skipna=True) in ("string", "empty"):
+    if pd.api.types.is_string_dtype(series.dtype) and pd.api.types.infer_dtype(series, skipna=True) in (
+        "string",
+        "empty",
+    ):
         text = series.str.strip()
         return text.where(text.notna() & (text != ""), None).astype(object)
     return map_unique(series, _str_or_none)
@@ -171,7 +207,9 @@ def stage_rows(raw: RawFile, office_regions: dict[str, str]) -> pd.DataFrame:
     if "client_type" in f:
         ct_raw = f["client_type"].pipe(_strings_or_none)
         out["client_type__raw"] = ct_raw
-        out["client_type"] = map_unique(ct_raw, lambda v: "citizen" if v is None else CLIENT_TYPE_VALUES.get(norm_header(v), None))
+        out["client_type"] = map_unique(
+            ct_raw, lambda v: "citizen" if v is None else CLIENT_TYPE_VALUES.get(norm_header(v))
+        )
     else:
         out["client_type__raw"] = None
         out["client_type"] = "citizen"

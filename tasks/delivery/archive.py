@@ -18,9 +18,9 @@ from __future__ import annotations
 import json
 import logging
 import re
+from collections.abc import Iterable
 from email.message import EmailMessage
 from pathlib import Path
-from typing import Iterable
 
 from sqlmodel import Session, func, select
 
@@ -72,8 +72,12 @@ def remember_report(report: ReportFile) -> None:
     path = Path(report.path)
     if not path.is_file():
         return
-    record = {"scope": report.scope, "file": path.name, "sha256": report.sha256 or file_sha256(path),
-              "key_messages": list(report.key_messages)}
+    record = {
+        "scope": report.scope,
+        "file": path.name,
+        "sha256": report.sha256 or file_sha256(path),
+        "key_messages": list(report.key_messages),
+    }
     target = key_messages_path(path)
     try:
         if target.is_file() and json.loads(target.read_text(encoding="utf-8")) == record:
@@ -111,8 +115,12 @@ def archived_report(
         try:
             messages = list(build_report_context(session, quarter, scope, config, lang)["key_messages"])
         except Exception as exc:  # noqa: BLE001 - the e-mail can go without its summary, not without the PDF
-            log.warning("key messages of %s could not be rebuilt (%s: %s); sending without them",
-                        path.name, type(exc).__name__, exc)
+            log.warning(
+                "key messages of %s could not be rebuilt (%s: %s); sending without them",
+                path.name,
+                type(exc).__name__,
+                exc,
+            )
             messages = []
     return ReportFile(scope=scope, path=path, key_messages=messages, sha256=sha)
 

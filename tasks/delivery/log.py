@@ -18,10 +18,11 @@ a recipient already has this exact report, :func:`delivery_log` folds the rows i
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 from sqlmodel import Session, func, select
 
@@ -42,17 +43,23 @@ _ERROR_MAX = 500
 
 def already_sent(session: Session, quarter: str, scope: str, recipient: str, sha256: str) -> int:
     """How many ``sent`` rows the recipient has for this quarter, scope and report content (0: not sent yet)."""
-    stmt = select(func.count()).select_from(Delivery).where(
-        Delivery.quarter == quarter,
-        Delivery.scope == scope,
-        Delivery.recipient == recipient,
-        Delivery.report_sha256 == sha256,
-        Delivery.status == SENT,
+    stmt = (
+        select(func.count())
+        .select_from(Delivery)
+        .where(
+            Delivery.quarter == quarter,
+            Delivery.scope == scope,
+            Delivery.recipient == recipient,
+            Delivery.report_sha256 == sha256,
+            Delivery.status == SENT,
+        )
     )
     return int(session.exec(stmt).one())
 
 
-def record_attempt(session: Session, quarter: str, report: ReportFile, recipient: str, transport: str, status: str, error: str | None) -> None:
+def record_attempt(
+    session: Session, quarter: str, report: ReportFile, recipient: str, transport: str, status: str, error: str | None
+) -> None:
     """Log one attempt's outcome (the error text cut to 500 characters), committed at once."""
     session.add(
         Delivery(
@@ -108,11 +115,16 @@ class DeliveryState:
 
     def as_dict(self, show_address: bool = False) -> dict[str, Any]:
         return {
-            "quarter": self.quarter, "scope": self.scope,
+            "quarter": self.quarter,
+            "scope": self.scope,
             "recipient": self.recipient if show_address else mask_address(self.recipient),
-            "report": self.report_file, "report_sha256": self.report_sha256, "transport": self.transport,
-            "status": self.status, "attempts": self.attempts,
-            "first_at": self.first_at.isoformat(), "last_at": self.last_at.isoformat(),
+            "report": self.report_file,
+            "report_sha256": self.report_sha256,
+            "transport": self.transport,
+            "status": self.status,
+            "attempts": self.attempts,
+            "first_at": self.first_at.isoformat(),
+            "last_at": self.last_at.isoformat(),
             "error": self.error if show_address else display_error(self.error),
         }
 
@@ -139,11 +151,21 @@ def delivery_log(
                 break
             if row.report_sha256 == last.report_sha256:
                 tries += 1
-        states.append(DeliveryState(
-            quarter=last.quarter, scope=last.scope, recipient=last.recipient, report_path=last.report_path,
-            report_sha256=last.report_sha256, transport=last.transport, status=last.status, attempts=tries,
-            first_at=rows[0].at, last_at=last.at, error=last.error if last.status == FAILED else None,
-        ))
+        states.append(
+            DeliveryState(
+                quarter=last.quarter,
+                scope=last.scope,
+                recipient=last.recipient,
+                report_path=last.report_path,
+                report_sha256=last.report_sha256,
+                transport=last.transport,
+                status=last.status,
+                attempts=tries,
+                first_at=rows[0].at,
+                last_at=last.at,
+                error=last.error if last.status == FAILED else None,
+            )
+        )
     if status is not None:
         states = [s for s in states if s.status == status]
     states.sort(key=lambda s: (s.quarter, s.scope != NATIONAL, s.scope, s.report_file, s.recipient.lower()))

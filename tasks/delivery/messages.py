@@ -31,7 +31,9 @@ from tasks.reports.message import render_email
 from tasks.reports.render import ReportFile
 
 _REPORT_NAME = re.compile(r"^cx-report_(?P<quarter>\d{4}Q[1-4])_(?P<scope>.+)_(?P<lang>[a-z]{2})\.pdf$")
-_ADDRESS = re.compile(r"([A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+)@([A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9-]+)*)")
+_ADDRESS = re.compile(
+    r"([A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+)@([A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9-]+)*)"
+)
 
 
 # ---------------------------------------------------------------------------

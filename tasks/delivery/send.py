@@ -22,9 +22,10 @@ from __future__ import annotations
 import logging
 import time
 from collections import defaultdict
+from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Collection, Iterable
+from typing import Any
 
 from sqlmodel import Session
 
@@ -97,17 +98,19 @@ class DeliverySummary:
         row = self.per_scope.setdefault(scope, {"recipients": 0, "sent": 0, "skipped": 0, "failed": 0})
         row[key] += 1
 
-    def merge(self, other: "DeliverySummary") -> None:
+    def merge(self, other: DeliverySummary) -> None:
         self.sent += other.sent
         self.skipped += other.skipped
         self.failed += other.failed
         self.failures.extend(other.failures)
         self.transport, self.via = other.transport, other.via or self.via
         self.scopes_without_report.extend(s for s in other.scopes_without_report if s not in self.scopes_without_report)
-        self.scopes_without_recipients.extend(s for s in other.scopes_without_recipients if s not in self.scopes_without_recipients)
+        self.scopes_without_recipients.extend(
+            s for s in other.scopes_without_recipients if s not in self.scopes_without_recipients
+        )
         self.not_recipients.extend(other.not_recipients)
         for scope, counts in other.per_scope.items():
-            mine = self.per_scope.setdefault(scope, {k: 0 for k in counts})
+            mine = self.per_scope.setdefault(scope, dict.fromkeys(counts, 0))
             for key, value in counts.items():
                 mine[key] = mine.get(key, 0) + value
 
@@ -121,13 +124,20 @@ class DeliverySummary:
             "failed": self.failed,
             "per_scope": {scope: dict(counts) for scope, counts in self.per_scope.items()},
             "failures": [
-                {"quarter": f.quarter, "scope": f.scope, "recipient": mask_address(f.recipient),
-                 "report": Path(f.report_path).name, "error": display_error(f.error)}
+                {
+                    "quarter": f.quarter,
+                    "scope": f.scope,
+                    "recipient": mask_address(f.recipient),
+                    "report": Path(f.report_path).name,
+                    "error": display_error(f.error),
+                }
                 for f in self.failures
             ],
             "scopes_without_report": list(self.scopes_without_report),
             "scopes_without_recipients": list(self.scopes_without_recipients),
-            "not_recipients": [{"quarter": q, "scope": s, "recipient": mask_address(r)} for q, s, r in self.not_recipients],
+            "not_recipients": [
+                {"quarter": q, "scope": s, "recipient": mask_address(r)} for q, s, r in self.not_recipients
+            ],
         }
 
 
@@ -179,9 +189,14 @@ def mail_reports(
             target, setup_error = None, f"SMTP settings unusable: {exc}"
     transport = "smtp" if (target is not None or setup_error) else "outbox"
     summary = DeliverySummary(transport=transport)
-    summary.via = target.describe() if target else (setup_error or f"outbox {Path(settings.out_dir) / 'outbox' / quarter}")
+    summary.via = (
+        target.describe() if target else (setup_error or f"outbox {Path(settings.out_dir) / 'outbox' / quarter}")
+    )
     if target is not None and target.username and target.security == "plain":
-        log.warning("SMTP login over an unencrypted connection (%s): the password crosses the network in clear", target.describe())
+        log.warning(
+            "SMTP login over an unencrypted connection (%s): the password crosses the network in clear",
+            target.describe(),
+        )
     wanted = None if only is None else {(s, r.lower()) for s, r in only}
     if wanted is None:
         configured = report_scopes(sorted(config.recipients.regions))
@@ -212,18 +227,39 @@ def mail_reports(
                 record_attempt(session, quarter, report, who, transport, FAILED, error)
             else:
                 email_lang = lang or report_language(report.path) or "ru"
-                error = _deliver_one(session, quarter, report, who, config, settings, target, email_lang, previous,
-                                     attempts, retry_delay, sleep, number)
+                error = _deliver_one(
+                    session,
+                    quarter,
+                    report,
+                    who,
+                    config,
+                    settings,
+                    target,
+                    email_lang,
+                    previous,
+                    attempts,
+                    retry_delay,
+                    sleep,
+                    number,
+                )
             if error is None:
                 summary.sent += 1
                 summary._count(scope, "sent")
             else:
                 summary.failed += 1
                 summary._count(scope, "failed")
-                summary.failures.append(DeliveryFailure(scope=scope, recipient=who, report_path=str(report.path),
-                                                        error=error, quarter=quarter))
+                summary.failures.append(
+                    DeliveryFailure(
+                        scope=scope, recipient=who, report_path=str(report.path), error=error, quarter=quarter
+                    )
+                )
     log.info(
-        "delivery %s via %s: %d sent, %d skipped, %d failed", quarter, transport, summary.sent, summary.skipped, summary.failed
+        "delivery %s via %s: %d sent, %d skipped, %d failed",
+        quarter,
+        transport,
+        summary.sent,
+        summary.skipped,
+        summary.failed,
     )
     return summary
 
@@ -273,16 +309,27 @@ def _deliver_one(
         except TemporaryDeliveryError as exc:
             error = f"temporary: {exc}"
             record_attempt(session, quarter, report, recipient, transport, FAILED, error)
-            log.warning("delivery %s %s recipient %d: attempt %d of %d failed (temporary)",
-                        quarter, report.scope, number, attempt, attempts)
+            log.warning(
+                "delivery %s %s recipient %d: attempt %d of %d failed (temporary)",
+                quarter,
+                report.scope,
+                number,
+                attempt,
+                attempts,
+            )
             if attempt < attempts:
                 sleep(min(MAX_RETRY_DELAY, retry_delay * 2 ** (attempt - 1)))
             continue
         except PermanentDeliveryError as exc:
             error = f"permanent: {exc}"
             record_attempt(session, quarter, report, recipient, transport, FAILED, error)
-            log.warning("delivery %s %s recipient %d: attempt %d failed (permanent, not retried)",
-                        quarter, report.scope, number, attempt)
+            log.warning(
+                "delivery %s %s recipient %d: attempt %d failed (permanent, not retried)",
+                quarter,
+                report.scope,
+                number,
+                attempt,
+            )
             return error
         record_attempt(session, quarter, report, recipient, transport, SENT, None)
         log.info("delivery %s %s recipient %d: sent on attempt %d", quarter, report.scope, number, attempt)
@@ -339,14 +386,28 @@ def resend_deliveries(
         latest = max(keep, key=lambda s: s.last_at)
         lang = latest.lang or "ru"
         report = archived_report(session, q, scope, config, latest.report_path, lang) or ReportFile(
-            scope=scope, path=Path(latest.report_path), key_messages=[], sha256=latest.report_sha256)
-        part = mail_reports(session, q, {scope: report}, config, settings, force=True, lang=lang,
-                            attempts=attempts, retry_delay=retry_delay, sleep=sleep,
-                            only={(scope, s.recipient.lower()) for s in keep}, target=target)
+            scope=scope, path=Path(latest.report_path), key_messages=[], sha256=latest.report_sha256
+        )
+        part = mail_reports(
+            session,
+            q,
+            {scope: report},
+            config,
+            settings,
+            force=True,
+            lang=lang,
+            attempts=attempts,
+            retry_delay=retry_delay,
+            sleep=sleep,
+            only={(scope, s.recipient.lower()) for s in keep},
+            target=target,
+        )
         summary.merge(part)
     if summary.not_recipients:
-        log.warning("re-send: %d logged deliveries left out, their recipients are no longer configured for the scope",
-                    len(summary.not_recipients))
+        log.warning(
+            "re-send: %d logged deliveries left out, their recipients are no longer configured for the scope",
+            len(summary.not_recipients),
+        )
     return summary
 
 

@@ -241,13 +241,27 @@ def estimate_kpi_effect(
     quarter counted as "after"; the result is rounded for storage (4 decimals, p-value 6)."""
     obs = obs.astype({"office_code": str, "quarter": str})
     weights = "weight" if "weight" in obs.columns else None
-    rows, labels, starts, kind = prepare_panel(obs, "office_code", "quarter", "value", weights,
-                                               {str(o) for o in treated_offices}, str(Quarter.parse(start_quarter)))
+    rows, labels, starts, kind = prepare_panel(
+        obs,
+        "office_code",
+        "quarter",
+        "value",
+        weights,
+        {str(o) for o in treated_offices},
+        str(Quarter.parse(start_quarter)),
+    )
     fit = fit_effect(rows, labels, starts, kind, min_units_per_arm, OFFICE_NOUNS)
     r = _result(fit, target_change, alpha)
 
     def rd(x: float | None, digits: int = 4) -> float | None:
         return None if x is None else float(round(x, digits))
 
-    return replace(r, estimate=rd(r.estimate), ci_low=rd(r.ci_low), ci_high=rd(r.ci_high),
-                   p_value=rd(r.p_value, 6), mde=rd(r.mde), se=rd(r.se))
+    return replace(
+        r,
+        estimate=rd(r.estimate),
+        ci_low=rd(r.ci_low),
+        ci_high=rd(r.ci_high),
+        p_value=rd(r.p_value, 6),
+        mde=rd(r.mde),
+        se=rd(r.se),
+    )

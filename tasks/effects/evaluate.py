@@ -28,7 +28,11 @@ def target_change_for(measure: Measure, config: AppConfig | None) -> float:
     """The change the measure aims for: as recorded, else target - baseline, else the playbook's, else a default by KPI kind."""
     if measure.kpi_target_change is not None:
         return float(measure.kpi_target_change)
-    if measure.kpi_target is not None and measure.kpi_baseline is not None and measure.kpi_target != measure.kpi_baseline:
+    if (
+        measure.kpi_target is not None
+        and measure.kpi_baseline is not None
+        and measure.kpi_target != measure.kpi_baseline
+    ):
         return float(measure.kpi_target - measure.kpi_baseline)
     if config is not None:
         templates = config.playbook.measures.get(measure.theme, [])
@@ -70,8 +74,11 @@ def evaluate_due_measures(session: Session, quarter: str, config: AppConfig) -> 
     if not measures:
         return []
     data_quarters = sorted(
-        {str(x) for x in session.exec(select(Feedback.quarter).distinct())
-         if Quarter.parse(str(x)).index() <= q.index()},
+        {
+            str(x)
+            for x in session.exec(select(Feedback.quarter).distinct())
+            if Quarter.parse(str(x)).index() <= q.index()
+        },
         key=lambda s: Quarter.parse(s).index(),
     )
     # Offices already reached by a measure on the same KPI (by this cycle) are no comparison.
@@ -85,27 +92,51 @@ def evaluate_due_measures(session: Session, quarter: str, config: AppConfig) -> 
     for m in measures:
         impl_q = Quarter.of(m.implemented_on)  # type: ignore[arg-type]
         offices = _measure_offices(m, config)
-        contaminated = set().union(*(o for code, o in treated_by_metric.get(m.kpi_metric, []) if code != m.code)) - offices
+        contaminated = (
+            set().union(*(o for code, o in treated_by_metric.get(m.kpi_metric, []) if code != m.code)) - offices
+        )
         # The implementation quarter is partly before and partly after: left out.
         quarters = [s for s in data_quarters if Quarter.parse(s) != impl_q]
         obs = kpi_observations(session, m.kpi_metric, quarters, client_type=client_type_for_theme(m.theme, config))
         obs = obs[~obs["office_code"].isin(contaminated)]
         result = estimate_kpi_effect(
-            obs, offices, str(impl_q.next()), target_change_for(m, config),
-            alpha=thresholds.alpha, min_units_per_arm=thresholds.min_units_per_arm,
+            obs,
+            offices,
+            str(impl_q.next()),
+            target_change_for(m, config),
+            alpha=thresholds.alpha,
+            min_units_per_arm=thresholds.min_units_per_arm,
         )
-        session.exec(delete(EffectEvaluation).where(EffectEvaluation.measure_id == m.id,  # type: ignore[call-overload]
-                                                    EffectEvaluation.quarter == str(q)))
+        session.exec(
+            delete(EffectEvaluation).where(
+                EffectEvaluation.measure_id == m.id,  # type: ignore[call-overload]
+                EffectEvaluation.quarter == str(q),
+            )
+        )
         evaluation = EffectEvaluation(
-            measure_id=m.id, quarter=str(q), kpi_metric=m.kpi_metric, method=result.method,
-            estimate=result.estimate, ci_low=result.ci_low, ci_high=result.ci_high, p_value=result.p_value,
-            n_treated_units=result.n_treated, n_control_units=result.n_control, n_obs=result.n_obs,
-            mde=result.mde, verdict=result.verdict, note=result.note,
+            measure_id=m.id,
+            quarter=str(q),
+            kpi_metric=m.kpi_metric,
+            method=result.method,
+            estimate=result.estimate,
+            ci_low=result.ci_low,
+            ci_high=result.ci_high,
+            p_value=result.p_value,
+            n_treated_units=result.n_treated,
+            n_control_units=result.n_control,
+            n_obs=result.n_obs,
+            mde=result.mde,
+            verdict=result.verdict,
+            note=result.note,
         )
         session.add(evaluation)
-        update_fields(session, m, {"effect_verdict": result.verdict}, SYSTEM_USER, at, comment=f"effect evaluated in {q}")
+        update_fields(
+            session, m, {"effect_verdict": result.verdict}, SYSTEM_USER, at, comment=f"effect evaluated in {q}"
+        )
         if m.status == "implemented":
-            change_status(session, m, "evaluated", SYSTEM_USER, at, comment=f"effect evaluated in {q}: {result.verdict}")
+            change_status(
+                session, m, "evaluated", SYSTEM_USER, at, comment=f"effect evaluated in {q}: {result.verdict}"
+            )
         evaluations.append(evaluation)
     session.flush()
     return evaluations  # measures were walked in code order

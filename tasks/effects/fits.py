@@ -179,8 +179,10 @@ def _welch(pre: pd.DataFrame, post: pd.DataFrame) -> tuple[float, float, float]:
 
 def _fallback(rows: pd.DataFrame, cells: pd.DataFrame, reason: str, nouns: Nouns, fmt) -> Fit:
     """Interrupted time series, else before/after, on the treated units alone (``e`` = event time)."""
-    caveat = (f"changes common to all {nouns.units} at the same time (a national campaign, the season) "
-              f"are not separated from the measure's effect")
+    caveat = (
+        f"changes common to all {nouns.units} at the same time (a national campaign, the season) "
+        f"are not separated from the measure's effect"
+    )
     n_t = int(rows["u"].nunique())
     n_obs = float(rows["weight"].sum())
     series = cells.assign(wv=cells["value"] * cells["weight"]).groupby("e", sort=True)[["wv", "weight"]].sum()
@@ -189,20 +191,25 @@ def _fallback(rows: pd.DataFrame, cells: pd.DataFrame, reason: str, nouns: Nouns
     if n_pre >= ITS_MIN_PRE and n_post >= ITS_MIN_POST:
         y = (series["wv"] / series["weight"]).to_numpy(float)
         est, se, df, lags, which = _its_fit(e, y)
-        note = (f"interrupted time series on the treated {nouns.units}' {nouns.period} means: segmented regression "
-                f"y ~ time + post + time_since_start, level change at the start, SE the larger of classical OLS "
-                f"and Newey-West ({lags} lag(s)): {which}, t with {df} df; {n_pre} {nouns.periods} before, "
-                f"{n_post} from the start; {reason}; {caveat}")
+        note = (
+            f"interrupted time series on the treated {nouns.units}' {nouns.period} means: segmented regression "
+            f"y ~ time + post + time_since_start, level change at the start, SE the larger of classical OLS "
+            f"and Newey-West ({lags} lag(s)): {which}, t with {df} df; {n_pre} {nouns.periods} before, "
+            f"{n_post} from the start; {reason}; {caveat}"
+        )
         return Fit(est, se, df, METHOD_ITS, n_t, 0, n_obs, note)
     pre, post = rows[rows["e"] < 0], rows[rows["e"] >= 0]
     est, se, df = _welch(pre, post)
-    note = (f"before/after in {nouns.treated} (Welch): {reason}; only {n_pre} {nouns.period}(s) before "
-            f"(an interrupted time series needs {ITS_MIN_PRE}); {caveat}")
+    note = (
+        f"before/after in {nouns.treated} (Welch): {reason}; only {n_pre} {nouns.period}(s) before "
+        f"(an interrupted time series needs {ITS_MIN_PRE}); {caveat}"
+    )
     return Fit(est, se, df, METHOD_BEFORE_AFTER, n_t, 0, n_obs, note)
 
 
-def _staggered(cells: pd.DataFrame, group: np.ndarray, usable: np.ndarray, n_units: int, min_units: int,
-               nouns: Nouns, fmt) -> Fit | str:
+def _staggered(
+    cells: pd.DataFrame, group: np.ndarray, usable: np.ndarray, n_units: int, min_units: int, nouns: Nouns, fmt
+) -> Fit | str:
     """Callaway & Sant'Anna ATT(g, t), simple aggregation, influence-function SE.
 
     ``group[u]`` is unit u's first treated period (inf: untreated in the panel),
@@ -258,8 +265,10 @@ def _staggered(cells: pd.DataFrame, group: np.ndarray, usable: np.ndarray, n_uni
             treated_in[g][tr] = True
             control_any[ctl] = True
     if not atts:
-        return (f"no group-time effect had {min_units} treated and {min_units} comparison "
-                f"{nouns.units} observed in its base {nouns.period} and in a {nouns.period} after the start")
+        return (
+            f"no group-time effect had {min_units} treated and {min_units} comparison "
+            f"{nouns.units} observed in its base {nouns.period} and in a {nouns.period} after the start"
+        )
 
     analysed = used.any(axis=1)
     n_a = int(analysed.sum())
@@ -279,8 +288,10 @@ def _staggered(cells: pd.DataFrame, group: np.ndarray, usable: np.ndarray, n_uni
     se = float(math.sqrt(np.sum(phi**2)))
     # Welch-Satterthwaite degrees of freedom over the strata (each cohort, the never-treated): a cohort of
     # three offices estimates its share of the variance with two degrees of freedom, not with N - 1.
-    parts = [(float(np.sum(phi[analysed & (group == g)] ** 2)), int(np.sum(analysed & (group == g))))
-             for g in np.unique(group[analysed])]
+    parts = [
+        (float(np.sum(phi[analysed & (group == g)] ** 2)), int(np.sum(analysed & (group == g))))
+        for g in np.unique(group[analysed])
+    ]
     denominator = sum(v**2 / max(n - 1, 1) for v, n in parts)
     df = min(float(n_a - 1), se**4 / denominator) if denominator > 0 else float(n_a - 1)
     group_time = tuple(
@@ -290,19 +301,25 @@ def _staggered(cells: pd.DataFrame, group: np.ndarray, usable: np.ndarray, n_uni
     n_t = int(np.sum([member[g].sum() for g in starts]))
     n_c = int(control_any.sum())
     sizes = ", ".join(f"{fmt(int(g))} ({int(member[g].sum())})" for g in starts if member[g].any())
-    comparison = (f"{n_c} never-treated {nouns.units}" if control_group == CONTROL_NEVER else
-                  f"{n_c} not-yet-treated {nouns.units} (fewer than {min_units} never-treated)")
-    note = (f"staggered difference-in-differences (Callaway & Sant'Anna): {len(atts)} group-time effects, "
-            f"each a 2x2 DiD against the {nouns.period} before the group's start; groups by first treated "
-            f"{nouns.period}: {sizes}; comparison: {comparison}; simple aggregation weighted "
-            f"by group size; SE from influence functions by {nouns.unit}, t with {df:.1f} df (Welch-Satterthwaite)")
+    comparison = (
+        f"{n_c} never-treated {nouns.units}"
+        if control_group == CONTROL_NEVER
+        else f"{n_c} not-yet-treated {nouns.units} (fewer than {min_units} never-treated)"
+    )
+    note = (
+        f"staggered difference-in-differences (Callaway & Sant'Anna): {len(atts)} group-time effects, "
+        f"each a 2x2 DiD against the {nouns.period} before the group's start; groups by first treated "
+        f"{nouns.period}: {sizes}; comparison: {comparison}; simple aggregation weighted "
+        f"by group size; SE from influence functions by {nouns.unit}, t with {df:.1f} df (Welch-Satterthwaite)"
+    )
     if skipped:
-        note += (f"; {skipped} group-time effect(s) left out for fewer than {min_units} {nouns.units} on a side")
+        note += f"; {skipped} group-time effect(s) left out for fewer than {min_units} {nouns.units} on a side"
     return Fit(estimate, se, df, METHOD_STAGGERED, n_t, n_c, float(wt[used].sum()), note, group_time)
 
 
-def fit_effect(rows: pd.DataFrame, units: np.ndarray, starts: dict[int, int], kind: str, min_units: int,
-               nouns: Nouns) -> Fit:
+def fit_effect(
+    rows: pd.DataFrame, units: np.ndarray, starts: dict[int, int], kind: str, min_units: int, nouns: Nouns
+) -> Fit:
     """Choose and run the estimator. ``rows``: u (unit code), t (period), value, weight; ``starts``: code -> start."""
     fmt = lambda p: period_label(p, kind)  # noqa: E731
     if rows.empty:
@@ -328,8 +345,9 @@ def fit_effect(rows: pd.DataFrame, units: np.ndarray, starts: dict[int, int], ki
     later = {c for c, s in starts.items() if s > last}
     if later:  # untreated in every period seen: comparison units
         starts = {c: s for c, s in starts.items() if c not in later}
-        notes.append(f"{len(later)} treated {nouns.unit}(s) starting after the last {nouns.period} counted as "
-                     f"comparison")
+        notes.append(
+            f"{len(later)} treated {nouns.unit}(s) starting after the last {nouns.period} counted as comparison"
+        )
     rows = rows.assign(treated=rows["u"].isin(list(starts)))
     rows["e"] = rows["t"] - rows["u"].map(starts).fillna(0).astype(np.int64)
     cells = _cells(rows)
@@ -340,8 +358,10 @@ def fit_effect(rows: pd.DataFrame, units: np.ndarray, starts: dict[int, int], ki
     usable_codes = set(span.index[(span["min"] < 0) & (span["max"] >= 0)])
     left_out = n_t_all - len(later & set(treated_rows["u"])) - len(usable_codes)
     if left_out:
-        notes.append(f"{left_out} treated {nouns.unit}(s) without data both before and after the start left out "
-                     f"of the comparison")
+        notes.append(
+            f"{left_out} treated {nouns.unit}(s) without data both before and after the start left out "
+            f"of the comparison"
+        )
     usable_starts = sorted({starts[c] for c in usable_codes})
 
     def finish(fit: Fit) -> Fit:
@@ -371,21 +391,38 @@ def fit_effect(rows: pd.DataFrame, units: np.ndarray, starts: dict[int, int], ki
         panel = cells[cells["u"].isin(usable_codes | control_codes)]
         d = (panel["treated"] & (panel["e"] >= 0)).to_numpy(float)
         try:
-            est, se, df = _twfe_did(panel["u"].to_numpy(), panel["t"].to_numpy(), panel["value"].to_numpy(float),
-                                    panel["weight"].to_numpy(float), d)
+            est, se, df = _twfe_did(
+                panel["u"].to_numpy(),
+                panel["t"].to_numpy(),
+                panel["value"].to_numpy(float),
+                panel["weight"].to_numpy(float),
+                d,
+            )
         except (ValueError, np.linalg.LinAlgError) as exc:  # pragma: no cover - degenerate panels
-            return finish(_none(f"difference-in-differences could not be fitted: {exc}", len(usable_codes),
-                                len(control_codes), n_total))
-        note = (f"difference-in-differences, {nouns.unit} and {nouns.period} fixed effects, SE clustered by "
-                f"{nouns.unit}; {len(usable_codes)} treated vs {len(control_codes)} comparison {nouns.units}, "
-                f"{panel['t'].nunique()} {nouns.periods}")
-        return finish(Fit(est, se, df, METHOD_DID, len(usable_codes), len(control_codes),
-                           float(panel["weight"].sum()), note))
-    reason = (f"only {len(control_codes)} comparison {nouns.unit}(s) with data before and after, {min_units} "
-              f"needed for difference-in-differences")
+            return finish(
+                _none(
+                    f"difference-in-differences could not be fitted: {exc}",
+                    len(usable_codes),
+                    len(control_codes),
+                    n_total,
+                )
+            )
+        note = (
+            f"difference-in-differences, {nouns.unit} and {nouns.period} fixed effects, SE clustered by "
+            f"{nouns.unit}; {len(usable_codes)} treated vs {len(control_codes)} comparison {nouns.units}, "
+            f"{panel['t'].nunique()} {nouns.periods}"
+        )
+        return finish(
+            Fit(est, se, df, METHOD_DID, len(usable_codes), len(control_codes), float(panel["weight"].sum()), note)
+        )
+    reason = (
+        f"only {len(control_codes)} comparison {nouns.unit}(s) with data before and after, {min_units} "
+        f"needed for difference-in-differences"
+    )
     if not control_codes:
-        reason = (f"no comparison {nouns.units} with data before and after ({min_units} needed for "
-                  f"difference-in-differences)")
+        reason = (
+            f"no comparison {nouns.units} with data before and after ({min_units} needed for difference-in-differences)"
+        )
     if len(usable_codes) < min_units:
         reason += f"; only {len(usable_codes)} treated {nouns.unit}(s) observed before and after"
     return fallback(reason)

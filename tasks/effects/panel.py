@@ -74,8 +74,15 @@ def _periods_of(column: pd.Series, name: str) -> tuple[np.ndarray, str]:
 # --------------------------------------------------------------------------- the panel
 
 
-def prepare_panel(panel: pd.DataFrame, unit: str, period: str, outcome: str, weights: str | None,
-                  treated_units: Iterable[Hashable], start_period) -> tuple[pd.DataFrame, np.ndarray, dict[int, int], str]:
+def prepare_panel(
+    panel: pd.DataFrame,
+    unit: str,
+    period: str,
+    outcome: str,
+    weights: str | None,
+    treated_units: Iterable[Hashable],
+    start_period,
+) -> tuple[pd.DataFrame, np.ndarray, dict[int, int], str]:
     """Validate the inputs; rows with integer unit codes, running periods, and the treated codes' start periods."""
     for role, name in (("unit", unit), ("period", period), ("outcome", outcome), ("weights", weights)):
         if name is not None and name not in panel.columns:
@@ -100,12 +107,14 @@ def prepare_panel(panel: pd.DataFrame, unit: str, period: str, outcome: str, wei
         missing = [u for u in treated if u not in start_period]
         extra = [u for u in start_period if u not in set(treated)]
         if missing or extra:
-            raise ValueError(f"start_period must give a start for exactly the treated units: "
-                             f"{len(missing)} treated unit(s) without a start, {len(extra)} start(s) for units "
-                             f"not listed as treated")
+            raise ValueError(
+                f"start_period must give a start for exactly the treated units: "
+                f"{len(missing)} treated unit(s) without a start, {len(extra)} start(s) for units "
+                f"not listed as treated"
+            )
         start_of = dict(start_period)
     else:
-        start_of = {u: start_period for u in treated}
+        start_of = dict.fromkeys(treated, start_period)
     if start_of:
         kinds = {_period_kind(s) for s in start_of.values()}
         if len(panel) == 0:

@@ -97,7 +97,17 @@ MIN_R2 = 1e-12
 
 QUADRANTS = ("fix_first", "keep_up", "low_priority", "possible_overkill")
 CLIENT_TYPE_ORDER = {"citizen": 0, "employer": 1, "all": 2}
-RESULT_COLUMNS = ["client_type", "ray", "importance", "shapley_r2", "relative_weight", "r2", "performance", "n", "quadrant"]
+RESULT_COLUMNS = [
+    "client_type",
+    "ray",
+    "importance",
+    "shapley_r2",
+    "relative_weight",
+    "r2",
+    "performance",
+    "n",
+    "quadrant",
+]
 
 # Subsets of the P rays as bit masks 0..2^P-1; bit j set = ray j in the model.
 _MASKS = range(1, 2**P)
@@ -162,9 +172,7 @@ def _group_codes(keys: pd.DataFrame) -> tuple[np.ndarray, pd.DataFrame]:
     return codes, keys.iloc[first].reset_index(drop=True)
 
 
-def _decompose(
-    keys: pd.DataFrame, rays: np.ndarray, y: np.ndarray, *, min_n: int, min_distinct: int
-) -> pd.DataFrame:
+def _decompose(keys: pd.DataFrame, rays: np.ndarray, y: np.ndarray, *, min_n: int, min_distinct: int) -> pd.DataFrame:
     """Key drivers for every group of ``keys`` (one column per key); rows = ray x group."""
     codes, groups = _group_codes(keys)
     n_groups = len(groups)
@@ -183,7 +191,9 @@ def _decompose(
     data = np.column_stack([rays[use], y[use]])
     n = np.bincount(g, minlength=n_groups)
     # (float64 even when no respondent qualifies: bincount of empty weights returns integers)
-    means = np.stack([np.bincount(g, weights=data[:, k], minlength=n_groups) for k in range(P + 1)], axis=1).astype("float64")
+    means = np.stack([np.bincount(g, weights=data[:, k], minlength=n_groups) for k in range(P + 1)], axis=1).astype(
+        "float64"
+    )
     means /= np.maximum(n, 1)[:, None]
     centred = data - means[g]
     sscp = np.empty((n_groups, P + 1, P + 1))
@@ -304,7 +314,9 @@ def _drivers(
     ray_order = {r: i for i, r in enumerate(RAYS)}
     out = out.sort_values(
         [*by, "client_type", "ray"],
-        key=lambda s: s.map(CLIENT_TYPE_ORDER) if s.name == "client_type" else (s.map(ray_order) if s.name == "ray" else s),
+        key=lambda s: (
+            s.map(CLIENT_TYPE_ORDER) if s.name == "client_type" else (s.map(ray_order) if s.name == "ray" else s)
+        ),
         kind="mergesort",
         na_position="last",
     ).reset_index(drop=True)

@@ -80,6 +80,7 @@ def fmt_share(value: float, lang: str) -> str:
     v = round(float(value), 1)
     return format_number(v, lang, 0 if abs(v - round(v)) < 1e-9 else 1)
 
+
 def why_this_rank(
     row: Mapping[str, Any] | Any,
     *,
@@ -108,9 +109,12 @@ def why_this_rank(
     theme_label = (theme_names or {}).get(theme, theme)
     ray_label = (ray_names or _.labels(RAY_LABELS)).get(ray, ray)
     client = str(_get(row, "client_type", "citizen"))
-    values = dict(rank=int(_get(row, "rank", 0)), theme=theme_label,
-                  share=fmt_share(_get(row, "negative_share", 0.0), lang),
-                  clients=_.label(_WHO_COMPLAIN[client]) if client in _WHO_COMPLAIN else client)
+    values = dict(
+        rank=int(_get(row, "rank", 0)),
+        theme=theme_label,
+        share=fmt_share(_get(row, "negative_share", 0.0), lang),
+        clients=_.label(_WHO_COMPLAIN[client]) if client in _WHO_COMPLAIN else client,
+    )
     total = _get(row, "offices_total")
     if _get(row, "level") in ("region", "country") and total:
         # TRANSLATORS: %(share)s is a number per 100 ("12", "4.5"); %(clients)s "citizens"/"employers"
@@ -120,7 +124,11 @@ def why_this_rank(
             "in %(reach)s of %(total)s office",
             "Rank %(rank)s: “%(theme)s” — %(share)s in 100 %(clients)s who gave feedback complain, "
             "in %(reach)s of %(total)s offices",
-            int(total), reach=int(_get(row, "reach_offices", 0)), total=int(total), **values)
+            int(total),
+            reach=int(_get(row, "reach_offices", 0)),
+            total=int(total),
+            **values,
+        )
     else:
         head = _("Rank %(rank)s: “%(theme)s” — %(share)s in 100 %(clients)s who gave feedback complain", **values)
     parts = [head]
@@ -136,16 +144,24 @@ def why_this_rank(
     ray_facts = []
     if score is not None and abs(severity - 1.0) >= _MATTERS:
         score_int = int(round(float(score)))
-        ray_facts.append(_("scores only %(score)s of 100", score=score_int) if severity > 1.0
-                         else _("scores well (%(score)s of 100)", score=score_int))
+        ray_facts.append(
+            _("scores only %(score)s of 100", score=score_int)
+            if severity > 1.0
+            else _("scores well (%(score)s of 100)", score=score_int)
+        )
     if importance is not None and abs(driver - 1.0) >= _MATTERS:
         pct = int(round(100 * float(importance)))
-        ray_facts.append(_("strongly drives overall satisfaction (%(pct)s %% of the explained variance)", pct=pct)
-                         if driver > 1.0
-                         else _("hardly drives overall satisfaction (%(pct)s %% of the explained variance)", pct=pct))
+        ray_facts.append(
+            _("strongly drives overall satisfaction (%(pct)s %% of the explained variance)", pct=pct)
+            if driver > 1.0
+            else _("hardly drives overall satisfaction (%(pct)s %% of the explained variance)", pct=pct)
+        )
     if ray_facts:
-        facts = ray_facts[0] if len(ray_facts) == 1 else _("%(first)s and %(second)s", first=ray_facts[0],
-                                                             second=ray_facts[1])
+        facts = (
+            ray_facts[0]
+            if len(ray_facts) == 1
+            else _("%(first)s and %(second)s", first=ray_facts[0], second=ray_facts[1])
+        )
         # TRANSLATORS: %(facts)s is one or two of "scores only 58 of 100", "strongly drives overall satisfaction (…)".
         parts.append(_("the “%(ray)s” ray %(facts)s", ray=ray_label, facts=facts))
     code = _get(row, "covered_by")
@@ -179,28 +195,31 @@ def pain_points_artifact_rows(frame: pd.DataFrame, config: AppConfig, *, top: in
     out = []
     for r in sel.to_dict("records"):
         unit = r["unit_code"]
-        out.append({
-            "region": t["country"] if r["level"] == "country" else f"{unit} {regions.get(unit, '')}".strip(),
-            "rank": int(r["rank"]),
-            "theme": theme_names.get(r["theme"], r["theme"]),
-            "stage": t["stages"].get(r["journey_stage"], r["journey_stage"]),
-            "client_type": t["client_types"].get(r["client_type"], r["client_type"]),
-            "negative_share": _num(r["negative_share"], 1),
-            "priority": _num(r["priority"]),
-            "reach": _num(r["component_reach"]),
-            "severity": _num(r["component_severity"]),
-            "trend": _num(r["component_trend"]),
-            "driver": _num(r["component_driver"]),
-            "coverage": _num(r["component_coverage"]),
-            "signal": _get(r, "signal"),
-            "covered_by": _get(r, "covered_by"),
-            "why": why_this_rank(r, lang=lang, theme_names=theme_names),
-        })
+        out.append(
+            {
+                "region": t["country"] if r["level"] == "country" else f"{unit} {regions.get(unit, '')}".strip(),
+                "rank": int(r["rank"]),
+                "theme": theme_names.get(r["theme"], r["theme"]),
+                "stage": t["stages"].get(r["journey_stage"], r["journey_stage"]),
+                "client_type": t["client_types"].get(r["client_type"], r["client_type"]),
+                "negative_share": _num(r["negative_share"], 1),
+                "priority": _num(r["priority"]),
+                "reach": _num(r["component_reach"]),
+                "severity": _num(r["component_severity"]),
+                "trend": _num(r["component_trend"]),
+                "driver": _num(r["component_driver"]),
+                "coverage": _num(r["component_coverage"]),
+                "signal": _get(r, "signal"),
+                "covered_by": _get(r, "covered_by"),
+                "why": why_this_rank(r, lang=lang, theme_names=theme_names),
+            }
+        )
     return out
 
 
-def pareto(frame: pd.DataFrame, level: str, unit_code: str, *, by: str = "negative_mentions",
-           vital: float = 80.0) -> pd.DataFrame:
+def pareto(
+    frame: pd.DataFrame, level: str, unit_code: str, *, by: str = "negative_mentions", vital: float = 80.0
+) -> pd.DataFrame:
     """The Pareto table of one unit's pain points: sorted by ``by`` (descending; ties by
     rank), with ``cum_share`` (cumulative % of the unit's total of ``by``) and
     ``vital_few`` (the rows up to and including the one that reaches ``vital`` %).

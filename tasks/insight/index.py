@@ -30,7 +30,9 @@ def respondent_rays(answers: pd.DataFrame) -> pd.DataFrame:
     """Per respondent 0-100 ray scores (NaN where no item of the ray was answered)."""
     scores = (answers[list(ITEMS)].astype("float64") - 1.0) / 4.0 * 100.0
     scores = scores.where((answers[list(ITEMS)] >= 1) & (answers[list(ITEMS)] <= 5))
-    return pd.DataFrame({ray: scores[list(items)].mean(axis=1) for ray, items in RAY_ITEMS.items()}, index=answers.index)
+    return pd.DataFrame(
+        {ray: scores[list(items)].mean(axis=1) for ray, items in RAY_ITEMS.items()}, index=answers.index
+    )
 
 
 def _unit_stats(rays: pd.DataFrame) -> pd.Series:
@@ -49,7 +51,9 @@ def _unit_stats(rays: pd.DataFrame) -> pd.Series:
     return pd.Series({**out, "index": float(means.mean()), "se": se, "n": n})
 
 
-def star_index(answers: pd.DataFrame, by: tuple[str, ...] | list[str] = (), thresholds: StarThresholds | None = None) -> pd.DataFrame:
+def star_index(
+    answers: pd.DataFrame, by: tuple[str, ...] | list[str] = (), thresholds: StarThresholds | None = None
+) -> pd.DataFrame:
     """The star per group and client type.
 
     In: one row per respondent with ``client_type`` (citizen/employer), items F1..C4
@@ -97,9 +101,13 @@ def star_index(answers: pd.DataFrame, by: tuple[str, ...] | list[str] = (), thre
         comp_mask = out["client_type"] == "composite"
         out.loc[comp_mask, "sufficient_sample"] = out.loc[comp_mask, "_sufficient"].astype(bool)
         out = out.drop(columns=["_sufficient"])
-    out["stars"] = pd.array([thresholds.stars(v) if ok else None for v, ok in zip(out["index"], out["sufficient_sample"])], dtype="Int64")
+    out["stars"] = pd.array(
+        [thresholds.stars(v) if ok else None for v, ok in zip(out["index"], out["sufficient_sample"])], dtype="Int64"
+    )
     order = {"citizen": 0, "employer": 1, "composite": 2}
-    out = out.sort_values(by + ["client_type"], key=lambda s: s.map(order) if s.name == "client_type" else s).reset_index(drop=True)
+    out = out.sort_values(
+        by + ["client_type"], key=lambda s: s.map(order) if s.name == "client_type" else s
+    ).reset_index(drop=True)
     return out[by + ["client_type"] + OUTPUT_COLUMNS]
 
 

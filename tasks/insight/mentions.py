@@ -18,8 +18,18 @@ from cxloop.domain import CITIZEN_STAGES, COUNTRY_CODE, EMPLOYER_STAGES
 #: One row per identical (quarter, office, region, client type, stage, themes, negative themes)
 #: combination of texts: ``texts`` of them, ``rated`` with a rating, ``rating_sum`` of the
 #: ratings on 0-100. ``office_code`` and ``journey_stage`` are "" when unknown.
-TEXT_GROUP_COLUMNS = ["quarter", "office_code", "region_code", "client_type", "journey_stage", "themes",
-                      "negative_themes", "texts", "rated", "rating_sum"]
+TEXT_GROUP_COLUMNS = [
+    "quarter",
+    "office_code",
+    "region_code",
+    "client_type",
+    "journey_stage",
+    "themes",
+    "negative_themes",
+    "texts",
+    "rated",
+    "rating_sum",
+]
 
 #: The key of a pain point, and the key of its unit and client type (whose texts are the denominator).
 PAIN_POINT_KEY = ["level", "unit_code", "client_type", "theme", "journey_stage"]
@@ -58,18 +68,30 @@ def text_groups(feedback: pd.DataFrame, quarter: str | None = None) -> pd.DataFr
         q = feedback["quarter"].astype(str)
     else:
         q = pd.Series([quarter or ""] * n, index=feedback.index, dtype=object)
-    rating = (_rating_100(feedback["rating"], feedback["scale"])
-              if {"rating", "scale"} <= set(feedback.columns) else pd.Series(np.nan, index=feedback.index))
-    frame = pd.DataFrame({
-        "quarter": q, "office_code": col("office_code"), "region_code": col("region_code"),
-        "client_type": col("client_type"), "journey_stage": col("journey_stage"), "themes": col("themes"),
-        "negative_themes": col("negative_themes"), "rated": rating.notna().astype("int64"),
-        "rating_sum": rating.fillna(0.0),
-    })
+    rating = (
+        _rating_100(feedback["rating"], feedback["scale"])
+        if {"rating", "scale"} <= set(feedback.columns)
+        else pd.Series(np.nan, index=feedback.index)
+    )
+    frame = pd.DataFrame(
+        {
+            "quarter": q,
+            "office_code": col("office_code"),
+            "region_code": col("region_code"),
+            "client_type": col("client_type"),
+            "journey_stage": col("journey_stage"),
+            "themes": col("themes"),
+            "negative_themes": col("negative_themes"),
+            "rated": rating.notna().astype("int64"),
+            "rating_sum": rating.fillna(0.0),
+        }
+    )
     keys = TEXT_GROUP_COLUMNS[:7]
-    grouped = frame.groupby(keys, sort=True).agg(
-        texts=("rated", "size"), rated=("rated", "sum"), rating_sum=("rating_sum", "sum")
-    ).reset_index()
+    grouped = (
+        frame.groupby(keys, sort=True)
+        .agg(texts=("rated", "size"), rated=("rated", "sum"), rating_sum=("rating_sum", "sum"))
+        .reset_index()
+    )
     return grouped[TEXT_GROUP_COLUMNS]
 
 
@@ -82,8 +104,18 @@ def theme_mentions(feedback: pd.DataFrame, config: AppConfig, quarter: str | Non
     theme lists are parsed once per distinct (themes, negative themes) pair.
     """
     groups = text_groups(feedback, quarter)
-    out_cols = ["quarter", "office_code", "region_code", "client_type", "theme", "journey_stage", "negative",
-                "texts", "rated", "rating_sum"]
+    out_cols = [
+        "quarter",
+        "office_code",
+        "region_code",
+        "client_type",
+        "theme",
+        "journey_stage",
+        "negative",
+        "texts",
+        "rated",
+        "rating_sum",
+    ]
     groups = groups[groups["themes"].fillna("") != ""]
     if groups.empty:
         return pd.DataFrame(columns=out_cols)
@@ -130,8 +162,12 @@ def unit_counts(groups: pd.DataFrame, config: AppConfig) -> tuple[pd.DataFrame, 
     stages = pd.Categorical(mentions["journey_stage"])
     office = mentions.groupby(
         [mentions["office_code"].rename("_u"), pd.Categorical(mentions["theme"]), stages], sort=False, observed=True
-    ).agg(mentions=("texts", "sum"), negative_mentions=("neg", "sum"), rated=("rated", "sum"),
-          rating_sum=("rating_sum", "sum"))
+    ).agg(
+        mentions=("texts", "sum"),
+        negative_mentions=("neg", "sum"),
+        rated=("rated", "sum"),
+        rating_sum=("rating_sum", "sum"),
+    )
     office.index = office.index.set_names(["_u", "theme", "journey_stage"])
     office = office.reset_index()
     office = office.join(units, on="_u").drop(columns="_u")

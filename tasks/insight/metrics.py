@@ -39,7 +39,7 @@ quarter from the database.
 from __future__ import annotations
 
 import math
-from typing import Iterable
+from collections.abc import Iterable
 
 import numpy as np
 import pandas as pd
@@ -57,9 +57,23 @@ ALL_CHANNELS = "all"
 
 SURVEY_COLUMNS = [
     "n",
-    "acsi", "acsi_ci_low", "acsi_ci_high", "n_acsi", "acsi_sufficient",
-    "nps", "nps_moe", "promoters", "detractors", "n_nps", "nps_sufficient",
-    "ces", "ces_ci_low", "ces_ci_high", "ces_easy_share", "n_ces", "ces_sufficient",
+    "acsi",
+    "acsi_ci_low",
+    "acsi_ci_high",
+    "n_acsi",
+    "acsi_sufficient",
+    "nps",
+    "nps_moe",
+    "promoters",
+    "detractors",
+    "n_nps",
+    "nps_sufficient",
+    "ces",
+    "ces_ci_low",
+    "ces_ci_high",
+    "ces_easy_share",
+    "n_ces",
+    "ces_sufficient",
     "sufficient_sample",
 ]
 CSAT_COLUMNS = ["n", "satisfied", "csat", "csat_ci_low", "csat_ci_high", "sufficient_sample"]
@@ -118,13 +132,23 @@ def _survey_row(group: pd.DataFrame, min_sample: int) -> dict:
 
     return {
         "n": len(group),
-        "acsi": acsi, "acsi_ci_low": acsi_low, "acsi_ci_high": acsi_high,
-        "n_acsi": len(overall), "acsi_sufficient": len(overall) >= min_sample,
-        "nps": 100.0 * (p - d), "nps_moe": nps_margin(p, d, n_nps),
-        "promoters": 100.0 * p, "detractors": 100.0 * d, "n_nps": n_nps, "nps_sufficient": n_nps >= min_sample,
-        "ces": ces, "ces_ci_low": ces_low, "ces_ci_high": ces_high,
+        "acsi": acsi,
+        "acsi_ci_low": acsi_low,
+        "acsi_ci_high": acsi_high,
+        "n_acsi": len(overall),
+        "acsi_sufficient": len(overall) >= min_sample,
+        "nps": 100.0 * (p - d),
+        "nps_moe": nps_margin(p, d, n_nps),
+        "promoters": 100.0 * p,
+        "detractors": 100.0 * d,
+        "n_nps": n_nps,
+        "nps_sufficient": n_nps >= min_sample,
+        "ces": ces,
+        "ces_ci_low": ces_low,
+        "ces_ci_high": ces_high,
         "ces_easy_share": 100.0 * float((effort >= 5).mean()) if len(effort) else math.nan,
-        "n_ces": len(effort), "ces_sufficient": len(effort) >= min_sample,
+        "n_ces": len(effort),
+        "ces_sufficient": len(effort) >= min_sample,
         "sufficient_sample": len(group) >= min_sample,
     }
 
@@ -201,13 +225,21 @@ def _csat_row(satisfied: np.ndarray, min_sample: int) -> dict:
     n, k = len(satisfied), int(satisfied.sum())
     low, high = wilson_interval(k, n)
     return {
-        "n": n, "satisfied": k, "csat": 100.0 * k / n if n else math.nan,
-        "csat_ci_low": 100.0 * low, "csat_ci_high": 100.0 * high, "sufficient_sample": n >= min_sample,
+        "n": n,
+        "satisfied": k,
+        "csat": 100.0 * k / n if n else math.nan,
+        "csat_ci_low": 100.0 * low,
+        "csat_ci_high": 100.0 * high,
+        "sufficient_sample": n >= min_sample,
     }
 
 
-def csat(feedback: pd.DataFrame, by: Iterable[str] = (), channels: Iterable[str] = CSAT_CHANNELS,
-         min_sample: int = MIN_SAMPLE) -> pd.DataFrame:
+def csat(
+    feedback: pd.DataFrame,
+    by: Iterable[str] = (),
+    channels: Iterable[str] = CSAT_CHANNELS,
+    min_sample: int = MIN_SAMPLE,
+) -> pd.DataFrame:
     """CSAT (% satisfied ratings) with its 95 % Wilson interval per group and channel.
 
     In: feedback rows with ``channel``, ``rating`` (NaN = not rated) and ``scale``
@@ -223,8 +255,11 @@ def csat(feedback: pd.DataFrame, by: Iterable[str] = (), channels: Iterable[str]
     by, channels = list(by), list(channels)
     _require(feedback, ["channel", "rating", *by], "csat")
     rating = pd.to_numeric(feedback["rating"], errors="raise").astype("float64")
-    scale = (pd.to_numeric(feedback["scale"], errors="raise").astype("float64") if "scale" in feedback
-             else pd.Series(np.nan, index=feedback.index)).fillna(5.0)
+    scale = (
+        pd.to_numeric(feedback["scale"], errors="raise").astype("float64")
+        if "scale" in feedback
+        else pd.Series(np.nan, index=feedback.index)
+    ).fillna(5.0)
     counted = feedback["channel"].isin(channels).to_numpy() & rating.notna().to_numpy()
     sat = np.zeros(len(feedback), dtype=bool)
     sat[counted] = _satisfied(rating.to_numpy()[counted], scale.to_numpy()[counted])
@@ -234,7 +269,13 @@ def csat(feedback: pd.DataFrame, by: Iterable[str] = (), channels: Iterable[str]
         grp = grp[grp["_counted"]]
         keys = dict(zip(by, key))
         for channel in channels:
-            rows.append({**keys, "channel": channel, **_csat_row(grp.loc[grp["channel"] == channel, "_sat"].to_numpy(), min_sample)})
+            rows.append(
+                {
+                    **keys,
+                    "channel": channel,
+                    **_csat_row(grp.loc[grp["channel"] == channel, "_sat"].to_numpy(), min_sample),
+                }
+            )
         rows.append({**keys, "channel": ALL_CHANNELS, **_csat_row(grp["_sat"].to_numpy(), min_sample)})
     return _finish(rows, by + ["channel"], CSAT_COLUMNS)
 
@@ -250,8 +291,8 @@ def load_metric_inputs(session: Session, quarter: str, region: str | None = None
     feedback: the rated rows of :data:`CSAT_CHANNELS` (office_code, region_code,
     client_type, channel, rating, scale), in id order; no texts are read.
     """
-    from models.tables import Feedback
     from models import store
+    from models.tables import Feedback
 
     answers = store.load_answers(session, quarter, region=region)
     cols = ["office_code", "region_code", "client_type", "channel", "rating", "scale"]
@@ -316,7 +357,9 @@ def quarter_metrics(session: Session, quarter: str, level: str = "region", min_s
     region_of: dict[str, str] = {}
     if level == "office":
         for frame in (answers, feedback):
-            for office, region in frame[["office_code", "region_code"]].dropna().drop_duplicates().itertuples(index=False):
+            for office, region in (
+                frame[["office_code", "region_code"]].dropna().drop_duplicates().itertuples(index=False)
+            ):
                 region_of.setdefault(str(office), str(region))
 
     units: dict[str, dict] = {COUNTRY_CODE: scope_metrics(answers, feedback, min_sample)}
@@ -331,9 +374,7 @@ def quarter_metrics(session: Session, quarter: str, level: str = "region", min_s
     return {"quarter": quarter, "level": level, "min_sample": min_sample, "units": units}
 
 
-def scope_metrics(
-    answers: pd.DataFrame, feedback: pd.DataFrame, min_sample: int = MIN_SAMPLE
-) -> dict:
+def scope_metrics(answers: pd.DataFrame, feedback: pd.DataFrame, min_sample: int = MIN_SAMPLE) -> dict:
     """One unit's metrics from its own rows (as :func:`load_metric_inputs` reads them for a
     region, or for the whole country): ``{"survey": {...}, "csat": {...}}``, the same
     entry :func:`quarter_metrics` gives that unit, without computing every other unit."""

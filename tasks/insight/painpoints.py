@@ -116,12 +116,37 @@ LEVEL_ORDER = {lvl: i for i, lvl in enumerate(reversed(LEVELS))}
 
 #: Columns of the result that are stored in ``pain_point`` (``store.replace_pain_points``).
 PAIN_POINT_COLUMNS = [
-    "level", "unit_code", "region_code", "client_type", "theme", "journey_stage",
-    "mentions", "negative_mentions", "texts_total", "negative_share", "mean_rating",
-    "reach_offices", "offices_total", "reach_clients", "ray", "ray_score", "trend", "signal", "p_bar", "ucl", "lcl",
-    "driver_importance", "covered_by",
-    "component_reach", "component_severity", "component_trend", "component_driver", "component_coverage",
-    "priority", "rank", "recurring",
+    "level",
+    "unit_code",
+    "region_code",
+    "client_type",
+    "theme",
+    "journey_stage",
+    "mentions",
+    "negative_mentions",
+    "texts_total",
+    "negative_share",
+    "mean_rating",
+    "reach_offices",
+    "offices_total",
+    "reach_clients",
+    "ray",
+    "ray_score",
+    "trend",
+    "signal",
+    "p_bar",
+    "ucl",
+    "lcl",
+    "driver_importance",
+    "covered_by",
+    "component_reach",
+    "component_severity",
+    "component_trend",
+    "component_driver",
+    "component_coverage",
+    "priority",
+    "rank",
+    "recurring",
 ]
 #: Result columns kept in the frame but not stored (none at present).
 EXTRA_COLUMNS: list[str] = []
@@ -220,8 +245,9 @@ def _coverage(rows: pd.DataFrame, open_measures: pd.DataFrame | None, config: Ap
     country_level = reach.groupby(["theme", "code"])["counted"].sum().reset_index()
     country_level = country_level.assign(level="country", unit_code=COUNTRY_CODE)
     best = pd.concat([office_level, region_level, country_level], ignore_index=True)
-    best = best.sort_values(["level", "unit_code", "theme", "counted", "code"], ascending=[True, True, True, False, True],
-                            kind="mergesort").drop_duplicates(["level", "unit_code", "theme"], keep="first")
+    best = best.sort_values(
+        ["level", "unit_code", "theme", "counted", "code"], ascending=[True, True, True, False, True], kind="mergesort"
+    ).drop_duplicates(["level", "unit_code", "theme"], keep="first")
     table = best.set_index(["level", "unit_code", "theme"])["code"]
     idx = pd.MultiIndex.from_arrays([rows["level"].to_numpy(), rows["unit_code"].to_numpy(), rows["theme"].to_numpy()])
     found = table.reindex(idx).to_numpy(dtype=object)
@@ -291,8 +317,15 @@ def prioritise_pain_points(
         past = text_groups(history)
         past = past[past["quarter"].astype(str) != q]
         h_counts, h_totals = unit_counts(past, config) if not past.empty else (counts.iloc[:0], totals.iloc[:0])
-        stats = history_stats(rows, h_counts, h_totals, q, thresholds.history_quarters,
-                               thresholds.min_baseline_quarters, thresholds.min_expected_mentions)
+        stats = history_stats(
+            rows,
+            h_counts,
+            h_totals,
+            q,
+            thresholds.history_quarters,
+            thresholds.min_baseline_quarters,
+            thresholds.min_expected_mentions,
+        )
         for col in ("trend", "signal", "p_bar", "ucl", "lcl"):
             rows[col] = stats[col]
     else:
@@ -324,7 +357,8 @@ def prioritise_pain_points(
     rows["_lvl"] = rows["level"].map(LEVEL_ORDER)
     rows = rows.sort_values(
         ["_lvl", "unit_code", "priority", "negative_mentions", "theme", "journey_stage", "client_type"],
-        ascending=[True, True, False, False, True, True, True], kind="mergesort",
+        ascending=[True, True, False, False, True, True, True],
+        kind="mergesort",
     )
     rows["rank"] = rows.groupby(["_lvl", "unit_code"], sort=False).cumcount() + 1
     out = rows[columns].reset_index(drop=True)

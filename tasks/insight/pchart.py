@@ -61,8 +61,15 @@ D2 = 1.128
 SIGMA_Z_FLOOR = 1.0
 
 
-def laney_limits(series: pd.DataFrame, current: pd.DataFrame, *, min_baseline: int = 3, min_expected: float = 5.0,
-                 sigma_z_floor: float = SIGMA_Z_FLOOR, z: float = 3.0) -> pd.DataFrame:
+def laney_limits(
+    series: pd.DataFrame,
+    current: pd.DataFrame,
+    *,
+    min_baseline: int = 3,
+    min_expected: float = 5.0,
+    sigma_z_floor: float = SIGMA_Z_FLOOR,
+    z: float = 3.0,
+) -> pd.DataFrame:
     """Laney p' limits and signals for many keys at once (formulas: module docstring).
 
     ``series``: the baseline, columns ``key, order, x, n`` (one row per key and
@@ -100,19 +107,39 @@ def laney_limits(series: pd.DataFrame, current: pd.DataFrame, *, min_baseline: i
     return out
 
 
-def laney_p_prime(x: Iterable[float], n: Iterable[float], x_now: float, n_now: float, *, min_baseline: int = 3,
-                  min_expected: float = 5.0, sigma_z_floor: float = SIGMA_Z_FLOOR) -> dict[str, Any]:
+def laney_p_prime(
+    x: Iterable[float],
+    n: Iterable[float],
+    x_now: float,
+    n_now: float,
+    *,
+    min_baseline: int = 3,
+    min_expected: float = 5.0,
+    sigma_z_floor: float = SIGMA_Z_FLOOR,
+) -> dict[str, Any]:
     """One series through ``laney_limits``: baseline counts ``x``/``n`` in time order, the current ``x_now``/``n_now``."""
     x, n = list(x), list(n)
     series = pd.DataFrame({"key": 0, "order": range(len(x)), "x": x, "n": n}, dtype="float64").astype({"key": "int64"})
-    res = laney_limits(series, pd.DataFrame({"key": [0], "x": [x_now], "n": [n_now]}),
-                       min_baseline=min_baseline, min_expected=min_expected, sigma_z_floor=sigma_z_floor)
+    res = laney_limits(
+        series,
+        pd.DataFrame({"key": [0], "x": [x_now], "n": [n_now]}),
+        min_baseline=min_baseline,
+        min_expected=min_expected,
+        sigma_z_floor=sigma_z_floor,
+    )
     row = res.iloc[0]
     return {k: (None if (k != "signal" and pd.isna(row[k])) else row[k]) for k in res.columns}
 
 
-def history_stats(rows: pd.DataFrame, counts: pd.DataFrame, totals: pd.DataFrame, quarter: str,
-                   history_quarters: int, min_baseline: int, min_expected: float) -> pd.DataFrame:
+def history_stats(
+    rows: pd.DataFrame,
+    counts: pd.DataFrame,
+    totals: pd.DataFrame,
+    quarter: str,
+    history_quarters: int,
+    min_baseline: int,
+    min_expected: float,
+) -> pd.DataFrame:
     """trend, signal, p_bar, ucl, lcl for ``rows`` (current pain points) from the earlier quarters' counts."""
     q = Quarter.parse(quarter)
     baseline_q = {str(q.shift(-i)): -i for i in range(1, history_quarters + 1)}
@@ -125,10 +152,16 @@ def history_stats(rows: pd.DataFrame, counts: pd.DataFrame, totals: pd.DataFrame
     grid["x"] = grid["negative_mentions"].fillna(0).astype("float64")
     grid["n"] = grid["texts_total"].astype("float64")
     grid["order"] = grid["quarter"].map(baseline_q)
-    current = pd.DataFrame({"key": keys["key"], "x": rows["negative_mentions"].to_numpy(dtype="float64"),
-                            "n": rows["texts_total"].to_numpy(dtype="float64")})
-    limits = laney_limits(grid[["key", "order", "x", "n"]], current, min_baseline=min_baseline,
-                          min_expected=min_expected)
+    current = pd.DataFrame(
+        {
+            "key": keys["key"],
+            "x": rows["negative_mentions"].to_numpy(dtype="float64"),
+            "n": rows["texts_total"].to_numpy(dtype="float64"),
+        }
+    )
+    limits = laney_limits(
+        grid[["key", "order", "x", "n"]], current, min_baseline=min_baseline, min_expected=min_expected
+    )
     out = pd.DataFrame(index=rows.index)
     before = grid[grid["quarter"] == prev].set_index("key")
     prev_share = (100.0 * before["x"] / before["n"]).reindex(keys["key"]).to_numpy()

@@ -47,7 +47,12 @@ def detect_pain_points(quarter: str, config: AppConfig) -> pd.DataFrame:
         answers = store.load_answers(session, str(q))
         drivers = drivers_for_quarter(answers) if not answers.empty else None
         result = prioritise_pain_points(
-            current, config, store.load_index(session, str(q)), quarter=str(q), history=history, drivers=drivers,
+            current,
+            config,
+            store.load_index(session, str(q)),
+            quarter=str(q),
+            history=history,
+            drivers=drivers,
             open_measures=store.open_measures(session, q.cycle_time),
             closed_measures=store.closed_measure_scopes(session, q.cycle_time),
         )

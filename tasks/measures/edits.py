@@ -44,10 +44,13 @@ def _last_history_id(session: Session, measure: Measure) -> int:
 
 def _history_since(session: Session, measure: Measure, last_id: int) -> list[MeasureHistory]:
     session.flush()
-    return list(session.exec(
-        select(MeasureHistory).where(MeasureHistory.measure_id == measure.id, MeasureHistory.id > last_id)
-        .order_by(MeasureHistory.id)
-    ))
+    return list(
+        session.exec(
+            select(MeasureHistory)
+            .where(MeasureHistory.measure_id == measure.id, MeasureHistory.id > last_id)
+            .order_by(MeasureHistory.id)
+        )
+    )
 
 
 def preview(measure: Measure, changes: Mapping[str, Any]) -> SimpleNamespace:
@@ -101,9 +104,16 @@ def edit_measure(
     if normalised:
         update_fields(session, measure, normalised, who, at, comment, expected_version)
     if move:
-        change_status(session, measure, status or "", who, at, comment,
-                      expected_version=None if normalised else expected_version,
-                      override_reason=override_reason if overridden else None)
+        change_status(
+            session,
+            measure,
+            status or "",
+            who,
+            at,
+            comment,
+            expected_version=None if normalised else expected_version,
+            override_reason=override_reason if overridden else None,
+        )
     written = _history_since(session, measure, last_id)
     return {
         "code": measure.code,
@@ -199,16 +209,25 @@ def review_proposals(
         if reason is None and measure is not None:
             status = {"approve": "approved", "reject": "rejected", "reassign": None}[action]
             try:
-                result = edit_measure(session, code, reviewer, at, status=status,
-                                      changes={"owner": owner} if owner else {}, comment=comment,
-                                      expected_version=measure.version)
+                result = edit_measure(
+                    session,
+                    code,
+                    reviewer,
+                    at,
+                    status=status,
+                    changes={"owner": owner} if owner else {},
+                    comment=comment,
+                    expected_version=measure.version,
+                )
             except (ValueError, VersionConflict, LookupError) as exc:
                 reason = str(exc)
             else:
                 applied.append({"code": code, "action": action, "status": result["status"], "owner": measure.owner})
         if reason is not None:
             refused.append({"code": code, "action": action, "reason": reason})
-    left = sorted(m.code for m in session.exec(select(Measure).where(Measure.status == "proposed")) if in_scope(m) is None)
+    left = sorted(
+        m.code for m in session.exec(select(Measure).where(Measure.status == "proposed")) if in_scope(m) is None
+    )
     return {"applied": applied, "refused": refused, "left_proposed": left}
 
 
@@ -231,8 +250,11 @@ def list_register(
     keep = pd.Series(True, index=frame.index)
     if region:
         regions_of = office_regions(session)
-        keep &= pd.Series([in_region(r, o, region, regions_of) for r, o in zip(frame["region_code"], frame["offices"])],
-                          index=frame.index, dtype=bool)
+        keep &= pd.Series(
+            [in_region(r, o, region, regions_of) for r, o in zip(frame["region_code"], frame["offices"])],
+            index=frame.index,
+            dtype=bool,
+        )
     if statuses:
         keep &= frame["status"].isin(statuses)
     if overdue is not None:

@@ -64,9 +64,7 @@ REGISTER_COLUMN_MSGIDS: dict[str, str | Marked] = {
     "change_comment": NP_("register column", "Change comment"),
 }
 #: lang -> column id -> header, for every report language (ru, en, fi).
-REGISTER_LABELS: dict[str, dict[str, str]] = {
-    lang: gettext(lang).labels(REGISTER_COLUMN_MSGIDS) for lang in LANGUAGES
-}
+REGISTER_LABELS: dict[str, dict[str, str]] = {lang: gettext(lang).labels(REGISTER_COLUMN_MSGIDS) for lang in LANGUAGES}
 
 
 # The exported files end with an empty column where a person explains an edit; the
@@ -81,7 +79,9 @@ def export_frame(session: Session, as_of: date, lang: str = "ru") -> pd.DataFram
     frame["codesign_form"] = [codesign_label(f, lang) for f in frame["codesign_form"]]
     # Counts stay whole numbers in the file (a column with blanks would be float: "12.00").
     for name in ("codesign_clients", "effect_n_obs", "version"):
-        frame[name] = pd.Series([None if v is None or v != v else int(v) for v in frame[name]], index=frame.index, dtype=object)
+        frame[name] = pd.Series(
+            [None if v is None or v != v else int(v) for v in frame[name]], index=frame.index, dtype=object
+        )
     frame["change_comment"] = None
     return frame[list(EXPORT_COLUMNS)]
 
@@ -124,8 +124,11 @@ def _deterministic_zip(path: Path, fixed: datetime) -> None:
         for info in zin.infolist():
             data = zin.read(info.filename)
             if info.filename == "docProps/core.xml":
-                data = re.sub(rb"(<dcterms:modified[^>]*>)[^<]*(</dcterms:modified>)",
-                              rb"\g<1>" + stamp.encode() + rb"\g<2>", data)
+                data = re.sub(
+                    rb"(<dcterms:modified[^>]*>)[^<]*(</dcterms:modified>)",
+                    rb"\g<1>" + stamp.encode() + rb"\g<2>",
+                    data,
+                )
             member = zipfile.ZipInfo(info.filename, date_time=(1980, 1, 1, 0, 0, 0))
             member.compress_type = zipfile.ZIP_DEFLATED
             member.external_attr = 0o600 << 16
@@ -179,13 +182,20 @@ def export_register_xlsx(session: Session, path: Path, as_of: date, lang: str = 
         forms = CODESIGN_FORM_LABELS.get(lang, CODESIGN_FORM_LABELS["en"])
         for name, allowed in (("status", MEASURE_STATUSES), ("codesign_form", tuple(forms[f] for f in CODESIGN_FORMS))):
             letter = get_column_letter(columns.index(name) + 1)
-            dv = DataValidation(type="list", formula1='"' + ",".join(allowed) + '"', allow_blank=True,
-                                showErrorMessage=True, errorTitle=labels.get(name, name),
-                                error=", ".join(allowed))
+            dv = DataValidation(
+                type="list",
+                formula1='"' + ",".join(allowed) + '"',
+                allow_blank=True,
+                showErrorMessage=True,
+                errorTitle=labels.get(name, name),
+                error=", ".join(allowed),
+            )
             dv.add(f"{letter}2:{letter}{ws.max_row}")
             ws.add_data_validation(dv)
     for col, name in enumerate(columns, start=1):
-        ws.column_dimensions[get_column_letter(col)].width = _WIDTHS.get(name, max(12, min(24, len(labels.get(name, name)) + 2)))
+        ws.column_dimensions[get_column_letter(col)].width = _WIDTHS.get(
+            name, max(12, min(24, len(labels.get(name, name)) + 2))
+        )
 
     fixed = datetime.combine(as_of, time(0))
     wb.properties.creator = SYSTEM_USER

@@ -53,8 +53,14 @@ def kpi_observations(
     kind, arg = parse_metric(kpi_metric)
     quarters = sorted({str(Quarter.parse(q)) for q in quarters})
     office_list = sorted(set(offices)) if offices is not None else None
-    empty = pd.DataFrame({"office_code": pd.Series(dtype=str), "quarter": pd.Series(dtype=str),
-                          "value": pd.Series(dtype=float), "weight": pd.Series(dtype=float)})
+    empty = pd.DataFrame(
+        {
+            "office_code": pd.Series(dtype=str),
+            "quarter": pd.Series(dtype=str),
+            "value": pd.Series(dtype=float),
+            "weight": pd.Series(dtype=float),
+        }
+    )
     if not quarters or (office_list is not None and not office_list):
         return empty
     conditions = [Feedback.quarter.in_(quarters), Feedback.office_code.is_not(None)]
@@ -66,7 +72,8 @@ def kpi_observations(
         hit = (literal(",") + func.coalesce(Feedback.negative_themes, "") + literal(",")).like(f"%,{arg},%")
         stmt = (
             select(
-                Feedback.office_code, Feedback.quarter,
+                Feedback.office_code,
+                Feedback.quarter,
                 func.count().label("texts"),
                 func.sum(case((hit, 1), else_=0)).label("negative"),
             )

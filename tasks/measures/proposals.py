@@ -23,7 +23,9 @@ from tasks.measures.register import SYSTEM_USER, create_measure
 
 def _open_scopes(session: Session) -> tuple[set[tuple[str, str]], dict[str, set[str]]]:
     """(region, theme) pairs with an open measure, and per theme the offices open measures reach."""
-    rows = session.exec(select(Measure.region_code, Measure.theme, Measure.offices).where(Measure.status.in_(OPEN_STATUSES)))
+    rows = session.exec(
+        select(Measure.region_code, Measure.theme, Measure.offices).where(Measure.status.in_(OPEN_STATUSES))
+    )
     scopes: set[tuple[str, str]] = set()
     offices: dict[str, set[str]] = {}
     for region, theme, office_list in rows:
@@ -71,8 +73,11 @@ def create_proposals(
     if pp.empty:
         return []
     pp["region_code"] = pp["region_code"].astype(str)
-    pp = pp.sort_values(["region_code", "rank", "priority", "theme", "journey_stage"],
-                        ascending=[True, True, False, True, True], kind="mergesort")
+    pp = pp.sort_values(
+        ["region_code", "rank", "priority", "theme", "journey_stage"],
+        ascending=[True, True, False, True, True],
+        kind="mergesort",
+    )
     pp = pp.drop_duplicates(["region_code", "theme"], keep="first")
 
     covered, covered_offices = _open_scopes(session)

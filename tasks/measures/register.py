@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from typing import Any
 
 import pandas as pd
@@ -31,9 +31,25 @@ SYSTEM_USER = "cxloop"
 # code/id/version are identity and bookkeeping.
 _EDITABLE_FIELDS: frozenset[str] = frozenset(
     {
-        "title", "description", "theme", "journey_stage", "type", "region_code", "offices", "owner",
-        "source_pain_point", "proposed_quarter", "codesign_date", "codesign_form", "codesign_clients",
-        "planned_start", "due_date", "implemented_on", "kpi_metric", "kpi_baseline", "kpi_target",
+        "title",
+        "description",
+        "theme",
+        "journey_stage",
+        "type",
+        "region_code",
+        "offices",
+        "owner",
+        "source_pain_point",
+        "proposed_quarter",
+        "codesign_date",
+        "codesign_form",
+        "codesign_clients",
+        "planned_start",
+        "due_date",
+        "implemented_on",
+        "kpi_metric",
+        "kpi_baseline",
+        "kpi_target",
         "effect_verdict",
     }
 )
@@ -88,15 +104,21 @@ def _claim_version(session: Session, measure: Measure, expected_version: int | N
 
 def as_utc(at: datetime) -> datetime:
     """History timestamps are stored in UTC; a naive moment (cycle dates) is taken as UTC."""
-    return at.replace(tzinfo=timezone.utc) if at.tzinfo is None else at.astimezone(timezone.utc)
+    return at.replace(tzinfo=UTC) if at.tzinfo is None else at.astimezone(UTC)
 
 
-def _history(session: Session, measure: Measure, field: str, old: Any, new: Any, who: str, at: datetime,
-             comment: str) -> None:
+def _history(
+    session: Session, measure: Measure, field: str, old: Any, new: Any, who: str, at: datetime, comment: str
+) -> None:
     session.add(
         MeasureHistory(
-            measure_id=measure.id, at=as_utc(at), who=who, field=field,
-            from_value=_as_text(old), to_value=_as_text(new), comment=comment,
+            measure_id=measure.id,
+            at=as_utc(at),
+            who=who,
+            field=field,
+            from_value=_as_text(old),
+            to_value=_as_text(new),
+            comment=comment,
         )
     )
 
@@ -218,9 +240,13 @@ def _normalise_value(code: str, field: str, value: Any) -> Any:
         except (TypeError, ValueError):
             raise ValueError(f"measure {code}: {field} {str(value)[:20]!r} is not a number") from None
     if field == "journey_stage" and value not in (None, "") and value not in JOURNEY_STAGES:
-        raise ValueError(f"measure {code}: unknown journey stage {str(value)[:40]!r}; expected one of {', '.join(JOURNEY_STAGES)}")
+        raise ValueError(
+            f"measure {code}: unknown journey stage {str(value)[:40]!r}; expected one of {', '.join(JOURNEY_STAGES)}"
+        )
     if field == "type" and value not in MEASURE_TYPES:
-        raise ValueError(f"measure {code}: unknown measure type {str(value)[:40]!r}; expected one of {', '.join(MEASURE_TYPES)}")
+        raise ValueError(
+            f"measure {code}: unknown measure type {str(value)[:40]!r}; expected one of {', '.join(MEASURE_TYPES)}"
+        )
     if field in _REQUIRED_TEXT and (value is None or value == ""):
         raise ValueError(f"measure {code}: {field} cannot be empty")
     if field == "journey_stage" and value == "":
@@ -286,11 +312,36 @@ def create_measure(session: Session, measure: Measure, who: str, at: datetime, c
 # --------------------------------------------------------------------------- register views
 
 REGISTER_COLUMNS: tuple[str, ...] = (
-    "code", "title", "status", "overdue", "region_code", "offices", "theme", "journey_stage", "type", "owner",
-    "source_pain_point", "proposed_quarter", "codesign_date", "codesign_form", "codesign_clients",
-    "planned_start", "due_date", "implemented_on", "kpi_metric", "kpi_baseline", "kpi_target",
-    "effect_verdict", "effect_quarter", "effect_method", "effect_estimate", "effect_ci_low", "effect_ci_high",
-    "effect_n_obs", "version", "description",
+    "code",
+    "title",
+    "status",
+    "overdue",
+    "region_code",
+    "offices",
+    "theme",
+    "journey_stage",
+    "type",
+    "owner",
+    "source_pain_point",
+    "proposed_quarter",
+    "codesign_date",
+    "codesign_form",
+    "codesign_clients",
+    "planned_start",
+    "due_date",
+    "implemented_on",
+    "kpi_metric",
+    "kpi_baseline",
+    "kpi_target",
+    "effect_verdict",
+    "effect_quarter",
+    "effect_method",
+    "effect_estimate",
+    "effect_ci_low",
+    "effect_ci_high",
+    "effect_n_obs",
+    "version",
+    "description",
 )
 
 

@@ -45,11 +45,29 @@ MAX_ROWS = 100_000
 KEY_COLUMNS = ("code", "version")
 # What a person may change through the file (status has its own flow).
 EDITABLE_COLUMNS: tuple[str, ...] = (
-    "title", "description", "owner", "offices", "journey_stage", "type", "codesign_date", "codesign_form",
-    "codesign_clients", "planned_start", "due_date", "implemented_on", "kpi_target",
+    "title",
+    "description",
+    "owner",
+    "offices",
+    "journey_stage",
+    "type",
+    "codesign_date",
+    "codesign_form",
+    "codesign_clients",
+    "planned_start",
+    "due_date",
+    "implemented_on",
+    "kpi_target",
 )
 # Stored fields cxloop maintains: shown for context, a change is refused.
-READ_ONLY_COLUMNS: tuple[str, ...] = ("region_code", "theme", "source_pain_point", "proposed_quarter", "kpi_metric", "kpi_baseline")
+READ_ONLY_COLUMNS: tuple[str, ...] = (
+    "region_code",
+    "theme",
+    "source_pain_point",
+    "proposed_quarter",
+    "kpi_metric",
+    "kpi_baseline",
+)
 COMMENT_COLUMN = "change_comment"
 _DATE_COLUMNS = frozenset({"codesign_date", "planned_start", "due_date", "implemented_on"})
 _INT_COLUMNS = frozenset({"version", "codesign_clients"})
@@ -164,7 +182,9 @@ def read_register_file(path: Path) -> RegisterFile:
         if column is None:
             ignored.append(label)
         elif column in columns:
-            raise RegisterFileError(f"{path}: row {header_no}: columns «{columns[column][1]}» and «{label}» are both {column}")
+            raise RegisterFileError(
+                f"{path}: row {header_no}: columns «{columns[column][1]}» and «{label}» are both {column}"
+            )
         else:
             columns[column] = (pos, label)
     missing = [c for c in KEY_COLUMNS if c not in columns]

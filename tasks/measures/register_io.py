@@ -67,8 +67,21 @@ from tasks.validate.redaction import redact
 from tasks.validate.suites import load_suite_json, run_suite
 
 SUITE = "measure_register"
-_TEXT_COLUMNS = frozenset({"title", "description", "owner", "region_code", "theme", "source_pain_point",
-                           "proposed_quarter", "kpi_metric", "journey_stage", "type", COMMENT_COLUMN})
+_TEXT_COLUMNS = frozenset(
+    {
+        "title",
+        "description",
+        "owner",
+        "region_code",
+        "theme",
+        "source_pain_point",
+        "proposed_quarter",
+        "kpi_metric",
+        "journey_stage",
+        "type",
+        COMMENT_COLUMN,
+    }
+)
 
 CODESIGN_GAPS_RU = {
     "codesign_date": "дата совместного проектирования",
@@ -131,8 +144,15 @@ def _value_text(value: Any) -> str:
     return "" if value is None else (value.isoformat() if isinstance(value, date) else str(value))
 
 
-def _problem(rejected: list[dict[str, Any]], row: int, code: str | None, column: str, register: RegisterFile,
-             rule: str, reason: str) -> None:
+def _problem(
+    rejected: list[dict[str, Any]],
+    row: int,
+    code: str | None,
+    column: str,
+    register: RegisterFile,
+    rule: str,
+    reason: str,
+) -> None:
     label = register.columns.get(column, (0, REGISTER_LABELS["ru"].get(column, column)))[1]
     rejected.append({"row": row, "code": code, "field": column, "column": label, "rule": rule, "reason": reason})
 
@@ -148,14 +168,17 @@ def _suite_results(frame: pd.DataFrame, known_codes: list[str]) -> list[dict]:
     present = [e for e in spec["expectations"] if e["kwargs"]["column"] in frame.columns]
     with tempfile.TemporaryDirectory(prefix="cxloop-register-suite-") as tmp:
         Path(tmp, f"{SUITE}.json").write_text(
-            json.dumps({**spec, "expectations": present}, ensure_ascii=False), encoding="utf-8")
+            json.dumps({**spec, "expectations": present}, ensure_ascii=False), encoding="utf-8"
+        )
         # distinct=False: uniqueness of codes is judged over the rows, not over distinct values.
         return run_suite(frame, SUITE, {"known_codes": known_codes}, directory=Path(tmp), distinct=False)
 
 
 def _transition_reason(exc: InvalidTransition) -> str:
     allowed = ", ".join(exc.allowed) if exc.allowed else "никуда (статус конечный)"
-    return f"Переход статуса «{exc.from_status}» → «{exc.to_status}» недопустим; из «{exc.from_status}» можно: {allowed}"
+    return (
+        f"Переход статуса «{exc.from_status}» → «{exc.to_status}» недопустим; из «{exc.from_status}» можно: {allowed}"
+    )
 
 
 def _codesign_reason(exc: CodesignMissing, measure: Any) -> str:
@@ -165,9 +188,11 @@ def _codesign_reason(exc: CodesignMissing, measure: Any) -> str:
             parts.append(f"дата совместного проектирования {measure.codesign_date.isoformat()} ещё не наступила")
         else:
             parts.append(CODESIGN_GAPS_RU[fld])
-    return ("Меру нельзя перевести в работу (in_progress) без подтверждённого совместного проектирования с "
-            "клиентами: не хватает — " + "; ".join(parts) + ". Заполните эти столбцы (или решение с обоснованием "
-            "принимает утверждающий: cxloop measures update --override-reason)")
+    return (
+        "Меру нельзя перевести в работу (in_progress) без подтверждённого совместного проектирования с "
+        "клиентами: не хватает — " + "; ".join(parts) + ". Заполните эти столбцы (или решение с обоснованием "
+        "принимает утверждающий: cxloop measures update --override-reason)"
+    )
 
 
 def import_register(
@@ -220,35 +245,66 @@ def import_register(
         problems: list[tuple[str, str, str]] = []  # (field, rule, reason)
         changes: dict[str, Any] = {}
         for column in EDITABLE_COLUMNS:
-            if column in register.columns and not _same(column, rec[f"{column}__cell"], rec[column], getattr(measure, column)):
+            if column in register.columns and not _same(
+                column, rec[f"{column}__cell"], rec[column], getattr(measure, column)
+            ):
                 changes[column] = stored_value(column, rec[column])
         for column in READ_ONLY_COLUMNS:
-            if column in register.columns and not _same(column, rec[f"{column}__cell"], rec[column], getattr(measure, column)):
-                problems.append((column, "read_only",
-                                 f"Столбец «{register.columns[column][1]}» ведёт cxloop, импортом его не изменить "
-                                 f"(в файле «{_cell_for_reason(rec[f'{column}__cell'])}», в реестре "
-                                 f"«{_cell_for_reason(_value_text(getattr(measure, column)))}»)"))
+            if column in register.columns and not _same(
+                column, rec[f"{column}__cell"], rec[column], getattr(measure, column)
+            ):
+                problems.append(
+                    (
+                        column,
+                        "read_only",
+                        f"Столбец «{register.columns[column][1]}» ведёт cxloop, импортом его не изменить "
+                        f"(в файле «{_cell_for_reason(rec[f'{column}__cell'])}», в реестре "
+                        f"«{_cell_for_reason(_value_text(getattr(measure, column)))}»)",
+                    )
+                )
         status = rec["status"] if "status" in register.columns and rec["status"] != measure.status else None
         if not changes and status is None and not problems:
             summary.unchanged.append(code)
             continue
         version = int(rec["version"])
         if version != measure.version:
-            _problem(rejected, row, code, "version", register, "stale_version",
-                     f"Мера изменена другим пользователем после выгрузки (changed by someone else since export): "
-                     f"в файле версия {version}, в реестре {measure.version}. Выгрузите реестр заново и повторите правку")
+            _problem(
+                rejected,
+                row,
+                code,
+                "version",
+                register,
+                "stale_version",
+                f"Мера изменена другим пользователем после выгрузки (changed by someone else since export): "
+                f"в файле версия {version}, в реестре {measure.version}. Выгрузите реестр заново и повторите правку",
+            )
             continue
         if "offices" in changes:
-            added = sorted(set(normalise_offices(changes["offices"]).split(",")) - set(measure.offices.split(",")) - {""})
+            added = sorted(
+                set(normalise_offices(changes["offices"]).split(",")) - set(measure.offices.split(",")) - {""}
+            )
             unknown = [o for o in added if o not in regions_of]
-            outside = [o for o in added if o in regions_of and measure.region_code != COUNTRY_CODE
-                       and regions_of[o] != measure.region_code]
+            outside = [
+                o
+                for o in added
+                if o in regions_of and measure.region_code != COUNTRY_CODE and regions_of[o] != measure.region_code
+            ]
             if unknown:
-                problems.append(("offices", "unknown_office",
-                                 f"Неизвестные коды ЦЗН: {', '.join(unknown)} — их нет в реестре офисов"))
+                problems.append(
+                    (
+                        "offices",
+                        "unknown_office",
+                        f"Неизвестные коды ЦЗН: {', '.join(unknown)} — их нет в реестре офисов",
+                    )
+                )
             if outside:
-                problems.append(("offices", "office_outside_region",
-                                 f"ЦЗН {', '.join(outside)} не относятся к региону меры {measure.region_code}"))
+                problems.append(
+                    (
+                        "offices",
+                        "office_outside_region",
+                        f"ЦЗН {', '.join(outside)} не относятся к региону меры {measure.region_code}",
+                    )
+                )
             if not normalise_offices(changes["offices"]):
                 problems.append(("offices", "no_offices", "У меры должен остаться хотя бы один ЦЗН"))
         try:
@@ -257,10 +313,19 @@ def import_register(
             problems.append((next(iter(changes), "status"), "invalid_value", str(exc)))
             normalised = {}
         after = preview(measure, normalised)
-        if ("due_date" in normalised or "planned_start" in normalised) and after.due_date and after.planned_start \
-                and after.due_date < after.planned_start:
-            problems.append(("due_date", "due_before_start",
-                             f"Срок {after.due_date.isoformat()} раньше планового старта {after.planned_start.isoformat()}"))
+        if (
+            ("due_date" in normalised or "planned_start" in normalised)
+            and after.due_date
+            and after.planned_start
+            and after.due_date < after.planned_start
+        ):
+            problems.append(
+                (
+                    "due_date",
+                    "due_before_start",
+                    f"Срок {after.due_date.isoformat()} раньше планового старта {after.planned_start.isoformat()}",
+                )
+            )
         if status is not None:
             try:
                 check_status_change(after, status, at)
@@ -274,18 +339,28 @@ def import_register(
             continue
         comment = rec.get(COMMENT_COLUMN) or comment_default
         try:
-            result = edit_measure(session, code, who, at, status=status, changes=normalised, comment=comment,
-                                        expected_version=version)
+            result = edit_measure(
+                session, code, who, at, status=status, changes=normalised, comment=comment, expected_version=version
+            )
         except (VersionConflict, ValueError, LookupError) as exc:  # a concurrent edit between check and write
-            _problem(rejected, row, code, "version" if isinstance(exc, VersionConflict) else "status", register,
-                     type(exc).__name__, str(exc))
+            _problem(
+                rejected,
+                row,
+                code,
+                "version" if isinstance(exc, VersionConflict) else "status",
+                register,
+                type(exc).__name__,
+                str(exc),
+            )
             continue
         summary.applied += [{"row": row, "code": code, **change} for change in result["changes"]]
     summary.rejected = sorted(rejected, key=lambda r: (r["row"], r["field"]))
     return summary
 
 
-def import_register_file(path: Path, who: str, at: datetime, *, dry_run: bool = False, url: str | None = None) -> ImportSummary:
+def import_register_file(
+    path: Path, who: str, at: datetime, *, dry_run: bool = False, url: str | None = None
+) -> ImportSummary:
     """:func:`import_register` in its own transaction: committed, or rolled back when ``dry_run``
     (then the summary says exactly what a real import would do)."""
     from models.db import get_engine
@@ -306,9 +381,11 @@ def import_register_file(path: Path, who: str, at: datetime, *, dry_run: bool = 
 def summary_lines(summary: ImportSummary | Mapping[str, Any]) -> list[str]:
     """The summary as short lines for a terminal or a Prefect artifact (values already redacted)."""
     s = summary.as_dict() if isinstance(summary, ImportSummary) else dict(summary)
-    head = (f"{s['file']}: {s['rows']} rows — {len(s['measures_changed'])} measures changed "
-            f"({len(s['applied'])} field changes), {len(s['unchanged'])} unchanged, {len(s['rows_rejected'])} rejected"
-            + (" (dry run: nothing saved)" if s.get("dry_run") else ""))
+    head = (
+        f"{s['file']}: {s['rows']} rows — {len(s['measures_changed'])} measures changed "
+        f"({len(s['applied'])} field changes), {len(s['unchanged'])} unchanged, {len(s['rows_rejected'])} rejected"
+        + (" (dry run: nothing saved)" if s.get("dry_run") else "")
+    )
     lines = [head]
     lines += [f"  row {a['row']} {a['code']}: {a['field']} {a['from'] or '—'} → {a['to'] or '—'}" for a in s["applied"]]
     lines += [f"  REJECTED row {r['row']} {r['code'] or '—'} [{r['column']}]: {r['reason']}" for r in s["rejected"]]

@@ -79,8 +79,16 @@ CODESIGN_FORM_LABELS: dict[str, dict[str, str]] = {
 _CODESIGN_ALIASES: dict[str, tuple[str, ...]] = {
     "workshop": ("мастерская", "семинар", "co-design workshop", "design workshop"),
     "observation": ("observations", "shadowing", "наблюдение за клиентами"),
-    "client_test": ("usability testing", "user testing", "test with clients", "tests with clients",
-                    "client test", "юзабилити тестирование", "тестирование", "тест с клиентами"),
+    "client_test": (
+        "usability testing",
+        "user testing",
+        "test with clients",
+        "tests with clients",
+        "client test",
+        "юзабилити тестирование",
+        "тестирование",
+        "тест с клиентами",
+    ),
 }
 # The history comment of a status change made without co-design evidence starts with this.
 OVERRIDE_MARK = "override"
@@ -128,7 +136,12 @@ def codesign_gaps(measure: Any, on: date) -> list[tuple[str, str]]:
     if measure.codesign_date is None:
         gaps.append(("codesign_date", "co-design date"))
     elif measure.codesign_date > on:
-        gaps.append(("codesign_date", f"co-design date {measure.codesign_date.isoformat()} is later than the change ({on.isoformat()})"))
+        gaps.append(
+            (
+                "codesign_date",
+                f"co-design date {measure.codesign_date.isoformat()} is later than the change ({on.isoformat()})",
+            )
+        )
     if measure.codesign_form not in CODESIGN_FORMS:
         gaps.append(("codesign_form", f"co-design form ({', '.join(CODESIGN_FORMS)})"))
     if not measure.codesign_clients or measure.codesign_clients < 1:

@@ -11,7 +11,7 @@ import csv
 import io
 import logging
 import tempfile
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -94,7 +94,9 @@ def register_csv_bytes(session: Session, quarter: str, lang: str = "ru") -> byte
     export's; otherwise only the cells that held personal data differ.
     """
     with tempfile.TemporaryDirectory(prefix="cxloop-register-") as tmp:
-        path = export_register_csv(session, Path(tmp) / register_csv_name(quarter), Quarter.parse(quarter).cycle_date, lang)
+        path = export_register_csv(
+            session, Path(tmp) / register_csv_name(quarter), Quarter.parse(quarter).cycle_date, lang
+        )
         data = path.read_bytes()
     return _redact_register_csv(data, [EXPORT_COLUMNS.index(c) for c in ("title", "description")])
 
@@ -122,18 +124,23 @@ def archive_timestamp(context: dict) -> datetime:
     """The report's date in the PDF (metadata, attachment): the quarter's logical cycle
     date at 00:00 UTC, not the wall clock, so the same data gives the same bytes."""
     day = Quarter.parse(context["quarter"]).cycle_date
-    return datetime(day.year, day.month, day.day, tzinfo=timezone.utc)
+    return datetime(day.year, day.month, day.day, tzinfo=UTC)
 
 
-def csv_attachment(context: dict, fetcher: URLFetcher, data: bytes, name: str, description: str,
-                   **values: Any) -> Attachment:
+def csv_attachment(
+    context: dict, fetcher: URLFetcher, data: bytes, name: str, description: str, **values: Any
+) -> Attachment:
     """CSV bytes as a PDF/A-3 associated file (relationship ``Data``: the data the
     report's tables are drawn from), dated with the quarter's logical cycle date."""
     stamp = archive_timestamp(context)
     return Attachment(
-        file_obj=io.BytesIO(data), url_fetcher=fetcher, name=name,
+        file_obj=io.BytesIO(data),
+        url_fetcher=fetcher,
+        name=name,
         description=layout_text(context.get("lang", "ru"), description, **values),
-        created=stamp, modified=stamp, relationship="Data",
+        created=stamp,
+        modified=stamp,
+        relationship="Data",
     )
 
 
@@ -142,8 +149,14 @@ def register_attachment(context: dict, fetcher: URLFetcher) -> Attachment | None
     data = context.get(REGISTER_CSV_KEY)
     if not data:
         return None
-    return csv_attachment(context, fetcher, data, register_csv_name(context["quarter"]), "attachment",
-                          date=archive_timestamp(context).date().isoformat())
+    return csv_attachment(
+        context,
+        fetcher,
+        data,
+        register_csv_name(context["quarter"]),
+        "attachment",
+        date=archive_timestamp(context).date().isoformat(),
+    )
 
 
 def unique_associated_files(document: Any, pdf: Any) -> None:

@@ -114,7 +114,9 @@ def radar_svg(series: dict[str, dict[str, float]], labels: dict[str, str], *, ch
             ax.fill([*angles, angles[0]], [*pts, pts[0]], color=colour, alpha=0.12)
             drawn = True
         if drawn:
-            ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.08), ncol=max(1, len(series)), frameon=False, fontsize=7)
+            ax.legend(
+                loc="upper center", bbox_to_anchor=(0.5, -0.08), ncol=max(1, len(series)), frameon=False, fontsize=7
+            )
         return _to_svg(fig, chart_id)
 
 
@@ -332,9 +334,17 @@ def importance_performance_svg(
         }
         for key, (qx, qy, ha, va) in captions.items():
             ax.text(
-                qx, qy, _wrap(text[key], 20), transform=ax.transAxes, ha=ha, va=va, fontsize=6.5,
+                qx,
+                qy,
+                _wrap(text[key], 20),
+                transform=ax.transAxes,
+                ha=ha,
+                va=va,
+                fontsize=6.5,
                 color=_QUADRANT_COLOURS[key] if key == "fix_first" else "#666666",
-                fontweight="bold" if key == "fix_first" else "normal", fontstyle="italic", zorder=2,
+                fontweight="bold" if key == "fix_first" else "normal",
+                fontstyle="italic",
+                zorder=2,
             )
 
         for (ray, x, y), name, ly in zip(rows, names, label_y):
@@ -351,8 +361,15 @@ def importance_performance_svg(
             # (limits and figure size are fixed by now, so data -> points is final).
             dy = (ax.transData.transform((x, ly))[1] - ax.transData.transform((x, y))[1]) * 72.0 / fig.dpi
             ax.annotate(
-                name, xy=(x, y), xytext=(-5.0 if right_side else 5.0, dy), textcoords="offset points",
-                fontsize=6.5, color="#222222", ha="right" if right_side else "left", va="center", zorder=5,
+                name,
+                xy=(x, y),
+                xytext=(-5.0 if right_side else 5.0, dy),
+                textcoords="offset points",
+                fontsize=6.5,
+                color="#222222",
+                ha="right" if right_side else "left",
+                va="center",
+                zorder=5,
                 arrowprops=None if abs(dy) < 0.5 else {"arrowstyle": "-", "color": "#aaaaaa", "linewidth": 0.5},
             )
         ax.xaxis.set_major_formatter(_number_formatter(lang))

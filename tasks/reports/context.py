@@ -40,18 +40,32 @@ def _key_messages(ctx: dict[str, Any], lang: str) -> list[str]:
     prev = ctx["prev_quarter_label"]
     composite = star["blocks"][0]
     if composite["available"]:
-        values = dict(value=composite["index_text"], stars=composite["stars_text"], prev=prev,
-                      lo=fmt_num(composite["ci_low"], lang), hi=fmt_num(composite["ci_high"], lang))
+        values = dict(
+            value=composite["index_text"],
+            stars=composite["stars_text"],
+            prev=prev,
+            lo=fmt_num(composite["ci_low"], lang),
+            hi=fmt_num(composite["ci_high"], lang),
+        )
         if composite["change"] is not None:
-            msg = _("The composite client-centricity index is %(value)s out of 100 (%(stars)s, 95 %% CI "
-                    "%(lo)s–%(hi)s); change vs %(prev)s: %(delta)s.", delta=composite["change_text"], **values)
+            msg = _(
+                "The composite client-centricity index is %(value)s out of 100 (%(stars)s, 95 %% CI "
+                "%(lo)s–%(hi)s); change vs %(prev)s: %(delta)s.",
+                delta=composite["change_text"],
+                **values,
+            )
         else:
-            msg = _("The composite client-centricity index is %(value)s out of 100 (%(stars)s, 95 %% CI "
-                    "%(lo)s–%(hi)s); no comparison with %(prev)s.", **values)
+            msg = _(
+                "The composite client-centricity index is %(value)s out of 100 (%(stars)s, 95 %% CI "
+                "%(lo)s–%(hi)s); no comparison with %(prev)s.",
+                **values,
+            )
         if not composite["sufficient"]:
-            msg += " " + _.ngettext("The sample is small (%(num)s respondent): read it as preliminary.",
-                                    "The sample is small (%(num)s respondents): read it as preliminary.",
-                                    int(composite["n"]))
+            msg += " " + _.ngettext(
+                "The sample is small (%(num)s respondent): read it as preliminary.",
+                "The sample is small (%(num)s respondents): read it as preliminary.",
+                int(composite["n"]),
+            )
         messages.append(msg)
     else:
         messages.append(_("No index this quarter: no survey data."))
@@ -60,27 +74,50 @@ def _key_messages(ctx: dict[str, Any], lang: str) -> list[str]:
     moved = [r for r in rays if r["change"] is not None]
     if moved:
         biggest = max(moved, key=lambda r: (abs(r["change"]), r["ray"]))
-        messages.append(_("The ray that moved most is “%(ray)s”: %(delta)s points (now %(value)s).",
-                          ray=biggest["label"], delta=biggest["change_text"], value=biggest["composite_text"]))
+        messages.append(
+            _(
+                "The ray that moved most is “%(ray)s”: %(delta)s points (now %(value)s).",
+                ray=biggest["label"],
+                delta=biggest["change_text"],
+                value=biggest["composite_text"],
+            )
+        )
     elif rays:
         weakest = min(rays, key=lambda r: (r["composite"], r["ray"]))
-        messages.append(_("The weakest ray is “%(ray)s” (%(value)s out of 100).",
-                          ray=weakest["label"], value=weakest["composite_text"]))
+        messages.append(
+            _(
+                "The weakest ray is “%(ray)s” (%(value)s out of 100).",
+                ray=weakest["label"],
+                value=weakest["composite_text"],
+            )
+        )
 
     pains = ctx["pain_points"]["rows"]
     if pains:
         top = pains[0]
-        messages.append(_("The top pain point is “%(theme)s” (%(stage)s): %(share)s negative mentions per 100 "
-                          "texts, %(mentions)s in all.", theme=top["label"], stage=top["stage_label"],
-                          share=top["negative_share_text"], mentions=fmt_num(top["negative_mentions"], lang, 0)))
+        messages.append(
+            _(
+                "The top pain point is “%(theme)s” (%(stage)s): %(share)s negative mentions per 100 "
+                "texts, %(mentions)s in all.",
+                theme=top["label"],
+                stage=top["stage_label"],
+                share=top["negative_share_text"],
+                mentions=fmt_num(top["negative_mentions"], lang, 0),
+            )
+        )
     else:
         messages.append(_("No pain point above the threshold this quarter."))
 
     reg = ctx["register"]
     if reg["overdue_count"]:
-        messages.append(_.ngettext("Overdue measures: %(overdue)s of %(num)s open.",
-                                   "Overdue measures: %(overdue)s of %(num)s open.",
-                                   reg["open_count"], overdue=reg["overdue_count"]))
+        messages.append(
+            _.ngettext(
+                "Overdue measures: %(overdue)s of %(num)s open.",
+                "Overdue measures: %(overdue)s of %(num)s open.",
+                reg["open_count"],
+                overdue=reg["overdue_count"],
+            )
+        )
     else:
         messages.append(_("No overdue measures (%(open)s open).", open=reg["open_count"]))
 
@@ -89,9 +126,15 @@ def _key_messages(ctx: dict[str, Any], lang: str) -> list[str]:
         # "Best" = the largest improvement in the KPI's own direction.
         best = max(effective, key=lambda r: ((-r["estimate"] if r["lower_is_better"] else r["estimate"]), r["code"]))
         messages.append(
-            _("Best measured effect: measure %(code)s “%(title)s”: %(estimate)s (95 %% CI %(lo)s…%(hi)s), %(method)s.",
-              code=best["code"], title=best["title"], estimate=best["estimate_text"],
-              lo=fmt_num(best["ci_low"], lang, 2), hi=fmt_num(best["ci_high"], lang, 2), method=best["method_label"])
+            _(
+                "Best measured effect: measure %(code)s “%(title)s”: %(estimate)s (95 %% CI %(lo)s…%(hi)s), %(method)s.",
+                code=best["code"],
+                title=best["title"],
+                estimate=best["estimate_text"],
+                lo=fmt_num(best["ci_low"], lang, 2),
+                hi=fmt_num(best["ci_high"], lang, 2),
+                method=best["method_label"],
+            )
         )
     return messages[:5]
 
@@ -116,8 +159,11 @@ def build_report_context(session: Session, quarter: str, scope: str, config: App
         **report_texts(lang),
         # TRANSLATORS: column heading; %(quarter)s is the previous quarter, short form.
         "change": _("Change vs %(quarter)s", quarter=prev_label),
-        "league_note": _.ngettext("Units with fewer than %(num)s respondent are not ranked.",
-                                  "Units with fewer than %(num)s respondents are not ranked.", min_sample),
+        "league_note": _.ngettext(
+            "Units with fewer than %(num)s respondent are not ranked.",
+            "Units with fewer than %(num)s respondents are not ranked.",
+            min_sample,
+        ),
     }
     scope_name = scope_display_name(scope, config, lang)
     ctx: dict[str, Any] = {

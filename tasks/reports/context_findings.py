@@ -97,7 +97,13 @@ def star_block(
     if not series and "composite" in current:
         series[t["client_types"]["composite"]] = {ray: getattr(current["composite"], ray) for ray in RAYS}
     radar = radar_svg(series, {r: t["rays"][r] for r in RAYS}, chart_id="radar") if series else ""
-    return {"blocks": blocks, "rays": rays, "radar_svg": radar, "radar_uri": svg_data_uri(radar), "prev_quarter": prev_q}
+    return {
+        "blocks": blocks,
+        "rays": rays,
+        "radar_svg": radar,
+        "radar_uri": svg_data_uri(radar),
+        "prev_quarter": prev_q,
+    }
 
 
 def channels_block(session: Session, quarter: str, scope: str, t: dict[str, Any], lang: str = "ru") -> dict[str, Any]:
@@ -106,7 +112,9 @@ def channels_block(session: Session, quarter: str, scope: str, t: dict[str, Any]
     # would inflate volumes on every rerun of the intake, so only first receipts count.
     firsts = [f for f in files if f.repeat_of is None]
     repeats = len(files) - len(firsts)
-    by_channel: dict[str, dict[str, int]] = defaultdict(lambda: {"received": 0, "accepted": 0, "quarantined": 0, "duplicates": 0})
+    by_channel: dict[str, dict[str, int]] = defaultdict(
+        lambda: {"received": 0, "accepted": 0, "quarantined": 0, "duplicates": 0}
+    )
     for f in firsts:
         acc = by_channel[f.channel]
         acc["received"] += f.received
@@ -145,8 +153,13 @@ def channels_block(session: Session, quarter: str, scope: str, t: dict[str, Any]
         counted = sorted(tally.items(), key=lambda kv: (-kv[1], kv[0]))
         # Shown in plain words (the ids stay in the row for tests and tools).
         reasons = [
-            {"rule": rule, "field": fld, "count": n,
-             "rule_label": quarantine_rule_label(rule, lang), "field_label": quarantine_field_label(fld, lang)}
+            {
+                "rule": rule,
+                "field": fld,
+                "count": n,
+                "rule_label": quarantine_rule_label(rule, lang),
+                "field_label": quarantine_field_label(fld, lang),
+            }
             for (rule, fld), n in counted[:8]
         ]
 
@@ -195,9 +208,24 @@ def metrics_block(answers: pd.DataFrame, feedback: pd.DataFrame, t: dict[str, An
     survey = unit.get("survey", {}).get("all")
     if survey:
         specs = [
-            ("acsi", "acsi_sufficient", "n_acsi", lambda m: (fmt_num(m["acsi"], lang), interval(m["acsi_ci_low"], m["acsi_ci_high"]))),
-            ("nps", "nps_sufficient", "n_nps", lambda m: (fmt_num(m["nps"], lang, sign=True), "± " + fmt_num(m["nps_moe"], lang))),
-            ("ces", "ces_sufficient", "n_ces", lambda m: (fmt_num(m["ces"], lang, 2), interval(m["ces_ci_low"], m["ces_ci_high"], 2))),
+            (
+                "acsi",
+                "acsi_sufficient",
+                "n_acsi",
+                lambda m: (fmt_num(m["acsi"], lang), interval(m["acsi_ci_low"], m["acsi_ci_high"])),
+            ),
+            (
+                "nps",
+                "nps_sufficient",
+                "n_nps",
+                lambda m: (fmt_num(m["nps"], lang, sign=True), "± " + fmt_num(m["nps_moe"], lang)),
+            ),
+            (
+                "ces",
+                "ces_sufficient",
+                "n_ces",
+                lambda m: (fmt_num(m["ces"], lang, 2), interval(m["ces_ci_low"], m["ces_ci_high"], 2)),
+            ),
         ]
         for key, flag, n_key, show in specs:
             n = int(survey.get(n_key) or 0)
@@ -209,14 +237,25 @@ def metrics_block(answers: pd.DataFrame, feedback: pd.DataFrame, t: dict[str, An
         n = int(m.get("n") or 0)
         if n == 0:
             continue
-        label = f"{names['csat']}: " + (t["all_channels"] if channel == "all" else t["channel_names"].get(channel, channel))
+        label = f"{names['csat']}: " + (
+            t["all_channels"] if channel == "all" else t["channel_names"].get(channel, channel)
+        )
         ok = bool(m.get("sufficient_sample"))
         value = fmt_num(m["csat"], lang) if ok else t["insufficient"]
-        rows.append({"label": label, "value": value, "interval": interval(m["csat_ci_low"], m["csat_ci_high"]) if ok else "", "n": n})
+        rows.append(
+            {
+                "label": label,
+                "value": value,
+                "interval": interval(m["csat_ci_low"], m["csat_ci_high"]) if ok else "",
+                "n": n,
+            }
+        )
     return {"rows": rows}
 
 
-def pain_block(session: Session, quarter: str, scope: str, config: AppConfig, t: dict[str, Any], lang: str) -> dict[str, Any]:
+def pain_block(
+    session: Session, quarter: str, scope: str, config: AppConfig, t: dict[str, Any], lang: str
+) -> dict[str, Any]:
     """The scope's ranked pain points (region rows, or country rows for the national report)
     with the components of their priority and the one-sentence "why this rank"; the
     Pareto chart of all the scope's pain points by negative mentions."""
@@ -227,13 +266,17 @@ def pain_block(session: Session, quarter: str, scope: str, config: AppConfig, t:
         select(PainPoint).where(PainPoint.quarter == quarter, PainPoint.level == level, PainPoint.unit_code == unit)
     ).all()
     rows = sorted(rows, key=lambda p: (p.rank, -p.priority, p.theme, p.journey_stage, p.client_type))
-    theme_names = {
-        tid: th.labels.get(lang, th.labels.get("en", tid)) for tid, th in config.themes.items()
-    }
+    theme_names = {tid: th.labels.get(lang, th.labels.get("en", tid)) for tid, th in config.themes.items()}
     out = []
     for p in rows[:TOP_PAIN_POINTS]:
         label = theme_names.get(p.theme, p.theme)
-        components = [p.component_reach, p.component_severity, p.component_trend, p.component_driver, p.component_coverage]
+        components = [
+            p.component_reach,
+            p.component_severity,
+            p.component_trend,
+            p.component_driver,
+            p.component_coverage,
+        ]
         out.append(
             {
                 "rank": p.rank,
@@ -295,16 +338,21 @@ def drivers_block(answers: pd.DataFrame, t: dict[str, Any], lang: str) -> dict[s
         if rows.empty:
             continue
         svg = importance_performance_svg(
-            rows, labels={**t["rays"], **t["ipa_labels"]}, lang=lang,
-            title=t["client_types"][client_type], chart_id=f"ipa-{client_type}",
+            rows,
+            labels={**t["rays"], **t["ipa_labels"]},
+            lang=lang,
+            title=t["client_types"][client_type],
+            chart_id=f"ipa-{client_type}",
         )
-        charts.append({
-            "client_type": client_type,
-            "uri": svg_data_uri(svg),
-            "n": int(rows["n"].iloc[0]),
-            "r2_text": fmt_num(float(rows["r2"].iloc[0]), lang, digits=2),
-            "fix_first": [t["rays"].get(r, r) for r in rows.loc[rows["quadrant"] == "fix_first", "ray"]],
-        })
+        charts.append(
+            {
+                "client_type": client_type,
+                "uri": svg_data_uri(svg),
+                "n": int(rows["n"].iloc[0]),
+                "r2_text": fmt_num(float(rows["r2"].iloc[0]), lang, digits=2),
+                "fix_first": [t["rays"].get(r, r) for r in rows.loc[rows["quadrant"] == "fix_first", "ray"]],
+            }
+        )
     return {"charts": charts}
 
 
@@ -358,7 +406,9 @@ def _league_rows(rows: list[IndexResult], names: dict[str, str], t: dict[str, An
     return out
 
 
-def league_block(session: Session, quarter: str, scope: str, config: AppConfig, t: dict[str, Any], lang: str) -> dict[str, Any]:
+def league_block(
+    session: Session, quarter: str, scope: str, config: AppConfig, t: dict[str, Any], lang: str
+) -> dict[str, Any]:
     office_names = {o.office_code: o.office_name for o in config.offices}
     stmt = select(IndexResult).where(
         IndexResult.quarter == quarter, IndexResult.level == "office", IndexResult.client_type == "composite"

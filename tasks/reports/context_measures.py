@@ -56,8 +56,10 @@ def register_block(
     session: Session, quarter: Quarter, scope: str, config: AppConfig, t: dict[str, Any], lang: str
 ) -> dict[str, Any]:
     offices = {o.office_code: o.region_code for o in config.offices}
-    measures = sorted((m for m in session.exec(select(Measure)).all() if measure_in_scope(m, scope, offices)),
-                      key=lambda m: (m.region_code, m.code))
+    measures = sorted(
+        (m for m in session.exec(select(Measure)).all() if measure_in_scope(m, scope, offices)),
+        key=lambda m: (m.region_code, m.code),
+    )
     q = str(quarter)
     groups: dict[str, list[dict[str, Any]]] = {"new": [], "in_progress": [], "overdue": [], "evaluated": []}
     for m in measures:
@@ -83,12 +85,16 @@ def register_block(
 def effects_block(
     session: Session, quarter: str, scope: str, config: AppConfig, t: dict[str, Any], lang: str
 ) -> dict[str, Any]:
-    stmt = select(EffectEvaluation, Measure).join(Measure, Measure.id == EffectEvaluation.measure_id).where(
-        EffectEvaluation.quarter == quarter
+    stmt = (
+        select(EffectEvaluation, Measure)
+        .join(Measure, Measure.id == EffectEvaluation.measure_id)
+        .where(EffectEvaluation.quarter == quarter)
     )
     offices = {o.office_code: o.region_code for o in config.offices}
-    pairs = sorted((p for p in session.exec(stmt).all() if measure_in_scope(p[1], scope, offices)),
-                   key=lambda p: (p[1].code, p[0].kpi_metric))
+    pairs = sorted(
+        (p for p in session.exec(stmt).all() if measure_in_scope(p[1], scope, offices)),
+        key=lambda p: (p[1].code, p[0].kpi_metric),
+    )
     rows = []
     for ev, m in pairs:
         rows.append(

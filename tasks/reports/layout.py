@@ -23,7 +23,9 @@ APPENDIX_MAX_ROWS = 200
 REGISTER_GROUPS = ("new", "in_progress", "overdue", "evaluated")
 
 
-def report_layout(context: dict, *, league_rows: int = LEAGUE_BODY_ROWS, register_rows: int = REGISTER_BODY_ROWS) -> dict:
+def report_layout(
+    context: dict, *, league_rows: int = LEAGUE_BODY_ROWS, register_rows: int = REGISTER_BODY_ROWS
+) -> dict:
     """What the body shows and what continues in an appendix; returns a new context
     (``context`` itself is not changed).
 
@@ -46,7 +48,7 @@ def report_layout(context: dict, *, league_rows: int = LEAGUE_BODY_ROWS, registe
     words = layout_texts(lang)
     register = dict(context["register"])
     league = dict(context["league"])
-    more = {"league": "", **{key: "" for key in REGISTER_GROUPS}}
+    more = {"league": "", **dict.fromkeys(REGISTER_GROUPS, "")}
     register["totals"] = {key: len(register[key]) for key in REGISTER_GROUPS}
     number = 0
 
@@ -59,8 +61,13 @@ def report_layout(context: dict, *, league_rows: int = LEAGUE_BODY_ROWS, registe
             rows = list(register[key])
             if len(rows) > register_rows:
                 register[key] = rows[:register_rows]
-                more[key] = layout_text(lang, "more_csv", shown=register_rows, total=fmt_num(len(rows), lang, 0),
-                                         name=register_csv_name(context["quarter"]))
+                more[key] = layout_text(
+                    lang,
+                    "more_csv",
+                    shown=register_rows,
+                    total=fmt_num(len(rows), lang, 0),
+                    name=register_csv_name(context["quarter"]),
+                )
     elif rest_rows:
         number += 1
         rest: dict[str, list] = {}
@@ -80,7 +87,9 @@ def report_layout(context: dict, *, league_rows: int = LEAGUE_BODY_ROWS, registe
     if len(offices) - league_rows > APPENDIX_MAX_ROWS:
         league["offices"] = offices[:league_rows]
         name = league_csv_name(context["quarter"], context["scope"])
-        more["league"] = layout_text(lang, "more_csv", shown=league_rows, total=fmt_num(len(offices), lang, 0), name=name)
+        more["league"] = layout_text(
+            lang, "more_csv", shown=league_rows, total=fmt_num(len(offices), lang, 0), name=name
+        )
         league_csv = {"name": name, "rows": offices}
     elif len(offices) > league_rows:
         number += 1
@@ -92,7 +101,15 @@ def report_layout(context: dict, *, league_rows: int = LEAGUE_BODY_ROWS, registe
             "rows_text": layout_text(lang, "rows", first=league_rows + 1, last=len(offices)),
         }
 
-    csv_note = layout_text(lang, "register_csv", name=register_csv_name(context["quarter"])) if register_csv_attached else ""
-    appendix = {"words": words, "more": more, "register": register_appendix, "league": league_appendix,
-                "register_csv": csv_note, "league_csv": league_csv}
+    csv_note = (
+        layout_text(lang, "register_csv", name=register_csv_name(context["quarter"])) if register_csv_attached else ""
+    )
+    appendix = {
+        "words": words,
+        "more": more,
+        "register": register_appendix,
+        "league": league_appendix,
+        "register_csv": csv_note,
+        "league_csv": league_csv,
+    }
     return {**context, "register": register, "league": league, "appendix": appendix}

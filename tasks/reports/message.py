@@ -34,11 +34,22 @@ def render_email(
     quarter_label = format_quarter(quarter, lang)
     scope_name = scope_display_name(scope, config, lang)
     # The quarter's code stays in the subject too: it is what the attachment is named by and what mail is searched for.
-    subject = _("Client experience: report for %(quarter)s (%(code)s) — %(scope_name)s",
-                quarter=quarter_label, code=quarter, scope_name=scope_name)
+    subject = _(
+        "Client experience: report for %(quarter)s (%(code)s) — %(scope_name)s",
+        quarter=quarter_label,
+        code=quarter,
+        scope_name=scope_name,
+    )
     values = {
-        "t": report_texts(lang)["email"], "lang": lang, "quarter": quarter, "quarter_label": quarter_label, "scope": scope,
-        "scope_name": scope_name, "key_messages": list(key_messages), "filename": filename, "subject": subject,
+        "t": report_texts(lang)["email"],
+        "lang": lang,
+        "quarter": quarter,
+        "quarter_label": quarter_label,
+        "scope": scope,
+        "scope_name": scope_name,
+        "key_messages": list(key_messages),
+        "filename": filename,
+        "subject": subject,
     }
     env = template_environment(lang)
     return RenderedEmail(

@@ -150,8 +150,16 @@ def render_report_pdf(context: dict, out_path: Path, *, url_fetcher: TemplatesOn
     if league is not None:
         data = league_csv_bytes(league["rows"], context.get("lang", "ru"))
         digest.update(data)
-        attachments.append(csv_attachment(context, fetcher, data, league["name"], "league_attachment",
-                                          quarter=context.get("quarter_label", context["quarter"])))
+        attachments.append(
+            csv_attachment(
+                context,
+                fetcher,
+                data,
+                league["name"],
+                "league_attachment",
+                quarter=context.get("quarter_label", context["quarter"]),
+            )
+        )
     options: dict[str, Any] = {
         "pdf_variant": PDF_VARIANT,
         "pdf_identifier": digest.hexdigest()[:32].encode(),
@@ -194,6 +202,8 @@ def write_reports(
         context = build_report_context(session, quarter, scope, config, lang)
         context.setdefault(REGISTER_CSV_KEY, register_csv)
         path = render_report_pdf(context, report_path(out_dir, quarter, scope, lang))
-        reports[scope] = ReportFile(scope=scope, path=path, key_messages=list(context["key_messages"]), sha256=file_sha256(path))
+        reports[scope] = ReportFile(
+            scope=scope, path=path, key_messages=list(context["key_messages"]), sha256=file_sha256(path)
+        )
         log.info("report %s %s written (%d bytes)", quarter, scope, path.stat().st_size)
     return reports

@@ -168,8 +168,11 @@ def score_clause(
     # A word that is both an intensifier and a sentiment entry right before another
     # entry is an intensifier there ("hyvin vähän", "pretty bad"), not praise.
     if len(hits) > 1:
-        drop = [k for k in range(len(hits) - 1)
-                if infos[hits[k][0]][2] != 1.0 and hits[k][1] - hits[k][0] == 1 and hits[k + 1][0] == hits[k][1]]
+        drop = [
+            k
+            for k in range(len(hits) - 1)
+            if infos[hits[k][0]][2] != 1.0 and hits[k][1] - hits[k][0] == 1 and hits[k + 1][0] == hits[k][1]
+        ]
         if drop:
             hits = [h for k, h in enumerate(hits) if k not in drop]
     # Negation: a negator flips the first sentiment entry within its scope after it

@@ -32,8 +32,25 @@ _EN_WORDS = frozenset(
     "when where why how to of in on at for with from by about after before very too so can could "
     "would should will there here get got any all just only still again always".split()
 )
-_FI_ENDINGS = ("ssa", "ssä", "sta", "stä", "lla", "llä", "lta", "ltä", "lle", "ksi", "nen", "isen", "kaan", "kään", "ko", "kö",
-               "itse")
+_FI_ENDINGS = (
+    "ssa",
+    "ssä",
+    "sta",
+    "stä",
+    "lla",
+    "llä",
+    "lta",
+    "ltä",
+    "lle",
+    "ksi",
+    "nen",
+    "isen",
+    "kaan",
+    "kään",
+    "ko",
+    "kö",
+    "itse",
+)
 _FI_CLUSTERS = re.compile(r"(aa|ee|ii|oo|uu|yy|ää|öö|kk|tt|pp|nn|uo|yö|^j[aeiouy])")
 _EN_SHAPES = re.compile(r"(th|sh|ch|w|c|q|x|z|f|b|ing$|ed$|ly$|tion)")
 _LANG_WORD_CACHE: dict[str, tuple[float, float]] = {}

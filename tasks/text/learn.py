@@ -78,6 +78,7 @@ def log_odds(
 
 # ------------------------------------------------------------------------ corpus
 
+
 @dataclass
 class _Doc:
     text: str  # redacted
@@ -164,13 +165,18 @@ def learn_polarity(
             for f, tok in d.feats:
                 forms.setdefault(f, Counter())[tok] += 1
         kept = {
-            f: s for f, s in log_odds(high, low, background, prior).items()
+            f: s
+            for f, s in log_odds(high, low, background, prior).items()
             if s.first + s.second >= min_df and abs(s.z) >= z_min
         }
         stats[lang] = kept
         examples[lang] = {f: min(forms[f].items(), key=lambda kv: (-kv[1], kv[0]))[0] for f in kept}
     return StemPolarity(
-        stats, examples, featurise.negators, featurise.scope, weight,
+        stats,
+        examples,
+        featurise.negators,
+        featurise.scope,
+        weight,
         {"min_df": float(min_df), "z_min": z_min, "prior": prior, "texts": float(len(docs))},
     )
 
@@ -270,7 +276,9 @@ def suggest_terms(
                 named = {t for t, _ in info[4]} | {t for eid in info[0] for t in lex.phrase_themes.get(eid, ())}
                 if info[1] or (theme is None and named) or (theme is not None and theme in named):
                     continue
-                cands.append(TermSuggestion(lang, theme, f, example, s.first, s.second, round(s.delta, 3), round(s.z, 3)))
+                cands.append(
+                    TermSuggestion(lang, theme, f, example, s.first, s.second, round(s.delta, 3), round(s.z, 3))
+                )
             # Significant (z) first, then the largest effect (delta): a word found only in
             # these texts ranks above a common word that is merely a little more frequent.
             cands.sort(key=lambda c: (-c.delta, c.stem))
@@ -302,14 +310,19 @@ def read_rated(path: Path | str) -> pd.DataFrame:
     text_col = next((cols[c] for c in _TEXT_COLUMNS if c in cols), None)
     rating_col = next((cols[c] for c in _RATING_COLUMNS if c in cols), None)
     if text_col is None or rating_col is None:
-        raise ValueError(f"{path}: needs a text column ({', '.join(_TEXT_COLUMNS)}) and a rating column "
-                         f"({', '.join(_RATING_COLUMNS)})")
-    frame = pd.DataFrame({
-        "text": raw[text_col],
-        "rating": pd.to_numeric(raw[rating_col].str.extract(r"(\d+(?:[.,]\d+)?)")[0].str.replace(",", "."),
-                                errors="coerce"),
-        "scale": pd.to_numeric(raw[cols["scale"]], errors="coerce") if "scale" in cols else None,
-    })
+        raise ValueError(
+            f"{path}: needs a text column ({', '.join(_TEXT_COLUMNS)}) and a rating column "
+            f"({', '.join(_RATING_COLUMNS)})"
+        )
+    frame = pd.DataFrame(
+        {
+            "text": raw[text_col],
+            "rating": pd.to_numeric(
+                raw[rating_col].str.extract(r"(\d+(?:[.,]\d+)?)")[0].str.replace(",", "."), errors="coerce"
+            ),
+            "scale": pd.to_numeric(raw[cols["scale"]], errors="coerce") if "scale" in cols else None,
+        }
+    )
     return frame[frame["text"].notna() & frame["rating"].notna()].reset_index(drop=True)
 
 
@@ -327,7 +340,9 @@ def format_polarity(polarity: StemPolarity, k: int = 10) -> str:
             for f, s in items:
                 ex = polarity.examples.get(lang, {}).get(f, "")
                 shown = (NEGATED if f.startswith(NEGATED) else "") + ex
-                out.append(f"    {f:<22} {shown:<24} delta {s.delta:+.2f}  z {s.z:+.1f}  (high {s.first}, low {s.second})")
+                out.append(
+                    f"    {f:<22} {shown:<24} delta {s.delta:+.2f}  z {s.z:+.1f}  (high {s.first}, low {s.second})"
+                )
     return "\n".join(out) if out else "no feature passed the thresholds"
 
 
@@ -341,8 +356,10 @@ def format_suggestions(suggestions: Sequence[TermSuggestion]) -> str:
         if (s.language, s.theme) != key:
             key = (s.language, s.theme)
             out.append(f"[{s.language}] {s.theme or '(low-rated texts with no theme)'}")
-        out.append(f"    {s.example:<24} stem {s.stem:<18} delta {s.delta:+5.2f}  z {s.z:5.1f}   "
-                   f"{s.in_theme} low-rated texts here, {s.elsewhere} elsewhere")
+        out.append(
+            f"    {s.example:<24} stem {s.stem:<18} delta {s.delta:+5.2f}  z {s.z:5.1f}   "
+            f"{s.in_theme} low-rated texts here, {s.elsewhere} elsewhere"
+        )
     return "\n".join(out)
 
 
@@ -352,16 +369,22 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("path", type=Path, help="SQLite database (table feedback) or CSV with text and rating columns")
     parser.add_argument("--min-df", type=int, default=5, help="minimum texts per feature (default 5)")
     parser.add_argument("--top", type=int, default=10, help="features / candidates shown per group (default 10)")
-    parser.add_argument("--write-polarity", type=Path, default=None,
-                        help="also write the learned polarity as YAML (to review, then pass to analyse_frame)")
+    parser.add_argument(
+        "--write-polarity",
+        type=Path,
+        default=None,
+        help="also write the learned polarity as YAML (to review, then pass to analyse_frame)",
+    )
     args = parser.parse_args(argv)
     frame = read_rated(args.path)
     texts = frame["text"].tolist()
     ratings = frame["rating"].tolist()
     scales = frame["scale"].tolist() if "scale" in frame and frame["scale"].notna().any() else None
     polarity = learn_polarity(texts, ratings, scales, min_df=args.min_df)
-    counts = Counter((detect_language(redact(t) or ""), rating_polarity(r, s))
-                     for t, r, s in zip(texts, ratings, scales or [None] * len(texts)))
+    counts = Counter(
+        (detect_language(redact(t) or ""), rating_polarity(r, s))
+        for t, r, s in zip(texts, ratings, scales or [None] * len(texts))
+    )
     print(f"{args.path}: {len(texts)} rated texts")
     for lang in LANGUAGES:
         print(f"  {lang}: low {counts[(lang, -1)]}, middle {counts[(lang, 0)]}, high {counts[(lang, 1)]}")

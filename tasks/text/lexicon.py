@@ -79,7 +79,9 @@ class Lexicon:
     theme_negation: float
     scope: int
     element_text: dict[int, str] = field(default_factory=dict)  # element id -> the written word, for specificity
-    element_rank: dict[int, tuple[int, int]] = field(default_factory=dict)  # most specific first: =exact, stem, prefix*, *sub*
+    element_rank: dict[int, tuple[int, int]] = field(
+        default_factory=dict
+    )  # most specific first: =exact, stem, prefix*, *sub*
     phrase_first: frozenset[int] = frozenset()
     post_by_first: dict[str, tuple[tuple[str, ...], ...]] = field(default_factory=dict)
     token_cache: dict[str, TokenInfo] = field(default_factory=dict)
@@ -126,16 +128,33 @@ class Lexicon:
             # keyword of another theme gives way to it ("*puhelinjono*", a phone queue, is
             # contact_reachability, not also the waiting_time of "*jono*").
             text = self.element_text
-            hits = [h for h in hits if not any(
-                o[0] != h[0] and len(text[o[2]]) > len(text[h[2]]) and text[h[2]] in text[o[2]] for o in hits)]
+            hits = [
+                h
+                for h in hits
+                if not any(
+                    o[0] != h[0] and len(text[o[2]]) > len(text[h[2]]) and text[h[2]] in text[o[2]] for o in hits
+                )
+            ]
         themes = tuple((t, strong) for t, strong, _ in hits)
         # Sentiment entries of one word: the most specific one first, so that it wins the
         # overlap ("=vasta", "only just", is not the "vasta*" of "vastata", to answer).
         rank = self.element_rank
-        cats = tuple(c for _, _, c in sorted(
-            (rank[eid], k, p[1]) for k, eid in enumerate(uniq) for p in self.single.get(eid, ()) if p[0] == "s"))
-        info = (frozenset(uniq) if uniq else _NO_IDS, negator, factor, kind, themes, starts,
-                bool(payloads or starts or negator or factor != 1.0 or kind), cats)
+        cats = tuple(
+            c
+            for _, _, c in sorted(
+                (rank[eid], k, p[1]) for k, eid in enumerate(uniq) for p in self.single.get(eid, ()) if p[0] == "s"
+            )
+        )
+        info = (
+            frozenset(uniq) if uniq else _NO_IDS,
+            negator,
+            factor,
+            kind,
+            themes,
+            starts,
+            bool(payloads or starts or negator or factor != 1.0 or kind),
+            cats,
+        )
         if len(self.token_cache) < 2_000_000:
             self.token_cache[tok] = info
         return info
@@ -321,8 +340,11 @@ def lexicon_set(config: AppConfig | None, sentiment_path: Path | str | None = No
     sentiment_path = Path(sentiment_path)
     key = (
         tuple(
-            (tid, tuple((lang, tuple(kws)) for lang, kws in sorted(t.keywords.items())),
-             tuple((lang, tuple(kws)) for lang, kws in sorted(t.weak_keywords.items())))
+            (
+                tid,
+                tuple((lang, tuple(kws)) for lang, kws in sorted(t.keywords.items())),
+                tuple((lang, tuple(kws)) for lang, kws in sorted(t.weak_keywords.items())),
+            )
             for tid, t in sorted(config.themes.items())
         ),
         str(sentiment_path.resolve()),

@@ -23,7 +23,10 @@ BARRIERS = frozenset(",:—–()")
 _PLACEHOLDER = re.compile(r"\[(?:PHONE|EMAIL|SNILS|INN|PASSPORT|CARD|ID|URL|NAME)\]")
 _APOSTROPHE = re.compile(r"(?<=[a-z])[’'](?=[a-z])")
 _CONTRACTIONS = (
-    (re.compile(r"\b(can|won|shan)'t\b"), lambda m: {"can": "can", "won": "will", "shan": "shall"}[m.group(1)] + " not"),
+    (
+        re.compile(r"\b(can|won|shan)'t\b"),
+        lambda m: {"can": "can", "won": "will", "shan": "shall"}[m.group(1)] + " not",
+    ),
     (re.compile(r"n't\b"), lambda m: " not"),
     (re.compile(r"'ll\b"), lambda m: " will"),
     (re.compile(r"'re\b"), lambda m: " are"),

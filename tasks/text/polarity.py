@@ -120,8 +120,9 @@ class Featuriser:
 def featuriser(config: AppConfig | None, sentiment_path: Path | str | None = None) -> Featuriser:
     """A :class:`Featuriser` with the negators and negation scope of the configured sentiment lexicon."""
     lexicons = lexicon_set(config, sentiment_path).lexicons
-    return Featuriser({lang: lex.negators for lang, lex in lexicons.items()},
-                       {lang: lex.scope for lang, lex in lexicons.items()})
+    return Featuriser(
+        {lang: lex.negators for lang, lex in lexicons.items()}, {lang: lex.scope for lang, lex in lexicons.items()}
+    )
 
 
 def features(text: str, language: str, config: AppConfig | None = None) -> list[str]:
@@ -188,7 +189,7 @@ class StemPolarity:
         """Write the learned polarity as a reviewable YAML file (stable order)."""
         doc: dict[str, Any] = {
             "method": "log-odds ratio with an informative Dirichlet prior (Monroe et al. 2008), "
-                      "high- vs low-rated texts; delta > 0 leans to high ratings",
+            "high- vs low-rated texts; delta > 0 leans to high ratings",
             "weight": self.weight,
             "params": dict(sorted(self.params.items())),
             "languages": {},
@@ -198,8 +199,13 @@ class StemPolarity:
                 "negators": sorted(self.negators.get(lang, ())),
                 "scope": self.scope.get(lang, 3),
                 "features": {
-                    f: {"delta": round(s.delta, 4), "z": round(s.z, 3), "high": s.first, "low": s.second,
-                        "example": self.examples.get(lang, {}).get(f, "")}
+                    f: {
+                        "delta": round(s.delta, 4),
+                        "z": round(s.z, 3),
+                        "high": s.first,
+                        "low": s.second,
+                        "example": self.examples.get(lang, {}).get(f, ""),
+                    }
                     for f, s in sorted(self.stats[lang].items())
                 },
             }
@@ -233,7 +239,15 @@ def load_polarity(path: Path | str) -> StemPolarity:
             try:
                 stats[lang][str(feat)] = FeatureStats(int(f["high"]), int(f["low"]), float(f["delta"]), float(f["z"]))
             except (KeyError, TypeError, ValueError) as exc:
-                raise ConfigError(f"{path}: languages.{lang}.features.{feat}: needs delta, z, high, low ({exc})") from exc
+                raise ConfigError(
+                    f"{path}: languages.{lang}.features.{feat}: needs delta, z, high, low ({exc})"
+                ) from exc
             examples[lang][str(feat)] = str(f.get("example", ""))
-    return StemPolarity(stats, examples, negators, scope, float(doc.get("weight", 0.5)),
-                        {k: float(v) for k, v in (doc.get("params") or {}).items()})
+    return StemPolarity(
+        stats,
+        examples,
+        negators,
+        scope,
+        float(doc.get("weight", 0.5)),
+        {k: float(v) for k, v in (doc.get("params") or {}).items()},
+    )

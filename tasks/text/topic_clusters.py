@@ -92,9 +92,17 @@ def centre(X: sparse.csr_matrix, rows: np.ndarray, weights: np.ndarray) -> np.nd
     return _normalised(c)
 
 
-def seed_topics(X: sparse.csr_matrix, weights: np.ndarray, B: sparse.csr_matrix, rows: np.ndarray,
-                 unigram: np.ndarray, share_all: np.ndarray, min_rows: int, max_k: int,
-                 seed: int) -> dict[int, np.ndarray]:
+def seed_topics(
+    X: sparse.csr_matrix,
+    weights: np.ndarray,
+    B: sparse.csr_matrix,
+    rows: np.ndarray,
+    unigram: np.ndarray,
+    share_all: np.ndarray,
+    min_rows: int,
+    max_k: int,
+    seed: int,
+) -> dict[int, np.ndarray]:
     """One round: k-means on ``rows``; the topics it suggests, as main word → seed points.
 
     A cluster's *anchors* are the words (unigrams) in at least half of its rows; a

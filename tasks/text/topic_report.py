@@ -17,22 +17,31 @@ __all__ = ["topics_markdown"]
 _LABELS = {
     "ru": {
         "title": "Кандидаты в новые темы",
-        "intro": ("Негативные отзывы, не подошедшие ни к одной теме, сгруппированы автоматически по общим словам. "
-                  "Это кандидаты: решение о новой теме и её ключевых словах принимает аналитик."),
-        "redacted": ("Примеры приведены после удаления персональных данных: телефоны, e-mail, имена и другие "
-                     "идентификаторы заменены метками вида [PHONE], [EMAIL], [NAME]."),
-        "none": ("Кандидатов в новые темы нет: все негативные отзывы отнесены к существующим темам "
-                 "или не образуют групп."),
+        "intro": (
+            "Негативные отзывы, не подошедшие ни к одной теме, сгруппированы автоматически по общим словам. "
+            "Это кандидаты: решение о новой теме и её ключевых словах принимает аналитик."
+        ),
+        "redacted": (
+            "Примеры приведены после удаления персональных данных: телефоны, e-mail, имена и другие "
+            "идентификаторы заменены метками вида [PHONE], [EMAIL], [NAME]."
+        ),
+        "none": (
+            "Кандидатов в новые темы нет: все негативные отзывы отнесены к существующим темам или не образуют групп."
+        ),
         "cols": ("№", "Язык", "Отзывов", "Доля негатива без темы", "Ключевые слова", "Офисов", "Регионы"),
         "examples": "Примеры (обезличены)",
         "lang": {"ru": "рус.", "fi": "фин.", "en": "англ."},
     },
     "en": {
         "title": "Candidate new themes",
-        "intro": ("Negative feedback that matched no theme, grouped automatically by shared words. "
-                  "These are candidates: the analyst decides whether one becomes a theme and with which keywords."),
-        "redacted": ("Examples are redacted: phone numbers, e-mail addresses, names and other identifiers are "
-                     "replaced by placeholders such as [PHONE], [EMAIL], [NAME]."),
+        "intro": (
+            "Negative feedback that matched no theme, grouped automatically by shared words. "
+            "These are candidates: the analyst decides whether one becomes a theme and with which keywords."
+        ),
+        "redacted": (
+            "Examples are redacted: phone numbers, e-mail addresses, names and other identifiers are "
+            "replaced by placeholders such as [PHONE], [EMAIL], [NAME]."
+        ),
         "none": "No candidate new themes: all negative feedback matched an existing theme or formed no group.",
         "cols": ("#", "Language", "Texts", "Share of unthemed negative", "Top terms", "Offices", "Regions"),
         "examples": "Examples (redacted)",

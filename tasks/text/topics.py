@@ -116,8 +116,9 @@ def candidate_mask(feedback: pd.DataFrame) -> pd.Series:
 # --------------------------------------------------------------------------- description
 
 
-def _top_terms(share: np.ndarray, share_all: np.ndarray, rows: np.ndarray, features: np.ndarray,
-               stemmer: TopicStemmer) -> list[str]:
+def _top_terms(
+    share: np.ndarray, share_all: np.ndarray, rows: np.ndarray, features: np.ndarray, stemmer: TopicStemmer
+) -> list[str]:
     """Up to eight readable terms that tell the topic apart.
 
     A feature's score is ``p * log(1 + p / q)``: ``p`` the share of the topic's rows that
@@ -186,8 +187,14 @@ def _language_topics(cands: pd.DataFrame, language: str, min_cluster: int, max_t
     counts = np.bincount(text_of_row, minlength=len(unique_texts))
     docs = [" ".join(stemmer.stems(t, int(c))) for t, c in zip(unique_texts, counts)]
     vectorizer = TfidfVectorizer(
-        analyzer="word", token_pattern=r"\S+", lowercase=False, ngram_range=(1, 2),
-        min_df=2, sublinear_tf=True, norm="l2", dtype=np.float32,
+        analyzer="word",
+        token_pattern=r"\S+",
+        lowercase=False,
+        ngram_range=(1, 2),
+        min_df=2,
+        sublinear_tf=True,
+        norm="l2",
+        dtype=np.float32,
     )
     try:
         D = vectorizer.fit_transform(docs).tocsr()
@@ -308,9 +315,16 @@ def emerging_topics(
             rows = part.iloc[d.rows]
             offices = rows["office_code"].dropna().astype(str).nunique() if "office_code" in rows else 0
             regions = sorted({str(r) for r in rows["region_code"].dropna()}) if "region_code" in rows else []
-            topics.append(EmergingTopic(
-                language=language, size=d.size, top_terms=d.top_terms, examples=d.examples,
-                offices=int(offices), regions=regions, share_negative_unthemed=round(d.size / total, 6),
-            ))
+            topics.append(
+                EmergingTopic(
+                    language=language,
+                    size=d.size,
+                    top_terms=d.top_terms,
+                    examples=d.examples,
+                    offices=int(offices),
+                    regions=regions,
+                    share_negative_unthemed=round(d.size / total, 6),
+                )
+            )
     topics.sort(key=lambda t: (-t.size, t.top_terms, t.language))
     return topics[:max_topics]

@@ -5,9 +5,9 @@ earlier runs (rules, counts and percentages only, never a row value).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
-from typing import Sequence
 
 from tasks.validate.suites import load_suite_json, quiet_ge_logging
 from tasks.validate.summary import FileReport, SuiteRun
@@ -23,26 +23,41 @@ def suite_validation_result(run: SuiteRun, run_id=None, file_name: str | None = 
     """GE's ``ExpectationSuiteValidationResult`` for one suite run, from the suite JSON and GE's
     row-level verdicts (GE may have checked distinct values; the counts here are rows)."""
     from great_expectations.core.expectation_validation_result import (
-        ExpectationSuiteValidationResult, ExpectationValidationResult)
+        ExpectationSuiteValidationResult,
+        ExpectationValidationResult,
+    )
     from great_expectations.expectations.expectation_configuration import ExpectationConfiguration
 
     spec = load_suite_json(run.suite)
     results = []
     for exp, r in zip(spec["expectations"], run.results):
         kwargs = {k: _resolve_parameters(v, run.parameters) for k, v in exp["kwargs"].items()}
-        config = ExpectationConfiguration(type=exp["type"], kwargs=kwargs, meta=exp.get("meta", {}),
-                                          severity=exp.get("severity", "critical"))
+        config = ExpectationConfiguration(
+            type=exp["type"], kwargs=kwargs, meta=exp.get("meta", {}), severity=exp.get("severity", "critical")
+        )
         n, bad = run.rows, r["unexpected_count"]
-        results.append(ExpectationValidationResult(
-            success=bool(r["success"]), expectation_config=config,
-            result={"element_count": n, "unexpected_count": bad, "unexpected_percent": (100.0 * bad / n) if n else 0.0},
-        ))
+        results.append(
+            ExpectationValidationResult(
+                success=bool(r["success"]),
+                expectation_config=config,
+                result={
+                    "element_count": n,
+                    "unexpected_count": bad,
+                    "unexpected_percent": (100.0 * bad / n) if n else 0.0,
+                },
+            )
+        )
     good = sum(1 for x in results if x.success)
     return ExpectationSuiteValidationResult(
-        success=good == len(results), results=results, suite_name=run.suite,
-        statistics={"evaluated_expectations": len(results), "successful_expectations": good,
-                    "unsuccessful_expectations": len(results) - good,
-                    "success_percent": (100.0 * good / len(results)) if results else 100.0},
+        success=good == len(results),
+        results=results,
+        suite_name=run.suite,
+        statistics={
+            "evaluated_expectations": len(results),
+            "successful_expectations": good,
+            "unsuccessful_expectations": len(results) - good,
+            "success_percent": (100.0 * good / len(results)) if results else 100.0,
+        },
         # what the page header shows: run name and time, and the file as the "data asset"
         meta={"run_id": run_id, "batch_spec": {"data_asset_name": file_name or ""}, "rows": run.rows},
     )
@@ -63,11 +78,14 @@ def _docs_context(site_dir: Path):
         "class_name": "ValidationResultsStore",
         "store_backend": {"class_name": "TupleFilesystemStoreBackend", "base_directory": str(site_dir / ".results")},
     }
-    config.data_docs_sites = {"cxloop": {
-        "class_name": "SiteBuilder", "show_how_to_buttons": False,
-        "store_backend": {"class_name": "TupleFilesystemStoreBackend", "base_directory": str(site_dir)},
-        "site_index_builder": {"class_name": "DefaultSiteIndexBuilder"},
-    }}
+    config.data_docs_sites = {
+        "cxloop": {
+            "class_name": "SiteBuilder",
+            "show_how_to_buttons": False,
+            "store_backend": {"class_name": "TupleFilesystemStoreBackend", "base_directory": str(site_dir)},
+            "site_index_builder": {"class_name": "DefaultSiteIndexBuilder"},
+        }
+    }
     return EphemeralDataContext(project_config=config)
 
 
@@ -78,7 +96,9 @@ def build_data_docs(reports: Sequence[FileReport], site_dir: Path, run_name: str
     when nothing was validated in this run and no earlier site exists."""
     from great_expectations.core.run_identifier import RunIdentifier
     from great_expectations.data_context.types.resource_identifiers import (
-        ExpectationSuiteIdentifier, ValidationResultIdentifier)
+        ExpectationSuiteIdentifier,
+        ValidationResultIdentifier,
+    )
 
     site_dir = Path(site_dir).resolve()
     index = site_dir / "index.html"

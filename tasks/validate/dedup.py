@@ -15,6 +15,7 @@ import pandas as pd
 def dedup_keys(frame: pd.DataFrame) -> pd.Series:
     """Stable identity of a record: channel + source id, or (for sources without ids)
     channel + office + date + a hash of the normalised text."""
+
     def key(row) -> str:
         if row.external_id:
             return f"{row.channel}:{row.external_id}"
@@ -22,7 +23,16 @@ def dedup_keys(frame: pd.DataFrame) -> pd.Series:
         digest = hashlib.sha1(text.encode("utf-8")).hexdigest()[:16]
         return f"{row.channel}:{row.office_code or row.region_code}:{row.received_at}:{digest}"
 
-    return pd.Series([key(r) for r in frame[["channel", "external_id", "text", "office_code", "region_code", "received_at"]].itertuples(index=False)], index=frame.index, dtype="object")
+    return pd.Series(
+        [
+            key(r)
+            for r in frame[["channel", "external_id", "text", "office_code", "region_code", "received_at"]].itertuples(
+                index=False
+            )
+        ],
+        index=frame.index,
+        dtype="object",
+    )
 
 
 def split_duplicates(frame: pd.DataFrame, existing_keys: set[str]) -> tuple[pd.DataFrame, int]:
@@ -51,6 +61,7 @@ def text_keys(frame: pd.DataFrame) -> pd.Series:
 
     Normalised: lower case, ё→е, punctuation and spacing dropped, so "Очередь 2 часа!!"
     and "очередь  2 часа" match."""
+
     def key(channel: str, text: object) -> str | None:
         if channel not in NEAR_DUPLICATE_CHANNELS or not isinstance(text, str):
             return None

@@ -14,22 +14,38 @@ from sqlalchemy import func, insert, select
 from sqlmodel import Session
 
 from cxloop.config import AppConfig
-from cxloop.domain import ITEMS, JOURNEY_STAGES
+from cxloop.domain import ITEMS, JOURNEY_STAGES, SURVEY_QUESTIONS
 from models.tables import Feedback, IngestedFile, Quarantine, SurveyAnswer
-from cxloop.domain import SURVEY_QUESTIONS
 from tasks.collect.decoding import IntakeError
 from tasks.collect.offices import office_regions
 from tasks.collect.readers import RawFile, read_channel_file
 from tasks.collect.staging import stage_rows
-from tasks.validate.redaction import redact_series
 from tasks.text.analyser import analyse_frame
 from tasks.validate.dedup import dedup_keys, split_duplicates, split_near_duplicates, text_keys
+from tasks.validate.redaction import redact_series
 from tasks.validate.suites import apply_suite
 
 FEEDBACK_COLUMNS = [
-    "dedup_key", "channel", "external_id", "source_file", "source_row", "received_at", "quarter",
-    "office_code", "region_code", "client_type", "journey_stage", "rating", "scale", "text",
-    "language", "sentiment", "themes", "negative_themes", "flags", "text_key",
+    "dedup_key",
+    "channel",
+    "external_id",
+    "source_file",
+    "source_row",
+    "received_at",
+    "quarter",
+    "office_code",
+    "region_code",
+    "client_type",
+    "journey_stage",
+    "rating",
+    "scale",
+    "text",
+    "language",
+    "sentiment",
+    "themes",
+    "negative_themes",
+    "flags",
+    "text_key",
 ]
 # SurveyAnswer columns besides feedback_id: the 20 items, then the optional overall questions.
 ANSWER_COLUMNS = [*ITEMS, *SURVEY_QUESTIONS]
@@ -107,8 +123,10 @@ def _stored_text_keys(session: Session, frame: pd.DataFrame) -> pd.DataFrame:
     """Stored rows sharing a text key with ``frame`` (office, date, channel, key)."""
     keys = sorted({k for k in frame["text_key"].tolist() if k}) if "text_key" in frame else []
     columns = [Feedback.office_code, Feedback.received_at, Feedback.channel, Feedback.text_key]
-    return pd.DataFrame(_select_where_in(session, columns, Feedback.text_key, keys),
-                        columns=["office_code", "received_at", "channel", "text_key"])
+    return pd.DataFrame(
+        _select_where_in(session, columns, Feedback.text_key, keys),
+        columns=["office_code", "received_at", "channel", "text_key"],
+    )
 
 
 STORE_CHUNK = 50_000
@@ -156,7 +174,11 @@ def store_feedback(session: Session, frame: pd.DataFrame) -> int:
         if not is_survey:
             continue
         wanted = set(chunk["dedup_key"].tolist())
-        ids = {key: fid for fid, key in session.execute(select(table.c.id, table.c.dedup_key).where(table.c.id > before)) if key in wanted}
+        ids = {
+            key: fid
+            for fid, key in session.execute(select(table.c.id, table.c.dedup_key).where(table.c.id > before))
+            if key in wanted
+        }
         # The items must be there; the optional questions are NULL when a frame lacks them.
         answers = chunk[list(ITEMS)].join(chunk.reindex(columns=list(SURVEY_QUESTIONS))).astype("float64").to_numpy()
         ans_rows = [
@@ -171,7 +193,9 @@ def _quarantine_rows(ingested_id: int, channel: str, quarter: str, frame: pd.Dat
     if frame.empty:
         return []
     out = frame.assign(ingested_file_id=ingested_id, channel=channel, quarter=quarter)
-    return out[["ingested_file_id", "channel", "source_file", "source_row", "field", "rule", "reason", "quarter"]].to_dict("records")
+    return out[
+        ["ingested_file_id", "channel", "source_file", "source_row", "field", "rule", "reason", "quarter"]
+    ].to_dict("records")
 
 
 def _has_released_rows(session: Session, path: str) -> bool:
@@ -180,13 +204,19 @@ def _has_released_rows(session: Session, path: str) -> bool:
     latest = session.execute(select(func.max(IngestedFile.id)).where(IngestedFile.path == path)).scalar_one()
     if latest is None:
         return False
-    return session.execute(
-        select(Quarantine.id).where(Quarantine.ingested_file_id == latest, Quarantine.released_at.is_not(None)).limit(1)
-    ).first() is not None
+    return (
+        session.execute(
+            select(Quarantine.id)
+            .where(Quarantine.ingested_file_id == latest, Quarantine.released_at.is_not(None))
+            .limit(1)
+        ).first()
+        is not None
+    )
 
 
-def ingest_file(session: Session, path: Path, channel: str, quarter: str, config: AppConfig,
-                registry: dict[str, str] | None = None) -> IngestSummary:
+def ingest_file(
+    session: Session, path: Path, channel: str, quarter: str, config: AppConfig, registry: dict[str, str] | None = None
+) -> IngestSummary:
     """Ingest one file inside the caller's transaction (accounting: see the module docstring).
 
     Re-running a quarter is a no-op for files already ingested from the same path
@@ -207,9 +237,11 @@ def ingest_file(session: Session, path: Path, channel: str, quarter: str, config
     summary.received = raw.received
     summary.skipped_blank, summary.skipped_header = raw.skipped_blank, raw.skipped_header
 
-    earlier = session.execute(
-        select(IngestedFile).where(IngestedFile.sha256 == raw.sha256, IngestedFile.repeat_of.is_(None))
-    ).scalars().first()
+    earlier = (
+        session.execute(select(IngestedFile).where(IngestedFile.sha256 == raw.sha256, IngestedFile.repeat_of.is_(None)))
+        .scalars()
+        .first()
+    )
     if earlier is not None and not _has_released_rows(session, str(path)):
         same_path = session.execute(
             select(IngestedFile.id).where(IngestedFile.sha256 == raw.sha256, IngestedFile.path == str(path))
@@ -220,8 +252,17 @@ def ingest_file(session: Session, path: Path, channel: str, quarter: str, config
             return summary
         summary.status = "repeat"
         summary.duplicates = summary.received
-        session.add(IngestedFile(sha256=raw.sha256, channel=channel, path=str(path), quarter=quarter,
-                                 received=summary.received, duplicates=summary.duplicates, repeat_of=earlier.id))
+        session.add(
+            IngestedFile(
+                sha256=raw.sha256,
+                channel=channel,
+                path=str(path),
+                quarter=quarter,
+                received=summary.received,
+                duplicates=summary.duplicates,
+                repeat_of=earlier.id,
+            )
+        )
         session.flush()
         return summary
 
@@ -232,8 +273,10 @@ def ingest_file(session: Session, path: Path, channel: str, quarter: str, config
     quarantine = outcome.quarantine
     if raw.unreadable:
         unreadable = pd.DataFrame(
-            [{"source_file": str(path), "source_row": row, "field": "(row)", "rule": "parse", "reason": reason}
-             for row, reason in raw.unreadable]
+            [
+                {"source_file": str(path), "source_row": row, "field": "(row)", "rule": "parse", "reason": reason}
+                for row, reason in raw.unreadable
+            ]
         )
         quarantine = pd.concat([quarantine, unreadable], ignore_index=True)
 
@@ -254,9 +297,17 @@ def ingest_file(session: Session, path: Path, channel: str, quarter: str, config
     summary.warnings = outcome.warnings + (contract.warnings if contract else 0)
     summary.check()
 
-    record = IngestedFile(sha256=raw.sha256, channel=channel, path=str(path), quarter=quarter,
-                          received=summary.received, accepted=summary.accepted, quarantined=summary.quarantined,
-                          duplicates=summary.duplicates, warnings=summary.warnings)
+    record = IngestedFile(
+        sha256=raw.sha256,
+        channel=channel,
+        path=str(path),
+        quarter=quarter,
+        received=summary.received,
+        accepted=summary.accepted,
+        quarantined=summary.quarantined,
+        duplicates=summary.duplicates,
+        warnings=summary.warnings,
+    )
     session.add(record)
     session.flush()
     if not quarantine.empty:

@@ -6,10 +6,10 @@ Releasing (:func:`release_rows`) marks rows with ``released_at``; nothing is del
 from __future__ import annotations
 
 import csv
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Sequence
 
 from sqlalchemy import func, select
 from sqlmodel import Session
@@ -44,8 +44,13 @@ def _filtered(stmt, quarter: str | None, file: str | Path | None, channel: str |
     return stmt
 
 
-def count_quarantine(session: Session, quarter: str | None = None, file: str | Path | None = None,
-                     channel: str | None = None, include_released: bool = False) -> int:
+def count_quarantine(
+    session: Session,
+    quarter: str | None = None,
+    file: str | Path | None = None,
+    channel: str | None = None,
+    include_released: bool = False,
+) -> int:
     stmt = _filtered(select(func.count()).select_from(Quarantine), quarter, file, channel, include_released)
     return session.execute(stmt).scalar_one()
 
@@ -53,22 +58,37 @@ def count_quarantine(session: Session, quarter: str | None = None, file: str | P
 QUARANTINE_COLUMNS = ("id", "quarter", "channel", "file", "row", "field", "rule", "reason")
 
 
-def list_quarantine(session: Session, quarter: str | None = None, file: str | Path | None = None,
-                    channel: str | None = None, limit: int | None = None, include_released: bool = False) -> list[dict]:
+def list_quarantine(
+    session: Session,
+    quarter: str | None = None,
+    file: str | Path | None = None,
+    channel: str | None = None,
+    limit: int | None = None,
+    include_released: bool = False,
+) -> list[dict]:
     """Open quarantined rows (all with ``include_released``), oldest ingest first, then by row:
     id, quarter, channel, file, row, field, rule, reason."""
     stmt = _filtered(select(Quarantine), quarter, file, channel, include_released).order_by(Quarantine.id)
     if limit:
         stmt = stmt.limit(limit)
     return [
-        {"id": q.id, "quarter": q.quarter, "channel": q.channel, "file": q.source_file, "row": q.source_row,
-         "field": q.field, "rule": q.rule, "reason": q.reason}
+        {
+            "id": q.id,
+            "quarter": q.quarter,
+            "channel": q.channel,
+            "file": q.source_file,
+            "row": q.source_row,
+            "field": q.field,
+            "rule": q.rule,
+            "reason": q.reason,
+        }
         for q in session.execute(stmt).scalars()
     ]
 
 
-def export_quarantine_csv(session: Session, path: Path, quarter: str | None = None, file: str | Path | None = None,
-                          channel: str | None = None) -> int:
+def export_quarantine_csv(
+    session: Session, path: Path, quarter: str | None = None, file: str | Path | None = None, channel: str | None = None
+) -> int:
     """Write the (filtered) quarantine as CSV, UTF-8 with BOM so Excel reads Cyrillic; text that a
     spreadsheet would run as a formula (= + - @) gets a leading apostrophe. Returns rows written."""
     rows = list_quarantine(session, quarter, file, channel)
@@ -113,24 +133,41 @@ def release_plan(session: Session, file: str | Path | None = None, ids: Sequence
     for file_id in sorted(counts):
         rec = session.get(IngestedFile, file_id)
         newer = session.execute(
-            select(func.count()).select_from(IngestedFile).where(IngestedFile.path == rec.path, IngestedFile.id > rec.id)
+            select(func.count())
+            .select_from(IngestedFile)
+            .where(IngestedFile.path == rec.path, IngestedFile.id > rec.id)
         ).scalar_one()
         disk = Path(rec.path)
         if newer:
-            status, message = "superseded", "a newer version of this file was ingested since; its quarantine is the current one"
+            status, message = (
+                "superseded",
+                "a newer version of this file was ingested since; its quarantine is the current one",
+            )
         elif not disk.is_file():
-            status, message = "missing", "the file is no longer at this path: put the fixed file there and run cxloop ingest on it"
+            status, message = (
+                "missing",
+                "the file is no longer at this path: put the fixed file there and run cxloop ingest on it",
+            )
         elif file_sha256(disk) == rec.sha256:
-            status, message = "unchanged", "the file is unchanged since it was ingested: fix the source rows first (re-ingesting the same content is a no-op)"
+            status, message = (
+                "unchanged",
+                "the file is unchanged since it was ingested: fix the source rows first (re-ingesting the same content is a no-op)",
+            )
         else:
-            status, message = "ready", (f"the file changed since it was ingested: `cxloop ingest {rec.path} --quarter {rec.quarter}` "
-                                        "accepts the fixed rows; rows accepted before count as duplicates")
+            status, message = (
+                "ready",
+                (
+                    f"the file changed since it was ingested: `cxloop ingest {rec.path} --quarter {rec.quarter}` "
+                    "accepts the fixed rows; rows accepted before count as duplicates"
+                ),
+            )
         items.append(ReleaseItem(rec.path, rec.quarter, rec.channel, rec.id, counts[file_id], status, message))
     return items
 
 
-
-def release_rows(session: Session, at: datetime, file: str | Path | None = None, ids: Sequence[int] = ()) -> list[ReleaseItem]:
+def release_rows(
+    session: Session, at: datetime, file: str | Path | None = None, ids: Sequence[int] = ()
+) -> list[ReleaseItem]:
     """Release the open quarantined rows of a file (or the given ids) for re-ingest.
 
     A released row is no longer listed (``--all`` shows it). The next ingest of that
@@ -159,7 +196,16 @@ def release_rows(session: Session, at: datetime, file: str | Path | None = None,
             out.append(item)
             continue
         how = "the changed file" if item.status == "ready" else "the same file (it is validated again)"
-        out.append(ReleaseItem(item.path, item.quarter, item.channel, item.ingested_file_id, n, "released",
-                               f"{n} rows released: `cxloop ingest {item.path} --quarter {item.quarter}` takes {how}; "
-                               "rows accepted before count as duplicates"))
+        out.append(
+            ReleaseItem(
+                item.path,
+                item.quarter,
+                item.channel,
+                item.ingested_file_id,
+                n,
+                "released",
+                f"{n} rows released: `cxloop ingest {item.path} --quarter {item.quarter}` takes {how}; "
+                "rows accepted before count as duplicates",
+            )
+        )
     return out

@@ -22,16 +22,30 @@ from urllib.parse import unquote
 import numpy as np
 import pandas as pd
 
-from tasks.validate.redaction_rules import (DIGIT_RULES, EMAIL_RULES, INTRO, KIND_ORDER, NAME_RULES,
-                                            PERSONAL_QUERY_KEYS, PLACEHOLDERS, PROFILE_ONLY, PROFILE_UNLESS,
-                                            PUBLIC_HOSTS, URL_CLOSERS, URL_GATE, URL_RE, URL_SPLIT, URL_TRAIL_CHARS,
-                                            Rule)
+from tasks.validate.redaction_rules import (
+    DIGIT_RULES,
+    EMAIL_RULES,
+    INTRO,
+    KIND_ORDER,
+    NAME_RULES,
+    PERSONAL_QUERY_KEYS,
+    PLACEHOLDERS,
+    PROFILE_ONLY,
+    PROFILE_UNLESS,
+    PUBLIC_HOSTS,
+    URL_CLOSERS,
+    URL_GATE,
+    URL_RE,
+    URL_SPLIT,
+    URL_TRAIL_CHARS,
+    Rule,
+)
 
 __all__ = ["redact", "redact_series", "find_personal_data"]
 
 _SENTINEL_BASE = 0xF0000  # Unicode private-use plane 15: never typed by clients
 _SENTINEL_MAX = 0xFFFD
-_SENTINEL = re.compile("[\U000F0000-\U000FFFFD]")
+_SENTINEL = re.compile("[\U000f0000-\U000ffffd]")
 
 
 def _host_rule(host: str, table: dict[str, re.Pattern[str]]) -> re.Pattern[str] | None:
@@ -51,7 +65,7 @@ def _url_is_personal(url: str) -> bool:
     host = parts["host"].lower().rstrip(".")
     for prefix in ("www.", "m.", "mobile.", "web."):
         if host.startswith(prefix):
-            host = host[len(prefix):]
+            host = host[len(prefix) :]
     path = unquote(parts["path"] or "").lstrip("/")
     query = parts["query"] or ""
     for pair in re.split(r"[&;]", query):
@@ -102,7 +116,9 @@ _NAME_GATES = (
 )
 
 
-def _apply(rules: tuple[Rule, ...], text: str, found: set[str] | None, gates: dict[int | str | None, bool] | None = None) -> str:
+def _apply(
+    rules: tuple[Rule, ...], text: str, found: set[str] | None, gates: dict[int | str | None, bool] | None = None
+) -> str:
     for rule in rules:
         if gates is not None and not gates[rule.gate]:
             continue
@@ -149,7 +165,9 @@ def _digit_gates(text: str) -> dict[int | str | None, bool] | None:
 _Plan = tuple[bool, bool, "dict[int | str | None, bool] | None", bool]
 
 
-def _pipeline(text: str, found: set[str] | None, urls: bool = True, gated: bool = True, plan: _Plan | None = None) -> str:
+def _pipeline(
+    text: str, found: set[str] | None, urls: bool = True, gated: bool = True, plan: _Plan | None = None
+) -> str:
     """Redact ``text``; record the kinds replaced in ``found``. ``urls=False`` leaves links
     alone (used to look inside a link); ``gated=False`` runs every rule (tests only);
     ``plan`` carries the gates already evaluated column-wise by ``redact_series``. Gates
@@ -189,7 +207,9 @@ def _links(text: str, found: set[str] | None, kept: list[str]) -> str:
         # the link did not open it (wiki-style "(...)" paths, "?email=[EMAIL]").
         while end:
             ch = url[end - 1]
-            if ch in URL_TRAIL_CHARS or (ch in URL_CLOSERS and url.count(URL_CLOSERS[ch], 0, end) < url.count(ch, 0, end)):
+            if ch in URL_TRAIL_CHARS or (
+                ch in URL_CLOSERS and url.count(URL_CLOSERS[ch], 0, end) < url.count(ch, 0, end)
+            ):
                 end -= 1
             else:
                 break
@@ -257,8 +277,17 @@ def _plans(texts: list[str]) -> dict[int, _Plan]:
     longest = np.zeros(n, dtype=np.int64)
     matches = list(_CLUSTER.finditer(joined))
     if matches:
-        where = np.searchsorted(starts, np.fromiter((m.start() for m in matches), dtype=np.int64, count=len(matches)), side="right") - 1
-        np.maximum.at(longest, where, np.fromiter((_longest_cluster(m.group(0)) for m in matches), dtype=np.int64, count=len(matches)))
+        where = (
+            np.searchsorted(
+                starts, np.fromiter((m.start() for m in matches), dtype=np.int64, count=len(matches)), side="right"
+            )
+            - 1
+        )
+        np.maximum.at(
+            longest,
+            where,
+            np.fromiter((_longest_cluster(m.group(0)) for m in matches), dtype=np.int64, count=len(matches)),
+        )
     has_digits = longest >= 6
     plus = passport = fi_id = np.zeros(n, dtype=bool)
     if has_digits.any():

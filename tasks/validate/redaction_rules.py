@@ -34,8 +34,8 @@ whose links point at a person. :mod:`tasks.validate.redaction` applies them to t
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 
 @dataclass(frozen=True)
@@ -82,6 +82,7 @@ INTRO = (
 
 # --- check digits ----------------------------------------------------------------------
 
+
 def luhn_valid(digits: str) -> bool:
     """Luhn (mod 10) check of a string of decimal digits, as printed on bank cards."""
     total = 0
@@ -123,9 +124,7 @@ def _inn_repl(m: re.Match[str]) -> str:
 
 # --- the rules, in four groups, each behind a cheap gate (see tasks.validate.redaction) -----
 
-EMAIL_RULES: tuple[Rule, ...] = (
-    Rule("email", re.compile(r"[\w.+\-]+@[\w\-]+(?:\.[\w\-]+)+"), "[EMAIL]"),
-)
+EMAIL_RULES: tuple[Rule, ...] = (Rule("email", re.compile(r"[\w.+\-]+@[\w\-]+(?:\.[\w\-]+)+"), "[EMAIL]"),)
 
 DIGIT_RULES: tuple[Rule, ...] = (
     # Bank cards, Luhn-checked: 4-4-4-4(-1..3) with one separator, 13-19 contiguous, Amex 4-6-5.
@@ -141,7 +140,9 @@ DIGIT_RULES: tuple[Rule, ...] = (
     Rule("snils", re.compile(rf"{_D}\d{{3}}-\d{{3}}-\d{{3}}[ \-]\d{{2}}{_E}"), "[SNILS]", 11),
     Rule(
         "snils",
-        re.compile(rf"((?i:снилс\w*|страхов\w+\s+номер\w*)\s*[:№#]?\s*(?:№\s*)?)\d{{3}}{_SEP}\d{{3}}{_SEP}\d{{3}}{_SEP}\d{{2}}{_E}"),
+        re.compile(
+            rf"((?i:снилс\w*|страхов\w+\s+номер\w*)\s*[:№#]?\s*(?:№\s*)?)\d{{3}}{_SEP}\d{{3}}{_SEP}\d{{3}}{_SEP}\d{{2}}{_E}"
+        ),
         r"\1[SNILS]",
         11,
     ),
@@ -155,9 +156,16 @@ DIGIT_RULES: tuple[Rule, ...] = (
         r"\1[PASSPORT]",
         "passport",
     ),
-    Rule("passport", re.compile(rf"((?i:сери[яи])\s*)\d{{2}}\s?\d{{2}}\s*(?:(?i:номер|№)\s*)?\d{{6}}{_E}"), r"\1[PASSPORT]", "passport"),
+    Rule(
+        "passport",
+        re.compile(rf"((?i:сери[яи])\s*)\d{{2}}\s?\d{{2}}\s*(?:(?i:номер|№)\s*)?\d{{6}}{_E}"),
+        r"\1[PASSPORT]",
+        "passport",
+    ),
     # Bare shapes, not when a further digit group follows (an invalid Amex "3782 822463 10006").
-    Rule("passport", re.compile(rf"{_D}\d{{2}}[ \u00a0]\d{{2}}[ \u00a0]\d{{6}}{_E}(?![ \u00a0\-]\d)"), "[PASSPORT]", 10),
+    Rule(
+        "passport", re.compile(rf"{_D}\d{{2}}[ \u00a0]\d{{2}}[ \u00a0]\d{{6}}{_E}(?![ \u00a0\-]\d)"), "[PASSPORT]", 10
+    ),
     Rule("passport", re.compile(rf"{_D}\d{{4}}[ \u00a0]№?\s?\d{{6}}{_E}(?![ \u00a0\-]\d)"), "[PASSPORT]", 10),
     # Finnish personal identity code (henkilötunnus): ddmmyy, century sign, 3 digits, check char.
     Rule("id", re.compile(rf"{_D}[0-3]\d[01]\d\d\d[-+A-FU-Y]\d{{3}}[0-9A-Y]{_E}"), "[ID]", "fi_id"),
@@ -173,14 +181,26 @@ DIGIT_RULES: tuple[Rule, ...] = (
     # Phones. Russian: +7 / 8 then 10 digits in any grouping with spaces, dashes, brackets.
     Rule(
         "phone",
-        re.compile(rf"(?:\+7|{_D}8)[ \-\u00a0]?\(?\d{{3}}\)?[ \-\u00a0]?\d{{3}}[ \-\u00a0]?\d{{2}}[ \-\u00a0]?\d{{2}}{_E}"),
+        re.compile(
+            rf"(?:\+7|{_D}8)[ \-\u00a0]?\(?\d{{3}}\)?[ \-\u00a0]?\d{{3}}[ \-\u00a0]?\d{{2}}[ \-\u00a0]?\d{{2}}{_E}"
+        ),
         "[PHONE]",
         11,
     ),
     # Finnish: +358 40 123 4567, +358 (0)9 123 4567.
-    Rule("phone", re.compile(rf"\+358[ \-\u00a0]?(?:\(0\))?\d{{1,3}}(?:[ \-\u00a0]?\d{{2,4}}){{1,3}}{_E}"), "[PHONE]", "plus"),
+    Rule(
+        "phone",
+        re.compile(rf"\+358[ \-\u00a0]?(?:\(0\))?\d{{1,3}}(?:[ \-\u00a0]?\d{{2,4}}){{1,3}}{_E}"),
+        "[PHONE]",
+        "plus",
+    ),
     # Other international numbers: "+" and at least 8 digits in groups.
-    Rule("phone", re.compile(rf"(?<![\w+])\+\d{{1,3}}[ \-\u00a0]?\(?\d{{1,4}}\)?(?:[ \-\u00a0]?\d{{2,4}}){{2,4}}{_E}"), "[PHONE]", "plus"),
+    Rule(
+        "phone",
+        re.compile(rf"(?<![\w+])\+\d{{1,3}}[ \-\u00a0]?\(?\d{{1,4}}\)?(?:[ \-\u00a0]?\d{{2,4}}){{2,4}}{_E}"),
+        "[PHONE]",
+        "plus",
+    ),
     # Finnish domestic: 040 1234567, 040-123 4567, 09 1234 5678, 0401234567 (8-10 digits after 0).
     Rule("phone", re.compile(rf"{_D}0\d{{1,2}}[ \-]?\d{{3,4}}[ \-]?\d{{3,4}}{_E}"), "[PHONE]", 8),
     # Russian mobile without the trunk prefix: 912 345-67-89, 9123456789.
@@ -199,7 +219,13 @@ NAME_RULES: tuple[Rule, ...] = (
     Rule("name", re.compile(rf"(\b(?:I\s+am|I'm|I’m)\s+){_CAP}\s+{_CAP}"), r"\1[NAME]"),
     # Full Russian names with a patronymic anywhere in the text (clients name staff too):
     # "Иванов Иван Иванович", "Иван Иванович Иванов", "Мария Петровна".
-    Rule("name", re.compile(rf"\b(?:[А-ЯЁ][а-яё]+\s+)?[А-ЯЁ][а-яё]+\s+{_PATRONYMIC}(?:\s+[А-ЯЁ][а-яё]+(?:ов|ев|ин|ын|ова|ева|ина|ына|ский|ская|цкий|цкая))?\b"), "[NAME]"),
+    Rule(
+        "name",
+        re.compile(
+            rf"\b(?:[А-ЯЁ][а-яё]+\s+)?[А-ЯЁ][а-яё]+\s+{_PATRONYMIC}(?:\s+[А-ЯЁ][а-яё]+(?:ов|ев|ин|ын|ова|ева|ина|ына|ский|ская|цкий|цкая))?\b"
+        ),
+        "[NAME]",
+    ),
     # "Петров А.В." and "А.В. Петров".
     Rule("name", re.compile(r"\b[А-ЯЁ][а-яё]+(?:-[А-ЯЁ][а-яё]+)?\s+[А-ЯЁ]\.\s?[А-ЯЁ]\.(?!\w)"), "[NAME]"),
     Rule("name", re.compile(r"(?<!\w)[А-ЯЁ]\.\s?[А-ЯЁ]\.\s?[А-ЯЁ][а-яё]+(?:-[А-ЯЁ][а-яё]+)?\b"), "[NAME]"),
@@ -208,7 +234,17 @@ NAME_RULES: tuple[Rule, ...] = (
     Rule("name", re.compile(rf"(?<!\w)[А-ЯЁ]\.\s?{_SURNAME}\b"), "[NAME]"),
 )
 
-PLACEHOLDERS: tuple[str, ...] = ("[PHONE]", "[EMAIL]", "[SNILS]", "[INN]", "[PASSPORT]", "[CARD]", "[ID]", "[URL]", "[NAME]")
+PLACEHOLDERS: tuple[str, ...] = (
+    "[PHONE]",
+    "[EMAIL]",
+    "[SNILS]",
+    "[INN]",
+    "[PASSPORT]",
+    "[CARD]",
+    "[ID]",
+    "[URL]",
+    "[NAME]",
+)
 KIND_ORDER = ("phone", "email", "snils", "inn", "passport", "card", "id", "url", "name")
 
 
@@ -238,9 +274,11 @@ URL_SPLIT = re.compile(r"^(?:(?i:https?)://)?(?P<host>[^/?#:]+)(?::\d+)?(?P<path
 PROFILE_UNLESS: dict[str, re.Pattern[str]] = {
     host: re.compile(pattern, re.I)
     for hosts, pattern in (
-        (("vk.com", "vk.ru", "vkontakte.ru", "vk.me"),
-         r"(?:wall-|club\d|public\d|event\d|topic-|photo-|video-|album-|board\d|market-|page-|doc-|clip-|"
-         r"feed\b|search\b|groups\b|away\.php|apps?\b|music\b)"),
+        (
+            ("vk.com", "vk.ru", "vkontakte.ru", "vk.me"),
+            r"(?:wall-|club\d|public\d|event\d|topic-|photo-|video-|album-|board\d|market-|page-|doc-|clip-|"
+            r"feed\b|search\b|groups\b|away\.php|apps?\b|music\b)",
+        ),
         (("ok.ru", "odnoklassniki.ru"), r"(?:group/|group\d|groups\b|video/|games?\b|music\b|search\b|feed\b|dk\b)"),
         (("t.me", "telegram.me"), r"(?:joinchat/|\+|addstickers/|share/)"),
         (("wa.me",), r"$^"),
@@ -267,9 +305,21 @@ PROFILE_ONLY: dict[str, re.Pattern[str]] = {
 # Public services whose paths carry ids, not people: their paths are not scanned for
 # phone- or INN-shaped numbers (a vacancy id is not a phone).
 PUBLIC_HOSTS = (
-    "trudvsem.ru", "gosuslugi.ru", "gov.ru", "mintrud.gov.ru", "rostrud.gov.ru", "suomi.fi",
-    "tyomarkkinatori.fi", "te-palvelut.fi", "kela.fi", "hh.ru", "superjob.ru", "rabota.ru",
-    "zarplata.ru", "2gis.ru", "yandex.ru",
+    "trudvsem.ru",
+    "gosuslugi.ru",
+    "gov.ru",
+    "mintrud.gov.ru",
+    "rostrud.gov.ru",
+    "suomi.fi",
+    "tyomarkkinatori.fi",
+    "te-palvelut.fi",
+    "kela.fi",
+    "hh.ru",
+    "superjob.ru",
+    "rabota.ru",
+    "zarplata.ru",
+    "2gis.ru",
+    "yandex.ru",
 )
 PERSONAL_QUERY_KEYS = frozenset(
     "email e-mail e_mail mail phone tel telephone mobile msisdn puhelin sahkoposti sähköposti "

@@ -21,13 +21,17 @@ def ingest_one_file(item: FileInput, config: AppConfig) -> FileReport:
     A file the reader cannot take comes back as ``status="unreadable"`` with the
     reason; so does a file whose name names no channel when none was given."""
     if item.channel is None:
-        error = (f"{item.path}: the file name does not start with a channel id "
-                 f"({', '.join(CHANNELS)}); name the channel (--channel)")
+        error = (
+            f"{item.path}: the file name does not start with a channel id "
+            f"({', '.join(CHANNELS)}); name the channel (--channel)"
+        )
         return FileReport(rejected_summary(item.path, None, error), item.quarter)
     with capture_suite_runs() as runs:
         try:
             with session_scope() as session:
                 summary = ingest_file(session, item.path, item.channel, item.quarter, config, office_regions(session))
         except OSError as exc:  # vanished or unreadable on disk: a whole-file failure, not a crash
-            summary = rejected_summary(item.path, item.channel, f"{item.path}: cannot read the file ({exc.strerror or exc})")
+            summary = rejected_summary(
+                item.path, item.channel, f"{item.path}: cannot read the file ({exc.strerror or exc})"
+            )
     return FileReport(summary, item.quarter, list(runs))

@@ -47,6 +47,7 @@ def set_result_sink(sink):
     previous, _result_sink = _result_sink, sink
     return previous
 
+
 _POS = "cxloop_position"  # meta tag: an expectation's place in its suite
 
 os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
@@ -145,14 +146,18 @@ def _distinct_values(series: pd.Series, nullness_only: bool) -> tuple[np.ndarray
     return codes, values
 
 
-def _validate(gx, batch_definition, spec: dict, expectations: list[dict], ge_frame: pd.DataFrame, params: dict) -> list[dict]:
+def _validate(
+    gx, batch_definition, spec: dict, expectations: list[dict], ge_frame: pd.DataFrame, params: dict
+) -> list[dict]:
     """GE on ``ge_frame``: BASIC for all, COMPLETE only for the failing expectations (row positions)."""
     batch = batch_definition.get_batch(batch_parameters={"dataframe": ge_frame})
     basic = batch.validate(_suite(gx, spec, expectations), result_format="BASIC", expectation_parameters=params)
     outcome, failed = [], []
     for exp, res in zip(expectations, _in_suite_order(basic.results)):
         if res.exception_info and res.exception_info.get("raised_exception"):
-            raise RuntimeError(f"suite {spec['name']}: {exp['type']} on {exp['kwargs']['column']} failed to run: {res.exception_info.get('exception_message')}")
+            raise RuntimeError(
+                f"suite {spec['name']}: {exp['type']} on {exp['kwargs']['column']} failed to run: {res.exception_info.get('exception_message')}"
+            )
         item = {
             "type": exp["type"],
             "column": exp["kwargs"]["column"],
@@ -168,7 +173,11 @@ def _validate(gx, batch_definition, spec: dict, expectations: list[dict], ge_fra
     if failed:
         complete = batch.validate(
             _suite(gx, spec, [exp for _, exp in failed]),
-            result_format={"result_format": "COMPLETE", "unexpected_index_column_names": [_ROW], "return_unexpected_index_query": False},
+            result_format={
+                "result_format": "COMPLETE",
+                "unexpected_index_column_names": [_ROW],
+                "return_unexpected_index_query": False,
+            },
             expectation_parameters=params,
         )
         for (item, _), res in zip(failed, _in_suite_order(complete.results)):
@@ -177,8 +186,13 @@ def _validate(gx, batch_definition, spec: dict, expectations: list[dict], ge_fra
     return outcome
 
 
-def run_suite(frame: pd.DataFrame, suite_name: str, parameters: dict | None = None, directory: Path | None = None,
-              distinct: bool = True) -> list[dict]:
+def run_suite(
+    frame: pd.DataFrame,
+    suite_name: str,
+    parameters: dict | None = None,
+    directory: Path | None = None,
+    distinct: bool = True,
+) -> list[dict]:
     """Validate ``frame`` against a JSON suite; one dict per expectation with its failing row positions.
 
     Returns: [{"type", "column", "severity", "reason", "success", "unexpected_count", "rows": np.ndarray}]
@@ -212,7 +226,9 @@ def run_suite(frame: pd.DataFrame, suite_name: str, parameters: dict | None = No
             encoded[col] = _distinct_values(frame[col], types == {"expect_column_values_to_not_be_null"})
         length = max(len(values) for _, values in encoded.values())
         # Pad shorter columns by repeating a value they already have: no new outcome.
-        small = pd.DataFrame({col: values + [values[0]] * (length - len(values)) for col, (_, values) in encoded.items()})
+        small = pd.DataFrame(
+            {col: values + [values[0]] * (length - len(values)) for col, (_, values) in encoded.items()}
+        )
         small[_ROW] = np.arange(length)
         for exp, item in zip(by_distinct, _validate(gx, batch_definition, spec, by_distinct, small, params)):
             codes, values = encoded[exp["kwargs"]["column"]]
@@ -279,7 +295,11 @@ def apply_suite(frame: pd.DataFrame, suite_name: str, parameters: dict | None = 
     ]
     keep = np.ones(len(frame), dtype=bool)
     keep[list(quarantined_rows)] = False
-    all_flags = frame["flags"].fillna("").to_numpy(dtype=object).copy() if "flags" in frame.columns else np.full(len(frame), "", dtype=object)
+    all_flags = (
+        frame["flags"].fillna("").to_numpy(dtype=object).copy()
+        if "flags" in frame.columns
+        else np.full(len(frame), "", dtype=object)
+    )
     for pos, new in flags.items():
         all_flags[pos] = ",".join([all_flags[pos], *new] if all_flags[pos] else new)
     accepted["flags"] = all_flags

@@ -6,10 +6,10 @@ carries a row's content: counts, rules, file names and the (already redacted) re
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterator, Sequence
 
 from tasks.validate.ingest import IngestSummary
 from tasks.validate.suites import set_result_sink
@@ -20,6 +20,7 @@ JSON_KEYS = ("file", "channel", "received", "accepted", "quarantined", "duplicat
 @dataclass
 class SuiteRun:
     """One GE suite run on one file: row-level counts per expectation (no row values, no positions)."""
+
     suite: str
     rows: int
     parameters: dict
@@ -62,8 +63,14 @@ def file_record(summary: IngestSummary | dict) -> dict:
     s = summary if isinstance(summary, dict) else summary.as_dict()
     rejected = s["status"] == "unreadable"
     return {
-        "file": s["path"], "channel": s["channel"] or None, "received": s["received"], "accepted": s["accepted"],
-        "quarantined": s["quarantined"], "duplicates": s["duplicates"], "rejected": rejected, "error": s["error"],
+        "file": s["path"],
+        "channel": s["channel"] or None,
+        "received": s["received"],
+        "accepted": s["accepted"],
+        "quarantined": s["quarantined"],
+        "duplicates": s["duplicates"],
+        "rejected": rejected,
+        "error": s["error"],
     }
 
 
@@ -74,8 +81,17 @@ def rule_counts(reports: Sequence[FileReport]) -> list[dict]:
         for run in report.suites:
             for r in run.results:
                 if r["unexpected_count"]:
-                    out.append({"file": report.summary.path, "suite": run.suite, "rule": r["type"], "column": r["column"],
-                                "severity": r["severity"], "rows": run.rows, "failing": r["unexpected_count"]})
+                    out.append(
+                        {
+                            "file": report.summary.path,
+                            "suite": run.suite,
+                            "rule": r["type"],
+                            "column": r["column"],
+                            "severity": r["severity"],
+                            "rows": run.rows,
+                            "failing": r["unexpected_count"],
+                        }
+                    )
     return out
 
 
@@ -83,27 +99,47 @@ def _md(text: object) -> str:
     return str(text).replace("|", "\\|").replace("\n", " ")
 
 
-def validation_markdown(reports: Sequence[FileReport], docs_url: str | None = None, title: str = "Intake and validation") -> str:
+def validation_markdown(
+    reports: Sequence[FileReport], docs_url: str | None = None, title: str = "Intake and validation"
+) -> str:
     """The run's validation summary: per file (counts, status, whole-file error) and per rule (counts)."""
     rejected = sum(r.rejected for r in reports)
     lines = [f"# {title}", ""]
-    total = {k: sum(getattr(r.summary, k) for r in reports) for k in ("received", "accepted", "quarantined", "duplicates")}
-    lines.append(f"{len(reports)} files, {rejected} rejected as a whole; rows: {total['received']} received = "
-                 f"{total['accepted']} accepted + {total['quarantined']} quarantined + {total['duplicates']} duplicates.")
+    total = {
+        k: sum(getattr(r.summary, k) for r in reports) for k in ("received", "accepted", "quarantined", "duplicates")
+    }
+    lines.append(
+        f"{len(reports)} files, {rejected} rejected as a whole; rows: {total['received']} received = "
+        f"{total['accepted']} accepted + {total['quarantined']} quarantined + {total['duplicates']} duplicates."
+    )
     if docs_url:
         lines += ["", f"Great Expectations Data Docs: [{docs_url}]({docs_url})"]
-    lines += ["", "| file | channel | quarter | status | received | accepted | quarantined | duplicates | warnings | error |",
-              "|---|---|---|---|---:|---:|---:|---:|---:|---|"]
+    lines += [
+        "",
+        "| file | channel | quarter | status | received | accepted | quarantined | duplicates | warnings | error |",
+        "|---|---|---|---|---:|---:|---:|---:|---:|---|",
+    ]
     for r in reports:
         s = r.summary
-        lines.append(f"| {_md(Path(s.path).name)} | {s.channel or '—'} | {r.quarter} | {s.status} | {s.received} | {s.accepted} | "
-                     f"{s.quarantined} | {s.duplicates} | {s.warnings} | {_md(s.error or '')} |")
+        lines.append(
+            f"| {_md(Path(s.path).name)} | {s.channel or '—'} | {r.quarter} | {s.status} | {s.received} | {s.accepted} | "
+            f"{s.quarantined} | {s.duplicates} | {s.warnings} | {_md(s.error or '')} |"
+        )
     rules = rule_counts(reports)
-    lines += ["", "**Failed expectations** (rows failing per rule; critical = quarantined, warning = field discarded):", ""]
+    lines += [
+        "",
+        "**Failed expectations** (rows failing per rule; critical = quarantined, warning = field discarded):",
+        "",
+    ]
     if rules:
-        lines += ["| file | suite | rule | column | severity | rows checked | rows failing |", "|---|---|---|---|---|---:|---:|"]
+        lines += [
+            "| file | suite | rule | column | severity | rows checked | rows failing |",
+            "|---|---|---|---|---|---:|---:|",
+        ]
         for x in rules:
-            lines.append(f"| {_md(Path(x['file']).name)} | {x['suite']} | {x['rule']} | {x['column']} | {x['severity']} | {x['rows']} | {x['failing']} |")
+            lines.append(
+                f"| {_md(Path(x['file']).name)} | {x['suite']} | {x['rule']} | {x['column']} | {x['severity']} | {x['rows']} | {x['failing']} |"
+            )
     else:
         lines.append("none")
     return "\n".join(lines)

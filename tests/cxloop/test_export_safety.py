@@ -15,7 +15,7 @@ from cxloop.export_safety import FORMULA_PREFIXES, neutralise_formula, neutralis
 @pytest.mark.parametrize(
     "value",
     [
-        "=HYPERLINK(\"http://evil.example\",\"click\")",
+        '=HYPERLINK("http://evil.example","click")',
         "=1+2",
         "+79123456789",
         "-2+3",
@@ -45,7 +45,9 @@ def test_safe_text_is_unchanged(value: str) -> None:
     assert neutralise_formula(value) == value
 
 
-@pytest.mark.parametrize("value", [None, -5, 0, 3.5, -0.25, Decimal("-1.5"), True, date(2026, 3, 12), datetime(2026, 3, 12, 10, 0)])
+@pytest.mark.parametrize(
+    "value", [None, -5, 0, 3.5, -0.25, Decimal("-1.5"), True, date(2026, 3, 12), datetime(2026, 3, 12, 10, 0)]
+)
 def test_non_text_passes_through_as_the_same_object(value: object) -> None:
     assert neutralise_formula(value) is value
 

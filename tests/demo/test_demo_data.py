@@ -37,8 +37,14 @@ QUARTERS = [Quarter.parse("2025Q3"), Quarter.parse("2025Q4"), Quarter.parse("202
 # What `cxloop demo` generates by default: four quarters until 2026Q3.
 DEMO_QUARTERS = [Quarter.parse(q) for q in ("2025Q4", "2026Q1", "2026Q2", "2026Q3")]
 TREATED = {"52-01", "52-02", "66-01"}
-EXT = {"star_survey": {"xlsx", "csv"}, "review_book": {"xlsx", "csv"}, "contact_center": {"csv"},
-       "pos": {"json"}, "social": {"jsonl"}, "interview_followup": {"csv"}}
+EXT = {
+    "star_survey": {"xlsx", "csv"},
+    "review_book": {"xlsx", "csv"},
+    "contact_center": {"csv"},
+    "pos": {"json"},
+    "social": {"jsonl"},
+    "interview_followup": {"csv"},
+}
 
 PHONE = re.compile(r"(\+7|8)\s?\(?\d{3}\)?\s?\d{3}-\d{2}-\d{2}")
 EMAIL = re.compile(r"[\w.]+@[\w.]+\.\w+")
@@ -261,9 +267,17 @@ def test_review_book_dates_and_ratings_are_messy(small: tuple[Path, Any], full: 
         col = canonical(f, header)
         for r in rows:
             d = r[col["date"]]
-            date_kinds.add("cell" if isinstance(d, datetime) else "serial" if isinstance(d, int)
-                           else "yyyy" if re.fullmatch(r"\d\d\.\d\d\.\d{4}", str(d))
-                           else "yy" if re.fullmatch(r"\d\d\.\d\d\.\d\d", str(d)) else "other")
+            date_kinds.add(
+                "cell"
+                if isinstance(d, datetime)
+                else "serial"
+                if isinstance(d, int)
+                else "yyyy"
+                if re.fullmatch(r"\d\d\.\d\d\.\d{4}", str(d))
+                else "yy"
+                if re.fullmatch(r"\d\d\.\d\d\.\d\d", str(d))
+                else "other"
+            )
             ratings.add(str(r[col["rating"]]))
         contacts = [str(r[col["contact"]]) for r in rows if r[col["contact"]]]
         assert contacts and all(PHONE.search(c) or EMAIL.search(c) for c in contacts)
@@ -389,8 +403,11 @@ def test_same_complaint_posted_on_pos_and_social(full: tuple[Path, Any]) -> None
     root, manifest = full
     pairs = 0
     for f in by_channel(manifest, "social"):
-        pos_entry = next(p for p in by_channel(manifest, "pos")
-                         if (p["quarter"], p["region_code"]) == (f["quarter"], f["region_code"]))
+        pos_entry = next(
+            p
+            for p in by_channel(manifest, "pos")
+            if (p["quarter"], p["region_code"]) == (f["quarter"], f["region_code"])
+        )
         pos = [r for r in read_records(root, pos_entry) if r["text"] and parse_date(r["created_at"][:10])]
         found = 0
         # A re-post: same office, same text, published 0-3 days after the platform message.
@@ -522,6 +539,7 @@ def test_pain_points_show_in_items_and_texts(full: tuple[Path, Any]) -> None:
         items_first = {i: m[(region, first, i)] for i in ITEMS}
         # unclear next steps everywhere: P2 among the three lowest items
         assert "P2" in sorted(items_first, key=items_first.get)[:3], (region, items_first)
+
     # reminders: before the measure, P3 lags the region's other items more in 52 and 66 than in 10
     # (relative to the region's own level, which the offices' strengths move around)
     def p3_gap(region: str) -> float:
@@ -572,7 +590,7 @@ def test_emerging_complaints_grow_in_the_last_two_quarters(demo: tuple[Path, Any
     for f in manifest.files:
         rows = text_rows(root, f)
         k = f["planted_emerging"]
-        own, planted = rows[:len(rows) - k], rows[len(rows) - k:]
+        own, planted = rows[: len(rows) - k], rows[len(rows) - k :]
         # the file's own records never mention the scam; the appended ones all do
         assert not [t for _, t in own if SCAM.search(t)], f["path"]
         assert all(SCAM.search(t) for _, t in planted), f["path"]
@@ -593,8 +611,8 @@ def test_emerging_complaints_grow_in_the_last_two_quarters(demo: tuple[Path, Any
 
 def test_emerging_complaints_match_no_theme_and_read_negative(demo: tuple[Path, Any]) -> None:
     """What makes them an *emerging* topic: the text stage finds no theme in them, but a complaint."""
-    from tasks.validate.redaction import redact
     from tasks.text.analyser import analyse
+    from tasks.validate.redaction import redact
 
     root, manifest = demo
     texts = [text for _, _, text in planted_texts(root, manifest)]
@@ -637,13 +655,14 @@ def test_emerging_complaints_leave_every_other_value_unchanged(
         else:
             before = [list(r) for r in load_workbook(tmp_path / name).active.iter_rows(values_only=True)]
             after = [list(r) for r in load_workbook(root / name).active.iter_rows(values_only=True)]
-        assert after[:len(before)] == before and len(after) == len(before) + k, name
+        assert after[: len(before)] == before and len(after) == len(before) + k, name
     assert sorted(changed) == sorted(f["path"] for f in manifest.files if f["planted_emerging"])
     for a, b in zip(manifest.files, plain_manifest.files):
         assert b["planted_emerging"] == 0
         assert a["rows_written"] == b["rows_written"] + a["planted_emerging"]
-        assert {k: v for k, v in a.items() if k not in ("rows_written", "planted_emerging")} == \
-            {k: v for k, v in b.items() if k not in ("rows_written", "planted_emerging")}
+        assert {k: v for k, v in a.items() if k not in ("rows_written", "planted_emerging")} == {
+            k: v for k, v in b.items() if k not in ("rows_written", "planted_emerging")
+        }
     assert manifest.seeded_measures == plain_manifest.seeded_measures
 
 
@@ -651,8 +670,8 @@ def quarter_feedback(root: Path, manifest: Any, quarter: str) -> pd.DataFrame:
     """A quarter's free texts from every channel's files, redacted and tagged as the text
     stage does (tasks.validate.redaction, then tasks.text.analyser.analyse_frame), without the database:
     the columns tasks.text.topics.emerging_topics reads."""
-    from tasks.validate.redaction import redact_series
     from tasks.text.analyser import analyse_frame
+    from tasks.validate.redaction import redact_series
 
     rows = []
     for f in manifest.files:
@@ -660,8 +679,9 @@ def quarter_feedback(root: Path, manifest: Any, quarter: str) -> pd.DataFrame:
             continue
         for i, (office, text) in enumerate(text_rows(root, f)):
             if text.strip():
-                rows.append({"id": f"{f['path']}:{i}", "office_code": office, "region_code": f["region_code"],
-                             "text": text})
+                rows.append(
+                    {"id": f"{f['path']}:{i}", "office_code": office, "region_code": f["region_code"], "text": text}
+                )
     frame = pd.DataFrame(rows)
     frame["text"] = redact_series(frame["text"])
     tagged = analyse_frame(frame["text"], config=CONFIG)
@@ -696,15 +716,16 @@ def test_emerging_topics_finds_the_scam(demo: tuple[Path, Any]) -> None:
 
 
 @pytest.mark.slow
-def test_emerging_topics_finds_the_scam_after_ingest(demo: tuple[Path, Any], db_url: str, registry: dict,
-                                                     config: Any) -> None:
+def test_emerging_topics_finds_the_scam_after_ingest(
+    demo: tuple[Path, Any], db_url: str, registry: dict, config: Any
+) -> None:
     """The same through the real intake (validation, duplicates, redaction, text stage,
     the feedback table): a social post naming no office is quarantined like any other,
     the rest make the topic. ~10-20 s: two quarters of files."""
-    from models.db import session_scope
     from models import store
-    from tasks.validate.ingest import ingest_file
+    from models.db import session_scope
     from tasks.collect.discovery import channel_of
+    from tasks.validate.ingest import ingest_file
 
     root, _ = demo
     found, stored = {}, {}
@@ -733,9 +754,27 @@ def test_register_seed(full: tuple[Path, Any]) -> None:
     root, manifest = full
     measures = json.loads((root / "register_seed.json").read_text(encoding="utf-8"))
     assert measures == manifest.seeded_measures
-    keys = {"code", "title", "description", "theme", "journey_stage", "type", "region_code", "offices", "owner",
-            "status", "proposed_quarter", "codesign_date", "codesign_form", "codesign_clients", "planned_start",
-            "due_date", "implemented_on", "kpi_metric", "kpi_target_change"}
+    keys = {
+        "code",
+        "title",
+        "description",
+        "theme",
+        "journey_stage",
+        "type",
+        "region_code",
+        "offices",
+        "owner",
+        "status",
+        "proposed_quarter",
+        "codesign_date",
+        "codesign_form",
+        "codesign_clients",
+        "planned_start",
+        "due_date",
+        "implemented_on",
+        "kpi_metric",
+        "kpi_target_change",
+    }
     assert all(set(m) == keys for m in measures)
     sms = next(m for m in measures if m["title"] == SMS_MEASURE_TITLE)
     assert sms["status"] == "implemented" and sms["theme"] == "reminders_notifications"

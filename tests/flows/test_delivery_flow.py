@@ -21,8 +21,14 @@ from tests.tasks.delivery.test_delivery import (  # noqa: F401 - tls_files is a 
 )
 
 Q = "2026Q3"
-ALL_ADDRESSES = ["national-cx@mintrud.example", "director@cx52.example", "cx-design@cx52.example",
-                 "director@cx66.example", "director@cx10.example", "wg@cx10.example"]
+ALL_ADDRESSES = [
+    "national-cx@mintrud.example",
+    "director@cx52.example",
+    "cx-design@cx52.example",
+    "director@cx66.example",
+    "director@cx10.example",
+    "wg@cx10.example",
+]
 
 
 def _artifacts(flow_run_id):
@@ -30,7 +36,9 @@ def _artifacts(flow_run_id):
     from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterFlowRunId
 
     with get_client(sync_client=True) as client:
-        return client.read_artifacts(artifact_filter=ArtifactFilter(flow_run_id=ArtifactFilterFlowRunId(any_=[flow_run_id])))
+        return client.read_artifacts(
+            artifact_filter=ArtifactFilter(flow_run_id=ArtifactFilterFlowRunId(any_=[flow_run_id]))
+        )
 
 
 def _use(monkeypatch, **variables):
@@ -49,8 +57,13 @@ def smtp(env, monkeypatch):
     port = free_port()
     controller = Controller(handler, hostname="127.0.0.1", port=port)
     controller.start()
-    _use(monkeypatch, CXLOOP_SMTP_HOST="127.0.0.1", CXLOOP_SMTP_PORT=str(port), CXLOOP_SMTP_SECURITY="plain",
-         CXLOOP_SMTP_RETRY_DELAY="0")
+    _use(
+        monkeypatch,
+        CXLOOP_SMTP_HOST="127.0.0.1",
+        CXLOOP_SMTP_PORT=str(port),
+        CXLOOP_SMTP_SECURITY="plain",
+        CXLOOP_SMTP_RETRY_DELAY="0",
+    )
     yield handler
     controller.stop()
 
@@ -76,16 +89,29 @@ def test_partial_when_a_recipient_is_refused_then_resend_and_reuse(smtp, env, db
     assert "1 of 6 e-mail(s) not delivered" in state.message
     result = state.result()
     assert (result["sent"], result["skipped"], result["failed"], result["mode"]) == (5, 0, 1, "deliver")
-    assert result["failures"] == [{"quarter": Q, "scope": "52", "recipient": "c***@cx52.example",
-                                   "report": f"cx-report_{Q}_52_ru.pdf",
-                                   "error": "permanent: recipient refused: 550 5.1.1 <c***@cx52.example>: mailbox unavailable"}]
+    assert result["failures"] == [
+        {
+            "quarter": Q,
+            "scope": "52",
+            "recipient": "c***@cx52.example",
+            "report": f"cx-report_{Q}_52_ru.pdf",
+            "error": "permanent: recipient refused: 550 5.1.1 <c***@cx52.example>: mailbox unavailable",
+        }
+    ]
     folder = env.out_dir / "reports" / Q
     assert sorted(result["reports"]) == sorted(p.name for p in folder.glob("*.pdf")) and len(result["reports"]) == 4
     for rcpt, raw in smtp.messages:  # each got its own scope's PDF
         pdf = next(parse(raw).iter_attachments())
         scope = pdf.get_filename().split("_")[2]
-        assert rcpt[0] in {"national": ALL_ADDRESSES[:1], "52": ALL_ADDRESSES[1:3], "66": ALL_ADDRESSES[3:4],
-                           "10": ALL_ADDRESSES[4:]}[scope]
+        assert (
+            rcpt[0]
+            in {
+                "national": ALL_ADDRESSES[:1],
+                "52": ALL_ADDRESSES[1:3],
+                "66": ALL_ADDRESSES[3:4],
+                "10": ALL_ADDRESSES[4:],
+            }[scope]
+        )
         assert sha(pdf.get_content()) == sha((folder / pdf.get_filename()).read_bytes())
 
     [artifact] = [a for a in _artifacts(state.state_details.flow_run_id) if a.key == f"send-reports-{Q.lower()}"]
@@ -137,16 +163,32 @@ def test_smtp_server_from_an_email_server_credentials_block(env, db_url, monkeyp
 
     handler = TlsRecordingHandler()
     port = free_port()
-    controller = Controller(handler, hostname="127.0.0.1", port=port, tls_context=server_tls_context(tls_files),
-                            require_starttls=True, authenticator=authenticator, auth_require_tls=True)
+    controller = Controller(
+        handler,
+        hostname="127.0.0.1",
+        port=port,
+        tls_context=server_tls_context(tls_files),
+        require_starttls=True,
+        authenticator=authenticator,
+        auth_require_tls=True,
+    )
     controller.start()
     try:
         prefect_email.EmailServerCredentials(
-            smtp_server="127.0.0.1", smtp_type="STARTTLS", smtp_port=port, username="cxloop-bot", password="block-secret",
+            smtp_server="127.0.0.1",
+            smtp_type="STARTTLS",
+            smtp_port=port,
+            username="cxloop-bot",
+            password="block-secret",
         ).save("cx-smtp-test", overwrite=True)
         # a host in the settings too: the block wins
-        _use(monkeypatch, CXLOOP_SMTP_BLOCK="cx-smtp-test", CXLOOP_SMTP_CA_FILE=str(tls_files["ca"]),
-             CXLOOP_SMTP_HOST="127.0.0.1", CXLOOP_SMTP_PORT=str(free_port()))
+        _use(
+            monkeypatch,
+            CXLOOP_SMTP_BLOCK="cx-smtp-test",
+            CXLOOP_SMTP_CA_FILE=str(tls_files["ca"]),
+            CXLOOP_SMTP_HOST="127.0.0.1",
+            CXLOOP_SMTP_PORT=str(free_port()),
+        )
         seed_quarter(db_url)
         result = send_reports(quarter=Q, region="66")
         assert result["sent"] == 1 and "Prefect block 'cx-smtp-test'" in result["via"] and "starttls" in result["via"]
@@ -157,9 +199,13 @@ def test_smtp_server_from_an_email_server_credentials_block(env, db_url, monkeyp
         from cxloop.cli import app
 
         _use(monkeypatch, CXLOOP_SMTP_BLOCK="no-such-block")
-        refused = CliRunner().invoke(app, ["report", "--quarter", Q, "--region", "52", "--send"], env={"COLUMNS": "300"})
+        refused = CliRunner().invoke(
+            app, ["report", "--quarter", Q, "--region", "52", "--send"], env={"COLUMNS": "300"}
+        )
         assert refused.exit_code == 2, refused.output
-        assert "cannot load the Prefect EmailServerCredentials block 'no-such-block'" in " ".join(refused.stderr.split())
+        assert "cannot load the Prefect EmailServerCredentials block 'no-such-block'" in " ".join(
+            refused.stderr.split()
+        )
         assert not (env.out_dir / "reports" / Q / f"cx-report_{Q}_52_ru.pdf").exists()
     finally:
         controller.stop()

@@ -14,8 +14,19 @@ from tasks.validate.redaction import find_personal_data
 
 pytestmark = pytest.mark.slow
 
-TABLES = ["office", "ingested_file", "feedback", "survey_answer", "quarantine", "index_result", "pain_point",
-          "measure", "measure_history", "effect_evaluation", "delivery"]
+TABLES = [
+    "office",
+    "ingested_file",
+    "feedback",
+    "survey_answer",
+    "quarantine",
+    "index_result",
+    "pain_point",
+    "measure",
+    "measure_history",
+    "effect_evaluation",
+    "delivery",
+]
 
 
 def _snapshot(url):
@@ -61,8 +72,12 @@ def test_accounting_identity_for_every_file(demo_run):
         assert len(files) == 3 * 18
         for f in files:
             assert f.received == f.accepted + f.quarantined + f.duplicates, f.path
-            stored = s.execute(select(func.count()).select_from(Feedback).where(Feedback.source_file == f.path)).scalar_one()
-            quarantined = s.execute(select(func.count()).select_from(Quarantine).where(Quarantine.ingested_file_id == f.id)).scalar_one()
+            stored = s.execute(
+                select(func.count()).select_from(Feedback).where(Feedback.source_file == f.path)
+            ).scalar_one()
+            quarantined = s.execute(
+                select(func.count()).select_from(Quarantine).where(Quarantine.ingested_file_id == f.id)
+            ).scalar_one()
             assert stored == f.accepted and quarantined == f.quarantined, f.path
         assert sum(f.quarantined for f in files) > 0 and sum(f.duplicates for f in files) > 0
     for summary in demo_run["summaries"]:
@@ -73,10 +88,17 @@ def test_accounting_identity_for_every_file(demo_run):
 def test_index_pain_points_measures_and_effect(demo_run):
     url = demo_run["url"]
     with session_scope(url) as s:
-        country = s.execute(select(IndexResult).where(IndexResult.quarter == "2026Q2", IndexResult.level == "country",
-                                                      IndexResult.client_type == "composite")).scalar_one()
-        assert 50 < country.index < 95 and country.ci_low < country.index < country.ci_high and country.change is not None
-        small = s.execute(select(func.count()).select_from(IndexResult).where(IndexResult.sufficient_sample.is_(False))).scalar_one()
+        country = s.execute(
+            select(IndexResult).where(
+                IndexResult.quarter == "2026Q2", IndexResult.level == "country", IndexResult.client_type == "composite"
+            )
+        ).scalar_one()
+        assert (
+            50 < country.index < 95 and country.ci_low < country.index < country.ci_high and country.change is not None
+        )
+        small = s.execute(
+            select(func.count()).select_from(IndexResult).where(IndexResult.sufficient_sample.is_(False))
+        ).scalar_one()
         assert small > 0  # scale 0.4 leaves some offices below 30 respondents
         proposed = s.execute(select(Measure).where(Measure.status == "proposed")).scalars().all()
         assert proposed and all(m.owner for m in proposed)
@@ -91,8 +113,11 @@ def test_reports_and_outbox(demo_run):
     pdfs = sorted((root / "out" / "reports" / "2026Q2").glob("*.pdf"))
     assert [p.name for p in pdfs] == [f"cx-report_2026Q2_{s}_ru.pdf" for s in ("10", "52", "66", "national")]
     with session_scope(url) as s:
-        country = s.execute(select(IndexResult).where(IndexResult.quarter == "2026Q2", IndexResult.level == "country",
-                                                      IndexResult.client_type == "composite")).scalar_one()
+        country = s.execute(
+            select(IndexResult).where(
+                IndexResult.quarter == "2026Q2", IndexResult.level == "country", IndexResult.client_type == "composite"
+            )
+        ).scalar_one()
     national = _pdf_text(pdfs[-1])
     assert f"{country.index:.1f}".replace(".", ",") in national
     assert "Клиентский опыт" in national and "стр. 1 из" in national

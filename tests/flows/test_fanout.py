@@ -178,9 +178,7 @@ def test_cycle_reports_through_a_local_dask_cluster_equal_serial(env, prefect_ha
         monkeypatch.setenv(DASK_ADDRESS_ENV, cluster.scheduler_address)
         state = quarterly_cycle(quarter=Q, send_reports=False, return_state=True)
         summary = state.result()
-        done_on_dask = {
-            name: dict(prefix.state_counts) for name, prefix in cluster.scheduler.task_prefixes.items()
-        }
+        done_on_dask = {name: dict(prefix.state_counts) for name, prefix in cluster.scheduler.task_prefixes.items()}
     serial = _serial_reports(env, tmp_path / "serial")
     _assert_same_reports(summary, serial)
     runs = _render_task_runs(state.state_details.flow_run_id)

@@ -37,11 +37,11 @@ import pytest
 from pypdf import PdfReader
 from sqlalchemy import MetaData, create_engine, func, select, text
 
-from models.db import session_scope, upgrade
-from models.locks import CycleLock
-from models import store
 from flows.faults import FAULT_ENV
 from flows.locks import quarter_lock, read_lock
+from models import store
+from models.db import session_scope, upgrade
+from models.locks import CycleLock
 
 ROOT = Path(__file__).resolve().parents[2]
 QUARTER = "2026Q1"
@@ -76,18 +76,27 @@ def canonical_dump(url: str) -> dict[str, list[tuple]]:
                     continue
                 pk = [c.name for c in table.primary_key.columns]
                 surrogate = pk[0] if pk == ["id"] else None
-                refs = {c.name: fk.column.table.name for c in table.columns for fk in c.foreign_keys
-                        if fk.column.name == "id"}
+                refs = {
+                    c.name: fk.column.table.name
+                    for c in table.columns
+                    for fk in c.foreign_keys
+                    if fk.column.name == "id"
+                }
                 refs.update({col: target for (t, col), target in ID_REFS.items() if t == table.name})
-                plain_cols = [c.name for c in table.columns
-                              if c.name != surrogate and c.name not in refs and (table.name, c.name) not in WALL_CLOCK]
+                plain_cols = [
+                    c.name
+                    for c in table.columns
+                    if c.name != surrogate and c.name not in refs and (table.name, c.name) not in WALL_CLOCK
+                ]
                 rows = conn.execute(select(table)).mappings().all()
                 base = {r[surrogate]: tuple((c, _plain(r[c])) for c in plain_cols) for r in rows} if surrogate else {}
                 canon[table.name] = base  # self references (ingested_file.repeat_of) resolve to the base content
                 full = []
                 for r in rows:
                     own = base[r[surrogate]] if surrogate else tuple((c, _plain(r[c])) for c in plain_cols)
-                    resolved = tuple((c, None if r[c] is None else canon[target][r[c]]) for c, target in sorted(refs.items()))
+                    resolved = tuple(
+                        (c, None if r[c] is None else canon[target][r[c]]) for c, target in sorted(refs.items())
+                    )
                     full.append((r[surrogate] if surrogate else None, own + resolved))
                 canon[table.name] = {k: v for k, v in full}
                 dump[table.name] = sorted((v for _, v in full), key=repr)
@@ -137,17 +146,44 @@ with session_scope(url) as session:
 
 def results_frames(index: float, priority: float) -> tuple[pd.DataFrame, pd.DataFrame]:
     """A small star-index result and pain-point result of one quarter (values as given)."""
-    idx = pd.DataFrame([
-        {"level": "country", "unit_code": "ALL", "region_code": None, "client_type": ct, "index": index + k,
-         "ci_low": index + k - 3, "ci_high": index + k + 3, "n": 120, "stars": 3, "sufficient_sample": True}
-        for k, ct in enumerate(["citizen", "employer", "composite"])
-    ])
-    pains = pd.DataFrame([
-        {"level": "region", "unit_code": r, "region_code": r, "client_type": "citizen", "theme": "waiting_time",
-         "journey_stage": "first_contact", "mentions": 40, "negative_mentions": 30, "texts_total": 300,
-         "negative_share": 10.0, "ray": "effort", "ray_score": 60.0, "priority": priority + i, "rank": 1}
-        for i, r in enumerate(["10", "52", "66"])
-    ])
+    idx = pd.DataFrame(
+        [
+            {
+                "level": "country",
+                "unit_code": "ALL",
+                "region_code": None,
+                "client_type": ct,
+                "index": index + k,
+                "ci_low": index + k - 3,
+                "ci_high": index + k + 3,
+                "n": 120,
+                "stars": 3,
+                "sufficient_sample": True,
+            }
+            for k, ct in enumerate(["citizen", "employer", "composite"])
+        ]
+    )
+    pains = pd.DataFrame(
+        [
+            {
+                "level": "region",
+                "unit_code": r,
+                "region_code": r,
+                "client_type": "citizen",
+                "theme": "waiting_time",
+                "journey_stage": "first_contact",
+                "mentions": 40,
+                "negative_mentions": 30,
+                "texts_total": 300,
+                "negative_share": 10.0,
+                "ray": "effort",
+                "ray_score": 60.0,
+                "priority": priority + i,
+                "rank": 1,
+            }
+            for i, r in enumerate(["10", "52", "66"])
+        ]
+    )
     return idx, pains
 
 
@@ -167,14 +203,24 @@ def test_a_stage_killed_inside_its_transaction_leaves_the_previous_results(any_d
     assert [r["index"] for r in before[0]] == [70.0, 72.0, 71.0]  # citizen, composite, employer
 
     script = _REPLACE
-    killed = subprocess.run([sys.executable, "-c", script, any_db_url, QUARTER, "die"], cwd=ROOT,
-                            capture_output=True, text=True, timeout=120)
+    killed = subprocess.run(
+        [sys.executable, "-c", script, any_db_url, QUARTER, "die"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert killed.returncode == -signal.SIGKILL and "replaced, not committed" in killed.stdout, killed.stderr
     assert _results(any_db_url) == before
 
     # The same replacement committed does change them: the check above could fail.
-    done = subprocess.run([sys.executable, "-c", script, any_db_url, QUARTER, "commit"], cwd=ROOT,
-                          capture_output=True, text=True, timeout=120)
+    done = subprocess.run(
+        [sys.executable, "-c", script, any_db_url, QUARTER, "commit"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert done.returncode == 0, done.stderr
     after = _results(any_db_url)
     assert [r["index"] for r in after[0]] == [80.0, 82.0, 81.0]
@@ -214,9 +260,15 @@ def cli_env(prefect_harness, config_copy, tmp_path):
     env = {k: v for k, v in os.environ.items() if not k.startswith(("CXLOOP_", "PREFECT_"))}
     home = tmp_path / "prefect-home"
     home.mkdir()
-    env.update(PREFECT_API_URL=PREFECT_API_URL.value(), PREFECT_HOME=str(home), PREFECT_LOGGING_LEVEL="WARNING",
-               PREFECT_SERVER_ANALYTICS_ENABLED="false", GX_ANALYTICS_ENABLED="false", MPLBACKEND="Agg",
-               CXLOOP_CONFIG_DIR=str(config_copy))
+    env.update(
+        PREFECT_API_URL=PREFECT_API_URL.value(),
+        PREFECT_HOME=str(home),
+        PREFECT_LOGGING_LEVEL="WARNING",
+        PREFECT_SERVER_ANALYTICS_ENABLED="false",
+        GX_ANALYTICS_ENABLED="false",
+        MPLBACKEND="Agg",
+        CXLOOP_CONFIG_DIR=str(config_copy),
+    )
     return env
 
 
@@ -225,8 +277,13 @@ def _start(env: dict, url: str, data: Path, out: Path, fault: str | None = None)
     if fault:
         run_env[FAULT_ENV] = fault
     return subprocess.Popen(
-        [sys.executable, "-m", "cxloop.cli", "cycle", "--quarter", QUARTER, "--no-send"], cwd=ROOT, env=run_env,
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True,
+        [sys.executable, "-m", "cxloop.cli", "cycle", "--quarter", QUARTER, "--no-send"],
+        cwd=ROOT,
+        env=run_env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
     )
 
 
@@ -248,8 +305,10 @@ def _printed_results(stdout: str) -> list[str]:
 
 
 def _pdf_texts(out: Path) -> dict[str, str]:
-    return {p.name: "\n".join(page.extract_text() for page in PdfReader(p).pages)
-            for p in sorted((out / "reports" / QUARTER).glob("*.pdf"))}
+    return {
+        p.name: "\n".join(page.extract_text() for page in PdfReader(p).pages)
+        for p in sorted((out / "reports" / QUARTER).glob("*.pdf"))
+    }
 
 
 @pytest.mark.slow
@@ -265,13 +324,15 @@ def test_a_cycle_killed_twice_then_rerun_equals_a_clean_run(demo_files, cli_env,
         assert code == -signal.SIGKILL, (
             f"the run was not killed (exit {code}): is {FAULT_ENV} wired into the flows? "
             "(on_completion=[flows.faults.crash_after_task] in the task options of flows/quarterly_cycle.py and flows/ingest.py)"
-            f"\n{err[-3000:]}")
+            f"\n{err[-3000:]}"
+        )
         assert f"{FAULT_ENV}: killing process {first.pid} after task ingest-file #4" in err
         assert _count(crash_url, "SELECT COUNT(*) FROM ingested_file WHERE quarter = :q") == 4
         assert _count(crash_url, "SELECT COUNT(*) FROM index_result WHERE quarter = :q") == 0
         dead = read_lock(QUARTER, crash_url)
         assert dead is not None and dead.pid == first.pid and dead.holder.startswith("quarterly-cx-cycle"), (
-            "the killed run left no lock row: is quarter_lock wired around the body of quarterly_cycle?")
+            "the killed run left no lock row: is quarter_lock wired around the body of quarterly_cycle?"
+        )
 
         # 2. rerun, killed right after proposing measures: inside the results transaction
         # (star index, pain points, proposals, effects commit together), so none of them is there
@@ -371,8 +432,10 @@ def test_a_second_run_for_a_held_quarter_fails_fast_and_changes_nothing(demo_fil
         held = read_lock(QUARTER, url)
     assert code != 0, "the run was not refused: is quarter_lock wired around the body of quarterly_cycle?"
     said = " ".join((out + err).split())
-    assert (f"quarter {QUARTER} is already being processed by fault test: a cycle already running "
-            f"(process {os.getpid()} on host") in said
+    assert (
+        f"quarter {QUARTER} is already being processed by fault test: a cycle already running "
+        f"(process {os.getpid()} on host"
+    ) in said
     assert _count(url, "SELECT COUNT(*) FROM ingested_file") == 0 and _count(url, "SELECT COUNT(*) FROM feedback") == 0
     assert held.holder == "fault test: a cycle already running"  # the refused run did not touch the lock
     assert read_lock(QUARTER, url) is None

@@ -9,13 +9,18 @@ from sqlalchemy import func, select
 GOOD = "call_id,call_date,office_code,client_type,rating,comment\nc1,2026-02-01,52-01,citizen,5,Спасибо\nc2,2026-02-02,52-02,employer,4,\n"
 # row 2: a phone typed into the office column (personal data; must not reach any artifact),
 # row 3: an unknown office, row 4: a bad date -> 3 quarantined, 1 accepted
-WITH_BAD_ROWS = "\n".join([
-    "Дата;Код ЦЗН;Категория заявителя;Текст отзыва;Оценка",
-    "+7 912 345-67-89;52-01;гражданин;Нормально;4",
-    "13.03.2026;89123456789;гражданин;Нет пандуса;3",
-    "14.03.2026;52-99;гражданин;Очередь;2",
-    "15.03.2026;52-01;работодатель;Кандидаты не приходят;",
-]) + "\n"
+WITH_BAD_ROWS = (
+    "\n".join(
+        [
+            "Дата;Код ЦЗН;Категория заявителя;Текст отзыва;Оценка",
+            "+7 912 345-67-89;52-01;гражданин;Нормально;4",
+            "13.03.2026;89123456789;гражданин;Нет пандуса;3",
+            "14.03.2026;52-99;гражданин;Очередь;2",
+            "15.03.2026;52-01;работодатель;Кандидаты не приходят;",
+        ]
+    )
+    + "\n"
+)
 GARBAGE = b"\x00\xff\x00\xfe\x89PNG\r\n\x1a\n\x00\x00garbage\x00"
 
 
@@ -33,7 +38,9 @@ def _artifacts(flow_run_id):
     from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterFlowRunId
 
     with get_client(sync_client=True) as client:
-        return client.read_artifacts(artifact_filter=ArtifactFilter(flow_run_id=ArtifactFilterFlowRunId(any_=[flow_run_id])))
+        return client.read_artifacts(
+            artifact_filter=ArtifactFilter(flow_run_id=ArtifactFilterFlowRunId(any_=[flow_run_id]))
+        )
 
 
 def test_without_paths_the_drop_folder_is_ingested(tmp_path, env, prefect_harness):
@@ -75,7 +82,9 @@ def test_bad_file_does_not_stop_the_others_and_run_is_partial(tmp_path, env, pre
     with session_scope() as s:
         assert s.execute(select(func.count()).select_from(Feedback)).scalar_one() == 3
         assert s.execute(select(func.count()).select_from(Quarantine)).scalar_one() == 3
-        assert s.execute(select(func.count()).select_from(IngestedFile)).scalar_one() == 2  # nothing recorded for the garbage
+        assert (
+            s.execute(select(func.count()).select_from(IngestedFile)).scalar_one() == 2
+        )  # nothing recorded for the garbage
 
     index = env.out_dir / "data_docs" / "index.html"
     assert summary["data_docs"] == index.resolve().as_uri() and index.exists()
@@ -91,7 +100,10 @@ def test_bad_file_does_not_stop_the_others_and_run_is_partial(tmp_path, env, pre
     assert set(by_key) == {"ingest-validation-2026q1", "ge-data-docs"}
     table = by_key["ingest-validation-2026q1"].data
     assert "| review_book_52.csv | review_book | 2026Q1 | ingested | 4 | 1 | 3 | 0 |" in table
-    assert "| review_book_52.csv | review_book | expect_column_values_to_be_in_set | office_code | critical | 4 | 2 |" in table
+    assert (
+        "| review_book_52.csv | review_book | expect_column_values_to_be_in_set | office_code | critical | 4 | 2 |"
+        in table
+    )
     assert "contact_center_broken.csv" in table and "345-67-89" not in table and "89123456789" not in table
     assert f"({index.resolve().as_uri()})" in by_key["ge-data-docs"].data  # Prefect stores a link as markdown
 

@@ -21,26 +21,45 @@ import pytest
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import create_engine, func, inspect, insert, select, update
+from sqlalchemy import create_engine, func, insert, inspect, select, update
 from sqlmodel import SQLModel
 
-from models.db import alembic_config, session_scope
-from models.locks import CycleLock
 from flows import faults, locks
 from flows.locks import LockLost, QuarterLocked, acquire, quarter_lock, read_lock, release
+from models.db import alembic_config, session_scope
+from models.locks import CycleLock
 
 ROOT = Path(__file__).resolve().parents[2]
 Q = "2026Q1"
 
 
-def _plant(url: str, quarter: str, *, host: str, pid: int, holder: str, key: str | None = None,
-           flow_run_id: str | None = None, heartbeat_age: timedelta = timedelta(0)) -> None:
+def _plant(
+    url: str,
+    quarter: str,
+    *,
+    host: str,
+    pid: int,
+    holder: str,
+    key: str | None = None,
+    flow_run_id: str | None = None,
+    heartbeat_age: timedelta = timedelta(0),
+) -> None:
     """A lock row as another process (maybe on another machine) would have left it."""
     with session_scope(url) as s:
         now = locks._db_now(s)
-        s.execute(insert(CycleLock.__table__).values(
-            quarter=quarter, token="f" * 32, holder=holder, host=host, pid=pid, process_key=key,
-            flow_run_id=flow_run_id, acquired_at=now - heartbeat_age, heartbeat_at=now - heartbeat_age))
+        s.execute(
+            insert(CycleLock.__table__).values(
+                quarter=quarter,
+                token="f" * 32,
+                holder=holder,
+                host=host,
+                pid=pid,
+                process_key=key,
+                flow_run_id=flow_run_id,
+                acquired_at=now - heartbeat_age,
+                heartbeat_at=now - heartbeat_age,
+            )
+        )
 
 
 def _age_heartbeat(url: str, quarter: str, age: timedelta) -> None:
@@ -120,10 +139,9 @@ def test_different_quarters_do_not_block_each_other(any_db_url):
 
 
 def test_the_lock_is_released_when_the_body_fails(any_db_url):
-    with pytest.raises(ZeroDivisionError):
-        with quarter_lock(Q, "cycle", url=any_db_url, check_prefect=False):
-            assert read_lock(Q, any_db_url) is not None
-            1 / 0
+    with pytest.raises(ZeroDivisionError), quarter_lock(Q, "cycle", url=any_db_url, check_prefect=False):
+        assert read_lock(Q, any_db_url) is not None
+        1 / 0
     assert read_lock(Q, any_db_url) is None
 
 
@@ -142,8 +160,9 @@ os.kill(os.getpid(), signal.SIGKILL)
 def test_a_killed_holder_on_this_host_is_taken_over_at_once(any_db_url, lock_log):
     """A process that took the lock and was SIGKILLed leaves its row with a fresh heartbeat;
     the next acquirer sees the process is gone and takes over without waiting."""
-    proc = subprocess.run([sys.executable, "-c", _HOLD_AND_DIE, any_db_url, Q], cwd=ROOT, capture_output=True,
-                          text=True, timeout=120)
+    proc = subprocess.run(
+        [sys.executable, "-c", _HOLD_AND_DIE, any_db_url, Q], cwd=ROOT, capture_output=True, text=True, timeout=120
+    )
     assert proc.returncode == -signal.SIGKILL, proc.stderr
     dead = read_lock(Q, any_db_url)
     assert dead.holder == "cycle in a killed process" and dead.pid == int(proc.stdout.split()[0])
@@ -165,8 +184,15 @@ def test_a_live_process_on_this_host_keeps_its_lock_a_reused_pid_does_not(any_db
             time.sleep(0.02)
         assert key and key != locks.process_key()
         # Alive, heartbeat an hour old: the live process is decisive, no takeover.
-        _plant(any_db_url, Q, host=socket.gethostname(), pid=sleeper.pid, key=key, holder="slow cycle",
-               heartbeat_age=timedelta(hours=1))
+        _plant(
+            any_db_url,
+            Q,
+            host=socket.gethostname(),
+            pid=sleeper.pid,
+            key=key,
+            holder="slow cycle",
+            heartbeat_age=timedelta(hours=1),
+        )
         with pytest.raises(QuarterLocked, match=f"by slow cycle \\(process {sleeper.pid} on host"):
             acquire(Q, "rerun", url=any_db_url, check_prefect=False)
         # The same pid recorded with another process's start time: that process is gone.
@@ -195,8 +221,9 @@ def test_a_holder_on_another_host_is_taken_over_only_once_its_heartbeat_is_stale
 
 
 def test_only_one_of_two_runs_takes_over_the_same_dead_holder(any_db_url):
-    _plant(any_db_url, Q, host="worker-7.example", pid=4242, holder="cycle on worker 7",
-           heartbeat_age=timedelta(hours=2))
+    _plant(
+        any_db_url, Q, host="worker-7.example", pid=4242, holder="cycle on worker 7", heartbeat_age=timedelta(hours=2)
+    )
     barrier = threading.Barrier(2)
     results: list[object] = [None, None]
 
@@ -221,8 +248,9 @@ def test_only_one_of_two_runs_takes_over_the_same_dead_holder(any_db_url):
 
 
 def test_the_heartbeat_keeps_the_lock_fresh(any_db_url):
-    with quarter_lock(Q, "cycle", url=any_db_url, heartbeat_seconds=0.3, stale_after=timedelta(seconds=1),
-                      check_prefect=False) as lock:
+    with quarter_lock(
+        Q, "cycle", url=any_db_url, heartbeat_seconds=0.3, stale_after=timedelta(seconds=1), check_prefect=False
+    ) as lock:
         first = read_lock(Q, any_db_url).heartbeat_at
         time.sleep(1.6)  # SQLite's CURRENT_TIMESTAMP counts whole seconds
         assert read_lock(Q, any_db_url).heartbeat_at > first
@@ -291,8 +319,14 @@ def test_migration_0003_builds_the_model_and_walks_down_and_up(any_db_url):
         engine = create_engine(any_db_url)
         try:
             with engine.connect() as conn:
-                ctx = MigrationContext.configure(conn, opts={  # this migration's table only
-                    "include_object": lambda obj, name, type_, reflected, other: type_ != "table" or name == "cycle_lock"})
+                ctx = MigrationContext.configure(
+                    conn,
+                    opts={  # this migration's table only
+                        "include_object": lambda obj, name, type_, reflected, other: (
+                            type_ != "table" or name == "cycle_lock"
+                        )
+                    },
+                )
                 return compare_metadata(ctx, SQLModel.metadata)
         finally:
             engine.dispose()
@@ -320,11 +354,14 @@ for name in ["ingest-file", "measure-star-index", "ingest-file", "ingest-file", 
 """
 
 
-@pytest.mark.parametrize("spec, survivors", [
-    ("ingest-file#2", ["ingest-file", "measure-star-index"]),
-    ("measure-star-index", ["ingest-file"]),
-    ("", ["ingest-file", "measure-star-index", "ingest-file", "ingest-file", "write-reports"]),
-])
+@pytest.mark.parametrize(
+    "spec, survivors",
+    [
+        ("ingest-file#2", ["ingest-file", "measure-star-index"]),
+        ("measure-star-index", ["ingest-file"]),
+        ("", ["ingest-file", "measure-star-index", "ingest-file", "ingest-file", "write-reports"]),
+    ],
+)
 def test_the_crash_hook_kills_after_the_named_completion(spec, survivors):
     env = {**os.environ, faults.FAULT_ENV: spec}
     proc = subprocess.run([sys.executable, "-c", _HOOK], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)

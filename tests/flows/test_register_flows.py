@@ -20,19 +20,31 @@ from demo.seed_measures import seed_measures
 from flows import register as reg_flows
 from models.db import session_scope
 from models.tables import Measure, MeasureHistory
+from tasks.collect.offices import merge_offices
 from tasks.measures import register as reg
 from tasks.measures.status import CODESIGN_FORMS
-from tasks.collect.offices import merge_offices
 from tests.conftest import ROOT
 
 Q = "2026Q2"
 
 
 def _proposal(code: str, region: str, theme: str, quarter: str = Q, **extra) -> dict:
-    return {"code": code, "title": f"Мера {theme}", "theme": theme, "type": "process_optimisation",
-            "region_code": region, "offices": [f"{region}-01", f"{region}-02"], "owner": f"РГ {region}",
-            "status": "proposed", "proposed_quarter": quarter, "kpi_metric": "item:E2", "kpi_target_change": 10,
-            "planned_start": "2026-07-05", "due_date": "2026-10-01", **extra}
+    return {
+        "code": code,
+        "title": f"Мера {theme}",
+        "theme": theme,
+        "type": "process_optimisation",
+        "region_code": region,
+        "offices": [f"{region}-01", f"{region}-02"],
+        "owner": f"РГ {region}",
+        "status": "proposed",
+        "proposed_quarter": quarter,
+        "kpi_metric": "item:E2",
+        "kpi_target_change": 10,
+        "planned_start": "2026-07-05",
+        "due_date": "2026-10-01",
+        **extra,
+    }
 
 
 @pytest.fixture()
@@ -82,20 +94,26 @@ def test_review_form_is_typed_for_the_ui():
 def test_review_flow_applies_decisions_and_refuses_the_rest(proposals, prefect_harness):
     _, hist_before = _state()
     state = reg_flows.review_measure_proposals(
-        quarter=Q, reviewer="Рабочая группа 52", region="52",
+        quarter=Q,
+        reviewer="Рабочая группа 52",
+        region="52",
         decisions=[
             {"code": "M-A", "action": "approve", "owner": "ЦЗН 52-01, отдел приёма", "comment": "согласовано"},
             {"code": "M-B", "action": "reject", "comment": "дублирует меру прошлого года"},
             {"code": "M-C", "action": "reassign", "owner": "ИТ-отдел", "comment": "это про портал"},
-            {"code": "M-D", "action": "approve", "comment": ""},      # region 66: out of this review
-            {"code": "M-OLD", "action": "approve", "comment": ""},    # proposed in 2026Q1
+            {"code": "M-D", "action": "approve", "comment": ""},  # region 66: out of this review
+            {"code": "M-OLD", "action": "approve", "comment": ""},  # proposed in 2026Q1
             {"code": "M-A", "action": "reject", "comment": "передумали"},  # decided twice
         ],
         return_state=True,
     )
     assert state.name == "Partial" and "3 of 6 decisions refused" in state.message
     result = state.result()
-    assert [(a["code"], a["status"]) for a in result["applied"]] == [("M-A", "approved"), ("M-B", "rejected"), ("M-C", "proposed")]
+    assert [(a["code"], a["status"]) for a in result["applied"]] == [
+        ("M-A", "approved"),
+        ("M-B", "rejected"),
+        ("M-C", "proposed"),
+    ]
     refused = {(r["code"], r["action"]): r["reason"] for r in result["refused"]}
     assert "region 66" in refused[("M-D", "approve")]
     assert "2026Q1" in refused[("M-OLD", "approve")]
@@ -110,8 +128,10 @@ def test_review_flow_applies_decisions_and_refuses_the_rest(proposals, prefect_h
     # approve + new owner = 2 rows, reject = 1, reassign = 1
     assert hist_after - hist_before == 4
     rows = [(h.field, h.from_value, h.to_value, h.who, h.comment) for h in _history("M-A")[1:]]
-    assert rows == [("owner", "РГ 52", "ЦЗН 52-01, отдел приёма", "Рабочая группа 52", "согласовано"),
-                    ("status", "proposed", "approved", "Рабочая группа 52", "согласовано")]
+    assert rows == [
+        ("owner", "РГ 52", "ЦЗН 52-01, отдел приёма", "Рабочая группа 52", "согласовано"),
+        ("status", "proposed", "approved", "Рабочая группа 52", "согласовано"),
+    ]
 
 
 def test_review_flow_refuses_malformed_parameters(proposals, prefect_harness):
@@ -126,20 +146,26 @@ def test_review_flow_refuses_malformed_parameters(proposals, prefect_harness):
 
 
 def test_update_flow_records_codesign_and_starts_in_one_edit(proposals, prefect_harness):
-    reg_flows.review_measure_proposals(quarter=Q, reviewer="РГ 52",
-                                       decisions=[{"code": "M-A", "action": "approve", "comment": "ok"}])
+    reg_flows.review_measure_proposals(
+        quarter=Q, reviewer="РГ 52", decisions=[{"code": "M-A", "action": "approve", "comment": "ok"}]
+    )
     refused = reg_flows.update_measure(code="M-A", who="Иванова", status="in_progress", return_state=True)
     assert refused.is_failed() and "co-design" in refused.message
     assert _state()[0]["M-A"][0] == "approved"
 
     result = reg_flows.update_measure(
-        code="M-A", who="Иванова", status="in_progress", comment="воркшоп проведён", expected_version=2,
+        code="M-A",
+        who="Иванова",
+        status="in_progress",
+        comment="воркшоп проведён",
+        expected_version=2,
         fields={"codesign_date": "2026-06-20", "codesign_form": "workshop", "codesign_clients": 11},
     )
     assert result["status"] == "in_progress" and result["version"] == 4 and not result["override"]
     assert [c["field"] for c in result["changes"]] == ["codesign_clients", "codesign_date", "codesign_form", "status"]
-    stale = reg_flows.update_measure(code="M-A", who="Петров", fields={"owner": "другой"}, expected_version=2,
-                                     return_state=True)
+    stale = reg_flows.update_measure(
+        code="M-A", who="Петров", fields={"owner": "другой"}, expected_version=2, return_state=True
+    )
     assert stale.is_failed() and "changed by someone else" in stale.message
     assert _state()[0]["M-A"] == ("in_progress", "РГ 52", 4)
 
@@ -179,14 +205,17 @@ def test_pause_resumed_with_the_working_groups_input(proposals, prefect_harness)
                 while not client.read_flow_run(run_id).state.is_paused():
                     assert time.monotonic() < deadline, "the run never paused"
                     time.sleep(0.2)
-            resume_flow_run(run_id, run_input={
-                "reviewer": "Рабочая группа 52",
-                "decisions": [
-                    {"code": "M-A", "action": "approve", "comment": "на воркшопе поддержали"},
-                    {"code": "M-B", "action": "reject", "comment": "не наш профиль"},
-                    {"code": "M-D", "action": "approve", "comment": "не на этом обзоре"},
-                ],
-            })
+            resume_flow_run(
+                run_id,
+                run_input={
+                    "reviewer": "Рабочая группа 52",
+                    "decisions": [
+                        {"code": "M-A", "action": "approve", "comment": "на воркшопе поддержали"},
+                        {"code": "M-B", "action": "reject", "comment": "не наш профиль"},
+                        {"code": "M-D", "action": "approve", "comment": "не на этом обзоре"},
+                    ],
+                },
+            )
         except BaseException as exc:  # surfaced in the main thread
             errors.append(exc)
 
@@ -203,7 +232,11 @@ def test_pause_resumed_with_the_working_groups_input(proposals, prefect_harness)
     assert result["left_proposed"] == ["M-C"]
     measures, _ = _state()
     assert (measures["M-A"][0], measures["M-B"][0], measures["M-C"][0], measures["M-D"][0]) == (
-        "approved", "rejected", "proposed", "proposed")
+        "approved",
+        "rejected",
+        "proposed",
+        "proposed",
+    )
     last = _history("M-B")[-1]
     assert (last.to_value, last.who, last.comment) == ("rejected", "Рабочая группа 52", "не наш профиль")
 

@@ -27,8 +27,8 @@ import sys
 import time
 import urllib.request
 from contextlib import contextmanager
-from urllib.parse import unquote, urlsplit
 from pathlib import Path
+from urllib.parse import unquote, urlsplit
 
 import pytest
 import yaml
@@ -93,12 +93,15 @@ def test_every_deployed_flow_shows_typed_forms():
     assert demo_props["until"]["pattern"] == r"^\d{4}Q[1-4]$" and demo_props["scale"]["exclusiveMinimum"] == 0
 
 
-@pytest.mark.parametrize("params, message", [
-    ({"quarter": "2026Q5"}, "should match pattern"),
-    ({"quarter": "2026q3"}, "should match pattern"),
-    ({"quarter": "2026Q3", "lang": "de"}, "lang"),
-    ({"quarter": "2026Q3", "review_timeout_seconds": -1}, "greater than or equal to 0"),
-])
+@pytest.mark.parametrize(
+    "params, message",
+    [
+        ({"quarter": "2026Q5"}, "should match pattern"),
+        ({"quarter": "2026q3"}, "should match pattern"),
+        ({"quarter": "2026Q3", "lang": "de"}, "lang"),
+        ({"quarter": "2026Q3", "review_timeout_seconds": -1}, "greater than or equal to 0"),
+    ],
+)
 def test_cycle_parameters_are_validated_before_a_run(params, message):
     from prefect.exceptions import ParameterTypeError
 
@@ -117,12 +120,16 @@ def test_region_is_checked_against_the_registry_as_it_is_when_the_run_starts(tmp
     from flows import params
     from flows.delivery import send_reports
 
-    with pytest.raises(ParameterTypeError, match=r"unknown region '99'; configured regions: " + ", ".join(_registry_regions())):
+    with pytest.raises(
+        ParameterTypeError, match=r"unknown region '99'; configured regions: " + ", ".join(_registry_regions())
+    ):
         send_reports.validate_parameters({"quarter": "2026Q3", "region": "99"})
     assert send_reports.validate_parameters({"quarter": "2026Q3", "region": "52"})["region"] == "52"
     # A registry edited after import: region 99 added, 52 gone.
-    (tmp_path / "offices.csv").write_text("office_code,office_name,region_code,region_name\n"
-                                          "99-01,ЦЗН,99,Тестовая область\n10-01,ЦЗН,10,Карелия\n", encoding="utf-8")
+    (tmp_path / "offices.csv").write_text(
+        "office_code,office_name,region_code,region_name\n99-01,ЦЗН,99,Тестовая область\n10-01,ЦЗН,10,Карелия\n",
+        encoding="utf-8",
+    )
     monkeypatch.setenv("CXLOOP_CONFIG_DIR", str(tmp_path))
     reset_settings_cache()
     try:
@@ -140,8 +147,14 @@ def test_region_is_checked_against_the_registry_as_it_is_when_the_run_starts(tmp
 
 def test_prefect_yaml_declares_the_service():
     deployments = _yaml_deployments()
-    assert {"quarterly-cx-cycle", "ingest-feedback", "evaluate-measures", "send-reports",
-            "review-measure-proposals", "update-measure"} <= set(deployments)
+    assert {
+        "quarterly-cx-cycle",
+        "ingest-feedback",
+        "evaluate-measures",
+        "send-reports",
+        "review-measure-proposals",
+        "update-measure",
+    } <= set(deployments)
     for name, d in deployments.items():
         assert d["enforce_parameter_schema"] is True and d["work_pool"]["name"] == "cxloop", name
         path, _, function = d["entrypoint"].partition(":")
@@ -160,9 +173,11 @@ def test_schedule_from_yaml_means_what_prefect_deploy_makes_of_it():
 
     from cxloop.cli.deploy import schedule_from_yaml
 
-    for spec in ({"cron": "0 6 5 1,4,7,10 *", "timezone": "Europe/Moscow", "active": True},
-                 {"cron": "0 7 * * *", "timezone": "Asia/Yekaterinburg", "active": False, "parameters": {"paths": ["x"]}},
-                 {"interval": 3600, "timezone": "Europe/Helsinki", "anchor_date": "2026-01-01T00:00:00"}):
+    for spec in (
+        {"cron": "0 6 5 1,4,7,10 *", "timezone": "Europe/Moscow", "active": True},
+        {"cron": "0 7 * * *", "timezone": "Asia/Yekaterinburg", "active": False, "parameters": {"paths": ["x"]}},
+        {"interval": 3600, "timezone": "Europe/Helsinki", "anchor_date": "2026-01-01T00:00:00"},
+    ):
         ours = DeploymentScheduleCreate.from_schedule(schedule_from_yaml(spec))
         prefects = DeploymentScheduleCreate(**_schedule_config_to_deployment_schedule(spec))
         assert ours.schedule == prefects.schedule and ours.active == prefects.active
@@ -184,11 +199,14 @@ def test_serve_builds_the_deployments_of_prefect_yaml(monkeypatch):
         assert d.entrypoint == spec["entrypoint"] and d.enforce_parameter_schema is True
         assert d.parameters == (spec.get("parameters") or {}) and d.work_pool_name is None
         assert d.concurrency_limit == spec.get("concurrency_limit")
-        assert [(s.schedule.cron, s.schedule.timezone, s.active) for s in d.schedules] == \
-               [(s["cron"], s["timezone"], s["active"]) for s in spec.get("schedules", [])]
+        assert [(s.schedule.cron, s.schedule.timezone, s.active) for s in d.schedules] == [
+            (s["cron"], s["timezone"], s["active"]) for s in spec.get("schedules", [])
+        ]
         # The flow behind the entrypoint is the one deployed, with its typed schema.
         assert d._parameter_openapi_schema.properties.keys() >= set(d.parameters), name
-        assert f'@flow(name="{d.flow_name}"' in (ROOT / spec["entrypoint"].split(":")[0]).read_text(encoding="utf-8"), name
+        assert f'@flow(name="{d.flow_name}"' in (ROOT / spec["entrypoint"].split(":")[0]).read_text(encoding="utf-8"), (
+            name
+        )
 
 
 def test_serve_refuses_an_unset_environment_template(tmp_path, monkeypatch):
@@ -196,8 +214,11 @@ def test_serve_refuses_an_unset_environment_template(tmp_path, monkeypatch):
 
     monkeypatch.delenv("CXLOOP_TEST_TZ", raising=False)
     f = tmp_path / "prefect.yaml"
-    f.write_text("deployments:\n  - name: x\n    entrypoint: flows/evaluate.py:evaluate_measures\n"
-                 "    schedules:\n      - cron: '0 6 * * *'\n        timezone: '{{ $CXLOOP_TEST_TZ }}'\n", encoding="utf-8")
+    f.write_text(
+        "deployments:\n  - name: x\n    entrypoint: flows/evaluate.py:evaluate_measures\n"
+        "    schedules:\n      - cron: '0 6 * * *'\n        timezone: '{{ $CXLOOP_TEST_TZ }}'\n",
+        encoding="utf-8",
+    )
     with pytest.raises(ValueError, match=r"\{\{ \$CXLOOP_TEST_TZ \}\} not set"):
         prefect_yaml_deployments(f)
     monkeypatch.setenv("CXLOOP_TEST_TZ", "Asia/Yekaterinburg")
@@ -208,12 +229,31 @@ def test_evaluation_rows_round_and_never_show_nan():
     from flows.evaluate import TABLE_COLUMNS, evaluation_rows
 
     base = dict(kpi_metric="item:P3", n_treated_units=3, n_control_units=11, n_obs=1234.0, verdict="effective")
-    rows = evaluation_rows([
-        {**base, "measure_code": "M-B", "method": "none", "estimate": float("nan"), "ci_low": None, "ci_high": None,
-         "p_value": None, "mde": None, "verdict": "inconclusive"},
-        {**base, "measure_code": "M-A", "method": "difference_in_differences", "estimate": 12.649, "ci_low": 5.81,
-         "ci_high": 19.46, "p_value": 0.000123, "mde": 9.04},
-    ])
+    rows = evaluation_rows(
+        [
+            {
+                **base,
+                "measure_code": "M-B",
+                "method": "none",
+                "estimate": float("nan"),
+                "ci_low": None,
+                "ci_high": None,
+                "p_value": None,
+                "mde": None,
+                "verdict": "inconclusive",
+            },
+            {
+                **base,
+                "measure_code": "M-A",
+                "method": "difference_in_differences",
+                "estimate": 12.649,
+                "ci_low": 5.81,
+                "ci_high": 19.46,
+                "p_value": 0.000123,
+                "mde": 9.04,
+            },
+        ]
+    )
     assert [r["measure"] for r in rows] == ["M-A", "M-B"] and all(tuple(r) == TABLE_COLUMNS for r in rows)
     assert (rows[0]["estimate"], rows[0]["ci_low"], rows[0]["ci_high"], rows[0]["p_value"]) == (12.6, 5.8, 19.5, 0.0001)
     assert rows[1]["estimate"] is None and json.dumps(rows)  # valid JSON for the table artifact
@@ -237,7 +277,9 @@ class _Procs:
 
     def start(self, name: str, args: list[str]) -> subprocess.Popen:
         log = (self.folder / f"{name}.log").open("wb")
-        proc = subprocess.Popen(args, cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        proc = subprocess.Popen(
+            args, cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+        )
         self.procs[name] = proc
         return proc
 
@@ -307,20 +349,26 @@ def _read_artifacts(keys: list[str]):
     from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
 
     with get_client(sync_client=True) as client:
-        return {a.key: a for a in client.read_artifacts(artifact_filter=ArtifactFilter(key=ArtifactFilterKey(any_=keys)))}
+        return {
+            a.key: a for a in client.read_artifacts(artifact_filter=ArtifactFilter(key=ArtifactFilterKey(any_=keys)))
+        }
 
 
 def _server_schedules() -> dict[str, list[tuple]]:
     from prefect.client.orchestration import get_client
 
     with get_client(sync_client=True) as client:
-        return {d.name: sorted((s.schedule.cron, s.schedule.timezone, s.active) for s in d.schedules)
-                for d in client.read_deployments()}
+        return {
+            d.name: sorted((s.schedule.cron, s.schedule.timezone, s.active) for s in d.schedules)
+            for d in client.read_deployments()
+        }
 
 
 def _declared_schedules() -> dict[str, list[tuple]]:
-    return {name: sorted((s["cron"], s["timezone"], s["active"]) for s in d.get("schedules", []))
-            for name, d in _yaml_deployments().items()}
+    return {
+        name: sorted((s["cron"], s["timezone"], s["active"]) for s in d.get("schedules", []))
+        for name, d in _yaml_deployments().items()
+    }
 
 
 def _seed_two_quarters(data_dir: Path) -> list[str]:
@@ -329,16 +377,18 @@ def _seed_two_quarters(data_dir: Path) -> list[str]:
     in 2026Q1 to evaluate. Returns the measure codes seeded."""
     from cxloop.config import get_config
     from cxloop.quarters import Quarter
+    from demo.generate import generate_demo_data
+    from demo.seed_measures import seed_measures
     from models.db import session_scope
+    from tasks.collect.discovery import resolve_inputs
     from tasks.collect.step import sync_registry
     from tasks.insight.step import measure_star
     from tasks.validate.step import ingest_one_file
-    from demo.generate import generate_demo_data
-    from demo.seed_measures import seed_measures
-    from tasks.collect.discovery import resolve_inputs
 
     config = get_config()
-    manifest = generate_demo_data(data_dir, [Quarter.parse(q) for q in ("2025Q4", "2026Q1", "2026Q2")], seed=11, scale=0.3)
+    manifest = generate_demo_data(
+        data_dir, [Quarter.parse(q) for q in ("2025Q4", "2026Q1", "2026Q2")], seed=11, scale=0.3
+    )
     sync_registry(config)
     for q in ("2025Q4", "2026Q1"):
         for item in resolve_inputs([str(data_dir / q)]):
@@ -384,22 +434,33 @@ def test_deploy_worker_and_serve_against_a_real_prefect_server(tmp_path, env, pg
     home = tmp_path / "prefect"
     home.mkdir()
     penv = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_")}
-    penv.update({
-        "PREFECT_HOME": str(home), "PREFECT_API_URL": url,
-        "PREFECT_SERVER_DATABASE_CONNECTION_URL": prefect_url,
-        "PREFECT_SERVER_ANALYTICS_ENABLED": "false", "PREFECT_LOGGING_LEVEL": "INFO",
-        "PREFECT_WORKER_QUERY_SECONDS": "1", "PREFECT_RUNNER_POLL_FREQUENCY": "1",
-        # The worker's flow runs: the code in CXLOOP_HOME (prefect.yaml's pull step), the test's database and folders.
-        "CXLOOP_HOME": str(ROOT), "CXLOOP_DATABASE_URL": pg_url, "CXLOOP_CONFIG_DIR": str(env.config_dir),
-        "CXLOOP_DATA_DIR": str(env.data_dir), "CXLOOP_OUT_DIR": str(env.out_dir),
-        "GX_ANALYTICS_ENABLED": "false", "MPLBACKEND": "Agg",
-    })
+    penv.update(
+        {
+            "PREFECT_HOME": str(home),
+            "PREFECT_API_URL": url,
+            "PREFECT_SERVER_DATABASE_CONNECTION_URL": prefect_url,
+            "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+            "PREFECT_LOGGING_LEVEL": "INFO",
+            "PREFECT_WORKER_QUERY_SECONDS": "1",
+            "PREFECT_RUNNER_POLL_FREQUENCY": "1",
+            # The worker's flow runs: the code in CXLOOP_HOME (prefect.yaml's pull step), the test's database and folders.
+            "CXLOOP_HOME": str(ROOT),
+            "CXLOOP_DATABASE_URL": pg_url,
+            "CXLOOP_CONFIG_DIR": str(env.config_dir),
+            "CXLOOP_DATA_DIR": str(env.data_dir),
+            "CXLOOP_OUT_DIR": str(env.out_dir),
+            "GX_ANALYTICS_ENABLED": "false",
+            "MPLBACKEND": "Agg",
+        }
+    )
     procs = _Procs(tmp_path, penv)
     print()
     try:
         # `cxloop server` = `prefect server start` with the project's PREFECT_HOME (here the test's).
-        server = procs.start("server", [sys.executable, "-m", "cxloop.cli", "server", "--host", "127.0.0.1",
-                                        "--port", str(port), "--no-ui"])
+        server = procs.start(
+            "server",
+            [sys.executable, "-m", "cxloop.cli", "server", "--host", "127.0.0.1", "--port", str(port), "--no-ui"],
+        )
         seeded = _seed_two_quarters(env.data_dir)  # meanwhile the server starts
         assert seeded, "the demo register seeds the SMS-reminder measure"
         clock.mark("demo data for 3 quarters, 2 ingested in-process, register seeded")
@@ -407,7 +468,12 @@ def test_deploy_worker_and_serve_against_a_real_prefect_server(tmp_path, env, pg
         clock.mark("cxloop server (prefect server start, PostgreSQL) until /api/health answers")
         assert f"API: {url}" in procs.log("server")
         with psycopg_connect(postgres_server, prefect_db) as conn:  # Prefect's tables are in the test's PG database
-            assert conn.execute("SELECT count(*) FROM information_schema.tables WHERE table_name = 'flow_run'").fetchone()[0] == 1
+            assert (
+                conn.execute("SELECT count(*) FROM information_schema.tables WHERE table_name = 'flow_run'").fetchone()[
+                    0
+                ]
+                == 1
+            )
 
         procs.run([*PREFECT, "work-pool", "create", "cxloop", "--type", "process"])
         procs.run([*PREFECT, "--no-prompt", "deploy", "--all"], timeout=300)
@@ -417,14 +483,20 @@ def test_deploy_worker_and_serve_against_a_real_prefect_server(tmp_path, env, pg
         with _api(url):
             assert _server_schedules() == _declared_schedules()  # every deployment, with its schedules
             # The schema is enforced by the server: nothing is created for a malformed request.
-            for name, bad, field in [("quarterly-cx-cycle/quarterly-cx-cycle", {"quarter": "2026Q5"}, "quarter"),
-                                     ("quarterly-cx-cycle/quarterly-cx-cycle", {"quarter": "2026Q2", "lang": "de"}, "lang"),
-                                     ("send-reports/send-reports", {"quarter": "2026Q2", "region": "99"}, "region")]:
+            for name, bad, field in [
+                ("quarterly-cx-cycle/quarterly-cx-cycle", {"quarter": "2026Q5"}, "quarter"),
+                ("quarterly-cx-cycle/quarterly-cx-cycle", {"quarter": "2026Q2", "lang": "de"}, "lang"),
+                ("send-reports/send-reports", {"quarter": "2026Q2", "region": "99"}, "region"),
+            ]:
                 with pytest.raises(PrefectHTTPStatusError, match=f"Validation failed for field '{field}'"):
                     run_deployment(name=name, parameters=bad, timeout=0)
 
-            run = run_deployment(name="quarterly-cx-cycle/quarterly-cx-cycle",
-                                 parameters={"quarter": "2026Q2", "send_reports": False}, timeout=420, poll_interval=1)
+            run = run_deployment(
+                name="quarterly-cx-cycle/quarterly-cx-cycle",
+                parameters={"quarter": "2026Q2", "send_reports": False},
+                timeout=420,
+                poll_interval=1,
+            )
             clock.mark("quarterly-cx-cycle 2026Q2 through the worker")
             assert run.state.is_completed(), f"{run.state}\nworker log:\n{procs.log('worker')}"
             # The deployment's default (lang) merged with the request.
@@ -434,12 +506,21 @@ def test_deploy_worker_and_serve_against_a_real_prefect_server(tmp_path, env, pg
         # PDFs in the configured out folder, one per region and a national one, for the quarter.
         reports = env.out_dir / "reports" / "2026Q2"
         regions = _registry_regions()
-        assert sorted(p.name for p in reports.glob("*.pdf")) == sorted(f"cx-report_2026Q2_{s}_ru.pdf" for s in [*regions, "national"])
+        assert sorted(p.name for p in reports.glob("*.pdf")) == sorted(
+            f"cx-report_2026Q2_{s}_ru.pdf" for s in [*regions, "national"]
+        )
         assert not (env.out_dir / "outbox" / "2026Q2").exists()  # send_reports=False
-        national = "\n".join(page.extract_text() for page in PdfReader(reports / "cx-report_2026Q2_national_ru.pdf").pages)
+        national = "\n".join(
+            page.extract_text() for page in PdfReader(reports / "cx-report_2026Q2_national_ru.pdf").pages
+        )
         with session_scope() as s:
-            country = s.execute(select(IndexResult).where(IndexResult.quarter == "2026Q2", IndexResult.level == "country",
-                                                          IndexResult.client_type == "composite")).scalar_one()
+            country = s.execute(
+                select(IndexResult).where(
+                    IndexResult.quarter == "2026Q2",
+                    IndexResult.level == "country",
+                    IndexResult.client_type == "composite",
+                )
+            ).scalar_one()
             files = s.execute(select(IngestedFile).where(IngestedFile.quarter == "2026Q2")).scalars().all()
             cycle_effects = {e.measure_id: e.estimate for e in s.execute(select(EffectEvaluation)).scalars()}
         # The quarter (in whatever form the report writes it) and the country's index as computed.
@@ -455,8 +536,9 @@ def test_deploy_worker_and_serve_against_a_real_prefect_server(tmp_path, env, pg
         assert f"**Intake**: {received} rows received = {sum(f.accepted for f in files)} accepted" in summary.data
         assert received > 0 and len(files) == 18
         links = re.findall(r"^- \[(cx-report_2026Q2_[^\]]+\.pdf)\]\((file://[^)]+)\)$", summary.data, re.M)
-        assert len(links) == 4 and all(Path(unquote(urlsplit(uri).path)).is_file() and uri.endswith(name)
-                                       for name, uri in links), summary.data
+        assert len(links) == 4 and all(
+            Path(unquote(urlsplit(uri).path)).is_file() and uri.endswith(name) for name, uri in links
+        ), summary.data
         pains = artifacts["cx-pain-points-2026q2"]
         table = json.loads(pains.data)
         assert pains.type == "table" and table and table[0]["rank"] == 1
@@ -469,8 +551,14 @@ def test_deploy_worker_and_serve_against_a_real_prefect_server(tmp_path, env, pg
         # The same deployments served from one process instead of the worker: refused while they
         # belong to the work pool (Prefect would keep the pool), then re-created with --replace.
         procs.stop("worker")
-        refused = subprocess.run([sys.executable, "-m", "cxloop.cli", "serve"], cwd=ROOT, env={**penv, "COLUMNS": "500"},
-                                 capture_output=True, text=True, timeout=120)
+        refused = subprocess.run(
+            [sys.executable, "-m", "cxloop.cli", "serve"],
+            cwd=ROOT,
+            env={**penv, "COLUMNS": "500"},
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
         assert refused.returncode == 2 and "quarterly-cx-cycle/quarterly-cx-cycle (pool cxloop)" in refused.stderr
         assert "cxloop serve --replace" in refused.stderr
         before = time.time()
@@ -481,16 +569,23 @@ def test_deploy_worker_and_serve_against_a_real_prefect_server(tmp_path, env, pg
             deadline = time.monotonic() + 90
             while True:
                 with get_client(sync_client=True) as client:
-                    updated = [d for d in client.read_deployments()
-                               if d.created.timestamp() >= before and d.work_pool_name is None]
+                    updated = [
+                        d
+                        for d in client.read_deployments()
+                        if d.created.timestamp() >= before and d.work_pool_name is None
+                    ]
                 if len(updated) == len(_yaml_deployments()):
                     break
                 assert time.monotonic() < deadline and procs.procs["serve"].poll() is None, procs.log("serve")
                 time.sleep(0.5)
             assert _server_schedules() == _declared_schedules()
             clock.mark("cxloop serve registered every deployment")
-            run = run_deployment(name="evaluate-measures/evaluate-measures", parameters={"quarter": "2026Q2"},
-                                 timeout=240, poll_interval=1)
+            run = run_deployment(
+                name="evaluate-measures/evaluate-measures",
+                parameters={"quarter": "2026Q2"},
+                timeout=240,
+                poll_interval=1,
+            )
             clock.mark("evaluate-measures 2026Q2 through cxloop serve")
             assert run.state.is_completed(), f"{run.state}\nserve log:\n{procs.log('serve')}"
             effects = _read_artifacts(["cx-effects-2026q2"])["cx-effects-2026q2"]

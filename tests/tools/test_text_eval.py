@@ -178,8 +178,14 @@ def test_analyser_returning_the_wrong_number_of_results_is_an_error():
 
 # -------------------------------------------------------------------------- loader
 
-GOOD = {"id": "ru-001", "lang": "ru", "text": "очереди не было", "themes": ["waiting_time"],
-        "sentiment": "positive", "split": "dev"}
+GOOD = {
+    "id": "ru-001",
+    "lang": "ru",
+    "text": "очереди не было",
+    "themes": ["waiting_time"],
+    "sentiment": "positive",
+    "split": "dev",
+}
 
 
 def _write(tmp_path: Path, *records) -> Path:
@@ -272,7 +278,9 @@ def test_main_json_for_one_split(capsys):
 def test_main_lists_dev_errors_redacted(tmp_path, capsys):
     # A dev text with a (fake) phone that the analyser will not label "candidate_quality":
     # it shows as an error, its phone redacted.
-    path = _write(tmp_path, dict(GOOD, text="звоните 8-900-000-00-00", themes=["candidate_quality"], sentiment="neutral"))
+    path = _write(
+        tmp_path, dict(GOOD, text="звоните 8-900-000-00-00", themes=["candidate_quality"], sentiment="neutral")
+    )
     assert main(["--path", str(path), "--errors"]) == 0
     out = capsys.readouterr().out
     assert "ru-001: missing candidate_quality" in out

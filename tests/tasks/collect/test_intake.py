@@ -13,7 +13,10 @@ from tasks.collect.readers import read_channel_file
 from tasks.collect.staging import parse_date, parse_number, stage_rows
 
 HEADER_RU = "Дата;Код ЦЗН;Категория заявителя;Текст отзыва;Оценка;Контакт"
-ROWS_RU = ["12.03.2026;52-01;гражданин;Долго ждала в очереди;2;+7 912 345-67-89", "14.03.26;52-02;работодатель;Кандидаты не приходят;5 звёзд;"]
+ROWS_RU = [
+    "12.03.2026;52-01;гражданин;Долго ждала в очереди;2;+7 912 345-67-89",
+    "14.03.26;52-02;работодатель;Кандидаты не приходят;5 звёзд;",
+]
 
 
 def _write(path: Path, text: str, encoding: str) -> Path:
@@ -65,20 +68,37 @@ def test_xlsx_with_merged_title_row_and_excel_dates(tmp_path, config):
 
 
 def test_jsonl_broken_line_is_kept_as_unreadable(tmp_path, config):
-    lines = [json.dumps({"id": "s1", "published_at": "2026-02-01", "text": "ok", "author": "Иван Петров"}, ensure_ascii=False), "{broken", ""]
+    lines = [
+        json.dumps(
+            {"id": "s1", "published_at": "2026-02-01", "text": "ok", "author": "Иван Петров"}, ensure_ascii=False
+        ),
+        "{broken",
+        "",
+    ]
     path = tmp_path / "social_52.jsonl"
     path.write_text("\n".join(lines), encoding="utf-8")
     raw = read_channel_file(path, "social", config)
-    assert len(raw.frame) == 1 and raw.unreadable == [(2, "line is not valid JSON (Expecting property name enclosed in double quotes)")]
+    assert len(raw.frame) == 1 and raw.unreadable == [
+        (2, "line is not valid JSON (Expecting property name enclosed in double quotes)")
+    ]
     assert raw.received == 2
     assert "author" not in raw.frame.columns
 
 
 @pytest.mark.parametrize(
     "value,expected",
-    [("2026-03-05", date(2026, 3, 5)), ("05.03.2026", date(2026, 3, 5)), ("05.03.26", date(2026, 3, 5)),
-     ("2026-03-05T10:11:12+03:00", date(2026, 3, 5)), (46086, date(2026, 3, 5)), ("46086", date(2026, 3, 5)),
-     ("32.13.2026", None), ("", None), (None, None), ("вчера", None)],
+    [
+        ("2026-03-05", date(2026, 3, 5)),
+        ("05.03.2026", date(2026, 3, 5)),
+        ("05.03.26", date(2026, 3, 5)),
+        ("2026-03-05T10:11:12+03:00", date(2026, 3, 5)),
+        (46086, date(2026, 3, 5)),
+        ("46086", date(2026, 3, 5)),
+        ("32.13.2026", None),
+        ("", None),
+        (None, None),
+        ("вчера", None),
+    ],
 )
 def test_parse_date(value, expected):
     assert parse_date(value) == expected

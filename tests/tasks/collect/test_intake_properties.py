@@ -26,13 +26,40 @@ CONFIG = load_config(ROOT / "config")  # read-only here; loaded once, hypothesis
 REGISTRY = {o.office_code: o.region_code for o in CONFIG.offices}
 CSV_CHANNELS = ["star_survey", "review_book", "contact_center", "interview_followup"]
 # The first column carries a row marker, so a data row is never blank by accident.
-MARKER_FIELD = {"star_survey": "respondent_id", "review_book": "text", "contact_center": "call_id", "interview_followup": "response_id"}
-SETTINGS = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+MARKER_FIELD = {
+    "star_survey": "respondent_id",
+    "review_book": "text",
+    "contact_center": "call_id",
+    "interview_followup": "response_id",
+}
+SETTINGS = settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large]
+)
 
 # Printable characters of cp1251 (a cp1251 export can only hold these).
-CP1251_CHARS = sorted({b.to_bytes(1, "big").decode("cp1251", errors="ignore") for b in range(0x20, 0x100)} - {"", "\x7f"})
+CP1251_CHARS = sorted(
+    {b.to_bytes(1, "big").decode("cp1251", errors="ignore") for b in range(0x20, 0x100)} - {"", "\x7f"}
+)
 ANY_CHARS = st.characters(blacklist_categories=("Cs", "Cc"))  # no surrogates, no control characters
-TRICKY = ['"', "'", ";", ",", "\t", '""', "не знаю", "5 звёзд", " ", "=1+2", "Ёлка ", "\u2028", "\ufeff", "nan", "None", "#N/A", "-"]
+TRICKY = [
+    '"',
+    "'",
+    ";",
+    ",",
+    "\t",
+    '""',
+    "не знаю",
+    "5 звёзд",
+    " ",
+    "=1+2",
+    "Ёлка ",
+    "\u2028",
+    "\ufeff",
+    "nan",
+    "None",
+    "#N/A",
+    "-",
+]
 
 
 def _cells(alphabet, encoding):
@@ -159,7 +186,11 @@ def test_generated_json_lines_never_lose_a_line(items, eol):
 
 
 @SETTINGS
-@given(st.binary(max_size=3000), st.sampled_from(["csv", "txt", "json", "jsonl", "xlsx"]), st.sampled_from(CSV_CHANNELS + ["pos", "social"]))
+@given(
+    st.binary(max_size=3000),
+    st.sampled_from(["csv", "txt", "json", "jsonl", "xlsx"]),
+    st.sampled_from(CSV_CHANNELS + ["pos", "social"]),
+)
 def test_arbitrary_bytes_raise_only_intake_errors(data, ext, channel):
     path = _write(data, f"{channel}_bytes.{ext}")
     try:
@@ -173,7 +204,10 @@ def test_arbitrary_bytes_raise_only_intake_errors(data, ext, channel):
 
 
 @SETTINGS
-@given(st.text(alphabet=st.characters(blacklist_categories=("Cs",)), max_size=400), st.sampled_from(["utf-8", "utf-8-sig", "utf-16"]))
+@given(
+    st.text(alphabet=st.characters(blacklist_categories=("Cs",)), max_size=400),
+    st.sampled_from(["utf-8", "utf-8-sig", "utf-16"]),
+)
 def test_arbitrary_text_raises_only_intake_errors(text, encoding):
     header = "Дата;Код ЦЗН;Категория заявителя;Текст отзыва;Оценка;Контакт\n"
     path = _write((header + text).encode(encoding), "review_book_text.csv")

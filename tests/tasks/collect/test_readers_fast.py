@@ -34,19 +34,35 @@ def test_fast_path_equals_exact_path(config, delimiter, padded):
         elif r < 0.09:
             lines.append(delimiter.join([""] * len(HEADER)))
         else:
-            lines.append(delimiter.join([f"C{i}", "2026-02-0" + str(1 + i % 9), " 52-01 " if padded else "52-01", "гражданин", str(rng.integers(1, 8)), rng.choice(["", "Долго ждал", "Спасибо!"])]))
+            lines.append(
+                delimiter.join(
+                    [
+                        f"C{i}",
+                        "2026-02-0" + str(1 + i % 9),
+                        " 52-01 " if padded else "52-01",
+                        "гражданин",
+                        str(rng.integers(1, 8)),
+                        rng.choice(["", "Долго ждал", "Спасибо!"]),
+                    ]
+                )
+            )
     text = "\r\n".join(lines) + "\r\n" if delimiter == "," else "\n".join(lines) + "\n"
     fast = read_delimited_fast(text, delimiter, mapping, text.encode("utf-8"))
     assert fast is not None
     exact = _exact(text, delimiter, mapping)
     assert fast[1:] == exact[1:]
-    pd.testing.assert_frame_equal(fast[0][sorted(fast[0].columns)], exact[0][sorted(exact[0].columns)], check_dtype=False)
+    pd.testing.assert_frame_equal(
+        fast[0][sorted(fast[0].columns)], exact[0][sorted(exact[0].columns)], check_dtype=False
+    )
 
 
-@pytest.mark.parametrize("text", [
-    'call_id;call_date;office_code;rating\nC1;2026-01-01;52-01;"5"\n',  # quotes: exact path
-    "call_id;call_date;office_code;rating\rC1;2026-01-01;52-01;5\r",  # bare CR line ends
-    "call_id;call_date;office_code;rating\nC1;2026-01-01;52-01;5;extra;more\n",  # ragged rows
-])
+@pytest.mark.parametrize(
+    "text",
+    [
+        'call_id;call_date;office_code;rating\nC1;2026-01-01;52-01;"5"\n',  # quotes: exact path
+        "call_id;call_date;office_code;rating\rC1;2026-01-01;52-01;5\r",  # bare CR line ends
+        "call_id;call_date;office_code;rating\nC1;2026-01-01;52-01;5;extra;more\n",  # ragged rows
+    ],
+)
 def test_fast_path_declines_what_it_cannot_number_exactly(config, text):
     assert read_delimited_fast(text, ";", config.channels["contact_center"]) is None

@@ -6,6 +6,7 @@ import hashlib
 import logging
 import socket
 import ssl
+from datetime import UTC
 from email import policy
 from email.parser import BytesParser
 from pathlib import Path
@@ -97,7 +98,9 @@ def reports(rendered, tmp_path):
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(report.path.read_bytes())
         out[scope] = ReportFile(
-            scope=scope, path=path, sha256=file_sha256(path),
+            scope=scope,
+            path=path,
+            sha256=file_sha256(path),
             key_messages=[f"Ключевое сообщение для {scope}: индекс 84,3", "Просрочено мер: 2 из 7 открытых."],
         )
     return out
@@ -123,21 +126,60 @@ def seed_quarter(url: str, quarter: str = QUARTER, regions: dict[str, float] | N
     regions = regions or {"52": 81.7, "66": 77.5}
     day = Quarter.parse(quarter).start
     with session_scope(url) as s:
-        s.add(IndexResult(quarter=quarter, level="country", unit_code="RU", client_type="composite",
-                          index=sum(regions.values()) / len(regions), n=600, stars=3, sufficient_sample=True))
+        s.add(
+            IndexResult(
+                quarter=quarter,
+                level="country",
+                unit_code="RU",
+                client_type="composite",
+                index=sum(regions.values()) / len(regions),
+                n=600,
+                stars=3,
+                sufficient_sample=True,
+            )
+        )
         for i, (region, value) in enumerate(sorted(regions.items())):
-            s.add(IndexResult(quarter=quarter, level="region", unit_code=region, region_code=region,
-                              client_type="composite", index=value, ci_low=value - 2, ci_high=value + 2,
-                              n=300, stars=3, sufficient_sample=True))
+            s.add(
+                IndexResult(
+                    quarter=quarter,
+                    level="region",
+                    unit_code=region,
+                    region_code=region,
+                    client_type="composite",
+                    index=value,
+                    ci_low=value - 2,
+                    ci_high=value + 2,
+                    n=300,
+                    stars=3,
+                    sufficient_sample=True,
+                )
+            )
             for k in range(3 + i):
-                s.add(Feedback(dedup_key=f"{quarter}-{region}-{k}", channel="contact_center", source_file="seed.csv",
-                               source_row=k + 2, received_at=date(day.year, day.month, 10), quarter=quarter,
-                               office_code=f"{region}-01", region_code=region, client_type="citizen", rating=4))
+                s.add(
+                    Feedback(
+                        dedup_key=f"{quarter}-{region}-{k}",
+                        channel="contact_center",
+                        source_file="seed.csv",
+                        source_row=k + 2,
+                        received_at=date(day.year, day.month, 10),
+                        quarter=quarter,
+                        office_code=f"{region}-01",
+                        region_code=region,
+                        client_type="citizen",
+                        rating=4,
+                    )
+                )
 
 
 def smtp_settings(tmp_path: Path, port: int) -> Settings:
-    return Settings(_env_file=None, smtp_host="127.0.0.1", smtp_port=port, smtp_security="none",
-                    out_dir=tmp_path / "out", mail_from="cxloop@cx.example")
+    return Settings(
+        _env_file=None,
+        smtp_host="127.0.0.1",
+        smtp_port=port,
+        smtp_security="none",
+        out_dir=tmp_path / "out",
+        mail_from="cxloop@cx.example",
+    )
 
 
 def outbox_settings(tmp_path: Path) -> Settings:
@@ -158,7 +200,9 @@ def parse(raw: bytes):
     return BytesParser(policy=policy.default).parsebytes(raw)
 
 
-def test_each_recipient_gets_only_their_scope_report_with_pdf_and_key_messages(db, config, reports, smtp_server, tmp_path):
+def test_each_recipient_gets_only_their_scope_report_with_pdf_and_key_messages(
+    db, config, reports, smtp_server, tmp_path
+):
     handler = RecordingHandler()
     port = smtp_server(handler)
     with session_scope(db) as s:
@@ -252,8 +296,15 @@ def test_temporary_451_is_retried_with_backoff_and_then_succeeds(db, config, rep
     port = smtp_server(handler)
     pauses: list[float] = []
     with session_scope(db) as s:
-        summary = mail_reports(s, QUARTER, {"66": reports["66"]}, config, smtp_settings(tmp_path, port),
-                               retry_delay=0.01, sleep=pauses.append)
+        summary = mail_reports(
+            s,
+            QUARTER,
+            {"66": reports["66"]},
+            config,
+            smtp_settings(tmp_path, port),
+            retry_delay=0.01,
+            sleep=pauses.append,
+        )
     assert (summary.sent, summary.failed) == (1, 0)
     assert handler.attempts == 2 and len(handler.messages) == 1
     assert pauses == [0.01]
@@ -267,8 +318,15 @@ def test_server_that_always_fails_leaves_failed_rows_and_the_pdf(db, config, rep
     port = smtp_server(handler)
     pauses: list[float] = []
     with session_scope(db) as s:
-        summary = mail_reports(s, QUARTER, {"52": reports["52"]}, config, smtp_settings(tmp_path, port),
-                               retry_delay=0.01, sleep=pauses.append)
+        summary = mail_reports(
+            s,
+            QUARTER,
+            {"52": reports["52"]},
+            config,
+            smtp_settings(tmp_path, port),
+            retry_delay=0.01,
+            sleep=pauses.append,
+        )
     assert (summary.sent, summary.failed) == (0, 2)
     assert sorted(f.recipient for f in summary.failures) == ["cx-design@cx52.example", "director@cx52.example"]
     assert all("451" in f.error for f in summary.failures)
@@ -280,7 +338,10 @@ def test_server_that_always_fails_leaves_failed_rows_and_the_pdf(db, config, rep
     # nothing was sent, so a rerun tries again rather than skipping
     handler.fail_times = 0
     with session_scope(db) as s:
-        assert mail_reports(s, QUARTER, {"52": reports["52"]}, config, smtp_settings(tmp_path, port), retry_delay=0).sent == 2
+        assert (
+            mail_reports(s, QUARTER, {"52": reports["52"]}, config, smtp_settings(tmp_path, port), retry_delay=0).sent
+            == 2
+        )
 
 
 def test_permanent_rejection_is_not_retried(db, config, reports, smtp_server, tmp_path):
@@ -288,8 +349,15 @@ def test_permanent_rejection_is_not_retried(db, config, reports, smtp_server, tm
     port = smtp_server(handler)
     pauses: list[float] = []
     with session_scope(db) as s:
-        summary = mail_reports(s, QUARTER, {"66": reports["66"]}, config, smtp_settings(tmp_path, port),
-                               retry_delay=0.01, sleep=pauses.append)
+        summary = mail_reports(
+            s,
+            QUARTER,
+            {"66": reports["66"]},
+            config,
+            smtp_settings(tmp_path, port),
+            retry_delay=0.01,
+            sleep=pauses.append,
+        )
     assert summary.failed == 1 and handler.attempts == 1 and pauses == []
     assert "554" in summary.failures[0].error
 
@@ -297,8 +365,15 @@ def test_permanent_rejection_is_not_retried(db, config, reports, smtp_server, tm
 def test_unreachable_server_counts_as_temporary_and_is_recorded(db, config, reports, tmp_path):
     pauses: list[float] = []
     with session_scope(db) as s:
-        summary = mail_reports(s, QUARTER, {"66": reports["66"]}, config, smtp_settings(tmp_path, free_port()),
-                               retry_delay=0.01, sleep=pauses.append)
+        summary = mail_reports(
+            s,
+            QUARTER,
+            {"66": reports["66"]},
+            config,
+            smtp_settings(tmp_path, free_port()),
+            retry_delay=0.01,
+            sleep=pauses.append,
+        )
     assert summary.failed == 1 and len(pauses) == 2
     assert [r.status for r in deliveries(db)] == ["failed"] * 3
 
@@ -306,7 +381,9 @@ def test_unreachable_server_counts_as_temporary_and_is_recorded(db, config, repo
 def test_missing_pdf_is_a_failure_not_a_crash(db, config, reports, tmp_path):
     reports["66"].path.unlink()
     with session_scope(db) as s:
-        summary = mail_reports(s, QUARTER, {"66": reports["66"], "10": reports["10"]}, config, outbox_settings(tmp_path))
+        summary = mail_reports(
+            s, QUARTER, {"66": reports["66"], "10": reports["10"]}, config, outbox_settings(tmp_path)
+        )
     assert summary.failed == 1 and summary.sent == 2
     assert "not found" in summary.failures[0].error
     assert "national" in summary.scopes_without_report
@@ -353,8 +430,15 @@ def test_451_twice_then_accepted_is_one_delivery_with_three_attempts(db, config,
     port = smtp_server(handler)
     pauses: list[float] = []
     with session_scope(db) as s:
-        summary = mail_reports(s, QUARTER, {"66": reports["66"]}, config, smtp_settings(tmp_path, port),
-                               retry_delay=0.5, sleep=pauses.append)
+        summary = mail_reports(
+            s,
+            QUARTER,
+            {"66": reports["66"]},
+            config,
+            smtp_settings(tmp_path, port),
+            retry_delay=0.5,
+            sleep=pauses.append,
+        )
     assert (summary.sent, summary.failed) == (1, 0) and handler.attempts == 3 and len(handler.messages) == 1
     assert pauses == [0.5, 1.0]  # back-off doubles
     rows = deliveries(db)
@@ -362,7 +446,13 @@ def test_451_twice_then_accepted_is_one_delivery_with_three_attempts(db, config,
     assert all(r.error.startswith("temporary: 451 4.3.0") for r in rows[:2]) and rows[2].error is None
     with session_scope(db) as s:
         [state] = delivery_log(s, QUARTER)
-    assert (state.scope, state.recipient, state.status, state.attempts, state.error) == ("66", "director@cx66.example", "sent", 3, None)
+    assert (state.scope, state.recipient, state.status, state.attempts, state.error) == (
+        "66",
+        "director@cx66.example",
+        "sent",
+        3,
+        None,
+    )
     assert state.report_sha256 == reports["66"].sha256
 
 
@@ -376,7 +466,9 @@ def test_attempts_and_delay_come_from_the_settings(db, config, reports, smtp_ser
     assert summary.failed == 1 and handler.attempts == 4 and pauses == [0.25, 0.5, 1.0]
 
 
-def test_refused_recipient_fails_at_once_others_get_theirs_and_resend_sends_it_later(db, config, reports, smtp_server, tmp_path):
+def test_refused_recipient_fails_at_once_others_get_theirs_and_resend_sends_it_later(
+    db, config, reports, smtp_server, tmp_path
+):
     handler = RefusingHandler({"cx-design@cx52.example"})
     port = smtp_server(handler)
     settings = smtp_settings(tmp_path, port)
@@ -391,9 +483,15 @@ def test_refused_recipient_fails_at_once_others_get_theirs_and_resend_sends_it_l
     assert (failure.quarter, failure.scope, failure.recipient) == (QUARTER, "52", "cx-design@cx52.example")
     assert failure.error.startswith("permanent: recipient refused: 550 5.1.1 <cx-design@cx52.example>")
     shown = summary.as_dict()["failures"][0]
-    assert shown["recipient"] == "c***@cx52.example" and "cx-design@" not in shown["error"] and "550 5.1.1" in shown["error"]
+    assert (
+        shown["recipient"] == "c***@cx52.example"
+        and "cx-design@" not in shown["error"]
+        and "550 5.1.1" in shown["error"]
+    )
     assert summary.per_scope["52"] == {"recipients": 2, "sent": 1, "skipped": 0, "failed": 1}
-    assert {rcpt[0] for rcpt, _ in handler.messages} == {e for es in expected.values() for e in es} - {"cx-design@cx52.example"}
+    assert {rcpt[0] for rcpt, _ in handler.messages} == {e for es in expected.values() for e in es} - {
+        "cx-design@cx52.example"
+    }
 
     with session_scope(db) as s:
         failed = delivery_log(s, QUARTER, status="failed")
@@ -446,7 +544,9 @@ def test_every_message_carries_exactly_its_own_region_pdf(db, config, reports, s
         assert not others & {h for _, h in pdfs}
 
 
-def test_a_report_filed_under_another_scope_is_refused_before_anything_is_sent(db, config, reports, smtp_server, tmp_path):
+def test_a_report_filed_under_another_scope_is_refused_before_anything_is_sent(
+    db, config, reports, smtp_server, tmp_path
+):
     handler = RecordingHandler()
     port = smtp_server(handler)
     wrong_name = ReportFile(scope="52", path=reports["66"].path, key_messages=[], sha256=reports["66"].sha256)
@@ -487,8 +587,14 @@ def test_resend_all_sends_again_what_was_sent_with_a_new_message_id(db, config, 
 
 
 def test_unusable_smtp_settings_are_logged_as_failures_to_resend(db, config, reports, tmp_path):
-    settings = Settings(_env_file=None, smtp_host="127.0.0.1", smtp_port=free_port(), smtp_security="starttls",
-                        smtp_ca_file=tmp_path / "missing-ca.pem", out_dir=tmp_path / "out")
+    settings = Settings(
+        _env_file=None,
+        smtp_host="127.0.0.1",
+        smtp_port=free_port(),
+        smtp_security="starttls",
+        smtp_ca_file=tmp_path / "missing-ca.pem",
+        out_dir=tmp_path / "out",
+    )
     with pytest.raises(SmtpConfigError, match="missing-ca.pem"):
         smtp_target(settings)
     with session_scope(db) as s:
@@ -536,7 +642,7 @@ def test_security_setting_reads_none_as_plain_and_refuses_the_unknown():
 def tls_files(tmp_path_factory):
     """A throw-away CA and a server certificate it signed for 127.0.0.1 / localhost (PEM files)."""
     import ipaddress
-    from datetime import datetime, timedelta, timezone
+    from datetime import datetime, timedelta
 
     from cryptography import x509
     from cryptography.hazmat.primitives import hashes, serialization
@@ -544,27 +650,48 @@ def tls_files(tmp_path_factory):
     from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
     folder = tmp_path_factory.mktemp("tls")
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     ca_key = ec.generate_private_key(ec.SECP256R1())
     ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "cxloop test CA")])
     ca = (
-        x509.CertificateBuilder().subject_name(ca_name).issuer_name(ca_name).public_key(ca_key.public_key())
-        .serial_number(x509.random_serial_number()).not_valid_before(now - timedelta(minutes=5))
+        x509.CertificateBuilder()
+        .subject_name(ca_name)
+        .issuer_name(ca_name)
+        .public_key(ca_key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - timedelta(minutes=5))
         .not_valid_after(now + timedelta(days=1))
         .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
-        .add_extension(x509.KeyUsage(digital_signature=True, content_commitment=False, key_encipherment=False,
-                                     data_encipherment=False, key_agreement=False, key_cert_sign=True, crl_sign=True,
-                                     encipher_only=False, decipher_only=False), critical=True)
+        .add_extension(
+            x509.KeyUsage(
+                digital_signature=True,
+                content_commitment=False,
+                key_encipherment=False,
+                data_encipherment=False,
+                key_agreement=False,
+                key_cert_sign=True,
+                crl_sign=True,
+                encipher_only=False,
+                decipher_only=False,
+            ),
+            critical=True,
+        )
         .add_extension(x509.SubjectKeyIdentifier.from_public_key(ca_key.public_key()), critical=False)
         .sign(ca_key, hashes.SHA256())
     )
     key = ec.generate_private_key(ec.SECP256R1())
     cert = (
-        x509.CertificateBuilder().subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")]))
-        .issuer_name(ca_name).public_key(key.public_key()).serial_number(x509.random_serial_number())
-        .not_valid_before(now - timedelta(minutes=5)).not_valid_after(now + timedelta(days=1))
-        .add_extension(x509.SubjectAlternativeName([x509.DNSName("localhost"),
-                                                    x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), critical=False)
+        x509.CertificateBuilder()
+        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")]))
+        .issuer_name(ca_name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - timedelta(minutes=5))
+        .not_valid_after(now + timedelta(days=1))
+        .add_extension(
+            x509.SubjectAlternativeName([x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
+            critical=False,
+        )
         .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
         .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
         .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()), critical=False)
@@ -573,8 +700,9 @@ def tls_files(tmp_path_factory):
     files = {"ca": folder / "ca.pem", "cert": folder / "server.pem", "key": folder / "server.key"}
     files["ca"].write_bytes(ca.public_bytes(serialization.Encoding.PEM))
     files["cert"].write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    files["key"].write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                               serialization.NoEncryption()))
+    files["key"].write_bytes(
+        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    )
     return files
 
 
@@ -606,8 +734,9 @@ def tls_server(tls_files):
         if mode == "ssl":
             controller = Controller(handler, hostname="127.0.0.1", port=port, ssl_context=context, **smtp_kwargs)
         else:
-            controller = Controller(handler, hostname="127.0.0.1", port=port, tls_context=context,
-                                    require_starttls=True, **smtp_kwargs)
+            controller = Controller(
+                handler, hostname="127.0.0.1", port=port, tls_context=context, require_starttls=True, **smtp_kwargs
+            )
         controller.start()
         started.append(controller)
         return port
@@ -618,31 +747,60 @@ def tls_server(tls_files):
 
 
 def tls_settings(tmp_path, port, security, **extra) -> Settings:
-    return Settings(_env_file=None, smtp_host="127.0.0.1", smtp_port=port, smtp_security=security, smtp_timeout=10,
-                    out_dir=tmp_path / "out", mail_from="cxloop@cx.example", **extra)
+    return Settings(
+        _env_file=None,
+        smtp_host="127.0.0.1",
+        smtp_port=port,
+        smtp_security=security,
+        smtp_timeout=10,
+        out_dir=tmp_path / "out",
+        mail_from="cxloop@cx.example",
+        **extra,
+    )
 
 
-def test_ssl_delivers_with_the_ca_file_and_refuses_an_unknown_certificate(db, config, reports, tls_server, tls_files, tmp_path):
+def test_ssl_delivers_with_the_ca_file_and_refuses_an_unknown_certificate(
+    db, config, reports, tls_server, tls_files, tmp_path
+):
     handler = TlsRecordingHandler()
     port = tls_server(handler, "ssl")
     with session_scope(db) as s:
-        ok = mail_reports(s, QUARTER, {"66": reports["66"]}, config,
-                          tls_settings(tmp_path, port, "ssl", smtp_ca_file=tls_files["ca"]), retry_delay=0)
+        ok = mail_reports(
+            s,
+            QUARTER,
+            {"66": reports["66"]},
+            config,
+            tls_settings(tmp_path, port, "ssl", smtp_ca_file=tls_files["ca"]),
+            retry_delay=0,
+        )
     assert ok.sent == 1 and handler.over_tls == [True]
     assert next(parse(handler.messages[0][1]).iter_attachments()).get_content() == reports["66"].path.read_bytes()
 
     # the system CAs do not know the test CA: permanent, one attempt, nothing delivered
     pauses: list[float] = []
     with session_scope(db) as s:
-        bad = mail_reports(s, QUARTER, {"10": reports["10"]}, config, tls_settings(tmp_path, port, "ssl"),
-                           retry_delay=0.01, sleep=pauses.append)
+        bad = mail_reports(
+            s,
+            QUARTER,
+            {"10": reports["10"]},
+            config,
+            tls_settings(tmp_path, port, "ssl"),
+            retry_delay=0.01,
+            sleep=pauses.append,
+        )
     assert bad.failed == 2 and pauses == [] and len(handler.messages) == 1
     assert all(f.error.startswith("permanent: TLS certificate rejected") for f in bad.failures)
 
     # verification turned off (a relay with its own certificate): delivered
     with session_scope(db) as s:
-        unverified = mail_reports(s, QUARTER, {"10": reports["10"]}, config,
-                                  tls_settings(tmp_path, port, "ssl", smtp_verify=False), retry_delay=0)
+        unverified = mail_reports(
+            s,
+            QUARTER,
+            {"10": reports["10"]},
+            config,
+            tls_settings(tmp_path, port, "ssl", smtp_verify=False),
+            retry_delay=0,
+        )
     assert unverified.sent == 2 and handler.over_tls == [True, True, True]
 
 
@@ -658,7 +816,9 @@ def test_starttls_upgrades_then_logs_in(db, config, reports, tls_server, tls_fil
 
     handler = TlsRecordingHandler()
     port = tls_server(handler, "starttls", authenticator=authenticator, auth_require_tls=True)
-    settings = tls_settings(tmp_path, port, "starttls", smtp_ca_file=tls_files["ca"], smtp_user="cxloop", smtp_password="s3cret")
+    settings = tls_settings(
+        tmp_path, port, "starttls", smtp_ca_file=tls_files["ca"], smtp_user="cxloop", smtp_password="s3cret"
+    )
     with session_scope(db) as s:
         summary = mail_reports(s, QUARTER, {"66": reports["66"]}, config, settings, retry_delay=0)
     assert summary.sent == 1 and handler.over_tls == [True] and logins == [("cxloop", True)]
@@ -666,15 +826,17 @@ def test_starttls_upgrades_then_logs_in(db, config, reports, tls_server, tls_fil
     wrong = settings.model_copy(update={"smtp_password": SecretStr("wrong")})
     pauses: list[float] = []
     with session_scope(db) as s:
-        refused = mail_reports(s, QUARTER, {"66": reports["66"]}, config, wrong, force=True, retry_delay=0.01,
-                               sleep=pauses.append)
+        refused = mail_reports(
+            s, QUARTER, {"66": reports["66"]}, config, wrong, force=True, retry_delay=0.01, sleep=pauses.append
+        )
     assert refused.failed == 1, refused
     assert pauses == [] and refused.failures[0].error.startswith("permanent: 535"), refused.failures[0].error
 
     # "plain" to a server that insists on STARTTLS: refused (5xx), the message never goes in clear
     with session_scope(db) as s:
-        plain = mail_reports(s, QUARTER, {"66": reports["66"]}, config, tls_settings(tmp_path, port, "plain"),
-                             force=True, retry_delay=0)
+        plain = mail_reports(
+            s, QUARTER, {"66": reports["66"]}, config, tls_settings(tmp_path, port, "plain"), force=True, retry_delay=0
+        )
     assert plain.failed == 1 and plain.failures[0].error.startswith("permanent: 530")
     assert len(handler.messages) == 1
 
@@ -683,8 +845,15 @@ def test_ssl_to_a_plain_server_is_a_configuration_error(db, config, reports, smt
     port = smtp_server(RecordingHandler())
     pauses: list[float] = []
     with session_scope(db) as s:
-        summary = mail_reports(s, QUARTER, {"66": reports["66"]}, config, tls_settings(tmp_path, port, "ssl"),
-                               retry_delay=0.01, sleep=pauses.append)
+        summary = mail_reports(
+            s,
+            QUARTER,
+            {"66": reports["66"]},
+            config,
+            tls_settings(tmp_path, port, "ssl"),
+            retry_delay=0.01,
+            sleep=pauses.append,
+        )
     assert summary.failed == 1 and pauses == []
     assert summary.failures[0].error.startswith("permanent: TLS handshake failed")
 
@@ -698,12 +867,18 @@ def test_email_server_credentials_block_maps_onto_the_smtp_target(tmp_path, tls_
     prefect_email = pytest.importorskip("prefect_email")
     settings = Settings(_env_file=None, smtp_ca_file=tls_files["ca"], smtp_timeout=7)
     cases = [
-        (dict(smtp_server="mail.cx.example", smtp_type="STARTTLS", username="bot", password="pw"),
-         ("mail.cx.example", 587, "starttls", "bot", "pw", True)),
-        (dict(smtp_server="gmail", smtp_type="SSL", smtp_port=2465, verify=False),
-         ("smtp.gmail.com", 2465, "ssl", None, None, False)),
-        (dict(smtp_server="relay.local", smtp_type="INSECURE", username=""),
-         ("relay.local", 25, "plain", None, None, True)),
+        (
+            dict(smtp_server="mail.cx.example", smtp_type="STARTTLS", username="bot", password="pw"),
+            ("mail.cx.example", 587, "starttls", "bot", "pw", True),
+        ),
+        (
+            dict(smtp_server="gmail", smtp_type="SSL", smtp_port=2465, verify=False),
+            ("smtp.gmail.com", 2465, "ssl", None, None, False),
+        ),
+        (
+            dict(smtp_server="relay.local", smtp_type="INSECURE", username=""),
+            ("relay.local", 25, "plain", None, None, True),
+        ),
     ]
     for fields, expected in cases:
         target = smtp_target_from_block(prefect_email.EmailServerCredentials(**fields), settings)

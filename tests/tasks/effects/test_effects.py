@@ -42,8 +42,18 @@ CONFIG_DIR = Path(__file__).resolve().parents[3] / "config"
 QUARTERS = ["2025Q3", "2025Q4", "2026Q1", "2026Q2", "2026Q3", "2026Q4"]
 
 
-def panel(seed: int, effect: float = 0.0, shock: float = 0.0, n_treated: int = 5, n_control: int = 5,
-          per_cell: int = 40, start: str = "2026Q1", cell_sd: float = 2.0, noise_sd: float = 20.0, drift_sd: float = 0.0) -> pd.DataFrame:
+def panel(
+    seed: int,
+    effect: float = 0.0,
+    shock: float = 0.0,
+    n_treated: int = 5,
+    n_control: int = 5,
+    per_cell: int = 40,
+    start: str = "2026Q1",
+    cell_sd: float = 2.0,
+    noise_sd: float = 20.0,
+    drift_sd: float = 0.0,
+) -> pd.DataFrame:
     """Respondent-level KPI panel: office and quarter effects, office x quarter shocks, noise.
 
     ``effect`` is planted in treated offices from ``start`` on; ``shock`` hits every office from ``start`` on
@@ -62,7 +72,9 @@ def panel(seed: int, effect: float = 0.0, shock: float = 0.0, n_treated: int = 5
             post = Quarter.parse(q) >= s
             mu = 60 + office_fx[o] + quarter_fx[q] + rng.normal(0, cell_sd) + post * (shock + drift[o])
             mu += effect * (post and o.startswith("T"))
-            frames.append(pd.DataFrame({"office_code": o, "quarter": q, "value": mu + rng.normal(0, noise_sd, per_cell)}))
+            frames.append(
+                pd.DataFrame({"office_code": o, "quarter": q, "value": mu + rng.normal(0, noise_sd, per_cell)})
+            )
     return pd.concat(frames, ignore_index=True)
 
 
@@ -73,7 +85,9 @@ TREATED = {f"T{i:02d}" for i in range(5)}
 
 
 def test_planted_effect_is_recovered_within_the_interval():
-    results = [fx.estimate_kpi_effect(panel(seed, effect=8.0), TREATED, "2026Q1", target_change=10) for seed in range(30, 40)]
+    results = [
+        fx.estimate_kpi_effect(panel(seed, effect=8.0), TREATED, "2026Q1", target_change=10) for seed in range(30, 40)
+    ]
     assert all(r.method == METHOD_DID for r in results)
     assert sum(r.ci_low < 8.0 < r.ci_high for r in results) >= 8  # a 95 % interval covers the truth
     assert np.mean([r.estimate for r in results]) == pytest.approx(8.0, abs=2.0)
@@ -159,7 +173,8 @@ def test_did_equals_the_respondent_level_clustered_fit():
     r = fx.estimate_kpi_effect(data, TREATED, "2026Q1", target_change=5)
     data["treated_post"] = (data["office_code"].isin(TREATED) & (data["quarter"] >= "2026Q1")).astype(float)
     ref = smf.ols("value ~ treated_post + C(office_code) + C(quarter)", data=data).fit(
-        cov_type="cluster", cov_kwds={"groups": pd.factorize(data["office_code"])[0]}, use_t=True)
+        cov_type="cluster", cov_kwds={"groups": pd.factorize(data["office_code"])[0]}, use_t=True
+    )
     low, high = ref.conf_int().loc["treated_post"]
     assert r.estimate == pytest.approx(ref.params["treated_post"], abs=1e-3)
     assert (r.ci_low, r.ci_high) == (pytest.approx(low, abs=1e-3), pytest.approx(high, abs=1e-3))
@@ -179,8 +194,14 @@ def test_weighted_cells_match_respondent_level_fit():
 
 @pytest.mark.parametrize(
     "low, high, mde, target, verdict",
-    [(1, 5, 2, 3, "effective"), (-5, -1, 2, -3, "effective"), (1, 5, 2, -3, "worsened"),
-     (-1, 1, 2, 3, "no_effect"), (-1, 1, 4, 3, "inconclusive"), (None, None, None, 3, "inconclusive")],
+    [
+        (1, 5, 2, 3, "effective"),
+        (-5, -1, 2, -3, "effective"),
+        (1, 5, 2, -3, "worsened"),
+        (-1, 1, 2, 3, "no_effect"),
+        (-1, 1, 4, 3, "inconclusive"),
+        (None, None, None, 3, "inconclusive"),
+    ],
 )
 def test_verdict_rules(low, high, mde, target, verdict):
     assert verdict_for(low, high, mde, target) == verdict
@@ -202,8 +223,16 @@ def config() -> AppConfig:
     return load_config(CONFIG_DIR)
 
 
-def _fill(url: str, config: AppConfig, effect: float, quarters: list[str], treated: set[str], start: str,
-          per_cell: int = 25, seed: int = 3) -> None:
+def _fill(
+    url: str,
+    config: AppConfig,
+    effect: float,
+    quarters: list[str],
+    treated: set[str],
+    start: str,
+    per_cell: int = 25,
+    seed: int = 3,
+) -> None:
     """Star-survey respondents (P3 carries the planted effect) plus texts for neg_share."""
     rng = np.random.default_rng(seed)
     feedback, answers = [], []
@@ -216,16 +245,39 @@ def _fill(url: str, config: AppConfig, effect: float, quarters: list[str], treat
             for i in range(per_cell):
                 fid += 1
                 p3 = int(np.clip(round(3 + base + lift + rng.normal(0, 0.8)), 1, 5))
-                feedback.append(dict(id=fid, dedup_key=f"s{fid}", channel="star_survey", source_file="s.csv",
-                                     source_row=fid, received_at=qq.start, quarter=q, office_code=office.office_code,
-                                     region_code=office.region_code, client_type="citizen"))
+                feedback.append(
+                    dict(
+                        id=fid,
+                        dedup_key=f"s{fid}",
+                        channel="star_survey",
+                        source_file="s.csv",
+                        source_row=fid,
+                        received_at=qq.start,
+                        quarter=q,
+                        office_code=office.office_code,
+                        region_code=office.region_code,
+                        client_type="citizen",
+                    )
+                )
                 answers.append(dict(feedback_id=fid, P1=4, P2=None, P3=p3, P4=int(rng.integers(1, 6)), F1=5))
             for i in range(4):  # texts: one in four complains about waiting
                 fid += 1
-                feedback.append(dict(id=fid, dedup_key=f"t{fid}", channel="review_book", source_file="r.xlsx",
-                                     source_row=fid, received_at=qq.start, quarter=q, office_code=office.office_code,
-                                     region_code=office.region_code, client_type="citizen", text="текст",
-                                     negative_themes="waiting_time,staff_attitude" if i == 0 else "waiting_time_x"))
+                feedback.append(
+                    dict(
+                        id=fid,
+                        dedup_key=f"t{fid}",
+                        channel="review_book",
+                        source_file="r.xlsx",
+                        source_row=fid,
+                        received_at=qq.start,
+                        quarter=q,
+                        office_code=office.office_code,
+                        region_code=office.region_code,
+                        client_type="citizen",
+                        text="текст",
+                        negative_themes="waiting_time,staff_attitude" if i == 0 else "waiting_time_x",
+                    )
+                )
     with Session(get_engine(url)) as s:
         s.execute(insert(Feedback), feedback)
         s.execute(insert(SurveyAnswer), answers)
@@ -251,11 +303,24 @@ def test_kpi_observations_item_ray_and_neg_share(db, config):
 
 
 def _implemented_measure(s: Session, code: str, offices: list[str], implemented_on: date) -> Measure:
-    m = Measure(code=code, title="SMS", theme="reminders_notifications", type="new_experience", region_code="52",
-                offices=",".join(offices), owner="РГ", status="proposed", proposed_quarter="2025Q3",
-                kpi_metric="item:P3", kpi_baseline=50.0, kpi_target=60.0,
-                # co-design evidence, which the register requires before work starts
-                codesign_date=date(2025, 10, 20), codesign_form="workshop", codesign_clients=8)
+    m = Measure(
+        code=code,
+        title="SMS",
+        theme="reminders_notifications",
+        type="new_experience",
+        region_code="52",
+        offices=",".join(offices),
+        owner="РГ",
+        status="proposed",
+        proposed_quarter="2025Q3",
+        kpi_metric="item:P3",
+        kpi_baseline=50.0,
+        kpi_target=60.0,
+        # co-design evidence, which the register requires before work starts
+        codesign_date=date(2025, 10, 20),
+        codesign_form="workshop",
+        codesign_clients=8,
+    )
     reg.create_measure(s, m, "t", datetime(2025, 10, 5), "")
     for step in ("approved", "in_progress"):
         reg.change_status(s, m, step, "t", datetime(2025, 11, 1))
@@ -315,9 +380,10 @@ def test_evaluate_without_comparison_uses_before_after(db, config):
 
 def test_proposed_measure_gets_baseline_and_target_from_data(db, config):
     _fill(db, config, 0.0, ["2026Q1"], set(), "2026Q1", per_cell=10)
-    pp = pd.DataFrame([("2026Q1", "52", "reminders_notifications", "periodic_meetings", 50.0, 1, 20)],
-                      columns=["quarter", "region_code", "theme", "journey_stage", "priority", "rank",
-                               "negative_mentions"])
+    pp = pd.DataFrame(
+        [("2026Q1", "52", "reminders_notifications", "periodic_meetings", 50.0, 1, 20)],
+        columns=["quarter", "region_code", "theme", "journey_stage", "priority", "rank", "negative_mentions"],
+    )
     with Session(get_engine(db), expire_on_commit=False) as s:
         (m,) = create_proposals(s, "2026Q1", pp, config, datetime(2026, 4, 5, 6))
         obs = kpi_observations(s, "item:P3", ["2026Q1"], offices=[f"52-0{i}" for i in range(1, 6)])
@@ -330,8 +396,9 @@ def test_proposed_measure_gets_baseline_and_target_from_data(db, config):
 # --------------------------------------------------------------------------- public API: estimate_effect
 
 
-def _cells_and_rows(seed: int, effect: float = 4.0, n_units: int = 12, n_treated: int = 5, periods: int = 6,
-                    start: int = 3) -> tuple[pd.DataFrame, pd.DataFrame, set[int]]:
+def _cells_and_rows(
+    seed: int, effect: float = 4.0, n_units: int = 12, n_treated: int = 5, periods: int = 6, start: int = 3
+) -> tuple[pd.DataFrame, pd.DataFrame, set[int]]:
     """Respondent rows and their unit x period cells (mean, size n) with integer periods; some cells missing."""
     rng = np.random.default_rng(seed)
     rows = []
@@ -362,8 +429,19 @@ def test_public_api_is_keyword_only_and_reports_the_sample():
     assert (r.n_treated_units, r.n_control_units) == (r.n_treated, r.n_control)  # the register's names
     assert r.ci_low < r.estimate < r.ci_high and 0 < r.p_value < 1 and r.mde == pytest.approx(2.8 * r.se)
     fields = r.as_dict()
-    assert {"estimate", "ci_low", "ci_high", "p_value", "method", "n_treated", "n_control", "n_obs", "mde",
-            "note", "verdict"} <= set(fields)
+    assert {
+        "estimate",
+        "ci_low",
+        "ci_high",
+        "p_value",
+        "method",
+        "n_treated",
+        "n_control",
+        "n_obs",
+        "mde",
+        "note",
+        "verdict",
+    } <= set(fields)
     with pytest.raises(dataclasses.FrozenInstanceError):
         r.estimate = 0.0  # type: ignore[misc]
 
@@ -375,11 +453,20 @@ def test_public_did_with_cell_weights_matches_statsmodels_on_the_rows():
     import statsmodels.formula.api as smf
 
     micro, cells, treated = _cells_and_rows(4)
-    r = fx.estimate_effect(cells, unit="unit", period="period", outcome="y", treated_units=treated,
-                           start_period=3, weights="n", target_change=5)
+    r = fx.estimate_effect(
+        cells,
+        unit="unit",
+        period="period",
+        outcome="y",
+        treated_units=treated,
+        start_period=3,
+        weights="n",
+        target_change=5,
+    )
     micro["treated_post"] = (micro["unit"].isin(treated) & (micro["period"] >= 3)).astype(float)
     ref = smf.ols("y ~ treated_post + C(unit) + C(period)", data=micro).fit(
-        cov_type="cluster", cov_kwds={"groups": micro["unit"].to_numpy()}, use_t=True)
+        cov_type="cluster", cov_kwds={"groups": micro["unit"].to_numpy()}, use_t=True
+    )
     assert r.estimate == pytest.approx(ref.params["treated_post"], rel=1e-9)
     assert r.se == pytest.approx(ref.bse["treated_post"], rel=1e-9)
     low, high = ref.conf_int().loc["treated_post"]
@@ -399,19 +486,24 @@ def test_quarter_labels_integers_and_pandas_periods_give_the_same_result():
     kw = dict(unit="unit", outcome="y", treated_units=treated, weights="n", target_change=3)
     ints = fx.estimate_effect(cells, period="period", start_period=3, **kw)
     quarters = fx.estimate_effect(as_quarters, period="period", start_period=str(base.shift(3)), **kw)
-    periods = fx.estimate_effect(as_periods, period="period", start_period=pd.Period(str(base.shift(3)), freq="Q"),
-                                 **kw)
+    periods = fx.estimate_effect(
+        as_periods, period="period", start_period=pd.Period(str(base.shift(3)), freq="Q"), **kw
+    )
     for r in (quarters, periods):
         assert (r.method, r.n_obs, r.verdict) == (ints.method, ints.n_obs, ints.verdict)
         assert (r.estimate, r.ci_low, r.ci_high) == (
-            pytest.approx(ints.estimate), pytest.approx(ints.ci_low), pytest.approx(ints.ci_high))
+            pytest.approx(ints.estimate),
+            pytest.approx(ints.ci_low),
+            pytest.approx(ints.ci_high),
+        )
 
 
 def test_bad_periods_and_inconsistent_starts_are_refused():
     _, cells, treated = _cells_and_rows(6)
     kw = dict(unit="unit", period="period", outcome="y", treated_units=treated)
-    mixed = cells.assign(period=[str(Quarter.parse("2025Q1").shift(int(t))) if i % 2 else int(t)
-                                 for i, t in enumerate(cells["period"])]).astype({"period": object})
+    mixed = cells.assign(
+        period=[str(Quarter.parse("2025Q1").shift(int(t))) if i % 2 else int(t) for i, t in enumerate(cells["period"])]
+    ).astype({"period": object})
     with pytest.raises(ValueError, match="mixes quarter labels and integers"):
         fx.estimate_effect(mixed, **{**kw, "start_period": 3})
     with pytest.raises(ValueError, match="panel's periods are integers"):
@@ -419,8 +511,9 @@ def test_bad_periods_and_inconsistent_starts_are_refused():
     with pytest.raises(ValueError, match="neither a quarter label"):
         fx.estimate_effect(cells.assign(period="soon"), **{**kw, "start_period": 3})
     with pytest.raises(ValueError, match="missing values"):
-        fx.estimate_effect(cells.assign(period=np.where(cells["period"] == 2, np.nan, cells["period"])),
-                           **{**kw, "start_period": 3})
+        fx.estimate_effect(
+            cells.assign(period=np.where(cells["period"] == 2, np.nan, cells["period"])), **{**kw, "start_period": 3}
+        )
     with pytest.raises(ValueError, match="exactly the treated units"):
         fx.estimate_effect(cells, **{**kw, "start_period": {0: 3, 1: 4}})  # units 2-4 have no start
     with pytest.raises(ValueError, match="not in the panel"):
@@ -443,10 +536,12 @@ def test_start_period_outside_or_between_the_panels_periods():
 def test_treated_unit_starting_after_the_panel_serves_as_comparison():
     _, cells, _ = _cells_and_rows(8)
     starts = {0: 3, 1: 3, 2: 3, 3: 3, 4: 40}  # unit 4 starts long after the last period seen
-    r = fx.estimate_effect(cells, unit="unit", period="period", outcome="y", treated_units=starts,
-                           start_period=starts, weights="n")
-    same = fx.estimate_effect(cells, unit="unit", period="period", outcome="y", treated_units={0, 1, 2, 3},
-                              start_period=3, weights="n")
+    r = fx.estimate_effect(
+        cells, unit="unit", period="period", outcome="y", treated_units=starts, start_period=starts, weights="n"
+    )
+    same = fx.estimate_effect(
+        cells, unit="unit", period="period", outcome="y", treated_units={0, 1, 2, 3}, start_period=3, weights="n"
+    )
     assert r.method == METHOD_DID and (r.n_treated, r.n_control) == (4, 8)
     assert r.estimate == pytest.approx(same.estimate) and "counted as comparison" in r.note
 
@@ -454,8 +549,15 @@ def test_treated_unit_starting_after_the_panel_serves_as_comparison():
 # --------------------------------------------------------------------------- staggered rollout
 
 
-def staggered(seed: int, cohorts: dict[int, int], n_never: int, periods: int = 10, slope: float = 1.5,
-              noise_sd: float = 2.0, quarters: bool = False) -> tuple[pd.DataFrame, dict[str, object], float]:
+def staggered(
+    seed: int,
+    cohorts: dict[int, int],
+    n_never: int,
+    periods: int = 10,
+    slope: float = 1.5,
+    noise_sd: float = 2.0,
+    quarters: bool = False,
+) -> tuple[pd.DataFrame, dict[str, object], float]:
     """Units adopting in different periods with an effect growing with time since the start:
     ``slope * (t - g + 1)`` for t >= g. Out: panel (unit, period, y, n), starts, and the true "simple"
     average ATT (the post-period effects of every cohort, weighted by cohort size)."""
@@ -480,8 +582,16 @@ def staggered(seed: int, cohorts: dict[int, int], n_never: int, periods: int = 1
 
 
 def _staggered_fit(data: pd.DataFrame, starts: dict, weights: str | None = None, target: float | None = None):
-    return fx.estimate_effect(data, unit="unit", period="period", outcome="y", treated_units=set(starts),
-                              start_period=starts, weights=weights, target_change=target)
+    return fx.estimate_effect(
+        data,
+        unit="unit",
+        period="period",
+        outcome="y",
+        treated_units=set(starts),
+        start_period=starts,
+        weights=weights,
+        target_change=target,
+    )
 
 
 def test_naive_twfe_is_biased_under_dynamic_effects_and_callaway_santanna_is_not():
@@ -490,7 +600,8 @@ def test_naive_twfe_is_biased_under_dynamic_effects_and_callaway_santanna_is_not
     data, starts, truth = staggered(11, cohorts={3: 40, 6: 40, 9: 40}, n_never=10)
     data["D"] = [float(u in starts and t >= starts[u]) for u, t in zip(data["unit"], data["period"])]
     twfe = smf.ols("y ~ D + C(unit) + C(period)", data=data).fit(
-        cov_type="cluster", cov_kwds={"groups": pd.factorize(data["unit"])[0]}, use_t=True)
+        cov_type="cluster", cov_kwds={"groups": pd.factorize(data["unit"])[0]}, use_t=True
+    )
     low, high = twfe.conf_int().loc["D"]
     # Already-treated cohorts act as controls and their growing effect is subtracted: far below the truth,
     # and its own interval does not even cover it.
@@ -519,8 +630,10 @@ def test_group_time_effects_match_statsmodels_2x2_and_welch():
             cohort = {u for u, g in starts.items() if g == gt.group}
             sub = data[data["unit"].isin(cohort | never) & data["period"].isin([gt.base_period, gt.period])]
             both = sub.groupby("unit")["period"].transform("nunique") == 2
-            sub = sub[both].assign(treated=lambda d: d["unit"].isin(cohort).astype(float),
-                                   post=lambda d: (d["period"] == gt.period).astype(float))
+            sub = sub[both].assign(
+                treated=lambda d: d["unit"].isin(cohort).astype(float),
+                post=lambda d: (d["period"] == gt.period).astype(float),
+            )
             w = sub["unit"].map(unit_w) if weights else np.ones(len(sub))
             ref = smf.wls("y ~ treated * post", data=sub, weights=w).fit()
             assert gt.base_period == gt.group - 1
@@ -530,8 +643,9 @@ def test_group_time_effects_match_statsmodels_2x2_and_welch():
             if weights is None:
                 change = sub.pivot(index="unit", columns="period", values="y")
                 change = change[gt.period] - change[gt.base_period]
-                test = stats.ttest_ind(change[change.index.isin(cohort)], change[~change.index.isin(cohort)],
-                                       equal_var=False)
+                test = stats.ttest_ind(
+                    change[change.index.isin(cohort)], change[~change.index.isin(cohort)], equal_var=False
+                )
                 assert gt.se == pytest.approx(abs(gt.estimate / test.statistic), rel=1e-9)
         # The overall effect is the cohort-size weighted mean of the post-period ATT(g, t); with weights a
         # cohort's size is the sum of its units' weights.
@@ -602,8 +716,17 @@ def test_staggered_with_single_unit_cohorts_falls_back_and_says_why():
 # --------------------------------------------------------------------------- interrupted time series
 
 
-def its_panel(seed: int, shift: float, trend: float, n_units: int = 4, periods: int = 12, start: int = 7,
-              sd: float = 1.0, shock_rho: float = 0.0, shock_sd: float = 0.0) -> pd.DataFrame:
+def its_panel(
+    seed: int,
+    shift: float,
+    trend: float,
+    n_units: int = 4,
+    periods: int = 12,
+    start: int = 7,
+    sd: float = 1.0,
+    shock_rho: float = 0.0,
+    shock_sd: float = 0.0,
+) -> pd.DataFrame:
     """All units treated at ``start`` (quarter labels): a steady trend, a level shift from the start, and
     optionally period shocks common to all units that follow an AR(1) with ``shock_rho``."""
     rng = np.random.default_rng(seed)
@@ -621,14 +744,24 @@ def its_panel(seed: int, shift: float, trend: float, n_units: int = 4, periods: 
 
 
 def _its_fit(data: pd.DataFrame, start: str, target: float | None = 5, weights: str | None = None):
-    return fx.estimate_effect(data, unit="office", period="quarter", outcome="kpi", treated_units=set(data["office"]),
-                              start_period=start, weights=weights, target_change=target)
+    return fx.estimate_effect(
+        data,
+        unit="office",
+        period="quarter",
+        outcome="kpi",
+        treated_units=set(data["office"]),
+        start_period=start,
+        weights=weights,
+        target_change=target,
+    )
 
 
 # (seed, AR(1) coefficient of common period shocks, whether statsmodels' Newey-West SE is the larger):
 # the cases cover both branches of the "larger of the two" rule.
-@pytest.mark.parametrize("seed, shock_rho, newey_west_larger",
-                         [(1, 0.0, False), (2, 0.0, False), (9, 0.0, True), (4, 0.9, True), (5, 0.9, False)])
+@pytest.mark.parametrize(
+    "seed, shock_rho, newey_west_larger",
+    [(1, 0.0, False), (2, 0.0, False), (9, 0.0, True), (4, 0.9, True), (5, 0.9, False)],
+)
 def test_its_matches_statsmodels_segmented_regression(seed, shock_rho, newey_west_larger):
     # Oracle: statsmodels OLS on the period means, SE the larger of the classical one and
     # cov_type="HAC" (Newey-West, maxlags 2, use_correction=True).
@@ -664,8 +797,10 @@ def test_its_recovers_a_level_shift_and_does_not_take_a_trend_for_an_effect():
     assert all(r.verdict == "effective" for r in shifted)
     trend_only = its_panel(3, shift=0.0, trend=2.0)
     r = _its_fit(trend_only, "2025Q4")
-    naive = (trend_only.loc[trend_only["quarter"] >= "2025Q4", "kpi"].mean()
-             - trend_only.loc[trend_only["quarter"] < "2025Q4", "kpi"].mean())
+    naive = (
+        trend_only.loc[trend_only["quarter"] >= "2025Q4", "kpi"].mean()
+        - trend_only.loc[trend_only["quarter"] < "2025Q4", "kpi"].mean()
+    )
     assert naive > 10  # after minus before would call the steady trend a big effect
     assert r.ci_low < 0 < r.ci_high and r.verdict != "effective"
 

@@ -18,7 +18,6 @@ import pytest
 import statsmodels.api as sm
 
 from cxloop.domain import RAY_ITEMS, RAYS
-from tasks.reports import charts
 from tasks.insight.drivers import (
     RESULT_COLUMNS,
     drivers_for_quarter,
@@ -28,6 +27,7 @@ from tasks.insight.drivers import (
     subset_r2,
 )
 from tasks.insight.index import respondent_rays, star_index
+from tasks.reports import charts
 
 
 def make_answers(
@@ -197,7 +197,9 @@ def test_quadrants_in_the_result_follow_group_means():
     for _, grp in result.groupby(["office_code", "client_type"]):
         centre = grp["performance"].mean()
         expected = [
-            ("keep_up" if p >= centre else "fix_first") if i >= 0.2 else ("possible_overkill" if p >= centre else "low_priority")
+            ("keep_up" if p >= centre else "fix_first")
+            if i >= 0.2
+            else ("possible_overkill" if p >= centre else "low_priority")
             for i, p in zip(grp["importance"], grp["performance"])
         ]
         assert grp["quadrant"].tolist() == expected
@@ -247,7 +249,9 @@ def test_by_groups_each_get_their_own_drivers_in_a_fixed_order():
         [
             make_answers(rng, 500, coef={"comfort": 2.0}, region_code="66", continuous_outcome=True),
             make_answers(rng, 500, coef={"effort": 2.0}, region_code="52", continuous_outcome=True),
-            make_answers(rng, 500, coef={"usefulness": 2.0}, region_code="52", client_type="employer", continuous_outcome=True),
+            make_answers(
+                rng, 500, coef={"usefulness": 2.0}, region_code="52", client_type="employer", continuous_outcome=True
+            ),
         ],
         ignore_index=True,
     )

@@ -12,14 +12,14 @@ TH = StarThresholds(ratings={5: 90, 4: 80, 3: 70, 2: 60}, min_sample=2)
 
 
 def _resp(client_type, answers, **extra):
-    row = {"client_type": client_type, **{i: np.nan for i in ITEMS}, **extra}
+    row = {"client_type": client_type, **dict.fromkeys(ITEMS, np.nan), **extra}
     row.update(answers)
     return row
 
 
 def test_hand_computed_example():
     # Citizen A answers everything 5 except E1..E4 = 1; citizen B answers F1=3 only (others blank).
-    a = _resp("citizen", {i: 5 for i in ITEMS} | {"E1": 1, "E2": 1, "E3": 1, "E4": 1})
+    a = _resp("citizen", dict.fromkeys(ITEMS, 5) | {"E1": 1, "E2": 1, "E3": 1, "E4": 1})
     b = _resp("citizen", {"F1": 3})
     out = star_index(pd.DataFrame([a, b]), thresholds=TH).set_index("client_type")
     cit = out.loc["citizen"]
@@ -34,7 +34,7 @@ def test_hand_computed_example():
 
 
 def test_composite_is_mean_of_citizens_and_employers_and_stars():
-    rows = [_resp("citizen", {i: 5 for i in ITEMS})] * 3 + [_resp("employer", {i: 4 for i in ITEMS})] * 3
+    rows = [_resp("citizen", dict.fromkeys(ITEMS, 5))] * 3 + [_resp("employer", dict.fromkeys(ITEMS, 4))] * 3
     out = star_index(pd.DataFrame(rows), thresholds=TH).set_index("client_type")
     assert out.loc["citizen", "index"] == 100 and out.loc["employer", "index"] == 75
     assert out.loc["composite", "index"] == pytest.approx(87.5)
@@ -43,7 +43,9 @@ def test_composite_is_mean_of_citizens_and_employers_and_stars():
 
 def test_insufficient_sample_is_not_rated_and_left_out_of_composite():
     th = StarThresholds(ratings={5: 90, 4: 80, 3: 70, 2: 60}, min_sample=3)
-    rows = [_resp("citizen", {i: 5 for i in ITEMS}, office="a")] * 3 + [_resp("employer", {i: 1 for i in ITEMS}, office="a")]
+    rows = [_resp("citizen", dict.fromkeys(ITEMS, 5), office="a")] * 3 + [
+        _resp("employer", dict.fromkeys(ITEMS, 1), office="a")
+    ]
     out = star_index(pd.DataFrame(rows), by=["office"], thresholds=th).set_index("client_type")
     assert not out.loc["employer", "sufficient_sample"] and pd.isna(out.loc["employer", "stars"])
     assert out.loc["composite", "index"] == 100 and out.loc["composite", "sufficient_sample"]
@@ -76,7 +78,11 @@ def test_out_of_range_answers_do_not_count():
 
 
 def test_change_against_previous_quarter():
-    cur = pd.DataFrame({"level": ["region"], "unit_code": ["52"], "client_type": ["citizen"], "index": [80.0], "se": [1.0]})
-    prev = pd.DataFrame({"level": ["region"], "unit_code": ["52"], "client_type": ["citizen"], "index": [75.0], "se": [1.0]})
+    cur = pd.DataFrame(
+        {"level": ["region"], "unit_code": ["52"], "client_type": ["citizen"], "index": [80.0], "se": [1.0]}
+    )
+    prev = pd.DataFrame(
+        {"level": ["region"], "unit_code": ["52"], "client_type": ["citizen"], "index": [75.0], "se": [1.0]}
+    )
     out = add_change(cur, prev)
     assert out.loc[0, "change"] == 5.0 and out.loc[0, "change_p_value"] < 0.001

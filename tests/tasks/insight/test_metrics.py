@@ -17,7 +17,6 @@ from statsmodels.stats.proportion import proportion_confint
 from cxloop.domain import ITEMS, RAYS, wilson_interval
 from models.db import session_scope
 from models.tables import Feedback, Quarantine, SurveyAnswer
-from tasks.validate.ingest import ingest_file
 from tasks.insight.metrics import (
     CSAT_COLUMNS,
     SURVEY_COLUMNS,
@@ -28,6 +27,7 @@ from tasks.insight.metrics import (
     scope_metrics,
     survey_metrics,
 )
+from tasks.validate.ingest import ingest_file
 
 NAN = np.nan
 
@@ -72,8 +72,9 @@ def test_nps_margin_matches_the_multinomial_standard_error():
 
 
 def test_only_detractors_and_only_promoters():
-    out = survey_metrics(_answers([("citizen", NAN, v, NAN) for v in (0, 3, 6, 6)] +
-                                  [("employer", NAN, v, NAN) for v in (9, 10)]))
+    out = survey_metrics(
+        _answers([("citizen", NAN, v, NAN) for v in (0, 3, 6, 6)] + [("employer", NAN, v, NAN) for v in (9, 10)])
+    )
     citizens, employers = _row(out, "citizen"), _row(out, "employer")
     assert citizens["nps"] == -100 and citizens["detractors"] == 100 and citizens["promoters"] == 0
     assert citizens["nps_moe"] == 0  # no spread in the sample: the formula gives 0
@@ -122,13 +123,25 @@ def test_rows_per_group_and_client_type_and_sample_flags():
     for region, n_cit, n_emp in (("52", 40, 10), ("66", 12, 35)):
         for client_type, n in (("citizen", n_cit), ("employer", n_emp)):
             for _ in range(n):
-                rows.append((client_type, int(rng.integers(1, 11)), int(rng.integers(0, 11)),
-                             int(rng.integers(1, 8)) if rng.random() < 0.5 else NAN))
+                rows.append(
+                    (
+                        client_type,
+                        int(rng.integers(1, 11)),
+                        int(rng.integers(0, 11)),
+                        int(rng.integers(1, 8)) if rng.random() < 0.5 else NAN,
+                    )
+                )
                 regions.append(region)
     answers = _answers(rows, {"region_code": regions})
     out = survey_metrics(answers, by=["region_code"])
     assert out[["region_code", "client_type"]].values.tolist() == [
-        ["52", "citizen"], ["52", "employer"], ["52", "all"], ["66", "citizen"], ["66", "employer"], ["66", "all"]]
+        ["52", "citizen"],
+        ["52", "employer"],
+        ["52", "all"],
+        ["66", "citizen"],
+        ["66", "employer"],
+        ["66", "all"],
+    ]
     assert list(out.columns) == ["region_code", "client_type", *SURVEY_COLUMNS]
     r52 = _row(out, "all", region_code="52")
     assert r52["n"] == 50 and r52["sufficient_sample"] and r52["acsi_sufficient"] and r52["nps_sufficient"]
@@ -174,11 +187,16 @@ def test_wilson_interval_against_statsmodels():
 
 
 def test_csat_per_channel_with_all_row():
-    feedback = pd.DataFrame({
-        "channel": ["contact_center"] * 5 + ["review_book"] * 3 + ["social"] * 2 + ["interview_followup", "pos", "contact_center"],
-        "rating": [5, 4, 3, 1, 4.5, 2, 5, NAN, 10, 8, 4.33, NAN, NAN],
-        "scale": [5, 5, 5, 5, 5, 5, 5, 5, 10, 10, 5, None, 5],
-    })
+    feedback = pd.DataFrame(
+        {
+            "channel": ["contact_center"] * 5
+            + ["review_book"] * 3
+            + ["social"] * 2
+            + ["interview_followup", "pos", "contact_center"],
+            "rating": [5, 4, 3, 1, 4.5, 2, 5, NAN, 10, 8, 4.33, NAN, NAN],
+            "scale": [5, 5, 5, 5, 5, 5, 5, 5, 10, 10, 5, None, 5],
+        }
+    )
     out = csat(feedback).set_index("channel")
     assert list(out.index) == ["contact_center", "review_book", "social", "all"]
     assert list(out.columns) == CSAT_COLUMNS
@@ -186,15 +204,24 @@ def test_csat_per_channel_with_all_row():
     assert (cc["n"], cc["satisfied"]) == (5, 3) and cc["csat"] == pytest.approx(60.0)
     low, high = proportion_confint(3, 5, alpha=0.05, method="wilson")
     assert (cc["csat_ci_low"], cc["csat_ci_high"]) == pytest.approx((100 * low, 100 * high), abs=1e-6)
-    assert (out.loc["review_book", "n"], out.loc["review_book", "satisfied"]) == (2, 1)  # the unrated row does not count
+    assert (out.loc["review_book", "n"], out.loc["review_book", "satisfied"]) == (
+        2,
+        1,
+    )  # the unrated row does not count
     assert (out.loc["social", "n"], out.loc["social", "satisfied"]) == (2, 1)  # 10 of 10 yes, 8 of 10 no
     pooled = out.loc["all"]  # the interview follow-up mean and the platform are not CSAT
     assert (pooled["n"], pooled["satisfied"]) == (9, 5) and pooled["csat"] == pytest.approx(500 / 9, abs=1e-6)
 
 
 def test_csat_by_group_keeps_every_channel_and_refuses_bad_scales():
-    feedback = pd.DataFrame({"region_code": ["52", "52", "66"], "channel": ["contact_center", "review_book", "pos"],
-                             "rating": [5.0, 1.0, NAN], "scale": [5, 5, None]})
+    feedback = pd.DataFrame(
+        {
+            "region_code": ["52", "52", "66"],
+            "channel": ["contact_center", "review_book", "pos"],
+            "rating": [5.0, 1.0, NAN],
+            "scale": [5, 5, None],
+        }
+    )
     out = csat(feedback, by=["region_code"])
     r66 = out[out.region_code == "66"]
     assert r66["channel"].tolist() == ["contact_center", "review_book", "social", "all"]
@@ -208,8 +235,17 @@ def test_csat_by_group_keeps_every_channel_and_refuses_bad_scales():
 
 # ---------------------------------------------------------------- through the real ingest path
 
-HEADER_RU = ["Номер анкеты", "Дата анкеты", "Код ЦЗН", "Тип клиента", *ITEMS,
-             "Общая удовлетворенность", "Готовность рекомендовать", "Легкость получения услуги", "Комментарий"]
+HEADER_RU = [
+    "Номер анкеты",
+    "Дата анкеты",
+    "Код ЦЗН",
+    "Тип клиента",
+    *ITEMS,
+    "Общая удовлетворенность",
+    "Готовность рекомендовать",
+    "Легкость получения услуги",
+    "Комментарий",
+]
 
 
 def _survey_csv(path, rows: list[list[str]], header: list[str]) -> None:
@@ -219,8 +255,11 @@ def _survey_csv(path, rows: list[list[str]], header: list[str]) -> None:
 
 def _stored(db_url) -> dict[str, tuple]:
     with session_scope(db_url) as s:
-        rows = s.execute(select(Feedback.external_id, SurveyAnswer.F1, SurveyAnswer.overall, SurveyAnswer.nps, SurveyAnswer.ces)
-                         .join(SurveyAnswer, SurveyAnswer.feedback_id == Feedback.id)).all()
+        rows = s.execute(
+            select(
+                Feedback.external_id, SurveyAnswer.F1, SurveyAnswer.overall, SurveyAnswer.nps, SurveyAnswer.ces
+            ).join(SurveyAnswer, SurveyAnswer.feedback_id == Feedback.id)
+        ).all()
     return {r[0]: tuple(r[1:]) for r in rows}
 
 
@@ -230,13 +269,13 @@ def test_ingest_stores_the_overall_questions_and_quarantines_out_of_range(tmp_pa
 
     rows = [
         row("a1", "9", "10", "6"),
-        row("a2", "", "не знаю", "7"),                  # blanks and "no answer" are NULL
+        row("a2", "", "не знаю", "7"),  # blanks and "no answer" are NULL
         row("a3", "1", "0", "1", ctype="работодатель"),  # the scale ends are valid
-        row("b1", "11", "5", "5"),                       # overall out of 1-10
-        row("b2", "5", "11", "5"),                       # nps out of 0-10
-        row("b3", "5", "5", "0"),                        # ces out of 1-7
-        row("b4", "7,5", "5", "5"),                      # not a whole number
-        row("b5", "отлично", "5", "8"),                  # text and ces out of range: both named
+        row("b1", "11", "5", "5"),  # overall out of 1-10
+        row("b2", "5", "11", "5"),  # nps out of 0-10
+        row("b3", "5", "5", "0"),  # ces out of 1-7
+        row("b4", "7,5", "5", "5"),  # not a whole number
+        row("b5", "отлично", "5", "8"),  # text and ces out of range: both named
     ]
     path = tmp_path / "star_survey_52.csv"
     _survey_csv(path, rows, HEADER_RU)
@@ -257,8 +296,10 @@ def test_ingest_stores_the_overall_questions_and_quarantines_out_of_range(tmp_pa
 
 def test_ingest_without_the_overall_columns_still_works(tmp_path, db_url, registry, config):
     old_header = [h for h in HEADER_RU if h not in HEADER_RU[24:27]]
-    rows = [["c1", "05.02.2026", "52-01", "гражданин", *(["5"] * 20), "Спасибо"],
-            ["c2", "06.02.2026", "52-02", "работодатель", *(["3"] * 20), ""]]
+    rows = [
+        ["c1", "05.02.2026", "52-01", "гражданин", *(["5"] * 20), "Спасибо"],
+        ["c2", "06.02.2026", "52-02", "работодатель", *(["3"] * 20), ""],
+    ]
     path = tmp_path / "star_survey_52_old.csv"
     _survey_csv(path, rows, old_header)
     with session_scope(db_url) as s:
@@ -280,11 +321,21 @@ def test_quarter_metrics_from_the_database(tmp_path, db_url, registry, config):
         overall, nps, ces = int(rng.integers(1, 11)), int(rng.integers(0, 11)), int(rng.integers(1, 8))
         cells = [str(overall), "" if i % 7 == 0 else str(nps), str(ces)]
         rows.append([f"q{i}", "10.02.2026", office, ctype, *(["4"] * 20), *cells, ""])
-        expected.append({"region_code": office[:2], "office_code": office, "client_type": "employer" if i % 5 == 0 else "citizen",
-                         "overall": overall, "nps": NAN if i % 7 == 0 else nps, "ces": ces})
+        expected.append(
+            {
+                "region_code": office[:2],
+                "office_code": office,
+                "client_type": "employer" if i % 5 == 0 else "citizen",
+                "overall": overall,
+                "nps": NAN if i % 7 == 0 else nps,
+                "ces": ces,
+            }
+        )
     _survey_csv(tmp_path / "star_survey_x.csv", rows, HEADER_RU)
     calls = "call_id,call_date,office_code,client_type,rating,comment\n" + "".join(
-        f"k{i},2026-02-{i % 27 + 1:02d},{('52-01', '66-01')[i % 2]},citizen,{(5, 4, 2, 5, 1, 3)[i % 6]},\n" for i in range(40))
+        f"k{i},2026-02-{i % 27 + 1:02d},{('52-01', '66-01')[i % 2]},citizen,{(5, 4, 2, 5, 1, 3)[i % 6]},\n"
+        for i in range(40)
+    )
     (tmp_path / "contact_center_x.csv").write_text(calls, encoding="utf-8")
     with session_scope(db_url) as s:
         assert ingest_file(s, tmp_path / "star_survey_x.csv", "star_survey", "2026Q1", config).accepted == 60
@@ -296,19 +347,38 @@ def test_quarter_metrics_from_the_database(tmp_path, db_url, registry, config):
             quarter_metrics(s, "2026Q1", level="galaxy")
     assert list(result["units"]) == ["ALL", "52", "66"]
     truth = pd.DataFrame(expected)
-    for code, part in (("ALL", truth), ("52", truth[truth.region_code == "52"]), ("66", truth[truth.region_code == "66"])):
+    for code, part in (
+        ("ALL", truth),
+        ("52", truth[truth.region_code == "52"]),
+        ("66", truth[truth.region_code == "66"]),
+    ):
         direct = survey_metrics(part).set_index("client_type")
         for ct in ("citizen", "employer", "all"):
             got = result["units"][code]["survey"][ct]
             for col in SURVEY_COLUMNS:
                 want = direct.loc[ct, col]
-                assert (got[col] is None) if pd.isna(want) else got[col] == pytest.approx(want, abs=1e-9), (code, ct, col)
+                assert (got[col] is None) if pd.isna(want) else got[col] == pytest.approx(want, abs=1e-9), (
+                    code,
+                    ct,
+                    col,
+                )
     # Calls: ratings cycle 5,4,2,5,1,3 -> 3 of 6 satisfied; 52-01 gets even i, 66-01 odd i.
     country_cc = result["units"]["ALL"]["csat"]["contact_center"]
     assert country_cc["n"] == 40 and country_cc["satisfied"] == sum((5, 4, 2, 5, 1, 3)[i % 6] >= 4 for i in range(40))
-    assert result["units"]["52"]["csat"]["review_book"] == {"n": 0, "satisfied": 0, "csat": None, "csat_ci_low": None,
-                                                           "csat_ci_high": None, "sufficient_sample": False}
-    assert by_office["units"]["66-01"]["region_code"] == "66" and set(by_office["units"]) == {"ALL", "52-01", "52-02", "66-01"}
+    assert result["units"]["52"]["csat"]["review_book"] == {
+        "n": 0,
+        "satisfied": 0,
+        "csat": None,
+        "csat_ci_low": None,
+        "csat_ci_high": None,
+        "sufficient_sample": False,
+    }
+    assert by_office["units"]["66-01"]["region_code"] == "66" and set(by_office["units"]) == {
+        "ALL",
+        "52-01",
+        "52-02",
+        "66-01",
+    }
     assert by_office["units"]["52-02"]["csat"]["all"]["n"] == 0  # surveyed, no calls
     assert json.loads(json.dumps(result)) == result  # plain values: the dict round-trips through JSON
 
@@ -378,7 +448,9 @@ def test_demo_overall_stream_leaves_every_other_value_unchanged(tmp_path, config
 
     quarters = [Quarter.parse("2025Q4"), Quarter.parse("2026Q1")]
     with_overall = demo.generate_demo_data(tmp_path / "a", quarters, seed=5, offices=config.offices, scale=0.3)
-    monkeypatch.setattr(survey, "overall_answers", lambda rng, answers: [[None, None, None] for _ in range(len(answers))])
+    monkeypatch.setattr(
+        survey, "overall_answers", lambda rng, answers: [[None, None, None] for _ in range(len(answers))]
+    )
     demo.generate_demo_data(tmp_path / "b", quarters, seed=5, offices=config.offices, scale=0.3)
     registry = {o.office_code: o.region_code for o in config.offices}
     from tasks.collect.readers import read_channel_file
@@ -392,6 +464,10 @@ def test_demo_overall_stream_leaves_every_other_value_unchanged(tmp_path, config
         sa = stage_rows(read_channel_file(a, "star_survey", config), registry)
         sb = stage_rows(read_channel_file(b, "star_survey", config), registry)
         assert sb[["overall", "nps", "ces"]].isna().all().all() and sa["overall"].notna().mean() > 0.7
-        same = [c for c in sa.columns if c not in {"source_file", "overall", "nps", "ces", "overall__raw", "nps__raw", "ces__raw"}]
+        same = [
+            c
+            for c in sa.columns
+            if c not in {"source_file", "overall", "nps", "ces", "overall__raw", "nps__raw", "ces__raw"}
+        ]
         pd.testing.assert_frame_equal(sa[same], sb[same])
     assert (tmp_path / "a" / "manifest.json").read_bytes() == (tmp_path / "b" / "manifest.json").read_bytes()

@@ -8,13 +8,12 @@ from __future__ import annotations
 
 import json
 import math
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 
 import pandas as pd
 import pytest
 
 from cxloop.quarters import Quarter
-
 from tasks.insight.explain import pain_points_artifact_rows, pareto, why_this_rank
 from tasks.insight.mentions import theme_mentions
 from tasks.insight.painpoints import COMPONENTS, PAIN_POINT_COLUMNS, prioritise_pain_points
@@ -31,13 +30,35 @@ def W(x: int, n: int) -> float:
     return 100.0 * proportion_confint(x, n, alpha=0.05, method="wilson")[0]
 
 
-def _texts(office, region, theme="", negative=True, n=1, *, client="citizen", stage=None, rating=None, scale=None,
-           quarter=Q, text="t"):
+def _texts(
+    office,
+    region,
+    theme="",
+    negative=True,
+    n=1,
+    *,
+    client="citizen",
+    stage=None,
+    rating=None,
+    scale=None,
+    quarter=Q,
+    text="t",
+):
     """``n`` feedback rows with a text mentioning ``theme`` (negatively or not); theme "" = a plain text."""
-    return [{
-        "quarter": quarter, "office_code": office, "region_code": region, "client_type": client, "journey_stage": stage,
-        "rating": rating, "scale": scale, "text": text, "themes": theme, "negative_themes": theme if negative else "",
-    }] * n
+    return [
+        {
+            "quarter": quarter,
+            "office_code": office,
+            "region_code": region,
+            "client_type": client,
+            "journey_stage": stage,
+            "rating": rating,
+            "scale": scale,
+            "text": text,
+            "themes": theme,
+            "negative_themes": theme if negative else "",
+        }
+    ] * n
 
 
 def _frame(*parts):
@@ -45,12 +66,15 @@ def _frame(*parts):
 
 
 def _row(out, level, unit, theme, client="citizen"):
-    sel = out[(out["level"] == level) & (out["unit_code"] == unit) & (out["theme"] == theme) & (out["client_type"] == client)]
+    sel = out[
+        (out["level"] == level) & (out["unit_code"] == unit) & (out["theme"] == theme) & (out["client_type"] == client)
+    ]
     assert len(sel) == 1, f"expected one {level} {unit} {theme} {client} row, got {len(sel)}"
     return sel.iloc[0]
 
 
 # --------------------------------------------------------------------------- counts and reach
+
 
 def _base_quarter():
     return _frame(
@@ -112,16 +136,23 @@ def test_priority_components_without_survey_history_or_measures(config):
     office = _row(out, "office", "52-01", "waiting_time")
     assert office["component_reach"] == pytest.approx(W(10, 24))  # office rows: no spread factor
     for r in (region, country, office):
-        assert (r["component_severity"], r["component_trend"], r["component_driver"], r["component_coverage"]) == (1, 1, 1, 1)
+        assert (r["component_severity"], r["component_trend"], r["component_driver"], r["component_coverage"]) == (
+            1,
+            1,
+            1,
+            1,
+        )
         assert r["priority"] == pytest.approx(math.prod(r[c] for c in COMPONENTS), abs=1e-6)
         assert r["signal"] is None and pd.isna(r["trend"]) and pd.isna(r["p_bar"])
         assert r["covered_by"] is None and not r["recurring"]
 
 
 def test_stage_from_source_and_employer_stages(config):
-    rows = _frame(_texts("10-01", "10", "process_clarity", n=5, stage="periodic_meetings"),
-                  _texts("10-01", "10", "candidate_quality", n=5, client="employer"),
-                  _texts("10-01", "10", "waiting_time", n=5, client="employer"))
+    rows = _frame(
+        _texts("10-01", "10", "process_clarity", n=5, stage="periodic_meetings"),
+        _texts("10-01", "10", "candidate_quality", n=5, client="employer"),
+        _texts("10-01", "10", "waiting_time", n=5, client="employer"),
+    )
     mentions = theme_mentions(rows, config)
     stages = dict(zip(mentions["theme"], mentions["journey_stage"]))
     assert stages["process_clarity"] == "periodic_meetings"
@@ -131,6 +162,7 @@ def test_stage_from_source_and_employer_stages(config):
 
 
 # --------------------------------------------------------------------------- Laney p'
+
 
 def test_laney_p_prime_by_hand():
     x, n = [10, 14, 8, 12], [100, 100, 100, 100]
@@ -200,7 +232,9 @@ def _history_case():
     for q, x in zip(["2025Q3", "2025Q4", "2026Q1", "2026Q2"], [10, 14, 8, 12]):
         hist += _texts("52-01", "52", "waiting_time", True, x, quarter=q) + _texts("52-01", "52", n=100 - x, quarter=q)
     # too old for history_quarters = 4: would pull p_bar up if it were used
-    hist += _texts("52-01", "52", "waiting_time", True, 90, quarter="2025Q2") + _texts("52-01", "52", n=10, quarter="2025Q2")
+    hist += _texts("52-01", "52", "waiting_time", True, 90, quarter="2025Q2") + _texts(
+        "52-01", "52", n=10, quarter="2025Q2"
+    )
     current = _frame(_texts("52-01", "52", "waiting_time", True, 30), _texts("52-01", "52", n=70))
     return current, _frame(hist)
 
@@ -246,17 +280,55 @@ def test_history_needs_the_quarter(config):
 
 # --------------------------------------------------------------------------- severity and drivers
 
+
 def _index_rows():
     rays = {"friendliness": 90.0, "usefulness": 90.0, "personalisation": 90.0, "comfort": 90.0}
-    return pd.DataFrame([
-        # an office with too few respondents: its value is not used
-        {"level": "office", "unit_code": "52-01", "client_type": "citizen", "effort": 10.0, "sufficient_sample": False, **rays},
-        {"level": "office", "unit_code": "52-02", "client_type": "citizen", "effort": 70.0, "sufficient_sample": True, **rays},
-        # the region has no citizen value for effort, only the composite
-        {"level": "region", "unit_code": "52", "client_type": "citizen", "effort": None, "sufficient_sample": True, **rays},
-        {"level": "region", "unit_code": "52", "client_type": "composite", "effort": 50.0, "sufficient_sample": True, **rays},
-        {"level": "country", "unit_code": "ALL", "client_type": "citizen", "effort": 90.0, "sufficient_sample": True, **rays},
-    ])
+    return pd.DataFrame(
+        [
+            # an office with too few respondents: its value is not used
+            {
+                "level": "office",
+                "unit_code": "52-01",
+                "client_type": "citizen",
+                "effort": 10.0,
+                "sufficient_sample": False,
+                **rays,
+            },
+            {
+                "level": "office",
+                "unit_code": "52-02",
+                "client_type": "citizen",
+                "effort": 70.0,
+                "sufficient_sample": True,
+                **rays,
+            },
+            # the region has no citizen value for effort, only the composite
+            {
+                "level": "region",
+                "unit_code": "52",
+                "client_type": "citizen",
+                "effort": None,
+                "sufficient_sample": True,
+                **rays,
+            },
+            {
+                "level": "region",
+                "unit_code": "52",
+                "client_type": "composite",
+                "effort": 50.0,
+                "sufficient_sample": True,
+                **rays,
+            },
+            {
+                "level": "country",
+                "unit_code": "ALL",
+                "client_type": "citizen",
+                "effort": 90.0,
+                "sufficient_sample": True,
+                **rays,
+            },
+        ]
+    )
 
 
 def test_severity_from_the_star_with_fallbacks(config):
@@ -274,12 +346,14 @@ def test_severity_from_the_star_with_fallbacks(config):
 
 
 def test_driver_importance_component(config):
-    drivers = pd.DataFrame([
-        {"region_code": "52", "client_type": "citizen", "ray": "effort", "importance": 0.4},
-        {"region_code": "52", "client_type": "all", "ray": "usefulness", "importance": 0.3},
-        {"region_code": "ALL", "client_type": "all", "ray": "effort", "importance": 0.1},
-        {"region_code": "ALL", "client_type": "all", "ray": "usefulness", "importance": 0.9},
-    ])
+    drivers = pd.DataFrame(
+        [
+            {"region_code": "52", "client_type": "citizen", "ray": "effort", "importance": 0.4},
+            {"region_code": "52", "client_type": "all", "ray": "usefulness", "importance": 0.3},
+            {"region_code": "ALL", "client_type": "all", "ray": "effort", "importance": 0.1},
+            {"region_code": "ALL", "client_type": "all", "ray": "usefulness", "importance": 0.9},
+        ]
+    )
     out = prioritise_pain_points(_base_quarter(), config, drivers=drivers)
     region, office = _row(out, "region", "52", "waiting_time"), _row(out, "office", "52-02", "waiting_time")
     assert region["driver_importance"] == 0.4 and region["component_driver"] == pytest.approx(1 + 2.5 * 0.2)
@@ -296,13 +370,16 @@ def test_driver_importance_component(config):
 
 # --------------------------------------------------------------------------- measures
 
+
 def test_open_measure_halves_priority_and_names_itself(config):
     plain = prioritise_pain_points(_base_quarter(), config)
-    measures = pd.DataFrame([
-        {"code": "M-1", "region_code": "52", "theme": "waiting_time", "offices": "52-01"},
-        {"code": "M-0", "region_code": "52", "theme": "waiting_time", "offices": "52-01,52-02"},
-        {"code": "M-9", "region_code": "66", "theme": "waiting_time", "offices": ""},  # all of 66's offices
-    ])
+    measures = pd.DataFrame(
+        [
+            {"code": "M-1", "region_code": "52", "theme": "waiting_time", "offices": "52-01"},
+            {"code": "M-0", "region_code": "52", "theme": "waiting_time", "offices": "52-01,52-02"},
+            {"code": "M-9", "region_code": "66", "theme": "waiting_time", "offices": ""},  # all of 66's offices
+        ]
+    )
     out = prioritise_pain_points(_base_quarter(), config, open_measures=measures.iloc[:1])
     region, before = _row(out, "region", "52", "waiting_time"), _row(plain, "region", "52", "waiting_time")
     assert region["covered_by"] == "M-1" and region["component_coverage"] == 0.5
@@ -325,7 +402,9 @@ def test_open_measure_halves_priority_and_names_itself(config):
 
 
 def test_recurring_after_a_closed_measure(config):
-    out = prioritise_pain_points(_base_quarter(), config, closed_measures={("52", "waiting_time"), ("ALL", "waiting_time")})
+    out = prioritise_pain_points(
+        _base_quarter(), config, closed_measures={("52", "waiting_time"), ("ALL", "waiting_time")}
+    )
     assert _row(out, "region", "52", "waiting_time")["recurring"]
     assert _row(out, "office", "52-02", "waiting_time")["recurring"]  # the office's region had the measure
     assert _row(out, "country", "ALL", "waiting_time")["recurring"]
@@ -333,6 +412,7 @@ def test_recurring_after_a_closed_measure(config):
 
 
 # --------------------------------------------------------------------------- ranking
+
 
 def test_rank_order_and_tie_breaks(config):
     offices = ["66-01", "66-02", "66-03", "66-04", "66-05"]
@@ -343,14 +423,21 @@ def test_rank_order_and_tie_breaks(config):
         # spread (600/T) as waiting_time, but the larger count is the surer one and ranks first
         *[_texts(o, "66", "documents_effort", True, 2 if o == "66-01" else 1) for o in offices],
         # benefit_payment and training_offer: identical counts -> alphabetical
-        _texts("66-02", "66", "training_offer", True, 5), _texts("66-02", "66", "benefit_payment", True, 5),
+        _texts("66-02", "66", "training_offer", True, 5),
+        _texts("66-02", "66", "benefit_payment", True, 5),
         # office_comfort: the most complaints, ranked first
         _texts("66-03", "66", "office_comfort", True, 20),
         *[_texts(o, "66", n=20) for o in offices],
     )
     out = prioritise_pain_points(rows, config)
     region = out[(out["level"] == "region") & (out["unit_code"] == "66")]
-    assert list(region["theme"]) == ["office_comfort", "waiting_time", "documents_effort", "benefit_payment", "training_offer"]
+    assert list(region["theme"]) == [
+        "office_comfort",
+        "waiting_time",
+        "documents_effort",
+        "benefit_payment",
+        "training_offer",
+    ]
     assert list(region["rank"]) == [1, 2, 3, 4, 5]
     wt, de = region.iloc[1], region.iloc[2]
     total = 10 + 6 + 5 + 5 + 20 + 100
@@ -368,13 +455,30 @@ def test_rank_order_and_tie_breaks(config):
 
 # --------------------------------------------------------------------------- words
 
+
 def _ranked_row(**over):
     row = {
-        "level": "region", "unit_code": "52", "region_code": "52", "client_type": "citizen", "theme": "waiting_time",
-        "journey_stage": "first_contact", "rank": 2, "negative_share": 12.0, "reach_offices": 4, "offices_total": 5,
-        "ray": "effort", "ray_score": 58.0, "signal": "rise", "driver_importance": 0.38, "covered_by": "M-52-004",
-        "component_reach": 10.8, "component_severity": (100 - 58) / 25, "component_trend": 1.25,
-        "component_driver": 1 + 2.5 * (0.38 - 0.2), "component_coverage": 0.5, "recurring": False,
+        "level": "region",
+        "unit_code": "52",
+        "region_code": "52",
+        "client_type": "citizen",
+        "theme": "waiting_time",
+        "journey_stage": "first_contact",
+        "rank": 2,
+        "negative_share": 12.0,
+        "reach_offices": 4,
+        "offices_total": 5,
+        "ray": "effort",
+        "ray_score": 58.0,
+        "signal": "rise",
+        "driver_importance": 0.38,
+        "covered_by": "M-52-004",
+        "component_reach": 10.8,
+        "component_severity": (100 - 58) / 25,
+        "component_trend": 1.25,
+        "component_driver": 1 + 2.5 * (0.38 - 0.2),
+        "component_coverage": 0.5,
+        "recurring": False,
     }
     row.update(over)
     return row
@@ -382,38 +486,90 @@ def _ranked_row(**over):
 
 def test_why_sentences_in_three_languages(config):
     names = {lang: {t: th.labels[lang] for t, th in config.themes.items()} for lang in ("ru", "en", "fi")}
-    rays = {"ru": {"effort": "минимизация усилий"}, "en": {"effort": "effort minimisation"}, "fi": {"effort": "vaivattomuus"}}
+    rays = {
+        "ru": {"effort": "минимизация усилий"},
+        "en": {"effort": "effort minimisation"},
+        "fi": {"effort": "vaivattomuus"},
+    }
     row = _ranked_row()
     ru = why_this_rank(row, lang="ru", theme_names=names["ru"], ray_names=rays["ru"])
-    for part in ("Место 2", "«Очереди и долгое ожидание»", "12 из 100", "граждан", "4 из 5 офисов", "растёт",
-                 "«минимизация усилий»", "58 из 100", "38 %", "M-52-004"):
+    for part in (
+        "Место 2",
+        "«Очереди и долгое ожидание»",
+        "12 из 100",
+        "граждан",
+        "4 из 5 офисов",
+        "растёт",
+        "«минимизация усилий»",
+        "58 из 100",
+        "38 %",
+        "M-52-004",
+    ):
         assert part in ru, (part, ru)
     en = why_this_rank(row, lang="en", theme_names=names["en"], ray_names=rays["en"])
-    for part in ("Rank 2", "Waiting time", "12 in 100 citizens", "4 of 5 offices", "rising", "effort minimisation",
-                 "58 of 100", "38 %", "M-52-004"):
+    for part in (
+        "Rank 2",
+        "Waiting time",
+        "12 in 100 citizens",
+        "4 of 5 offices",
+        "rising",
+        "effort minimisation",
+        "58 of 100",
+        "38 %",
+        "M-52-004",
+    ):
         assert part in en, (part, en)
     fi = why_this_rank(row, lang="fi", theme_names=names["fi"], ray_names=rays["fi"])
-    for part in ("Sija 2", "Odotusaika", "12/100", "4/5 toimistossa", "kasvaa", "vaivattomuus", "58/100", "38 %", "M-52-004"):
+    for part in (
+        "Sija 2",
+        "Odotusaika",
+        "12/100",
+        "4/5 toimistossa",
+        "kasvaa",
+        "vaivattomuus",
+        "58/100",
+        "38 %",
+        "M-52-004",
+    ):
         assert part in fi, (part, fi)
     for sentence in (ru, en, fi):
         assert sentence.endswith(".") and sentence.count(".") == 1  # one sentence
 
     # only what matters: no signal, a severity near 1, no driver data, no measure
-    quiet = _ranked_row(signal=None, ray_score=76.0, component_severity=0.96, driver_importance=None,
-                        component_driver=1.0, covered_by=None, component_coverage=1.0, negative_share=4.5,
-                        level="office", unit_code="52-01", offices_total=1, reach_offices=1)
+    quiet = _ranked_row(
+        signal=None,
+        ray_score=76.0,
+        component_severity=0.96,
+        driver_importance=None,
+        component_driver=1.0,
+        covered_by=None,
+        component_coverage=1.0,
+        negative_share=4.5,
+        level="office",
+        unit_code="52-01",
+        offices_total=1,
+        reach_offices=1,
+    )
     s = why_this_rank(quiet, lang="ru", theme_names=names["ru"], ray_names=rays["ru"])
     assert "4,5 из 100" in s and "офис" not in s and "растёт" not in s and "луч" not in s and "мера" not in s
     assert "4.5 in 100" in why_this_rank(quiet, lang="en", theme_names=names["en"])
     # a high ray score and a weak driver are said too (they lower the rank)
-    low = why_this_rank(_ranked_row(ray_score=92.0, component_severity=0.5, driver_importance=0.05,
-                                    component_driver=0.625, recurring=True), lang="ru", ray_names=rays["ru"])
+    low = why_this_rank(
+        _ranked_row(
+            ray_score=92.0, component_severity=0.5, driver_importance=0.05, component_driver=0.625, recurring=True
+        ),
+        lang="ru",
+        ray_names=rays["ru"],
+    )
     assert "высоко (92 из 100)" in low and "слабо влияет" in low and "5 %" in low and "вернулась" in low
 
 
 def test_artifact_rows_and_pareto(config):
-    rows = _frame(_base_quarter().to_dict("records"),
-                  _texts("66-01", "66", "benefit_payment", True, 7), _texts("66-01", "66", n=3))
+    rows = _frame(
+        _base_quarter().to_dict("records"),
+        _texts("66-01", "66", "benefit_payment", True, 7),
+        _texts("66-01", "66", n=3),
+    )
     measures = pd.DataFrame([{"code": "M-1", "region_code": "52", "theme": "waiting_time", "offices": ""}])
     out = prioritise_pain_points(rows, config, open_measures=measures)
     art = pain_points_artifact_rows(out, config, top=1, lang="en")
@@ -432,7 +588,9 @@ def test_artifact_rows_and_pareto(config):
     assert len(full) == 3 + 2 + 1  # country: three themes, region 52: two, region 66: one
     wt = next(a for a in full if a["region"].startswith("52") and a["theme"] == "Очереди и долгое ожидание")
     assert (wt["rank"], wt["coverage"], wt["covered_by"]) == (2, 0.5, "M-1")
-    assert wt["priority"] == pytest.approx(W(15, 34) * 0.7 * 0.5, abs=0.01) and wt["negative_share"] == round(100 * 15 / 34, 1)
+    assert wt["priority"] == pytest.approx(W(15, 34) * 0.7 * 0.5, abs=0.01) and wt["negative_share"] == round(
+        100 * 15 / 34, 1
+    )
     assert wt["why"].startswith("Место 2") and "мера M-1 уже работает" in wt["why"]
 
     table = pareto(out, "region", "52")
@@ -443,6 +601,7 @@ def test_artifact_rows_and_pareto(config):
 
 # --------------------------------------------------------------------------- the stage on a database
 
+
 def _store_feedback(session, rows):
     from sqlalchemy import insert
 
@@ -450,13 +609,26 @@ def _store_feedback(session, rows):
 
     records = []
     for i, r in enumerate(rows):
-        records.append({
-            "dedup_key": f"k{i}", "channel": "review_book", "source_file": "f.xlsx", "source_row": i + 2,
-            "received_at": date(2026, 8, 1), "quarter": r["quarter"], "office_code": r["office_code"],
-            "region_code": r["region_code"], "client_type": r["client_type"], "journey_stage": r["journey_stage"],
-            "rating": r["rating"], "scale": r["scale"], "text": r["text"], "themes": r["themes"] or "",
-            "negative_themes": r["negative_themes"] or "", "flags": "",
-        })
+        records.append(
+            {
+                "dedup_key": f"k{i}",
+                "channel": "review_book",
+                "source_file": "f.xlsx",
+                "source_row": i + 2,
+                "received_at": date(2026, 8, 1),
+                "quarter": r["quarter"],
+                "office_code": r["office_code"],
+                "region_code": r["region_code"],
+                "client_type": r["client_type"],
+                "journey_stage": r["journey_stage"],
+                "rating": r["rating"],
+                "scale": r["scale"],
+                "text": r["text"],
+                "themes": r["themes"] or "",
+                "negative_themes": r["negative_themes"] or "",
+                "flags": "",
+            }
+        )
     session.execute(insert(Feedback.__table__), records)
 
 
@@ -473,22 +645,55 @@ def _store_survey(session, n=80, seed=5):
     effort = answers[:, [ITEMS.index(i) for i in ("E1", "E2", "E3", "E4")]].mean(axis=1)
     overall = np.clip(np.rint(1 + 2 * (effort - 1) + rng.normal(0, 0.7, n)), 1, 10).astype(int)
     base = 900_000
-    session.execute(insert(Feedback.__table__), [{
-        "id": base + i, "dedup_key": f"s{i}", "channel": "star_survey", "source_file": "s.csv", "source_row": i + 2,
-        "received_at": date(2026, 8, 1), "quarter": Q, "office_code": "52-01", "region_code": "52",
-        "client_type": "citizen", "themes": "", "negative_themes": "", "flags": "",
-    } for i in range(n)])
-    session.execute(insert(SurveyAnswer.__table__), [
-        {"feedback_id": base + i, **{item: int(answers[i, j]) for j, item in enumerate(ITEMS)}, "overall": int(overall[i])}
-        for i in range(n)
-    ])
+    session.execute(
+        insert(Feedback.__table__),
+        [
+            {
+                "id": base + i,
+                "dedup_key": f"s{i}",
+                "channel": "star_survey",
+                "source_file": "s.csv",
+                "source_row": i + 2,
+                "received_at": date(2026, 8, 1),
+                "quarter": Q,
+                "office_code": "52-01",
+                "region_code": "52",
+                "client_type": "citizen",
+                "themes": "",
+                "negative_themes": "",
+                "flags": "",
+            }
+            for i in range(n)
+        ],
+    )
+    session.execute(
+        insert(SurveyAnswer.__table__),
+        [
+            {
+                "feedback_id": base + i,
+                **{item: int(answers[i, j]) for j, item in enumerate(ITEMS)},
+                "overall": int(overall[i]),
+            }
+            for i in range(n)
+        ],
+    )
 
 
 def _add_measure(session, code, status_path, theme="waiting_time", offices="52-01"):
     from models.tables import Measure, MeasureHistory
 
-    m = Measure(code=code, title="t", theme=theme, type="process_optimisation", region_code="52", offices=offices,
-                owner="wg", status=status_path[-1][0], proposed_quarter="2026Q1", kpi_metric="ray:effort")
+    m = Measure(
+        code=code,
+        title="t",
+        theme=theme,
+        type="process_optimisation",
+        region_code="52",
+        offices=offices,
+        owner="wg",
+        status=status_path[-1][0],
+        proposed_quarter="2026Q1",
+        kpi_metric="ray:effort",
+    )
     session.add(m)
     session.flush()
     prev = None
@@ -500,31 +705,44 @@ def _add_measure(session, code, status_path, theme="waiting_time", offices="52-0
 def test_stage_writes_all_levels_and_a_rerun_replaces_them(env, registry, config):
     from sqlmodel import select
 
+    from models import store
     from models.db import session_scope
     from models.tables import PainPoint
-    from models import store
     from tasks.insight.step import detect_pain_points
     from tasks.measures.step import propose_measures
 
     current, history = _history_case()
     history = history[history["quarter"] != "2025Q2"]  # within the 6 quarters of the shipped config: keep it out
     rows = pd.concat([history, current, _base_quarter()], ignore_index=True)
-    at = lambda d: datetime(*d, 6, 0, tzinfo=timezone.utc)  # noqa: E731
+    at = lambda d: datetime(*d, 6, 0, tzinfo=UTC)  # noqa: E731
     with session_scope() as session:
         _store_feedback(session, rows.astype(object).where(rows.notna(), None).to_dict("records"))
         _store_survey(session)
         # working at the cycle time: approved -> in_progress before it
-        _add_measure(session, "M-52-004", [("proposed", at((2026, 1, 5))), ("approved", at((2026, 2, 1))),
-                                           ("in_progress", at((2026, 3, 1)))])
+        _add_measure(
+            session,
+            "M-52-004",
+            [("proposed", at((2026, 1, 5))), ("approved", at((2026, 2, 1))), ("in_progress", at((2026, 3, 1)))],
+        )
         # merely proposed: not working yet
         _add_measure(session, "M-52-005", [("proposed", at((2026, 6, 1)))], offices="52-02")
         # approved only after the cycle time: not counted on a rerun either
-        _add_measure(session, "M-52-006", [("proposed", at((2026, 6, 1))), ("approved", at((2026, 10, 20)))],
-                     offices="52-02")
+        _add_measure(
+            session, "M-52-006", [("proposed", at((2026, 6, 1))), ("approved", at((2026, 10, 20)))], offices="52-02"
+        )
         # evaluated before the cycle: the theme is recurring in region 52
-        _add_measure(session, "M-52-001", [("proposed", at((2025, 1, 5))), ("approved", at((2025, 2, 1))),
-                                           ("in_progress", at((2025, 3, 1))), ("implemented", at((2025, 6, 1))),
-                                           ("evaluated", at((2025, 10, 5)))], theme="candidate_quality")
+        _add_measure(
+            session,
+            "M-52-001",
+            [
+                ("proposed", at((2025, 1, 5))),
+                ("approved", at((2025, 2, 1))),
+                ("in_progress", at((2025, 3, 1))),
+                ("implemented", at((2025, 6, 1))),
+                ("evaluated", at((2025, 10, 5))),
+            ],
+            theme="candidate_quality",
+        )
 
     with session_scope() as session:
         working = store.open_measures(session, Quarter.parse(Q).cycle_time)
@@ -537,13 +755,17 @@ def test_stage_writes_all_levels_and_a_rerun_replaces_them(env, registry, config
         n_rows = len(session.exec(select(PainPoint).where(PainPoint.quarter == Q)).all())
     assert n_rows == len(first) == len(stored)
     assert list(stored["level"].drop_duplicates()) == ["country", "region", "office"]
-    office = stored[(stored["level"] == "office") & (stored["unit_code"] == "52-01") & (stored["theme"] == "waiting_time")].iloc[0]
+    office = stored[
+        (stored["level"] == "office") & (stored["unit_code"] == "52-01") & (stored["theme"] == "waiting_time")
+    ].iloc[0]
     # 52-01 citizens this quarter: the history case (30 of 100) plus the base quarter (10 of 24)
     assert (office["negative_mentions"], office["texts_total"]) == (40, 124)
     assert office["covered_by"] == "M-52-004" and office["component_coverage"] == 0.5
     assert office["signal"] == "rise" and office["p_bar"] == pytest.approx(100 * 44 / 400)
     assert office["priority"] == pytest.approx(math.prod(office[c] for c in COMPONENTS), rel=1e-5)
-    o2 = stored[(stored["level"] == "office") & (stored["unit_code"] == "52-02") & (stored["theme"] == "waiting_time")].iloc[0]
+    o2 = stored[
+        (stored["level"] == "office") & (stored["unit_code"] == "52-02") & (stored["theme"] == "waiting_time")
+    ].iloc[0]
     assert o2["covered_by"] is None and o2["signal"] is None  # no history in 52-02
     employer = stored[(stored["level"] == "region") & (stored["theme"] == "candidate_quality")].iloc[0]
     assert bool(employer["recurring"]) and employer["client_type"] == "employer"
@@ -552,7 +774,9 @@ def test_stage_writes_all_levels_and_a_rerun_replaces_them(env, registry, config
 
     with session_scope() as session:
         drivers = drivers_for_quarter(store.load_answers(session, Q))
-    effort = drivers[(drivers["region_code"] == "52") & (drivers["client_type"] == "citizen") & (drivers["ray"] == "effort")]
+    effort = drivers[
+        (drivers["region_code"] == "52") & (drivers["client_type"] == "citizen") & (drivers["ray"] == "effort")
+    ]
     assert len(effort) == 1 and effort["importance"].iloc[0] > 0.5  # overall follows the effort items
     region = stored[(stored["level"] == "region") & (stored["theme"] == "waiting_time")].iloc[0]
     # counted by the database: 30 + 15 complaints in 100 + 34 texts (the 5 ratings without a text and the
@@ -577,26 +801,30 @@ def test_stage_writes_all_levels_and_a_rerun_replaces_them(env, registry, config
 
 def test_text_groups_and_open_measures_on_both_databases(any_db_url, config):
     """The loaders' SQL (grouping in the database, statuses judged on the history) on SQLite and PostgreSQL."""
-    from models.db import session_scope
     from models import store
+    from models.db import session_scope
     from tasks.insight.mentions import text_groups
 
     rows = _frame(
         _texts("52-01", "52", "staff_attitude,waiting_time", True, 3, rating=2, scale=5),  # 25 on 0-100
         _texts("52-01", "52", "waiting_time", False, 2, rating=10, scale=10),  # 100
-        _texts("52-01", "52", n=4), _texts(None, "52", "waiting_time", True, 1, stage="benefits"),
+        _texts("52-01", "52", n=4),
+        _texts(None, "52", "waiting_time", True, 1, stage="benefits"),
         [{**_texts("52-01", "52", "waiting_time")[0], "text": ""}],  # an empty text is no text
         _texts("52-02", "52", "waiting_time", True, 2, quarter="2026Q2"),
         _texts("52-02", "52", "waiting_time", False, 5, quarter="2026Q2", rating=1, scale=5),
         _texts("52-02", "52", "waiting_time", True, 9, quarter="2025Q1"),  # not asked for
     )
     rows.loc[rows.index[:3], "negative_themes"] = "waiting_time"  # staff_attitude mentioned, not negatively
-    at = lambda d: datetime(*d, 6, 0, tzinfo=timezone.utc)  # noqa: E731
+    at = lambda d: datetime(*d, 6, 0, tzinfo=UTC)  # noqa: E731
     with session_scope(any_db_url) as session:
         _store_feedback(session, rows.astype(object).where(rows.notna(), None).to_dict("records"))
         _add_measure(session, "M-A", [("proposed", at((2026, 1, 5))), ("approved", at((2026, 2, 1)))])
-        _add_measure(session, "M-B", [("proposed", at((2026, 1, 5))), ("approved", at((2026, 2, 1))),
-                                      ("cancelled", at((2026, 3, 1)))])
+        _add_measure(
+            session,
+            "M-B",
+            [("proposed", at((2026, 1, 5))), ("approved", at((2026, 2, 1))), ("cancelled", at((2026, 3, 1)))],
+        )
         _add_measure(session, "M-C", [("proposed", at((2026, 1, 5))), ("approved", at((2026, 11, 1)))])
     with session_scope(any_db_url) as session:
         groups = store.load_text_groups(session, Q, ["2026Q2"])

@@ -66,14 +66,29 @@ def config() -> AppConfig:
     return load_config(CONFIG_DIR)
 
 
-def _measure(session: Session, code: str = "M-TEST-1", status: str = "proposed", codesign: bool = True, **kw) -> Measure:
-    fields = {"title": "Напоминания", "theme": "reminders_notifications", "type": "new_experience", "region_code": "52",
-              "offices": "52-01,52-02", "owner": "РГ", "proposed_quarter": "2026Q1", "kpi_metric": "item:P3",
-              **(CODESIGN if codesign else {}), **kw}
+def _measure(
+    session: Session, code: str = "M-TEST-1", status: str = "proposed", codesign: bool = True, **kw
+) -> Measure:
+    fields = {
+        "title": "Напоминания",
+        "theme": "reminders_notifications",
+        "type": "new_experience",
+        "region_code": "52",
+        "offices": "52-01,52-02",
+        "owner": "РГ",
+        "proposed_quarter": "2026Q1",
+        "kpi_metric": "item:P3",
+        **(CODESIGN if codesign else {}),
+        **kw,
+    }
     m = Measure(code=code, status="proposed", **fields)
     reg.create_measure(session, m, "tester", AT, "test")
-    path = {"proposed": [], "approved": ["approved"], "in_progress": ["approved", "in_progress"],
-            "implemented": ["approved", "in_progress", "implemented"]}[status]
+    path = {
+        "proposed": [],
+        "approved": ["approved"],
+        "in_progress": ["approved", "in_progress"],
+        "implemented": ["approved", "in_progress", "implemented"],
+    }[status]
     for step in path:
         reg.change_status(session, m, step, "tester", AT)
     return m
@@ -113,8 +128,14 @@ def test_implemented_keeps_a_given_date(session):
 
 @pytest.mark.parametrize(
     "start, to",
-    [("proposed", "implemented"), ("proposed", "in_progress"), ("approved", "evaluated"),
-     ("implemented", "cancelled"), ("proposed", "closed"), ("proposed", "no_such_status")],
+    [
+        ("proposed", "implemented"),
+        ("proposed", "in_progress"),
+        ("approved", "evaluated"),
+        ("implemented", "cancelled"),
+        ("proposed", "closed"),
+        ("proposed", "no_such_status"),
+    ],
 )
 def test_invalid_transition_names_code_from_to_and_allowed(session, start, to):
     m = _measure(session, status=start)
@@ -132,7 +153,7 @@ def test_final_statuses_allow_nothing_and_evaluated_can_reopen():
     for final in ("closed", "rejected", "cancelled"):
         assert TRANSITIONS[final] == set()
     assert TRANSITIONS["evaluated"] == {"closed", "in_progress"}
-    assert OPEN_STATUSES == {"proposed", "approved", "in_progress", "implemented"}
+    assert {"proposed", "approved", "in_progress", "implemented"} == OPEN_STATUSES
     for s in ("proposed", "approved", "in_progress"):
         assert {"rejected", "cancelled"} <= TRANSITIONS[s]
     with pytest.raises(InvalidTransition, match="final status"):
@@ -168,8 +189,9 @@ def test_version_conflict_between_two_sessions(db_url):
 
 def test_update_fields_history_per_field_and_noop(session):
     m = _measure(session)
-    reg.update_fields(session, m, {"owner": "Сидорова", "due_date": "2026-07-01", "title": m.title},
-                      "Иванова", AT, "перенос срока")
+    reg.update_fields(
+        session, m, {"owner": "Сидорова", "due_date": "2026-07-01", "title": m.title}, "Иванова", AT, "перенос срока"
+    )
     assert m.version == 2 and m.due_date == date(2026, 7, 1)
     rows = [r for r in _history(session, m) if r[0] != "status"]
     assert rows == [("due_date", None, "2026-07-01", "Иванова"), ("owner", "РГ", "Сидорова", "Иванова")]
@@ -191,8 +213,18 @@ def test_measures_are_never_deleted_by_the_flow(session):
 
 
 def test_overdue():
-    m = Measure(code="M", title="t", theme="t", type="t", region_code="52", owner="o", status="in_progress",
-                proposed_quarter="2026Q1", kpi_metric="item:P3", due_date=date(2026, 5, 1))
+    m = Measure(
+        code="M",
+        title="t",
+        theme="t",
+        type="t",
+        region_code="52",
+        owner="o",
+        status="in_progress",
+        proposed_quarter="2026Q1",
+        kpi_metric="item:P3",
+        due_date=date(2026, 5, 1),
+    )
     assert is_overdue(m, date(2026, 5, 2))
     assert not is_overdue(m, date(2026, 5, 1))  # due today is not late yet
     for status in ("implemented", "evaluated", "closed", "rejected", "cancelled"):
@@ -206,20 +238,23 @@ def test_overdue():
 
 
 def _pain_points(rows: list[tuple]) -> pd.DataFrame:
-    return pd.DataFrame(rows, columns=["quarter", "region_code", "theme", "journey_stage", "priority", "rank",
-                                       "negative_mentions"])
+    return pd.DataFrame(
+        rows, columns=["quarter", "region_code", "theme", "journey_stage", "priority", "rank", "negative_mentions"]
+    )
 
 
-PP = _pain_points([
-    ("2026Q1", "52", "waiting_time", "first_contact", 80.0, 1, 40),
-    ("2026Q1", "52", "reminders_notifications", "periodic_meetings", 60.0, 2, 30),
-    ("2026Q1", "52", "waiting_time", "benefits", 55.0, 3, 12),  # same theme, other stage: counted once
-    ("2026Q1", "52", "process_clarity", "periodic_meetings", 50.0, 4, 25),
-    ("2026Q1", "52", "staff_attitude", "first_contact", 40.0, 5, 20),
-    ("2026Q1", "52", "office_comfort", "first_contact", 5.0, 6, 9),   # below min priority
-    ("2026Q1", "66", "benefit_payment", "benefits", 70.0, 1, 33),
-    ("2026Q1", "ALL", "waiting_time", "first_contact", 90.0, 1, 99),  # country rows are not proposals
-])
+PP = _pain_points(
+    [
+        ("2026Q1", "52", "waiting_time", "first_contact", 80.0, 1, 40),
+        ("2026Q1", "52", "reminders_notifications", "periodic_meetings", 60.0, 2, 30),
+        ("2026Q1", "52", "waiting_time", "benefits", 55.0, 3, 12),  # same theme, other stage: counted once
+        ("2026Q1", "52", "process_clarity", "periodic_meetings", 50.0, 4, 25),
+        ("2026Q1", "52", "staff_attitude", "first_contact", 40.0, 5, 20),
+        ("2026Q1", "52", "office_comfort", "first_contact", 5.0, 6, 9),  # below min priority
+        ("2026Q1", "66", "benefit_payment", "benefits", 70.0, 1, 33),
+        ("2026Q1", "ALL", "waiting_time", "first_contact", 90.0, 1, 99),  # country rows are not proposals
+    ]
+)
 
 
 def test_propose_top_n_per_region(session, config):
@@ -264,13 +299,29 @@ def test_propose_is_idempotent_and_respects_open_measures(session, config):
 
 
 def test_propose_leaves_out_offices_an_open_cross_region_measure_reaches(session, config):
-    seed_measures(session, [{
-        "code": "M-SMS", "title": "SMS", "theme": "reminders_notifications", "type": "new_experience",
-        "region_code": "ALL", "offices": ["52-01", "52-02", "66-01"], "owner": "wg", "status": "in_progress",
-        "proposed_quarter": "2025Q4", "kpi_metric": "item:P3", "kpi_target_change": 10,
-        "codesign_date": "2025-11-10", "codesign_form": "client_test", "codesign_clients": 6,
-        "planned_start": "2025-12-01",
-    }], config=config)
+    seed_measures(
+        session,
+        [
+            {
+                "code": "M-SMS",
+                "title": "SMS",
+                "theme": "reminders_notifications",
+                "type": "new_experience",
+                "region_code": "ALL",
+                "offices": ["52-01", "52-02", "66-01"],
+                "owner": "wg",
+                "status": "in_progress",
+                "proposed_quarter": "2025Q4",
+                "kpi_metric": "item:P3",
+                "kpi_target_change": 10,
+                "codesign_date": "2025-11-10",
+                "codesign_form": "client_test",
+                "codesign_clients": 6,
+                "planned_start": "2025-12-01",
+            }
+        ],
+        config=config,
+    )
     new = {m.theme: m for m in create_proposals(session, "2026Q1", PP, config, AT)}
     assert new["reminders_notifications"].offices == "52-03,52-04,52-05"
     assert new["waiting_time"].offices == "52-01,52-02,52-03,52-04,52-05"
@@ -280,11 +331,13 @@ def test_propose_owner_rule_and_no_template(session, config):
     cfg = config.model_copy(deep=True)
     cfg.playbook.owners.rules = [OwnerRule(owner="ИТ-отдел ЦЗН 66", region="66", theme="benefit_payment")]
     del cfg.playbook.measures["staff_attitude"]
-    pp = _pain_points([
-        ("2026Q1", "66", "benefit_payment", "benefits", 70.0, 1, 33),
-        ("2026Q1", "66", "staff_attitude", "first_contact", 60.0, 2, 20),
-        ("2026Q1", "10", "benefit_payment", "benefits", 70.0, 1, 33),
-    ])
+    pp = _pain_points(
+        [
+            ("2026Q1", "66", "benefit_payment", "benefits", 70.0, 1, 33),
+            ("2026Q1", "66", "staff_attitude", "first_contact", 60.0, 2, 20),
+            ("2026Q1", "10", "benefit_payment", "benefits", 70.0, 1, 33),
+        ]
+    )
     new = create_proposals(session, "2026Q1", pp, cfg, AT)
     assert {m.code: m.owner for m in new} == {
         "M-2026Q1-10-benefit_payment": f"Рабочая группа по клиентоцентричности ({cfg.regions['10']})",
@@ -295,24 +348,69 @@ def test_propose_owner_rule_and_no_template(session, config):
 # --------------------------------------------------------------------------- seeding
 
 SEED = [
-    {"code": "M-2025Q3-52-reminders", "title": "SMS-напоминания", "description": "=HYPERLINK(\"http://x\")",
-     "theme": "reminders_notifications", "journey_stage": "periodic_meetings", "type": "new_experience",
-     "region_code": "52", "offices": ["52-02", "52-01"], "owner": "РГ 52", "status": "closed",
-     "proposed_quarter": "2025Q3", "codesign_date": "2025-10-15", "codesign_form": "воркшоп",
-     "codesign_clients": 12, "planned_start": "2025-11-01", "due_date": "2026-01-31",
-     "implemented_on": "2026-01-20", "kpi_metric": "item:P3", "kpi_target_change": 10},
-    {"code": "M-2025Q4-66-waiting", "title": "Электронная очередь", "description": "",
-     "theme": "waiting_time", "journey_stage": "first_contact", "type": "process_optimisation",
-     "region_code": "66", "offices": ["66-01"], "owner": "+7 РГ 66", "status": "in_progress",
-     "proposed_quarter": "2025Q4", "codesign_date": "2026-01-05", "codesign_form": "usability_testing",
-     "codesign_clients": 7, "planned_start": "2026-01-10", "due_date": "2026-03-01", "implemented_on": None,
-     "kpi_metric": "item:E2", "kpi_target_change": 10},
-    {"code": "M-2025Q4-10-docs", "title": "Один визит", "description": "",
-     "theme": "documents_effort", "journey_stage": "first_contact", "type": "process_optimisation",
-     "region_code": "10", "offices": ["10-01"], "owner": "РГ 10", "status": "rejected",
-     "proposed_quarter": "2025Q4", "codesign_date": None, "codesign_form": None, "codesign_clients": None,
-     "planned_start": None, "due_date": None, "implemented_on": None,
-     "kpi_metric": "item:E3", "kpi_target_change": 10},
+    {
+        "code": "M-2025Q3-52-reminders",
+        "title": "SMS-напоминания",
+        "description": '=HYPERLINK("http://x")',
+        "theme": "reminders_notifications",
+        "journey_stage": "periodic_meetings",
+        "type": "new_experience",
+        "region_code": "52",
+        "offices": ["52-02", "52-01"],
+        "owner": "РГ 52",
+        "status": "closed",
+        "proposed_quarter": "2025Q3",
+        "codesign_date": "2025-10-15",
+        "codesign_form": "воркшоп",
+        "codesign_clients": 12,
+        "planned_start": "2025-11-01",
+        "due_date": "2026-01-31",
+        "implemented_on": "2026-01-20",
+        "kpi_metric": "item:P3",
+        "kpi_target_change": 10,
+    },
+    {
+        "code": "M-2025Q4-66-waiting",
+        "title": "Электронная очередь",
+        "description": "",
+        "theme": "waiting_time",
+        "journey_stage": "first_contact",
+        "type": "process_optimisation",
+        "region_code": "66",
+        "offices": ["66-01"],
+        "owner": "+7 РГ 66",
+        "status": "in_progress",
+        "proposed_quarter": "2025Q4",
+        "codesign_date": "2026-01-05",
+        "codesign_form": "usability_testing",
+        "codesign_clients": 7,
+        "planned_start": "2026-01-10",
+        "due_date": "2026-03-01",
+        "implemented_on": None,
+        "kpi_metric": "item:E2",
+        "kpi_target_change": 10,
+    },
+    {
+        "code": "M-2025Q4-10-docs",
+        "title": "Один визит",
+        "description": "",
+        "theme": "documents_effort",
+        "journey_stage": "first_contact",
+        "type": "process_optimisation",
+        "region_code": "10",
+        "offices": ["10-01"],
+        "owner": "РГ 10",
+        "status": "rejected",
+        "proposed_quarter": "2025Q4",
+        "codesign_date": None,
+        "codesign_form": None,
+        "codesign_clients": None,
+        "planned_start": None,
+        "due_date": None,
+        "implemented_on": None,
+        "kpi_metric": "item:E3",
+        "kpi_target_change": 10,
+    },
 ]
 
 
@@ -324,25 +422,41 @@ def test_seed_walks_the_flow_with_deterministic_history(session, config):
     assert closed.implemented_on == date(2026, 1, 20) and closed.codesign_clients == 12
     hist = reg.history_of(session, closed)
     steps = [(h.from_value, h.to_value) for h in hist if h.field == "status"]
-    assert steps == [(None, "proposed"), ("proposed", "approved"), ("approved", "in_progress"),
-                     ("in_progress", "implemented"), ("implemented", "evaluated"), ("evaluated", "closed")]
+    assert steps == [
+        (None, "proposed"),
+        ("proposed", "approved"),
+        ("approved", "in_progress"),
+        ("in_progress", "implemented"),
+        ("implemented", "evaluated"),
+        ("evaluated", "closed"),
+    ]
     times = [h.at for h in hist]
     assert times == sorted(times) and times[0] == reg.as_utc(datetime(2025, 10, 5, 9))
     assert [h.at for h in hist if h.to_value == "implemented"] == [reg.as_utc(datetime(2026, 1, 20, 17))]
     assert closed.version == 6
     rejected = next(m for m in created if m.status == "rejected")
     assert [(h.from_value, h.to_value) for h in reg.history_of(session, rejected)] == [
-        (None, "proposed"), ("proposed", "rejected")]
+        (None, "proposed"),
+        ("proposed", "rejected"),
+    ]
 
 
 def test_seed_history_starts_before_work_done_inside_the_proposing_quarter(session):
-    rec = {**SEED[1], "code": "M-EARLY", "proposed_quarter": "2025Q4", "codesign_date": "2025-11-20",
-           "planned_start": "2025-12-01"}
+    rec = {
+        **SEED[1],
+        "code": "M-EARLY",
+        "proposed_quarter": "2025Q4",
+        "codesign_date": "2025-11-20",
+        "planned_start": "2025-12-01",
+    }
     (m,) = seed_measures(session, [rec])
     hist = reg.history_of(session, m)
     assert [h.to_value for h in hist] == ["proposed", "approved", "in_progress"]
-    assert [h.at for h in hist] == [reg.as_utc(datetime(2025, 11, 19, 9)), reg.as_utc(datetime(2025, 11, 20, 10)),
-                                    reg.as_utc(datetime(2025, 12, 1, 9))]
+    assert [h.at for h in hist] == [
+        reg.as_utc(datetime(2025, 11, 19, 9)),
+        reg.as_utc(datetime(2025, 11, 20, 10)),
+        reg.as_utc(datetime(2025, 12, 1, 9)),
+    ]
 
 
 def test_seed_is_idempotent_by_code(session, config):
@@ -368,7 +482,10 @@ def test_register_frame_and_xlsx_export(session, config, tmp_path):
     assert list(frame.columns) == list(reg.REGISTER_COLUMNS)
     assert frame["code"].tolist() == sorted(frame["code"])
     assert frame.set_index("code")["overdue"].to_dict() == {
-        "M-2025Q3-52-reminders": False, "M-2025Q4-10-docs": False, "M-2025Q4-66-waiting": True}
+        "M-2025Q3-52-reminders": False,
+        "M-2025Q4-10-docs": False,
+        "M-2025Q4-66-waiting": True,
+    }
 
     path = export_register_xlsx(session, tmp_path / "out" / "register.xlsx", as_of)
     wb = load_workbook(path)
@@ -381,7 +498,7 @@ def test_register_frame_and_xlsx_export(session, config, tmp_path):
     col = {name: i for i, name in enumerate(reg.REGISTER_COLUMNS)}
     # Formula injection: text that a spreadsheet would run is prefixed, never stored as a formula.
     desc = rows["M-2025Q3-52-reminders"][col["description"]]
-    assert desc.value == "'=HYPERLINK(\"http://x\")" and desc.data_type == "s"
+    assert desc.value == '\'=HYPERLINK("http://x")' and desc.data_type == "s"
     assert rows["M-2025Q4-66-waiting"][col["owner"]].value == "'+7 РГ 66"
     assert all(c.data_type != "f" for r in ws.iter_rows() for c in r)
     # The overdue row is highlighted across; the others are not.
@@ -426,15 +543,27 @@ def test_start_needs_codesign_evidence_or_an_override(session):
         reg.change_status(session, m, "in_progress", "Иванова", AT, override_reason="  ")
     assert (m.status, m.version, len(reg.history_of(session, m))) == ("approved", version, n_hist)
 
-    reg.change_status(session, m, "in_progress", "Начальник", AT, comment="старт", override_reason="приказ министерства")
+    reg.change_status(
+        session, m, "in_progress", "Начальник", AT, comment="старт", override_reason="приказ министерства"
+    )
     last = reg.history_of(session, m)[-1]
-    assert (last.to_value, last.who, last.comment) == ("in_progress", "Начальник", "override: приказ министерства — старт")
+    assert (last.to_value, last.who, last.comment) == (
+        "in_progress",
+        "Начальник",
+        "override: приказ министерства — старт",
+    )
     assert is_override(last) and m.version == version + 1
 
 
 def test_partial_or_future_evidence_is_not_enough(session):
-    m = _measure(session, status="approved", codesign=False, codesign_date=date(2026, 3, 1), codesign_form="workshop",
-                 codesign_clients=0)
+    m = _measure(
+        session,
+        status="approved",
+        codesign=False,
+        codesign_date=date(2026, 3, 1),
+        codesign_form="workshop",
+        codesign_clients=0,
+    )
     with pytest.raises(CodesignMissing) as err:
         reg.change_status(session, m, "in_progress", "x", AT)
     assert [f for f, _ in err.value.gaps] == ["codesign_clients"]
@@ -448,8 +577,17 @@ def test_partial_or_future_evidence_is_not_enough(session):
 
 
 def test_only_the_start_needs_evidence():
-    bare = Measure(code="M", title="t", theme="t", type="new_experience", region_code="52", owner="o",
-                   status="approved", proposed_quarter="2026Q1", kpi_metric="item:P3")
+    bare = Measure(
+        code="M",
+        title="t",
+        theme="t",
+        type="new_experience",
+        region_code="52",
+        owner="o",
+        status="approved",
+        proposed_quarter="2026Q1",
+        kpi_metric="item:P3",
+    )
     for to in ("rejected", "cancelled"):
         assert check_status_change(bare, to, AT) is False
     bare.status = "proposed"
@@ -459,26 +597,49 @@ def test_only_the_start_needs_evidence():
         check_status_change(bare, "in_progress", AT)
 
 
-@pytest.mark.parametrize("given, stored", [
-    ("workshop", "workshop"), ("Воркшоп", "workshop"), ("työpaja", "workshop"), ("семинар", "workshop"),
-    ("observation", "observation"), ("НАБЛЮДЕНИЕ", "observation"), ("havainnointi", "observation"),
-    ("client_test", "client_test"), ("testing with clients", "client_test"), ("usability_testing", "client_test"),
-    ("Тестирование с клиентами", "client_test"), ("asiakastestaus", "client_test"), ("", None), (None, None),
-])
+@pytest.mark.parametrize(
+    "given, stored",
+    [
+        ("workshop", "workshop"),
+        ("Воркшоп", "workshop"),
+        ("työpaja", "workshop"),
+        ("семинар", "workshop"),
+        ("observation", "observation"),
+        ("НАБЛЮДЕНИЕ", "observation"),
+        ("havainnointi", "observation"),
+        ("client_test", "client_test"),
+        ("testing with clients", "client_test"),
+        ("usability_testing", "client_test"),
+        ("Тестирование с клиентами", "client_test"),
+        ("asiakastestaus", "client_test"),
+        ("", None),
+        (None, None),
+    ],
+)
 def test_codesign_form_names(given, stored):
     assert codesign_form_id(given) == stored
 
 
 def test_codesign_fields_are_checked_when_edited(session):
     m = _measure(session, codesign=False)
-    reg.update_fields(session, m, {"codesign_form": "Тестирование с клиентами", "codesign_clients": "12",
-                                   "codesign_date": "2026-03-02"}, "x", AT)
+    reg.update_fields(
+        session,
+        m,
+        {"codesign_form": "Тестирование с клиентами", "codesign_clients": "12", "codesign_date": "2026-03-02"},
+        "x",
+        AT,
+    )
     assert (m.codesign_form, m.codesign_clients, m.codesign_date) == ("client_test", 12, date(2026, 3, 2))
     version = m.version
-    for bad, match in [({"codesign_form": "фокус-группа"}, "unknown co-design form"),
-                       ({"codesign_clients": 0}, "at least 1"), ({"codesign_clients": "много"}, "whole number"),
-                       ({"due_date": "31.02.2026"}, "not a date"), ({"owner": "  "}, "cannot be empty"),
-                       ({"journey_stage": "nowhere"}, "unknown journey stage"), ({"type": "magic"}, "unknown measure type")]:
+    for bad, match in [
+        ({"codesign_form": "фокус-группа"}, "unknown co-design form"),
+        ({"codesign_clients": 0}, "at least 1"),
+        ({"codesign_clients": "много"}, "whole number"),
+        ({"due_date": "31.02.2026"}, "not a date"),
+        ({"owner": "  "}, "cannot be empty"),
+        ({"journey_stage": "nowhere"}, "unknown journey stage"),
+        ({"type": "magic"}, "unknown measure type"),
+    ]:
         with pytest.raises(ValueError, match=match):
             reg.update_fields(session, m, bad, "x", AT)
     assert m.version == version
@@ -493,10 +654,23 @@ def test_edit_measure_is_all_or_nothing(session):
     m = _measure(session, status="approved", codesign=False)
     version, n_hist = m.version, len(reg.history_of(session, m))
     # Evidence and the start in one edit: checked on the measure as it will be.
-    result = edit_measure(session, m.code, "Иванова", AT, status="in_progress",
-                                changes={**CODESIGN, "owner": "ЦЗН 52-01"}, comment="воркшоп 20.03",
-                                expected_version=version)
-    assert [c["field"] for c in result["changes"]] == ["codesign_clients", "codesign_date", "codesign_form", "owner", "status"]
+    result = edit_measure(
+        session,
+        m.code,
+        "Иванова",
+        AT,
+        status="in_progress",
+        changes={**CODESIGN, "owner": "ЦЗН 52-01"},
+        comment="воркшоп 20.03",
+        expected_version=version,
+    )
+    assert [c["field"] for c in result["changes"]] == [
+        "codesign_clients",
+        "codesign_date",
+        "codesign_form",
+        "owner",
+        "status",
+    ]
     assert (result["status"], result["version"], result["override"]) == ("in_progress", version + 2, False)
     assert len(reg.history_of(session, m)) == n_hist + 5
 
@@ -518,20 +692,35 @@ def test_review_proposals_applies_each_decision_whole(session):
         _measure(session, code=code)
     _measure(session, code="M-4", region_code="66", offices="66-01")
     _measure(session, code="M-5", status="approved")
-    out = review_proposals(session, [
-        {"code": "M-1", "action": "approve", "owner": "ЦЗН 52-01"},
-        {"code": "M-2", "action": "reject", "comment": ""},          # why?
-        {"code": "M-2", "action": "reassign", "owner": None},        # decided twice
-        {"code": "M-3", "action": "reassign", "owner": "ИТ-отдел", "comment": "портал"},
-        {"code": "M-4", "action": "approve"},                        # not in the codes under review
-        {"code": "M-5", "action": "approve"},                        # already approved
-        {"code": "M-6", "action": "approve"},                        # unknown
-        {"code": "M-1", "action": "close"},
-    ], "РГ 52", AT, quarter="2026Q1", codes=["M-1", "M-2", "M-3", "M-5", "M-6"])
+    out = review_proposals(
+        session,
+        [
+            {"code": "M-1", "action": "approve", "owner": "ЦЗН 52-01"},
+            {"code": "M-2", "action": "reject", "comment": ""},  # why?
+            {"code": "M-2", "action": "reassign", "owner": None},  # decided twice
+            {"code": "M-3", "action": "reassign", "owner": "ИТ-отдел", "comment": "портал"},
+            {"code": "M-4", "action": "approve"},  # not in the codes under review
+            {"code": "M-5", "action": "approve"},  # already approved
+            {"code": "M-6", "action": "approve"},  # unknown
+            {"code": "M-1", "action": "close"},
+        ],
+        "РГ 52",
+        AT,
+        quarter="2026Q1",
+        codes=["M-1", "M-2", "M-3", "M-5", "M-6"],
+    )
     assert [(a["code"], a["status"], a["owner"]) for a in out["applied"]] == [
-        ("M-1", "approved", "ЦЗН 52-01"), ("M-3", "proposed", "ИТ-отдел")]
+        ("M-1", "approved", "ЦЗН 52-01"),
+        ("M-3", "proposed", "ИТ-отдел"),
+    ]
     assert [(r["code"], r["action"]) for r in out["refused"]] == [
-        ("M-2", "reject"), ("M-2", "reassign"), ("M-4", "approve"), ("M-5", "approve"), ("M-6", "approve"), ("M-1", "close")]
+        ("M-2", "reject"),
+        ("M-2", "reassign"),
+        ("M-4", "approve"),
+        ("M-5", "approve"),
+        ("M-6", "approve"),
+        ("M-1", "close"),
+    ]
     assert "comment" in out["refused"][0]["reason"] and "unknown action" in out["refused"][-1]["reason"]
     assert out["left_proposed"] == ["M-2", "M-3"]
     with pytest.raises(ValueError, match="reviewer"):
@@ -567,7 +756,9 @@ def test_seed_maps_codesign_aliases_and_needs_evidence_to_start(session):
     with pytest.raises(ValueError, match="seed record M-ODD: unknown co-design form"):
         seed_measures(session, [{**SEED[1], "code": "M-ODD", "codesign_form": "гадание"}])
     session.rollback()
-    assert seed_measures(session, [{**bare, "status": "approved"}])[0].status == "approved"  # no start, no evidence needed
+    assert (
+        seed_measures(session, [{**bare, "status": "approved"}])[0].status == "approved"
+    )  # no start, no evidence needed
 
 
 @pytest.mark.parametrize("lang", ["ru", "en", "fi"])

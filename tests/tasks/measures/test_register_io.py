@@ -34,20 +34,39 @@ CODESIGN = {"codesign_date": "2026-05-20", "codesign_form": "observation", "code
 
 
 def _rec(code: str, status: str, region: str = "52", **extra) -> dict:
-    return {"code": code, "title": f"Мера {code}", "description": "", "theme": "waiting_time",
-            "journey_stage": "first_contact", "type": "process_optimisation", "region_code": region,
-            "offices": [f"{region}-01", f"{region}-02"], "owner": f"РГ {region}", "status": status,
-            "proposed_quarter": "2026Q2", "kpi_metric": "item:E2", "kpi_target_change": 10,
-            "planned_start": "2026-07-05", "due_date": "2026-09-30", **extra}
+    return {
+        "code": code,
+        "title": f"Мера {code}",
+        "description": "",
+        "theme": "waiting_time",
+        "journey_stage": "first_contact",
+        "type": "process_optimisation",
+        "region_code": region,
+        "offices": [f"{region}-01", f"{region}-02"],
+        "owner": f"РГ {region}",
+        "status": status,
+        "proposed_quarter": "2026Q2",
+        "kpi_metric": "item:E2",
+        "kpi_target_change": 10,
+        "planned_start": "2026-07-05",
+        "due_date": "2026-09-30",
+        **extra,
+    }
 
 
 SEED = [
     _rec("M-P", "proposed"),
-    _rec("M-A", "approved", region="66"),                         # no co-design evidence yet
+    _rec("M-A", "approved", region="66"),  # no co-design evidence yet
     _rec("M-A2", "approved", region="66"),
     _rec("M-I", "in_progress", **CODESIGN, planned_start="2026-06-01", due_date="2026-06-30"),  # overdue
-    _rec("M-C", "closed", **CODESIGN, planned_start="2026-06-01", implemented_on="2026-06-10",
-         description="=HYPERLINK(\"http://x\")"),
+    _rec(
+        "M-C",
+        "closed",
+        **CODESIGN,
+        planned_start="2026-06-01",
+        implemented_on="2026-06-10",
+        description='=HYPERLINK("http://x")',
+    ),
     _rec("M-R", "rejected", region="10"),
 ]
 
@@ -71,7 +90,9 @@ def _export(db_url: str, path: Path, lang: str = "ru", kind: str = "xlsx") -> Pa
 
 def _snapshot(db_url: str) -> tuple[list[tuple], int]:
     with Session(get_engine(db_url)) as s:
-        measures = [tuple(getattr(m, f) for f in Measure.model_fields) for m in s.exec(select(Measure).order_by(Measure.code))]
+        measures = [
+            tuple(getattr(m, f) for f in Measure.model_fields) for m in s.exec(select(Measure).order_by(Measure.code))
+        ]
         return measures, len(s.exec(select(MeasureHistory)).all())
 
 
@@ -116,28 +137,35 @@ def test_unchanged_export_imports_as_no_change(db, tmp_path, lang, kind):
 def test_three_edited_cells_become_exactly_three_changes(db, tmp_path):
     path = _export(db, tmp_path / "register.xlsx")
     evil = '=HYPERLINK("http://evil.example/x","подробнее")'
-    _edit_xlsx(path, {
-        "M-P": {"status": "approved", "change_comment": "согласовано на РГ 12.07"},
-        "M-A": {"owner": "ЦЗН 66-01, начальник отдела"},
-        "M-I": {"description": evil},  # typed into Excel: stored by the workbook as a formula
-    })
+    _edit_xlsx(
+        path,
+        {
+            "M-P": {"status": "approved", "change_comment": "согласовано на РГ 12.07"},
+            "M-A": {"owner": "ЦЗН 66-01, начальник отдела"},
+            "M-I": {"description": evil},  # typed into Excel: stored by the workbook as a formula
+        },
+    )
     assert load_workbook(path).active.cell(row=_row_of(path, "M-I"), column=len(EXPORT_COLUMNS) - 1).data_type == "f"
     (measures_before, hist_before) = _snapshot(db)
 
     summary = _import(db, path)
     assert summary.rejected == []
     got = {(a["code"], a["field"], a["from"], a["to"]) for a in summary.applied}
-    assert got == {("M-P", "status", "proposed", "approved"),
-                   ("M-A", "owner", "РГ 66", "ЦЗН 66-01, начальник отдела"),
-                   ("M-I", "description", "", evil)}
+    assert got == {
+        ("M-P", "status", "proposed", "approved"),
+        ("M-A", "owner", "РГ 66", "ЦЗН 66-01, начальник отдела"),
+        ("M-I", "description", "", evil),
+    }
     assert {a["row"] for a in summary.applied if a["code"] == "M-P"} == {_row_of(path, "M-P")}
     _, hist_after = _snapshot(db)
     assert hist_after - hist_before == 3
 
     with Session(get_engine(db)) as s:
         versions = {m.code: m.version for m in s.exec(select(Measure))}
-        before_versions = {t[list(Measure.model_fields).index("code")]: t[list(Measure.model_fields).index("version")]
-                           for t in measures_before}
+        before_versions = {
+            t[list(Measure.model_fields).index("code")]: t[list(Measure.model_fields).index("version")]
+            for t in measures_before
+        }
         assert {c for c in versions if versions[c] != before_versions[c]} == {"M-P", "M-A", "M-I"}
         assert all(versions[c] == before_versions[c] + 1 for c in ("M-P", "M-A", "M-I"))
         p_hist = reg.history_of(s, reg.get_measure(s, "M-P"))[-1]
@@ -166,7 +194,8 @@ def test_stale_row_is_rejected_and_the_others_applied(db, tmp_path):
     _edit_xlsx(path, {"M-P": {"due_date": datetime(2026, 12, 1)}, "M-A2": {"due_date": "01.11.2026"}})
     summary = _import(db, path)
     assert [(r["row"], r["code"], r["field"], r["rule"]) for r in summary.rejected] == [
-        (_row_of(path, "M-P"), "M-P", "version", "stale_version")]
+        (_row_of(path, "M-P"), "M-P", "version", "stale_version")
+    ]
     reason = summary.rejected[0]["reason"]
     assert "changed by someone else since export" in reason and "версия 1" in reason and "в реестре 2" in reason
     assert [(a["code"], a["field"], a["to"]) for a in summary.applied] == [("M-A2", "due_date", "2026-11-01")]
@@ -180,21 +209,30 @@ def test_bad_rows_are_rejected_whole_with_row_field_and_reason(db, tmp_path):
     wb = load_workbook(path)
     ws = wb.active
     # Two extra rows: a copy of M-P under an unknown code and a second copy of M-R.
-    copy_of = {code: [ws.cell(row=_row_of(path, code), column=c).value for c in range(1, ws.max_column + 1)]
-               for code in ("M-P", "M-R")}
+    copy_of = {
+        code: [ws.cell(row=_row_of(path, code), column=c).value for c in range(1, ws.max_column + 1)]
+        for code in ("M-P", "M-R")
+    }
     ws.append(["M-NOPE", *copy_of["M-P"][1:]])
     ws.append(copy_of["M-R"])
     wb.save(path)
     phone = "+7 912 345-67-89"
-    _edit_xlsx(path, {
-        "M-P": {"status": "implemented", "owner": "Новый владелец"},      # proposed -> implemented: not in the flow
-        "M-A": {"status": "in_progress"},                                  # no co-design evidence
-        "M-A2": {"status": "in_progress", "codesign_date": "2026-06-30",   # evidence in the same row: accepted
-                 "codesign_form": "тестирование с клиентами", "codesign_clients": 6},
-        "M-I": {"due_date": "31.02.2026", "owner": "Сидорова"},            # no such date; the owner edit waits too
-        "M-C": {"codesign_form": "фокус-группа", "theme": "staff_attitude", "codesign_clients": "много"},
-        "M-R": {"status": f"позвонить {phone}"},
-    })
+    _edit_xlsx(
+        path,
+        {
+            "M-P": {"status": "implemented", "owner": "Новый владелец"},  # proposed -> implemented: not in the flow
+            "M-A": {"status": "in_progress"},  # no co-design evidence
+            "M-A2": {
+                "status": "in_progress",
+                "codesign_date": "2026-06-30",  # evidence in the same row: accepted
+                "codesign_form": "тестирование с клиентами",
+                "codesign_clients": 6,
+            },
+            "M-I": {"due_date": "31.02.2026", "owner": "Сидорова"},  # no such date; the owner edit waits too
+            "M-C": {"codesign_form": "фокус-группа", "theme": "staff_attitude", "codesign_clients": "много"},
+            "M-R": {"status": f"позвонить {phone}"},
+        },
+    )
     before_p = _snapshot(db)
     summary = _import(db, path)
     rows = {code: _row_of(path, code) for code in ("M-P", "M-A", "M-A2", "M-I", "M-C")}
@@ -223,7 +261,11 @@ def test_bad_rows_are_rejected_whole_with_row_field_and_reason(db, tmp_path):
     assert {r["column"] for r in summary.rejected if r["field"] == "due_date"} == {"Срок"}  # the header as in the file
     # Only M-A2 went through: fields first, then the start.
     assert [(a["code"], a["field"]) for a in summary.applied] == [
-        ("M-A2", "codesign_clients"), ("M-A2", "codesign_date"), ("M-A2", "codesign_form"), ("M-A2", "status")]
+        ("M-A2", "codesign_clients"),
+        ("M-A2", "codesign_date"),
+        ("M-A2", "codesign_form"),
+        ("M-A2", "status"),
+    ]
     with Session(get_engine(db)) as s:
         assert reg.get_measure(s, "M-A2").codesign_form == "client_test"
         assert reg.get_measure(s, "M-I").owner == "РГ 52"  # its row was rejected whole
@@ -235,17 +277,24 @@ def test_bad_rows_are_rejected_whole_with_row_field_and_reason(db, tmp_path):
 
 def test_read_only_columns_and_offices_are_guarded(db, tmp_path):
     path = _export(db, tmp_path / "register.xlsx")
-    _edit_xlsx(path, {
-        "M-P": {"theme": "staff_attitude", "kpi_baseline": 99.5},
-        "M-A": {"offices": "66-01, 66-02, 52-01, 99-99"},   # another region's office and an unknown one
-        "M-A2": {"offices": "66-03;66-01"},                 # accepted: normalised, same region
-        "M-I": {"due_date": "2026-05-01"},                  # before its planned start
-    })
+    _edit_xlsx(
+        path,
+        {
+            "M-P": {"theme": "staff_attitude", "kpi_baseline": 99.5},
+            "M-A": {"offices": "66-01, 66-02, 52-01, 99-99"},  # another region's office and an unknown one
+            "M-A2": {"offices": "66-03;66-01"},  # accepted: normalised, same region
+            "M-I": {"due_date": "2026-05-01"},  # before its planned start
+        },
+    )
     summary = _import(db, path)
     got = {(r["code"], r["field"], r["rule"]) for r in summary.rejected}
-    assert got == {("M-P", "theme", "read_only"), ("M-P", "kpi_baseline", "read_only"),
-                   ("M-A", "offices", "unknown_office"), ("M-A", "offices", "office_outside_region"),
-                   ("M-I", "due_date", "due_before_start")}
+    assert got == {
+        ("M-P", "theme", "read_only"),
+        ("M-P", "kpi_baseline", "read_only"),
+        ("M-A", "offices", "unknown_office"),
+        ("M-A", "offices", "office_outside_region"),
+        ("M-I", "due_date", "due_before_start"),
+    }
     assert [(a["code"], a["field"], a["to"]) for a in summary.applied] == [("M-A2", "offices", "66-01,66-03")]
 
 
@@ -256,7 +305,9 @@ def test_dry_run_reports_exactly_and_saves_nothing(db, tmp_path):
     assert dry.dry_run and len(dry.applied) == 2
     assert _snapshot(db) == before
     real = _import(db, path)
-    assert [(a["code"], a["field"], a["to"]) for a in real.applied] == [(a["code"], a["field"], a["to"]) for a in dry.applied]
+    assert [(a["code"], a["field"], a["to"]) for a in real.applied] == [
+        (a["code"], a["field"], a["to"]) for a in dry.applied
+    ]
 
 
 def test_partial_csv_with_english_headers_semicolons_and_cp1251(db, tmp_path):
@@ -269,8 +320,10 @@ def test_partial_csv_with_english_headers_semicolons_and_cp1251(db, tmp_path):
     summary = _import(db, path)
     assert summary.ignored_columns == ["Notes"]
     assert summary.unchanged == ["M-R"] and summary.rejected == []
-    assert [(a["code"], a["field"], a["to"]) for a in summary.applied] == [("M-P", "owner", "Отдел приёма"),
-                                                                           ("M-P", "status", "approved")]
+    assert [(a["code"], a["field"], a["to"]) for a in summary.applied] == [
+        ("M-P", "owner", "Отдел приёма"),
+        ("M-P", "status", "approved"),
+    ]
 
 
 def test_files_that_cannot_be_imported_at_all(db, tmp_path):
@@ -294,8 +347,11 @@ def test_files_that_cannot_be_imported_at_all(db, tmp_path):
 
 def test_suite_vocabularies_are_the_registers():
     suite = json.loads((EXPECTATIONS_DIR / "measure_register.json").read_text(encoding="utf-8"))
-    sets = {e["kwargs"]["column"]: e["kwargs"]["value_set"] for e in suite["expectations"]
-            if e["type"] == "expect_column_values_to_be_in_set"}
+    sets = {
+        e["kwargs"]["column"]: e["kwargs"]["value_set"]
+        for e in suite["expectations"]
+        if e["type"] == "expect_column_values_to_be_in_set"
+    }
     assert tuple(sets["status"]) == MEASURE_STATUSES
     assert tuple(sets["codesign_form"]) == CODESIGN_FORMS
     assert tuple(sets["journey_stage"]) == JOURNEY_STAGES
@@ -311,20 +367,23 @@ def test_suite_vocabularies_are_the_registers():
     assert set(REGISTER_LABELS["ru"]) == set(EXPORT_COLUMNS)
 
 
-@pytest.mark.parametrize("column, cell, staged", [
-    ("due_date", datetime(2026, 3, 1), "2026-03-01"),
-    ("due_date", "01.03.2026", "2026-03-01"),
-    ("due_date", "1 марта", "1 марта"),          # kept as typed: the suite names it
-    ("version", 3.0, "3"),
-    ("kpi_target", "72,5", "72.5"),
-    ("status", "In progress", "in_progress"),
-    ("status", "done", "done"),
-    ("codesign_form", "Työpaja", "workshop"),
-    ("codesign_form", "usability_testing", "client_test"),
-    ("offices", "52-02, 52-01;52-02", "52-01,52-02"),
-    ("description", "'=1+1", "=1+1"),             # the export's neutralising apostrophe removed
-    ("owner", "'Отдел", "'Отдел"),                # an apostrophe before plain text is the person's
-    ("owner", "   ", None),
-])
+@pytest.mark.parametrize(
+    "column, cell, staged",
+    [
+        ("due_date", datetime(2026, 3, 1), "2026-03-01"),
+        ("due_date", "01.03.2026", "2026-03-01"),
+        ("due_date", "1 марта", "1 марта"),  # kept as typed: the suite names it
+        ("version", 3.0, "3"),
+        ("kpi_target", "72,5", "72.5"),
+        ("status", "In progress", "in_progress"),
+        ("status", "done", "done"),
+        ("codesign_form", "Työpaja", "workshop"),
+        ("codesign_form", "usability_testing", "client_test"),
+        ("offices", "52-02, 52-01;52-02", "52-01,52-02"),
+        ("description", "'=1+1", "=1+1"),  # the export's neutralising apostrophe removed
+        ("owner", "'Отдел", "'Отдел"),  # an apostrophe before plain text is the person's
+        ("owner", "   ", None),
+    ],
+)
 def test_stage_cell(column, cell, staged):
     assert stage_cell(column, cell) == staged

@@ -17,7 +17,7 @@ import shutil
 import subprocess
 import threading
 import xml.etree.ElementTree as ET
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
@@ -29,6 +29,9 @@ from pypdf import PdfReader
 from cxloop.config import load_config
 from cxloop.domain import ITEMS, NATIONAL, RAYS
 from cxloop.quarters import Quarter
+from demo.people import NAMES as _NAMES
+from demo.people import fake_email as _fake_email
+from demo.people import fake_phone as _fake_phone
 from models.db import dispose_engines, session_scope, upgrade
 from models.tables import (
     EffectEvaluation,
@@ -41,9 +44,6 @@ from models.tables import (
     Quarantine,
     SurveyAnswer,
 )
-from demo.people import NAMES as _NAMES
-from demo.people import fake_email as _fake_email
-from demo.people import fake_phone as _fake_phone
 from tasks.measures.export import export_register_csv
 from tasks.reports.attachments import REGISTER_CSV_KEY, league_csv_name, register_csv_bytes, register_csv_name
 from tasks.reports.context import build_report_context
@@ -57,7 +57,12 @@ REGION, REGION_NAME = "52", "Нижегородская область"
 N_OFFICES = 120  # offices of region 52 (5 in the shipped registry + 115 added here)
 N_MEASURES = 120
 # measure i goes to a register group by i % 10 (see populate_big): new 0-1, overdue 6-7, evaluated 8, in progress the rest
-GROUP_SIZES = {"new": N_MEASURES // 5, "in_progress": N_MEASURES // 2, "overdue": N_MEASURES // 5, "evaluated": N_MEASURES // 10}
+GROUP_SIZES = {
+    "new": N_MEASURES // 5,
+    "in_progress": N_MEASURES // 2,
+    "overdue": N_MEASURES // 5,
+    "evaluated": N_MEASURES // 10,
+}
 PDFA_NS = "http://www.aiim.org/pdfa/ns/id/"
 RDF_NS = "http://www.w3.org/1999/02/22-rdf-syntax-ns#"
 
@@ -104,59 +109,163 @@ def populate_big(url: str, pii: dict[str, list[str]]) -> None:
             for ctype, base in (("citizen", 80.4), ("employer", 78.2), ("composite", 79.3)):
                 rays = dict(zip(RAYS, (base + 5.0, base + 1.0, base - 9.0, base - 2.0, base + 5.0)))
                 for level, unit, region, n in (("country", "RU", None, 2400), ("region", REGION, REGION, 1500)):
-                    s.add(IndexResult(quarter=quarter, level=level, unit_code=unit, region_code=region, client_type=ctype,
-                                      **{k: v + shift for k, v in rays.items()}, index=base + shift,
-                                      ci_low=base + shift - 1.1, ci_high=base + shift + 1.1, n=n, stars=3,
-                                      sufficient_sample=True, change=1.6 if quarter == Q else None))
+                    s.add(
+                        IndexResult(
+                            quarter=quarter,
+                            level=level,
+                            unit_code=unit,
+                            region_code=region,
+                            client_type=ctype,
+                            **{k: v + shift for k, v in rays.items()},
+                            index=base + shift,
+                            ci_low=base + shift - 1.1,
+                            ci_high=base + shift + 1.1,
+                            n=n,
+                            stars=3,
+                            sufficient_sample=True,
+                            change=1.6 if quarter == Q else None,
+                        )
+                    )
             for region, value in (("66", 76.8), ("10", 71.2)):
-                s.add(IndexResult(quarter=quarter, level="region", unit_code=region, region_code=region,
-                                  client_type="composite", index=value + shift, ci_low=value - 2, ci_high=value + 2,
-                                  n=300, stars=3, sufficient_sample=True))
+                s.add(
+                    IndexResult(
+                        quarter=quarter,
+                        level="region",
+                        unit_code=region,
+                        region_code=region,
+                        client_type="composite",
+                        index=value + shift,
+                        ci_low=value - 2,
+                        ci_high=value + 2,
+                        n=300,
+                        stars=3,
+                        sufficient_sample=True,
+                    )
+                )
         for i, code in enumerate(offices):
             value = float(np.round(60 + 35 * rng.random(), 1))
             small = i % 17 == 16
-            s.add(IndexResult(quarter=Q, level="office", unit_code=code, region_code=REGION, client_type="composite",
-                              index=value, ci_low=value - 4.0, ci_high=value + 4.0, n=12 if small else 40 + i,
-                              stars=None if small else 3, sufficient_sample=not small, change=float(rng.normal(0, 2))))
+            s.add(
+                IndexResult(
+                    quarter=Q,
+                    level="office",
+                    unit_code=code,
+                    region_code=REGION,
+                    client_type="composite",
+                    index=value,
+                    ci_low=value - 4.0,
+                    ci_high=value + 4.0,
+                    n=12 if small else 40 + i,
+                    stars=None if small else 3,
+                    sufficient_sample=not small,
+                    change=float(rng.normal(0, 2)),
+                )
+            )
 
         # Intake: files, quarantined rows whose reason quotes personal data, accepted feedback with it.
         n_answers = 300
-        f = IngestedFile(sha256="c" * 64, channel="star_survey", path="star_survey_52.xlsx", quarter=Q,
-                         received=420, accepted=n_answers, quarantined=len(sentences),
-                         duplicates=420 - n_answers - len(sentences))
+        f = IngestedFile(
+            sha256="c" * 64,
+            channel="star_survey",
+            path="star_survey_52.xlsx",
+            quarter=Q,
+            received=420,
+            accepted=n_answers,
+            quarantined=len(sentences),
+            duplicates=420 - n_answers - len(sentences),
+        )
         s.add(f)
         s.flush()
         for i, sentence in enumerate(sentences):
-            s.add(Quarantine(ingested_file_id=f.id, channel="star_survey", source_file=f.path, source_row=i + 2,
-                             field="comment", rule="bad_date", reason=f"дата не распознана: {sentence}", quarter=Q))
+            s.add(
+                Quarantine(
+                    ingested_file_id=f.id,
+                    channel="star_survey",
+                    source_file=f.path,
+                    source_row=i + 2,
+                    field="comment",
+                    rule="bad_date",
+                    reason=f"дата не распознана: {sentence}",
+                    quarter=Q,
+                )
+            )
         for i in range(n_answers):
             client = "citizen" if i % 5 else "employer"
-            fb = Feedback(dedup_key=f"s{i}", channel="star_survey", source_file=f.path, source_row=i + 2,
-                          received_at=date(2026, 7, 1 + i % 28), quarter=Q, office_code=offices[i % 5],
-                          region_code=REGION, client_type=client, text=sentences[i % len(sentences)])
+            fb = Feedback(
+                dedup_key=f"s{i}",
+                channel="star_survey",
+                source_file=f.path,
+                source_row=i + 2,
+                received_at=date(2026, 7, 1 + i % 28),
+                quarter=Q,
+                office_code=offices[i % 5],
+                region_code=REGION,
+                client_type=client,
+                text=sentences[i % len(sentences)],
+            )
             s.add(fb)
             s.flush()
             level = rng.normal(0, 0.8)
             items = {k: int(np.clip(np.round(3.6 + level + rng.normal(0, 0.7)), 1, 5)) for k in ITEMS}
             effort = np.mean([items[k] for k in ("E1", "E2", "E3", "E4")])
-            s.add(SurveyAnswer(feedback_id=fb.id, **items, overall=int(np.clip(np.round(1.9 * effort + rng.normal(0, 1)), 1, 10)),
-                               nps=int(np.clip(np.round(2 * effort - 1 + rng.normal(0, 1.5)), 0, 10)),
-                               ces=int(np.clip(np.round(1.4 * effort + rng.normal(0, 1)), 1, 7))))
+            s.add(
+                SurveyAnswer(
+                    feedback_id=fb.id,
+                    **items,
+                    overall=int(np.clip(np.round(1.9 * effort + rng.normal(0, 1)), 1, 10)),
+                    nps=int(np.clip(np.round(2 * effort - 1 + rng.normal(0, 1.5)), 0, 10)),
+                    ces=int(np.clip(np.round(1.4 * effort + rng.normal(0, 1)), 1, 7)),
+                )
+            )
 
-        themes = ["waiting_time", "contact_reachability", "reminders_notifications", "process_clarity",
-                  "online_service_usability", "documents_effort", "staff_attitude", "office_comfort"]
+        themes = [
+            "waiting_time",
+            "contact_reachability",
+            "reminders_notifications",
+            "process_clarity",
+            "online_service_usability",
+            "documents_effort",
+            "staff_attitude",
+            "office_comfort",
+        ]
         for unit, level in ((REGION, "region"), ("ALL", "country")):
             for rank, theme in enumerate(themes, start=1):
                 neg = 60 - 6 * rank
-                s.add(PainPoint(quarter=Q, level=level, unit_code=unit, region_code=unit, theme=theme,
-                                journey_stage="first_contact", mentions=neg + 10, negative_mentions=neg, texts_total=420,
-                                negative_share=round(100 * neg / 420, 1), ray="effort", ray_score=70.0, trend=None,
-                                reach_offices=3, offices_total=N_OFFICES, component_reach=round(100 * neg / 420, 2),
-                                component_severity=1.2, component_trend=1.0, component_driver=1.3,
-                                component_coverage=1.0, priority=round(neg * 1.56, 1), rank=rank))
+                s.add(
+                    PainPoint(
+                        quarter=Q,
+                        level=level,
+                        unit_code=unit,
+                        region_code=unit,
+                        theme=theme,
+                        journey_stage="first_contact",
+                        mentions=neg + 10,
+                        negative_mentions=neg,
+                        texts_total=420,
+                        negative_share=round(100 * neg / 420, 1),
+                        ray="effort",
+                        ray_score=70.0,
+                        trend=None,
+                        reach_offices=3,
+                        offices_total=N_OFFICES,
+                        component_reach=round(100 * neg / 420, 2),
+                        component_severity=1.2,
+                        component_trend=1.0,
+                        component_driver=1.3,
+                        component_coverage=1.0,
+                        priority=round(neg * 1.56, 1),
+                        rank=rank,
+                    )
+                )
 
-        common = dict(journey_stage="periodic_meetings", type="process_optimisation", owner="Служба дизайна КО",
-                      kpi_metric="item:P3", kpi_baseline=61.0, kpi_target=70.0)
+        common = dict(
+            journey_stage="periodic_meetings",
+            type="process_optimisation",
+            owner="Служба дизайна КО",
+            kpi_metric="item:P3",
+            kpi_baseline=61.0,
+            kpi_target=70.0,
+        )
         evaluated = []
         for i in range(1, N_MEASURES + 1):
             kind = i % 10
@@ -168,22 +277,52 @@ def populate_big(url: str, pii: dict[str, list[str]]) -> None:
                 status, proposed, due = "evaluated", "2025Q4", date(2026, 3, 1)
             else:
                 status, proposed, due = ("in_progress" if kind < 9 else "implemented"), "2026Q2", date(2026, 12, 31)
-            m = Measure(code=f"M-52-{i:03d}", title=f"Мера {i}: напоминания и запись", description=f"Описание меры {i}",
-                        theme=themes[i % len(themes)], region_code=REGION, offices=offices[i % len(offices)],
-                        status=status, proposed_quarter=proposed, due_date=due,
-                        effect_verdict="effective" if status == "evaluated" else None, **common)
+            m = Measure(
+                code=f"M-52-{i:03d}",
+                title=f"Мера {i}: напоминания и запись",
+                description=f"Описание меры {i}",
+                theme=themes[i % len(themes)],
+                region_code=REGION,
+                offices=offices[i % len(offices)],
+                status=status,
+                proposed_quarter=proposed,
+                due_date=due,
+                effect_verdict="effective" if status == "evaluated" else None,
+                **common,
+            )
             s.add(m)
             if status == "evaluated":
                 evaluated.append(m)
         s.flush()
         for j, m in enumerate(evaluated):
-            s.add(EffectEvaluation(measure_id=m.id, quarter=Q, kpi_metric="item:P3", method="did", estimate=2.0 + j / 4,
-                                   ci_low=0.5 + j / 4, ci_high=3.5 + j / 4, p_value=0.01, n_treated_units=2,
-                                   n_control_units=8, n_obs=400, verdict="effective"))
+            s.add(
+                EffectEvaluation(
+                    measure_id=m.id,
+                    quarter=Q,
+                    kpi_metric="item:P3",
+                    method="did",
+                    estimate=2.0 + j / 4,
+                    ci_low=0.5 + j / 4,
+                    ci_high=3.5 + j / 4,
+                    p_value=0.01,
+                    n_treated_units=2,
+                    n_control_units=8,
+                    n_obs=400,
+                    verdict="effective",
+                )
+            )
         for k, m in enumerate(evaluated):
             # who changed what: staff names and comments quoting clients never leave the history
-            s.add(MeasureHistory(measure_id=m.id, at=datetime(2026, 9, 1, tzinfo=timezone.utc), who=pii["names"][k % 10],
-                                 from_value="implemented", to_value="evaluated", comment=sentences[k % len(sentences)]))
+            s.add(
+                MeasureHistory(
+                    measure_id=m.id,
+                    at=datetime(2026, 9, 1, tzinfo=UTC),
+                    who=pii["names"][k % 10],
+                    from_value="implemented",
+                    to_value="evaluated",
+                    comment=sentences[k % len(sentences)],
+                )
+            )
 
 
 @pytest.fixture(scope="module")
@@ -194,8 +333,10 @@ def pii():
 @pytest.fixture(scope="module")
 def big(tmp_path_factory, pii):
     tmp = tmp_path_factory.mktemp("bigreport")
-    extra = [(f"52-{i}", f"ЦЗН Нижегородской области, отделение № {i}", REGION, REGION_NAME)
-             for i in range(101, 101 + N_OFFICES - 5)]
+    extra = [
+        (f"52-{i}", f"ЦЗН Нижегородской области, отделение № {i}", REGION, REGION_NAME)
+        for i in range(101, 101 + N_OFFICES - 5)
+    ]
     config = load_config(_config_dir(tmp, extra))
     url = f"sqlite:///{tmp / 'cx.db'}"
     upgrade(url)
@@ -296,14 +437,40 @@ def test_personal_data_typed_into_a_measure_is_redacted_in_the_embedded_register
     url = f"sqlite:///{tmp_path / 'reg.db'}"
     upgrade(url)
     phone, email, name = pii["phones"][0], pii["emails"][0], pii["names"][0]
-    common = dict(theme="waiting_time", type="new_experience", region_code="52", offices="52-01", owner="Служба КО",
-                  status="approved", proposed_quarter=Q, kpi_metric="item:P3", due_date=date(2026, 12, 1))
+    common = dict(
+        theme="waiting_time",
+        type="new_experience",
+        region_code="52",
+        offices="52-01",
+        owner="Служба КО",
+        status="approved",
+        proposed_quarter=Q,
+        kpi_metric="item:P3",
+        due_date=date(2026, 12, 1),
+    )
     try:
         with session_scope(url) as s:
-            s.add(Measure(code="M-52-001", title="Электронная очередь", description="Талоны, табло, запись онлайн", **common))
-            s.add(Measure(code="M-52-002", title=f"Перезвонить: {phone}",
-                          description=f"Со слов клиентки: «Меня зовут {name}, пишите на {email}»", **common))
-            s.add(Measure(code="M-52-003", title="Памятка, шаги; сроки", description='Текст "в кавычках",\nв две строки', **common))
+            s.add(
+                Measure(
+                    code="M-52-001", title="Электронная очередь", description="Талоны, табло, запись онлайн", **common
+                )
+            )
+            s.add(
+                Measure(
+                    code="M-52-002",
+                    title=f"Перезвонить: {phone}",
+                    description=f"Со слов клиентки: «Меня зовут {name}, пишите на {email}»",
+                    **common,
+                )
+            )
+            s.add(
+                Measure(
+                    code="M-52-003",
+                    title="Памятка, шаги; сроки",
+                    description='Текст "в кавычках",\nв две строки',
+                    **common,
+                )
+            )
         with session_scope(url) as s:
             attached = register_csv_bytes(s, Q)
             exported = export_register_csv(s, tmp_path / "r.csv", Quarter.parse(Q).cycle_date).read_bytes()
@@ -314,7 +481,10 @@ def test_personal_data_typed_into_a_measure_is_redacted_in_the_embedded_register
     assert "[PHONE]" in text and "[EMAIL]" in text
     assert attached.startswith(b"\xef\xbb\xbf")
     # every other cell and row is the export's, byte for byte (quotes and line breaks included)
-    mine, theirs = list(csv.reader(text.splitlines(keepends=True))), list(csv.reader(exported.decode("utf-8-sig").splitlines(keepends=True)))
+    mine, theirs = (
+        list(csv.reader(text.splitlines(keepends=True))),
+        list(csv.reader(exported.decode("utf-8-sig").splitlines(keepends=True))),
+    )
     assert len(mine) == len(theirs) == 4 and mine[0] == theirs[0]
     assert [mine[1], mine[3]] == [theirs[1], theirs[3]]
     diff = [i for i, (a, b) in enumerate(zip(mine[2], theirs[2])) if a != b]
@@ -343,9 +513,13 @@ def _pages_with(pages: list[str], pattern: str) -> list[int]:
 def test_long_tables_split_over_pages_with_their_header_repeated(big):
     pages = big["pages"][REGION]
     t = big["contexts"][REGION]["t"]
-    register_header = " ".join([t["code"], f"{t['measure']} / {t['theme']}", t["owner"], t["status"], t["due"], t["kpi"], t["verdict"]])
+    register_header = " ".join(
+        [t["code"], f"{t['measure']} / {t['theme']}", t["owner"], t["status"], t["due"], t["kpi"], t["verdict"]]
+    )
     league_header = " ".join([t["place"], t["unit"], t["index"], t["ci"], t["stars"]])
-    assert register_header.startswith("Код Мера / Тема Ответственный") and league_header.startswith("Место Подразделение")
+    assert register_header.startswith("Код Мера / Тема Ответственный") and league_header.startswith(
+        "Место Подразделение"
+    )
     register_pages = _pages_with(pages, r"M-52-\d{3} Мера \d+: напоминания и запись .{0,60}Служба дизайна КО")
     league_pages = _pages_with(pages, r"ЦЗН Нижегородской области, отделение № 1\d\d \(52-1\d\d\)")
     assert len(register_pages) >= 4 and len(league_pages) >= 3, (register_pages, league_pages)
@@ -354,7 +528,9 @@ def test_long_tables_split_over_pages_with_their_header_repeated(big):
     for i in league_pages:
         assert league_header in pages[i], (i, pages[i][:300])
     # a continued table: rows on a page that starts with no section or group heading
-    appendix_start = next(i for i, t in enumerate(pages) if "Приложение 1. Реестр корректирующих мер (продолжение)" in t)
+    appendix_start = next(
+        i for i, t in enumerate(pages) if "Приложение 1. Реестр корректирующих мер (продолжение)" in t
+    )
     continued = [i for i in register_pages if i > appendix_start and not re.search(r"\(\d+\): строки", pages[i])]
     assert continued, "no register page without a heading: the long table did not run over a page"
 
@@ -371,8 +547,12 @@ def test_long_lists_continue_in_appendices_row_for_row(big):
     start = next(i for i, t in enumerate(pages) if "Приложение 1. " in t)
     body, appendix = " ".join(pages[:start]), " ".join(pages[start:])
     # the body keeps the first rows of each long list, with the full counts, and says where the rest is
-    counts = {"Новые меры квартала": GROUP_SIZES["new"], "В работе": GROUP_SIZES["in_progress"],
-              "Просроченные меры": GROUP_SIZES["overdue"], "Оценённые меры": GROUP_SIZES["evaluated"]}
+    counts = {
+        "Новые меры квартала": GROUP_SIZES["new"],
+        "В работе": GROUP_SIZES["in_progress"],
+        "Просроченные меры": GROUP_SIZES["overdue"],
+        "Оценённые меры": GROUP_SIZES["evaluated"],
+    }
     long_groups = {h: n for h, n in counts.items() if n > REGISTER_BODY_ROWS}
     assert 0 < len(long_groups) < len(counts)  # the data has long groups and a short one
     for heading, total in counts.items():
@@ -397,7 +577,10 @@ def test_report_layout_moves_rows_and_keeps_short_lists_whole(big):
         assert len(laid["register"][key]) == min(7, len(full))
     assert laid["league"]["offices"] + laid["appendix"]["league"]["rows"] == ctx["league"]["offices"]
     assert (laid["appendix"]["register"]["number"], laid["appendix"]["league"]["number"]) == (1, 2)
-    assert ctx["register"]["overdue"] is not laid["register"]["overdue"] and len(ctx["register"]["overdue"]) == GROUP_SIZES["overdue"]
+    assert (
+        ctx["register"]["overdue"] is not laid["register"]["overdue"]
+        and len(ctx["register"]["overdue"]) == GROUP_SIZES["overdue"]
+    )
     # region 66 has two measures at most and five offices: no appendix, nothing said about one
     short = report_layout(small)
     assert short["appendix"]["register"] is None and short["appendix"]["league"] is None
@@ -411,10 +594,23 @@ def _many_offices(ctx: dict, n: int) -> list[dict]:
     rows = []
     for i in range(n):
         small = i >= n - 20
-        rows.append({**template, "place": "—" if small else str(i + 1), "code": f"77-{i:04d}", "region_code": "77",
-                     "name": f"Офис № {i}", "index": None if small else 90 - i * 0.01, "ci_low": None if small else 85.0,
-                     "ci_high": None if small else 95.0, "change": None, "stars": None if small else 4,
-                     "index_text": "—" if small else "x", "n": 5 if small else 120, "sufficient": not small})
+        rows.append(
+            {
+                **template,
+                "place": "—" if small else str(i + 1),
+                "code": f"77-{i:04d}",
+                "region_code": "77",
+                "name": f"Офис № {i}",
+                "index": None if small else 90 - i * 0.01,
+                "ci_low": None if small else 85.0,
+                "ci_high": None if small else 95.0,
+                "change": None,
+                "stars": None if small else 4,
+                "index_text": "—" if small else "x",
+                "n": 5 if small else 120,
+                "sufficient": not small,
+            }
+        )
     return rows
 
 
@@ -428,7 +624,10 @@ def test_a_list_too_long_for_an_appendix_goes_to_an_attached_csv(big, tmp_path):
     ctx["league"] = {**ctx["league"], "offices": offices}
     register_csv = b"\xef\xbb\xbfcode\r\nM-1\r\n"
     ctx[REGISTER_CSV_KEY] = register_csv
-    many = [dict(ctx["register"]["in_progress"][0], code=f"M-77-{i:03d}") for i in range(APPENDIX_MAX_ROWS + REGISTER_BODY_ROWS + 1)]
+    many = [
+        dict(ctx["register"]["in_progress"][0], code=f"M-77-{i:03d}")
+        for i in range(APPENDIX_MAX_ROWS + REGISTER_BODY_ROWS + 1)
+    ]
     ctx["register"] = {**ctx["register"], "in_progress": many}
 
     laid = report_layout(ctx)
@@ -438,14 +637,18 @@ def test_a_list_too_long_for_an_appendix_goes_to_an_attached_csv(big, tmp_path):
     assert laid["appendix"]["league_csv"] == {"name": name, "rows": offices}
     assert laid["league"]["offices"] == offices[:LEAGUE_BODY_ROWS]
     assert laid["appendix"]["more"]["league"] == (
-        f"Строки 1–{LEAGUE_BODY_ROWS} из {n}; все строки — в приложенном к этому PDF-файлу {name} (CSV).")
+        f"Строки 1–{LEAGUE_BODY_ROWS} из {n}; все строки — в приложенном к этому PDF-файлу {name} (CSV)."
+    )
     assert laid["register"]["in_progress"] == many[:REGISTER_BODY_ROWS]
     assert register_csv_name(Q) in laid["appendix"]["more"]["in_progress"]
     # one row shorter: the appendix, as before
     shorter = report_layout({**ctx, "league": {**ctx["league"], "offices": offices[:-1]}})
     assert shorter["appendix"]["league_csv"] is None and len(shorter["appendix"]["league"]["rows"]) == APPENDIX_MAX_ROWS
     # without the register's CSV the register's rest is printed, however long
-    assert report_layout({**ctx, REGISTER_CSV_KEY: b""})["appendix"]["register"]["rest"]["in_progress"] == many[REGISTER_BODY_ROWS:]
+    assert (
+        report_layout({**ctx, REGISTER_CSV_KEY: b""})["appendix"]["register"]["rest"]["in_progress"]
+        == many[REGISTER_BODY_ROWS:]
+    )
 
     path = render_report_pdf(ctx, tmp_path / "national.pdf")
     reader = PdfReader(str(path))
@@ -454,8 +657,19 @@ def test_a_list_too_long_for_an_appendix_goes_to_an_attached_csv(big, tmp_path):
     specs = {a.get_object()["/F"]: a.get_object() for a in reader.trailer["/Root"]["/AF"]}
     assert set(specs) == {register_csv_name(Q), name} and all(v["/AFRelationship"] == "/Data" for v in specs.values())
     table = list(csv.reader(reader.attachments[name][0].decode("utf-8-sig").splitlines()))
-    assert table[0] == ["Место", "Код офиса", "Офис", "Регион", "Индекс (0–100)", "95% ДИ от", "95% ДИ до", "Звёзды",
-                        "Изменение", "Респондентов", "Достаточная выборка"]
+    assert table[0] == [
+        "Место",
+        "Код офиса",
+        "Офис",
+        "Регион",
+        "Индекс (0–100)",
+        "95% ДИ от",
+        "95% ДИ до",
+        "Звёзды",
+        "Изменение",
+        "Респондентов",
+        "Достаточная выборка",
+    ]
     assert [r[1] for r in table[1:]] == [o["code"] for o in offices]
     assert table[1] == ["1", "77-0000", "Офис № 0", "77", "90.0", "85.0", "95.0", "4", "", "120", "да"]
     assert table[-1][:2] == ["", offices[-1]["code"]] and table[-1][-1] == "нет" and table[-1][4] == ""
@@ -542,22 +756,87 @@ def test_markup_from_the_database_prints_as_text_and_the_renderer_requests_nothi
     upgrade(url)
     with session_scope(url) as s:
         for level, unit, region in (("region", "66", "66"), ("office", "66-90", "66"), ("office", "66-01", "66")):
-            s.add(IndexResult(quarter=Q, level=level, unit_code=unit, region_code=region, client_type="composite",
-                              index=80.0, ci_low=78.0, ci_high=82.0, n=120, stars=4, sufficient_sample=True))
-        f = IngestedFile(sha256="d" * 64, channel=attach, path="x.csv", quarter=Q, received=3, accepted=2, quarantined=1)
+            s.add(
+                IndexResult(
+                    quarter=Q,
+                    level=level,
+                    unit_code=unit,
+                    region_code=region,
+                    client_type="composite",
+                    index=80.0,
+                    ci_low=78.0,
+                    ci_high=82.0,
+                    n=120,
+                    stars=4,
+                    sufficient_sample=True,
+                )
+            )
+        f = IngestedFile(
+            sha256="d" * 64, channel=attach, path="x.csv", quarter=Q, received=3, accepted=2, quarantined=1
+        )
         s.add(f)
         s.flush()
-        s.add(Quarantine(ingested_file_id=f.id, channel="pos", source_file="x.csv", source_row=2, field=styled,
-                         rule=link, reason=img, quarter=Q))
-        s.add(PainPoint(quarter=Q, level="region", unit_code="66", region_code="66", theme=attach, journey_stage="exit",
-                        mentions=9, negative_mentions=8, texts_total=40, negative_share=20.0, ray="effort", priority=5.0, rank=1))
-        m = Measure(code="M-66-900", title=img, description=iframe, theme="waiting_time", type="new_experience",
-                    region_code="66", offices="66-90", owner=link, status="evaluated", proposed_quarter="2026Q1",
-                    kpi_metric=styled, effect_verdict="effective")
+        s.add(
+            Quarantine(
+                ingested_file_id=f.id,
+                channel="pos",
+                source_file="x.csv",
+                source_row=2,
+                field=styled,
+                rule=link,
+                reason=img,
+                quarter=Q,
+            )
+        )
+        s.add(
+            PainPoint(
+                quarter=Q,
+                level="region",
+                unit_code="66",
+                region_code="66",
+                theme=attach,
+                journey_stage="exit",
+                mentions=9,
+                negative_mentions=8,
+                texts_total=40,
+                negative_share=20.0,
+                ray="effort",
+                priority=5.0,
+                rank=1,
+            )
+        )
+        m = Measure(
+            code="M-66-900",
+            title=img,
+            description=iframe,
+            theme="waiting_time",
+            type="new_experience",
+            region_code="66",
+            offices="66-90",
+            owner=link,
+            status="evaluated",
+            proposed_quarter="2026Q1",
+            kpi_metric=styled,
+            effect_verdict="effective",
+        )
         s.add(m)
         s.flush()
-        s.add(EffectEvaluation(measure_id=m.id, quarter=Q, kpi_metric=styled, method=attach, estimate=3.0, ci_low=1.0,
-                               ci_high=5.0, p_value=0.01, n_treated_units=1, n_control_units=4, n_obs=90, verdict="effective"))
+        s.add(
+            EffectEvaluation(
+                measure_id=m.id,
+                quarter=Q,
+                kpi_metric=styled,
+                method=attach,
+                estimate=3.0,
+                ci_low=1.0,
+                ci_high=5.0,
+                p_value=0.01,
+                n_treated_units=1,
+                n_control_units=4,
+                n_obs=90,
+                verdict="effective",
+            )
+        )
     try:
         with session_scope(url) as s:
             reports = write_reports(s, Q, config, tmp_path / "out", scopes=["66"])
@@ -586,7 +865,9 @@ def _png_pages(pdf: Path, stem: str) -> list[Path]:
     PNG_DIR.mkdir(parents=True, exist_ok=True)
     for old in PNG_DIR.glob(f"{stem}-*.png"):
         old.unlink()
-    subprocess.run([exe, "-r", "60", "-png", "-f", "1", "-l", "2", str(pdf), str(PNG_DIR / stem)], check=True, timeout=60)
+    subprocess.run(
+        [exe, "-r", "60", "-png", "-f", "1", "-l", "2", str(pdf), str(PNG_DIR / stem)], check=True, timeout=60
+    )
     return sorted(PNG_DIR.glob(f"{stem}-*.png"))
 
 

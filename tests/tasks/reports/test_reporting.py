@@ -43,8 +43,18 @@ def config():
 def _index(quarter, level, unit, region, ctype, index, n=200, change=None, sufficient=True, stars=None, rays=None):
     rays = rays or {r: index + d for r, d in zip(RAYS, (4.0, 2.0, -6.0, -1.0, 1.0))}
     return IndexResult(
-        quarter=quarter, level=level, unit_code=unit, region_code=region, client_type=ctype, **rays,
-        index=index, ci_low=index - 2.2, ci_high=index + 2.2, n=n, stars=stars, sufficient_sample=sufficient,
+        quarter=quarter,
+        level=level,
+        unit_code=unit,
+        region_code=region,
+        client_type=ctype,
+        **rays,
+        index=index,
+        ci_low=index - 2.2,
+        ci_high=index + 2.2,
+        n=n,
+        stars=stars,
+        sufficient_sample=sufficient,
         change=change,
     )
 
@@ -54,8 +64,19 @@ def populate(url: str) -> None:
     with session_scope(url) as s:
         for q, shift in (("2026Q2", -2.1), ("2026Q3", 0.0)):
             for ctype, base in (("citizen", 85.0), ("employer", 83.6), ("composite", 84.3)):
-                s.add(_index(q, "country", "RU", None, ctype, base + shift, n=900, stars=4,
-                             change=2.1 if (q == "2026Q3" and ctype == "composite") else None))
+                s.add(
+                    _index(
+                        q,
+                        "country",
+                        "RU",
+                        None,
+                        ctype,
+                        base + shift,
+                        n=900,
+                        stars=4,
+                        change=2.1 if (q == "2026Q3" and ctype == "composite") else None,
+                    )
+                )
             for ctype, base in (("citizen", 82.0), ("employer", 81.4), ("composite", 81.7)):
                 rays = None
                 if q == "2026Q3":
@@ -70,64 +91,230 @@ def populate(url: str) -> None:
         s.add(_index(q, "office", "52-03", "52", "composite", 70.0, n=12, sufficient=False))
         s.add(_index(q, "office", "66-01", "66", "composite", 79.9, n=80, stars=3))
 
-        f1 = IngestedFile(sha256="a" * 64, channel="star_survey", path="star_survey_52.csv", quarter=q,
-                          received=120, accepted=110, quarantined=6, duplicates=4)
-        f2 = IngestedFile(sha256="b" * 64, channel="review_book", path="review_book_52.xlsx", quarter=q,
-                          received=50, accepted=45, quarantined=3, duplicates=2)
+        f1 = IngestedFile(
+            sha256="a" * 64,
+            channel="star_survey",
+            path="star_survey_52.csv",
+            quarter=q,
+            received=120,
+            accepted=110,
+            quarantined=6,
+            duplicates=4,
+        )
+        f2 = IngestedFile(
+            sha256="b" * 64,
+            channel="review_book",
+            path="review_book_52.xlsx",
+            quarter=q,
+            received=50,
+            accepted=45,
+            quarantined=3,
+            duplicates=2,
+        )
         s.add(f1)
         s.add(f2)
         s.flush()
         # the same content received again: must not be counted twice
-        s.add(IngestedFile(sha256="a" * 64, channel="star_survey", path="star_survey_52.csv", quarter=q,
-                           received=120, accepted=0, quarantined=0, duplicates=120, repeat_of=f1.id))
+        s.add(
+            IngestedFile(
+                sha256="a" * 64,
+                channel="star_survey",
+                path="star_survey_52.csv",
+                quarter=q,
+                received=120,
+                accepted=0,
+                quarantined=0,
+                duplicates=120,
+                repeat_of=f1.id,
+            )
+        )
         for i in range(6):
-            s.add(Quarantine(ingested_file_id=f1.id, channel="star_survey", source_file="star_survey_52.csv",
-                             source_row=i + 2, field="received_at", rule="bad_date",
-                             reason="дата 31.02.2026 не существует (тел. +7 912 345-67-89)", quarter=q))
+            s.add(
+                Quarantine(
+                    ingested_file_id=f1.id,
+                    channel="star_survey",
+                    source_file="star_survey_52.csv",
+                    source_row=i + 2,
+                    field="received_at",
+                    rule="bad_date",
+                    reason="дата 31.02.2026 не существует (тел. +7 912 345-67-89)",
+                    quarter=q,
+                )
+            )
         for i in range(3):
-            s.add(Quarantine(ingested_file_id=f2.id, channel="review_book", source_file="review_book_52.xlsx",
-                             source_row=i + 2, field="office_code; received_at", rule="unknown_office; bad_date",
-                             reason="офис не найден; дата не распознана", quarter=q))
+            s.add(
+                Quarantine(
+                    ingested_file_id=f2.id,
+                    channel="review_book",
+                    source_file="review_book_52.xlsx",
+                    source_row=i + 2,
+                    field="office_code; received_at",
+                    rule="unknown_office; bad_date",
+                    reason="офис не найден; дата не распознана",
+                    quarter=q,
+                )
+            )
         for i, (channel, region) in enumerate(
             [("star_survey", "52")] * 3 + [("review_book", "52")] * 2 + [("pos", "66")] * 4
         ):
-            s.add(Feedback(dedup_key=f"k{i}", channel=channel, source_file="x", source_row=i, received_at=date(2026, 8, 1),
-                           quarter=q, office_code=f"{region}-01", region_code=region, client_type="citizen",
-                           text=f"Иванов Иван, тел. +7 912 345-67-89 {EVIL}"))
+            s.add(
+                Feedback(
+                    dedup_key=f"k{i}",
+                    channel=channel,
+                    source_file="x",
+                    source_row=i,
+                    received_at=date(2026, 8, 1),
+                    quarter=q,
+                    office_code=f"{region}-01",
+                    region_code=region,
+                    client_type="citizen",
+                    text=f"Иванов Иван, тел. +7 912 345-67-89 {EVIL}",
+                )
+            )
 
         for region in ("52", "ALL"):
             level = "country" if region == "ALL" else "region"
-            s.add(PainPoint(quarter=q, level=level, unit_code=region, region_code=region, theme="waiting_time",
-                            journey_stage="first_contact", mentions=52, negative_mentions=40, texts_total=216,
-                            negative_share=18.5, ray="effort", ray_score=62.0, trend=3.2, signal="rise",
-                            reach_offices=2, offices_total=5, component_reach=12.95, component_severity=1.52,
-                            component_trend=1.25, component_driver=1.4, component_coverage=1.0,
-                            priority=55.0, rank=1))
-            s.add(PainPoint(quarter=q, level=level, unit_code=region, region_code=region, theme="documents_effort",
-                            journey_stage="benefits", mentions=30, negative_mentions=22, texts_total=216,
-                            negative_share=10.2, ray="effort", ray_score=62.0, trend=None, priority=31.0, rank=2,
-                            recurring=True))
+            s.add(
+                PainPoint(
+                    quarter=q,
+                    level=level,
+                    unit_code=region,
+                    region_code=region,
+                    theme="waiting_time",
+                    journey_stage="first_contact",
+                    mentions=52,
+                    negative_mentions=40,
+                    texts_total=216,
+                    negative_share=18.5,
+                    ray="effort",
+                    ray_score=62.0,
+                    trend=3.2,
+                    signal="rise",
+                    reach_offices=2,
+                    offices_total=5,
+                    component_reach=12.95,
+                    component_severity=1.52,
+                    component_trend=1.25,
+                    component_driver=1.4,
+                    component_coverage=1.0,
+                    priority=55.0,
+                    rank=1,
+                )
+            )
+            s.add(
+                PainPoint(
+                    quarter=q,
+                    level=level,
+                    unit_code=region,
+                    region_code=region,
+                    theme="documents_effort",
+                    journey_stage="benefits",
+                    mentions=30,
+                    negative_mentions=22,
+                    texts_total=216,
+                    negative_share=10.2,
+                    ray="effort",
+                    ray_score=62.0,
+                    trend=None,
+                    priority=31.0,
+                    rank=2,
+                    recurring=True,
+                )
+            )
         # An office row of the region must not show in the region's table.
-        s.add(PainPoint(quarter=q, level="office", unit_code="52-01", region_code="52", theme="office_comfort",
-                        journey_stage="first_contact", mentions=9, negative_mentions=9, texts_total=40,
-                        negative_share=22.5, ray="comfort", priority=99.0, rank=1))
+        s.add(
+            PainPoint(
+                quarter=q,
+                level="office",
+                unit_code="52-01",
+                region_code="52",
+                theme="office_comfort",
+                journey_stage="first_contact",
+                mentions=9,
+                negative_mentions=9,
+                texts_total=40,
+                negative_share=22.5,
+                ray="comfort",
+                priority=99.0,
+                rank=1,
+            )
+        )
 
-        common = dict(theme="reminders_notifications", journey_stage="periodic_meetings", type="process_optimisation",
-                      owner="Служба дизайна КО", kpi_metric="item:P3", kpi_baseline=61.0, kpi_target=70.0)
-        s.add(Measure(code="M-52-001", title=OVERDUE_TITLE, region_code="52", offices="52-01,52-02", status="in_progress",
-                      proposed_quarter="2026Q1", due_date=date(2026, 8, 15), **common))
-        s.add(Measure(code="M-52-002", title="Памятка о следующих шагах", region_code="52", offices="52-02",
-                      status="proposed", proposed_quarter="2026Q3", due_date=date(2026, 12, 20), **common))
-        evaluated = Measure(code="M-52-003", title="Онлайн-запись на приём", region_code="52", offices="52-01",
-                            status="evaluated", proposed_quarter="2025Q4", due_date=date(2026, 3, 1),
-                            implemented_on=date(2026, 2, 20), effect_verdict="effective", **common)
+        common = dict(
+            theme="reminders_notifications",
+            journey_stage="periodic_meetings",
+            type="process_optimisation",
+            owner="Служба дизайна КО",
+            kpi_metric="item:P3",
+            kpi_baseline=61.0,
+            kpi_target=70.0,
+        )
+        s.add(
+            Measure(
+                code="M-52-001",
+                title=OVERDUE_TITLE,
+                region_code="52",
+                offices="52-01,52-02",
+                status="in_progress",
+                proposed_quarter="2026Q1",
+                due_date=date(2026, 8, 15),
+                **common,
+            )
+        )
+        s.add(
+            Measure(
+                code="M-52-002",
+                title="Памятка о следующих шагах",
+                region_code="52",
+                offices="52-02",
+                status="proposed",
+                proposed_quarter="2026Q3",
+                due_date=date(2026, 12, 20),
+                **common,
+            )
+        )
+        evaluated = Measure(
+            code="M-52-003",
+            title="Онлайн-запись на приём",
+            region_code="52",
+            offices="52-01",
+            status="evaluated",
+            proposed_quarter="2025Q4",
+            due_date=date(2026, 3, 1),
+            implemented_on=date(2026, 2, 20),
+            effect_verdict="effective",
+            **common,
+        )
         s.add(evaluated)
-        s.add(Measure(code="M-66-001", title=OTHER_REGION_TITLE, region_code="66", offices="66-01", status="approved",
-                      proposed_quarter="2026Q2", due_date=date(2026, 7, 1), **common))
+        s.add(
+            Measure(
+                code="M-66-001",
+                title=OTHER_REGION_TITLE,
+                region_code="66",
+                offices="66-01",
+                status="approved",
+                proposed_quarter="2026Q2",
+                due_date=date(2026, 7, 1),
+                **common,
+            )
+        )
         s.flush()
-        s.add(EffectEvaluation(measure_id=evaluated.id, quarter=q, kpi_metric="item:P3", method="did", estimate=6.2,
-                               ci_low=2.1, ci_high=10.3, p_value=0.01, n_treated_units=2, n_control_units=3, n_obs=240,
-                               verdict="effective"))
+        s.add(
+            EffectEvaluation(
+                measure_id=evaluated.id,
+                quarter=q,
+                kpi_metric="item:P3",
+                method="did",
+                estimate=6.2,
+                ci_low=2.1,
+                ci_high=10.3,
+                p_value=0.01,
+                n_treated_units=2,
+                n_control_units=3,
+                n_obs=240,
+                verdict="effective",
+            )
+        )
 
 
 @pytest.fixture(scope="module")
@@ -294,9 +481,17 @@ def test_fetcher_blocks_urls_even_if_markup_reached_the_renderer(tmp_path):
 
 
 def test_charts_are_deterministic_vector_svg():
-    labels = {"friendliness": "дружелюбие", "usefulness": "полезность", "effort": "усилия",
-              "personalisation": "адресность", "comfort": "комфорт"}
-    series = {"Граждане": dict(zip(labels, (80, 70, 60, None, 90))), "Работодатели": dict(zip(labels, (85, 75, 65, 70, 80)))}
+    labels = {
+        "friendliness": "дружелюбие",
+        "usefulness": "полезность",
+        "effort": "усилия",
+        "personalisation": "адресность",
+        "comfort": "комфорт",
+    }
+    series = {
+        "Граждане": dict(zip(labels, (80, 70, 60, None, 90))),
+        "Работодатели": dict(zip(labels, (85, 75, 65, 70, 80))),
+    }
     a, b = charts.radar_svg(series, labels), charts.radar_svg(series, labels)
     assert a == b and a.startswith("<svg") and "дружелюбие" in a and "Работодатели" in a
     assert "http://purl.org" not in a  # RDF metadata dropped
@@ -322,18 +517,44 @@ def test_number_and_star_formatting():
 # What each language must show: headings, number format, quarter and page words, first key message.
 LANGUAGE_MARKS = {
     "en": {
-        "words": ["page 1 of", "Q3 2026", "Client-centricity star", "Key messages", "Pain points (by priority)",
-                  "Waiting time", "insufficient sample", "Change vs Q2 2026", "Register of corrective measures",
-                  "1 Jul", "30 Sept 2026", "5 October 2026"],
+        "words": [
+            "page 1 of",
+            "Q3 2026",
+            "Client-centricity star",
+            "Key messages",
+            "Pain points (by priority)",
+            "Waiting time",
+            "insufficient sample",
+            "Change vs Q2 2026",
+            "Register of corrective measures",
+            "1 Jul",
+            "30 Sept 2026",
+            "5 October 2026",
+        ],
         "numbers": ["81.7", "+2.1", "−4.9", "12.95 × 1.52 × 1.25 × 1.40 × 1.00", "2.10…10.30"],
         "not": ["81,7", "Главное", "Квартал"],
         "first_message": "The composite client-centricity index is 81.7 out of 100",
     },
     "fi": {
-        "words": ["sivu 1/", "3. neljännes 2026", "Asiakaslähtöisyyden tähti", "Neljänneksen tärkeimmät havainnot",
-                  "Kipupisteet tärkeysjärjestyksessä", "Odotusaika", "liian pieni otos", "Muutos vrt. Q2/2026",
-                  "Korjaavien toimenpiteiden rekisteri", "Toimistojen vertailu", "Sija 1", "2/5 toimistossa",
-                  "1. heinäkuuta", "30. syyskuuta 2026", "5. lokakuuta 2026", "Henkilöasiakkaat", "Yhteensä"],
+        "words": [
+            "sivu 1/",
+            "3. neljännes 2026",
+            "Asiakaslähtöisyyden tähti",
+            "Neljänneksen tärkeimmät havainnot",
+            "Kipupisteet tärkeysjärjestyksessä",
+            "Odotusaika",
+            "liian pieni otos",
+            "Muutos vrt. Q2/2026",
+            "Korjaavien toimenpiteiden rekisteri",
+            "Toimistojen vertailu",
+            "Sija 1",
+            "2/5 toimistossa",
+            "1. heinäkuuta",
+            "30. syyskuuta 2026",
+            "5. lokakuuta 2026",
+            "Henkilöasiakkaat",
+            "Yhteensä",
+        ],
         "numbers": ["81,7", "+2,1", "−4,9", "12,95 × 1,52 × 1,25 × 1,40 × 1,00", "2,10…10,30"],
         "not": ["81.7", "page 1 of", "Key messages", "Waiting time", "insufficient sample"],
         "first_message": "Asiakaslähtöisyyden yhdistelmäindeksi on 81,7/100",
@@ -414,8 +635,22 @@ def test_measure_spanning_regions_shows_in_each_of_its_regions_only():
     from tasks.reports.context_measures import measure_in_scope
 
     cfg = load_config(Path(__file__).resolve().parents[3] / "config")
-    m = Measure(code="M-X", title="SMS", theme="reminders_notifications", type="new_experience", region_code="ALL",
-                offices="52-01,66-01", owner="wg", status="implemented", proposed_quarter="2026Q1", kpi_metric="item:P3")
+    m = Measure(
+        code="M-X",
+        title="SMS",
+        theme="reminders_notifications",
+        type="new_experience",
+        region_code="ALL",
+        offices="52-01,66-01",
+        owner="wg",
+        status="implemented",
+        proposed_quarter="2026Q1",
+        kpi_metric="item:P3",
+    )
     offices = {o.office_code: o.region_code for o in cfg.offices}
-    assert measure_in_scope(m, "52", offices) and measure_in_scope(m, "66", offices) and measure_in_scope(m, NATIONAL, offices)
+    assert (
+        measure_in_scope(m, "52", offices)
+        and measure_in_scope(m, "66", offices)
+        and measure_in_scope(m, NATIONAL, offices)
+    )
     assert not measure_in_scope(m, "10", offices)

@@ -93,14 +93,22 @@ def test_every_theme_has_keywords_in_every_language(cfg) -> None:
 
 @pytest.mark.parametrize(
     "text",
-    ["Не могу дозвониться", "Так и не дозвонилась", "Сплошной недозвон", "Дозвониться невозможно", "Не дозвон, а издевательство"],
+    [
+        "Не могу дозвониться",
+        "Так и не дозвонилась",
+        "Сплошной недозвон",
+        "Дозвониться невозможно",
+        "Не дозвон, а издевательство",
+    ],
 )
 def test_single_keyword_matches_any_inflection_ru(text: str, cfg) -> None:
     a = one(text, cfg)
     assert "contact_reachability" in a.negative_themes, a
 
 
-@pytest.mark.parametrize("text", ["Ei muistutusta", "Muistutus puuttui", "En saanut muistutuksia", "Tekstiviestimuistutus ei tullut"])
+@pytest.mark.parametrize(
+    "text", ["Ei muistutusta", "Muistutus puuttui", "En saanut muistutuksia", "Tekstiviestimuistutus ei tullut"]
+)
 def test_single_keyword_matches_any_inflection_fi(text: str, cfg) -> None:
     a = one(text, cfg)
     assert a.language == "fi"
@@ -257,6 +265,7 @@ def test_many_repeated_texts_are_consistent(cfg) -> None:
 # Each case is a linguistic phenomenon, written for these tests (not taken from the
 # labelled evaluation set).
 
+
 @pytest.mark.parametrize(
     ("text", "theme"),
     [
@@ -329,14 +338,38 @@ def test_the_main_clause_decides_the_text_sentiment(cfg) -> None:
 @pytest.mark.parametrize(
     ("texts", "theme"),
     [
-        (["Не могу дозвониться", "Так и не дозвонилась", "Сплошной недозвон", "Дозвониться невозможно",
-          "Дозвонились только с пятой попытки"], "contact_reachability"),
-        (["Очередь огромная", "В очереди простояла два часа", "Очереди бесконечные", "Электронная очередь не работает"],
-         "waiting_time"),
-        (["Ei muistutusta", "Muistutus puuttui", "En saanut muistutuksia", "Muistutuksen olisi pitänyt tulla"],
-         "reminders_notifications"),
-        (["Kurssi oli hyvä", "Kursseja ei ole tarjolla", "Kursseilla on liian vähän paikkoja", "Kurssista ei ollut hyötyä"],
-         "training_offer"),
+        (
+            [
+                "Не могу дозвониться",
+                "Так и не дозвонилась",
+                "Сплошной недозвон",
+                "Дозвониться невозможно",
+                "Дозвонились только с пятой попытки",
+            ],
+            "contact_reachability",
+        ),
+        (
+            [
+                "Очередь огромная",
+                "В очереди простояла два часа",
+                "Очереди бесконечные",
+                "Электронная очередь не работает",
+            ],
+            "waiting_time",
+        ),
+        (
+            ["Ei muistutusta", "Muistutus puuttui", "En saanut muistutuksia", "Muistutuksen olisi pitänyt tulla"],
+            "reminders_notifications",
+        ),
+        (
+            [
+                "Kurssi oli hyvä",
+                "Kursseja ei ole tarjolla",
+                "Kursseilla on liian vähän paikkoja",
+                "Kurssista ei ollut hyötyä",
+            ],
+            "training_offer",
+        ),
         (["Puhelimeen ei vastata", "Puhelimella ei saa yhteyttä", "Puhelinpalvelu ei vastaa"], "contact_reachability"),
     ],
 )
@@ -404,8 +437,19 @@ def test_weak_keywords_and_longer_matches(text: str, themes: set[str], cfg) -> N
     assert one(text, cfg).themes == themes
 
 
-@pytest.mark.parametrize("text", ["Спасибо!", "ok", "Kiitos!", "Fine.", "Всё хорошо, спасибо", "Thank you",
-                                  "Был сегодня на приёме", "Kävin tänään toimistolla"])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Спасибо!",
+        "ok",
+        "Kiitos!",
+        "Fine.",
+        "Всё хорошо, спасибо",
+        "Thank you",
+        "Был сегодня на приёме",
+        "Kävin tänään toimistolla",
+    ],
+)
 def test_texts_without_a_theme(text: str, cfg) -> None:
     a = one(text, cfg)
     assert a.themes == set() and a.theme_sentiment == {}, a
@@ -485,6 +529,7 @@ def test_analysis_is_deterministic_and_independent_of_batch(cfg) -> None:
 # ------------------------------------------------ rules added with the tuning corpus
 # Texts written for these tests (not taken from the evaluation set or the tuning corpus).
 
+
 def _with_keywords(cfg, lang: str, **keywords: list[str]):
     """A copy of the configuration whose themes have only the given ``lang`` keywords."""
     themes = {tid: t.model_copy(deep=True) for tid, t in cfg.themes.items()}
@@ -526,9 +571,11 @@ def test_implicit_cues_are_weaker_than_praise_and_silent_in_questions(cfg) -> No
     assert one("The course took six weeks and was really useful", cfg).sentiment > 0
     assert one("Курсы шли три месяца, очень полезные", cfg).sentiment > 0
     # A question about durations is no complaint.
-    for question in ("Сколько недель обычно рассматривают заявление?",
-                     "How many weeks does a decision usually take?",
-                     "Montako viikkoa käsittely yleensä kestää?"):
+    for question in (
+        "Сколько недель обычно рассматривают заявление?",
+        "How many weeks does a decision usually take?",
+        "Montako viikkoa käsittely yleensä kestää?",
+    ):
         assert one(question, cfg).sentiment == 0.0, question
 
 
@@ -548,9 +595,11 @@ def test_a_nobody_that_negates_nothing_is_a_complaint(cfg) -> None:
 
 
 def test_a_negation_without_an_entry_in_a_clause_with_a_theme_is_a_complaint(cfg, tmp_path: Path) -> None:
-    for text, theme in (("Пособие за апрель не начислили", "benefit_payment"),
-                        ("Kurssi ei alkanut", "training_offer"),
-                        ("The training never started", "training_offer")):
+    for text, theme in (
+        ("Пособие за апрель не начислили", "benefit_payment"),
+        ("Kurssi ei alkanut", "training_offer"),
+        ("The training never started", "training_offer"),
+    ):
         a = one(text, cfg)
         assert theme in a.negative_themes and a.sentiment < 0, text
     # Not in a question, not without a theme, not when the negator belongs to an entry.
@@ -594,8 +643,11 @@ def test_colloquial_finnish_is_finnish(text: str) -> None:
 
 
 def test_void_negators_must_be_quoted_text(cfg, tmp_path: Path) -> None:
-    text = (CONFIG_DIR / "sentiment.yaml").read_text(encoding="utf-8").replace(
-        'void_negators: [nobody, noone, "no one"', 'void_negators: [nobody, noone, no')
+    text = (
+        (CONFIG_DIR / "sentiment.yaml")
+        .read_text(encoding="utf-8")
+        .replace('void_negators: [nobody, noone, "no one"', "void_negators: [nobody, noone, no")
+    )
     assert "void_negators: [nobody, noone, no," in text
     bad = tmp_path / "sentiment.yaml"
     bad.write_text(text, encoding="utf-8")

@@ -24,10 +24,19 @@ from tasks.text.polarity import NEGATED, FeatureStats, StemPolarity, features, l
 CONFIG_DIR = Path(__file__).resolve().parents[3] / "config"
 
 CARRIERS = {
-    "ru": ["Была в центре в среду, {m}", "Ходил к инспектору во вторник, {m}", "{m}, заходила утром",
-           "Пришла к девяти, {m}", "Сегодня был второй визит, {m}"],
-    "en": ["Visited the centre on Tuesday, {m}", "{m}, went there in the morning", "Came in at nine, {m}",
-           "Second visit this month, {m}"],
+    "ru": [
+        "Была в центре в среду, {m}",
+        "Ходил к инспектору во вторник, {m}",
+        "{m}, заходила утром",
+        "Пришла к девяти, {m}",
+        "Сегодня был второй визит, {m}",
+    ],
+    "en": [
+        "Visited the centre on Tuesday, {m}",
+        "{m}, went there in the morning",
+        "Came in at nine, {m}",
+        "Second visit this month, {m}",
+    ],
     "fi": ["Kävin toimistolla tiistaina, {m}", "{m}, kävin aamulla", "Menin paikalle yhdeksältä, {m}"],
 }
 MARKERS = {"ru": ("квакля", "пумпурум"), "en": ("blorft", "zingly"), "fi": ("kvaakku", "pumppura")}
@@ -58,6 +67,7 @@ def rated_corpus(n: int, seed: int, noise: float = 0.1) -> tuple[list[str], list
 
 # ----------------------------------------------------------------------- log-odds
 
+
 def test_log_odds_matches_the_formula_by_hand() -> None:
     first = {"a": 8, "b": 2}
     second = {"a": 1, "b": 9}
@@ -83,6 +93,7 @@ def test_the_prior_shrinks_rare_features_more_than_frequent_ones() -> None:
 
 
 # ------------------------------------------------------------------ stem polarity
+
 
 def test_features_mark_negation_and_drop_stop_words(cfg) -> None:
     feats = features("Мне не напомнили о встрече", "ru", cfg)
@@ -174,12 +185,13 @@ def test_polarity_round_trips_through_yaml(cfg, tmp_path: Path) -> None:
         assert set(back.stats[lang]) == set(pol.stats[lang])
     probe = rated_corpus(50, seed=9)[0]
     assert [a.sentiment for a in analyse(probe, cfg, fallback=back)] == pytest.approx(
-        [a.sentiment for a in analyse(probe, cfg, fallback=pol)], abs=1e-3)
+        [a.sentiment for a in analyse(probe, cfg, fallback=pol)], abs=1e-3
+    )
     # An analyst deletes a feature line: it is gone from the scores.
     f = features(MARKERS["en"][0], "en", cfg)[0]
     text = path.read_text(encoding="utf-8")
     start = text.index(f"      {f}:")
-    path.write_text(text[:start] + text[text.index("\n", start) + 1:], encoding="utf-8")
+    path.write_text(text[:start] + text[text.index("\n", start) + 1 :], encoding="utf-8")
     assert f not in load_polarity(path).stats["en"]
 
 
@@ -196,8 +208,9 @@ def test_names_never_become_features(cfg) -> None:
     for _ in range(200):
         bad = rng.random() < 0.5
         # A staff member's name in most complaints: it must not be learned nor shown.
-        texts.append(f"Была у Кваклиной в среду, {'квакля' if bad else 'пумпурум'}" if bad
-                     else "Была в центре в среду, пумпурум")
+        texts.append(
+            f"Была у Кваклиной в среду, {'квакля' if bad else 'пумпурум'}" if bad else "Была в центре в среду, пумпурум"
+        )
         ratings.append(1 if bad else 5)
     pol = learn_polarity(texts, ratings, config=cfg)
     assert not any("кваклин" in f for f in pol.stats["ru"])
@@ -206,16 +219,31 @@ def test_names_never_become_features(cfg) -> None:
 
 # ------------------------------------------------------------- candidate keywords
 
+
 def test_suggest_terms_finds_a_new_word_for_a_theme(cfg) -> None:
     rng = random.Random(12)
     texts, ratings = [], []
     for _ in range(120):  # complaints about queues that also name the new thing
-        texts.append(rng.choice(["Огромная очередь, турникет опять сломан", "Очередь до улицы, турникет не пускает",
-                                 "Стояла в очереди, турникет заблокирован"]))
+        texts.append(
+            rng.choice(
+                [
+                    "Огромная очередь, турникет опять сломан",
+                    "Очередь до улицы, турникет не пускает",
+                    "Стояла в очереди, турникет заблокирован",
+                ]
+            )
+        )
         ratings.append(1)
     for _ in range(200):  # everything else
-        texts.append(rng.choice(["Спасибо, всё понятно объяснили", "Курсы отличные, преподаватель внимательный",
-                                 "Пособие пришло вовремя"]))
+        texts.append(
+            rng.choice(
+                [
+                    "Спасибо, всё понятно объяснили",
+                    "Курсы отличные, преподаватель внимательный",
+                    "Пособие пришло вовремя",
+                ]
+            )
+        )
         ratings.append(5)
     for _ in range(40):  # complaints that name no theme at all
         texts.append(rng.choice(["Вайфай в холле не ловит", "Опять вайфай отвалился", "Вайфай ужасный"]))
@@ -231,6 +259,7 @@ def test_suggest_terms_finds_a_new_word_for_a_theme(cfg) -> None:
 
 
 # ------------------------------------------------------------------ command line
+
 
 def test_command_line_on_a_csv_prints_no_personal_data(cfg, tmp_path: Path, capsys) -> None:
     texts, ratings, _ = rated_corpus(300, seed=13)
@@ -269,8 +298,9 @@ def test_read_rated_from_the_application_database(db_url, tmp_path: Path) -> Non
 def test_analyse_frame_uses_a_learned_fallback(cfg) -> None:
     texts, ratings, _ = rated_corpus(400, seed=14)
     pol = learn_polarity(texts, ratings, config=cfg)
-    frame = analyse_frame(pd.Series(["Пособие оформляла в среду, квакля", "Пособие оформляла в среду"]),
-                          config=cfg, fallback=pol)
+    frame = analyse_frame(
+        pd.Series(["Пособие оформляла в среду, квакля", "Пособие оформляла в среду"]), config=cfg, fallback=pol
+    )
     assert frame["negative_themes"].tolist() == ["benefit_payment", ""]
     assert frame["sentiment"].iloc[0] < 0 == frame["sentiment"].iloc[1]
 

@@ -18,44 +18,99 @@ import pytest
 from scipy import sparse
 from sklearn.metrics import silhouette_score
 
-from tasks.validate.redaction import find_personal_data
 from tasks.text.topic_clusters import silhouette
 from tasks.text.topic_report import topics_markdown
 from tasks.text.topics import EmergingTopic, candidate_mask, emerging_topics
+from tasks.validate.redaction import find_personal_data
 
 OFFICES = {"52": ["52-01", "52-02", "52-03"], "66": ["66-01", "66-02"], "77": ["77-01"]}
 
 # Planted subjects: a first clause naming the subject (in several inflections), an
 # optional second clause from a pool shared by the language, and a tail of stop words.
-RU_PARKING = ["парковка у центра всегда забита", "возле здания нет парковки", "на парковке нет свободных мест",
-              "парковку закрыли на ремонт", "парковкой пользуются только сотрудники", "до парковки далеко идти",
-              "парковка стала платной", "с парковкой беда"]
-RU_MORE = ["машину оставить негде", "опоздал на приём", "пришлось стоять во дворе", "получил штраф за стоянку",
-           "кружил полчаса", "с ребёнком неудобно", "ставлю машину у магазина", "зимой не чистят снег",
-           "разметки нет", "шлагбаум не открывается", "дворы заставлены", "приходится ехать на автобусе"]
-FI_PARKING = ["pysäköinti on aina täynnä", "pysäköintiä ei ole asiakkaille", "pysäköinti on maksullista",
-              "pysäköinti toimiston pihalla on kielletty", "pysäköintiin ei ole tilaa", "pysäköinti on kaukana ovesta"]
-FI_MORE = ["myöhästyin tapaamisesta", "autolle ei löytynyt paikkaa", "sain sakon", "kiersin korttelia puoli tuntia",
-           "lastenvaunujen kanssa hankalaa", "talvella piha on auraamatta", "jouduin jättämään auton kauppaan"]
-EN_PARKING = ["the parking is always full", "there is no parking for visitors", "no free parking spaces at all",
-              "the parking was closed for repairs", "parking costs far too much",
-              "the parking is reserved for staff only"]
-EN_WIFI = ["the wifi does not work", "there is no wifi in the waiting area", "the wifi keeps dropping",
-           "nobody knows the wifi password", "the Wi-Fi is too slow to upload my CV", "guest wifi asks for a login"]
-EN_MORE = ["I was late for my appointment", "had to leave the car at the supermarket", "got a fine",
-           "drove around for half an hour", "difficult with a pram", "snow is never cleared",
-           "my phone had no signal", "could not check my email", "had to come back the next day"]
-TAILS = {"ru": ["", " Ужасно.", " Сколько можно?"], "fi": ["", " Huono.", " Todella huono."],
-         "en": ["", " Terrible.", " Please fix it."]}
+RU_PARKING = [
+    "парковка у центра всегда забита",
+    "возле здания нет парковки",
+    "на парковке нет свободных мест",
+    "парковку закрыли на ремонт",
+    "парковкой пользуются только сотрудники",
+    "до парковки далеко идти",
+    "парковка стала платной",
+    "с парковкой беда",
+]
+RU_MORE = [
+    "машину оставить негде",
+    "опоздал на приём",
+    "пришлось стоять во дворе",
+    "получил штраф за стоянку",
+    "кружил полчаса",
+    "с ребёнком неудобно",
+    "ставлю машину у магазина",
+    "зимой не чистят снег",
+    "разметки нет",
+    "шлагбаум не открывается",
+    "дворы заставлены",
+    "приходится ехать на автобусе",
+]
+FI_PARKING = [
+    "pysäköinti on aina täynnä",
+    "pysäköintiä ei ole asiakkaille",
+    "pysäköinti on maksullista",
+    "pysäköinti toimiston pihalla on kielletty",
+    "pysäköintiin ei ole tilaa",
+    "pysäköinti on kaukana ovesta",
+]
+FI_MORE = [
+    "myöhästyin tapaamisesta",
+    "autolle ei löytynyt paikkaa",
+    "sain sakon",
+    "kiersin korttelia puoli tuntia",
+    "lastenvaunujen kanssa hankalaa",
+    "talvella piha on auraamatta",
+    "jouduin jättämään auton kauppaan",
+]
+EN_PARKING = [
+    "the parking is always full",
+    "there is no parking for visitors",
+    "no free parking spaces at all",
+    "the parking was closed for repairs",
+    "parking costs far too much",
+    "the parking is reserved for staff only",
+]
+EN_WIFI = [
+    "the wifi does not work",
+    "there is no wifi in the waiting area",
+    "the wifi keeps dropping",
+    "nobody knows the wifi password",
+    "the Wi-Fi is too slow to upload my CV",
+    "guest wifi asks for a login",
+]
+EN_MORE = [
+    "I was late for my appointment",
+    "had to leave the car at the supermarket",
+    "got a fine",
+    "drove around for half an hour",
+    "difficult with a pram",
+    "snow is never cleared",
+    "my phone had no signal",
+    "could not check my email",
+    "had to come back the next day",
+]
+TAILS = {
+    "ru": ["", " Ужасно.", " Сколько можно?"],
+    "fi": ["", " Huono.", " Todella huono."],
+    "en": ["", " Terrible.", " Please fix it."],
+}
 SURFACE = {  # the planted subject's words, by language (any inflection)
     "ru_parking": re.compile(r"^парковк"),
     "fi_parking": re.compile(r"^pysäköin"),
     "en_parking": re.compile(r"^parking$"),
     "en_wifi": re.compile(r"^wifi$"),
 }
-SYLLABLES = {"ru": "ба ве ги до ку ла ме ни по ру са те фи хо цу ча ша ю кра сто мли зве про гру".split(),
-             "fi": "ka ve ri to su la me ni po ru sa te fi ho ju ta lo mi ne pa ko ä ö".split(),
-             "en": "ka ve ri to su la me ni po ru sa te fi ho ju ta lo mi ne pa ko".split()}
+SYLLABLES = {
+    "ru": "ба ве ги до ку ла ме ни по ру са те фи хо цу ча ша ю кра сто мли зве про гру".split(),
+    "fi": "ka ve ri to su la me ni po ru sa te fi ho ju ta lo mi ne pa ko ä ö".split(),
+    "en": "ka ve ri to su la me ni po ru sa te fi ho ju ta lo mi ne pa ko".split(),
+}
 NOISE_TAIL = {"ru": ", плохо", "fi": " huono", "en": " bad"}
 
 
@@ -74,8 +129,12 @@ class Quarter:
         self.rng = random.Random(seed)
         self.rows: list[dict] = []
         self.planted: dict[str, list[int]] = {k: [] for k in n}  # subject -> row ids
-        pools = {"ru_parking": ("ru", RU_PARKING, RU_MORE), "fi_parking": ("fi", FI_PARKING, FI_MORE),
-                 "en_parking": ("en", EN_PARKING, EN_MORE), "en_wifi": ("en", EN_WIFI, EN_MORE)}
+        pools = {
+            "ru_parking": ("ru", RU_PARKING, RU_MORE),
+            "fi_parking": ("fi", FI_PARKING, FI_MORE),
+            "en_parking": ("en", EN_PARKING, EN_MORE),
+            "en_wifi": ("en", EN_WIFI, EN_MORE),
+        }
         for subject, count in n.items():
             lang, first, more = pools[subject]
             for _ in range(count):
@@ -92,12 +151,32 @@ class Quarter:
         self.excluded: list[int] = []  # rows that are not candidates but would form topics if they were
         for _ in range(n_other):
             # Themed complaints, some about parking too, and positive unthemed texts.
-            self.excluded.append(self.add(self.compose("ru", RU_PARKING, RU_MORE) + " И очередь огромная.", "ru",
-                                          sentiment=-0.6, themes="office_comfort,waiting_time"))
-            self.excluded.append(self.add(self.rng.choice(["Отличный кофе в автомате", "Вкусный кофе в зоне ожидания",
-                                                           "Кофе бесплатный, приятно"]), "ru", sentiment=0.6))
-            self.excluded.append(self.add(self.rng.choice(["Great coffee machine in the lobby", "Free coffee, lovely"]),
-                                          "en", sentiment=0.0, rating=5, scale=5))
+            self.excluded.append(
+                self.add(
+                    self.compose("ru", RU_PARKING, RU_MORE) + " И очередь огромная.",
+                    "ru",
+                    sentiment=-0.6,
+                    themes="office_comfort,waiting_time",
+                )
+            )
+            self.excluded.append(
+                self.add(
+                    self.rng.choice(
+                        ["Отличный кофе в автомате", "Вкусный кофе в зоне ожидания", "Кофе бесплатный, приятно"]
+                    ),
+                    "ru",
+                    sentiment=0.6,
+                )
+            )
+            self.excluded.append(
+                self.add(
+                    self.rng.choice(["Great coffee machine in the lobby", "Free coffee, lovely"]),
+                    "en",
+                    sentiment=0.0,
+                    rating=5,
+                    scale=5,
+                )
+            )
 
     def compose(self, lang: str, first: list[str], more: list[str]) -> str:
         text = self.rng.choice(first)
@@ -105,15 +184,38 @@ class Quarter:
             text += ", " + self.rng.choice(more)
         return text[0].upper() + text[1:] + "." + self.rng.choice(TAILS[lang])
 
-    def add(self, text: str, lang: str | None, *, sentiment: float | None, themes: str = "", rating=None, scale=None,
-            office: str | None = None) -> int:
+    def add(
+        self,
+        text: str,
+        lang: str | None,
+        *,
+        sentiment: float | None,
+        themes: str = "",
+        rating=None,
+        scale=None,
+        office: str | None = None,
+    ) -> int:
         if office is None:
             region = self.rng.choice(sorted(OFFICES))
             office = self.rng.choice(OFFICES[region])
         rid = len(self.rows) + 1
-        self.rows.append(dict(id=rid, channel="review_book", office_code=office, region_code=office[:2],
-                              client_type="citizen", journey_stage=None, rating=rating, scale=scale, text=text,
-                              language=lang, sentiment=sentiment, themes=themes, negative_themes=themes))
+        self.rows.append(
+            dict(
+                id=rid,
+                channel="review_book",
+                office_code=office,
+                region_code=office[:2],
+                client_type="citizen",
+                journey_stage=None,
+                rating=rating,
+                scale=scale,
+                text=text,
+                language=lang,
+                sentiment=sentiment,
+                themes=themes,
+                negative_themes=themes,
+            )
+        )
         return rid
 
     def frame(self) -> pd.DataFrame:
@@ -189,13 +291,17 @@ def test_positive_and_themed_texts_never_appear(quarter, topics):
 
 def test_examples_and_terms_carry_no_personal_data():
     q = Quarter(seed=1, n={"en_parking": 8}, n_noise=20, n_other=0)
-    contacts = [("+7 912 345-67-89", "ivan.petrov@mail.ru"), ("8 (921) 555-44-33", "maria.sidorova@yandex.ru"),
-                ("+7 903 111 22 33", "ivan.petrov@mail.ru")]
+    contacts = [
+        ("+7 912 345-67-89", "ivan.petrov@mail.ru"),
+        ("8 (921) 555-44-33", "maria.sidorova@yandex.ru"),
+        ("+7 903 111 22 33", "ivan.petrov@mail.ru"),
+    ]
     planted = []
     for i in range(9):
         phone, email = contacts[i % 3]
-        planted.append(q.add(f"Турникет на входе не пропускает, позвоните {phone} или напишите {email}", "ru",
-                             sentiment=-0.5))
+        planted.append(
+            q.add(f"Турникет на входе не пропускает, позвоните {phone} или напишите {email}", "ru", sentiment=-0.5)
+        )
     frame = q.frame()
     topics = emerging_topics(frame)
     turnstile = [t for t in topics if t.language == "ru"]
@@ -276,13 +382,15 @@ def test_min_cluster_and_max_topics(quarter, topics):
 
 
 def test_candidates_low_rating_and_empty_themes():
-    frame = pd.DataFrame({
-        "text": ["a", "b", "c", "d", "e", "f", "g", "h", "i", "", None, "j"],
-        "sentiment": [-0.1, 0.0, None, 0.3, 0.0, 0.0, 0.0, 0.0, -0.5, -0.5, -0.5, -0.5],
-        "rating": [None, 2, 1, 4, 3, 4, 5, 7, None, None, None, None],
-        "scale": [None, 5, 5, 10, 5, 10, 10, None, None, None, None, None],
-        "themes": ["", "", "", "", "", "", "", "", "waiting_time", "", "", None],
-    })
+    frame = pd.DataFrame(
+        {
+            "text": ["a", "b", "c", "d", "e", "f", "g", "h", "i", "", None, "j"],
+            "sentiment": [-0.1, 0.0, None, 0.3, 0.0, 0.0, 0.0, 0.0, -0.5, -0.5, -0.5, -0.5],
+            "rating": [None, 2, 1, 4, 3, 4, 5, 7, None, None, None, None],
+            "scale": [None, 5, 5, 10, 5, 10, 10, None, None, None, None, None],
+            "themes": ["", "", "", "", "", "", "", "", "waiting_time", "", "", None],
+        }
+    )
     expected = [True, True, True, True, False, True, False, False, False, False, False, True]
     #           neg  2/5  1/5  4/10  3/5  4/10  5/10  7/?  themed  ""  None  themes None
     assert candidate_mask(frame).tolist() == expected
@@ -323,9 +431,15 @@ def test_markdown_ru_and_en(topics):
 
 
 def test_markdown_redacts_and_escapes_hand_built_topics():
-    t = EmergingTopic(language="ru", size=7, top_terms=["турникет", "вход"], offices=2, regions=["52"],
-                      examples=["Звоните +7 912 345-67-89 | <script>alert(1)</script> [ссылка](http://x.ru)"],
-                      share_negative_unthemed=0.5)
+    t = EmergingTopic(
+        language="ru",
+        size=7,
+        top_terms=["турникет", "вход"],
+        offices=2,
+        regions=["52"],
+        examples=["Звоните +7 912 345-67-89 | <script>alert(1)</script> [ссылка](http://x.ru)"],
+        share_negative_unthemed=0.5,
+    )
     md = topics_markdown([t])
     assert "345-67-89" not in md and "[PHONE]" in md
     assert "<script>" not in md and "\\<script\\>" in md

@@ -11,10 +11,10 @@ from sqlalchemy import func, select
 
 from models.db import session_scope
 from models.tables import Feedback, IngestedFile, Quarantine
-from tasks.validate.ingest import ingest_file
 from tasks.collect.decoding import IntakeError
 from tasks.collect.discovery import channel_of
 from tasks.collect.readers import read_channel_file
+from tasks.validate.ingest import ingest_file
 
 CORPUS = Path(__file__).resolve().parents[2] / "data" / "bad"
 EXPECTED = yaml.safe_load((CORPUS / "expected.yaml").read_text(encoding="utf-8"))
@@ -33,7 +33,14 @@ def test_corpus_is_complete_and_covers_every_channel():
     files = {p.name for p in CORPUS.iterdir() if p.is_file() and p.name not in NOT_CORPUS}
     assert files == set(EXPECTED), "every corpus file needs an entry in expected.yaml and vice versa"
     assert len(files) >= 30
-    assert {e["channel"] for e in EXPECTED.values()} == {"star_survey", "review_book", "pos", "social", "contact_center", "interview_followup"}
+    assert {e["channel"] for e in EXPECTED.values()} == {
+        "star_survey",
+        "review_book",
+        "pos",
+        "social",
+        "contact_center",
+        "interview_followup",
+    }
     for name, entry in EXPECTED.items():
         assert channel_of(Path(name)) == entry["channel"], name
         assert ("rejected" in entry) != ("counts" in entry), name
@@ -56,7 +63,12 @@ def test_corpus_file_outcome(name, db_url, registry, config):
         return
     received, accepted, quarantined, duplicates = entry["counts"]
     assert summary.status == "ingested" and summary.error is None
-    assert (summary.received, summary.accepted, summary.quarantined, summary.duplicates) == (received, accepted, quarantined, duplicates)
+    assert (summary.received, summary.accepted, summary.quarantined, summary.duplicates) == (
+        received,
+        accepted,
+        quarantined,
+        duplicates,
+    )
     assert summary.received == summary.accepted + summary.quarantined + summary.duplicates
     assert summary.warnings == entry.get("warnings", 0)
     # What the summary says is what the database holds.
@@ -64,7 +76,15 @@ def test_corpus_file_outcome(name, db_url, registry, config):
     assert _count(db_url, Quarantine, source_file=str(path)) == quarantined
 
 
-@pytest.mark.parametrize("name", ["star_survey_zip_bomb.xlsx", "star_survey_oversized.xlsx", "star_survey_docx_renamed.xlsx", "star_survey_truncated.xlsx"])
+@pytest.mark.parametrize(
+    "name",
+    [
+        "star_survey_zip_bomb.xlsx",
+        "star_survey_oversized.xlsx",
+        "star_survey_docx_renamed.xlsx",
+        "star_survey_truncated.xlsx",
+    ],
+)
 def test_refused_archives_never_reach_openpyxl(name, config, monkeypatch):
     """The zip checks run on the central directory before anything is inflated."""
     import openpyxl
@@ -83,7 +103,12 @@ def test_row_numbers_and_cells_of_awkward_files(config):
     assert multi.frame["comment"].tolist()[:2] == ["Всё хорошо,\nспасибо.\nОчень вежливо", 'Долго, "очень" долго']
 
     mixed = read_channel_file(CORPUS / "contact_center_mixed_line_endings.csv", "contact_center", config)
-    assert mixed.frame["call_id"].tolist() == ["m1", "m2", "m3", "m4"] and mixed.frame["source_row"].tolist() == [2, 3, 4, 5]
+    assert mixed.frame["call_id"].tolist() == ["m1", "m2", "m3", "m4"] and mixed.frame["source_row"].tolist() == [
+        2,
+        3,
+        4,
+        5,
+    ]
 
     nul = read_channel_file(CORPUS / "review_book_nul_bytes.csv", "review_book", config)
     assert nul.frame["text"].tolist()[:2] == ["Очередь в регистратуру", "Вежливый консультант"]

@@ -1,6 +1,7 @@
 """Ingest on a real SQLite file: accounting identity, quarantine, redaction, re-ingest."""
 
 import shutil
+from datetime import UTC
 
 import pandas as pd
 from sqlalchemy import func, select
@@ -10,20 +11,28 @@ from models.tables import Feedback, IngestedFile, Quarantine, SurveyAnswer
 from tasks.validate.ingest import ingest_file
 from tasks.validate.redaction import find_personal_data
 
-REVIEWS = "\n".join([
-    "Дата;Код ЦЗН;Категория заявителя;Текст отзыва;Оценка;Контакт",
-    "12.03.2026;52-01;гражданин;Просидела в очереди два часа, мой телефон +7 912 345-67-89;2;ivanova@example.ru",
-    "13.03.2026;52-99;гражданин;Нет пандуса;3;",
-    "32.13.2026;52-01;гражданин;Всё хорошо;5 звёзд;",
-    "14.03.2026;52-02;работодатель;Кандидаты не приходят на собеседования;отлично!!;",
-    "12.03.2026;52-01;гражданин;Просидела в очереди два часа, мой телефон +7 912 345-67-89;2;",
-    "",
-]) + "\n"
+REVIEWS = (
+    "\n".join(
+        [
+            "Дата;Код ЦЗН;Категория заявителя;Текст отзыва;Оценка;Контакт",
+            "12.03.2026;52-01;гражданин;Просидела в очереди два часа, мой телефон +7 912 345-67-89;2;ivanova@example.ru",
+            "13.03.2026;52-99;гражданин;Нет пандуса;3;",
+            "32.13.2026;52-01;гражданин;Всё хорошо;5 звёзд;",
+            "14.03.2026;52-02;работодатель;Кандидаты не приходят на собеседования;отлично!!;",
+            "12.03.2026;52-01;гражданин;Просидела в очереди два часа, мой телефон +7 912 345-67-89;2;",
+            "",
+        ]
+    )
+    + "\n"
+)
 
 
 def _counts(url):
     with session_scope(url) as s:
-        return {t.__name__: s.execute(select(func.count()).select_from(t)).scalar_one() for t in (Feedback, Quarantine, IngestedFile, SurveyAnswer)}
+        return {
+            t.__name__: s.execute(select(func.count()).select_from(t)).scalar_one()
+            for t in (Feedback, Quarantine, IngestedFile, SurveyAnswer)
+        }
 
 
 def test_identity_quarantine_redaction_and_reingest(tmp_path, db_url, registry, config):
@@ -61,11 +70,15 @@ def test_identity_quarantine_redaction_and_reingest(tmp_path, db_url, registry, 
 
 def test_star_survey_answers_are_stored(tmp_path, db_url, registry, config):
     items = [f"{r}{i}" for r in "FUEPC" for i in range(1, 5)]
-    rows = [["r1", "2026-02-01", "52-01", "citizen", *(["5"] * 20), "Всё отлично"],
-            ["r2", "2026-02-02", "52-01", "employer", "не знаю", *(["3"] * 19), ""],
-            ["r1", "2026-02-01", "52-01", "citizen", *(["5"] * 20), "Всё отлично"],
-            ["r3", "2026-02-03", "52-01", "citizen", "6", *(["3"] * 19), ""]]
-    frame = pd.DataFrame(rows, columns=["respondent_id", "survey_date", "office_code", "client_type", *items, "comment"])
+    rows = [
+        ["r1", "2026-02-01", "52-01", "citizen", *(["5"] * 20), "Всё отлично"],
+        ["r2", "2026-02-02", "52-01", "employer", "не знаю", *(["3"] * 19), ""],
+        ["r1", "2026-02-01", "52-01", "citizen", *(["5"] * 20), "Всё отлично"],
+        ["r3", "2026-02-03", "52-01", "citizen", "6", *(["3"] * 19), ""],
+    ]
+    frame = pd.DataFrame(
+        rows, columns=["respondent_id", "survey_date", "office_code", "client_type", *items, "comment"]
+    )
     path = tmp_path / "star_survey_52.csv"
     frame.to_csv(path, index=False, encoding="utf-8-sig")
     with session_scope(db_url) as s:
@@ -80,13 +93,39 @@ def test_same_complaint_on_platform_and_social_is_stored_once(tmp_path, db_url, 
     import json
 
     text = "Третий раз прихожу и никто не может объяснить что делать дальше с пособием"
-    (tmp_path / "pos_52.json").write_text(json.dumps([
-        {"id": "p1", "created_at": "2026-03-01T10:00:00", "region_code": "52", "office_code": "52-01", "category": "x", "text": text, "status": "new"}
-    ], ensure_ascii=False), encoding="utf-8")
-    (tmp_path / "social_52.jsonl").write_text("\n".join(json.dumps(o, ensure_ascii=False) for o in [
-        {"id": "s1", "published_at": "2026-03-03", "office_code": "52-01", "author": "Иван", "text": text + "!!"},
-        {"id": "s2", "published_at": "2026-03-30", "office_code": "52-01", "author": "Пётр", "text": text},
-    ]), encoding="utf-8")
+    (tmp_path / "pos_52.json").write_text(
+        json.dumps(
+            [
+                {
+                    "id": "p1",
+                    "created_at": "2026-03-01T10:00:00",
+                    "region_code": "52",
+                    "office_code": "52-01",
+                    "category": "x",
+                    "text": text,
+                    "status": "new",
+                }
+            ],
+            ensure_ascii=False,
+        ),
+        encoding="utf-8",
+    )
+    (tmp_path / "social_52.jsonl").write_text(
+        "\n".join(
+            json.dumps(o, ensure_ascii=False)
+            for o in [
+                {
+                    "id": "s1",
+                    "published_at": "2026-03-03",
+                    "office_code": "52-01",
+                    "author": "Иван",
+                    "text": text + "!!",
+                },
+                {"id": "s2", "published_at": "2026-03-30", "office_code": "52-01", "author": "Пётр", "text": text},
+            ]
+        ),
+        encoding="utf-8",
+    )
     with session_scope(db_url) as s:
         first = ingest_file(s, tmp_path / "pos_52.json", "pos", "2026Q1", config)
         second = ingest_file(s, tmp_path / "social_52.jsonl", "social", "2026Q1", config)
@@ -96,11 +135,11 @@ def test_same_complaint_on_platform_and_social_is_stored_once(tmp_path, db_url, 
 
 
 def test_released_rows_are_validated_again_after_the_registry_is_fixed(tmp_path, db_url, registry, config):
-    from datetime import datetime, timezone
+    from datetime import datetime
 
     from cxloop.config import Office
-    from tasks.validate.quarantine import list_quarantine, release_rows
     from tasks.collect.offices import merge_offices
+    from tasks.validate.quarantine import list_quarantine, release_rows
 
     path = tmp_path / "review_book_52.csv"
     path.write_bytes(REVIEWS.encode("cp1251"))
@@ -108,8 +147,15 @@ def test_released_rows_are_validated_again_after_the_registry_is_fixed(tmp_path,
         first = ingest_file(s, path, "review_book", "2026Q1", config)
     assert first.quarantined == 2
     with session_scope(db_url) as s:  # the unknown office 52-99 turns out to be real
-        merge_offices(s, [Office(office_code="52-99", office_name="ЦЗН новый", region_code="52", region_name="Нижегородская область")])
-        items = release_rows(s, datetime(2026, 4, 1, tzinfo=timezone.utc), file=str(path))
+        merge_offices(
+            s,
+            [
+                Office(
+                    office_code="52-99", office_name="ЦЗН новый", region_code="52", region_name="Нижегородская область"
+                )
+            ],
+        )
+        items = release_rows(s, datetime(2026, 4, 1, tzinfo=UTC), file=str(path))
         assert [i.status for i in items] == ["released"] and items[0].quarantined_rows == 2
         assert list_quarantine(s) == [] and len(list_quarantine(s, include_released=True)) == 2
     with session_scope(db_url) as s:

@@ -16,12 +16,20 @@ PARAMS = {"known_offices": ["52-01", "52-02"], "known_regions": ["52"], "journey
 
 
 def _survey(n=4):
-    frame = pd.DataFrame({
-        "source_file": "star_survey_52.csv", "source_row": np.arange(2, n + 2), "channel": "star_survey",
-        "external_id": [f"r{i}" for i in range(n)], "received_at": [date(2026, 2, 1)] * n,
-        "received_at__raw": ["01.02.2026"] * n, "office_code": ["52-01"] * n, "region_code": ["52"] * n,
-        "client_type": ["citizen"] * n, "client_type__raw": ["гражданин"] * n,
-    })
+    frame = pd.DataFrame(
+        {
+            "source_file": "star_survey_52.csv",
+            "source_row": np.arange(2, n + 2),
+            "channel": "star_survey",
+            "external_id": [f"r{i}" for i in range(n)],
+            "received_at": [date(2026, 2, 1)] * n,
+            "received_at__raw": ["01.02.2026"] * n,
+            "office_code": ["52-01"] * n,
+            "region_code": ["52"] * n,
+            "client_type": ["citizen"] * n,
+            "client_type__raw": ["гражданин"] * n,
+        }
+    )
     for item in ITEMS:
         frame[item] = 4.0
         frame[f"{item}__raw"] = "4"
@@ -62,12 +70,23 @@ def test_critical_failures_quarantine_with_file_row_field_reason():
 
 
 def test_warning_keeps_row_discards_field_and_flags():
-    frame = pd.DataFrame({
-        "source_file": "review_book_52.csv", "source_row": [2, 3], "channel": "review_book", "external_id": None,
-        "received_at": [date(2026, 2, 1)] * 2, "received_at__raw": ["x"] * 2, "office_code": ["52-01"] * 2,
-        "region_code": ["52"] * 2, "client_type": ["citizen"] * 2, "client_type__raw": [None] * 2,
-        "text": ["Очередь", "Спасибо"], "rating": [-1.0, 5.0], "rating__raw": ["отлично!!", "5"],
-    })
+    frame = pd.DataFrame(
+        {
+            "source_file": "review_book_52.csv",
+            "source_row": [2, 3],
+            "channel": "review_book",
+            "external_id": None,
+            "received_at": [date(2026, 2, 1)] * 2,
+            "received_at__raw": ["x"] * 2,
+            "office_code": ["52-01"] * 2,
+            "region_code": ["52"] * 2,
+            "client_type": ["citizen"] * 2,
+            "client_type__raw": [None] * 2,
+            "text": ["Очередь", "Спасибо"],
+            "rating": [-1.0, 5.0],
+            "rating__raw": ["отлично!!", "5"],
+        }
+    )
     out = apply_suite(frame, "review_book", PARAMS)
     assert len(out.accepted) == 2 and out.quarantine.empty and out.warnings == 1
     assert pd.isna(out.accepted.loc[0, "rating"]) and out.accepted.loc[1, "rating"] == 5.0
@@ -81,8 +100,15 @@ def test_suite_edit_changes_behaviour(tmp_path):
         if exp["type"] == "expect_column_values_to_be_between":
             exp["kwargs"]["min_value"] = 3
     (tmp_path / "contact_center.json").write_text(json.dumps(spec), encoding="utf-8")
-    frame = pd.DataFrame({"external_id": ["a", "b"], "received_at": [date(2026, 1, 1)] * 2, "office_code": ["52-01"] * 2,
-                          "client_type": ["citizen"] * 2, "rating": [2.0, 4.0]})
+    frame = pd.DataFrame(
+        {
+            "external_id": ["a", "b"],
+            "received_at": [date(2026, 1, 1)] * 2,
+            "office_code": ["52-01"] * 2,
+            "client_type": ["citizen"] * 2,
+            "rating": [2.0, 4.0],
+        }
+    )
     shipped = run_suite(frame, "contact_center", PARAMS)
     edited = run_suite(frame, "contact_center", PARAMS, directory=tmp_path)
     assert all(r["success"] for r in shipped)
@@ -96,11 +122,16 @@ def test_missing_column_is_a_clear_error():
 
 
 def test_dedup_keys_and_split():
-    frame = pd.DataFrame({
-        "channel": ["pos", "pos", "review_book", "review_book"], "external_id": ["1", "1", None, None],
-        "text": ["a", "a", "Очередь  большая", "очередь большая"], "office_code": ["52-01"] * 4,
-        "region_code": ["52"] * 4, "received_at": [date(2026, 1, 1)] * 4,
-    })
+    frame = pd.DataFrame(
+        {
+            "channel": ["pos", "pos", "review_book", "review_book"],
+            "external_id": ["1", "1", None, None],
+            "text": ["a", "a", "Очередь  большая", "очередь большая"],
+            "office_code": ["52-01"] * 4,
+            "region_code": ["52"] * 4,
+            "received_at": [date(2026, 1, 1)] * 4,
+        }
+    )
     frame["dedup_key"] = dedup_keys(frame)
     assert frame["dedup_key"].iloc[0] == "pos:1"
     assert frame["dedup_key"].iloc[2] == frame["dedup_key"].iloc[3]  # case and spacing do not matter
@@ -118,14 +149,47 @@ def test_personal_data_typed_into_a_field_is_redacted_in_the_reason():
 
 
 def _equivalence_suite(tmp_path):
-    spec = {"name": "eq", "expectations": [
-        {"type": "expect_column_values_to_not_be_null", "kwargs": {"column": "a"}, "severity": "critical", "meta": {"reason": "a"}},
-        {"type": "expect_column_values_to_be_between", "kwargs": {"column": "a", "min_value": 1, "max_value": 5}, "severity": "critical", "meta": {"reason": "b"}},
-        {"type": "expect_column_values_to_be_in_set", "kwargs": {"column": "b", "value_set": ["x", "y"]}, "severity": "warning", "meta": {"reason": "c"}},
-        {"type": "expect_column_values_to_match_regex", "kwargs": {"column": "c", "regex": "^[0-9]{2}-[0-9]{2}$"}, "severity": "critical", "meta": {"reason": "d"}},
-        {"type": "expect_column_values_to_not_be_null", "kwargs": {"column": "d"}, "severity": "critical", "meta": {"reason": "e"}},
-        {"type": "expect_column_values_to_be_between", "kwargs": {"column": "a", "min_value": 2, "max_value": 4, "mostly": 0.5}, "severity": "warning", "meta": {"reason": "f"}},
-    ]}
+    spec = {
+        "name": "eq",
+        "expectations": [
+            {
+                "type": "expect_column_values_to_not_be_null",
+                "kwargs": {"column": "a"},
+                "severity": "critical",
+                "meta": {"reason": "a"},
+            },
+            {
+                "type": "expect_column_values_to_be_between",
+                "kwargs": {"column": "a", "min_value": 1, "max_value": 5},
+                "severity": "critical",
+                "meta": {"reason": "b"},
+            },
+            {
+                "type": "expect_column_values_to_be_in_set",
+                "kwargs": {"column": "b", "value_set": ["x", "y"]},
+                "severity": "warning",
+                "meta": {"reason": "c"},
+            },
+            {
+                "type": "expect_column_values_to_match_regex",
+                "kwargs": {"column": "c", "regex": "^[0-9]{2}-[0-9]{2}$"},
+                "severity": "critical",
+                "meta": {"reason": "d"},
+            },
+            {
+                "type": "expect_column_values_to_not_be_null",
+                "kwargs": {"column": "d"},
+                "severity": "critical",
+                "meta": {"reason": "e"},
+            },
+            {
+                "type": "expect_column_values_to_be_between",
+                "kwargs": {"column": "a", "min_value": 2, "max_value": 4, "mostly": 0.5},
+                "severity": "warning",
+                "meta": {"reason": "f"},
+            },
+        ],
+    }
     (tmp_path / "eq.json").write_text(json.dumps(spec), encoding="utf-8")
     return tmp_path
 
@@ -137,12 +201,14 @@ def test_distinct_value_validation_equals_row_by_row(tmp_path):
     for trial in range(15):
         n = int(rng.integers(1, 400))
         a = rng.choice([np.nan, 0, 1, 2, 3, 4, 5, 6, 2.5], n)
-        frame = pd.DataFrame({
-            "a": a,
-            "b": pd.Series(rng.choice(["x", "y", "z", None], n), dtype=object),
-            "c": pd.Series(rng.choice(["52-01", "5201", "66-02", None, "xx-yy"], n), dtype=object),
-            "d": pd.Series([f"id{i}" if rng.random() > 0.1 else None for i in range(n)], dtype=object),
-        })
+        frame = pd.DataFrame(
+            {
+                "a": a,
+                "b": pd.Series(rng.choice(["x", "y", "z", None], n), dtype=object),
+                "c": pd.Series(rng.choice(["52-01", "5201", "66-02", None, "xx-yy"], n), dtype=object),
+                "d": pd.Series([f"id{i}" if rng.random() > 0.1 else None for i in range(n)], dtype=object),
+            }
+        )
         fast = run_suite(frame, "eq", directory=directory, distinct=True)
         slow = run_suite(frame, "eq", directory=directory, distinct=False)
         # Each result belongs to its own expectation (GE does not keep the suite's order).
@@ -160,19 +226,36 @@ def test_near_duplicates_across_channels_within_seven_days():
 
     long = "Третий раз прихожу и никто не может объяснить что делать дальше с пособием"
     d0 = date(2026, 3, 1)
-    frame = pd.DataFrame({
-        "channel": ["social", "review_book", "social", "pos", "pos", "pos"],
-        "office_code": ["52-01", "52-01", "52-02", "52-01", "52-01", "52-01"],
-        "received_at": [d0 + timedelta(days=2), d0 + timedelta(days=20), d0, d0, d0, d0 + timedelta(days=1)],
-        "text": [long.upper() + "!!!", long, long, long, "Всё хорошо, спасибо", "Всё хорошо, спасибо"],
-    })
+    frame = pd.DataFrame(
+        {
+            "channel": ["social", "review_book", "social", "pos", "pos", "pos"],
+            "office_code": ["52-01", "52-01", "52-02", "52-01", "52-01", "52-01"],
+            "received_at": [d0 + timedelta(days=2), d0 + timedelta(days=20), d0, d0, d0, d0 + timedelta(days=1)],
+            "text": [long.upper() + "!!!", long, long, long, "Всё хорошо, спасибо", "Всё хорошо, спасибо"],
+        }
+    )
     frame["text_key"] = text_keys(frame)
     assert frame["text_key"].iloc[4] is None  # too short to judge
-    kept, near = split_near_duplicates(frame, earlier=pd.DataFrame(columns=["office_code", "received_at", "channel", "text_key"]))
+    kept, near = split_near_duplicates(
+        frame, earlier=pd.DataFrame(columns=["office_code", "received_at", "channel", "text_key"])
+    )
     # social on day 2 repeats the pos message of day 0 (same office, other channel, 2 days);
     # the review book 20 days later and the other office are different voices.
     assert near == 1
-    assert sorted(kept["channel"] + "@" + kept["office_code"]) == ["pos@52-01", "pos@52-01", "pos@52-01", "review_book@52-01", "social@52-02"]
-    stored = pd.DataFrame({"office_code": ["52-02"], "received_at": [d0 + timedelta(days=5)], "channel": ["pos"], "text_key": [frame["text_key"].iloc[2]]})
+    assert sorted(kept["channel"] + "@" + kept["office_code"]) == [
+        "pos@52-01",
+        "pos@52-01",
+        "pos@52-01",
+        "review_book@52-01",
+        "social@52-02",
+    ]
+    stored = pd.DataFrame(
+        {
+            "office_code": ["52-02"],
+            "received_at": [d0 + timedelta(days=5)],
+            "channel": ["pos"],
+            "text_key": [frame["text_key"].iloc[2]],
+        }
+    )
     kept2, near2 = split_near_duplicates(frame.iloc[[2]], earlier=stored)
     assert near2 == 1 and kept2.empty
