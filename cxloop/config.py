@@ -10,7 +10,7 @@ import csv
 import re
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import Literal, TypeVar
 
 import yaml
 from pydantic import BaseModel, Field, ValidationError, field_validator, model_validator
@@ -177,7 +177,9 @@ def load_themes(themes_dir: Path | str) -> dict[str, Theme]:
         )
         raise ConfigError(f"{themes_dir}: folder not found{hint}")
     themes = _theme_definitions(themes_dir / THEME_DEFINITIONS)
-    merged = {section: {tid: {lang: [] for lang in LANGUAGES} for tid in themes} for section in _LEXICON_SECTIONS}
+    merged: dict[str, dict[str, dict[str, list[str]]]] = {
+        section: {tid: {lang: [] for lang in LANGUAGES} for tid in themes} for section in _LEXICON_SECTIONS
+    }
     for path in sorted(p for p in themes_dir.glob("*.yaml") if p.name != THEME_DEFINITIONS):
         lexicon = _read_lexicon(path, themes)
         if lexicon is None:
@@ -213,19 +215,19 @@ class StarThresholds(BaseModel):
 class PainPointThresholds(BaseModel):
     """Pain-point detection and priority (tasks/painpoints.py has the formulas)."""
 
-    min_mentions: int = Field(5, ge=1)
+    min_mentions: int = Field(default=5, ge=1)
     top_n_for_measures: int = 3
     min_priority_for_measures: float = 10.0
     #: Quarters before the current one that form the p-chart baseline.
-    history_quarters: int = Field(6, ge=1)
+    history_quarters: int = Field(default=6, ge=1)
     #: Fewer baseline quarters with texts -> no p-chart limits and no signal.
-    min_baseline_quarters: int = Field(3, ge=2)
+    min_baseline_quarters: int = Field(default=3, ge=2)
     #: No signal when the count the baseline share expects this quarter (p̄ x n) is smaller.
-    min_expected_mentions: float = Field(5.0, ge=0)
+    min_expected_mentions: float = Field(default=5.0, ge=0)
     #: Priority factors: p-chart rise / fall, and an open measure already working on it.
-    rise_weight: float = Field(1.25, gt=0)
-    fall_weight: float = Field(0.9, gt=0)
-    covered_weight: float = Field(0.5, gt=0)
+    rise_weight: float = Field(default=1.25, gt=0)
+    fall_weight: float = Field(default=0.9, gt=0)
+    covered_weight: float = Field(default=0.5, gt=0)
 
     @model_validator(mode="after")
     def _baseline_fits(self) -> PainPointThresholds:
@@ -362,7 +364,10 @@ def _read_yaml(path: Path) -> object:
         raise ConfigError(f"{path}: not valid YAML: {exc}") from exc
 
 
-def _validate(model: type[BaseModel], data: object, path: Path) -> BaseModel:
+_ModelT = TypeVar("_ModelT", bound=BaseModel)
+
+
+def _validate(model: type[_ModelT], data: object, path: Path) -> _ModelT:
     try:
         return model.model_validate(data)
     except ValidationError as exc:
@@ -401,7 +406,7 @@ def load_config(config_dir: Path | str) -> AppConfig:
     channels: dict[str, ChannelMapping] = {}
     for channel in CHANNELS:
         path = config_dir / "channels" / f"{channel}.yaml"
-        channels[channel] = _validate(ChannelMapping, _read_yaml(path), path)  # type: ignore[assignment]
+        channels[channel] = _validate(ChannelMapping, _read_yaml(path), path)
     data = {
         "offices": read_offices_csv(config_dir / "offices.csv"),
         "themes": themes,

@@ -67,7 +67,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from functools import cache
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, cast
 
 from babel import Locale
 from babel.dates import format_date as _babel_format_date
@@ -173,7 +173,8 @@ class Translator:
     __call__ = gettext
 
     def pgettext(self, context: str, message: str, /, **values: Any) -> str:
-        return self.translations.pgettext(context, message) % values
+        # babel annotates pgettext as ``str | object``, but it returns the catalog's str (or the msgid)
+        return cast(str, self.translations.pgettext(context, message)) % values
 
     def ngettext(self, singular: str, plural: str, n: int, /, **values: Any) -> str:
         values.setdefault("num", n)
@@ -285,7 +286,7 @@ def format_number(value: float | int | None, lang: str = DEFAULT_LANGUAGE, digit
     positive value when ``sign`` (changes). A value that rounds to zero has no
     sign. None / NaN -> "—".
     """
-    if _is_missing(value):
+    if value is None or _is_missing(value):
         return NO_VALUE
     if math.isinf(float(value)):
         return (MINUS if value < 0 else ("+" if sign else "")) + "∞"
@@ -302,7 +303,7 @@ def format_number(value: float | int | None, lang: str = DEFAULT_LANGUAGE, digit
 def format_percent(value: float | None, lang: str = DEFAULT_LANGUAGE, digits: int = 0, sign: bool = False) -> str:
     """A value given in percent (38.4, not 0.384) with the locale's percent pattern:
     ru/fi "38,4 %" (no-break space), en "38.4%"; minus and "+" as :func:`format_number`."""
-    if _is_missing(value):
+    if value is None or _is_missing(value):
         return NO_VALUE
     locale, pattern = _percent_pattern(lang, digits)
     direction, magnitude = _rounded(value, digits)
@@ -391,7 +392,7 @@ def extract_catalog(root: Path = ROOT, mapping: Path = MAPPING_PATH) -> Catalog:
         method_map, options_map = parse_mapping_cfg(fh, filename=str(mapping))
     catalog = Catalog(project=DOMAIN, domain=DOMAIN, charset="utf-8", fuzzy=False)
     _set_header(catalog, None)
-    for filename, _lineno, message, comments, context in extract_from_dir(
+    for _filename, _lineno, message, comments, context in extract_from_dir(
         str(root), method_map, options_map, strip_comment_tags=True
     ):
         catalog.add(message, None, auto_comments=comments, context=context)
@@ -531,7 +532,7 @@ def _main(argv: list[str]) -> int:
         print("usage: python -m cxloop.i18n [update|check]", file=sys.stderr)
         return 2
     count = 0
-    for lang, items in problems.items():
+    for items in problems.values():
         for item in items:
             print(item)
         count += len(items)

@@ -63,7 +63,8 @@ class Quarter:
 
     @property
     def cycle_time(self) -> datetime:
-        """The logical timestamp of automated register actions in this quarter's cycle (06:00 UTC of :attr:`cycle_date`)."""
+        """The logical timestamp of automated register actions in this quarter's cycle
+        (06:00 UTC of :attr:`cycle_date`)."""
         return datetime.combine(self.cycle_date, time(6, 0), tzinfo=UTC)
 
 

@@ -86,11 +86,12 @@ def _scam_offices(world: World) -> list[list[tuple[Office, float]]]:
     second (fewer when a region has fewer), with their shares; drawn by the seed alone."""
     rng = cell_rng(world.seed, "emerging", "offices")
     out: list[list[tuple[Office, float]]] = []
-    for region, shares in zip(world.regions, _SCAM_OFFICE_SHARES):
+    # strict=False: only the first two regions are hit (one when there is only one)
+    for region, shares in zip(world.regions, _SCAM_OFFICE_SHARES, strict=False):
         offices = world.offices[region]
         picked = rng.choice(len(offices), size=min(len(shares), len(offices)), replace=False)
         weights = np.array(shares[: len(picked)], dtype=float)
-        out.append([(offices[int(i)], float(w)) for i, w in zip(picked, weights / weights.sum())])
+        out.append([(offices[int(i)], float(w)) for i, w in zip(picked, weights / weights.sum(), strict=True)])
     return out
 
 
@@ -111,7 +112,12 @@ def scam_plan(world: World, q: Quarter) -> dict[tuple[str, str], list[tuple[Offi
     first_wave = next(k for k, v in enumerate(SCAM_WAVE) if v > 0)
     targets = _scam_offices(world)
     region_share = [1.0] if t == first_wave or len(targets) == 1 else [1.0 - _SCAM_SPREAD, _SCAM_SPREAD]
-    pool = [(office, r_share * share) for r_share, offices in zip(region_share, targets) for office, share in offices]
+    # strict=False: in the first wave quarter only the first region's offices get texts
+    pool = [
+        (office, r_share * share)
+        for r_share, offices in zip(region_share, targets, strict=False)
+        for office, share in offices
+    ]
     p_office = np.array([w for _, w in pool]) / sum(w for _, w in pool)
     channels = list(_SCAM_CHANNELS)
     p_channel = np.array([_SCAM_CHANNELS[c] for c in channels])

@@ -97,7 +97,7 @@ def build_pos(
         table.broken += 1
     # Up to two intact negative complaints naming an office are re-posted on social networks.
     reposts: list[tuple[date, str, str]] = []
-    for i, (_, rec, negative, d) in enumerate(records):
+    for i, (_, _rec, negative, d) in enumerate(records):
         if len(reposts) < 2 and negative and i not in broken and "office_code" in out[i]:
             reposts.append((d, out[i]["office_code"], out[i]["text"]))
     if emerging:

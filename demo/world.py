@@ -95,7 +95,7 @@ def build_world(seed: int, quarters: list[Quarter], scale: float, offices: list[
     levels = rng.normal(0.0, 0.15, size=len(codes))
     # A visible spread: two strong and two weak offices, chosen by the seed.
     order = rng.permutation(len(codes))
-    for k, bump in zip(order[:4], (0.35, 0.25, -0.40, -0.25)):
+    for k, bump in zip(order[:4], (0.35, 0.25, -0.40, -0.25), strict=False):  # fewer with under four offices
         levels[k] += bump
     ray_off = rng.normal(0.0, 0.12, size=(len(codes), len(RAYS)))
 
@@ -113,7 +113,7 @@ def build_world(seed: int, quarters: list[Quarter], scale: float, offices: list[
         scale=scale,
         regions=regions,
         offices=by_region,
-        office_level={c: float(v) for c, v in zip(codes, levels)},
+        office_level={c: float(v) for c, v in zip(codes, levels, strict=True)},
         ray_offset={c: ray_off[i] for i, c in enumerate(codes)},
         common_shift=common,
         treated=frozenset(treated),

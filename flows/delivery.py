@@ -30,6 +30,8 @@ From Python (no server needed)::
 
 from __future__ import annotations
 
+from typing import Any
+
 from prefect import flow, get_run_logger, task
 from prefect.artifacts import create_markdown_artifact
 from prefect.cache_policies import NO_CACHE
@@ -45,23 +47,23 @@ from tasks.delivery import archive
 from tasks.delivery import send as dl
 from tasks.reports.render import ReportFile, report_path
 
-_task = dict(cache_policy=NO_CACHE, persist_result=False)
+_task: dict[str, Any] = dict(cache_policy=NO_CACHE, persist_result=False)
 
 
 @task(name="prepare-reports", **_task)
 def prepare_reports(
     quarter: str, config: AppConfig, settings: Settings, scopes: list[str], lang: str, region: str | None
 ) -> dict[str, ReportFile]:
-    """The PDFs of ``scopes`` from the archive, rendering the missing ones; refuses when there is nothing to report on."""
+    """The PDFs of ``scopes`` from the archive, rendering the missing ones;
+    refuses when there is nothing to report on."""
     missing = [s for s in scopes if not report_path(settings.out_dir, quarter, s, lang).is_file()]
     with session_scope() as session:
-        if missing:
-            if not archive.feedback_count(session, quarter, region):
-                raise ValueError(
-                    f"no data for {quarter}"
-                    + (f" in region {region}" if region else "")
-                    + f": no feedback is stored and the archive has no report for {', '.join(missing)}"
-                )
+        if missing and not archive.feedback_count(session, quarter, region):
+            raise ValueError(
+                f"no data for {quarter}"
+                + (f" in region {region}" if region else "")
+                + f": no feedback is stored and the archive has no report for {', '.join(missing)}"
+            )
         return archive.prepare_reports(session, quarter, config, settings.out_dir, scopes=scopes, lang=lang, reuse=True)
 
 
@@ -93,7 +95,8 @@ def delivery_markdown(result: dict) -> str:
         f"# Report {mode} {result['quarter']}" + (f", region {result['region']}" if result["region"] else ""),
         "",
         f"**Via**: {result['via']}  ",
-        f"**Sent** {result['sent']}, **skipped** (already had this PDF) {result['skipped']}, **failed** {result['failed']}",
+        f"**Sent** {result['sent']}, **skipped** (already had this PDF) {result['skipped']}, "
+        f"**failed** {result['failed']}",
         "",
         "| scope | recipients | sent | skipped | failed |",
         "|---|---|---|---|---|",
@@ -186,7 +189,8 @@ def send_reports(
     )
     if summary.failed:
         attempted = summary.sent + summary.failed
-        return Completed(
+        # A flow returning a State ends in it; calling the flow still gives the dict (its data).
+        return Completed(  # type: ignore[return-value]  # Prefect's types cannot say so
             name="Partial",
             message=f"{summary.failed} of {attempted} e-mail(s) not delivered (the PDFs are in the archive); "
             f"see the delivery log (cxloop deliveries list --quarter {q} --status failed)",

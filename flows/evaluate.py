@@ -26,6 +26,7 @@ From Python (no server needed)::
 from __future__ import annotations
 
 import math
+from typing import Any, SupportsFloat
 
 from prefect import flow, get_run_logger, task
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
@@ -39,11 +40,11 @@ from models.db import upgrade
 from tasks.collect.step import sync_registry as sync_office_registry
 from tasks.effects import step as effects_step
 
-_task = dict(cache_policy=NO_CACHE, persist_result=False)
+_task: dict[str, Any] = dict(cache_policy=NO_CACHE, persist_result=False)
 
-migrate_database = task(upgrade, name="migrate-database", **_task)
-sync_registry = task(sync_office_registry, name="sync-office-registry", **_task)
-evaluate_effects = task(effects_step.evaluate_effects, name="evaluate-effects", **_task)
+migrate_database = task(name="migrate-database", **_task)(upgrade)
+sync_registry = task(name="sync-office-registry", **_task)(sync_office_registry)
+evaluate_effects = task(name="evaluate-effects", **_task)(effects_step.evaluate_effects)
 
 TABLE_COLUMNS = (
     "measure",
@@ -61,12 +62,12 @@ TABLE_COLUMNS = (
 )
 
 
-def _number(value: object, digits: int) -> float | None:
+def _number(value: SupportsFloat | None, digits: int) -> float | None:
     """Rounded for display; a missing estimate (None or NaN) stays empty, never ``NaN``."""
     if value is None:
         return None
-    value = float(value)  # type: ignore[arg-type]
-    return None if math.isnan(value) else round(value, digits)
+    number = float(value)
+    return None if math.isnan(number) else round(number, digits)
 
 
 def evaluation_rows(evaluations: list[dict]) -> list[dict]:

@@ -93,7 +93,8 @@ class CycleTaskRunner(ProcessPoolTaskRunner):
         super().__init__(max_workers=max_workers)
         self._requested_workers = max_workers
 
-    def duplicate(self) -> TaskRunner:  # type: ignore[override]
+    # Not Self, on purpose: the runner of a run may be another class (Dask).
+    def duplicate(self) -> TaskRunner:  # type: ignore[override]  # returns another runner type by design
         return task_runner(self._requested_workers)
 
 
@@ -204,7 +205,7 @@ def fan_out_reports(
         futures = render_region_reports.map(quarter=unmapped(quarter), scope=scopes, lang=unmapped(lang))
     rendered: list[RenderedReport] = []
     failed: list[str] = []
-    for scope, future in zip(scopes, futures):
+    for scope, future in zip(scopes, futures, strict=True):
         try:
             rendered.append(future.result())
         except Exception as exc:  # noqa: BLE001 - collected and raised below, after the rest is written

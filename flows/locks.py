@@ -68,8 +68,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy import Table, delete, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
+from sqlmodel import col
 
 from models.db import session_scope
 from models.locks import CycleLock
@@ -79,6 +80,8 @@ logger = logging.getLogger(__name__)
 HEARTBEAT_SECONDS = 30.0
 STALE_AFTER = timedelta(minutes=10)
 _ACQUIRE_ATTEMPTS = 5
+#: The lock's table, for Core INSERT/UPDATE/DELETE (one statement each, no ORM state).
+_LOCK_TABLE: Table = CycleLock.__table__  # type: ignore[attr-defined]  # set on table=True models; SQLModel doesn't declare it
 
 
 # --------------------------------------------------------------------------- types
@@ -306,11 +309,13 @@ def acquire(
         try:
             with session_scope(url) as session:
                 session.execute(
-                    insert(CycleLock.__table__).values(
+                    insert(_LOCK_TABLE).values(
                         quarter=quarter, token=token, acquired_at=func.now(), heartbeat_at=func.now(), **me
                     )
                 )
-                return LockInfo.from_row(session.get(CycleLock, quarter))
+                inserted = session.get(CycleLock, quarter)
+                assert inserted is not None  # the row this transaction just inserted
+                return LockInfo.from_row(inserted)
         except IntegrityError:
             pass  # held (or being taken) by someone: look at who
         with session_scope(url) as session:
@@ -324,13 +329,15 @@ def acquire(
         if reason is None:
             raise QuarterLocked(info, now, stale_after)
         with session_scope(url) as session:
-            taken = session.execute(
-                update(CycleLock.__table__)
-                .where(CycleLock.quarter == quarter, CycleLock.token == info.token)
+            taken = session.exec(
+                update(_LOCK_TABLE)
+                .where(col(CycleLock.quarter) == quarter, col(CycleLock.token) == info.token)
                 .values(token=token, acquired_at=func.now(), heartbeat_at=func.now(), **me)
             ).rowcount
             if taken == 1:
-                new = LockInfo.from_row(session.get(CycleLock, quarter))
+                taken_row = session.get(CycleLock, quarter)
+                assert taken_row is not None  # the row this transaction just updated
+                new = LockInfo.from_row(taken_row)
         if taken == 1:
             _run_logger().warning("took over the run lock of quarter %s from %s: %s", quarter, info.describe(), reason)
             return new
@@ -342,8 +349,8 @@ def acquire(
 def release(info: LockInfo, url: str | None = None) -> bool:
     """Give the lock back; False when it was no longer ours (taken over)."""
     with session_scope(url) as session:
-        gone = session.execute(
-            delete(CycleLock.__table__).where(CycleLock.quarter == info.quarter, CycleLock.token == info.token)
+        gone = session.exec(
+            delete(_LOCK_TABLE).where(col(CycleLock.quarter) == info.quarter, col(CycleLock.token) == info.token)
         ).rowcount
     return gone == 1
 
@@ -351,9 +358,9 @@ def release(info: LockInfo, url: str | None = None) -> bool:
 def heartbeat(info: LockInfo, url: str | None = None) -> bool:
     """Refresh the lock's heartbeat; False when it is no longer ours."""
     with session_scope(url) as session:
-        hit = session.execute(
-            update(CycleLock.__table__)
-            .where(CycleLock.quarter == info.quarter, CycleLock.token == info.token)
+        hit = session.exec(
+            update(_LOCK_TABLE)
+            .where(col(CycleLock.quarter) == info.quarter, col(CycleLock.token) == info.token)
             .values(heartbeat_at=func.now())
         ).rowcount
     return hit == 1

@@ -21,6 +21,8 @@ results of the quarter intact.
 
 from __future__ import annotations
 
+from typing import Any
+
 from prefect import flow, get_run_logger, task
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.cache_policies import NO_CACHE
@@ -48,22 +50,23 @@ from tasks.text import step as text
 # DataFrames are passed between tasks in memory; hashing them for a cache key would
 # cost more than the stages themselves, so caching is off.
 # crash_after_task does nothing unless CXLOOP_FAULT_AFTER names a task (the fault tests).
-_task = dict(cache_policy=NO_CACHE, persist_result=False, on_completion=[crash_after_task])
+_task: dict[str, Any] = dict(cache_policy=NO_CACHE, persist_result=False, on_completion=[crash_after_task])
 
-migrate_database = task(upgrade, name="migrate-database", **_task)
-sync_registry = task(collect.sync_registry, name="sync-office-registry", **_task)
-measure_star = task(insight.measure_star, name="measure-star-index", **_task)
-detect_pain_points = task(insight.detect_pain_points, name="detect-pain-points", **_task)
-propose_measures = task(measures.propose_measures, name="propose-measures", **_task)
-evaluate_effects = task(effects.evaluate_effects, name="evaluate-effects", **_task)
-deliver_reports = task(delivery.deliver_reports, name="deliver-reports", retries=1, retry_delay_seconds=30, **_task)
-export_register = task(measures.export_register, name="export-register", **_task)
-find_emerging_topics = task(text.find_emerging_topics, name="find-emerging-topics", **_task)
+migrate_database = task(name="migrate-database", **_task)(upgrade)
+sync_registry = task(name="sync-office-registry", **_task)(collect.sync_registry)
+measure_star = task(name="measure-star-index", **_task)(insight.measure_star)
+detect_pain_points = task(name="detect-pain-points", **_task)(insight.detect_pain_points)
+propose_measures = task(name="propose-measures", **_task)(measures.propose_measures)
+evaluate_effects = task(name="evaluate-effects", **_task)(effects.evaluate_effects)
+deliver_reports = task(name="deliver-reports", retries=1, retry_delay_seconds=30, **_task)(delivery.deliver_reports)
+export_register = task(name="export-register", **_task)(measures.export_register)
+find_emerging_topics = task(name="find-emerging-topics", **_task)(text.find_emerging_topics)
 
 
 # Per-region work (the reports) fans out through processes, or Dask when CXLOOP_DASK_ADDRESS
 # is set (flows/fanout.py); the stages the flow calls directly still run in its own process.
-@flow(name="quarterly-cx-cycle", log_prints=False, task_runner=CycleTaskRunner())
+# (Prefect's stubs make TaskRunner[F] invariant, so no concrete runner type-checks: PrefectHQ/prefect#16938.)
+@flow(name="quarterly-cx-cycle", log_prints=False, task_runner=CycleTaskRunner())  # type: ignore[arg-type]  # stub bug
 def quarterly_cycle(
     quarter: QuarterText | None = None,
     send_reports: bool = True,

@@ -45,7 +45,8 @@ class ProposalDecision(BaseModel):
 
     code: str = Field(min_length=1, description="measure code, e.g. M-2026Q3-52-waiting_time")
     action: Literal["approve", "reject", "reassign"] = Field(
-        description="approve (optionally with a new owner), reject (say why in the comment) or reassign to another owner"
+        description="approve (optionally with a new owner), reject (say why in the comment) "
+        "or reassign to another owner"
     )
     owner: str | None = Field(default=None, description="new owner: required to reassign, optional to approve")
     comment: str = Field(default="", description="kept in the measure's history; required to reject")
@@ -181,7 +182,8 @@ def review_measure_proposals(
         f"Working group review of the proposals of {q}",
     )
     if result["refused"]:
-        return Completed(
+        # A flow returning a State ends in it; calling the flow still gives the dict (its data).
+        return Completed(  # type: ignore[return-value]  # Prefect's types cannot say so
             name="Partial", message=f"{len(result['refused'])} of {len(decisions)} decisions refused", data=summary
         )
     return summary
@@ -237,13 +239,13 @@ def update_measure(
 
 
 def _proposals_markdown(quarter: str, codes: list[str], timeout_seconds: int) -> str:
-    from sqlmodel import select
+    from sqlmodel import col, select
 
     from models.tables import Measure
     from tasks.validate.redaction import redact
 
     with session_scope() as session:
-        measures = {m.code: m for m in session.exec(select(Measure).where(Measure.code.in_(codes)))}
+        measures = {m.code: m for m in session.exec(select(Measure).where(col(Measure.code).in_(codes)))}
     lines = [
         f"## Proposed corrective measures, {quarter}",
         "",

@@ -1,6 +1,6 @@
 """The feedback store and the measure register: SQLModel tables, sessions, migrations."""
 
-from models.locks import CycleLock  # noqa: F401,E402  (registers cycle_lock for Alembic and the schema tests)
+from models.locks import CycleLock  # noqa: F401  (registers cycle_lock for Alembic and the schema tests)
 from models.tables import (  # noqa: F401
     Delivery,
     EffectEvaluation,

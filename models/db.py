@@ -66,7 +66,11 @@ def get_engine(url: str | None = None) -> Engine:
             from prefect.blocks.system import Secret
             from sqlalchemy.engine import make_url
 
-            password = Secret.load(settings.database_password_block).get()
+            # load() dispatches on the calling context; cxloop's flows and tasks are all sync, so
+            # this is the block itself, never the coroutine of the async variant.
+            secret = Secret.load(settings.database_password_block)
+            assert isinstance(secret, Secret)
+            password = secret.get()
             url = make_url(url).set(password=password).render_as_string(hide_password=False)
     if url in _ENGINES:
         return _ENGINES[url]

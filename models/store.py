@@ -7,12 +7,13 @@ and a run that fails half way leaves the previous set in place.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import datetime
+from typing import Any
 
 import pandas as pd
 from sqlalchemy import delete, insert, select, text
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from cxloop.domain import ITEMS
 from models.tables import Feedback, IndexResult, Measure, MeasureHistory, Office, PainPoint
@@ -44,17 +45,17 @@ def _none_for_nan(frame: pd.DataFrame, columns: list[str]) -> list[dict]:
     return sub.where(pd.notna(sub), None).to_dict("records")
 
 
-def frame_from_rows(rows: list, columns: list[str], float_columns: Iterable[str] = ()) -> pd.DataFrame:
+def frame_from_rows(rows: Sequence[Any], columns: list[str], float_columns: Iterable[str] = ()) -> pd.DataFrame:
     """A DataFrame from database rows, built column by column.
 
     ``pd.DataFrame(rows)`` on SQLAlchemy ``Row`` objects inspects every row as a
     possible mapping (for 400k respondents that is ~13 s of caught exceptions);
     transposing the plain tuples first takes well under a second.
     """
-    data = list(zip(*rows)) if rows else [()] * len(columns)
+    data = list(zip(*rows, strict=True)) if rows else [()] * len(columns)
     floats = set(float_columns)
     return pd.DataFrame(
-        {c: pd.Series(list(v), dtype="float64" if c in floats else None) for c, v in zip(columns, data)},
+        {c: pd.Series(list(v), dtype="float64" if c in floats else None) for c, v in zip(columns, data, strict=True)},
         columns=columns,
     )
 
@@ -116,12 +117,14 @@ def load_feedback(session: Session, quarter: str) -> pd.DataFrame:
         "themes",
         "negative_themes",
     ]
-    stmt = select(*[getattr(Feedback, c) for c in cols]).where(Feedback.quarter == quarter).order_by(Feedback.id)
+    stmt = (
+        select(*[getattr(Feedback, c) for c in cols]).where(col(Feedback.quarter) == quarter).order_by(col(Feedback.id))
+    )
     return frame_from_rows(session.execute(stmt).all(), cols)
 
 
 def load_index(session: Session, quarter: str) -> pd.DataFrame:
-    stmt = select(IndexResult).where(IndexResult.quarter == quarter)
+    stmt = select(IndexResult).where(col(IndexResult.quarter) == quarter)
     rows = [r.model_dump() for r in session.execute(stmt).scalars()]
     return pd.DataFrame(rows, columns=["id", *INDEX_COLUMNS]) if rows else pd.DataFrame(columns=["id", *INDEX_COLUMNS])
 
@@ -132,13 +135,13 @@ def index_se(frame: pd.DataFrame) -> pd.Series:
 
 
 def replace_index_results(session: Session, quarter: str, frame: pd.DataFrame) -> int:
-    session.execute(delete(IndexResult).where(IndexResult.quarter == quarter))
+    session.execute(delete(IndexResult).where(col(IndexResult.quarter) == quarter))
     if frame.empty:
         return 0
     data = frame.assign(quarter=quarter)
-    for col in INDEX_COLUMNS:
-        if col not in data:
-            data[col] = None
+    for column in INDEX_COLUMNS:
+        if column not in data:
+            data[column] = None
     records = _none_for_nan(data, INDEX_COLUMNS)
     for r in records:
         r["n"] = int(r["n"] or 0)
@@ -158,7 +161,7 @@ def replace_index_results(session: Session, quarter: str, frame: pd.DataFrame) -
         ):
             if r[k] is not None:
                 r[k] = round(float(r[k]), 6)
-    session.execute(insert(IndexResult.__table__), records)
+    session.execute(insert(IndexResult.metadata.tables[IndexResult.__tablename__]), records)
     return len(records)
 
 
@@ -219,7 +222,7 @@ _LEVEL_ORDER = {"country": 0, "region": 1, "office": 2}
 def load_pain_points(session: Session, quarter: str) -> pd.DataFrame:
     """The quarter's pain points (``PAIN_POINT_STORED`` + id): country first, then regions,
     then offices, each by unit code and rank."""
-    stmt = select(PainPoint).where(PainPoint.quarter == quarter)
+    stmt = select(PainPoint).where(col(PainPoint.quarter) == quarter)
     rows = [r.model_dump() for r in session.execute(stmt).scalars()]
     frame = pd.DataFrame(rows, columns=["id", *PAIN_POINT_STORED])
     if frame.empty:
@@ -227,8 +230,8 @@ def load_pain_points(session: Session, quarter: str) -> pd.DataFrame:
     order = frame["level"].map(_LEVEL_ORDER).fillna(len(_LEVEL_ORDER))
     frame = frame.assign(_lvl=order).sort_values(["_lvl", "unit_code", "rank", "id"], kind="mergesort")
     frame = frame.drop(columns="_lvl").reset_index(drop=True)
-    for col in ("signal", "covered_by"):  # optional text: None when empty, as tasks.insight.painpoints gives it
-        frame[col] = frame[col].astype(object).where(frame[col].notna(), None)
+    for column in ("signal", "covered_by"):  # optional text: None when empty, as tasks.insight.painpoints gives it
+        frame[column] = frame[column].astype(object).where(frame[column].notna(), None)
     return frame
 
 
@@ -237,7 +240,7 @@ def replace_pain_points(session: Session, quarter: str, frame: pd.DataFrame) -> 
 
     A frame from before the per-unit columns (region_code only) is stored as region
     rows (``ALL`` = country) with the columns' defaults."""
-    session.execute(delete(PainPoint).where(PainPoint.quarter == quarter))
+    session.execute(delete(PainPoint).where(col(PainPoint.quarter) == quarter))
     if frame.empty:
         return 0
     data = frame.assign(quarter=quarter)
@@ -246,16 +249,16 @@ def replace_pain_points(session: Session, quarter: str, frame: pd.DataFrame) -> 
     if "unit_code" not in data:
         data["unit_code"] = data["region_code"]
     defaults = {"client_type": "citizen", "reach_offices": 0, "reach_clients": 0, "recurring": False}
-    for col in PAIN_POINT_STORED:
-        if col not in data:
-            data[col] = defaults.get(col)
-    for col in _PAIN_INTS:
-        data[col] = data[col].fillna(0).astype("int64")
-    for col in _PAIN_FLOATS:
-        data[col] = pd.to_numeric(data[col], errors="coerce").astype("float64").round(6)
+    for column in PAIN_POINT_STORED:
+        if column not in data:
+            data[column] = defaults.get(column)
+    for column in _PAIN_INTS:
+        data[column] = data[column].fillna(0).astype("int64")
+    for column in _PAIN_FLOATS:
+        data[column] = pd.to_numeric(data[column], errors="coerce").astype("float64").round(6)
     data["recurring"] = data["recurring"].fillna(False).astype(bool)
     records = _none_for_nan(data, PAIN_POINT_STORED)
-    session.execute(insert(PainPoint.__table__), records)
+    session.execute(insert(PainPoint.metadata.tables[PainPoint.__tablename__]), records)
     return len(records)
 
 
@@ -303,7 +306,7 @@ def load_text_groups(session: Session, quarter: str, history: list[str] | tuple[
     ]
     rows = session.execute(stmt, {"current": quarter, "quarters": quarters}).all()
     # Column-wise: a DataFrame built from a list of Row objects is several times slower.
-    data = dict(zip(columns, zip(*rows))) if rows else dict.fromkeys(columns, ())
+    data = dict(zip(columns, zip(*rows, strict=True), strict=True)) if rows else dict.fromkeys(columns, ())
     frame = pd.DataFrame({c: pd.Series(data[c], dtype=object) for c in columns[:7]})
     frame["texts"] = pd.Series(data["texts"], dtype="int64")
     frame["rated"] = pd.Series(data["rated"], dtype="int64")
@@ -319,9 +322,9 @@ def open_measures(session: Session, before: datetime) -> pd.DataFrame:
     the history like ``closed_measure_scopes``, so a status changed later in the same
     cycle (an effect evaluation) does not change the quarter's pain points on a rerun;
     a merely proposed measure is not yet working on anything."""
-    stmt = select(MeasureHistory.measure_id, MeasureHistory.at, MeasureHistory.id, MeasureHistory.to_value).where(
-        MeasureHistory.field == "status", MeasureHistory.at < before
-    )
+    stmt = select(
+        col(MeasureHistory.measure_id), col(MeasureHistory.at), col(MeasureHistory.id), col(MeasureHistory.to_value)
+    ).where(col(MeasureHistory.field) == "status", col(MeasureHistory.at) < before)
     history = pd.DataFrame(session.execute(stmt).all(), columns=["measure_id", "at", "hid", "status"])
     columns = ["code", "region_code", "theme", "offices", "status"]
     if history.empty:
@@ -332,7 +335,9 @@ def open_measures(session: Session, before: datetime) -> pd.DataFrame:
         return pd.DataFrame(columns=columns)
     ids = [int(i) for i in working["measure_id"]]
     rows = session.execute(
-        select(Measure.id, Measure.code, Measure.region_code, Measure.theme, Measure.offices).where(Measure.id.in_(ids))
+        select(
+            col(Measure.id), col(Measure.code), col(Measure.region_code), col(Measure.theme), col(Measure.offices)
+        ).where(col(Measure.id).in_(ids))
     ).all()
     measures = pd.DataFrame(rows, columns=["measure_id", "code", "region_code", "theme", "offices"])
     out = measures.merge(working[["measure_id", "status"]], on="measure_id")
@@ -348,17 +353,17 @@ def closed_measure_scopes(session: Session, before: datetime) -> set[tuple[str, 
     in the same cycle does not change the quarter's pain points on a rerun. A measure
     whose scope is several regions counts for each region of its offices."""
     stmt = (
-        select(Measure.region_code, Measure.theme, Measure.offices)
-        .join(MeasureHistory, MeasureHistory.measure_id == Measure.id)
+        select(col(Measure.region_code), col(Measure.theme), col(Measure.offices))
+        .join(MeasureHistory, col(MeasureHistory.measure_id) == col(Measure.id))
         .where(
-            Measure.status.in_(["evaluated", "closed"]),
-            MeasureHistory.field == "status",
-            MeasureHistory.to_value.in_(["evaluated", "closed"]),
-            MeasureHistory.at < before,
+            col(Measure.status).in_(["evaluated", "closed"]),
+            col(MeasureHistory.field) == "status",
+            col(MeasureHistory.to_value).in_(["evaluated", "closed"]),
+            col(MeasureHistory.at) < before,
         )
         .distinct()
     )
-    office_region = dict(session.execute(select(Office.office_code, Office.region_code)).all())
+    office_region = dict(session.execute(select(col(Office.office_code), col(Office.region_code))).all())
     scopes: set[tuple[str, str]] = set()
     for region, theme, offices in session.execute(stmt).all():
         regions = {office_region[o] for o in (offices or "").split(",") if o in office_region}

@@ -353,3 +353,12 @@ def any_db_url(request, tmp_path):
         dispose_engines()
     else:
         yield request.getfixturevalue("pg_url")
+
+
+@pytest.fixture(scope="module")
+def tls_files(tmp_path_factory):
+    """A throw-away CA and a server certificate it signed for 127.0.0.1 / localhost (PEM files),
+    for the SMTP tests over TLS (tests/smtp_support.py)."""
+    from tests.smtp_support import make_tls_files
+
+    return make_tls_files(tmp_path_factory.mktemp("tls"))

@@ -9,8 +9,16 @@ from cxloop.cli import app
 
 runner = CliRunner()
 
-GOOD = "call_id,call_date,office_code,client_type,rating,comment\nc1,2026-02-01,52-01,citizen,5,Спасибо\nc2,2026-02-02,52-02,employer,4,\n"
-WITH_BAD_ROWS = "Дата;Код ЦЗН;Категория заявителя;Текст отзыва\n14.03.2026;52-99;гражданин;Очередь\n15.03.2026;52-01;гражданин;Хорошо\n"
+GOOD = (
+    "call_id,call_date,office_code,client_type,rating,comment\n"
+    "c1,2026-02-01,52-01,citizen,5,Спасибо\n"
+    "c2,2026-02-02,52-02,employer,4,\n"
+)
+WITH_BAD_ROWS = (
+    "Дата;Код ЦЗН;Категория заявителя;Текст отзыва\n"
+    "14.03.2026;52-99;гражданин;Очередь\n"
+    "15.03.2026;52-01;гражданин;Хорошо\n"
+)
 
 
 def _drop(tmp_path, garbage=True):

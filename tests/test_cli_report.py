@@ -1,4 +1,5 @@
-"""``cxloop report`` and ``cxloop deliveries``: in-process, a real SQLite file, real PDFs, a real SMTP server (aiosmtpd)."""
+"""``cxloop report`` and ``cxloop deliveries``: in-process, a real SQLite file, real PDFs,
+a real SMTP server (aiosmtpd)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from aiosmtpd.controller import Controller
 from typer.testing import CliRunner
 
 from cxloop.cli import app
-from tests.tasks.delivery.test_delivery import RefusingHandler, free_port, parse, seed_quarter, sha
+from tests.smtp_support import RefusingHandler, free_port, parse, seed_quarter, sha
 
 runner = CliRunner()
 Q = "2026Q3"

@@ -277,6 +277,11 @@ TEXT_LANGUAGE_SHARES = {"ru": 0.7, "fi": 0.15, "en": 0.15}
 _SENTENCE_START = re.compile(r"(?:^|[.!?] )\w")
 
 
+def _pick(options: list[str], u: float) -> str:
+    """The option at fraction ``u`` (in [0, 1)) of ``options``."""
+    return options[int(u * len(options))]
+
+
 def realistic_comments(n: int, seed: int = 5) -> list[str]:
     """``n`` feedback comments in ru/fi/en (70/15/15 %) built from :data:`TEXT_FRAGMENTS`.
 
@@ -295,16 +300,12 @@ def realistic_comments(n: int, seed: int = 5) -> list[str]:
 
         k, m = int(numbers[i, 0]) % 28 + 2, int(numbers[i, 1])
 
-        def pick(key: str, u: float) -> str:
-            options = f[key]
-            return options[int(u * len(options))]
-
         first = int(d[1] * len(f["clause"]))
-        parts = [pick("open", d[0]), f["clause"][first], pick("tail", d[2])]
+        parts = [_pick(f["open"], d[0]), f["clause"][first], _pick(f["tail"], d[2])]
         if d[3] < 0.75:
             second = (first + 1 + int(d[5] * (len(f["clause"]) - 1))) % len(f["clause"])  # not the same clause twice
-            parts += [pick("join", d[4]), f["clause"][second], pick("tail", d[6])]
-        parts.append(pick("close", d[7]))
+            parts += [_pick(f["join"], d[4]), f["clause"][second], _pick(f["tail"], d[6])]
+        parts.append(_pick(f["close"], d[7]))
         text = "".join(parts).format(k=k, h=8 + k % 9, m=f"{m:02d}")
         # Capitals at the start and after a full stop, as people mostly type them.
         out.append(_SENTENCE_START.sub(lambda mt: mt.group(0).upper(), text))
@@ -348,7 +349,8 @@ def stage(name: str, rows: int, results: list):
     rows = counter["rows"]
     results.append((name, rows, secs))
     print(
-        f"{name:<28} {rows:>10,} rows {secs:>8.2f} s {rows / secs if secs else float('inf'):>12,.0f} rows/s  peak RSS {peak_rss_mb():,.0f} MB",
+        f"{name:<28} {rows:>10,} rows {secs:>8.2f} s {rows / secs if secs else float('inf'):>12,.0f} rows/s  "
+        f"peak RSS {peak_rss_mb():,.0f} MB",
         flush=True,
     )
 
@@ -467,7 +469,8 @@ def run(rows: int, seed: int = 11) -> list[tuple[str, int, float]]:
         dispose_engines()
     total = sum(secs for name, _, secs in results if name != "generate files")
     print(
-        f"{'all data stages':<28} {total_in:>10,} rows {total:>8.2f} s {total_in / total:>12,.0f} rows/s  peak RSS {peak_rss_mb():,.0f} MB"
+        f"{'all data stages':<28} {total_in:>10,} rows {total:>8.2f} s {total_in / total:>12,.0f} rows/s  "
+        f"peak RSS {peak_rss_mb():,.0f} MB"
     )
     return results
 

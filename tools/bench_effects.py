@@ -73,7 +73,7 @@ def build_panel(offices: int, quarters: int, measures: int, seed: int) -> tuple[
             BenchMeasure(
                 f"M-{m:02d}",
                 outcome,
-                {codes[o]: labels[s] for o, s in zip(scope, start_pos)},
+                {codes[o]: labels[s] for o, s in zip(scope, start_pos, strict=True)},
                 float(np.mean(post_lifts)) if effect else 0.0,
             )
         )
@@ -124,16 +124,18 @@ def main(argv: list[str] | None = None) -> None:
     by_method: dict[str, list[float]] = {}
     for _, r, secs in results:
         by_method.setdefault(r.method, []).append(secs)
-    covered = sum(r.ci_low is not None and r.ci_low <= s.truth <= r.ci_high for s, r, _ in results)
+    covered = sum(
+        r.ci_low is not None and r.ci_high is not None and r.ci_low <= s.truth <= r.ci_high for s, r, _ in results
+    )
     verdicts = pd.Series([r.verdict for _, r, _ in results]).value_counts().to_dict()
     print(
         f"estimate_effect for {len(results)} measures: {wall:.2f} s wall, "
         f"{wall / len(results) * 1000:.1f} ms per measure"
     )
-    for method, secs in sorted(by_method.items()):
+    for method, times in sorted(by_method.items()):
         print(
-            f"  {method:<28} {len(secs):>3} measures  mean {np.mean(secs) * 1000:7.1f} ms  "
-            f"max {max(secs) * 1000:7.1f} ms"
+            f"  {method:<28} {len(times):>3} measures  mean {np.mean(times) * 1000:7.1f} ms  "
+            f"max {max(times) * 1000:7.1f} ms"
         )
     print(f"  95 % interval covers the planted effect: {covered}/{len(results)}; verdicts {verdicts}")
 

@@ -1,11 +1,12 @@
 """A national-size quarter through the cycle's stages: 85 regions, 2,400 offices, ~1,000,000 rows.
 
-    python -m tools.bench_national                       # the full national size (~80 min on 2 cores, 36 of them serial reports)
+    python -m tools.bench_national                       # the full national size (~80 min on 2 cores,
+                                                         # 36 of them serial reports)
     python -m tools.bench_national --report-scopes 10    # reports for national + 9 regions, extrapolated to 86
     python -m tools.bench_national --rows 100000         # a tenth of the rows, same 85 regions / 2,400 offices
     python -m tools.bench_national --history-scale 0     # no earlier quarters (effects then have nothing to do)
     python -m tools.bench_national --keep /tmp           # keep the folder (database, files, PDFs) ...
-    python -m tools.bench_national --reports-only /tmp/cxloop-national-XXXX --report-scopes 10   # ... and rerun the reports
+    python -m tools.bench_national --reports-only /tmp/cxloop-national-XXXX --report-scopes 10  # ... and rerun reports
 
 What it builds, all in a temporary folder (nothing under ``var/`` or ``out/`` is touched):
 
@@ -297,7 +298,8 @@ def _print_reports(f: dict[str, float], data_stages: float | None = None) -> Non
         print(f"  data stages (ingest … register export) {data_stages:9.2f} s", flush=True)
     print(f"  reports serial, {f['scopes']} scopes{'':<10} {f['serial']:9.2f} s", flush=True)
     print(
-        f"  reports fan-out, {f['scopes']} scopes{'':<9} {f['fan_out']:9.2f} s  (speed-up {f['serial'] / f['fan_out']:.2f}x)",
+        f"  reports fan-out, {f['scopes']} scopes{'':<9} {f['fan_out']:9.2f} s  "
+        f"(speed-up {f['serial'] / f['fan_out']:.2f}x)",
         flush=True,
     )
     print(

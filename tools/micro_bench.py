@@ -95,7 +95,7 @@ def bench_topics(argv: list[str]) -> None:
     }
     vocab = {
         lang: sorted({"".join(rng.choice(syl) for _ in range(rng.randint(3, 5))) for _ in range(size)})
-        for (lang, syl), size in zip(syllables.items(), (12_000, 4_000, 4_000))
+        for (lang, syl), size in zip(syllables.items(), (12_000, 4_000, 4_000), strict=True)
     }
     rows = []
     for i in range(n):

@@ -463,7 +463,7 @@ def evaluate(
     if len(results) != len(items):
         raise ValueError(f"analyse returned {len(results)} results for {len(items)} texts")
     preds = [_Prediction(r.language, frozenset(r.themes or ()), float(r.sentiment or 0.0)) for r in results]
-    pairs = list(zip(items, preds))
+    pairs = list(zip(items, preds, strict=True))
     overall = _scores(pairs, theme_ids, neutral_band)
     by_language = {
         lang: _scores([(i, p) for i, p in pairs if i.lang == lang], theme_ids, neutral_band)
@@ -584,12 +584,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         results[name] = (subset, evaluate(subset))
 
     if args.json:
-        doc = {"path": str(args.path), "splits": {}}
-        for name, (subset, report) in results.items():
+        splits: dict[str, Any] = {}
+        doc = {"path": str(args.path), "splits": splits}
+        for name, (_subset, report) in results.items():
             d = report.to_dict()
             if not args.errors:
                 d.pop("errors")
-            doc["splits"][name] = d
+            splits[name] = d
         print(json.dumps(doc, ensure_ascii=False, indent=2))
         return 0
 

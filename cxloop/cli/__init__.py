@@ -10,6 +10,7 @@ Prefect runs embedded (ephemeral) unless PREFECT_API_URL points at a server.
 
 from __future__ import annotations
 
+import contextlib
 import os
 from pathlib import Path
 
@@ -23,16 +24,16 @@ os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
 os.environ.setdefault("PREFECT_LOGGING_TO_API_WHEN_MISSING_FLOW", "ignore")
 os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
 os.environ.setdefault("MPLBACKEND", "Agg")
-try:  # Prefect does not create missing parents of its home (a fresh working directory has no var/)
+# Prefect does not create missing parents of its home (a fresh working directory has no var/);
+# if this fails, Prefect then says itself that it cannot use the folder.
+with contextlib.suppress(OSError):
     Path(os.environ["PREFECT_HOME"]).expanduser().mkdir(parents=True, exist_ok=True)
-except OSError:
-    pass  # Prefect then says itself that it cannot use the folder
 
 # The command modules import Prefect only inside their commands, so the defaults above hold.
-from cxloop.cli.data import cycle, db_app, demo, ingest, quarantine_app  # noqa: E402
-from cxloop.cli.deploy import serve, server  # noqa: E402
-from cxloop.cli.measures import measures_app, offices_app  # noqa: E402
-from cxloop.cli.reports import deliveries_app, report  # noqa: E402
+from cxloop.cli.data import cycle, db_app, demo, ingest, quarantine_app
+from cxloop.cli.deploy import serve, server
+from cxloop.cli.measures import measures_app, offices_app
+from cxloop.cli.reports import deliveries_app, report
 
 app = typer.Typer(
     help="cxloop: closed-loop client-experience management for employment services.", no_args_is_help=True

@@ -5,6 +5,8 @@ and tables that wrap. The command groups (data, measures, reports, deploy) impor
 
 from __future__ import annotations
 
+from typing import NoReturn, overload
+
 import typer
 from rich.console import Console
 from rich.markup import escape
@@ -12,6 +14,14 @@ from rich.table import Table
 
 console = Console(soft_wrap=True)  # paths and error messages must not be broken across lines
 err_console = Console(stderr=True, soft_wrap=True)  # errors: stdout stays clean for --json
+
+
+@overload
+def quarter_option(value: str) -> str: ...
+@overload
+def quarter_option(value: None) -> None: ...
+@overload
+def quarter_option(value: str | None) -> str | None: ...
 
 
 def quarter_option(value: str | None) -> str | None:
@@ -25,7 +35,7 @@ def quarter_option(value: str | None) -> str | None:
         raise typer.BadParameter(str(exc)) from exc
 
 
-def refuse(message: str) -> None:
+def refuse(message: str) -> NoReturn:
     err_console.print(f"[red]{escape(message)}[/red]", highlight=False)
     raise typer.Exit(2)
 

@@ -7,12 +7,16 @@ from __future__ import annotations
 
 from datetime import UTC
 from pathlib import Path
+from typing import TYPE_CHECKING, cast
 
 import typer
 from rich.markup import escape
 from rich.table import Table
 
 from cxloop.cli.common import console, err_console, quarter_option, wrapping_table
+
+if TYPE_CHECKING:
+    from flows.params import Channel, Lang
 
 quarantine_app = typer.Typer(help="Quarantined rows: list, export, release for re-ingest.", no_args_is_help=True)
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
@@ -98,7 +102,8 @@ def cycle(
     from flows.quarterly_cycle import quarterly_cycle
 
     try:
-        summary = quarterly_cycle(quarter=quarter_option(quarter), send_reports=send, lang=lang)
+        # the flow validates ``lang`` against its Literal when it is called (Prefect parameters)
+        summary = quarterly_cycle(quarter=quarter_option(quarter), send_reports=send, lang=cast("Lang", lang))
     except QuarterLocked as exc:  # another cycle of this quarter is running: say who, exit 3
         err_console.print(f"[red]{escape(str(exc))}[/red]", highlight=False)
         raise typer.Exit(3) from exc
@@ -133,7 +138,8 @@ def ingest(
         raise typer.Exit(0)
     from flows.ingest import ingest_feedback
 
-    summary = ingest_feedback(paths=list(paths), channel=channel, quarter=quarter)
+    # resolve_inputs above refused a channel outside CHANNELS
+    summary = ingest_feedback(paths=list(paths), channel=cast("Channel | None", channel), quarter=quarter)
     records = [file_record(f) for f in summary["files"]]
     if as_json:
         for rec in records:
@@ -153,7 +159,8 @@ def ingest(
                 console.print(f"[red]{escape(rec['error'])}[/red]", highlight=False)
         t = summary["totals"]
         console.print(
-            f"rows in {t['received']} = accepted {t['accepted']} + quarantined {t['quarantined']} + duplicates {t['duplicates']}"
+            f"rows in {t['received']} = accepted {t['accepted']} + quarantined {t['quarantined']} + "
+            f"duplicates {t['duplicates']}"
             f"  ({t['files']} files, {t['rejected_files']} rejected)"
         )
         if summary.get("data_docs"):
@@ -205,7 +212,8 @@ def quarantine_export(
     """Export quarantined rows as CSV; text a spreadsheet would run as a formula is neutralised."""
     from flows.ingest import export_quarantine
 
-    result = export_quarantine(str(csv), quarter_option(quarter), file, channel)
+    # the flow validates ``channel`` against its Literal when it is called (Prefect parameters)
+    result = export_quarantine(str(csv), quarter_option(quarter), file, cast("Channel | None", channel))
     console.print(escape(f"{result['rows']} quarantined rows written to {result['csv']}"), highlight=False)
 
 
@@ -243,7 +251,8 @@ def quarantine_release(
     for it in items:
         console.print(
             escape(
-                f"{it.path} ({it.quarter}, {it.channel}): {it.quarantined_rows} quarantined rows — {it.status}: {it.message}"
+                f"{it.path} ({it.quarter}, {it.channel}): {it.quarantined_rows} quarantined rows — "
+                f"{it.status}: {it.message}"
             ),
             highlight=False,
         )

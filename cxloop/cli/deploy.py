@@ -7,11 +7,15 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 from rich.markup import escape
 
 from cxloop.cli.common import console, refuse
+
+if TYPE_CHECKING:
+    from uuid import UUID
 
 # --------------------------------------------------------------------------- running as a service
 #
@@ -54,7 +58,10 @@ def prefect_yaml_deployments(prefect_file: Path) -> list[dict]:
     out = []
     for entry in entries:
         spec = {k: entry[k] for k in _SERVED_KEYS if entry.get(k) is not None}
-        spec = apply_values(spec, dict(os.environ), remove_notset=False)
+        filled = apply_values(spec, dict(os.environ), remove_notset=False)
+        # a dict comes back as a dict: NotSet only replaces a value that is a lone placeholder
+        assert isinstance(filled, dict)
+        spec = filled
         name = spec.get("name") or "(unnamed)"
         if "entrypoint" not in spec:
             raise ValueError(f"{prefect_file}: deployment {name} has no entrypoint")
@@ -151,7 +158,7 @@ def _api_url() -> str | None:
     return get_current_settings().api.url
 
 
-def deployed_for_work_pools(deployments: list) -> list[tuple[str, str, object]]:
+def deployed_for_work_pools(deployments: list) -> list[tuple[str, str, UUID]]:
     """``(flow/deployment, work pool, id)`` of the server's deployments that have the name of
     one of ``deployments`` and run on a work pool (``prefect deploy``).
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from datetime import UTC
 from pathlib import Path
+from typing import Any
 
 import typer
 from rich.markup import escape
@@ -154,9 +155,9 @@ def measures_show(
             m = get_measure(session, code)
         except MeasureNotFound as exc:
             refuse(str(exc))
-        record = {k: jsonable(getattr(m, k)) for k in m.model_fields if k != "id"}
+        record: dict[str, Any] = {k: jsonable(getattr(m, k)) for k in m.model_fields if k != "id"}
         record["overdue"] = is_overdue(m, date.today())
-        history = [
+        history: list[dict[str, Any]] = [
             {
                 "at": h.at.isoformat(),
                 "who": h.who,
@@ -199,7 +200,7 @@ def measures_show(
     ):
         value = shown.get(key)
         text = "—" if value is None or value == "" else str(value)
-        console.print(f"{key:>18}: " + escape(redact(text) if key in ("owner",) else text), highlight=False)
+        console.print(f"{key:>18}: " + escape((redact(text) or "") if key in ("owner",) else text), highlight=False)
     table = wrapping_table("when (UTC)", "who", "field", "from", "to", "comment")
     for h in history:
         table.add_row(
@@ -314,9 +315,9 @@ def measures_import(
     from tasks.measures.register_file import RegisterFileError
     from tasks.measures.register_io import import_register_file, summary_lines
 
-    if bool(xlsx) == bool(csv):
-        raise typer.BadParameter("give either --xlsx PATH or --csv PATH")
     path = xlsx or csv
+    if path is None or (xlsx is not None and csv is not None):
+        raise typer.BadParameter("give either --xlsx PATH or --csv PATH")
     _measures_db()
     try:
         summary = import_register_file(path, who or _default_who(), datetime.now(UTC), dry_run=dry_run)

@@ -83,8 +83,8 @@ def _decode(data: bytes, path: Path, hints: tuple[str, ...] = ()) -> str:
         except UnicodeDecodeError:
             text = None
         if text is not None:
-            head = text[:65536].lower().replace("ё", "е")
-            if any(h in head for h in cyrillic):
+            sample = text[:65536].lower().replace("ё", "е")
+            if any(h in sample for h in cyrillic):
                 return text
     from charset_normalizer import from_bytes
 
@@ -121,7 +121,8 @@ def decode_bytes(data: bytes, path: Path, hints: tuple[str, ...] = ()) -> str:
             else f"is not valid {exc.encoding} ({exc.reason})"
         )
         raise IntakeError(
-            f"{path}: unreadable encoding: the file {what} (bytes {data[at : at + 4].hex(' ')} at offset {at}, line {line}); "
+            f"{path}: unreadable encoding: the file {what} "
+            f"(bytes {data[at : at + 4].hex(' ')} at offset {at}, line {line}); "
             "save it as UTF-8, UTF-16 or cp1251"
         ) from None
     if "\x00" in text:

@@ -7,6 +7,7 @@ never mapped. Used by every reader and by the CSV fast path.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -25,7 +26,7 @@ def norm_header(value: object) -> str:
     return re.sub(r"\s+", " ", text)
 
 
-def header_map(cells: list[object], mapping: ChannelMapping) -> dict[int, str]:
+def header_map(cells: Sequence[object], mapping: ChannelMapping) -> dict[int, str]:
     """Column position -> canonical field, for the cells of a candidate header row."""
     aliases = {norm_header(a): f for f, names in mapping.fields.items() for a in [f, *names]}
     out: dict[int, str] = {}
@@ -36,17 +37,18 @@ def header_map(cells: list[object], mapping: ChannelMapping) -> dict[int, str]:
     return out
 
 
-def is_header(cells: list[object], mapping: ChannelMapping) -> bool:
+def is_header(cells: Sequence[object], mapping: ChannelMapping) -> bool:
     hmap = header_map(cells, mapping)
     return bool(hmap) and all(r in hmap.values() for r in mapping.required)
 
 
-def _no_header_message(rows: list[tuple[int, list[object]]], mapping: ChannelMapping, path: Path) -> str:
+def _no_header_message(rows: Sequence[tuple[int, Sequence[object]]], mapping: ChannelMapping, path: Path) -> str:
     """Why no header was found: the closest candidate row and what it lacks.
 
     Only canonical field names are quoted, never cell contents (a headerless
     file's first row is data and may hold personal data)."""
-    best_row, best = None, {}
+    best_row: int | None = None
+    best: dict[int, str] = {}
     for row_no, cells in rows:
         hmap = header_map(cells, mapping)
         if len(hmap) > len(best):
@@ -66,7 +68,7 @@ def _no_header_message(rows: list[tuple[int, list[object]]], mapping: ChannelMap
 
 
 def rows_to_frame(
-    rows: list[tuple[int, list[object]]], mapping: ChannelMapping, path: Path
+    rows: Sequence[tuple[int, Sequence[object]]], mapping: ChannelMapping, path: Path
 ) -> tuple[pd.DataFrame, int, int]:
     """rows: (physical row number, cells). Finds the header, skips blank and repeated header rows."""
     header_at = None

@@ -4,7 +4,7 @@ Feedback naming an office that is not here is quarantined."""
 from __future__ import annotations
 
 from sqlalchemy import select
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from cxloop import config as cfg
 from models.tables import Office
@@ -32,4 +32,4 @@ def merge_offices(session: Session, offices: list[cfg.Office]) -> dict[str, int]
 
 def office_regions(session: Session) -> dict[str, str]:
     """Office code -> region code, from the office registry in the database."""
-    return dict(session.execute(select(Office.office_code, Office.region_code)).all())
+    return dict(session.execute(select(col(Office.office_code), col(Office.region_code))).all())

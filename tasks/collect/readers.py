@@ -122,15 +122,18 @@ def check_xlsx_archive(path: Path, data: bytes) -> None:
     if not any(i.filename == "xl/workbook.xml" for i in infos):
         raise IntakeError(f"{path}: not an XLSX workbook: a zip archive without xl/workbook.xml")
     for info in infos:
-        if info.file_size > ZIP_RATIO_MIN_SIZE and info.file_size > MAX_COMPRESSION_RATIO * max(info.compress_size, 1):
+        ratio_limit = MAX_COMPRESSION_RATIO * max(info.compress_size, 1)
+        if info.file_size > ZIP_RATIO_MIN_SIZE and info.file_size > ratio_limit:
             raise IntakeError(
                 f"{path}: refused as a zip bomb: {info.filename} would inflate {info.compress_size:,} bytes to "
-                f"{info.file_size:,} ({info.file_size // max(info.compress_size, 1):,}x, limit {MAX_COMPRESSION_RATIO}x)"
+                f"{info.file_size:,} ({info.file_size // max(info.compress_size, 1):,}x, "
+                f"limit {MAX_COMPRESSION_RATIO}x)"
             )
     total = sum(i.file_size for i in infos)
     if total > MAX_XLSX_UNCOMPRESSED:
         raise IntakeError(
-            f"{path}: oversized XLSX: unpacks to {total / 2**20:,.0f} MB (limit {MAX_XLSX_UNCOMPRESSED / 2**20:,.0f} MB); "
+            f"{path}: oversized XLSX: unpacks to {total / 2**20:,.0f} MB "
+            f"(limit {MAX_XLSX_UNCOMPRESSED / 2**20:,.0f} MB); "
             "split the export or send it as CSV"
         )
 
@@ -231,7 +234,8 @@ def _json_lines(text: str, path: Path) -> tuple[list[tuple[int, object]], list[t
             broken.append((i, f"line is not usable JSON ({type(exc).__name__})"))
     if broken and not parsed:
         raise IntakeError(
-            f"{path}: not JSON lines: none of the {len(broken)} non-blank lines is valid JSON (line {broken[0][0]}: {broken[0][1]})"
+            f"{path}: not JSON lines: none of the {len(broken)} non-blank lines is valid JSON "
+            f"(line {broken[0][0]}: {broken[0][1]})"
         )
     return parsed, broken
 

@@ -24,7 +24,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlmodel import Session, func, select
+from sqlmodel import Session, col, func, select
 
 from cxloop.domain import NATIONAL
 from cxloop.quarters import Quarter
@@ -133,12 +133,12 @@ def delivery_log(
     session: Session, quarter: str | None = None, status: str | None = None, scopes: Iterable[str] | None = None
 ) -> list[DeliveryState]:
     """The log folded into one :class:`DeliveryState` per delivery, ordered by quarter, scope, recipient."""
-    stmt = select(Delivery).order_by(Delivery.id)
+    stmt = select(Delivery).order_by(col(Delivery.id))
     if quarter is not None:
         stmt = stmt.where(Delivery.quarter == str(Quarter.parse(quarter)))
     scope_set = set(scopes) if scopes is not None else None
     if scope_set is not None:
-        stmt = stmt.where(Delivery.scope.in_(sorted(scope_set)))
+        stmt = stmt.where(col(Delivery.scope).in_(sorted(scope_set)))
     groups: dict[tuple[str, str, str, str], list[Delivery]] = defaultdict(list)
     for row in session.exec(stmt):
         groups[(row.quarter, row.scope, row.recipient.lower(), Path(row.report_path).name)].append(row)

@@ -222,6 +222,7 @@ def mail_reports(
                 summary._count(scope, "skipped")
                 log.info("delivery %s %s recipient %d: already sent, skipped", quarter, scope, number)
                 continue
+            error: str | None
             if setup_error:
                 error = setup_error
                 record_attempt(session, quarter, report, who, transport, FAILED, error)
@@ -281,6 +282,7 @@ def _deliver_one(
 ) -> str | None:
     """Deliver one message with retries; returns None when sent, else the last error."""
     transport = "smtp" if target is not None else "outbox"
+    error: str | None
     if not Path(report.path).is_file():
         error = f"report file not found: {report.path}"
         record_attempt(session, quarter, report, recipient, transport, FAILED, error)

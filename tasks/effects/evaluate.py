@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import datetime, time
 
 from sqlalchemy import delete
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from cxloop.config import AppConfig
 from cxloop.quarters import Quarter
@@ -25,7 +25,8 @@ _DEFAULT_TARGET = {"neg_share": -5.0, "item": 5.0, "ray": 5.0}
 
 
 def target_change_for(measure: Measure, config: AppConfig | None) -> float:
-    """The change the measure aims for: as recorded, else target - baseline, else the playbook's, else a default by KPI kind."""
+    """The change the measure aims for: as recorded, else target - baseline, else the playbook's,
+    else a default by KPI kind."""
     if measure.kpi_target_change is not None:
         return float(measure.kpi_target_change)
     if (
@@ -66,10 +67,13 @@ def evaluate_due_measures(session: Session, quarter: str, config: AppConfig) -> 
         m
         for m in session.exec(
             select(Measure)
-            .where(Measure.status.in_(("implemented", "evaluated", "closed")), Measure.implemented_on.is_not(None))
-            .order_by(Measure.code)
+            .where(
+                col(Measure.status).in_(("implemented", "evaluated", "closed")),
+                col(Measure.implemented_on).is_not(None),
+            )
+            .order_by(col(Measure.code))
         )
-        if Quarter.of(m.implemented_on) < q  # type: ignore[arg-type]
+        if m.implemented_on is not None and Quarter.of(m.implemented_on) < q
     ]
     if not measures:
         return []
@@ -83,14 +87,15 @@ def evaluate_due_measures(session: Session, quarter: str, config: AppConfig) -> 
     )
     # Offices already reached by a measure on the same KPI (by this cycle) are no comparison.
     treated_by_metric: dict[str, list[tuple[str, set[str]]]] = {}
-    for m in session.exec(select(Measure).where(Measure.implemented_on.is_not(None))):
-        if m.status in ("rejected", "cancelled") or Quarter.of(m.implemented_on) > q:  # type: ignore[arg-type]
+    for m in session.exec(select(Measure).where(col(Measure.implemented_on).is_not(None))):
+        if m.status in ("rejected", "cancelled") or m.implemented_on is None or Quarter.of(m.implemented_on) > q:
             continue
         treated_by_metric.setdefault(m.kpi_metric, []).append((m.code, _measure_offices(m, config)))
 
     evaluations: list[EffectEvaluation] = []
     for m in measures:
-        impl_q = Quarter.of(m.implemented_on)  # type: ignore[arg-type]
+        assert m.id is not None and m.implemented_on is not None  # read from the database, selected with a date
+        impl_q = Quarter.of(m.implemented_on)
         offices = _measure_offices(m, config)
         contaminated = (
             set().union(*(o for code, o in treated_by_metric.get(m.kpi_metric, []) if code != m.code)) - offices
@@ -109,10 +114,11 @@ def evaluate_due_measures(session: Session, quarter: str, config: AppConfig) -> 
         )
         session.exec(
             delete(EffectEvaluation).where(
-                EffectEvaluation.measure_id == m.id,  # type: ignore[call-overload]
-                EffectEvaluation.quarter == str(q),
+                col(EffectEvaluation.measure_id) == m.id,
+                col(EffectEvaluation.quarter) == str(q),
             )
         )
+        assert result.verdict is not None  # estimate_kpi_effect always has a target change
         evaluation = EffectEvaluation(
             measure_id=m.id,
             quarter=str(q),

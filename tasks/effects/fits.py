@@ -199,12 +199,12 @@ def _fallback(rows: pd.DataFrame, cells: pd.DataFrame, reason: str, nouns: Nouns
         )
         return Fit(est, se, df, METHOD_ITS, n_t, 0, n_obs, note)
     pre, post = rows[rows["e"] < 0], rows[rows["e"] >= 0]
-    est, se, df = _welch(pre, post)
+    est, se, welch_df = _welch(pre, post)
     note = (
         f"before/after in {nouns.treated} (Welch): {reason}; only {n_pre} {nouns.period}(s) before "
         f"(an interrupted time series needs {ITS_MIN_PRE}); {caveat}"
     )
-    return Fit(est, se, df, METHOD_BEFORE_AFTER, n_t, 0, n_obs, note)
+    return Fit(est, se, welch_df, METHOD_BEFORE_AFTER, n_t, 0, n_obs, note)
 
 
 def _staggered(
@@ -283,8 +283,8 @@ def _staggered(
     # Influence of the estimated group shares on the weights (Callaway & Sant'Anna's "wif").
     dpg = {g: np.where(analysed, om * member[g] - pg[g], 0.0) / n_a for g in starts}
     dtotal = sum(dpg[g] for g in cell_groups)
-    phi = sum(wk * f for wk, f in zip(weights, infl))
-    phi = phi + sum(a * (dpg[g] / total - pg[g] * dtotal / total**2) for a, g in zip(att, cell_groups))
+    phi = sum(wk * f for wk, f in zip(weights, infl, strict=True))
+    phi = phi + sum(a * (dpg[g] / total - pg[g] * dtotal / total**2) for a, g in zip(att, cell_groups, strict=True))
     se = float(math.sqrt(np.sum(phi**2)))
     # Welch-Satterthwaite degrees of freedom over the strata (each cohort, the never-treated): a cohort of
     # three offices estimates its share of the variance with two degrees of freedom, not with N - 1.
@@ -296,7 +296,7 @@ def _staggered(
     df = min(float(n_a - 1), se**4 / denominator) if denominator > 0 else float(n_a - 1)
     group_time = tuple(
         GroupTimeEffect(fmt(int(g)), fmt(t), fmt(b), float(a), float(math.sqrt(np.sum(f**2))), nt, nc)
-        for (g, t, b, nt, nc), a, f in zip(labels, atts, infl)
+        for (g, t, b, nt, nc), a, f in zip(labels, atts, infl, strict=True)
     )
     n_t = int(np.sum([member[g].sum() for g in starts]))
     n_c = int(control_any.sum())

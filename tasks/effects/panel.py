@@ -10,14 +10,13 @@ from __future__ import annotations
 
 import math
 from collections.abc import Hashable, Iterable, Mapping
-from typing import Union
 
 import numpy as np
 import pandas as pd
 
 from cxloop.quarters import Quarter
 
-PeriodLike = Union[str, int, Quarter, pd.Period]
+PeriodLike = str | int | Quarter | pd.Period
 
 
 # --------------------------------------------------------------------------- periods
@@ -48,7 +47,9 @@ def _period_kind(value: object) -> str:
 def _period_index(value: object, kind: str) -> int:
     if kind == "quarter":
         return Quarter.parse(str(value)).index()
-    return int(value)  # type: ignore[call-overload]
+    if not isinstance(value, (int, float, np.integer, np.floating)):  # _period_kind lets only these through
+        raise ValueError(f"period {value!r} is neither a quarter label like 2026Q1 nor an integer")
+    return int(value)
 
 
 def period_label(index: int, kind: str) -> str | int:

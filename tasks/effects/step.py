@@ -8,10 +8,15 @@ from models.tables import Measure
 
 
 def evaluate_effects(quarter: str, config: AppConfig) -> list[dict]:
-    """Evaluate the quarter's due measures (:func:`tasks.effects.evaluate.evaluate_due_measures`); one dict per evaluation."""
+    """Evaluate the quarter's due measures (:func:`tasks.effects.evaluate.evaluate_due_measures`);
+    one dict per evaluation."""
     from tasks.effects.evaluate import evaluate_due_measures
 
     with session_scope() as session:
         evaluations = evaluate_due_measures(session, quarter, config)
-        codes = {e.measure_id: session.get(Measure, e.measure_id).code for e in evaluations}
+        codes: dict[int, str] = {}
+        for e in evaluations:
+            measure = session.get(Measure, e.measure_id)
+            assert measure is not None  # the measure the evaluation was just written for
+            codes[e.measure_id] = measure.code
         return [{**e.model_dump(exclude={"id"}), "measure_code": codes[e.measure_id]} for e in evaluations]

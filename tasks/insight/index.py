@@ -73,7 +73,7 @@ def star_index(
     for key, grp in data.groupby(keys, sort=True, dropna=False):
         key = key if isinstance(key, tuple) else (key,)
         stats = _unit_stats(grp[list(RAYS)])
-        rows.append({**dict(zip(keys, key)), **stats.to_dict()})
+        rows.append({**dict(zip(keys, key, strict=True)), **stats.to_dict()})
     per_type = pd.DataFrame(rows, columns=keys + list(RAYS) + ["index", "se", "n"])
     composite_rows = []
     group_iter = per_type.groupby(by, sort=True, dropna=False) if by else [((), per_type)]
@@ -91,7 +91,7 @@ def star_index(
         comp["se"] = float(np.sqrt((parts["se"] ** 2).sum()) / len(parts)) if parts["se"].notna().all() else np.nan
         comp["n"] = int(parts["n"].sum())
         comp["_sufficient"] = not sufficient.empty
-        composite_rows.append({**dict(zip(by, key)), "client_type": "composite", **comp})
+        composite_rows.append({**dict(zip(by, key, strict=True)), "client_type": "composite", **comp})
     out = pd.concat([per_type, pd.DataFrame(composite_rows)], ignore_index=True) if composite_rows else per_type
     out["n"] = out["n"].astype("int64")
     out["ci_low"] = (out["index"] - Z95 * out["se"]).clip(lower=0)
@@ -102,7 +102,8 @@ def star_index(
         out.loc[comp_mask, "sufficient_sample"] = out.loc[comp_mask, "_sufficient"].astype(bool)
         out = out.drop(columns=["_sufficient"])
     out["stars"] = pd.array(
-        [thresholds.stars(v) if ok else None for v, ok in zip(out["index"], out["sufficient_sample"])], dtype="Int64"
+        [thresholds.stars(v) if ok else None for v, ok in zip(out["index"], out["sufficient_sample"], strict=True)],
+        dtype="Int64",
     )
     order = {"citizen": 0, "employer": 1, "composite": 2}
     out = out.sort_values(

@@ -45,7 +45,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 from sqlalchemy import select
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from cxloop.domain import COUNTRY_CODE, SURVEY_QUESTIONS, Z95, wilson_interval
 
@@ -155,13 +155,13 @@ def _survey_row(group: pd.DataFrame, min_sample: int) -> dict:
 
 def _finish(rows: list[dict], keys: list[str], columns: list[str]) -> pd.DataFrame:
     out = pd.DataFrame(rows, columns=keys + columns)
-    for col in columns:
-        if col in _COUNT_COLUMNS:
-            out[col] = out[col].astype("int64")
-        elif col in _FLAG_COLUMNS:
-            out[col] = out[col].astype(bool)
+    for column in columns:
+        if column in _COUNT_COLUMNS:
+            out[column] = out[column].astype("int64")
+        elif column in _FLAG_COLUMNS:
+            out[column] = out[column].astype(bool)
         else:
-            out[col] = out[col].astype("float64").round(DECIMALS)
+            out[column] = out[column].astype("float64").round(DECIMALS)
     return out
 
 
@@ -204,7 +204,9 @@ def survey_metrics(answers: pd.DataFrame, by: Iterable[str] = (), min_sample: in
     for key, grp in _groups(answers, by):
         for client_type in CLIENT_GROUPS:
             part = grp if client_type == "all" else grp[grp["client_type"] == client_type]
-            rows.append({**dict(zip(by, key)), "client_type": client_type, **_survey_row(part, min_sample)})
+            rows.append(
+                {**dict(zip(by, key, strict=True)), "client_type": client_type, **_survey_row(part, min_sample)}
+            )
     return _finish(rows, by + ["client_type"], SURVEY_COLUMNS)
 
 
@@ -267,7 +269,7 @@ def csat(
     rows = []
     for key, grp in _groups(frame, by):
         grp = grp[grp["_counted"]]
-        keys = dict(zip(by, key))
+        keys = dict(zip(by, key, strict=True))
         for channel in channels:
             rows.append(
                 {
@@ -298,11 +300,15 @@ def load_metric_inputs(session: Session, quarter: str, region: str | None = None
     cols = ["office_code", "region_code", "client_type", "channel", "rating", "scale"]
     stmt = (
         select(*[getattr(Feedback, c) for c in cols])
-        .where(Feedback.quarter == quarter, Feedback.channel.in_(CSAT_CHANNELS), Feedback.rating.is_not(None))
-        .order_by(Feedback.id)
+        .where(
+            col(Feedback.quarter) == quarter,
+            col(Feedback.channel).in_(CSAT_CHANNELS),
+            col(Feedback.rating).is_not(None),
+        )
+        .order_by(col(Feedback.id))
     )
     if region is not None:
-        stmt = stmt.where(Feedback.region_code == region)
+        stmt = stmt.where(col(Feedback.region_code) == region)
     feedback = store.frame_from_rows(session.execute(stmt).all(), cols, ["rating", "scale"])
     return answers, feedback
 

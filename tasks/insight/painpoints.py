@@ -102,12 +102,14 @@ offices, each by unit code and rank.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from cxloop.config import AppConfig
 from cxloop.domain import COUNTRY_CODE, LEVELS, RAYS, Z95, wilson_interval
+from models.store import PAIN_POINT_STORED
 from tasks.insight.mentions import UNIT_KEY, text_groups, unit_counts
 from tasks.insight.pchart import history_stats
 
@@ -115,39 +117,7 @@ from tasks.insight.pchart import history_stats
 LEVEL_ORDER = {lvl: i for i, lvl in enumerate(reversed(LEVELS))}
 
 #: Columns of the result that are stored in ``pain_point`` (``store.replace_pain_points``).
-PAIN_POINT_COLUMNS = [
-    "level",
-    "unit_code",
-    "region_code",
-    "client_type",
-    "theme",
-    "journey_stage",
-    "mentions",
-    "negative_mentions",
-    "texts_total",
-    "negative_share",
-    "mean_rating",
-    "reach_offices",
-    "offices_total",
-    "reach_clients",
-    "ray",
-    "ray_score",
-    "trend",
-    "signal",
-    "p_bar",
-    "ucl",
-    "lcl",
-    "driver_importance",
-    "covered_by",
-    "component_reach",
-    "component_severity",
-    "component_trend",
-    "component_driver",
-    "component_coverage",
-    "priority",
-    "rank",
-    "recurring",
-]
+PAIN_POINT_COLUMNS = [c for c in PAIN_POINT_STORED if c != "quarter"]
 #: Result columns kept in the frame but not stored (none at present).
 EXTRA_COLUMNS: list[str] = []
 COMPONENTS = ["component_reach", "component_severity", "component_trend", "component_driver", "component_coverage"]
@@ -160,7 +130,7 @@ def _offices_total(rows: pd.DataFrame, groups: pd.DataFrame, config: AppConfig) 
     """Registry offices of the unit plus any other office seen in the quarter's texts."""
     registry = {o.office_code: o.region_code for o in config.offices}
     seen = groups.loc[groups["office_code"] != "", ["office_code", "region_code"]].drop_duplicates()
-    for code, region in zip(seen["office_code"], seen["region_code"]):
+    for code, region in zip(seen["office_code"], seen["region_code"], strict=True):
         registry.setdefault(code, region)
     per_region = pd.Series(registry, dtype=object).value_counts()
     out = rows["unit_code"].map(per_region).where(rows["level"] == "region")
@@ -227,7 +197,7 @@ def _coverage(rows: pd.DataFrame, open_measures: pd.DataFrame | None, config: Ap
     by_region: dict[str, list[str]] = {}
     for code, region in registry.items():
         by_region.setdefault(region, []).append(code)
-    pairs = []  # (code, theme, office, region of the office)
+    pairs: list[tuple[Any, Any, str | None, Any]] = []  # (code, theme, office, region of the office)
     for m in open_measures.itertuples(index=False):  # measures, not mentions: a handful
         offices = [o for o in str(m.offices or "").split(",") if o]
         if not offices:

@@ -101,9 +101,10 @@ def laney_limits(
     out["ucl"] = (out["p_bar"] + half).clip(upper=1.0).where(enough)
     out["lcl"] = (out["p_bar"] - half).clip(lower=0.0).where(enough)
     p_now = cur["x"] / cur["n"]
-    signal = np.where(p_now > out["ucl"], "rise", np.where(p_now < out["lcl"], "fall", None))
+    none = np.array(None, dtype=object)  # "no signal"; a bare None is the same to where() but not to its stubs
+    signal = np.where(p_now > out["ucl"], "rise", np.where(p_now < out["lcl"], "fall", none))
     judged = (enough & (out["p_bar"] * cur["n"] >= min_expected)).to_numpy()
-    out["signal"] = pd.Series(np.where(judged, signal, None), index=out.index, dtype=object)
+    out["signal"] = pd.Series(np.where(judged, signal, none), index=out.index, dtype=object)
     return out
 
 
@@ -117,7 +118,8 @@ def laney_p_prime(
     min_expected: float = 5.0,
     sigma_z_floor: float = SIGMA_Z_FLOOR,
 ) -> dict[str, Any]:
-    """One series through ``laney_limits``: baseline counts ``x``/``n`` in time order, the current ``x_now``/``n_now``."""
+    """One series through ``laney_limits``: baseline counts ``x``/``n`` in time order,
+    the current ``x_now``/``n_now``."""
     x, n = list(x), list(n)
     series = pd.DataFrame({"key": 0, "order": range(len(x)), "x": x, "n": n}, dtype="float64").astype({"key": "int64"})
     res = laney_limits(

@@ -14,7 +14,7 @@ from types import SimpleNamespace
 from typing import Any
 
 import pandas as pd
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from cxloop.domain import MEASURE_STATUSES
 from cxloop.quarters import Quarter
@@ -38,7 +38,7 @@ REVIEW_ACTIONS: tuple[str, ...] = ("approve", "reject", "reassign")
 
 
 def _last_history_id(session: Session, measure: Measure) -> int:
-    ids = session.exec(select(MeasureHistory.id).where(MeasureHistory.measure_id == measure.id)).all()
+    ids = session.exec(select(col(MeasureHistory.id)).where(col(MeasureHistory.measure_id) == measure.id)).all()
     return max((i for i in ids if i is not None), default=0)
 
 
@@ -47,8 +47,8 @@ def _history_since(session: Session, measure: Measure, last_id: int) -> list[Mea
     return list(
         session.exec(
             select(MeasureHistory)
-            .where(MeasureHistory.measure_id == measure.id, MeasureHistory.id > last_id)
-            .order_by(MeasureHistory.id)
+            .where(col(MeasureHistory.measure_id) == measure.id, col(MeasureHistory.id) > last_id)
+            .order_by(col(MeasureHistory.id))
         )
     )
 
@@ -99,7 +99,11 @@ def edit_measure(
         raise ValueError(f"measure {code}: unknown status {status!r}; statuses: {', '.join(MEASURE_STATUSES)}")
     normalised = normalise_changes(measure, changes or {})
     move = status is not None and status != measure.status
-    overridden = check_status_change(preview(measure, normalised), status, at, override_reason) if move else False
+    overridden = (
+        check_status_change(preview(measure, normalised), status, at, override_reason)
+        if move and status is not None
+        else False
+    )
     last_id = _last_history_id(session, measure)
     if normalised:
         update_fields(session, measure, normalised, who, at, comment, expected_version)
@@ -251,7 +255,7 @@ def list_register(
     if region:
         regions_of = office_regions(session)
         keep &= pd.Series(
-            [in_region(r, o, region, regions_of) for r, o in zip(frame["region_code"], frame["offices"])],
+            [in_region(r, o, region, regions_of) for r, o in zip(frame["region_code"], frame["offices"], strict=True)],
             index=frame.index,
             dtype=bool,
         )

@@ -164,10 +164,10 @@ def export_register_xlsx(session: Session, path: Path, as_of: date, lang: str = 
         cell.alignment = Alignment(wrap_text=True, vertical="top")
     status_col = columns.index("status") + 1
     for values in frame.itertuples(index=False):
-        record = dict(zip(columns, values))
+        record = dict(zip(columns, values, strict=True))
         ws.append([_cell_value(record[c]) for c in columns])
         row = ws.max_row
-        for col, name in enumerate(columns, start=1):
+        for col in range(1, len(columns) + 1):
             cell = ws.cell(row=row, column=col)
             if isinstance(cell.value, (date, datetime)):
                 cell.number_format = "YYYY-MM-DD"

@@ -11,7 +11,7 @@ from collections.abc import Iterable
 
 import pandas as pd
 from sqlalchemy import and_, case, func, literal
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from cxloop.config import AppConfig
 from cxloop.domain import EMPLOYER_STAGES, RAY_ITEMS
@@ -63,24 +63,24 @@ def kpi_observations(
     )
     if not quarters or (office_list is not None and not office_list):
         return empty
-    conditions = [Feedback.quarter.in_(quarters), Feedback.office_code.is_not(None)]
+    conditions = [col(Feedback.quarter).in_(quarters), col(Feedback.office_code).is_not(None)]
     if office_list is not None:
-        conditions.append(Feedback.office_code.in_(office_list))
+        conditions.append(col(Feedback.office_code).in_(office_list))
 
     if kind == "neg_share":
         # Delimit both sides so 'staff' never matches 'staff_attitude'.
-        hit = (literal(",") + func.coalesce(Feedback.negative_themes, "") + literal(",")).like(f"%,{arg},%")
+        hit = (literal(",") + func.coalesce(col(Feedback.negative_themes), "") + literal(",")).like(f"%,{arg},%")
         stmt = (
             select(
-                Feedback.office_code,
-                Feedback.quarter,
+                col(Feedback.office_code),
+                col(Feedback.quarter),
                 func.count().label("texts"),
                 func.sum(case((hit, 1), else_=0)).label("negative"),
             )
-            .where(and_(*conditions, Feedback.text.is_not(None), Feedback.text != ""))
-            .group_by(Feedback.office_code, Feedback.quarter)
+            .where(and_(*conditions, col(Feedback.text).is_not(None), col(Feedback.text) != ""))
+            .group_by(col(Feedback.office_code), col(Feedback.quarter))
         )
-        rows = session.exec(stmt).all()  # type: ignore[call-overload]
+        rows = session.exec(stmt).all()
         if not rows:
             return empty
         df = pd.DataFrame(rows, columns=["office_code", "quarter", "texts", "negative"])
@@ -90,12 +90,12 @@ def kpi_observations(
     else:
         items = [arg] if kind == "item" else list(RAY_ITEMS[arg])
         stmt = (
-            select(Feedback.office_code, Feedback.quarter, *[getattr(SurveyAnswer, i) for i in items])
-            .join(SurveyAnswer, SurveyAnswer.feedback_id == Feedback.id)
-            .where(and_(*conditions, Feedback.channel == "star_survey", Feedback.client_type == client_type))
-            .order_by(Feedback.office_code, Feedback.quarter, Feedback.id)
+            select(col(Feedback.office_code), col(Feedback.quarter), *[getattr(SurveyAnswer, i) for i in items])
+            .join(SurveyAnswer, col(SurveyAnswer.feedback_id) == col(Feedback.id))
+            .where(and_(*conditions, col(Feedback.channel) == "star_survey", col(Feedback.client_type) == client_type))
+            .order_by(col(Feedback.office_code), col(Feedback.quarter), col(Feedback.id))
         )
-        rows = session.exec(stmt).all()  # type: ignore[call-overload]
+        rows = session.exec(stmt).all()
         if not rows:
             return empty
         df = pd.DataFrame(rows, columns=["office_code", "quarter", *items])

@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 import pandas as pd
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from cxloop.config import AppConfig
 from cxloop.domain import COUNTRY_CODE, OPEN_STATUSES
@@ -24,7 +24,9 @@ from tasks.measures.register import SYSTEM_USER, create_measure
 def _open_scopes(session: Session) -> tuple[set[tuple[str, str]], dict[str, set[str]]]:
     """(region, theme) pairs with an open measure, and per theme the offices open measures reach."""
     rows = session.exec(
-        select(Measure.region_code, Measure.theme, Measure.offices).where(Measure.status.in_(OPEN_STATUSES))
+        select(col(Measure.region_code), col(Measure.theme), col(Measure.offices)).where(
+            col(Measure.status).in_(OPEN_STATUSES)
+        )
     )
     scopes: set[tuple[str, str]] = set()
     offices: dict[str, set[str]] = {}

@@ -19,7 +19,7 @@ from typing import Any
 
 import pandas as pd
 from sqlalchemy import update
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from cxloop.domain import JOURNEY_STAGES, MEASURE_TYPES
 from models.tables import EffectEvaluation, Measure, MeasureHistory
@@ -91,9 +91,9 @@ def _claim_version(session: Session, measure: Measure, expected_version: int | N
         session.add(measure)
         session.flush()
     current = measure.version
-    result = session.execute(
+    result = session.exec(
         update(Measure)
-        .where(Measure.id == measure.id, Measure.version == current)
+        .where(col(Measure.id) == measure.id, col(Measure.version) == current)
         .values(version=current + 1)
         .execution_options(synchronize_session=False)
     )
@@ -110,6 +110,7 @@ def as_utc(at: datetime) -> datetime:
 def _history(
     session: Session, measure: Measure, field: str, old: Any, new: Any, who: str, at: datetime, comment: str
 ) -> None:
+    assert measure.id is not None  # the measure is flushed (create_measure, _claim_version) before its history
     session.add(
         MeasureHistory(
             measure_id=measure.id,
@@ -284,8 +285,8 @@ def history_of(session: Session, measure: Measure) -> list[MeasureHistory]:
     return list(
         session.exec(
             select(MeasureHistory)
-            .where(MeasureHistory.measure_id == measure.id)
-            .order_by(MeasureHistory.at, MeasureHistory.id)
+            .where(col(MeasureHistory.measure_id) == measure.id)
+            .order_by(col(MeasureHistory.at), col(MeasureHistory.id))
         )
     )
 
@@ -351,13 +352,14 @@ def register_frame(session: Session, as_of: date) -> pd.DataFrame:
     ``overdue`` is judged at ``as_of``; the ``effect_*`` columns come from the
     latest effect evaluation of the measure (empty when never evaluated).
     """
-    measures = list(session.exec(select(Measure).order_by(Measure.code)))
+    measures = list(session.exec(select(Measure).order_by(col(Measure.code))))
     latest: dict[int, EffectEvaluation] = {}
-    for ev in session.exec(select(EffectEvaluation).order_by(EffectEvaluation.measure_id, EffectEvaluation.quarter)):
-        latest[ev.measure_id] = ev  # ordered by quarter, so the last one wins
+    evaluations = select(EffectEvaluation).order_by(col(EffectEvaluation.measure_id), col(EffectEvaluation.quarter))
+    for evaluation in session.exec(evaluations):
+        latest[evaluation.measure_id] = evaluation  # ordered by quarter, so the last one wins
     rows = []
     for m in measures:
-        ev = latest.get(m.id)  # type: ignore[arg-type]
+        ev = latest.get(m.id) if m.id is not None else None
         rows.append(
             {
                 **{c: getattr(m, c) for c in REGISTER_COLUMNS if hasattr(Measure, c)},

@@ -241,10 +241,7 @@ def stage_cell(column: str, value: Any) -> str | None:
     if isinstance(value, date):
         return value.isoformat()
     text = str(value) if not isinstance(value, float) else _number_text(value) or ""
-    if column == "description":
-        text = text.strip("\r\n\t ")
-    else:
-        text = text.strip()
+    text = text.strip("\r\n\t ") if column == "description" else text.strip()
     if column == "status":
         word = "_".join(text.lower().replace("-", " ").split())
         return word if word in MEASURE_STATUSES else text

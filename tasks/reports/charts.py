@@ -14,18 +14,23 @@ import io
 import math
 import re
 from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
 
 import matplotlib
 
 matplotlib.use("Agg")  # headless: workers have no display
 
-import matplotlib.pyplot as plt  # noqa: E402
-from matplotlib.figure import Figure  # noqa: E402
+import matplotlib.pyplot as plt
+from matplotlib.figure import Figure
+from matplotlib.projections.polar import PolarAxes
 
-from cxloop.i18n import LANGUAGES, NP_, Marked, format_number, gettext  # noqa: E402
+from cxloop.i18n import LANGUAGES, NP_, Marked, format_number, gettext
+
+if TYPE_CHECKING:
+    from matplotlib.typing import RcKeyType
 
 #: rc settings that make SVG output reproducible and readable in WeasyPrint.
-_RC = {
+_RC: dict[RcKeyType, Any] = {
     "svg.hashsalt": "cxloop",  # clip-path ids derive from this instead of a random uuid
     "svg.fonttype": "none",  # keep text as <text>: vector, selectable, searchable in the PDF
     "font.family": "DejaVu Sans",  # Cyrillic coverage; the same font as the report body
@@ -93,6 +98,7 @@ def radar_svg(series: dict[str, dict[str, float]], labels: dict[str, str], *, ch
     with plt.rc_context(_RC):
         fig = plt.figure(figsize=(4.4, 4.0))
         ax = fig.add_subplot(projection="polar")
+        assert isinstance(ax, PolarAxes)  # what projection="polar" makes
         ax.set_theta_offset(math.pi / 2)
         ax.set_theta_direction(-1)
         ax.set_ylim(0, 100)
@@ -146,11 +152,13 @@ def pareto_svg(
             cumulative.append(100.0 * running / total)
         y = list(range(len(items)))[::-1]
         # A bar belongs to the vital few while the share before it is under 80 %.
-        colours = [_BAR_COLOUR if (c - 100.0 * v / total) < 80 else "#e3b7b2" for v, c in zip(values, cumulative)]
+        colours = [
+            _BAR_COLOUR if (c - 100.0 * v / total) < 80 else "#e3b7b2" for v, c in zip(values, cumulative, strict=True)
+        ]
         ax.barh(y, values, color=colours, height=0.62)
         ax.set_yticks(y)
         ax.set_yticklabels([_wrap(label, 40) for label, _ in items], fontsize=7)
-        for yi, v, c in zip(y, values, cumulative):
+        for yi, v, c in zip(y, values, cumulative, strict=True):
             ax.text(v, yi, f"  {v} · {c:.0f} %", va="center", fontsize=6.5)
         ax.set_xlim(0, max(values) * 1.25)
         ax.set_ylim(-0.6, len(items) - 0.4)
@@ -176,7 +184,7 @@ def forest_svg(
             ax.text(0.5, 0.5, "—", ha="center", va="center", transform=ax.transAxes)
             return _to_svg(fig, chart_id)
         y = list(range(len(rows)))[::-1]
-        for yi, (label, est, lo, hi) in zip(y, rows):
+        for yi, (_label, est, lo, hi) in zip(y, rows, strict=True):
             if lo is not None and hi is not None:
                 ax.plot([lo, hi], [yi, yi], color=_LINE_COLOUR, linewidth=1.4)
             ax.plot([est], [yi], marker="s", color=_CITIZEN_COLOUR, markersize=5)
@@ -287,7 +295,7 @@ def importance_performance_svg(
     text = {**_ipa_texts(lang), **labels}
     rows = []
     seen = set()
-    for ray, importance, performance in zip(frame["ray"], frame["importance"], frame["performance"]):
+    for ray, importance, performance in zip(frame["ray"], frame["importance"], frame["performance"], strict=True):
         if ray in seen:
             raise ValueError(f"importance_performance_svg: ray {ray!r} appears more than once; pass one group")
         seen.add(ray)
@@ -316,7 +324,9 @@ def importance_performance_svg(
         names = [_wrap(text.get(ray, ray), 16) for ray, _, _ in rows]
         gap = 0.08 * (y_hi - y_lo)  # one text line at 6.5 pt, with the caption bands added below
         label_y = _spread_labels(
-            [(x, y, name.count("\n") + 1) for (_, x, y), name in zip(rows, names)], x_span=0.45 * x_hi, gap=gap
+            [(x, y, name.count("\n") + 1) for (_, x, y), name in zip(rows, names, strict=True)],
+            x_span=0.45 * x_hi,
+            gap=gap,
         )
         y_hi = max(y_hi, max(label_y) + gap)  # room for labels pushed up by their neighbours
         # A band above and below the points for the quadrant captions, so no point or label sits on one.
@@ -347,7 +357,7 @@ def importance_performance_svg(
                 zorder=2,
             )
 
-        for (ray, x, y), name, ly in zip(rows, names, label_y):
+        for (_ray, x, y), name, ly in zip(rows, names, label_y, strict=True):
             high_importance, high_performance = x >= cx, y >= cy
             kind = (
                 ("keep_up" if high_performance else "fix_first")

@@ -127,7 +127,8 @@ def _key_messages(ctx: dict[str, Any], lang: str) -> list[str]:
         best = max(effective, key=lambda r: ((-r["estimate"] if r["lower_is_better"] else r["estimate"]), r["code"]))
         messages.append(
             _(
-                "Best measured effect: measure %(code)s “%(title)s”: %(estimate)s (95 %% CI %(lo)s…%(hi)s), %(method)s.",
+                "Best measured effect: measure %(code)s “%(title)s”: "
+                "%(estimate)s (95 %% CI %(lo)s…%(hi)s), %(method)s.",
                 code=best["code"],
                 title=best["title"],
                 estimate=best["estimate_text"],

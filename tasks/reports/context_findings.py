@@ -14,7 +14,7 @@ from typing import Any
 
 import pandas as pd
 from sqlalchemy import func
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from cxloop.config import AppConfig
 from cxloop.domain import CHANNELS, COUNTRY_CODE, NATIONAL, RAYS
@@ -129,7 +129,7 @@ def channels_block(session: Session, quarter: str, scope: str, t: dict[str, Any]
     def name(channel: str) -> str:
         return t["channel_names"].get(channel, channel)
 
-    intake_rows = [{"channel": c, "label": name(c), **by_channel[c]} for c in ordered(by_channel)]
+    intake_rows: list[dict[str, Any]] = [{"channel": c, "label": name(c), **by_channel[c]} for c in ordered(by_channel)]
     intake_total = {k: sum(r[k] for r in intake_rows) for k in ("received", "accepted", "quarantined", "duplicates")}
 
     file_ids = [f.id for f in firsts]
@@ -137,7 +137,7 @@ def channels_block(session: Session, quarter: str, scope: str, t: dict[str, Any]
     if file_ids:
         stmt = (
             select(Quarantine.rule, Quarantine.field, func.count())
-            .where(Quarantine.ingested_file_id.in_(file_ids))  # type: ignore[union-attr]
+            .where(col(Quarantine.ingested_file_id).in_(file_ids))
             .group_by(Quarantine.rule, Quarantine.field)
         )
         # A row that broke several rules carries them "; "-joined, pairwise with its fields;
@@ -148,8 +148,8 @@ def channels_block(session: Session, quarter: str, scope: str, t: dict[str, Any]
             rules, fields = rule.split("; "), fld.split("; ")
             if len(fields) != len(rules):
                 fields = [fld] * len(rules)
-            for r, f in zip(rules, fields):
-                tally[(r, f)] += n
+            for r, field_name in zip(rules, fields, strict=True):
+                tally[(r, field_name)] += n
         counted = sorted(tally.items(), key=lambda kv: (-kv[1], kv[0]))
         # Shown in plain words (the ids stay in the row for tests and tools).
         reasons = [
@@ -173,12 +173,12 @@ def channels_block(session: Session, quarter: str, scope: str, t: dict[str, Any]
         "region_total": 0,
     }
     if scope != NATIONAL:
-        stmt = (
+        region_stmt = (
             select(Feedback.channel, func.count())
             .where(Feedback.quarter == quarter, Feedback.region_code == scope)
             .group_by(Feedback.channel)
         )
-        counts = dict(session.exec(stmt).all())
+        counts = dict(session.exec(region_stmt).all())
         block["region_rows"] = [{"channel": c, "label": name(c), "accepted": counts[c]} for c in ordered(counts)]
         block["region_total"] = sum(counts.values())
     return block
@@ -326,7 +326,8 @@ def pain_block(
 
 
 def drivers_block(answers: pd.DataFrame, t: dict[str, Any], lang: str) -> dict[str, Any]:
-    """Key drivers of overall satisfaction among the scope's respondents: one importance-vs-performance chart per client type."""
+    """Key drivers of overall satisfaction among the scope's respondents:
+    one importance-vs-performance chart per client type."""
     from tasks.insight.drivers import key_drivers
 
     if answers.empty or "overall" not in answers.columns:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from cxloop.config import AppConfig
 from cxloop.domain import NATIONAL, OPEN_STATUSES
@@ -87,7 +87,7 @@ def effects_block(
 ) -> dict[str, Any]:
     stmt = (
         select(EffectEvaluation, Measure)
-        .join(Measure, Measure.id == EffectEvaluation.measure_id)
+        .join(Measure, col(Measure.id) == col(EffectEvaluation.measure_id))
         .where(EffectEvaluation.quarter == quarter)
     )
     offices = {o.office_code: o.region_code for o in config.offices}

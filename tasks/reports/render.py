@@ -106,7 +106,8 @@ def template_environment(lang: str = "ru") -> Environment:
         lstrip_blocks=True,
         extensions=["jinja2.ext.i18n"],
     )
-    env.install_gettext_translations(translations(lang), newstyle=True)  # type: ignore[attr-defined]
+    # The i18n extension adds install_gettext_translations at runtime (Environment.extend).
+    env.install_gettext_translations(translations(lang), newstyle=True)  # type: ignore[attr-defined]  # see above
     env.filters["num"] = lambda value, digits=1, sign=False: fmt_num(value, lang, digits, sign)
     env.filters["count"] = lambda value: fmt_num(value, lang, 0)
     env.filters["stars"] = star_text

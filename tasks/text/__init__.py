@@ -1,6 +1,7 @@
-"""Stage *text* (serves loop step 4, detect): takes redacted feedback texts (with their ratings) and gives the feedback table's
-``language``, ``sentiment``, ``themes`` and ``negative_themes`` columns; once a quarter, it
-gives candidate new themes from the negative texts no theme matches (methods: ``README.md``).
+"""Stage *text* (serves loop step 4, detect): takes redacted feedback texts (with their
+ratings) and gives the feedback table's ``language``, ``sentiment``, ``themes`` and
+``negative_themes`` columns; once a quarter, it gives candidate new themes from the
+negative texts no theme matches (methods: ``README.md``).
 
 Modules in reading order: ``normalise``, ``language``, ``lexicon``, ``clauses``, ``analyser``
 (reading a text); ``polarity``, ``learn`` (learning from ratings); ``topic_stems``,

@@ -53,9 +53,9 @@ def split_clauses(lex: Lexicon, infos: list[TokenInfo], marks: list[int], n: int
             clauses.append((first, i, weight, kind == QEND, cm, ng, bs, sentence, concessive))
         cm, ng, bs = [], [], []
         first = i + 1
-        if kind == END or kind == QEND:
+        if kind in (END, QEND):
             sentence += 1
-        if kind == BUT or kind == BAR:
+        if kind in (BUT, BAR):
             # After "но"/"but", and after the comma that ends a concession ("Хотя
             # очереди не было, толку ноль"), comes the statement that counts.
             weight, concessive = lex.contrast_weight, False
@@ -90,8 +90,8 @@ def score_clause(
     sent_m: list[tuple[int, int, str]] = []  # (start, end, category)
     for i in marks:
         info = infos[i]
-        for tid, strong in info[4]:
-            theme_m.append((i, i + 1, tid, strong))
+        for tid, is_strong in info[4]:
+            theme_m.append((i, i + 1, tid, is_strong))
         for cat in info[7]:
             sent_m.append((i, i + 1, cat))
         if info[5] and i + 1 < n:

@@ -111,7 +111,7 @@ def _corpus(
     docs: list[_Doc] = []
     clean: list[str] = []
     scales = list(scales) if scales is not None else [None] * len(texts)
-    for text, rating, scale in zip(texts, ratings, scales):
+    for text, rating, scale in zip(texts, ratings, scales, strict=True):
         if not isinstance(text, str) or not text.strip():
             continue
         text = redact(text) or ""
@@ -383,7 +383,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     polarity = learn_polarity(texts, ratings, scales, min_df=args.min_df)
     counts = Counter(
         (detect_language(redact(t) or ""), rating_polarity(r, s))
-        for t, r, s in zip(texts, ratings, scales or [None] * len(texts))
+        for t, r, s in zip(texts, ratings, scales or [None] * len(texts), strict=True)
     )
     print(f"{args.path}: {len(texts)} rated texts")
     for lang in LANGUAGES:

@@ -210,7 +210,10 @@ class _LexiconBuilder:
                 prefix_index.setdefault(value, []).append(eid)
             else:
                 substrings.append((value, eid))
-        words = lambda key: frozenset(normalise(w).strip() for w in sentiment.get(key, []) or [])  # noqa: E731
+
+        def words(key: str) -> frozenset[str]:
+            return frozenset(normalise(w).strip() for w in sentiment.get(key, []) or [])
+
         scoring = sentiment["_scoring"]
         void: dict[str, list[tuple[str, ...]]] = {}
         for phrase in sentiment.get("void_negators") or []:

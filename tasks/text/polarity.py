@@ -209,7 +209,10 @@ class StemPolarity:
                     for f, s in sorted(self.stats[lang].items())
                 },
             }
-        header = "# Learned stem polarity (python -m tasks.text.learn). Review before use; delete a line to drop a feature.\n"
+        header = (
+            "# Learned stem polarity (python -m tasks.text.learn). "
+            "Review before use; delete a line to drop a feature.\n"
+        )
         body = yaml.safe_dump(doc, allow_unicode=True, sort_keys=False, width=200, default_flow_style=None)
         Path(path).write_text(header + body, encoding="utf-8")
 

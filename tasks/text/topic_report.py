@@ -8,13 +8,25 @@
 from __future__ import annotations
 
 import re
+from typing import TypedDict
 
 from tasks.text.topics import SPACES_RE, EmergingTopic
 from tasks.validate.redaction import redact
 
 __all__ = ["topics_markdown"]
 
-_LABELS = {
+
+class _Labels(TypedDict):
+    title: str
+    intro: str
+    redacted: str
+    none: str
+    cols: tuple[str, ...]
+    examples: str
+    lang: dict[str, str]
+
+
+_LABELS: dict[str, _Labels] = {
     "ru": {
         "title": "Кандидаты в новые темы",
         "intro": (

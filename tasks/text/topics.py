@@ -185,7 +185,7 @@ def _language_topics(cands: pd.DataFrame, language: str, min_cluster: int, max_t
     # distinct texts) -> distinct vectors (the points).
     text_of_row, unique_texts = pd.factorize(cands["text"], sort=False)
     counts = np.bincount(text_of_row, minlength=len(unique_texts))
-    docs = [" ".join(stemmer.stems(t, int(c))) for t, c in zip(unique_texts, counts)]
+    docs = [" ".join(stemmer.stems(t, int(c))) for t, c in zip(unique_texts, counts, strict=True)]
     vectorizer = TfidfVectorizer(
         analyzer="word",
         token_pattern=r"\S+",

@@ -30,7 +30,7 @@ def suite_validation_result(run: SuiteRun, run_id=None, file_name: str | None = 
 
     spec = load_suite_json(run.suite)
     results = []
-    for exp, r in zip(spec["expectations"], run.results):
+    for exp, r in zip(spec["expectations"], run.results, strict=True):
         kwargs = {k: _resolve_parameters(v, run.parameters) for k, v in exp["kwargs"].items()}
         config = ExpectationConfiguration(
             type=exp["type"], kwargs=kwargs, meta=exp.get("meta", {}), severity=exp.get("severity", "critical")

@@ -71,7 +71,9 @@ def text_keys(frame: pd.DataFrame) -> pd.Series:
             return None
         return hashlib.sha1(norm.encode("utf-8")).hexdigest()
 
-    return pd.Series([key(c, t) for c, t in zip(frame["channel"], frame["text"])], index=frame.index, dtype=object)
+    return pd.Series(
+        [key(c, t) for c, t in zip(frame["channel"], frame["text"], strict=True)], index=frame.index, dtype=object
+    )
 
 
 def split_near_duplicates(frame: pd.DataFrame, earlier: pd.DataFrame) -> tuple[pd.DataFrame, int]:

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pandas as pd
 from sqlalchemy import func, insert, select
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from cxloop.config import AppConfig
 from cxloop.domain import ITEMS, JOURNEY_STAGES, SURVEY_QUESTIONS
@@ -90,11 +90,11 @@ def analyse_text_stage(frame: pd.DataFrame, config: AppConfig) -> pd.DataFrame:
     """Redact personal data first, then language, sentiment and themes on the redacted text."""
     frame = frame.copy()
     frame["text"] = redact_series(frame["text"])
-    ratings = frame["rating"] if "rating" in frame else None
-    scales = frame["scale"] if "scale" in frame else None
+    ratings = frame.get("rating")
+    scales = frame.get("scale")
     tagged = analyse_frame(frame["text"], ratings=ratings, scales=scales, config=config)
-    for col in ("language", "sentiment", "themes", "negative_themes"):
-        frame[col] = tagged[col].values
+    for name in ("language", "sentiment", "themes", "negative_themes"):
+        frame[name] = tagged[name].values
     return frame
 
 
@@ -138,10 +138,7 @@ def _bulk_insert(session: Session, table, columns: list[str], rows: list[tuple])
     the dialect needs (PostgreSQL folds unquoted ``F1`` to ``f1``)."""
     conn = session.connection()
     mark = {"qmark": "?", "format": "%s", "pyformat": "%s", "numeric": ":1"}.get(conn.dialect.paramstyle, "?")
-    if mark == ":1":
-        marks = ", ".join(f":{i + 1}" for i in range(len(columns)))
-    else:
-        marks = ", ".join([mark] * len(columns))
+    marks = ", ".join(f":{i + 1}" for i in range(len(columns))) if mark == ":1" else ", ".join([mark] * len(columns))
     quote = conn.dialect.identifier_preparer.quote
     names = ", ".join(quote(c) for c in columns)
     conn.exec_driver_sql(f"INSERT INTO {quote(table.name)} ({names}) VALUES ({marks})", rows)
@@ -164,7 +161,7 @@ def store_feedback(session: Session, frame: pd.DataFrame) -> int:
     """
     if frame.empty:
         return 0
-    table = Feedback.__table__
+    table = Feedback.__table__  # type: ignore[attr-defined]  # set on table=True models; SQLModel doesn't declare it
     dialect = session.connection().dialect.name
     is_survey = frame["channel"].iloc[0] == "star_survey"
     for start in range(0, len(frame), STORE_CHUNK):
@@ -183,9 +180,10 @@ def store_feedback(session: Session, frame: pd.DataFrame) -> int:
         answers = chunk[list(ITEMS)].join(chunk.reindex(columns=list(SURVEY_QUESTIONS))).astype("float64").to_numpy()
         ans_rows = [
             (ids[key], *(None if v != v else int(v) for v in row))
-            for key, row in zip(chunk["dedup_key"].tolist(), answers.tolist())
+            for key, row in zip(chunk["dedup_key"].tolist(), answers.tolist(), strict=True)
         ]
-        _bulk_insert(session, SurveyAnswer.__table__, ["feedback_id", *ANSWER_COLUMNS], ans_rows)
+        answer_table = SurveyAnswer.__table__  # type: ignore[attr-defined]  # as Feedback.__table__ above
+        _bulk_insert(session, answer_table, ["feedback_id", *ANSWER_COLUMNS], ans_rows)
     return len(frame)
 
 
@@ -201,13 +199,13 @@ def _quarantine_rows(ingested_id: int, channel: str, quarter: str, frame: pd.Dat
 def _has_released_rows(session: Session, path: str) -> bool:
     """Whether the latest ingest of ``path`` has quarantined rows an analyst released:
     then the same content is validated again (e.g. after the office registry was fixed)."""
-    latest = session.execute(select(func.max(IngestedFile.id)).where(IngestedFile.path == path)).scalar_one()
+    latest = session.execute(select(func.max(IngestedFile.id)).where(col(IngestedFile.path) == path)).scalar_one()
     if latest is None:
         return False
     return (
         session.execute(
-            select(Quarantine.id)
-            .where(Quarantine.ingested_file_id == latest, Quarantine.released_at.is_not(None))
+            select(col(Quarantine.id))
+            .where(col(Quarantine.ingested_file_id) == latest, col(Quarantine.released_at).is_not(None))
             .limit(1)
         ).first()
         is not None
@@ -238,13 +236,17 @@ def ingest_file(
     summary.skipped_blank, summary.skipped_header = raw.skipped_blank, raw.skipped_header
 
     earlier = (
-        session.execute(select(IngestedFile).where(IngestedFile.sha256 == raw.sha256, IngestedFile.repeat_of.is_(None)))
+        session.execute(
+            select(IngestedFile).where(col(IngestedFile.sha256) == raw.sha256, col(IngestedFile.repeat_of).is_(None))
+        )
         .scalars()
         .first()
     )
     if earlier is not None and not _has_released_rows(session, str(path)):
         same_path = session.execute(
-            select(IngestedFile.id).where(IngestedFile.sha256 == raw.sha256, IngestedFile.path == str(path))
+            select(col(IngestedFile.id)).where(
+                col(IngestedFile.sha256) == raw.sha256, col(IngestedFile.path) == str(path)
+            )
         ).first()
         if same_path is not None:
             summary.status = "already_ingested"
@@ -310,7 +312,9 @@ def ingest_file(
     )
     session.add(record)
     session.flush()
+    assert record.id is not None  # assigned by the flush
     if not quarantine.empty:
-        session.execute(insert(Quarantine.__table__), _quarantine_rows(record.id, channel, quarter, quarantine))
+        quarantine_table = Quarantine.__table__  # type: ignore[attr-defined]  # as Feedback.__table__ above
+        session.execute(insert(quarantine_table), _quarantine_rows(record.id, channel, quarter, quarantine))
     store_feedback(session, new_rows)
     return summary

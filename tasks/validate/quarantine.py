@@ -5,6 +5,7 @@ Releasing (:func:`release_rows`) marks rows with ``released_at``; nothing is del
 
 from __future__ import annotations
 
+import contextlib
 import csv
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -12,7 +13,7 @@ from datetime import datetime
 from pathlib import Path
 
 from sqlalchemy import func, select
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from cxloop.export_safety import neutralise_formula as neutralise
 from cxloop.files import file_sha256
@@ -25,22 +26,20 @@ def _path_variants(path: str | Path) -> list[str]:
     """How a file may have been recorded: as given, absolute, or relative to the working directory."""
     p = Path(path)
     variants = {str(path), str(p), str(p.resolve())}
-    try:
+    with contextlib.suppress(ValueError):
         variants.add(str(p.resolve().relative_to(Path.cwd())))
-    except ValueError:
-        pass
     return sorted(variants)
 
 
 def _filtered(stmt, quarter: str | None, file: str | Path | None, channel: str | None, include_released: bool = False):
     if quarter:
-        stmt = stmt.where(Quarantine.quarter == str(Quarter.parse(quarter)))
+        stmt = stmt.where(col(Quarantine.quarter) == str(Quarter.parse(quarter)))
     if file:
-        stmt = stmt.where(Quarantine.source_file.in_(_path_variants(file)))
+        stmt = stmt.where(col(Quarantine.source_file).in_(_path_variants(file)))
     if channel:
-        stmt = stmt.where(Quarantine.channel == channel)
+        stmt = stmt.where(col(Quarantine.channel) == channel)
     if not include_released:
-        stmt = stmt.where(Quarantine.released_at.is_(None))
+        stmt = stmt.where(col(Quarantine.released_at).is_(None))
     return stmt
 
 
@@ -123,19 +122,19 @@ def release_plan(session: Session, file: str | Path | None = None, ids: Sequence
     of the file was ingested already (its quarantine is the one that counts)."""
     if file is None and not ids:
         raise InputError("name a file (--file PATH) or quarantine ids (--id N)")
-    stmt = select(Quarantine.ingested_file_id, func.count()).group_by(Quarantine.ingested_file_id)
+    stmt = select(col(Quarantine.ingested_file_id), func.count()).group_by(col(Quarantine.ingested_file_id))
     if file is not None:
-        stmt = stmt.where(Quarantine.source_file.in_(_path_variants(file)))
+        stmt = stmt.where(col(Quarantine.source_file).in_(_path_variants(file)))
     if ids:
-        stmt = stmt.where(Quarantine.id.in_(list(ids)))
+        stmt = stmt.where(col(Quarantine.id).in_(list(ids)))
     counts = dict(session.execute(stmt).all())
     items = []
     for file_id in sorted(counts):
-        rec = session.get(IngestedFile, file_id)
+        rec = session.get_one(IngestedFile, file_id)  # the quarantine's foreign key: the file exists
         newer = session.execute(
             select(func.count())
             .select_from(IngestedFile)
-            .where(IngestedFile.path == rec.path, IngestedFile.id > rec.id)
+            .where(col(IngestedFile.path) == rec.path, col(IngestedFile.id) > file_id)
         ).scalar_one()
         disk = Path(rec.path)
         if newer:
@@ -151,7 +150,8 @@ def release_plan(session: Session, file: str | Path | None = None, ids: Sequence
         elif file_sha256(disk) == rec.sha256:
             status, message = (
                 "unchanged",
-                "the file is unchanged since it was ingested: fix the source rows first (re-ingesting the same content is a no-op)",
+                "the file is unchanged since it was ingested: fix the source rows first "
+                "(re-ingesting the same content is a no-op)",
             )
         else:
             status, message = (
@@ -161,7 +161,7 @@ def release_plan(session: Session, file: str | Path | None = None, ids: Sequence
                     "accepts the fixed rows; rows accepted before count as duplicates"
                 ),
             )
-        items.append(ReleaseItem(rec.path, rec.quarter, rec.channel, rec.id, counts[file_id], status, message))
+        items.append(ReleaseItem(rec.path, rec.quarter, rec.channel, file_id, counts[file_id], status, message))
     return items
 
 
@@ -179,11 +179,11 @@ def release_rows(
 
     Returns, per ingested file, how many rows were released and what to do next."""
     plan = release_plan(session, file, ids)
-    stmt = select(Quarantine).where(Quarantine.released_at.is_(None))
+    stmt = select(Quarantine).where(col(Quarantine.released_at).is_(None))
     if file is not None:
-        stmt = stmt.where(Quarantine.source_file.in_(_path_variants(file)))
+        stmt = stmt.where(col(Quarantine.source_file).in_(_path_variants(file)))
     if ids:
-        stmt = stmt.where(Quarantine.id.in_(list(ids)))
+        stmt = stmt.where(col(Quarantine.id).in_(list(ids)))
     released: dict[int, int] = {}
     for row in session.execute(stmt).scalars():
         row.released_at = at

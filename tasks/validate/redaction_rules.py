@@ -100,7 +100,8 @@ _INN_W12 = (3, 7, 2, 4, 10, 3, 5, 9, 4, 6, 8)
 
 
 def _inn_digit(n: list[int], weights: tuple[int, ...]) -> int:
-    return sum(w * x for w, x in zip(weights, n)) % 11 % 10
+    # The weights cover the digits before the check digit: n is longer, its tail is ignored.
+    return sum(w * x for w, x in zip(weights, n, strict=False)) % 11 % 10
 
 
 def inn_valid(digits: str) -> bool:
@@ -131,7 +132,8 @@ DIGIT_RULES: tuple[Rule, ...] = (
     Rule(
         "card",
         re.compile(
-            rf"{_D}(?:\d{{4}}([ \-]?)\d{{4}}\1\d{{4}}\1\d{{4}}(?:\1\d{{1,3}})?|\d{{13,19}}|\d{{4}}([ \-])\d{{6}}\2\d{{5}}){_E}"
+            rf"{_D}(?:\d{{4}}([ \-]?)\d{{4}}\1\d{{4}}\1\d{{4}}(?:\1\d{{1,3}})?"
+            rf"|\d{{13,19}}|\d{{4}}([ \-])\d{{6}}\2\d{{5}}){_E}"
         ),
         _card_repl,
         13,

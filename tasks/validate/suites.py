@@ -153,10 +153,11 @@ def _validate(
     batch = batch_definition.get_batch(batch_parameters={"dataframe": ge_frame})
     basic = batch.validate(_suite(gx, spec, expectations), result_format="BASIC", expectation_parameters=params)
     outcome, failed = [], []
-    for exp, res in zip(expectations, _in_suite_order(basic.results)):
+    for exp, res in zip(expectations, _in_suite_order(basic.results), strict=True):
         if res.exception_info and res.exception_info.get("raised_exception"):
             raise RuntimeError(
-                f"suite {spec['name']}: {exp['type']} on {exp['kwargs']['column']} failed to run: {res.exception_info.get('exception_message')}"
+                f"suite {spec['name']}: {exp['type']} on {exp['kwargs']['column']} failed to run: "
+                f"{res.exception_info.get('exception_message')}"
             )
         item = {
             "type": exp["type"],
@@ -180,7 +181,7 @@ def _validate(
             },
             expectation_parameters=params,
         )
-        for (item, _), res in zip(failed, _in_suite_order(complete.results)):
+        for (item, _), res in zip(failed, _in_suite_order(complete.results), strict=True):
             idx = res.result.get("unexpected_index_list") or []
             item["rows"] = np.asarray(sorted(int(r[_ROW]) for r in idx), dtype="int64")
     return outcome
@@ -216,7 +217,7 @@ def run_suite(
     results: dict[int, dict] = {}
     if on_rows:
         ge_frame = _ge_frame(frame, {e["kwargs"]["column"] for e in on_rows})
-        for exp, item in zip(on_rows, _validate(gx, batch_definition, spec, on_rows, ge_frame, params)):
+        for exp, item in zip(on_rows, _validate(gx, batch_definition, spec, on_rows, ge_frame, params), strict=True):
             results[id(exp)] = item
     if by_distinct:
         columns = sorted({e["kwargs"]["column"] for e in by_distinct})
@@ -230,7 +231,9 @@ def run_suite(
             {col: values + [values[0]] * (length - len(values)) for col, (_, values) in encoded.items()}
         )
         small[_ROW] = np.arange(length)
-        for exp, item in zip(by_distinct, _validate(gx, batch_definition, spec, by_distinct, small, params)):
+        for exp, item in zip(
+            by_distinct, _validate(gx, batch_definition, spec, by_distinct, small, params), strict=True
+        ):
             codes, values = encoded[exp["kwargs"]["column"]]
             failing_values = np.unique(np.where(item["rows"] < len(values), item["rows"], 0))
             rows = np.flatnonzero(np.isin(codes, failing_values)) if len(item["rows"]) else np.array([], dtype="int64")
@@ -270,7 +273,7 @@ def apply_suite(frame: pd.DataFrame, suite_name: str, parameters: dict | None = 
         failed[f"{res['type']}:{col}"] = len(rows)
         raw_values = frame[_raw_column(frame, col)].to_numpy()[rows]
         reasons: dict[object, str] = {}  # one formatted (and redacted) reason per distinct value
-        for pos, raw in zip(rows.tolist(), raw_values.tolist()):
+        for pos, raw in zip(rows.tolist(), raw_values.tolist(), strict=True):
             key = (type(raw).__name__, raw) if raw is not None and raw == raw else None
             if key not in reasons:
                 reasons[key] = _format_reason(res["reason"], raw)

@@ -122,7 +122,8 @@ def validation_markdown(
     for r in reports:
         s = r.summary
         lines.append(
-            f"| {_md(Path(s.path).name)} | {s.channel or '—'} | {r.quarter} | {s.status} | {s.received} | {s.accepted} | "
+            f"| {_md(Path(s.path).name)} | {s.channel or '—'} | {r.quarter} | {s.status} | "
+            f"{s.received} | {s.accepted} | "
             f"{s.quarantined} | {s.duplicates} | {s.warnings} | {_md(s.error or '')} |"
         )
     rules = rule_counts(reports)
@@ -138,7 +139,8 @@ def validation_markdown(
         ]
         for x in rules:
             lines.append(
-                f"| {_md(Path(x['file']).name)} | {x['suite']} | {x['rule']} | {x['column']} | {x['severity']} | {x['rows']} | {x['failing']} |"
+                f"| {_md(Path(x['file']).name)} | {x['suite']} | {x['rule']} | {x['column']} | {x['severity']} | "
+                f"{x['rows']} | {x['failing']} |"
             )
     else:
         lines.append("none")

@@ -73,6 +73,6 @@ def test_neutralised_cells_are_text_in_a_real_csv_and_xlsx(tmp_path) -> None:
     wb = Workbook()
     wb.active.append(row)
     wb.save(tmp_path / "out.xlsx")
-    cells = [c for c in next(load_workbook(tmp_path / "out.xlsx").active.iter_rows())]
+    cells = list(next(load_workbook(tmp_path / "out.xlsx").active.iter_rows()))
     assert [c.data_type for c in cells] == ["s", "s", "n", "s"]  # no "f" (formula) cell
     assert [c.value for c in cells] == ["'=1+2", "'@SUM(A1:A2)", -3, "Очередь"]

@@ -618,7 +618,7 @@ def test_emerging_complaints_match_no_theme_and_read_negative(demo: tuple[Path, 
     texts = [text for _, _, text in planted_texts(root, manifest)]
     assert len(texts) == sum(SCAM_WAVE[min(t, len(SCAM_WAVE) - 1)] for t in range(len(DEMO_QUARTERS)))
     assert len(set(texts)) == len(texts)  # equal texts would be dropped as duplicates
-    for text, a in zip(texts, analyse(texts, CONFIG)):
+    for text, a in zip(texts, analyse(texts, CONFIG), strict=True):
         assert a.language == "ru" and a.themes == set() and a.sentiment < 0, (text, a)
         assert redact(text) == text  # no personal data: the planted PII counts stay those of the other texts
     words = {w for t in texts for w in re.findall(r"\w+", t.lower())}
@@ -657,7 +657,7 @@ def test_emerging_complaints_leave_every_other_value_unchanged(
             after = [list(r) for r in load_workbook(root / name).active.iter_rows(values_only=True)]
         assert after[: len(before)] == before and len(after) == len(before) + k, name
     assert sorted(changed) == sorted(f["path"] for f in manifest.files if f["planted_emerging"])
-    for a, b in zip(manifest.files, plain_manifest.files):
+    for a, b in zip(manifest.files, plain_manifest.files, strict=True):
         assert b["planted_emerging"] == 0
         assert a["rows_written"] == b["rows_written"] + a["planted_emerging"]
         assert {k: v for k, v in a.items() if k not in ("rows_written", "planted_emerging")} == {

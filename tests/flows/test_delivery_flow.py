@@ -9,7 +9,7 @@ from aiosmtpd.controller import Controller
 from prefect.utilities.callables import parameter_schema
 from typer.testing import CliRunner
 
-from tests.tasks.delivery.test_delivery import (  # noqa: F401 - tls_files is a fixture
+from tests.smtp_support import (
     RefusingHandler,
     TlsRecordingHandler,
     free_port,
@@ -17,7 +17,6 @@ from tests.tasks.delivery.test_delivery import (  # noqa: F401 - tls_files is a 
     seed_quarter,
     server_tls_context,
     sha,
-    tls_files,
 )
 
 Q = "2026Q3"

@@ -64,7 +64,7 @@ def _assert_same_reports(summary: dict, serial: dict) -> None:
     fanned = [Path(p) for p in summary["reports"]]
     assert [p.name for p in fanned] == [r.path.name for r in serial.values()]  # same scopes, same order
     assert list(serial)[0] == "national" and set(serial) == {"national", "52", "66", "10"}
-    for path, ref in zip(fanned, serial.values()):
+    for path, ref in zip(fanned, serial.values(), strict=True):
         assert path != ref.path
         assert path.read_bytes() == ref.path.read_bytes(), f"{path.name}:\n{_text_diff(path, ref.path)}"
         assert file_sha256(path) == ref.sha256

@@ -24,6 +24,7 @@ columns, sorted.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import signal
@@ -98,7 +99,7 @@ def canonical_dump(url: str) -> dict[str, list[tuple]]:
                         (c, None if r[c] is None else canon[target][r[c]]) for c, target in sorted(refs.items())
                     )
                     full.append((r[surrogate] if surrogate else None, own + resolved))
-                canon[table.name] = {k: v for k, v in full}
+                canon[table.name] = dict(full)
                 dump[table.name] = sorted((v for _, v in full), key=repr)
         return dump
     finally:
@@ -117,7 +118,10 @@ def _first_difference(a: dict, b: dict) -> str:
         if a[name] != b[name]:
             only_a = [r for r in a[name] if r not in b[name]][:1]
             only_b = [r for r in b[name] if r not in a[name]][:1]
-            return f"{name}: {len(a[name])} vs {len(b[name])} rows; e.g. only in the first {only_a}, only in the second {only_b}"
+            return (
+                f"{name}: {len(a[name])} vs {len(b[name])} rows; "
+                f"e.g. only in the first {only_a}, only in the second {only_b}"
+            )
     return "equal"
 
 
@@ -291,10 +295,9 @@ def _finish(proc: subprocess.Popen, timeout: float = 300) -> tuple[int, str, str
     try:
         out, err = proc.communicate(timeout=timeout)
     finally:
-        try:  # anything the run left in its process group (it runs in its own session)
+        # anything the run left in its process group (it runs in its own session)
+        with contextlib.suppress(ProcessLookupError):
             os.killpg(proc.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
         proc.wait()
     return proc.returncode, out, err
 
@@ -323,7 +326,8 @@ def test_a_cycle_killed_twice_then_rerun_equals_a_clean_run(demo_files, cli_env,
         code, _, err = _finish(first)
         assert code == -signal.SIGKILL, (
             f"the run was not killed (exit {code}): is {FAULT_ENV} wired into the flows? "
-            "(on_completion=[flows.faults.crash_after_task] in the task options of flows/quarterly_cycle.py and flows/ingest.py)"
+            "(on_completion=[flows.faults.crash_after_task] in the task options "
+            "of flows/quarterly_cycle.py and flows/ingest.py)"
             f"\n{err[-3000:]}"
         )
         assert f"{FAULT_ENV}: killing process {first.pid} after task ingest-file #4" in err

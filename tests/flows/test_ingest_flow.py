@@ -6,7 +6,11 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-GOOD = "call_id,call_date,office_code,client_type,rating,comment\nc1,2026-02-01,52-01,citizen,5,Спасибо\nc2,2026-02-02,52-02,employer,4,\n"
+GOOD = (
+    "call_id,call_date,office_code,client_type,rating,comment\n"
+    "c1,2026-02-01,52-01,citizen,5,Спасибо\n"
+    "c2,2026-02-02,52-02,employer,4,\n"
+)
 # row 2: a phone typed into the office column (personal data; must not reach any artifact),
 # row 3: an unknown office, row 4: a bad date -> 3 quarantined, 1 accepted
 WITH_BAD_ROWS = (

@@ -141,7 +141,7 @@ def test_different_quarters_do_not_block_each_other(any_db_url):
 def test_the_lock_is_released_when_the_body_fails(any_db_url):
     with pytest.raises(ZeroDivisionError), quarter_lock(Q, "cycle", url=any_db_url, check_prefect=False):
         assert read_lock(Q, any_db_url) is not None
-        1 / 0
+        raise ZeroDivisionError("the body fails")
     assert read_lock(Q, any_db_url) is None
 
 
@@ -260,23 +260,27 @@ def test_the_heartbeat_keeps_the_lock_fresh(any_db_url):
 
 
 def test_a_lock_taken_over_while_held_fails_the_run(any_db_url):
-    with pytest.raises(LockLost, match=f"run lock of quarter {Q} was taken over.*now held by other run"):
-        with quarter_lock(Q, "cycle", url=any_db_url, heartbeat_seconds=0.2, check_prefect=False) as lock:
-            with session_scope(any_db_url) as s:  # what a run on another machine does after a takeover
-                s.execute(update(CycleLock.__table__).values(token="e" * 32, holder="other run", host="elsewhere"))
-            deadline = time.monotonic() + 5
-            while not lock.lost and time.monotonic() < deadline:
-                time.sleep(0.05)
-            assert lock.lost
-            with pytest.raises(LockLost):
-                lock.ensure_held()
+    with (
+        pytest.raises(LockLost, match=f"run lock of quarter {Q} was taken over.*now held by other run"),
+        quarter_lock(Q, "cycle", url=any_db_url, heartbeat_seconds=0.2, check_prefect=False) as lock,
+    ):
+        with session_scope(any_db_url) as s:  # what a run on another machine does after a takeover
+            s.execute(update(CycleLock.__table__).values(token="e" * 32, holder="other run", host="elsewhere"))
+        deadline = time.monotonic() + 5
+        while not lock.lost and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert lock.lost
+        with pytest.raises(LockLost):
+            lock.ensure_held()
     assert read_lock(Q, any_db_url).holder == "other run"  # its row is not ours to delete
 
 
 def test_heartbeat_must_be_well_below_the_stale_limit(db_url):
-    with pytest.raises(ValueError, match="heartbeat_seconds"):
-        with quarter_lock(Q, "cycle", url=db_url, heartbeat_seconds=60, stale_after=timedelta(minutes=2)):
-            pass
+    with (
+        pytest.raises(ValueError, match="heartbeat_seconds"),
+        quarter_lock(Q, "cycle", url=db_url, heartbeat_seconds=60, stale_after=timedelta(minutes=2)),
+    ):
+        pass
     assert read_lock(Q, db_url) is None
 
 

@@ -1,6 +1,10 @@
 """The quarterly cycle's own state: a rejected file makes the run Partial, the rest still runs."""
 
-GOOD = "call_id,call_date,office_code,client_type,rating,comment\nc1,2026-02-01,52-01,citizen,5,Спасибо\nc2,2026-02-02,52-02,citizen,2,Долго ждал ответа по телефону\n"
+GOOD = (
+    "call_id,call_date,office_code,client_type,rating,comment\n"
+    "c1,2026-02-01,52-01,citizen,5,Спасибо\n"
+    "c2,2026-02-02,52-02,citizen,2,Долго ждал ответа по телефону\n"
+)
 
 
 def test_rejected_file_makes_the_cycle_partial(env, prefect_harness):

@@ -373,8 +373,9 @@ def _declared_schedules() -> dict[str, list[tuple]]:
 
 def _seed_two_quarters(data_dir: Path) -> list[str]:
     """Demo files for 2025Q4-2026Q2 (small scale); the first two quarters ingested (and their
-    index measured) and the demo's register seeded in-process, so the 2026Q2 cycle has a previous quarter and a measure implemented
-    in 2026Q1 to evaluate. Returns the measure codes seeded."""
+    index measured) and the demo's register seeded in-process, so the 2026Q2 cycle has a
+    previous quarter and a measure implemented in 2026Q1 to evaluate. Returns the measure
+    codes seeded."""
     from cxloop.config import get_config
     from cxloop.quarters import Quarter
     from demo.generate import generate_demo_data
@@ -443,7 +444,8 @@ def test_deploy_worker_and_serve_against_a_real_prefect_server(tmp_path, env, pg
             "PREFECT_LOGGING_LEVEL": "INFO",
             "PREFECT_WORKER_QUERY_SECONDS": "1",
             "PREFECT_RUNNER_POLL_FREQUENCY": "1",
-            # The worker's flow runs: the code in CXLOOP_HOME (prefect.yaml's pull step), the test's database and folders.
+            # The worker's flow runs: the code in CXLOOP_HOME (prefect.yaml's pull step),
+            # the test's database and folders.
             "CXLOOP_HOME": str(ROOT),
             "CXLOOP_DATABASE_URL": pg_url,
             "CXLOOP_CONFIG_DIR": str(env.config_dir),

@@ -108,10 +108,12 @@ REVIEWS = (
     "\n".join(
         [
             "Дата;Код ЦЗН;Категория заявителя;Текст отзыва;Оценка;Контакт",
-            "12.03.2026;52-01;гражданин;Просидела в очереди два часа, мой телефон +7 912 345-67-89;2;ivanova@example.ru",
+            "12.03.2026;52-01;гражданин;Просидела в очереди два часа, мой телефон +7 912 345-67-89;2;"
+            "ivanova@example.ru",
             "13.03.2026;52-99;гражданин;Нет пандуса;3;",  # unknown office: quarantined
             "32.13.2026;52-01;гражданин;Всё хорошо;5 звёзд;",  # impossible date: quarantined
-            "14.03.2026;52-02;работодатель;Кандидаты не приходят на собеседования;отлично!!;",  # rating discarded (warning)
+            # rating discarded (warning)
+            "14.03.2026;52-02;работодатель;Кандидаты не приходят на собеседования;отлично!!;",
             "12.03.2026;52-01;гражданин;Просидела в очереди два часа, мой телефон +7 912 345-67-89;2;",  # duplicate
         ]
     )
@@ -647,7 +649,7 @@ def test_concurrent_edit_waits_for_the_first_then_conflicts_on_postgres(pg_url):
             try:
                 reg.update_fields(b, mb, {"owner": "ЦЗН 52-01"}, "Петров", AT)
                 outcome["result"] = "won"
-            except Exception as exc:  # noqa: BLE001 - the test inspects it
+            except Exception as exc:  # the test inspects it
                 outcome["result"] = exc
             finally:
                 b.rollback()
@@ -660,7 +662,8 @@ def test_concurrent_edit_waits_for_the_first_then_conflicts_on_postgres(pg_url):
             while time.monotonic() < deadline and not waiting:
                 waiting = probe.execute(
                     text(
-                        "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'"
+                        "SELECT count(*) FROM pg_stat_activity "
+                        "WHERE datname = current_database() AND wait_event_type = 'Lock'"
                     )
                 ).scalar_one()
                 probe.rollback()

@@ -2,13 +2,7 @@
 
 from __future__ import annotations
 
-import hashlib
 import logging
-import socket
-import ssl
-from datetime import UTC
-from email import policy
-from email.parser import BytesParser
 from pathlib import Path
 
 import pytest
@@ -18,7 +12,6 @@ from sqlmodel import select
 
 from cxloop.config import load_config
 from cxloop.files import file_sha256
-from cxloop.quarters import Quarter
 from cxloop.settings import Settings
 from models.db import dispose_engines, session_scope, upgrade
 from models.tables import Delivery
@@ -28,32 +21,18 @@ from tasks.delivery.messages import mask_address, mask_addresses, recipients_for
 from tasks.delivery.send import mail_reports, resend_deliveries
 from tasks.delivery.smtp import SmtpConfigError, smtp_target, smtp_target_from_block
 from tasks.reports.render import ReportFile, write_reports
+from tests.smtp_support import (
+    QUARTER,
+    RecordingHandler,
+    RefusingHandler,
+    TlsRecordingHandler,
+    free_port,
+    parse,
+    server_tls_context,
+    sha,
+)
 
 ROOT = Path(__file__).resolve().parents[3]
-QUARTER = "2026Q3"
-
-
-class RecordingHandler:
-    """Accepts messages, or answers DATA with ``reply`` for the first ``fail_times`` messages."""
-
-    def __init__(self, fail_times: int = 0, reply: str = "451 4.3.0 Try again later") -> None:
-        self.fail_times = fail_times
-        self.reply = reply
-        self.attempts = 0
-        self.messages: list[tuple[list[str], bytes]] = []
-
-    async def handle_DATA(self, server, session, envelope):
-        self.attempts += 1
-        if self.attempts <= self.fail_times:
-            return self.reply
-        self.messages.append((list(envelope.rcpt_tos), envelope.original_content or envelope.content))
-        return "250 OK"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture
@@ -114,63 +93,6 @@ def db(tmp_path):
     dispose_engines()
 
 
-def seed_quarter(url: str, quarter: str = QUARTER, regions: dict[str, float] | None = None) -> None:
-    """A little of a quarter's results, enough for distinct reports: feedback rows and the index per region.
-
-    ``regions``: region code -> composite index (default 52: 81.7, 66: 77.5; region 10 gets nothing).
-    """
-    from datetime import date
-
-    from models.tables import Feedback, IndexResult
-
-    regions = regions or {"52": 81.7, "66": 77.5}
-    day = Quarter.parse(quarter).start
-    with session_scope(url) as s:
-        s.add(
-            IndexResult(
-                quarter=quarter,
-                level="country",
-                unit_code="RU",
-                client_type="composite",
-                index=sum(regions.values()) / len(regions),
-                n=600,
-                stars=3,
-                sufficient_sample=True,
-            )
-        )
-        for i, (region, value) in enumerate(sorted(regions.items())):
-            s.add(
-                IndexResult(
-                    quarter=quarter,
-                    level="region",
-                    unit_code=region,
-                    region_code=region,
-                    client_type="composite",
-                    index=value,
-                    ci_low=value - 2,
-                    ci_high=value + 2,
-                    n=300,
-                    stars=3,
-                    sufficient_sample=True,
-                )
-            )
-            for k in range(3 + i):
-                s.add(
-                    Feedback(
-                        dedup_key=f"{quarter}-{region}-{k}",
-                        channel="contact_center",
-                        source_file="seed.csv",
-                        source_row=k + 2,
-                        received_at=date(day.year, day.month, 10),
-                        quarter=quarter,
-                        office_code=f"{region}-01",
-                        region_code=region,
-                        client_type="citizen",
-                        rating=4,
-                    )
-                )
-
-
 def smtp_settings(tmp_path: Path, port: int) -> Settings:
     return Settings(
         _env_file=None,
@@ -194,10 +116,6 @@ def deliveries(url: str) -> list[Delivery]:
 def all_recipients(config) -> dict[str, list[str]]:
     scopes = ["national", *config.recipients.regions]
     return {scope: [r.email for r in recipients_for(scope, config)] for scope in scopes}
-
-
-def parse(raw: bytes):
-    return BytesParser(policy=policy.default).parsebytes(raw)
 
 
 def test_each_recipient_gets_only_their_scope_report_with_pdf_and_key_messages(
@@ -402,27 +320,6 @@ def test_logs_carry_no_addresses_or_bodies(db, config, reports, tmp_path, caplog
 # ---------------------------------------------------------------------------
 # The delivery log: retries folded into attempts, a refused recipient, re-sends
 # ---------------------------------------------------------------------------
-
-
-class RefusingHandler(RecordingHandler):
-    """Accepts every message, but answers RCPT for the addresses in ``refuse`` with ``reply``."""
-
-    def __init__(self, refuse: set[str], reply: str = "550 5.1.1 <{addr}>: mailbox unavailable") -> None:
-        super().__init__()
-        self.refuse = set(refuse)
-        self.reply = reply
-        self.refused: list[str] = []
-
-    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
-        if address in self.refuse:
-            self.refused.append(address)
-            return self.reply.format(addr=address)
-        envelope.rcpt_tos.append(address)
-        return "250 OK"
-
-
-def sha(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()
 
 
 def test_451_twice_then_accepted_is_one_delivery_with_three_attempts(db, config, reports, smtp_server, tmp_path):
@@ -636,92 +533,6 @@ def test_security_setting_reads_none_as_plain_and_refuses_the_unknown():
 # ---------------------------------------------------------------------------
 # TLS: implicit (ssl) and STARTTLS against aiosmtpd with a certificate made here
 # ---------------------------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def tls_files(tmp_path_factory):
-    """A throw-away CA and a server certificate it signed for 127.0.0.1 / localhost (PEM files)."""
-    import ipaddress
-    from datetime import datetime, timedelta
-
-    from cryptography import x509
-    from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.hazmat.primitives.asymmetric import ec
-    from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
-
-    folder = tmp_path_factory.mktemp("tls")
-    now = datetime.now(UTC)
-    ca_key = ec.generate_private_key(ec.SECP256R1())
-    ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "cxloop test CA")])
-    ca = (
-        x509.CertificateBuilder()
-        .subject_name(ca_name)
-        .issuer_name(ca_name)
-        .public_key(ca_key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - timedelta(minutes=5))
-        .not_valid_after(now + timedelta(days=1))
-        .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
-        .add_extension(
-            x509.KeyUsage(
-                digital_signature=True,
-                content_commitment=False,
-                key_encipherment=False,
-                data_encipherment=False,
-                key_agreement=False,
-                key_cert_sign=True,
-                crl_sign=True,
-                encipher_only=False,
-                decipher_only=False,
-            ),
-            critical=True,
-        )
-        .add_extension(x509.SubjectKeyIdentifier.from_public_key(ca_key.public_key()), critical=False)
-        .sign(ca_key, hashes.SHA256())
-    )
-    key = ec.generate_private_key(ec.SECP256R1())
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")]))
-        .issuer_name(ca_name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - timedelta(minutes=5))
-        .not_valid_after(now + timedelta(days=1))
-        .add_extension(
-            x509.SubjectAlternativeName([x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
-            critical=False,
-        )
-        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
-        .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()), critical=False)
-        .sign(ca_key, hashes.SHA256())
-    )
-    files = {"ca": folder / "ca.pem", "cert": folder / "server.pem", "key": folder / "server.key"}
-    files["ca"].write_bytes(ca.public_bytes(serialization.Encoding.PEM))
-    files["cert"].write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    files["key"].write_bytes(
-        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
-    )
-    return files
-
-
-def server_tls_context(tls_files) -> ssl.SSLContext:
-    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    context.load_cert_chain(tls_files["cert"], tls_files["key"])
-    return context
-
-
-class TlsRecordingHandler(RecordingHandler):
-    """Records, with each message, whether it arrived over TLS."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.over_tls: list[bool] = []
-
-    async def handle_DATA(self, server, session, envelope):
-        self.over_tls.append(session.ssl is not None or server.transport.get_extra_info("ssl_object") is not None)
-        return await super().handle_DATA(server, session, envelope)
 
 
 @pytest.fixture

@@ -62,9 +62,11 @@ def panel(
     """
     rng = np.random.default_rng(seed)
     offices = [f"T{i:02d}" for i in range(n_treated)] + [f"C{i:02d}" for i in range(n_control)]
-    office_fx = dict(zip(offices, rng.normal(0, 6, len(offices))))
-    quarter_fx = dict(zip(QUARTERS, rng.normal(0, 3, len(QUARTERS))))
-    drift = dict(zip(offices, rng.normal(0, drift_sd, len(offices)) if drift_sd else np.zeros(len(offices))))
+    office_fx = dict(zip(offices, rng.normal(0, 6, len(offices)), strict=True))
+    quarter_fx = dict(zip(QUARTERS, rng.normal(0, 3, len(QUARTERS)), strict=True))
+    drift = dict(
+        zip(offices, rng.normal(0, drift_sd, len(offices)) if drift_sd else np.zeros(len(offices)), strict=True)
+    )
     s = Quarter.parse(start)
     frames = []
     for o in offices:
@@ -242,7 +244,7 @@ def _fill(
         for q in quarters:
             qq = Quarter.parse(q)
             lift = effect if office.office_code in treated and qq >= Quarter.parse(start) else 0.0
-            for i in range(per_cell):
+            for _ in range(per_cell):
                 fid += 1
                 p3 = int(np.clip(round(3 + base + lift + rng.normal(0, 0.8)), 1, 5))
                 feedback.append(
@@ -565,7 +567,7 @@ def staggered(
     first = Quarter.parse("2024Q1")
     label = (lambda t: str(first.shift(t - 1))) if quarters else (lambda t: t)
     rows, starts = [], {}
-    specs = [(g, n) for g, n in cohorts.items()] + [(None, n_never)]
+    specs = list(cohorts.items()) + [(None, n_never)]
     k = 0
     for g, n in specs:
         for _ in range(n):
@@ -598,7 +600,7 @@ def test_naive_twfe_is_biased_under_dynamic_effects_and_callaway_santanna_is_not
     import statsmodels.formula.api as smf
 
     data, starts, truth = staggered(11, cohorts={3: 40, 6: 40, 9: 40}, n_never=10)
-    data["D"] = [float(u in starts and t >= starts[u]) for u, t in zip(data["unit"], data["period"])]
+    data["D"] = [float(u in starts and t >= starts[u]) for u, t in zip(data["unit"], data["period"], strict=True)]
     twfe = smf.ols("y ~ D + C(unit) + C(period)", data=data).fit(
         cov_type="cluster", cov_kwds={"groups": pd.factorize(data["unit"])[0]}, use_t=True
     )
@@ -630,9 +632,10 @@ def test_group_time_effects_match_statsmodels_2x2_and_welch():
             cohort = {u for u, g in starts.items() if g == gt.group}
             sub = data[data["unit"].isin(cohort | never) & data["period"].isin([gt.base_period, gt.period])]
             both = sub.groupby("unit")["period"].transform("nunique") == 2
-            sub = sub[both].assign(
-                treated=lambda d: d["unit"].isin(cohort).astype(float),
-                post=lambda d: (d["period"] == gt.period).astype(float),
+            sub = sub[both]
+            sub = sub.assign(
+                treated=sub["unit"].isin(cohort).astype(float),
+                post=(sub["period"] == gt.period).astype(float),
             )
             w = sub["unit"].map(unit_w) if weights else np.ones(len(sub))
             ref = smf.wls("y ~ treated * post", data=sub, weights=w).fit()

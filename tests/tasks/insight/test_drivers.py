@@ -180,7 +180,7 @@ def test_correlated_rays_still_decompose_the_full_r2():
 def test_quadrant_rule_on_a_hand_made_example():
     importance = [0.5, 0.3, 0.1, 0.05, 0.05]
     performance = [60.0, 90.0, 50.0, 95.0, 80.0]  # mean 75
-    got = [quadrant(i, p, 0.2, 75.0) for i, p in zip(importance, performance)]
+    got = [quadrant(i, p, 0.2, 75.0) for i, p in zip(importance, performance, strict=True)]
     assert got == ["fix_first", "keep_up", "low_priority", "possible_overkill", "possible_overkill"]
     assert quadrant(0.2, 75.0, 0.2, 75.0) == "keep_up"  # at the centre counts as high
 
@@ -200,7 +200,7 @@ def test_quadrants_in_the_result_follow_group_means():
             ("keep_up" if p >= centre else "fix_first")
             if i >= 0.2
             else ("possible_overkill" if p >= centre else "low_priority")
-            for i, p in zip(grp["importance"], grp["performance"])
+            for i, p in zip(grp["importance"], grp["performance"], strict=True)
         ]
         assert grp["quadrant"].tolist() == expected
 
@@ -217,12 +217,12 @@ def test_small_groups_are_dropped_and_pooled_group_can_survive():
         ignore_index=True,
     )
     result = key_drivers(answers, by=("office_code",), min_n=30)
-    cells = set(zip(result["office_code"], result["client_type"]))
+    cells = set(zip(result["office_code"], result["client_type"], strict=True))
     assert cells == {("A", "citizen"), ("A", "employer"), ("A", "all"), ("B", "all")}
     assert group_rows(result, office_code="B", client_type="all")["n"].iloc[0] == 50
     assert result.groupby(["office_code", "client_type"]).size().eq(5).all()
     lowered = key_drivers(answers, by=("office_code",), min_n=20)
-    assert ("B", "citizen") in set(zip(lowered["office_code"], lowered["client_type"]))
+    assert ("B", "citizen") in set(zip(lowered["office_code"], lowered["client_type"], strict=True))
 
 
 def test_missing_outcome_and_missing_rays_are_left_out_of_the_regression_only():
@@ -257,11 +257,11 @@ def test_by_groups_each_get_their_own_drivers_in_a_fixed_order():
     )
     result = key_drivers(answers, by=["region_code"])
     assert list(result.columns) == ["region_code", *RESULT_COLUMNS]
-    keys = list(dict.fromkeys(zip(result["region_code"], result["client_type"])))
+    keys = list(dict.fromkeys(zip(result["region_code"], result["client_type"], strict=True)))
     assert keys == [("52", "citizen"), ("52", "employer"), ("52", "all"), ("66", "citizen"), ("66", "all")]
     assert result["ray"].tolist() == list(RAYS) * 5
     top = result.loc[result.groupby(["region_code", "client_type"])["importance"].idxmax()]
-    top_ray = dict(zip(zip(top["region_code"], top["client_type"]), top["ray"]))
+    top_ray = dict(zip(zip(top["region_code"], top["client_type"], strict=True), top["ray"], strict=True))
     assert top_ray[("52", "citizen")] == "effort"
     assert top_ray[("52", "employer")] == "usefulness"
     assert top_ray[("52", "all")] in {"effort", "usefulness"}  # pooled: one of the two types' drivers
@@ -276,7 +276,7 @@ def test_degenerate_groups_return_no_rows_instead_of_failing():
     constant = make_answers(rng, 100, region_code="constant").assign(overall=7.0)
     few_values = make_answers(rng, 100, region_code="few").assign(overall=lambda d: np.where(d["E1"] > 3, 9.0, 3.0))
     collinear = make_answers(rng, 100, region_code="collinear")
-    for src, dst in zip(RAY_ITEMS["effort"], RAY_ITEMS["comfort"]):
+    for src, dst in zip(RAY_ITEMS["effort"], RAY_ITEMS["comfort"], strict=True):
         collinear[dst] = collinear[src]  # comfort == effort for every respondent
     flat_ray = make_answers(rng, 100, region_code="flat").assign(C1=5.0, C2=5.0, C3=5.0, C4=5.0)
     good = make_answers(rng, 100, region_code="good")

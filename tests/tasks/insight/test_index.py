@@ -54,9 +54,9 @@ def test_insufficient_sample_is_not_rated_and_left_out_of_composite():
 def test_confidence_interval_has_nominal_coverage_and_shrinks_with_n():
     rng = np.random.default_rng(1)
     probs = [0.1, 0.1, 0.2, 0.3, 0.3]  # true item score = sum(p*k)/4*100 with k = 0..4
-    truth = sum(p * k for p, k in zip(probs, range(5))) / 4 * 100
+    truth = sum(p * k for p, k in zip(probs, range(5), strict=True)) / 4 * 100
     hits, widths = 0, {}
-    for sim in range(200):
+    for _ in range(200):
         n = 60
         df = pd.DataFrame({i: rng.choice(np.arange(1, 6), n, p=probs) for i in ITEMS}).astype(float)
         df = df.mask(rng.random(df.shape) < 0.1)  # some items unanswered

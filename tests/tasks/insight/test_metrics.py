@@ -431,7 +431,7 @@ def test_demo_overall_questions_follow_the_planted_drivers(tmp_path, config):
     rays = respondent_rays(clean)
     data = pd.concat([rays, clean["overall"]], axis=1).dropna()
     x = np.column_stack([np.ones(len(data)), data[list(RAYS)].to_numpy()])
-    coef = dict(zip(RAYS, np.linalg.lstsq(x, data["overall"].to_numpy(), rcond=None)[0][1:]))
+    coef = dict(zip(RAYS, np.linalg.lstsq(x, data["overall"].to_numpy(), rcond=None)[0][1:], strict=True))
     top_two = sorted(OVERALL_DRIVERS, key=OVERALL_DRIVERS.get, reverse=True)[:2]
     assert set(sorted(coef, key=coef.get, reverse=True)[:2]) == set(top_two) == {"effort", "personalisation"}
     assert coef["comfort"] < min(coef["effort"], coef["personalisation"]) / 2

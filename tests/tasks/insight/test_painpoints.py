@@ -12,6 +12,7 @@ from datetime import UTC, date, datetime
 
 import pandas as pd
 import pytest
+from statsmodels.stats.proportion import proportion_confint
 
 from cxloop.quarters import Quarter
 from tasks.insight.explain import pain_points_artifact_rows, pareto, why_this_rank
@@ -20,9 +21,6 @@ from tasks.insight.painpoints import COMPONENTS, PAIN_POINT_COLUMNS, prioritise_
 from tasks.insight.pchart import laney_p_prime
 
 Q = "2026Q3"
-
-
-from statsmodels.stats.proportion import proportion_confint
 
 
 def W(x: int, n: int) -> float:
@@ -154,7 +152,7 @@ def test_stage_from_source_and_employer_stages(config):
         _texts("10-01", "10", "waiting_time", n=5, client="employer"),
     )
     mentions = theme_mentions(rows, config)
-    stages = dict(zip(mentions["theme"], mentions["journey_stage"]))
+    stages = dict(zip(mentions["theme"], mentions["journey_stage"], strict=True))
     assert stages["process_clarity"] == "periodic_meetings"
     assert stages["candidate_quality"] == "candidate_selection"
     assert stages["waiting_time"] == "employer_onboarding"  # a citizen-stage theme from an employer
@@ -229,7 +227,7 @@ def test_laney_short_history_small_counts_and_zero_baseline():
 def _history_case():
     """Office 52-01, waiting_time: four baseline quarters (2025Q3..2026Q2), 100 texts each."""
     hist = []
-    for q, x in zip(["2025Q3", "2025Q4", "2026Q1", "2026Q2"], [10, 14, 8, 12]):
+    for q, x in zip(["2025Q3", "2025Q4", "2026Q1", "2026Q2"], [10, 14, 8, 12], strict=True):
         hist += _texts("52-01", "52", "waiting_time", True, x, quarter=q) + _texts("52-01", "52", n=100 - x, quarter=q)
     # too old for history_quarters = 4: would pull p_bar up if it were used
     hist += _texts("52-01", "52", "waiting_time", True, 90, quarter="2025Q2") + _texts(
@@ -697,7 +695,7 @@ def _add_measure(session, code, status_path, theme="waiting_time", offices="52-0
     session.add(m)
     session.flush()
     prev = None
-    for i, (status, at) in enumerate(status_path):
+    for status, at in status_path:
         session.add(MeasureHistory(measure_id=m.id, at=at, who="x", field="status", from_value=prev, to_value=status))
         prev = status
 

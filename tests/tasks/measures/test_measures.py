@@ -768,7 +768,7 @@ def test_exports_translate_codesign_and_end_with_a_comment_column(session, confi
     ws = load_workbook(export_register_xlsx(session, tmp_path / "r.xlsx", date(2026, 4, 5), lang=lang)).active
     header = [c.value for c in ws[1]]
     assert header == [labels[c] for c in EXPORT_COLUMNS] and header[-1] == labels["change_comment"]
-    rows = {r[0].value: {h: c.value for h, c in zip(EXPORT_COLUMNS, r)} for r in ws.iter_rows(min_row=2)}
+    rows = {r[0].value: {h: c.value for h, c in zip(EXPORT_COLUMNS, r, strict=True)} for r in ws.iter_rows(min_row=2)}
     assert rows["M-2025Q3-52-reminders"]["codesign_form"] == CODESIGN_FORM_LABELS[lang]["workshop"]
     assert rows["M-2025Q4-66-waiting"]["codesign_form"] == CODESIGN_FORM_LABELS[lang]["client_test"]
     assert rows["M-2025Q4-66-waiting"]["codesign_clients"] == 7 and rows["M-2025Q4-10-docs"]["codesign_form"] is None

@@ -56,7 +56,8 @@ Q, PREV = "2026Q3", "2026Q2"
 REGION, REGION_NAME = "52", "Нижегородская область"
 N_OFFICES = 120  # offices of region 52 (5 in the shipped registry + 115 added here)
 N_MEASURES = 120
-# measure i goes to a register group by i % 10 (see populate_big): new 0-1, overdue 6-7, evaluated 8, in progress the rest
+# measure i goes to a register group by i % 10 (see populate_big):
+# new 0-1, overdue 6-7, evaluated 8, in progress the rest
 GROUP_SIZES = {
     "new": N_MEASURES // 5,
     "in_progress": N_MEASURES // 2,
@@ -107,7 +108,7 @@ def populate_big(url: str, pii: dict[str, list[str]]) -> None:
     with session_scope(url) as s:
         for quarter, shift in ((PREV, -1.6), (Q, 0.0)):
             for ctype, base in (("citizen", 80.4), ("employer", 78.2), ("composite", 79.3)):
-                rays = dict(zip(RAYS, (base + 5.0, base + 1.0, base - 9.0, base - 2.0, base + 5.0)))
+                rays = dict(zip(RAYS, (base + 5.0, base + 1.0, base - 9.0, base - 2.0, base + 5.0), strict=True))
                 for level, unit, region, n in (("country", "RU", None, 2400), ("region", REGION, REGION, 1500)):
                     s.add(
                         IndexResult(
@@ -487,7 +488,7 @@ def test_personal_data_typed_into_a_measure_is_redacted_in_the_embedded_register
     )
     assert len(mine) == len(theirs) == 4 and mine[0] == theirs[0]
     assert [mine[1], mine[3]] == [theirs[1], theirs[3]]
-    diff = [i for i, (a, b) in enumerate(zip(mine[2], theirs[2])) if a != b]
+    diff = [i for i, (a, b) in enumerate(zip(mine[2], theirs[2], strict=True)) if a != b]
     assert [theirs[0][i] for i in diff] == ["Мера", "Описание"]
 
 

@@ -41,7 +41,7 @@ def config():
 
 
 def _index(quarter, level, unit, region, ctype, index, n=200, change=None, sufficient=True, stars=None, rays=None):
-    rays = rays or {r: index + d for r, d in zip(RAYS, (4.0, 2.0, -6.0, -1.0, 1.0))}
+    rays = rays or {r: index + d for r, d in zip(RAYS, (4.0, 2.0, -6.0, -1.0, 1.0), strict=True)}
     return IndexResult(
         quarter=quarter,
         level=level,
@@ -81,7 +81,7 @@ def populate(url: str) -> None:
                 rays = None
                 if q == "2026Q3":
                     # effort drops by 4.9 points against Q2 in region 52 (the others rise 2.1): the biggest ray change
-                    rays = {r: base + d for r, d in zip(RAYS, (4.0, 2.0, -13.0, -1.0, 1.0))}
+                    rays = {r: base + d for r, d in zip(RAYS, (4.0, 2.0, -13.0, -1.0, 1.0), strict=True)}
                 s.add(_index(q, "region", "52", "52", ctype, base + shift, n=300, stars=4, rays=rays))
             s.add(_index(q, "region", "66", "66", "composite", 77.5 + shift, n=250, stars=3))
             s.add(_index(q, "region", "10", "10", "composite", 71.0, n=12, sufficient=False))
@@ -472,7 +472,10 @@ def test_fetcher_blocks_urls_even_if_markup_reached_the_renderer(tmp_path):
     from weasyprint import HTML
 
     fetcher = TemplatesOnlyFetcher()
-    html = '<p>x</p><img src="http://example.com/x.png"><img src="file:///etc/passwd"><link rel="stylesheet" href="../pyproject.toml">'
+    html = (
+        '<p>x</p><img src="http://example.com/x.png"><img src="file:///etc/passwd">'
+        '<link rel="stylesheet" href="../pyproject.toml">'
+    )
     HTML(string=html, base_url=TEMPLATES_DIR.as_uri() + "/", url_fetcher=fetcher).write_pdf(tmp_path / "x.pdf")
     assert "http://example.com/x.png" in fetcher.refused
     assert "file:///etc/passwd" in fetcher.refused
@@ -489,8 +492,8 @@ def test_charts_are_deterministic_vector_svg():
         "comfort": "комфорт",
     }
     series = {
-        "Граждане": dict(zip(labels, (80, 70, 60, None, 90))),
-        "Работодатели": dict(zip(labels, (85, 75, 65, 70, 80))),
+        "Граждане": dict(zip(labels, (80, 70, 60, None, 90), strict=True)),
+        "Работодатели": dict(zip(labels, (85, 75, 65, 70, 80), strict=True)),
     }
     a, b = charts.radar_svg(series, labels), charts.radar_svg(series, labels)
     assert a == b and a.startswith("<svg") and "дружелюбие" in a and "Работодатели" in a
@@ -620,7 +623,7 @@ def test_page_counter_is_built_from_the_catalog_and_escaped():
 
     # A translation may reorder the values; quotes, backslashes and markup cannot escape the CSS string.
     def hostile(message, **values):
-        return 'total %(pages)s, "now" \\ </style><script> %(page)s' % values
+        return 'total {pages}, "now" \\ </style><script> {page}'.format(**values)
 
     css = str(page_counter_css(hostile))
     assert css.startswith('"total " counter(pages) ')

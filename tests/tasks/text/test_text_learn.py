@@ -138,7 +138,7 @@ def test_the_fallback_improves_sentiment_on_held_out_texts(cfg) -> None:
     plain = analyse(test_t, cfg)
     assert all(a.sentiment == 0.0 for a in plain)  # the lexicon has no opinion on these texts
     learned = analyse(test_t, cfg, fallback=pol)
-    right = sum((a.sentiment > 0) == (m > 0) and a.sentiment != 0 for a, m in zip(learned, moods))
+    right = sum((a.sentiment > 0) == (m > 0) and a.sentiment != 0 for a, m in zip(learned, moods, strict=True))
     assert right / len(moods) > 0.95
     assert all(abs(a.sentiment) <= pol.weight for a in learned)
 

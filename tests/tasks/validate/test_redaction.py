@@ -94,7 +94,7 @@ def test_series_matches_scalar_and_keeps_missing_values_and_index() -> None:
     s = pd.Series(texts * 3, index=[f"r{i}" for i in range(len(texts) * 3)], dtype="object")
     out = redact_series(s)
     assert list(out.index) == list(s.index)
-    for original, redacted in zip(s, out):
+    for original, redacted in zip(s, out, strict=True):
         if original is None:
             assert pd.isna(redacted)
         else:
@@ -316,7 +316,7 @@ def test_gated_redaction_equals_running_every_rule(text: str) -> None:
 @given(st.lists(st.one_of(_TEXTS, st.none()), max_size=30))
 def test_column_equals_scalar_on_generated_texts(texts: list[str | None]) -> None:
     out = redact_series(pd.Series(texts, dtype="object"))
-    for original, redacted in zip(texts, out):
+    for original, redacted in zip(texts, out, strict=True):
         if original is None:
             assert pd.isna(redacted)
         else:

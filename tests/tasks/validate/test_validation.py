@@ -214,7 +214,7 @@ def test_distinct_value_validation_equals_row_by_row(tmp_path):
         # Each result belongs to its own expectation (GE does not keep the suite's order).
         assert slow[2]["rows"].tolist() == np.flatnonzero(frame["b"].eq("z").to_numpy()).tolist()
         assert slow[4]["rows"].tolist() == np.flatnonzero(frame["d"].isna().to_numpy()).tolist()
-        for f, s in zip(fast, slow):
+        for f, s in zip(fast, slow, strict=True):
             assert f["success"] == s["success"], (trial, f["type"])
             assert f["rows"].tolist() == s["rows"].tolist(), (trial, f["type"], f["column"])
 
