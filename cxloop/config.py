@@ -8,18 +8,27 @@ from __future__ import annotations
 
 import csv
 import re
+from collections.abc import Iterable
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal, TypeVar
 
 import yaml
-from pydantic import BaseModel, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from cxloop.addresses import address_problem
 from cxloop.domain import CHANNELS, ITEMS, JOURNEY_STAGES, LANGUAGES, RAYS
 
 
 class ConfigError(ValueError):
-    """A configuration file is missing or invalid; the message names file and entry."""
+    """A configuration file is missing or invalid; the message names file and entry.
+
+    The message is always one line (a YAML parser's multi-line report is joined with
+    "; "), so the CLI's error line and a failed Prefect run's state message carry it whole.
+    """
+
+    def __init__(self, message: str) -> None:
+        super().__init__("; ".join(line.strip() for line in str(message).splitlines() if line.strip()))
 
 
 class Office(BaseModel):
@@ -294,21 +303,97 @@ class Playbook(BaseModel):
     measures: dict[str, list[MeasureTemplate]]
 
 
+def _plain_text(value: str, what: str) -> str:
+    if any(ord(c) < 32 or ord(c) == 127 for c in value):
+        raise ValueError(f"{what} contains a control character (line break, tab)")
+    return value.strip()
+
+
 class Recipient(BaseModel):
+    """One entry of ``recipients.yaml``: exactly one plain address (see :func:`address_problem`)."""
+
+    model_config = ConfigDict(extra="forbid")
+
     name: str = ""
     email: str
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, v: str) -> str:
+        return _plain_text(v, "name")
 
     @field_validator("email")
     @classmethod
     def _email(cls, v: str) -> str:
-        if "@" not in v or " " in v.strip():
-            raise ValueError(f"not an e-mail address: {v!r}")
+        problem = address_problem(v)
+        if problem:
+            raise ValueError(problem)
         return v.strip()
 
 
 class Recipients(BaseModel):
+    """``recipients.yaml``: the national list and one list per region of the office registry.
+
+    A region's report goes only to its own list; :func:`load_recipients` refuses an
+    entry for a region the registry does not have.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
     national: list[Recipient] = Field(default_factory=list)
     regions: dict[str, list[Recipient]] = Field(default_factory=dict)
+
+    @field_validator("regions", mode="before")
+    @classmethod
+    def _region_keys(cls, v: object) -> object:
+        if isinstance(v, dict):
+            for key in v:
+                if not isinstance(key, str):
+                    raise ValueError(
+                        f'region code {key!r} is not text: quote it ("52"); unquoted, YAML reads 052 as the number 42'
+                    )
+        return v
+
+    def unknown_regions(self, regions: Iterable[str]) -> list[str]:
+        """The region codes of this list that are not in ``regions`` (the office registry)."""
+        known = set(regions)
+        return [code for code in self.regions if code not in known]
+
+
+def _entry(loc: tuple[int | str, ...]) -> str:
+    """A pydantic error location as the YAML entry: ``("regions", "52", 0, "email")`` -> ``regions.52[0].email``."""
+    out = ""
+    for part in loc:
+        if part == "[key]":
+            continue
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out or "(top)"
+
+
+def load_recipients(path: Path, regions: Iterable[str]) -> Recipients:
+    """Read and check ``recipients.yaml`` against the office registry's ``regions``.
+
+    Every entry is exactly one plain address (:func:`address_problem`); a key for a
+    region the registry does not have (``"99"``, ``"052"``) is refused. Errors name the
+    file and the entry: ``recipients.yaml: regions.52[0].email: ...``.
+    """
+    data = _read_yaml(path)
+    try:
+        recipients = Recipients.model_validate(data)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{_entry(tuple(err['loc']))}: {str(err['msg']).removeprefix('Value error, ')}" for err in exc.errors()
+        )
+        raise ConfigError(f"{path}: {problems}") from exc
+    known = list(dict.fromkeys(regions))
+    unknown = recipients.unknown_regions(known)
+    if unknown:
+        raise ConfigError(
+            f"{path}: "
+            + "; ".join(f"regions.{code}: unknown region {code!r}" for code in unknown)
+            + f"; configured regions (offices.csv): {', '.join(sorted(known))}"
+        )
+    return recipients
 
 
 class ChannelMapping(BaseModel):
@@ -407,12 +492,13 @@ def load_config(config_dir: Path | str) -> AppConfig:
     for channel in CHANNELS:
         path = config_dir / "channels" / f"{channel}.yaml"
         channels[channel] = _validate(ChannelMapping, _read_yaml(path), path)
+    offices = read_offices_csv(config_dir / "offices.csv")
     data = {
-        "offices": read_offices_csv(config_dir / "offices.csv"),
+        "offices": offices,
         "themes": themes,
         "thresholds": _validate(Thresholds, _read_yaml(config_dir / "thresholds.yaml"), config_dir / "thresholds.yaml"),
         "playbook": _validate(Playbook, _read_yaml(config_dir / "playbook.yaml"), config_dir / "playbook.yaml"),
-        "recipients": _validate(Recipients, _read_yaml(config_dir / "recipients.yaml"), config_dir / "recipients.yaml"),
+        "recipients": load_recipients(config_dir / "recipients.yaml", (o.region_code for o in offices)),
         "channels": channels,
     }
     try:

@@ -55,8 +55,10 @@ def cycle_summary(
     reports: dict,
     register: dict,
     delivery,
+    side_products_failed: list[str] | None = None,
 ) -> dict:
-    """The run's result: what each stage did this quarter, in loop order."""
+    """The run's result: what each stage did this quarter, in loop order; ``side_products_failed``
+    names what was not produced (e.g. ``data_docs``) while the cycle went on."""
     national = pains[pains["level"] == "country"].head(3) if not pains.empty else pains
     return {
         "quarter": q,
@@ -83,6 +85,7 @@ def cycle_summary(
         "delivery": None
         if delivery is None
         else {"sent": delivery.sent, "skipped": delivery.skipped, "failed": delivery.failed},
+        "side_products_failed": side_products_failed if side_products_failed is not None else [],
     }
 
 
@@ -108,6 +111,11 @@ def summary_markdown(s: dict) -> str:
         lines.append(
             f"- {e['measure']}: {e['verdict']} ({e['method']}, {e['estimate']} [{e['ci_low']}; {e['ci_high']}])"
         )
+    if s.get("side_products_failed"):
+        lines += [
+            "",
+            "**Warning**: not produced (see the run's log; the cycle went on): " + ", ".join(s["side_products_failed"]),
+        ]
     # Links the UI opens on the machine that holds the archive (file:// URIs of the PDFs).
     lines += ["", "**Reports**:"] + [f"- [{Path(p).name}]({Path(p).resolve().as_uri()})" for p in s["reports"]]
     return "\n".join(lines)

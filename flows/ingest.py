@@ -5,7 +5,9 @@ own transaction, one Prefect task per file, so a file rejected as a whole (empty
 garbage, unknown layout...) never stops the others. The run publishes a validation
 summary table and a link to GE Data Docs (``<CXLOOP_OUT_DIR>/data_docs/index.html``)
 as artifacts, and ends in a Completed state named "Partial" when at least one file
-was rejected as a whole.
+was rejected as a whole. A side product that fails (Data Docs, an artifact) never fails
+the run: one log line (the kind of error, no file content), its name in the result's
+``side_products_failed`` and a warning in the validation table; the files stay ingested.
 
 Run it from the command line (``cxloop ingest var/incoming/2026Q3``), from the
 Prefect UI (flow ``ingest-feedback``), or from Python::
@@ -18,12 +20,16 @@ The quarterly cycle calls it as a subflow for its drop folder.
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Callable
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from prefect import flow, get_run_logger, task
 from prefect.artifacts import create_link_artifact, create_markdown_artifact
 from prefect.cache_policies import NO_CACHE
+from prefect.exceptions import MissingContextError
 from prefect.states import Completed
 
 from cxloop.config import get_config
@@ -44,7 +50,40 @@ _task: dict[str, Any] = dict(cache_policy=NO_CACHE, persist_result=False, on_com
 migrate_database = task(name="migrate-database", **_task)(upgrade)
 sync_registry = task(name="sync-office-registry", **_task)(sync_office_registry)
 ingest_file = task(name="ingest-file", task_run_name="ingest-{item.path.name}", **_task)(ingest_one_file)
-build_data_docs = task(name="build-data-docs", **_task)(datadocs.build_data_docs)
+
+
+def _logger() -> Any:
+    """The run's logger inside a flow or task run, this module's outside one."""
+    try:
+        return get_run_logger()
+    except MissingContextError:
+        return logging.getLogger(__name__)
+
+
+def side_product(name: str, failed: list[str], make: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+    """``make(*args, **kwargs)`` for a side product of a run (Data Docs, an artifact): when it
+    raises, one warning line names the product and the kind of error (not its message, which
+    may quote a file name or a value), ``name`` is added to ``failed`` and None returned, so
+    the run goes on. Only for things nothing later in the run depends on."""
+    try:
+        return make(*args, **kwargs)
+    except Exception as exc:
+        _logger().warning("side product %s not produced (%s); the run goes on", name, type(exc).__name__)
+        failed.append(name)
+        return None
+
+
+def _data_docs(
+    reports: list[FileReport], site_dir: Path, run_name: str, run_time: datetime
+) -> tuple[Path | None, list[str]]:
+    """The run's Data Docs index (None: nothing to show) and ``["data_docs"]`` when they could
+    not be built (unwritable folder, a GE error): logged on one line, no traceback."""
+    failed: list[str] = []
+    index = side_product("data_docs", failed, datadocs.build_data_docs, reports, site_dir, run_name, run_time)
+    return index, failed
+
+
+build_data_docs = task(name="build-data-docs", **_task)(_data_docs)
 
 
 def _run_name(reports: list[FileReport]) -> str:
@@ -77,16 +116,25 @@ def _ingest(item: discovery.FileInput, config, logger) -> FileReport:
     return report
 
 
-def _publish_validation(reports: list[FileReport], run_name: str, docs_url: str | None) -> None:
-    """The validation summary table and the link to GE Data Docs, as artifacts of the run."""
+def _publish_validation(reports: list[FileReport], run_name: str, docs_url: str | None, failed: list[str]) -> None:
+    """The validation summary table and the link to GE Data Docs, as artifacts of the run;
+    each one a side product (a failure is logged and added to ``failed``)."""
     key = f"ingest-validation-{run_name.lower().replace('+', '-')}"
-    create_markdown_artifact(
+    warnings = [_NOT_PRODUCED[name] for name in failed if name in _NOT_PRODUCED]
+    markdown = validation_markdown(reports, docs_url, f"Intake and validation {run_name}", warnings)
+    side_product(
+        "validation_artifact",
+        failed,
+        create_markdown_artifact,
         key=key,
-        markdown=validation_markdown(reports, docs_url, f"Intake and validation {run_name}"),
+        markdown=markdown,
         description=f"Validation summary {run_name}",
     )
     if docs_url:
-        create_link_artifact(
+        side_product(
+            "data_docs_link_artifact",
+            failed,
+            create_link_artifact,
             key="ge-data-docs",
             link=docs_url,
             link_text="Great Expectations Data Docs",
@@ -94,14 +142,19 @@ def _publish_validation(reports: list[FileReport], run_name: str, docs_url: str 
         )
 
 
-def _summary(reports: list[FileReport], docs_url: str | None) -> dict:
+_NOT_PRODUCED = {
+    "data_docs": "Data Docs were not built (see the run's log); the files above were ingested all the same.",
+}
+
+
+def _summary(reports: list[FileReport], docs_url: str | None, failed: list[str]) -> dict:
     """The run's result: each file's counts and the totals, which add up."""
     files = [
         {**r.summary.as_dict(), "file": r.summary.path, "rejected": r.rejected, "quarter": r.quarter} for r in reports
     ]
     totals = {k: sum(f[k] for f in files) for k in ("received", "accepted", "quarantined", "duplicates", "warnings")}
     totals.update(files=len(files), rejected_files=sum(f["rejected"] for f in files))
-    return {"files": files, "totals": totals, "data_docs": docs_url}
+    return {"files": files, "totals": totals, "data_docs": docs_url, "side_products_failed": failed}
 
 
 @flow(name="ingest-feedback", log_prints=False)
@@ -121,8 +174,9 @@ def ingest_feedback(
             folder's name when it looks like one, else the last complete quarter.
 
     Returns a summary: per file (``files``) the counts, ``rejected`` and the error;
-    ``totals``; ``data_docs`` (the Data Docs index URL). The state is "Partial" when a
-    file was rejected as a whole.
+    ``totals``; ``data_docs`` (the Data Docs index URL, None when not built);
+    ``side_products_failed`` (e.g. ``["data_docs"]``: not produced, the intake done all
+    the same). The state is "Partial" when a file was rejected as a whole.
     """
     logger = get_run_logger()
     settings = get_settings()
@@ -136,10 +190,12 @@ def ingest_feedback(
 
     reports = [_ingest(item, config, logger) for item in items]
     run_name = _run_name(reports)
-    index = build_data_docs(reports, settings.out_dir / "data_docs", run_name, datetime.now(UTC))
+    # Side products from here on: the files are committed, so nothing below may fail the run.
+    docs = build_data_docs(reports, settings.out_dir / "data_docs", run_name, datetime.now(UTC), return_state=True)
+    index, failed = docs.result() if docs.is_completed() else (None, ["data_docs"])
     docs_url = index.resolve().as_uri() if index else None
-    _publish_validation(reports, run_name, docs_url)
-    summary = _summary(reports, docs_url)
+    _publish_validation(reports, run_name, docs_url, failed)
+    summary = _summary(reports, docs_url, failed)
     files, rejected = summary["files"], [f for f in summary["files"] if f["rejected"]]
     if rejected:
         names = ", ".join(f["file"] for f in rejected)

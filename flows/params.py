@@ -22,6 +22,11 @@ user meets in the UI:
 
 Booleans (``send_reports``, ``dry_run``...) are plain ``bool`` parameters: the UI
 shows a switch.
+
+It also holds the pull step of ``prefect.yaml``, :func:`set_project_directory`: where
+a worker's flow run starts (the project folder, or ``CXLOOP_HOME`` when set). It lives
+here because the step runs before the flow's code is loaded and this module imports
+nothing heavy.
 """
 
 from __future__ import annotations
@@ -94,3 +99,42 @@ Region = Annotated[str, AfterValidator(check_region), WithJsonSchema(_REGION_SCH
 
 Seconds = Annotated[int, Field(ge=0, description="seconds; 0 switches it off")]
 """A duration in whole seconds, 0 or more."""
+
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+"""The project folder this code is installed from (it holds ``flows/`` and ``prefect.yaml``)."""
+
+HOME_SETTING = "CXLOOP_HOME"
+
+
+def set_project_directory(directory: str | None = None) -> dict[str, str]:
+    """Pull step of ``prefect.yaml``: make the flow run's working directory the project.
+
+    A process worker starts each flow run in a new temporary folder and then loads the
+    deployment's entrypoint (``flows/quarterly_cycle.py``) relative to the working
+    directory this step leaves. ``directory`` is ``{{ $CXLOOP_HOME }}`` filled from the
+    worker's environment; unset or empty, the run goes to :data:`PROJECT_ROOT` (the
+    folder the worker imports ``flows`` from, so the code loaded and the code imported
+    are the same). A ``directory`` without ``flows/`` in it fails the run at once with a
+    ``ValueError`` naming ``CXLOOP_HOME``. Returns ``{"directory": <the folder>}``."""
+    import os
+
+    target = Path(directory).expanduser() if directory and directory.strip() else PROJECT_ROOT
+    if not (target / "flows").is_dir():
+        raise ValueError(
+            f"{HOME_SETTING}={directory}: not the cxloop project folder (no flows/ in it); point {HOME_SETTING} "
+            f"at the folder holding prefect.yaml, or unset it to run the flows from {PROJECT_ROOT}"
+        )
+    os.chdir(target)
+    _reload_after_chdir()
+    return {"directory": str(target.resolve())}
+
+
+def _reload_after_chdir() -> None:
+    """Settings were read (with the ``.env`` of the worker's temporary folder) when this
+    module was imported for the pull step: read them again in the project. (:data:`REGIONS`
+    may have been read there too, empty: it only shapes the UI's form, which the server
+    keeps from ``prefect deploy``; runs check the region against the registry anyway.)"""
+    from cxloop.settings import reset_settings_cache
+
+    reset_settings_cache()

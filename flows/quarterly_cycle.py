@@ -16,7 +16,9 @@ UI (deployment ``quarterly-cx-cycle``), or from Python::
 Rerunning a quarter is safe: files already ingested are skipped, and the
 quarter's index, pain points, proposals and effect evaluations are replaced, not
 duplicated, in one transaction: a run that dies half way leaves the previous
-results of the quarter intact.
+results of the quarter intact. A side product that fails (GE Data Docs, an artifact
+for the UI) never fails the cycle: it is logged and listed in the result's
+``side_products_failed``, and the rest goes on.
 """
 
 from __future__ import annotations
@@ -34,7 +36,7 @@ from cxloop.settings import get_settings
 from flows.cycle_summary import cycle_summary, intake_totals, problems, summary_markdown
 from flows.fanout import CycleTaskRunner, fan_out_reports
 from flows.faults import crash_after_task
-from flows.ingest import ingest_feedback
+from flows.ingest import ingest_feedback, side_product
 from flows.locks import quarter_lock
 from flows.params import Lang, QuarterText, Seconds
 from flows.register import await_proposal_review
@@ -121,6 +123,7 @@ def _cycle(q: str, settings, config, lang: str, send_reports: bool, review_timeo
     drop = settings.data_dir / q
     intake = ingest_feedback([str(drop)], quarter=q) if drop.is_dir() else {"files": []}
     summaries, unreadable, totals = intake_totals(intake)
+    side_failed: list[str] = list(intake.get("side_products_failed", []))
     if unreadable:
         logger.error(
             "%d file(s) rejected as a whole (see the ingest-feedback subflow): %s",
@@ -139,7 +142,7 @@ def _cycle(q: str, settings, config, lang: str, send_reports: bool, review_timeo
         proposed = propose_measures(q, config)
         effects = evaluate_effects(q, config)
     topics = find_emerging_topics(q, lang)
-    _publish_findings(q, pains, topics, config, lang)
+    side_product("findings_artifacts", side_failed, _publish_findings, q, pains, topics, config, lang)
     # Effects concern measures implemented earlier, so the review of this quarter's new
     # proposals (which can take days) does not change them; it must end before the reports.
     review = await_proposal_review(q, proposed, review_timeout_seconds) if review_timeout_seconds else None
@@ -161,9 +164,15 @@ def _cycle(q: str, settings, config, lang: str, send_reports: bool, review_timeo
         reports=reports,
         register=register,
         delivery=delivery,
+        side_products_failed=side_failed,  # the same list: a failure of the artifact below shows in it
     )
-    create_markdown_artifact(
-        key=f"cx-cycle-{q.lower()}", markdown=summary_markdown(summary), description=f"CX cycle {q}"
+    side_product(
+        "cycle_artifact",
+        side_failed,
+        create_markdown_artifact,
+        key=f"cx-cycle-{q.lower()}",
+        markdown=summary_markdown(summary),
+        description=f"CX cycle {q}",
     )
     found = problems(unreadable, delivery)
     if found:

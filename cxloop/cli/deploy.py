@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 import typer
 from rich.markup import escape
 
-from cxloop.cli.common import console, refuse
+from cxloop.cli.common import check_config, console, refuse
 
 if TYPE_CHECKING:
     from uuid import UUID
@@ -204,6 +204,7 @@ def serve(
     if not prefect_file.is_file():
         refuse(f"{prefect_file}: not found (run from the project folder, or give --file)")
     os.chdir(prefect_file.parent)
+    check_config()  # the served runs would all fail on a broken configuration
     api = _api_url()
     if not api:
         refuse(

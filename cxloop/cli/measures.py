@@ -12,7 +12,7 @@ from typing import Any
 import typer
 from rich.markup import escape
 
-from cxloop.cli.common import console, jsonable, quarter_option, refuse, wrapping_table
+from cxloop.cli.common import console, jsonable, one_line, quarter_option, refuse, wrapping_table
 
 offices_app = typer.Typer(help="The office registry.", no_args_is_help=True)
 measures_app = typer.Typer(help="The corrective-measure register.", no_args_is_help=True)
@@ -30,9 +30,8 @@ def offices_load(
 
     try:
         result = load_office_registry(str(path))
-    except ConfigError as exc:
-        console.print(f"[red]{exc}[/red]")
-        raise typer.Exit(2) from exc
+    except ConfigError as exc:  # the file given: one line on stderr, exit 2
+        refuse(one_line(str(exc)))
     console.print(f"offices: {result['added']} added, {result['updated']} updated, {result['unchanged']} unchanged")
 
 

@@ -11,7 +11,7 @@ from typing import Literal
 import typer
 from rich.markup import escape
 
-from cxloop.cli.common import console, err_console, quarter_option, refuse, wrapping_table
+from cxloop.cli.common import config_refused, console, err_console, quarter_option, refuse, wrapping_table
 from cxloop.domain import check_region
 
 # Reports and their e-mail delivery run in-process, like the register's commands: no
@@ -33,7 +33,7 @@ def _delivery_setup():  # -> tuple[Settings, AppConfig]
     try:
         config = get_config(settings.config_dir)
     except ConfigError as exc:
-        refuse(str(exc))
+        config_refused(exc)
     return settings, config
 
 

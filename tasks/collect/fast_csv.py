@@ -1,8 +1,9 @@
 """Collect stage (loop step 1), the fast path for large delimited exports. The readers' csv module is
 exact about physical line numbers but slow for millions of rows; when a file has no quote
 characters and no bare carriage returns, every record is one line, so pandas' C parser reads
-it and the line number is the record's position plus one. Anything else returns ``None`` and
-the caller uses the exact path; both give the same frame and blank/repeated-header counts.
+it and the line number is the record's position plus one. Anything else (and a file with a
+line long enough to hold a field over MAX_FIELD_CHARS) returns ``None`` and the caller uses
+the exact path; both give the same frame and blank/repeated-header counts.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from cxloop.config import ChannelMapping
-from tasks.collect.headers import PERSONAL_FIELDS, header_map, is_header, norm_header
+from tasks.collect.headers import MAX_FIELD_CHARS, PERSONAL_FIELDS, header_map, is_header, norm_header
 
 HEADER_SCAN_ROWS = 20
 
@@ -32,6 +33,20 @@ def _maybe_padded(text: str, delimiter: str, raw: bytes | None) -> bool:
     return text.startswith(pads) or text.endswith(pads)
 
 
+def has_line_over(text: str, limit: int) -> bool:
+    """Whether a line of ``text`` is longer than ``limit`` characters. Such a line contains
+    a whole aligned window of limit // 2 characters without a line break, so only one
+    ``find`` per window is needed (a few hundred for a 100 MB file), not a split."""
+    window = max(limit // 2, 1)
+    for lo in range(0, len(text), window):
+        if text.find("\n", lo, lo + window) == -1:
+            start = text.rfind("\n", 0, lo) + 1
+            end = text.find("\n", lo)
+            if (len(text) if end == -1 else end) - start > limit:
+                return True
+    return False
+
+
 def read_delimited_fast(
     text: str, delimiter: str, mapping: ChannelMapping, raw: bytes | None = None
 ) -> tuple[pd.DataFrame, int, int] | None:
@@ -39,6 +54,8 @@ def read_delimited_fast(
     ``raw`` (the file's bytes) lets a cheap byte-level check skip stripping."""
     if '"' in text or text.count("\r") != text.count("\r\n"):
         return None
+    if has_line_over(text, MAX_FIELD_CHARS):
+        return None  # a line long enough to hold an over-limit field: the exact path quarantines its row
     head_lines = text.split("\n", HEADER_SCAN_ROWS)[:HEADER_SCAN_ROWS]
     head = [[c.strip() for c in line.rstrip("\r").split(delimiter)] for line in head_lines]
     header_at = next((i for i, cells in enumerate(head) if is_header(cells, mapping)), None)

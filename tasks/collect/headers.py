@@ -18,6 +18,10 @@ from tasks.collect.decoding import IntakeError
 
 # Columns that hold personal data by design: never copied into the staging frame.
 PERSONAL_FIELDS = {"contact", "author"}
+# The largest field (cell) read, in characters, in every format: a longer field
+# quarantines its row (the reason names the row, the field and this limit), never
+# the file. 1 MiB of text is ~500 printed pages; real comments stay far below.
+MAX_FIELD_CHARS = 1024 * 1024
 
 
 def norm_header(value: object) -> str:
@@ -42,8 +46,9 @@ def is_header(cells: Sequence[object], mapping: ChannelMapping) -> bool:
     return bool(hmap) and all(r in hmap.values() for r in mapping.required)
 
 
-def _no_header_message(rows: Sequence[tuple[int, Sequence[object]]], mapping: ChannelMapping, path: Path) -> str:
+def _no_header_message(rows: Sequence[tuple[int, Sequence[object]]], mapping: ChannelMapping, label: str) -> str:
     """Why no header was found: the closest candidate row and what it lacks.
+    ``label``: the file, or the file and the sheet.
 
     Only canonical field names are quoted, never cell contents (a headerless
     file's first row is data and may hold personal data)."""
@@ -57,27 +62,47 @@ def _no_header_message(rows: Sequence[tuple[int, Sequence[object]]], mapping: Ch
     where = f"(aliases in config/channels/{mapping.channel}.yaml)"
     if not best:
         return (
-            f"{path}: unknown layout: no header row with the required columns {required} "
+            f"{label}: unknown layout: no header row with the required columns {required} "
             f"in the first {len(rows)} rows; none of the channel's column names was found {where}"
         )
     missing = [f for f in mapping.required if f not in best.values()]
     return (
-        f"{path}: no header row with the required columns {required}: the closest, row {best_row}, "
+        f"{label}: no header row with the required columns {required}: the closest, row {best_row}, "
         f"has {', '.join(best.values())} but lacks {', '.join(missing)} {where}"
     )
 
 
+def oversized_reason(
+    row_no: int, fields: Sequence[tuple[str, int]], sheet: str | None = None, unit: str = "row"
+) -> str:
+    """The quarantine reason of a row with fields over MAX_FIELD_CHARS: row, field names, sizes, limit.
+    ``unit``: what the number counts (row, or a JSON line or element)."""
+    where = f"sheet {sheet!r}, {unit} {row_no}" if sheet is not None else f"{unit} {row_no}"
+    sizes = ", ".join(f"{name} holds {size:,} characters" for name, size in fields)
+    return f"{where}: field {sizes}, over the limit of {MAX_FIELD_CHARS:,} characters per field (not read)"
+
+
 def rows_to_frame(
-    rows: Sequence[tuple[int, Sequence[object]]], mapping: ChannelMapping, path: Path
+    rows: Sequence[tuple[int, Sequence[object]]],
+    mapping: ChannelMapping,
+    path: Path | str,
+    *,
+    sheet: str | None = None,
+    unreadable: list[tuple[int, str]] | None = None,
 ) -> tuple[pd.DataFrame, int, int]:
-    """rows: (physical row number, cells). Finds the header, skips blank and repeated header rows."""
+    """rows: (physical row number, cells). Finds the header, skips blank and repeated header rows.
+
+    ``sheet``: the workbook sheet the rows come from (named in messages). A row with a
+    mapped field over MAX_FIELD_CHARS is left out of the frame and appended to
+    ``unreadable`` as (row, reason); without that list such a row raises IntakeError."""
+    where = f"{path}, sheet {sheet!r}" if sheet is not None else str(path)
     header_at = None
     for i, (_, cells) in enumerate(rows[:20]):
         if is_header(cells, mapping):
             header_at = i
             break
     if header_at is None:
-        raise IntakeError(_no_header_message(rows[:20], mapping, path))
+        raise IntakeError(_no_header_message(rows[:20], mapping, where))
     header_cells = rows[header_at][1]
     hmap = {pos: f for pos, f in header_map(header_cells, mapping).items() if f not in PERSONAL_FIELDS}
     header_norm = [norm_header(c) for c in header_cells]
@@ -94,7 +119,15 @@ def rows_to_frame(
         ):
             header_again += 1
             continue
-        records.append({f: (cells[pos] if pos < len(cells) else None) for pos, f in hmap.items()})
+        record = {f: (cells[pos] if pos < len(cells) else None) for pos, f in hmap.items()}
+        too_long = [(f, len(v)) for f, v in record.items() if isinstance(v, str) and len(v) > MAX_FIELD_CHARS]
+        if too_long:
+            reason = oversized_reason(row_no, too_long, sheet)
+            if unreadable is None:
+                raise IntakeError(f"{path}: {reason}")
+            unreadable.append((row_no, reason))
+            continue
+        records.append(record)
         numbers.append(row_no)
     frame = (
         pd.DataFrame.from_records(records, columns=list(hmap.values()))

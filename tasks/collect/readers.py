@@ -1,7 +1,9 @@
 """Collect stage (loop step 1), the readers proper: one export (CSV/TXT/TSV, XLSX, JSON, JSON
 lines) read into canonical columns as a :class:`RawFile`, within whole-file limits
-(zip bombs, oversized sheets, unclosed quotes). A file that cannot be read as a whole
-raises one IntakeError naming the file and the cause (docs/import-templates.md).
+(zip bombs, oversized workbooks, unclosed quotes). A file that cannot be read as a whole
+raises one IntakeError naming the file and the cause (docs/import-templates.md); a row
+with a field over MAX_FIELD_CHARS is returned as unreadable, not the file. Every sheet
+of a workbook that has data is read (``source_sheet`` names it).
 """
 
 from __future__ import annotations
@@ -28,7 +30,14 @@ from tasks.collect.decoding import (
     sniff_delimiter,
 )
 from tasks.collect.fast_csv import read_delimited_fast
-from tasks.collect.headers import PERSONAL_FIELDS, alias_hints, norm_header, rows_to_frame
+from tasks.collect.headers import (
+    MAX_FIELD_CHARS,
+    PERSONAL_FIELDS,
+    alias_hints,
+    norm_header,
+    oversized_reason,
+    rows_to_frame,
+)
 
 # Whole-file limits. An XLSX is a zip archive: its declared member sizes and
 # compression ratios are checked from the central directory *before* openpyxl
@@ -44,6 +53,13 @@ ZIP_RATIO_MIN_SIZE = 1024 * 1024
 MAX_ZIP_MEMBERS = 10_000
 # A quoted CSV cell that spans more lines than this is an unclosed quote, not a comment.
 MAX_RECORD_LINES = 1_000
+# The csv module's own field limit (process-wide, 128 KiB by default) would reject a
+# whole file over one long comment; it is raised once so that every field reaches
+# rows_to_frame, which quarantines a row with a field over MAX_FIELD_CHARS (headers.py).
+# 2**31 - 1 is the largest value every platform's C long accepts.
+CSV_PARSER_FIELD_LIMIT = 2**31 - 1
+if csv.field_size_limit() < CSV_PARSER_FIELD_LIMIT:
+    csv.field_size_limit(CSV_PARSER_FIELD_LIMIT)
 
 
 @dataclass
@@ -82,12 +98,15 @@ def _check_multiline_record(path: Path, start: int, end: int, cells: list[str], 
                 )
 
 
-def _read_csv(path: Path, data: bytes, mapping: ChannelMapping) -> tuple[pd.DataFrame, int, int]:
+_Read = tuple[pd.DataFrame, int, int, list[tuple[int, str]]]  # frame, blank, repeated header, unreadable
+
+
+def _read_csv(path: Path, data: bytes, mapping: ChannelMapping) -> _Read:
     text = decode_bytes(data, path, alias_hints(mapping))
     delimiter = sniff_delimiter(text)
     fast = read_delimited_fast(text, delimiter, mapping, data)  # None unless every record is one plain line
     if fast is not None:
-        return fast
+        return (*fast, [])
     width = first_line(text).count(delimiter)
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
     rows = []
@@ -100,11 +119,12 @@ def _read_csv(path: Path, data: bytes, mapping: ChannelMapping) -> tuple[pd.Data
             if end != start:
                 _check_multiline_record(path, start, end, cells, delimiter, width)
             rows.append((start, [c.strip() if isinstance(c, str) else c for c in cells]))
-    except csv.Error as exc:  # e.g. a cell over the csv module's 128 KiB field limit
+    except csv.Error as exc:  # a malformed record the csv module refuses (its field limit is raised above)
         raise IntakeError(
             f"{path}: line {end + 1}: cannot split the line into cells ({exc}); probably an unclosed quote"
         ) from None
-    return rows_to_frame(rows, mapping, path)
+    unreadable: list[tuple[int, str]] = []
+    return (*rows_to_frame(rows, mapping, path, unreadable=unreadable), unreadable)
 
 
 def check_xlsx_archive(path: Path, data: bytes) -> None:
@@ -138,7 +158,15 @@ def check_xlsx_archive(path: Path, data: bytes) -> None:
         )
 
 
-def _read_xlsx(path: Path, mapping: ChannelMapping, data: bytes | None = None) -> tuple[pd.DataFrame, int, int]:
+def _has_data(rows: list[tuple[int, list]]) -> bool:
+    return any(any(c is not None and not (isinstance(c, str) and not c.strip()) for c in cells) for _, cells in rows)
+
+
+def _read_xlsx(path: Path, mapping: ChannelMapping, data: bytes | None = None) -> _Read:
+    """Every worksheet with data is read; its rows carry the sheet in ``source_sheet``
+    and their row number on that sheet. Empty sheets (and header-only ones) are fine;
+    a sheet with data but no header row of the channel rejects the whole file naming
+    the sheets (never skipped). The row, cell and size limits count all sheets together."""
     from openpyxl import load_workbook
 
     data = path.read_bytes() if data is None else data
@@ -148,40 +176,85 @@ def _read_xlsx(path: Path, mapping: ChannelMapping, data: bytes | None = None) -
         wb = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
     except Exception as exc:  # openpyxl raises a zoo of types for broken files
         raise IntakeError(f"{path}: not a readable XLSX workbook ({type(exc).__name__}: {str(exc)[:200]})") from None
-    rows = []
-    empty = cells_seen = 0
-    row_no = 0
+    sheets: list[tuple[str, list[tuple[int, list]], int]] = []  # (title, rows kept, empty rows)
+    hidden: set[str] = set()
+    rows_seen = cells_seen = row_no = 0
+    title, several = "", False
     try:
         if not wb.worksheets:
             raise IntakeError(f"{path}: the workbook has no worksheet")
-        ws = wb.worksheets[0]
-        if (ws.max_row or 0) > MAX_XLSX_ROWS:
-            raise IntakeError(
-                f"{path}: oversized XLSX: the sheet declares {ws.max_row:,} rows (limit {MAX_XLSX_ROWS:,})"
-            )
-        if (ws.max_column or 0) > MAX_XLSX_COLUMNS:
-            ws.reset_dimensions()  # else openpyxl pads every row to the declared width
-        for row_no, cells in enumerate(ws.iter_rows(values_only=True), start=1):
-            if row_no > MAX_XLSX_ROWS:
-                raise IntakeError(f"{path}: oversized XLSX: more than {MAX_XLSX_ROWS:,} rows")
-            cells_seen += len(cells)
-            if cells_seen > MAX_XLSX_CELLS:
-                raise IntakeError(f"{path}: oversized XLSX: more than {MAX_XLSX_CELLS:,} cells")
-            if all(c is None for c in cells):
-                empty += 1  # counted, not kept: a sparse sheet must not cost memory per missing row
-                continue
-            rows.append((row_no, [c.strip() if isinstance(c, str) else c for c in cells]))
+        several = len(wb.worksheets) > 1
+        declared = sum(ws.max_row or 0 for ws in wb.worksheets)
+        if declared > MAX_XLSX_ROWS:
+            what = "the sheets declare" if several else "the sheet declares"
+            raise IntakeError(f"{path}: oversized XLSX: {what} {declared:,} rows (limit {MAX_XLSX_ROWS:,})")
+        for ws in wb.worksheets:
+            title, rows, empty, row_no = ws.title, [], 0, 0
+            if (ws.max_column or 0) > MAX_XLSX_COLUMNS:
+                ws.reset_dimensions()  # else openpyxl pads every row to the declared width
+            for row_no, cells in enumerate(ws.iter_rows(values_only=True), start=1):
+                rows_seen += 1
+                if rows_seen > MAX_XLSX_ROWS:
+                    raise IntakeError(f"{path}: oversized XLSX: more than {MAX_XLSX_ROWS:,} rows")
+                cells_seen += len(cells)
+                if cells_seen > MAX_XLSX_CELLS:
+                    raise IntakeError(f"{path}: oversized XLSX: more than {MAX_XLSX_CELLS:,} cells")
+                if all(c is None for c in cells):
+                    empty += 1  # counted, not kept: a sparse sheet must not cost memory per missing row
+                    continue
+                rows.append((row_no, [c.strip() if isinstance(c, str) else c for c in cells]))
+            sheets.append((title, rows, empty))
+            if getattr(ws, "sheet_state", "visible") != "visible":
+                hidden.add(title)
     except IntakeError:
         raise
     except Exception as exc:  # a damaged member (bad CRC, truncated deflate stream, broken XML)
         # The type only: a parser's message may quote cell contents.
+        where = f"sheet {title!r}" if several else "the sheet"
         raise IntakeError(
-            f"{path}: damaged XLSX: the sheet cannot be read past row {row_no} ({type(exc).__name__})"
+            f"{path}: damaged XLSX: {where} cannot be read past row {row_no} ({type(exc).__name__})"
         ) from None
     finally:
         wb.close()
-    frame, blank, header_again = rows_to_frame(rows, mapping, path)
-    return frame, blank + empty, header_again
+    return _sheets_to_frame(path, mapping, sheets, hidden)
+
+
+def _sheets_to_frame(
+    path: Path, mapping: ChannelMapping, sheets: list[tuple[str, list[tuple[int, list]], int]], hidden: set[str]
+) -> _Read:
+    several = len(sheets) > 1
+    with_data = [(title, rows, empty) for title, rows, empty in sheets if _has_data(rows)]
+    if not with_data and several:
+        raise IntakeError(f"{path}: empty workbook: none of its {len(sheets)} sheets holds data")
+    if not with_data:  # one empty sheet: rows_to_frame's own message (no header in the first 0 rows)
+        with_data = sheets
+    frames: list[pd.DataFrame] = []
+    failed: list[tuple[str, str]] = []  # (sheet, why it has no header)
+    unreadable: list[tuple[int, str]] = []
+    blank = header_again = 0
+    for title, rows, empty in with_data:
+        try:
+            frame, b, h = rows_to_frame(rows, mapping, path, sheet=title if several else None, unreadable=unreadable)
+        except IntakeError as exc:
+            failed.append((title, str(exc)))
+            continue
+        frame["source_sheet"] = title
+        frames.append(frame)
+        blank, header_again = blank + b + empty, header_again + h
+    if failed and not several:
+        raise IntakeError(failed[0][1])
+    if failed:
+        names = ", ".join(repr(t) + (" (hidden)" if t in hidden else "") for t, _ in failed)
+        detail = failed[0][1].removeprefix(f"{path}, ")
+        raise IntakeError(
+            f"{path}: {len(failed)} of {len(sheets)} sheets hold data but no header row of the channel: {names}; "
+            f"every sheet with data must have the header (or be removed) - nothing was read from this file "
+            f"({detail})"
+        )
+    filled = [f for f in frames if not f.empty] or frames[:1]  # header-only sheets add no rows
+    frame = pd.concat(filled, ignore_index=True) if len(filled) > 1 else filled[0]
+    frame["source_row"] = frame["source_row"].astype("int64")
+    return frame, blank, header_again, unreadable
 
 
 _JSON_TYPE = {
@@ -275,6 +348,7 @@ def _read_json(path: Path, data: bytes, mapping: ChannelMapping) -> tuple[pd.Dat
     for i, obj in items:
         rec: dict[str, object] = {}
         nested: tuple[str, str] | None = None
+        too_long: list[tuple[str, int]] = []
         for key, value in obj.items():
             fld = aliases.get(norm_header(key))
             if not fld or fld in PERSONAL_FIELDS:
@@ -284,7 +358,12 @@ def _read_json(path: Path, data: bytes, mapping: ChannelMapping) -> tuple[pd.Dat
                 continue
             if type(value) is int and not -_MAX_SAFE_INT <= value <= _MAX_SAFE_INT:
                 value = str(value)
+            if isinstance(value, str) and len(value) > MAX_FIELD_CHARS:
+                too_long.append((fld, len(value)))
             rec[fld] = value
+        if too_long:
+            unreadable.append((i, oversized_reason(i, too_long, unit=kind)))
+            continue
         if nested:  # a field that is an object/array has no single value to validate
             unreadable.append((i, f"field {nested[0]} holds {nested[1]}, not a single value"))
             continue
@@ -309,7 +388,10 @@ def read_channel_file(path: Path, channel: str, config: AppConfig) -> RawFile:
     (no header with the required columns), an unreadable encoding, JSON that is
     neither an array nor an object stream, or no data rows (header only).
     Rows that cannot be read (a broken JSON line, an array element that is not
-    an object) are not a file failure: they are returned as ``unreadable``.
+    an object, a field over MAX_FIELD_CHARS characters) are not a file failure:
+    they are returned as ``unreadable`` with a reason naming the row and field.
+    An XLSX is read sheet by sheet (see :func:`_read_xlsx`); its frame has a
+    ``source_sheet`` column and ``source_row`` is the row on that sheet.
     """
     path = Path(path)
     mapping = config.channels[channel]
@@ -330,13 +412,13 @@ def read_channel_file(path: Path, channel: str, config: AppConfig) -> RawFile:
     if ext == ".xlsx" or (ext in _TEXT_EXTENSIONS and data.startswith(b"PK\x03\x04")):
         if ext == ".xlsx" and not data.startswith(b"PK\x03\x04"):
             raise IntakeError(f"{path}: not an XLSX workbook (not a zip archive): {_what_instead(data, kind)}")
-        frame, blank, header_again = _read_xlsx(path, mapping, data)
+        frame, blank, header_again, unreadable = _read_xlsx(path, mapping, data)
     elif kind is not None:
         raise IntakeError(f"{path}: binary file: this is {kind}, not a {ext.lstrip('.').upper() or 'text'} export")
     elif ext in (".json", ".jsonl", ".ndjson"):
         frame, unreadable = _read_json(path, data, mapping)
     else:
-        frame, blank, header_again = _read_csv(path, data, mapping)
+        frame, blank, header_again, unreadable = _read_csv(path, data, mapping)
     if frame.empty and not unreadable:
         if ext in (".json", ".jsonl", ".ndjson"):
             raise IntakeError(f"{path}: no data rows (no records in the JSON)")

@@ -108,16 +108,23 @@ def parse_date(value: object) -> date | None:
 
 
 _NUM = re.compile(r"^\s*(-?\d+(?:[.,]\d+)?)")
+# A second number after the first ("4-5", "4..5", "4 5", "3;4"): not one answer, so not
+# read as its first number; "4/5" and "4 из 5" (a score out of a maximum) are.
+_SECOND_NUMBER = re.compile(r"(?!\s*(?:/|из\b|of\b|out of\b))\s*[^\w\s]*\s*\d")
 
 
 def parse_number(value: object) -> float | None:
-    """Numbers, numbers as text ("4", "4,0"), ratings as text ("5 звёзд", "4/5")."""
+    """Numbers, numbers as text ("4", "4,0"), ratings as text ("5 звёзд", "4/5"); None for
+    no number or two numbers in one cell ("4-5")."""
     if value is None:
         return None
     if isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool):
         return None if np.isnan(float(value)) else float(value)
-    m = _NUM.match(str(value))
-    return float(m.group(1).replace(",", ".")) if m else None
+    text = str(value)
+    m = _NUM.match(text)
+    if not m or _SECOND_NUMBER.match(text, m.end()):
+        return None
+    return float(m.group(1).replace(",", "."))
 
 
 def _is_no_answer(value: object) -> bool:
@@ -145,7 +152,8 @@ def map_unique(series: pd.Series, fn) -> pd.Series:
 
 
 def _answer_value(v: object) -> float:
-    """1-5 answers: NaN for no answer, -1 for an answer that is not a number (rejected later)."""
+    """1-5 answers: NaN for no answer, -1 for an answer that is not a number (rejected later).
+    A fraction is kept as read ("4,5" -> 4.5): the suites refuse it on an integer scale."""
     if _is_no_answer(v):
         return np.nan
     num = parse_number(v)
@@ -181,7 +189,8 @@ def stage_rows(raw: RawFile, office_regions: dict[str, str]) -> pd.DataFrame:
     """Typed staging frame for validation. One row per record of the file.
 
     Columns: source_file, source_row, channel, external_id, received_at (date or None),
-    quarter, office_code, region_code, client_type, journey_stage, rating, scale, text,
+    quarter (of the row's date; the ingest files accepted rows under the file's quarter),
+    office_code, region_code, client_type, journey_stage, rating, scale, text,
     F1..C4 and overall, nps, ces (star survey; NaN = not answered), and
     ``<field>__raw`` for every parsed field.
     ``office_regions`` maps the registry's office codes to their regions.
@@ -192,6 +201,8 @@ def stage_rows(raw: RawFile, office_regions: dict[str, str]) -> pd.DataFrame:
     out = pd.DataFrame(index=f.index)
     out["source_file"] = str(raw.path)
     out["source_row"] = f["source_row"].astype("int64")
+    if "source_sheet" in f.columns:  # an XLSX: the row number is on this sheet
+        out["source_sheet"] = f["source_sheet"]
     out["channel"] = ch
     id_field = ID_FIELD[ch]
     out["external_id"] = f[id_field].pipe(_strings_or_none) if id_field else None

@@ -12,6 +12,12 @@ HTML alternative, PDF attached), and the masking of addresses in anything displa
 #     is sent, every report is checked to belong to the scope it is filed under (the
 #     ``ReportFile.scope`` and the ``cx-report_<quarter>_<scope>_<lang>.pdf`` name), so a
 #     region's PDF cannot reach another region's list even through a caller's mistake.
+#     Just before a message leaves (SMTP or outbox), :func:`check_envelope` checks it
+#     again: the envelope (the RCPT TO list handed to smtplib, never derived from the
+#     headers) is one plain address on the scope's own list, the To/Cc/Bcc/Resent-*
+#     headers name exactly that address, the attached report is the scope's. A mismatch
+#     refuses the message: recorded as failed, nothing sent. ``config/recipients.yaml``
+#     holds one plain address per entry (``cxloop.addresses.address_problem``).
 #
 # Message bodies and addresses are never logged; summaries meant for display mask
 # addresses (``d***@cx52.example``).
@@ -20,13 +26,16 @@ from __future__ import annotations
 
 import hashlib
 import re
+from collections.abc import Sequence
 from email.message import EmailMessage
 from email.utils import formatdate
 from pathlib import Path
 
+from cxloop.addresses import address_problem
 from cxloop.config import AppConfig, Recipient
 from cxloop.domain import NATIONAL
 from cxloop.settings import Settings
+from tasks.delivery.smtp import header_recipients
 from tasks.reports.message import render_email
 from tasks.reports.render import ReportFile
 
@@ -96,6 +105,50 @@ def check_scope(quarter: str, scope: str, report: ReportFile) -> None:
         raise ValueError(f"{Path(report.path).name} is not the {quarter} report of scope {scope!r}: nothing sent")
 
 
+class MisdirectedMessageError(ValueError):
+    """A message would reach an address outside its scope's recipients list: refused, nothing sent."""
+
+
+def allowed_recipients(scope: str, config: AppConfig) -> set[str]:
+    """The lower-case addresses ``scope``'s report may go to: its own list's entries that
+    are exactly one plain address (:func:`cxloop.addresses.address_problem`); anything else
+    in the list (a config built around the loader's checks) allows nobody."""
+    return {p.email.strip().lower() for p in recipients_for(scope, config) if address_problem(p.email) is None}
+
+
+def check_envelope(msg: EmailMessage, scope: str, to_addrs: Sequence[str], config: AppConfig) -> None:
+    """The last check before a message leaves (SMTP or outbox): refuse it unless it goes to
+    exactly one address of ``scope``'s own list.
+
+    Checked: the envelope (the RCPT TO list handed to smtplib) is one address, a plain
+    single address, on the scope's list; the To/Cc/Bcc/Resent-* headers name exactly
+    that address (read by both standard-library parsers); every attached report is
+    ``scope``'s. Raises :class:`MisdirectedMessageError` naming what is wrong, never the
+    address.
+    """
+    allowed = allowed_recipients(scope, config)
+    if len(to_addrs) != 1:
+        raise MisdirectedMessageError(f"refused, nothing sent: {len(to_addrs)} envelope recipients, one expected")
+    for address in to_addrs:
+        problem = address_problem(address)
+        if problem:
+            raise MisdirectedMessageError(f"refused, nothing sent: the recipient is not one plain address ({problem})")
+        if address.strip().lower() not in allowed:
+            raise MisdirectedMessageError(f"refused, nothing sent: the recipient is not on the {scope!r} list")
+    named = header_recipients(msg)
+    if not named or {a.lower() for a in named} != {a.strip().lower() for a in to_addrs}:
+        raise MisdirectedMessageError(
+            "refused, nothing sent: the To/Cc/Bcc headers do not name exactly the envelope recipient"
+        )
+    for part in msg.iter_attachments():
+        m = _REPORT_NAME.match(part.get_filename() or "")
+        if m and m.group("scope") != scope:
+            raise MisdirectedMessageError(
+                f"refused, nothing sent: the attached report is of scope {m.group('scope')!r}, "
+                f"the message is for scope {scope!r}"
+            )
+
+
 def _mail_domain(mail_from: str) -> str:
     return mail_from.rpartition("@")[2].strip(" >") or "localhost"
 
@@ -129,7 +182,10 @@ def build_message(
 
 
 __all__ = [
+    "MisdirectedMessageError",
+    "allowed_recipients",
     "build_message",
+    "check_envelope",
     "check_scope",
     "display_error",
     "mask_address",

@@ -36,7 +36,9 @@ from cxloop.settings import Settings
 from tasks.delivery.archive import archived_report, outbox_path, remember_report, write_outbox
 from tasks.delivery.log import FAILED, SENT, DeliveryState, already_sent, delivery_log, record_attempt
 from tasks.delivery.messages import (
+    MisdirectedMessageError,
     build_message,
+    check_envelope,
     check_scope,
     display_error,
     mask_address,
@@ -293,6 +295,15 @@ def _deliver_one(
         error = f"could not build the message: {type(exc).__name__}: {exc}"
         record_attempt(session, quarter, report, recipient, transport, FAILED, error)
         return error
+    envelope = [recipient]
+    try:
+        # The last gate, for the outbox and SMTP alike: one address of this scope's own list.
+        check_envelope(msg, report.scope, envelope, config)
+    except MisdirectedMessageError as exc:
+        error = str(exc)
+        record_attempt(session, quarter, report, recipient, transport, FAILED, error)
+        log.warning("delivery %s %s recipient %d: %s", quarter, report.scope, number, error)
+        return error
 
     if target is None:
         try:
@@ -307,7 +318,7 @@ def _deliver_one(
     error = None
     for attempt in range(1, attempts + 1):
         try:
-            send_smtp(msg, target)
+            send_smtp(msg, target, envelope)
         except TemporaryDeliveryError as exc:
             error = f"temporary: {exc}"
             record_attempt(session, quarter, report, recipient, transport, FAILED, error)

@@ -24,8 +24,10 @@ from __future__ import annotations
 import logging
 import smtplib
 import ssl
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from email.message import EmailMessage
+from email.utils import getaddresses
 from pathlib import Path
 from typing import Any
 
@@ -212,8 +214,42 @@ def _classify(exc: BaseException) -> Exception:
     return PermanentDeliveryError(f"{type(exc).__name__}: {exc}")
 
 
-def send_smtp(msg: EmailMessage, target: SmtpTarget) -> None:
-    """One SMTP session for one message; raises Temporary/PermanentDeliveryError."""
+#: The headers that name recipients (an MTA run with ``-t`` or a forwarding relay reads them).
+RECIPIENT_HEADERS = ("To", "Cc", "Bcc", "Resent-To", "Resent-Cc", "Resent-Bcc")
+
+
+def header_recipients(msg: EmailMessage) -> list[str]:
+    """Every address the recipient headers of ``msg`` name, read twice: by the RFC 5322
+    header parser (``EmailMessage``'s) and by ``email.utils.getaddresses`` (what smtplib
+    uses when it is not given an envelope). Both readings are returned, so an address
+    either parser sees counts."""
+    found: list[str] = []
+    for name in RECIPIENT_HEADERS:
+        for value in msg.get_all(name) or []:
+            found.extend(a.addr_spec for a in getattr(value, "addresses", ()))
+            found.extend(addr for _, addr in getaddresses([str(value)]) if addr)
+    return found
+
+
+def check_envelope_matches_headers(msg: EmailMessage, to_addrs: Sequence[str]) -> None:
+    """Refuse a message whose envelope (RCPT TO) and recipient headers differ, or that has no envelope.
+
+    Raises :class:`PermanentDeliveryError`: nothing is sent."""
+    envelope = {a.lower() for a in to_addrs}
+    if not envelope or any(not a or any(c in a for c in ",;<>\r\n\t ") for a in to_addrs):
+        raise PermanentDeliveryError("refused, nothing sent: the envelope is not a list of single addresses")
+    if {a.lower() for a in header_recipients(msg)} != envelope:
+        raise PermanentDeliveryError("refused, nothing sent: the recipient headers and the envelope differ")
+
+
+def send_smtp(msg: EmailMessage, target: SmtpTarget, to_addrs: Sequence[str]) -> None:
+    """One SMTP session for one message to exactly ``to_addrs`` (the RCPT TO list);
+    raises Temporary/PermanentDeliveryError.
+
+    The envelope is passed to smtplib as given (never derived from the headers), and it
+    must name exactly the addresses of the To/Cc/Bcc/Resent-* headers, else nothing is
+    sent (:func:`check_envelope_matches_headers`)."""
+    check_envelope_matches_headers(msg, to_addrs)
     try:
         context = tls_context(target) if target.security != "plain" else None
     except (OSError, ssl.SSLError) as exc:
@@ -228,18 +264,21 @@ def send_smtp(msg: EmailMessage, target: SmtpTarget) -> None:
                 client.starttls(context=context)
             if target.username:
                 client.login(target.username, target.password or "")
-            client.send_message(msg)
+            client.send_message(msg, to_addrs=list(to_addrs))
     except Exception as exc:  # noqa: BLE001 - every failure is classified, none escapes unrecorded
         raise _classify(exc) from exc
 
 
 __all__ = [
     "PermanentDeliveryError",
+    "RECIPIENT_HEADERS",
     "SECURITIES",
     "SMTP_TIMEOUT",
     "SmtpConfigError",
     "SmtpTarget",
     "TemporaryDeliveryError",
+    "check_envelope_matches_headers",
+    "header_recipients",
     "send_smtp",
     "smtp_target",
     "smtp_target_from_block",

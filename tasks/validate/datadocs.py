@@ -1,16 +1,40 @@
 """Validate stage (loop step 2), GE Data Docs for an ingest run: the suite runs of the run's files
 rebuilt as GE validation results and rendered as a static site next to the results of
 earlier runs (rules, counts and percentages only, never a row value).
+
+A file's page is keyed by :func:`docs_key`, never by its raw name: any name a file system
+allows (backslashes, ``..``, 255 bytes, any script) gives a key GE's file store accepts.
 """
 
 from __future__ import annotations
 
+import hashlib
+import re
 from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
 
 from tasks.validate.suites import load_suite_json, quiet_ge_logging
 from tasks.validate.summary import FileReport, SuiteRun
+
+# A key is a file name inside the site (``validations/<suite>/<run>/<time>/<key>.html``):
+# ASCII letters, digits, ``.``, ``_`` and ``-`` only, at most this many bytes.
+MAX_KEY_BYTES = 100
+_HASH_CHARS = 12  # 48 bits of SHA-256 of the original name
+_UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
+
+
+def docs_key(name: str, n: int = 1) -> str:
+    """The Data Docs key of a file named ``name``: its name made safe and bounded, plus a
+    short hash of the original name, so names that read alike never share a key.
+
+    ``contact_center_52.csv`` -> ``contact_center_52.csv-<12 hex>``; ``n`` above 1 (the
+    same name twice in one run) adds ``-<n>``. Never contains a path separator, never starts
+    with a dot, at most :data:`MAX_KEY_BYTES` bytes."""
+    digest = hashlib.sha256(name.encode("utf-8", "surrogateescape")).hexdigest()[:_HASH_CHARS]
+    suffix = f"-{digest}" + (f"-{n}" if n > 1 else "")
+    readable = re.sub(r"\.{2,}", ".", _UNSAFE.sub("_", name)).lstrip(".") or "file"
+    return readable[: MAX_KEY_BYTES - len(suffix)] + suffix
 
 
 def _resolve_parameters(value, parameters: dict):
@@ -110,11 +134,11 @@ def build_data_docs(reports: Sequence[FileReport], site_dir: Path, run_name: str
     run_id = RunIdentifier(run_name=run_name, run_time=run_time)
     keys, used = [], set()
     for report, run in runs:
-        batch = Path(report.summary.path).name
-        n = 2
+        name, n = Path(report.summary.path).name, 1
+        batch = docs_key(name)
         while (run.suite, batch) in used:  # two files of the same name in one run
-            batch = f"{Path(report.summary.path).name}-{n}"
             n += 1
+            batch = docs_key(name, n)
         used.add((run.suite, batch))
         key = ValidationResultIdentifier(ExpectationSuiteIdentifier(name=run.suite), run_id, batch)
         context.validation_results_store.set(key, suite_validation_result(run, run_id, batch))

@@ -7,6 +7,7 @@ checked before anything is committed (re-runs: see :func:`ingest_file`).
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
+from datetime import date
 from pathlib import Path
 
 import pandas as pd
@@ -15,6 +16,7 @@ from sqlmodel import Session, col
 
 from cxloop.config import AppConfig
 from cxloop.domain import ITEMS, JOURNEY_STAGES, SURVEY_QUESTIONS
+from cxloop.quarters import Quarter
 from models.tables import Feedback, IngestedFile, Quarantine, SurveyAnswer
 from tasks.collect.decoding import IntakeError
 from tasks.collect.offices import office_regions
@@ -77,13 +79,38 @@ class IngestSummary:
         return asdict(self)
 
 
-def validation_parameters(office_regions: dict[str, str]) -> dict:
-    """Runtime values of the suites' $PARAMETERs: the office registry as stored in the database."""
-    return {
+DATE_WINDOW_QUARTERS = 1  # a row's date may lie this many quarters before or after the file's quarter
+
+
+def date_window(quarter: str) -> tuple[date, date]:
+    """The plausible dates of a file accounted to ``quarter``: from the start of the
+    quarter :data:`DATE_WINDOW_QUARTERS` before it to the end of the one after it
+    (2026Q3: 2026-04-01 .. 2026-12-31). Dates after the ingest run's date are refused
+    separately (``run_date``)."""
+    q = Quarter.parse(quarter)
+    return q.shift(-DATE_WINDOW_QUARTERS).start, q.shift(DATE_WINDOW_QUARTERS).end
+
+
+def validation_parameters(
+    office_regions: dict[str, str], quarter: str | None = None, today: date | None = None
+) -> dict:
+    """Runtime values of the suites' $PARAMETERs: the office registry as stored in the
+    database and, given the file's quarter, the date plausibility rule (dates as ISO
+    text: no later than ``today``, the run's date; within :func:`date_window`)."""
+    params: dict = {
         "known_offices": sorted(office_regions),
         "known_regions": sorted(set(office_regions.values())),
         "journey_stages": list(JOURNEY_STAGES),
     }
+    if quarter is not None:
+        earliest, latest = date_window(quarter)
+        params |= {
+            "run_date": (today or date.today()).isoformat(),
+            "earliest_date": earliest.isoformat(),
+            "latest_date": latest.isoformat(),
+            "file_quarter": str(Quarter.parse(quarter)),
+        }
+    return params
 
 
 def analyse_text_stage(frame: pd.DataFrame, config: AppConfig) -> pd.DataFrame:
@@ -152,6 +179,14 @@ def _tuples(frame: pd.DataFrame, columns: list[str], dialect: str) -> list[tuple
     return list(sub.itertuples(index=False, name=None))
 
 
+def _whole(value: float) -> int:
+    """A validated answer as stored: the suites let only whole numbers through; anything
+    else is a bug upstream and must not be truncated silently."""
+    if not float(value).is_integer():
+        raise ValueError(f"survey answer {value!r} is not a whole number: refusing to truncate it")
+    return int(value)
+
+
 def store_feedback(session: Session, frame: pd.DataFrame) -> int:
     """Insert accepted feedback (and the star-survey answers: items F1..C4 and the
     optional overall, nps, ces) in bulk; returns rows inserted.
@@ -179,7 +214,7 @@ def store_feedback(session: Session, frame: pd.DataFrame) -> int:
         # The items must be there; the optional questions are NULL when a frame lacks them.
         answers = chunk[list(ITEMS)].join(chunk.reindex(columns=list(SURVEY_QUESTIONS))).astype("float64").to_numpy()
         ans_rows = [
-            (ids[key], *(None if v != v else int(v) for v in row))
+            (ids[key], *(None if v != v else _whole(v) for v in row))
             for key, row in zip(chunk["dedup_key"].tolist(), answers.tolist(), strict=True)
         ]
         answer_table = SurveyAnswer.__table__  # type: ignore[attr-defined]  # as Feedback.__table__ above
@@ -213,7 +248,13 @@ def _has_released_rows(session: Session, path: str) -> bool:
 
 
 def ingest_file(
-    session: Session, path: Path, channel: str, quarter: str, config: AppConfig, registry: dict[str, str] | None = None
+    session: Session,
+    path: Path,
+    channel: str,
+    quarter: str,
+    config: AppConfig,
+    registry: dict[str, str] | None = None,
+    today: date | None = None,
 ) -> IngestSummary:
     """Ingest one file inside the caller's transaction (accounting: see the module docstring).
 
@@ -223,6 +264,10 @@ def ingest_file(
     ingest's quarantined rows (``cxloop quarantine release``), the same path is
     validated again on the next ingest: rows accepted before count as duplicates,
     rows that pass now are accepted, the rest are quarantined again.
+
+    Every accepted row is filed under ``quarter``, the file's quarter, whatever its
+    date; a date after ``today`` (the run's date, default: the system date) or outside
+    :func:`date_window` quarantines its row.
 
     ``registry`` (office_code -> region_code) defaults to the office table."""
     path = Path(path)
@@ -269,8 +314,9 @@ def ingest_file(
         return summary
 
     registry = registry if registry is not None else office_regions(session)
-    params = validation_parameters(registry)
+    params = validation_parameters(registry, quarter, today)
     staged = stage_rows(raw, registry)
+    staged["quarter"] = params["file_quarter"]  # the file's quarter, not the one of the row's date
     outcome = apply_suite(staged, channel, params)
     quarantine = outcome.quarantine
     if raw.unreadable:

@@ -22,12 +22,15 @@ from urllib.parse import unquote
 import numpy as np
 import pandas as pd
 
+from tasks.validate.redaction_names import DICTIONARY_NAME_GATES, redact_dictionary_names
+from tasks.validate.redaction_places import ADDRESS_GATES, ADDRESS_RULES
 from tasks.validate.redaction_rules import (
     DIGIT_RULES,
     EMAIL_RULES,
     INTRO,
     KIND_ORDER,
     NAME_RULES,
+    OBFUSCATED_EMAIL_GATE,
     PERSONAL_QUERY_KEYS,
     PLACEHOLDERS,
     PROFILE_ONLY,
@@ -103,8 +106,13 @@ def _url_is_personal(url: str) -> bool:
 # (unless after a "+": "+2026-10-26" has the shape of an international phone).
 _NOT_DATE = r"(?<!\d\d)(?:(?<=\+\d)|(?!\d{3}-\d\d-\d\d(?!\d)))"
 _CLUSTER = re.compile(rf"\d{_NOT_DATE}(?:[\s\-()№]{{0,3}}\d){{5,}}")
+# Phones and accounts may also be written with dots or en/em dashes ("8.912.345.67.84"); a
+# cluster with those separators counts only from ten digits on, so that dates ("12.03.2026")
+# and ranges ("2024–2025") do not open the digit rules.
+_LONG_CLUSTER = re.compile(rf"\d{_NOT_DATE}(?:[\s\-()№.–—]{{0,3}}\d){{9,}}")
 _NON_DIGITS = re.compile(r"\D+")
-_FI_ID_GATE = re.compile(r"\d{6}[-+A-FU-Y]\d{3}[0-9A-Y]")  # the one digit rule with no other gate
+_FI_ID_GATE = re.compile(r"\d{6}[-+A-FU-Ya-fu-y]\d{3}[0-9A-Ya-y]")  # the one digit rule with no other gate
+_IBAN_GATE = re.compile(r"[A-Z]{2}\d\d")
 _PASSPORT_GATE = re.compile(r"паспорт|passport|passi|сери[яи]")  # in case-folded text
 _INTRO_GATE = re.compile(INTRO)  # in case-folded text: a (?i) search is ~10x slower
 _NAME_GATES = (
@@ -133,15 +141,17 @@ def _might_hold_name(text: str) -> bool:
     return any(g.search(text) for g in _NAME_GATES) or _INTRO_GATE.search(text.casefold()) is not None
 
 
-_TIERS = (7, 8, 10, 11, 13)
+_TIERS = (7, 8, 10, 11, 13, 20)
 
 
-def _digit_gates_from(longest: int, plus: bool, passport: bool, fi_id: bool) -> dict[int | str | None, bool] | None:
+def _digit_gates_from(
+    longest: int, plus: bool, passport: bool, fi_id: bool, iban: bool
+) -> dict[int | str | None, bool] | None:
     if longest < 6:
         return None
     gates: dict[int | str | None, bool] = {n: longest >= n for n in _TIERS}
-    gates.update({None: True, "plus": plus, "passport": passport, "fi_id": fi_id})
-    return gates if any(gates[k] for k in (7, "plus", "passport", "fi_id")) else None
+    gates.update({None: True, "plus": plus, "passport": passport, "fi_id": fi_id, "iban": iban})
+    return gates if any(gates[k] for k in (7, "plus", "passport", "fi_id", "iban")) else None
 
 
 def _longest_cluster(cluster: str) -> int:
@@ -150,7 +160,7 @@ def _longest_cluster(cluster: str) -> int:
 
 def _digit_gates(text: str) -> dict[int | str | None, bool] | None:
     """Which digit rules can match ``text``; ``None`` when none can."""
-    clusters = _CLUSTER.findall(text)
+    clusters = _CLUSTER.findall(text) + _LONG_CLUSTER.findall(text)
     if not clusters:
         return None
     return _digit_gates_from(
@@ -158,11 +168,13 @@ def _digit_gates(text: str) -> dict[int | str | None, bool] | None:
         "+" in text,
         _PASSPORT_GATE.search(text.casefold()) is not None,
         _FI_ID_GATE.search(text) is not None,
+        _IBAN_GATE.search(text) is not None,
     )
 
 
 # What the gates decided for one text: run e-mails? links? which digit rules? names?
-_Plan = tuple[bool, bool, "dict[int | str | None, bool] | None", bool]
+# addresses? the name dictionaries?
+_Plan = tuple[bool, bool, "dict[int | str | None, bool] | None", bool, bool, bool]
 
 
 def _pipeline(
@@ -174,12 +186,15 @@ def _pipeline(
     taken on the original text stay sound later: replacements only take digits, "@" and
     links away and add placeholders no gate matches."""
     if plan is not None:
-        email, link, digit_gates, names = plan
+        email, link, digit_gates, names, address, dictionary = plan
     else:
-        email = not gated or "@" in text
+        folded = text.casefold()
+        email = not gated or "@" in text or OBFUSCATED_EMAIL_GATE.search(folded) is not None
         link = not gated or URL_GATE.search(text) is not None
         digit_gates = None if not gated else _digit_gates(text)
         names = not gated or _might_hold_name(text)
+        address = not gated or (_ASCII_DIGIT.search(text) is not None and any(g.search(folded) for g in ADDRESS_GATES))
+        dictionary = not gated or any(g.search(text) for g in DICTIONARY_NAME_GATES)
     if email:
         text = _apply(EMAIL_RULES, text, found)
     kept: list[str] = []
@@ -189,8 +204,12 @@ def _pipeline(
         text = _apply(DIGIT_RULES, text, found)
     elif digit_gates is not None:
         text = _apply(DIGIT_RULES, text, found, digit_gates)
+    if address:
+        text = _apply(ADDRESS_RULES, text, found)
     if names:
         text = _apply(NAME_RULES, text, found)
+    if dictionary:
+        text = redact_dictionary_names(text, found)
     if kept:
         text = _SENTINEL.sub(lambda m: kept[ord(m.group(0)) - _SENTINEL_BASE], text)
     return text
@@ -252,6 +271,33 @@ def _join(texts: list[str]) -> tuple[str, np.ndarray]:
 
 
 _AT = re.compile("@")
+_ASCII_DIGIT = re.compile(r"[0-9]")
+
+
+def _has_ascii_digit(joined: str, starts: np.ndarray) -> np.ndarray:
+    """Which joined texts hold a digit 0-9, counted with numpy (a regex scan for a digit
+    costs more)."""
+    codes = np.frombuffer(joined.encode("utf-32-le"), dtype=np.uint32)
+    seen = np.concatenate(([0], np.cumsum((codes >= 48) & (codes <= 57))))
+    ends = np.append(starts[1:] - 1, len(joined))
+    return seen[ends] > seen[starts]
+
+
+def _address_flags(folded: str, fstarts: np.ndarray, has_digit: np.ndarray) -> np.ndarray:
+    """The address gates, run only over the (case-folded) texts that hold a digit."""
+    flags = np.zeros(len(has_digit), dtype=bool)
+    rows = np.flatnonzero(has_digit)
+    if not rows.size:
+        return flags
+    ends = np.append(fstarts[1:] - 1, len(folded))
+    joined, starts = _join([folded[fstarts[i] : ends[i]] for i in rows.tolist()])
+    found = np.zeros(len(rows), dtype=bool)
+    for gate in ADDRESS_GATES:
+        found |= _flag(gate, joined, starts, len(rows))
+    flags[rows] = found
+    return flags
+
+
 _PLUS = re.compile(r"\+")
 
 
@@ -270,12 +316,16 @@ def _plans(texts: list[str]) -> dict[int, _Plan]:
     def flag(pattern: re.Pattern[str], folded_text: bool = False) -> np.ndarray:
         return _flag(pattern, folded if folded_text else joined, fstarts if folded_text else starts, n)
 
-    email, link = flag(_AT), flag(URL_GATE)
+    email, link = flag(_AT) | flag(OBFUSCATED_EMAIL_GATE, folded_text=True), flag(URL_GATE)
+    address = _address_flags(folded, fstarts, _has_ascii_digit(joined, starts))
+    dictionary = np.zeros(n, dtype=bool)
+    for gate in DICTIONARY_NAME_GATES:
+        dictionary |= flag(gate)
     names = flag(_INTRO_GATE, folded_text=True)
     for gate in _NAME_GATES:
         names |= flag(gate)
     longest = np.zeros(n, dtype=np.int64)
-    matches = list(_CLUSTER.finditer(joined))
+    matches = list(_CLUSTER.finditer(joined)) + list(_LONG_CLUSTER.finditer(joined))
     if matches:
         where = (
             np.searchsorted(
@@ -289,14 +339,15 @@ def _plans(texts: list[str]) -> dict[int, _Plan]:
             np.fromiter((_longest_cluster(m.group(0)) for m in matches), dtype=np.int64, count=len(matches)),
         )
     has_digits = longest >= 6
-    plus = passport = fi_id = np.zeros(n, dtype=bool)
+    plus = passport = fi_id = iban = np.zeros(n, dtype=bool)
     if has_digits.any():
         plus, passport, fi_id = flag(_PLUS), flag(_PASSPORT_GATE, folded_text=True), flag(_FI_ID_GATE)
-    digits = has_digits & ((longest >= 7) | plus | passport | fi_id)
+        iban = flag(_IBAN_GATE)
+    digits = has_digits & ((longest >= 7) | plus | passport | fi_id | iban)
     plans: dict[int, _Plan] = {}
-    for i in np.flatnonzero(email | link | digits | names).tolist():
-        gates = _digit_gates_from(int(longest[i]), bool(plus[i]), bool(passport[i]), bool(fi_id[i]))
-        plans[i] = (bool(email[i]), bool(link[i]), gates, bool(names[i]))
+    for i in np.flatnonzero(email | link | digits | names | address | dictionary).tolist():
+        gates = _digit_gates_from(int(longest[i]), bool(plus[i]), bool(passport[i]), bool(fi_id[i]), bool(iban[i]))
+        plans[i] = (bool(email[i]), bool(link[i]), gates, bool(names[i]), bool(address[i]), bool(dictionary[i]))
     return plans
 
 
@@ -328,7 +379,7 @@ def redact_series(s: pd.Series) -> pd.Series:
 
 def find_personal_data(text: str | None) -> list[str]:
     """Kinds of personal data present in ``text`` ("phone", "email", "snils", "inn",
-    "passport", "card", "id", "url", "name"), unique, in that order; ``[]`` for clean or
+    "passport", "card", "id", "iban", "account", "address", "url", "name"), unique, in that order; ``[]`` for clean or
     redacted text. Exactly the kinds :func:`redact` replaces."""
     if not isinstance(text, str) or not text:
         return []

@@ -1,6 +1,8 @@
 """Validate stage (loop step 2), what personal data looks like: the redaction rules (a pattern and a
-placeholder per kind: phones, e-mails, SNILS, INN, passports, cards, Finnish identity codes,
-names), the check digits that tell a card or an INN from any long number, and the hosts
+placeholder per kind: phones, e-mails (also "name(at)mail.ru"), SNILS, INN, passports, cards,
+Finnish identity codes, IBANs, Russian 20-digit accounts, names), the check digits that tell a
+card, an INN, a bare SNILS, an IBAN (mod 97) or a lower-case henkilötunnus from any long
+number, and the hosts
 whose links point at a person. :mod:`tasks.validate.redaction` applies them to text.
 """
 
@@ -57,6 +59,7 @@ class Rule:
 _D = r"(?<![\w+])"  # digit run must not continue a word, a number or a "+" prefix
 _E = r"(?![\w])"  # ... nor be followed by more digits or letters
 _SEP = r"[ \-\u00a0]?"
+_PSEP = r"[ \-\u00a0.–—]"  # phone separators: also dots and en/em dashes ("8.912.345.67.84")
 
 # Name words: a capitalised word (Cyrillic or Latin, with Finnish letters), optionally
 # hyphenated ("Римский-Корсаков"), or Russian initials ("А.В.", "А. В.").
@@ -114,6 +117,48 @@ def inn_valid(digits: str) -> bool:
     return _inn_digit(n, _INN_W11) == n[10] and _inn_digit(n, _INN_W12) == n[11]
 
 
+def snils_valid(digits: str) -> bool:
+    """Check number of a SNILS (11 digits): weights 9..1 over the first nine, mod 101."""
+    if not digits.isdigit() or len(digits) != 11:
+        return False
+    total = sum(int(d) * w for d, w in zip(digits[:9], range(9, 0, -1), strict=True))
+    check = total if total < 100 else (0 if total in (100, 101) else total % 101 % 100)
+    return check == int(digits[9:])
+
+
+def iban_valid(code: str) -> bool:
+    """ISO 13616 check of an IBAN (spaces removed): letters as 10..35, the whole mod 97 == 1."""
+    code = code.upper()
+    if not re.fullmatch(r"[A-Z]{2}\d{2}[A-Z0-9]{11,30}", code):
+        return False
+    return int("".join(str(int(c, 36)) for c in code[4:] + code[:4])) % 97 == 1
+
+
+_HETU_CHECK = "0123456789ABCDEFHJKLMNPRSTUVWXY"
+
+
+def hetu_valid(code: str) -> bool:
+    """Check character of a Finnish henkilötunnus (ddmmyy, century sign, nnn, check), any case."""
+    m = re.fullmatch(r"(\d{6})[-+A-FU-Ya-fu-y](\d{3})([0-9A-Ya-y])", code)
+    return m is not None and _HETU_CHECK[int(m[1] + m[2]) % 31] == m[3].upper()
+
+
+def _snils_repl(m: re.Match[str]) -> str:
+    return "[SNILS]" if snils_valid(re.sub(r"\D", "", m.group(0))) else m.group(0)
+
+
+def _iban_repl(m: re.Match[str]) -> str:
+    return "[IBAN]" if iban_valid(re.sub(r"\s", "", m.group(0))) else m.group(0)
+
+
+def _hetu_repl(m: re.Match[str]) -> str:
+    code = m.group(0)
+    # The upper-case shape alone is enough (a mistyped code still identifies); lower case
+    # only with a valid check character.
+    upper = re.fullmatch(r"\d{6}[-+A-FU-Y]\d{3}[0-9A-Y]", code) is not None
+    return "[ID]" if upper or hetu_valid(code) else code
+
+
 def _card_repl(m: re.Match[str]) -> str:
     digits = re.sub(r"\D", "", m.group(0))
     return "[CARD]" if luhn_valid(digits) else m.group(0)
@@ -125,9 +170,34 @@ def _inn_repl(m: re.Match[str]) -> str:
 
 # --- the rules, in four groups, each behind a cheap gate (see tasks.validate.redaction) -----
 
-EMAIL_RULES: tuple[Rule, ...] = (Rule("email", re.compile(r"[\w.+\-]+@[\w\-]+(?:\.[\w\-]+)+"), "[EMAIL]"),)
+_AT_WORD = r"[(\[{<]\s*(?i:at|собака|эт)\s*[)\]}>]"
+_DOT_WORD = r"(?:\.|\s*[(\[{<]\s*(?i:dot|точка)\s*[)\]}>]\s*)"
+# "@" written out: "name(at)mail.ru", "name [at] mail [dot] ru" (a bare "at ... dot" is left:
+# "look at mail dot ru" is English).
+OBFUSCATED_EMAIL_GATE = re.compile(r"[(\[{<]\s*(?:at|собака|эт)\s*[)\]}>]")  # in case-folded text
+EMAIL_RULES: tuple[Rule, ...] = (
+    Rule("email", re.compile(r"[\w.+\-]+@[\w\-]+(?:\.[\w\-]+)+"), "[EMAIL]"),
+    Rule("email", re.compile(rf"[\w.+\-]+\s*{_AT_WORD}\s*[\w\-]+(?:{_DOT_WORD}[\w\-]+)+"), "[EMAIL]"),
+)
 
 DIGIT_RULES: tuple[Rule, ...] = (
+    # IBAN (upper case, in groups of four or run together), mod-97 checked.
+    Rule(
+        "iban",
+        re.compile(r"(?<![\w])[A-Z]{2}\d{2}(?:[ \u00a0]?[A-Z0-9]{4}){2,7}(?:[ \u00a0]?[A-Z0-9]{1,3})?(?![\w])"),
+        _iban_repl,
+        "iban",
+    ),
+    # Russian bank accounts: 20 digits, run together, 5-3-1-4-7 or in groups of four.
+    Rule(
+        "account",
+        re.compile(
+            rf"{_D}(?:\d{{20}}|\d{{5}}([ .\-])\d{{3}}\1\d\1\d{{4}}\1\d{{7}}"
+            rf"|\d{{4}}( )\d{{4}}\2\d{{4}}\2\d{{4}}\2\d{{4}}){_E}"
+        ),
+        "[ACCOUNT]",
+        20,
+    ),
     # Bank cards, Luhn-checked: 4-4-4-4(-1..3) with one separator, 13-19 contiguous, Amex 4-6-5.
     Rule(
         "card",
@@ -148,12 +218,14 @@ DIGIT_RULES: tuple[Rule, ...] = (
         r"\1[SNILS]",
         11,
     ),
+    # A bare SNILS in groups "123 456 789 64" only with a valid check number.
+    Rule("snils", re.compile(rf"{_D}\d{{3}}([ \-\u00a0])\d{{3}}\1\d{{3}}[ \-\u00a0]\d{{2}}{_E}"), _snils_repl, 11),
     # Passports: "45 10 123456", "4510 123456", "паспорт 4510123456", "серия 4510 номер 123456".
     Rule(
         "passport",
         re.compile(
             rf"((?i:паспорт\w*|passport|passi)\s*(?i:гражданина\s+рф\s*)?[:№#]?\s*(?i:сери[яи]\s*)?)"
-            rf"\d{{2}}\s?\d{{2}}\s*(?:(?i:номер|№|no\.?)\s*)?\d{{6}}{_E}"
+            rf"\d{{2}}\s?\d{{2}}[\s\-–—]*(?:(?i:номер|№|no\.?)\s*)?\d{{6}}{_E}"
         ),
         r"\1[PASSPORT]",
         "passport",
@@ -169,8 +241,10 @@ DIGIT_RULES: tuple[Rule, ...] = (
         "passport", re.compile(rf"{_D}\d{{2}}[ \u00a0]\d{{2}}[ \u00a0]\d{{6}}{_E}(?![ \u00a0\-]\d)"), "[PASSPORT]", 10
     ),
     Rule("passport", re.compile(rf"{_D}\d{{4}}[ \u00a0]№?\s?\d{{6}}{_E}(?![ \u00a0\-]\d)"), "[PASSPORT]", 10),
+    # "4511-223344", unless a numbered reference ("заявка № 2024-123456").
+    Rule("passport", re.compile(r"(?<![\w+№#\-])(?<!№ )(?<!# )\d{4}-\d{6}(?![\w\-])"), "[PASSPORT]", 10),
     # Finnish personal identity code (henkilötunnus): ddmmyy, century sign, 3 digits, check char.
-    Rule("id", re.compile(rf"{_D}[0-3]\d[01]\d\d\d[-+A-FU-Y]\d{{3}}[0-9A-Y]{_E}"), "[ID]", "fi_id"),
+    Rule("id", re.compile(rf"{_D}[0-3]\d[01]\d\d\d[-+A-FU-Ya-fu-y]\d{{3}}[0-9A-Ya-y]{_E}"), _hetu_repl, "fi_id"),
     # INN after its name: "ИНН 7707083893", "ИНН/КПП 7707083893/770701001", "ИНН организации: ...".
     Rule(
         "inn",
@@ -183,9 +257,7 @@ DIGIT_RULES: tuple[Rule, ...] = (
     # Phones. Russian: +7 / 8 then 10 digits in any grouping with spaces, dashes, brackets.
     Rule(
         "phone",
-        re.compile(
-            rf"(?:\+7|{_D}8)[ \-\u00a0]?\(?\d{{3}}\)?[ \-\u00a0]?\d{{3}}[ \-\u00a0]?\d{{2}}[ \-\u00a0]?\d{{2}}{_E}"
-        ),
+        re.compile(rf"(?:\+7|{_D}8){_PSEP}?\(?\d{{3}}\)?{_PSEP}?\d{{3}}{_PSEP}?\d{{2}}{_PSEP}?\d{{2}}{_E}"),
         "[PHONE]",
         11,
     ),
@@ -206,7 +278,7 @@ DIGIT_RULES: tuple[Rule, ...] = (
     # Finnish domestic: 040 1234567, 040-123 4567, 09 1234 5678, 0401234567 (8-10 digits after 0).
     Rule("phone", re.compile(rf"{_D}0\d{{1,2}}[ \-]?\d{{3,4}}[ \-]?\d{{3,4}}{_E}"), "[PHONE]", 8),
     # Russian mobile without the trunk prefix: 912 345-67-89, 9123456789.
-    Rule("phone", re.compile(rf"{_D}9\d{{2}}[ \-]?\d{{3}}[ \-]?\d{{2}}[ \-]?\d{{2}}{_E}"), "[PHONE]", 10),
+    Rule("phone", re.compile(rf"{_D}9\d{{2}}{_PSEP}?\d{{3}}{_PSEP}?\d{{2}}{_PSEP}?\d{{2}}{_E}"), "[PHONE]", 10),
     # Local seven-digit numbers written the Russian way: 345-67-89.
     Rule("phone", re.compile(rf"{_D}\d{{3}}-\d{{2}}-\d{{2}}{_E}"), "[PHONE]", 7),
     # A bare INN with valid check digits, unless it is a numbered reference ("№ ...", "#...").
@@ -246,8 +318,11 @@ PLACEHOLDERS: tuple[str, ...] = (
     "[ID]",
     "[URL]",
     "[NAME]",
+    "[IBAN]",
+    "[ACCOUNT]",
+    "[ADDRESS]",
 )
-KIND_ORDER = ("phone", "email", "snils", "inn", "passport", "card", "id", "url", "name")
+KIND_ORDER = ("phone", "email", "snils", "inn", "passport", "card", "id", "iban", "account", "address", "url", "name")
 
 
 # --- URLs ---------------------------------------------------------------------------------

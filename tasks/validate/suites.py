@@ -50,6 +50,16 @@ def set_result_sink(sink):
 
 _POS = "cxloop_position"  # meta tag: an expectation's place in its suite
 
+# The date plausibility rules of the unified suite (feedback.json) take the run's date and the file's
+# window as parameters (see tasks.validate.ingest.validation_parameters); a caller that
+# gives none (a notebook, a benchmark) validates with an open window.
+OPEN_DATE_WINDOW = {
+    "run_date": "9999-12-31",
+    "earliest_date": "0001-01-01",
+    "latest_date": "9999-12-31",
+    "file_quarter": "?",
+}
+
 os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
 
 
@@ -211,7 +221,7 @@ def run_suite(
     if missing:
         raise ValueError(f"suite {suite_name}: frame has no column(s) {missing}")
     gx, batch_definition = ge_context()
-    params = parameters or {}
+    params = {**OPEN_DATE_WINDOW, **(parameters or {})}
     by_distinct = [e for e in expectations if distinct and len(frame) > 0 and _row_wise(e)]
     on_rows = [e for e in expectations if e not in by_distinct]
     results: dict[int, dict] = {}
@@ -247,9 +257,13 @@ def run_suite(
     return final
 
 
-def _format_reason(template: str, raw_value: object) -> str:
-    """The reason with the offending value; redacted, since people type phones into any column."""
+def _format_reason(template: str, raw_value: object, parameters: dict | None = None) -> str:
+    """The reason with the offending value; redacted, since people type phones into any column.
+    ``{name}`` of a text parameter of the run (a date, the file's quarter) is replaced too."""
     value = "" if raw_value is None or (isinstance(raw_value, float) and np.isnan(raw_value)) else str(raw_value)
+    for name, param in (parameters or {}).items():
+        if isinstance(param, str) and "{" + name + "}" in template:
+            template = template.replace("{" + name + "}", param)
     return template.replace("{value}", redact(value[:60]) or "")
 
 
@@ -261,6 +275,7 @@ def apply_suite(frame: pd.DataFrame, suite_name: str, parameters: dict | None = 
     """Run a suite and split the frame: critical failures -> quarantine, warnings -> field discarded + flag."""
     frame = frame.reset_index(drop=True)
     results = run_suite(frame, suite_name, parameters)
+    params = {**OPEN_DATE_WINDOW, **(parameters or {})}
     quarantined_rows: dict[int, list[tuple[str, str, str]]] = {}
     flags: dict[int, list[str]] = {}
     accepted = frame.copy()
@@ -276,7 +291,7 @@ def apply_suite(frame: pd.DataFrame, suite_name: str, parameters: dict | None = 
         for pos, raw in zip(rows.tolist(), raw_values.tolist(), strict=True):
             key = (type(raw).__name__, raw) if raw is not None and raw == raw else None
             if key not in reasons:
-                reasons[key] = _format_reason(res["reason"], raw)
+                reasons[key] = _format_reason(res["reason"], raw, params)
             if res["severity"] == "critical":
                 quarantined_rows.setdefault(pos, []).append((col, res["type"], reasons[key]))
             else:
@@ -286,13 +301,16 @@ def apply_suite(frame: pd.DataFrame, suite_name: str, parameters: dict | None = 
             accepted.loc[rows, col] = None
     files = frame["source_file"].to_numpy()
     source_rows = frame["source_row"].to_numpy()
+    # Rows of an XLSX carry their sheet: the reason names it, as the row number is on that sheet.
+    sheets = frame["source_sheet"].to_numpy() if "source_sheet" in frame.columns else np.full(len(frame), None)
     q_records = [
         {
             "source_file": files[pos],
             "source_row": int(source_rows[pos]),
             "field": "; ".join(f for f, _, _ in problems),
             "rule": "; ".join(r for _, r, _ in problems),
-            "reason": "; ".join(m for _, _, m in problems),
+            "reason": (f"sheet '{sheets[pos]}', " if isinstance(sheets[pos], str) else "")
+            + "; ".join(m for _, _, m in problems),
         }
         for pos, problems in sorted(quarantined_rows.items())
     ]

@@ -96,13 +96,18 @@ def rule_counts(reports: Sequence[FileReport]) -> list[dict]:
 
 
 def _md(text: object) -> str:
-    return str(text).replace("|", "\\|").replace("\n", " ")
+    """A table cell: backslashes and pipes shown as typed, line breaks as spaces."""
+    return str(text).replace("\\", "\\\\").replace("|", "\\|").replace("\r", " ").replace("\n", " ")
 
 
 def validation_markdown(
-    reports: Sequence[FileReport], docs_url: str | None = None, title: str = "Intake and validation"
+    reports: Sequence[FileReport],
+    docs_url: str | None = None,
+    title: str = "Intake and validation",
+    warnings: Sequence[str] = (),
 ) -> str:
-    """The run's validation summary: per file (counts, status, whole-file error) and per rule (counts)."""
+    """The run's validation summary: per file (counts, status, whole-file error) and per rule (counts);
+    ``warnings`` (e.g. a side product not produced) are shown right under the totals."""
     rejected = sum(r.rejected for r in reports)
     lines = [f"# {title}", ""]
     total = {
@@ -112,6 +117,8 @@ def validation_markdown(
         f"{len(reports)} files, {rejected} rejected as a whole; rows: {total['received']} received = "
         f"{total['accepted']} accepted + {total['quarantined']} quarantined + {total['duplicates']} duplicates."
     )
+    for warning in warnings:
+        lines += ["", f"**Warning**: {_md(warning)}"]
     if docs_url:
         lines += ["", f"Great Expectations Data Docs: [{docs_url}]({docs_url})"]
     lines += [
