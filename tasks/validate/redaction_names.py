@@ -31,7 +31,12 @@ __all__ = ["DICTIONARY_NAME_GATES", "redact_dictionary_names"]
 
 _CYR_WORD = r"[А-ЯЁ][а-яё]+(?:-[А-ЯЁ][а-яё]+)?"
 _LAT_WORD = r"[A-ZÄÖÅ][a-zäöå'’]+(?:-[A-ZÄÖÅ][a-zäöå]+)?"
-_WORD = re.compile(rf"(?<![\w\-]){_CYR_WORD}(?![\w\-])|(?<![\w\-]){_LAT_WORD}(?![\w\-])")
+# A word broken across lines by a hyphen ("Прио‐" + "ритет" in a PDF's text) is a part of a
+# word, not a name: the hyphens (ASCII, U+2010, U+2011, soft hyphen) bound no word here.
+_HYPHENS = "\\-\u2010\u2011\u00ad"
+_WORD = re.compile(
+    rf"(?<![\w{_HYPHENS}]){_CYR_WORD}(?![\w{_HYPHENS}])|(?<![\w{_HYPHENS}]){_LAT_WORD}(?![\w{_HYPHENS}])"
+)
 # A capitalised Cyrillic word inside a sentence, or two capitalised words in a row: the
 # dictionary pass cannot find anything in a text without one of these. Each gate starts with
 # a capital letter (rare, scanned for in C); the look-behinds come after it.

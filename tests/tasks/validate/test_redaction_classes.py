@@ -78,6 +78,9 @@ def test_planted_personal_data_is_redacted(text: str, secret: str, kind: str) ->
         "Odotin 45 minuuttia, arvosana 4, linja 12",
         "I waited 12 minutes at the office",
         "look at mail dot ru",
+        # A table header hyphenated across lines in a PDF's text ("Прио" is a name in OpenCorpora).
+        "Динамика Прио\u2010\nритет",
+        "Динамика Прио-\nритет",
     ],
 )
 def test_ordinary_text_survives(text: str) -> None:
