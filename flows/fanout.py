@@ -12,6 +12,7 @@ scopes are independent and can run side by side. A national cycle has 86 of them
   threads: WeasyPrint and matplotlib hold the GIL, so a thread pool renders no faster
   than one thread. Workers are started with ``spawn``, inherit the flow's environment
   (``CXLOOP_*`` included) and import the code once, ~3.5 s each, paid once per flow run.
+  Each carries a lifeline (:mod:`cxloop.lifeline`): it exits when the flow's process is gone.
 * ``CXLOOP_DASK_ADDRESS=tcp://host:8786``: :class:`prefect_dask.DaskTaskRunner` on that
   existing Dask scheduler (``pip install prefect-dask``). Dask workers read their own
   ``CXLOOP_*`` settings, so on other machines they need a database they can reach
@@ -35,6 +36,7 @@ The PDFs are byte-identical to the serial path's (``tests/flows/test_fanout.py``
 
 from __future__ import annotations
 
+import os
 import tempfile
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
@@ -49,6 +51,7 @@ from prefect.task_runners import ProcessPoolTaskRunner, TaskRunner
 from cxloop.config import AppConfig, get_config
 from cxloop.domain import report_scopes
 from cxloop.files import file_sha256
+from cxloop.lifeline import worker_initializer
 from cxloop.settings import Settings, get_settings
 from models.db import session_scope
 
@@ -78,7 +81,8 @@ def task_runner(max_workers: int | None = None) -> TaskRunner:
                 "pip install -c constraints.txt prefect-dask"
             ) from exc
         return DaskTaskRunner(address=address)
-    return ProcessPoolTaskRunner(max_workers=max_workers)
+    # Each worker ends when this process does, even killed (issue 14, row 9).
+    return ProcessPoolTaskRunner(max_workers=max_workers, initializer=worker_initializer, initargs=(os.getpid(),))
 
 
 class CycleTaskRunner(ProcessPoolTaskRunner):
