@@ -1,5 +1,6 @@
 """Shared helpers of the SMTP tests: aiosmtpd handlers, a free port, a parsed message,
-a seeded quarter, and a throw-away CA with a server certificate for the TLS tests.
+a seeded quarter, settings for an SMTP server or the outbox, and a throw-away CA with a
+server certificate for the TLS tests.
 
 A plain module (no fixtures, no tests): the ``tls_files`` fixture is in tests/conftest.py."""
 
@@ -14,6 +15,7 @@ from email.parser import BytesParser
 from pathlib import Path
 
 from cxloop.quarters import Quarter
+from cxloop.settings import Settings
 from models.db import session_scope
 
 QUARTER = "2026Q3"
@@ -206,3 +208,20 @@ class TlsRecordingHandler(RecordingHandler):
     async def handle_DATA(self, server, session, envelope):
         self.over_tls.append(session.ssl is not None or server.transport.get_extra_info("ssl_object") is not None)
         return await super().handle_DATA(server, session, envelope)
+
+
+def smtp_settings(tmp_path: Path, port: int) -> Settings:
+    """Settings that send through the plain SMTP server on ``port`` (no TLS), out dir in ``tmp_path``."""
+    return Settings(
+        _env_file=None,
+        smtp_host="127.0.0.1",
+        smtp_port=port,
+        smtp_security="none",
+        out_dir=tmp_path / "out",
+        mail_from="cxloop@cx.example",
+    )
+
+
+def outbox_settings(tmp_path: Path) -> Settings:
+    """Settings without SMTP: messages go to the outbox folder in ``tmp_path``."""
+    return Settings(_env_file=None, smtp_host=None, out_dir=tmp_path / "out", mail_from="cxloop@cx.example")

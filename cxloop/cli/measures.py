@@ -144,7 +144,7 @@ def measures_show(
     from datetime import date
 
     from models.db import session_scope
-    from tasks.measures.register import MeasureNotFound, get_measure, history_of
+    from tasks.measures.register import REGISTER_COLUMNS, MeasureNotFound, get_measure, history_of
     from tasks.measures.status import codesign_label, is_overdue, is_override
     from tasks.validate.redaction import redact
 
@@ -173,30 +173,12 @@ def measures_show(
         return
     console.rule(f"[bold]{escape(record['code'])}[/bold] {escape(redact(record['title']) or '')}")
     shown = dict(record)
+    # The register's columns in its order; the code and title head the card, the description
+    # and the effect's figures have their own commands (export, the report).
+    hidden = {"code", "title", "description"} | {c for c in REGISTER_COLUMNS if c.startswith("effect_")}
+    card_fields = [c for c in REGISTER_COLUMNS if c not in hidden or c == "effect_verdict"]
     shown["codesign_form"] = codesign_label(record["codesign_form"], "en")
-    for key in (
-        "status",
-        "overdue",
-        "version",
-        "region_code",
-        "offices",
-        "theme",
-        "journey_stage",
-        "type",
-        "owner",
-        "codesign_date",
-        "codesign_form",
-        "codesign_clients",
-        "planned_start",
-        "due_date",
-        "implemented_on",
-        "kpi_metric",
-        "kpi_baseline",
-        "kpi_target",
-        "effect_verdict",
-        "source_pain_point",
-        "proposed_quarter",
-    ):
+    for key in card_fields:
         value = shown.get(key)
         text = "—" if value is None or value == "" else str(value)
         console.print(f"{key:>18}: " + escape((redact(text) or "") if key in ("owner",) else text), highlight=False)

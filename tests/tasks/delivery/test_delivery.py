@@ -10,102 +10,30 @@ from aiosmtpd.controller import Controller
 from pydantic import SecretStr
 from sqlmodel import select
 
-from cxloop.config import load_config
 from cxloop.files import file_sha256
 from cxloop.settings import Settings
-from models.db import dispose_engines, session_scope, upgrade
+from models.db import session_scope
 from models.tables import Delivery
 from tasks.delivery.archive import archived_report
 from tasks.delivery.log import delivery_log
 from tasks.delivery.messages import mask_address, mask_addresses, recipients_for
 from tasks.delivery.send import mail_reports, resend_deliveries
 from tasks.delivery.smtp import SmtpConfigError, smtp_target, smtp_target_from_block
-from tasks.reports.render import ReportFile, write_reports
+from tasks.reports.render import ReportFile
 from tests.smtp_support import (
     QUARTER,
     RecordingHandler,
     RefusingHandler,
     TlsRecordingHandler,
     free_port,
+    outbox_settings,
     parse,
     server_tls_context,
     sha,
+    smtp_settings,
 )
 
 ROOT = Path(__file__).resolve().parents[3]
-
-
-@pytest.fixture
-def smtp_server():
-    started = []
-
-    def start(handler: RecordingHandler) -> int:
-        port = free_port()
-        controller = Controller(handler, hostname="127.0.0.1", port=port)
-        controller.start()
-        started.append(controller)
-        return port
-
-    yield start
-    for controller in started:
-        controller.stop()
-
-
-@pytest.fixture(scope="module")
-def config():
-    return load_config(ROOT / "config")
-
-
-@pytest.fixture(scope="module")
-def rendered(tmp_path_factory, config):
-    """Real PDFs for every scope, rendered once from an empty database (content is not the point here)."""
-    url = f"sqlite:///{tmp_path_factory.mktemp('render') / 'r.db'}"
-    upgrade(url)
-    out = tmp_path_factory.mktemp("reports")
-    with session_scope(url) as s:
-        reports = write_reports(s, QUARTER, config, out)
-    dispose_engines()
-    return reports
-
-
-@pytest.fixture
-def reports(rendered, tmp_path):
-    """Per-test copies (a test may delete one), with a key message naming the scope."""
-    out = {}
-    for scope, report in rendered.items():
-        path = tmp_path / "reports" / report.path.name
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_bytes(report.path.read_bytes())
-        out[scope] = ReportFile(
-            scope=scope,
-            path=path,
-            sha256=file_sha256(path),
-            key_messages=[f"Ключевое сообщение для {scope}: индекс 84,3", "Просрочено мер: 2 из 7 открытых."],
-        )
-    return out
-
-
-@pytest.fixture
-def db(tmp_path):
-    url = f"sqlite:///{tmp_path / 'cx.db'}"
-    upgrade(url)
-    yield url
-    dispose_engines()
-
-
-def smtp_settings(tmp_path: Path, port: int) -> Settings:
-    return Settings(
-        _env_file=None,
-        smtp_host="127.0.0.1",
-        smtp_port=port,
-        smtp_security="none",
-        out_dir=tmp_path / "out",
-        mail_from="cxloop@cx.example",
-    )
-
-
-def outbox_settings(tmp_path: Path) -> Settings:
-    return Settings(_env_file=None, smtp_host=None, out_dir=tmp_path / "out", mail_from="cxloop@cx.example")
 
 
 def deliveries(url: str) -> list[Delivery]:

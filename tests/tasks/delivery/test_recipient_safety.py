@@ -13,20 +13,16 @@ from email.message import EmailMessage
 from pathlib import Path
 
 import pytest
-from aiosmtpd.controller import Controller
 from sqlmodel import select
 
-from cxloop.config import Recipient, Recipients, load_config
-from cxloop.files import file_sha256
-from cxloop.settings import Settings
-from models.db import dispose_engines, session_scope, upgrade
+from cxloop.config import Recipient, Recipients
+from models.db import session_scope
 from models.tables import Delivery
 from tasks.delivery import send as send_module
 from tasks.delivery.messages import MisdirectedMessageError, build_message, check_envelope
 from tasks.delivery.send import mail_reports, resend_deliveries
 from tasks.delivery.smtp import PermanentDeliveryError, SmtpTarget, header_recipients, send_smtp
-from tasks.reports.render import ReportFile, write_reports
-from tests.smtp_support import QUARTER, RecordingHandler, free_port, parse
+from tests.smtp_support import QUARTER, RecordingHandler, outbox_settings, parse, smtp_settings
 
 ROOT = Path(__file__).resolve().parents[3]
 LIST_52 = {"director@cx52.example", "cx-design@cx52.example"}
@@ -44,62 +40,10 @@ HOSTILE_ENTRIES = [
 
 
 @pytest.fixture
-def smtp_handler():
+def smtp_handler(smtp_server):
+    """A recording SMTP server: (its handler, its port)."""
     handler = RecordingHandler()
-    controller = Controller(handler, hostname="127.0.0.1", port=free_port())
-    controller.start()
-    yield handler, controller.port
-    controller.stop()
-
-
-@pytest.fixture(scope="module")
-def config():
-    return load_config(ROOT / "config")
-
-
-@pytest.fixture(scope="module")
-def rendered(tmp_path_factory, config):
-    url = f"sqlite:///{tmp_path_factory.mktemp('render') / 'r.db'}"
-    upgrade(url)
-    out = tmp_path_factory.mktemp("reports")
-    with session_scope(url) as s:
-        reports = write_reports(s, QUARTER, config, out)
-    dispose_engines()
-    return reports
-
-
-@pytest.fixture
-def reports(rendered, tmp_path):
-    out = {}
-    for scope, report in rendered.items():
-        path = tmp_path / "reports" / report.path.name
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_bytes(report.path.read_bytes())
-        out[scope] = ReportFile(scope=scope, path=path, sha256=file_sha256(path), key_messages=[f"для {scope}"])
-    return out
-
-
-@pytest.fixture
-def db(tmp_path):
-    url = f"sqlite:///{tmp_path / 'cx.db'}"
-    upgrade(url)
-    yield url
-    dispose_engines()
-
-
-def smtp_settings(tmp_path: Path, port: int) -> Settings:
-    return Settings(
-        _env_file=None,
-        smtp_host="127.0.0.1",
-        smtp_port=port,
-        smtp_security="none",
-        out_dir=tmp_path / "out",
-        mail_from="cxloop@cx.example",
-    )
-
-
-def outbox_settings(tmp_path: Path) -> Settings:
-    return Settings(_env_file=None, smtp_host=None, out_dir=tmp_path / "out", mail_from="cxloop@cx.example")
+    return handler, smtp_server(handler)
 
 
 def hostile(config, entry: str):
