@@ -238,7 +238,8 @@ def _sheets_to_frame(
         except IntakeError as exc:
             failed.append((title, str(exc)))
             continue
-        frame["source_sheet"] = title
+        # Named only when the workbook has several sheets: a row's place is then sheet and row.
+        frame["source_sheet"] = title if several else None
         frames.append(frame)
         blank, header_again = blank + b + empty, header_again + h
     if failed and not several:

@@ -146,3 +146,15 @@ def test_a_row_quarantined_on_a_second_sheet_names_its_sheet(tmp_path, config, d
     with session_scope(db_url) as s:
         (row,) = s.execute(select(Quarantine.source_row, Quarantine.reason)).all()
     assert row.source_row == 2 and row.reason.startswith("sheet 'Лист2', "), row.reason
+
+
+def test_a_one_sheet_workbook_does_not_name_its_sheet(tmp_path, config, db_url, registry):
+    """With one sheet the row number alone is the place (as in a CSV): reasons stay as they were."""
+    bad = [date(2026, 3, 20), "52-01", "гражданин", "Отзыв с дробной оценкой", "4,5"]
+    path = _workbook(tmp_path / "review_book_52.xlsx", [("Книга отзывов", [HEADER, *_march(2), bad])])
+    with session_scope(db_url) as s:
+        summary = ingest_file(s, path, "review_book", "2026Q1", config, registry=registry)
+    assert summary.quarantined == 1
+    with session_scope(db_url) as s:
+        (row,) = s.execute(select(Quarantine.source_row, Quarantine.reason)).all()
+    assert row.source_row == 4 and "sheet" not in row.reason, row.reason
