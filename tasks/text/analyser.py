@@ -22,7 +22,13 @@ from tasks.text.clauses import score_clause, split_clauses
 from tasks.text.language import detect_normalised
 from tasks.text.lexicon import LexiconSet, lexicon_set
 from tasks.text.normalise import TOKEN_RE, normalise
-from tasks.text.theme_rules import blank_idioms, compile_idioms, drop_unsupported_weak
+from tasks.text.theme_rules import (
+    CHANNEL_THEMES,
+    blank_idioms,
+    channel_needs_failure,
+    compile_idioms,
+    drop_unsupported_weak,
+)
 
 __all__ = [
     "SentimentFallback",
@@ -99,8 +105,12 @@ def _analyse_one(analyser: LexiconSet, text: str, fallback: SentimentFallback | 
         per_theme, raw, named = score_clause(lex, tokens, infos, first, end, question, cm, ng, bs)
         if not per_theme and raw == 0.0:
             continue
-        if len(named) < len(per_theme) and raw == 0.0 and not question:
-            unsupported = True
+        if len(named) < len(per_theme):
+            if not ng and not question and CHANNEL_THEMES.intersection(per_theme):
+                per_theme = channel_needs_failure(per_theme, named)
+                if not per_theme and raw == 0.0:
+                    continue
+            unsupported = unsupported or (raw == 0.0 and not question)
         results.append((per_theme, raw, weight, named, sentence, concessive))
         weak_concession = weak_concession or (concessive and len(named) < len(per_theme))
     if unsupported:

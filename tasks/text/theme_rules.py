@@ -18,7 +18,16 @@ from collections.abc import Collection, Sequence
 from tasks.text.lexicon import TokenInfo
 from tasks.text.normalise import normalise
 
-__all__ = ["IDIOMS", "Idioms", "ScoredClause", "blank_idioms", "compile_idioms", "drop_unsupported_weak"]
+__all__ = [
+    "CHANNEL_THEMES",
+    "IDIOMS",
+    "Idioms",
+    "ScoredClause",
+    "blank_idioms",
+    "channel_needs_failure",
+    "compile_idioms",
+    "drop_unsupported_weak",
+]
 
 # Per language: expressions whose words never name a theme.
 IDIOMS: dict[str, tuple[str, ...]] = {
@@ -46,7 +55,9 @@ IDIOMS: dict[str, tuple[str, ...]] = {
         "выгодным курсом",
         "хороший курс",
         "по курсу",
-        "валютн* курс*",
+        "валютный курс",
+        "валютные курсы",
+        "валютного курса",
     ),
     "en": (
         "first of all",
@@ -125,3 +136,16 @@ def drop_unsupported_weak(results: list[ScoredClause]) -> list[ScoredClause]:
         if kept:
             out.append((kept, raw, weight, named, sentence, concessive))
     return out
+
+
+# Themes whose weak keywords are channels (a phone, a call, an e-mail, an operator): a
+# channel named in a clause is about reachability only when the clause negates something
+# ("не отвечают", "nobody picks up", "ei vastaa"), asks, or praises ("оператор быстро
+# помог"); another complaint told around a call ("позвонил уточнить, ошиблись") is not.
+CHANNEL_THEMES: frozenset[str] = frozenset({"contact_reachability"})
+
+
+def channel_needs_failure(per_theme: dict[str, float], named: Collection[str]) -> dict[str, float]:
+    """``per_theme`` without the channel themes named by weak keywords only and not
+    praised (for a clause with no negator that is no question)."""
+    return {t: v for t, v in per_theme.items() if t in named or t not in CHANNEL_THEMES or v > 0.0}
