@@ -17,10 +17,18 @@ from typing import Any, Protocol
 import pandas as pd
 
 from cxloop.config import AppConfig
+from cxloop.domain import LANGUAGES
 from tasks.text.clauses import score_clause, split_clauses
 from tasks.text.language import detect_normalised
 from tasks.text.lexicon import LexiconSet, lexicon_set
 from tasks.text.normalise import TOKEN_RE, normalise
+from tasks.text.theme_rules import (
+    CHANNEL_THEMES,
+    blank_idioms,
+    channel_needs_failure,
+    compile_idioms,
+    drop_unsupported_weak,
+)
 
 __all__ = [
     "SentimentFallback",
@@ -30,6 +38,7 @@ __all__ = [
     "rating_polarity",
 ]
 
+_IDIOMS = {lang: compile_idioms(lang) for lang in LANGUAGES}
 _CACHE_LIMIT = 200_000  # memoised analyses per lexicon before the memo is reset
 _MEMO_MAX_CHARS = 80  # only short texts repeat often enough to be worth memoising
 
@@ -82,18 +91,30 @@ def _analyse_one(analyser: LexiconSet, text: str, fallback: SentimentFallback | 
     get = lex.token_cache.get
     token = lex.token
     infos = [get(t) or token(t) for t in tokens]
+    idioms = _IDIOMS.get(language)
+    if idioms and not idioms.keys().isdisjoint(tokens):
+        blank_idioms(idioms, tokens, infos)
     marks = [i for i, f in enumerate(infos) if f[6]]
     total = 0.0
     theme_raw: dict[str, float] = {}
     scored: list[tuple[dict[str, float], float]] = []
     results = []
     weak_concession = False
+    unsupported = False
     for first, end, weight, question, cm, ng, bs, sentence, concessive in split_clauses(lex, infos, marks, len(tokens)):
         per_theme, raw, named = score_clause(lex, tokens, infos, first, end, question, cm, ng, bs)
         if not per_theme and raw == 0.0:
             continue
+        if len(named) < len(per_theme):
+            if not ng and not question and CHANNEL_THEMES.intersection(per_theme):
+                per_theme = channel_needs_failure(per_theme, named)
+                if not per_theme and raw == 0.0:
+                    continue
+            unsupported = unsupported or (raw == 0.0 and not question)
         results.append((per_theme, raw, weight, named, sentence, concessive))
         weak_concession = weak_concession or (concessive and len(named) < len(per_theme))
+    if unsupported:
+        results = drop_unsupported_weak(results)
     if weak_concession:
         # A weak keyword in a concession is background to the sentence's statement: it
         # gives way to another theme's strong keyword anywhere in the sentence
