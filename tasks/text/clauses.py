@@ -16,6 +16,7 @@ from tasks.text.lexicon import BAR, BUT, CONCESSIVE, END, QEND, Lexicon, TokenIn
 __all__ = ["Clause", "score_clause", "split_clauses"]
 
 _NO_POSITIONS: list[int] = []
+_COMPLAINTS = frozenset(("negative", "mild_negative"))
 _NO_THEMES_SET: frozenset[str] = frozenset()
 
 # A clause: (first token, end, weight in the text's score, is a question, positions of
@@ -38,6 +39,7 @@ def split_clauses(lex: Lexicon, infos: list[TokenInfo], marks: list[int], n: int
     cm: list[int] = []
     ng: list[int] = []
     bs: list[int] = []
+    concedes = False
     for i in marks:
         info = infos[i]
         kind = info[3]
@@ -45,13 +47,23 @@ def split_clauses(lex: Lexicon, infos: list[TokenInfo], marks: list[int], n: int
             cm.append(i)
             if info[1]:
                 ng.append(i)
+            elif "concede" in info[7]:
+                concedes = True
             continue
         if kind == BAR and not (concessive and cm):
             bs.append(i)  # barriers stay in the clause as limits for phrases and negation
             continue
         if cm:
-            clauses.append((first, i, weight, kind == QEND, cm, ng, bs, sentence, concessive))
+            w = weight
+            if kind == BUT and concedes:
+                # "Спасибо, конечно, но ждать пришлось долго": what is granted before the
+                # "but" weighs like a concession.
+                w *= lex.concessive_weight
+            elif info[2] != 1.0:
+                w *= info[2]  # "!!!" says it more strongly
+            clauses.append((first, i, w, kind == QEND, cm, ng, bs, sentence, concessive))
         cm, ng, bs = [], [], []
+        concedes = False
         first = i + 1
         if kind in (END, QEND):
             sentence += 1
@@ -183,12 +195,15 @@ def score_clause(
     if negators:
         scope = lex.scope
         post = lex.post_by_first
+        resolvers = lex.resolver_tokens
         for i in negators:
             before = None
+            # A resolver ("решили", "fixed", "korjattiin") undoes only a complaint.
+            resolver = toks[i] in resolvers
             for phrase in post.get(toks[i], ()):
                 if tuple(toks[i : i + len(phrase)]) == phrase:
                     for h in reversed(hits):
-                        if h[2] == "implicit":
+                        if h[2] == "implicit" or (resolver and h[2] not in _COMPLAINTS):
                             continue  # "ответа до сих пор нет" negates the answer, not "до сих пор"
                         if i - 2 <= h[1] <= i and not (barriers and any(h[1] <= c < i for c in barriers)):
                             before = h
@@ -199,17 +214,20 @@ def score_clause(
                 before[3] = True
                 continue
             for h in hits:
-                if h[2] == "implicit":
+                if h[2] == "implicit" or (resolver and h[2] not in _COMPLAINTS):
                     continue  # "не публикуют уже неделю": elapsed time is not what is negated
                 if i < h[0] <= i + scope and not (barriers and any(i < c < h[0] for c in barriers)):
-                    h[3] = True  # several negators on one entry ("никто не напомнил") negate it once
+                    h[3] = not h[3] if resolver else True  # "никто не напомнил" negates it once
                     break
             else:
+                if resolver:
+                    continue
                 # A negator inside an entry ("not always", "без задержек") is that entry's.
                 if (voids or theme_negation) and not any(h[0] <= i < h[1] for h in hits):
                     unattached.append(i)
     weights, negated_w = lex.weights, lex.negated
     values: list[tuple[int, int, float]] = []
+    thanks_at = {h[0] for h in hits if h[2] == "thanks"}
     for start, end, cat, negated in hits:
         value = negated_w[cat] if negated else weights[cat]
         if value == 0.0:
@@ -240,6 +258,10 @@ def score_clause(
                 other = i if other < 0 else other
         if theme_negation and other >= 0:
             values.append((other, other + 1, theme_negation))  # once per clause
+    if thanks_at and any(v < 0 for _, _, v in values):
+        # "Спасибо, что отменили рейс", "thanks for cancelling my flight": thanks next to
+        # a complaint are politeness or sarcasm, not praise.
+        values = [t for t in values if t[0] not in thanks_at]
     raw = sum([t[2] for t in values])
     if not themes:
         return {}, raw, named

@@ -45,6 +45,8 @@ TokenInfo = tuple[
 ]
 _NO_IDS: frozenset[int] = frozenset()
 _KIND_RANK = {"exact": 0, "stem": 1, "prefix": 2, "sub": 3}
+_REPEATS = re.compile(r"(.)\1+")  # ")))))" is "))"
+_PUNCTUATION = frozenset(".!?;…\n,:—–()")
 # Contrast kinds of word tokens, then the kinds of punctuation tokens.
 BUT, CONCESSIVE, END, QEND, BAR = 1, 2, 3, 4, 5
 
@@ -67,6 +69,10 @@ class Lexicon:
     post_negations: tuple[tuple[str, ...], ...]
     void_negators: dict[str, tuple[tuple[str, ...], ...]]  # first token -> phrases, longest first
     intensifiers: dict[str, float]
+    resolvers: tuple[str, ...]  # prefixes of "solve" words that undo the complaint after them
+    resolver_words: frozenset[str]  # the same, whole words
+    emoticons: dict[str, str]  # canonical emoticon or emoji -> sentiment category
+    exclaim: float  # weight factor of a clause ended by "!!" or more
     contrast: frozenset[str]
     concessive: frozenset[str]
     weights: dict[str, float]
@@ -85,6 +91,7 @@ class Lexicon:
     phrase_first: frozenset[int] = frozenset()
     post_by_first: dict[str, tuple[tuple[str, ...], ...]] = field(default_factory=dict)
     token_cache: dict[str, TokenInfo] = field(default_factory=dict)
+    resolver_tokens: set[str] = field(default_factory=set)
 
     def __post_init__(self) -> None:
         self.phrase_first = frozenset(first for first, _ in self.multi)
@@ -100,8 +107,16 @@ class Lexicon:
         if info is not None:
             return info
         if not tok[0].isalpha():
-            kind = BAR if tok in BARRIERS else QEND if "?" in tok else END
-            info = (_NO_IDS, False, 1.0, kind, (), (), True, ())
+            emo = self.emoticons.get(_REPEATS.sub(r"\1\1", tok))
+            if emo is not None:  # ":)", "))", "👍": a sentiment entry of its own
+                info = (_NO_IDS, False, 1.0, 0, (), (), True, (emo,))
+            elif tok[0] in _PUNCTUATION:
+                kind = BAR if tok in BARRIERS else QEND if "?" in tok else END
+                # "!!" and more: the clause it ends says what it says more strongly.
+                factor = self.exclaim if "!!" in tok and kind == END else 1.0
+                info = (_NO_IDS, False, factor, kind, (), (), True, ())
+            else:  # an emoji without a listed sentiment
+                info = (_NO_IDS, False, 1.0, 0, (), (), False, ())
             self.token_cache[tok] = info
             return info
         ids: list[int] = []
@@ -120,6 +135,9 @@ class Lexicon:
         payloads = tuple(p for eid in uniq for p in self.single.get(eid, ()))
         kind = 1 if tok in self.contrast else 2 if tok in self.concessive else 0
         negator = tok in self.negators
+        if tok in self.resolver_words or (self.resolvers and tok.startswith(self.resolvers)):
+            negator = True  # a resolver undoes a complaint ("решили проблему") like a negator
+            self.resolver_tokens.add(tok)
         factor = self.intensifiers.get(tok, 1.0)
         starts = tuple(eid for eid in uniq if eid in self.phrase_first)
         hits = [(p[1], p[2], eid) for eid in uniq for p in self.single.get(eid, ()) if p[0] == "t"]
@@ -215,6 +233,7 @@ class _LexiconBuilder:
             return frozenset(normalise(w).strip() for w in sentiment.get(key, []) or [])
 
         scoring = sentiment["_scoring"]
+        resolvers = [normalise(w).strip().lstrip("=") for w in sentiment.get("resolvers") or []]
         void: dict[str, list[tuple[str, ...]]] = {}
         for phrase in sentiment.get("void_negators") or []:
             parts = tuple(normalise(phrase).split())
@@ -236,6 +255,10 @@ class _LexiconBuilder:
                 tuple(normalise(p).split()) for p in (sentiment.get("post_negations") or []) if str(p).strip()
             ),
             intensifiers={normalise(k).strip(): float(v) for k, v in (sentiment.get("intensifiers") or {}).items()},
+            resolvers=tuple(w[:-1] for w in resolvers if w.endswith("*")),
+            resolver_words=frozenset(w for w in resolvers if not w.endswith("*")),
+            emoticons=dict(sentiment.get("_emoticons") or {}),
+            exclaim=float(scoring["exclaim"]),
             contrast=words("contrast"),
             concessive=words("concessive"),
             weights=dict(scoring["weights"]),
@@ -253,10 +276,24 @@ class _LexiconBuilder:
         )
 
 
-_SENTIMENT_CATEGORIES = ("positive", "negative", "implicit", "expected", "neutral")
+_SENTIMENT_CATEGORIES = (
+    "positive",
+    "negative",
+    "mild_positive",
+    "mild_negative",
+    "thanks",
+    "implicit",
+    "expected",
+    "neutral",
+    "concede",
+)
 _CATEGORY_DEFAULTS = {  # (weight, weight when negated)
     "positive": (1.0, -0.8),
     "negative": (-1.0, 0.5),
+    "mild_positive": (0.5, -0.4),
+    "mild_negative": (-0.5, 0.25),
+    "thanks": (1.0, 0.0),
+    "concede": (0.0, 0.0),
     "implicit": (-0.5, 0.0),
     "expected": (0.0, -1.0),
     "neutral": (0.0, 0.0),
@@ -293,14 +330,22 @@ def load_sentiment_lexicon(path: Path | str | None = None) -> dict[str, Any]:
             "void_negation": float(scoring.get("void_negation", -1.0)),
             "theme_negation": float(scoring.get("theme_negation", 0.0)),
             "negation_scope": int(scoring.get("negation_scope", 3)),
+            "exclaim": float(scoring.get("exclaim", 1.0)),
         }
     except (TypeError, ValueError) as exc:
         raise ConfigError(f"{path}: scoring: every weight must be a number ({exc})") from exc
+    emoticons: dict[str, str] = {}  # the same for every language
+    for category, entries in (data.get("emoticons") or {}).items():
+        if category not in _CATEGORY_DEFAULTS or not isinstance(entries, list):
+            raise ConfigError(f"{path}: emoticons.{category}: a list under a sentiment category")
+        for e in entries:
+            emoticons[_REPEATS.sub(r"\1\1", normalise(str(e)).strip())] = category
     for lang in LANGUAGES:
         spec = data["languages"].get(lang)
         if not isinstance(spec, dict):
             raise ConfigError(f"{path}: languages.{lang} missing")
-        for key in (*_SENTIMENT_CATEGORIES, "negators", "contrast", "concessive", "post_negations", "void_negators"):
+        keys = (*_SENTIMENT_CATEGORIES, "negators", "contrast", "concessive", "post_negations", "void_negators")
+        for key in (*keys, "resolvers"):
             entries = spec.get(key) or []
             if not isinstance(entries, list):
                 raise ConfigError(f"{path}: languages.{lang}.{key} must be a list")
@@ -312,6 +357,7 @@ def load_sentiment_lexicon(path: Path | str | None = None) -> dict[str, Any]:
         if not isinstance(intensifiers, dict) or not all(isinstance(v, (int, float)) for v in intensifiers.values()):
             raise ConfigError(f"{path}: languages.{lang}.intensifiers must be a mapping word: factor")
         spec["_scoring"] = checked
+        spec["_emoticons"] = emoticons
     return data
 
 

@@ -12,13 +12,16 @@ from typing import Any
 
 import snowballstemmer
 
-__all__ = ["BARRIERS", "STEMMER_NAMES", "TOKEN_RE", "WORD_RE", "normalise", "stemmer", "tokenise"]
+__all__ = ["BARRIERS", "EMOTICON_RE", "STEMMER_NAMES", "TOKEN_RE", "WORD_RE", "normalise", "stemmer", "tokenise"]
 
 STEMMER_NAMES = {"ru": "russian", "fi": "finnish", "en": "english"}
 
 WORD_RE = re.compile(r"[^\W\d_]+")
-# Word runs; sentence ends (. ! ? ; … and newlines); in-clause barriers (, : — – ( )).
-TOKEN_RE = re.compile(r"[^\W\d_]+|[.!?;…]+|\n|[,:—–()]")
+# Emoticons (":)", ":-(", ";d", "=)", "))", "(((") and pictographic emoji, one token each,
+# before the punctuation they are made of; a single ")" or "(" stays a bracket.
+EMOTICON_RE = r"[:;=]-?(?:[()]|d(?![^\W\d_]))|\){2,}|\({2,}|[\u2600-\u27bf\U0001f300-\U0001faff]"
+# Word runs; emoticons; sentence ends (. ! ? ; … and newlines); in-clause barriers (, : — – ( )).
+TOKEN_RE = re.compile(r"[^\W\d_]+|" + EMOTICON_RE + r"|[.!?;…]+|\n|[,:—–()]")
 BARRIERS = frozenset(",:—–()")
 _PLACEHOLDER = re.compile(r"\[(?:PHONE|EMAIL|SNILS|INN|PASSPORT|CARD|ID|URL|NAME)\]")
 _APOSTROPHE = re.compile(r"(?<=[a-z])[’'](?=[a-z])")

@@ -1,0 +1,87 @@
+"""Sentiment rules beyond the service lexicon: general evaluative words, thanks next to a
+complaint, resolved problems, "no problems arose", concessions, emoticons and "!!!".
+
+Every sentence here was written for this test."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from cxloop.config import load_config
+from tasks.text.analyser import analyse
+from tasks.text.normalise import TOKEN_RE, normalise
+
+CONFIG_DIR = Path(__file__).resolve().parents[3] / "config"
+
+
+@pytest.fixture(scope="module")
+def cfg():
+    return load_config(CONFIG_DIR)
+
+
+def score(text: str, cfg) -> float:
+    return analyse([text], cfg)[0].sentiment
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Обожаю этот сервис, всё классно",
+        "I really like this app, awesome",
+        "Rakastan tätä, ihanaa",
+        "Tykkään tästä paikasta",
+    ],
+)
+def test_general_praise_is_positive(text, cfg):
+    assert score(text, cfg) >= 0.1
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Самые негативные впечатления от посещения",
+        "I hate this, what a stupid mess",
+        "Tämä on ihan paskaa",
+        "Vihaan tätä typerää sovellusta",
+        "Olen pahoillani, tämä meni pieleen ja olen surullinen",
+    ],
+)
+def test_general_complaint_is_negative(text, cfg):
+    assert score(text, cfg) <= -0.1
+
+
+def test_thanks_next_to_a_complaint_is_not_praise(cfg):
+    assert score("Thanks for losing my documents again", cfg) < 0
+    assert score("Спасибо, что потеряли мои документы", cfg) < 0
+    assert score("Спасибо за помощь", cfg) > 0
+
+
+def test_a_concession_before_but_weighs_less(cfg):
+    assert score("Спасибо, конечно, но ждать пришлось очень долго", cfg) < 0
+
+
+def test_a_solved_problem_is_no_complaint(cfg):
+    assert score("Специалист помогла решить мою проблему", cfg) > 0
+    assert score("The issue was fixed the same day", cfg) > 0
+    assert score("Ongelma ratkaistiin nopeasti", cfg) > 0
+    # a request to fix something is still a complaint
+    assert score("Please fix this error", cfg) < 0
+
+
+def test_no_problems_arose_is_praise(cfg):
+    assert score("Пользуюсь картой давно, проблем не возникало", cfg) >= 0
+    assert score("Долго не ждали, всё оформили", cfg) >= 0
+
+
+def test_emoticons_and_emoji(cfg):
+    assert TOKEN_RE.findall(normalise("ok :) (да)")) == ["ok", ":)", "(", "да", ")"]
+    assert score("Всё пришло вовремя 👍", cfg) > score("Всё пришло вовремя", cfg)
+    assert score("Опять никто не ответил 😡", cfg) < score("Опять никто не ответил", cfg)
+    assert score("Получила ответ )))", cfg) > 0
+    assert score("Got the answer :(", cfg) < 0
+
+
+def test_exclamations_amplify_their_clause(cfg):
+    assert score("Очень плохо!!!", cfg) < score("Очень плохо.", cfg) < 0
