@@ -286,3 +286,21 @@ class Delivery(SQLModel, table=True):
     status: str = Field(max_length=8, description="sent | failed")
     at: datetime
     error: str | None = None
+
+
+class TextLabel(SQLModel, table=True):
+    """An analyst's gold label for one feedback text (``cxloop text review import``).
+
+    One row per text: a re-import of the same text replaces its label, keeping who
+    labelled it and when for the latest import only. ``themes`` is the analyst's set
+    ("" = the analyst ticked "no theme"); ``sentiment`` is optional.
+    """
+
+    __tablename__ = "text_label"
+
+    feedback_id: int = Field(primary_key=True, foreign_key="feedback.id")
+    themes: str = Field(default="", description="comma-separated theme ids the analyst ticked ('' = no theme)")
+    sentiment: str | None = Field(default=None, max_length=8, description="negative | neutral | positive")
+    labelled_by: str = Field(max_length=200)
+    labelled_at: datetime
+    source_file: str = Field(description="name of the labelled file the label came from")
