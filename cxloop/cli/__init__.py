@@ -43,6 +43,7 @@ from cxloop.cli.data import cycle, db_app, demo, ingest, quarantine_app
 from cxloop.cli.deploy import serve, server
 from cxloop.cli.measures import measures_app, offices_app
 from cxloop.cli.reports import deliveries_app, report
+from cxloop.cli.text_review import review_app
 
 app = typer.Typer(
     cls=CxloopGroup,
@@ -64,3 +65,5 @@ app.add_typer(measures_app, name="measures")
 app.add_typer(db_app, name="db")
 app.add_typer(quarantine_app, name="quarantine")
 app.add_typer(deliveries_app, name="deliveries")
+# Temporary name: to be registered as `cxloop text review` under the `text` group.
+app.add_typer(review_app, name="text-review")
