@@ -9,6 +9,7 @@ facts of every token (keyword ids, negator, intensifier, contrast word …) once
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -20,6 +21,7 @@ from cxloop.config import AppConfig, ConfigError, keyword_problem
 from cxloop.domain import LANGUAGES
 from cxloop.paths import DEFAULT_CONFIG_DIR
 from tasks.text.normalise import BARRIERS, STEMMER_NAMES, normalise
+from tasks.text.sentiment_morph import finnish_base_forms
 
 __all__ = [
     "BAR",
@@ -92,6 +94,7 @@ class Lexicon:
     post_by_first: dict[str, tuple[tuple[str, ...], ...]] = field(default_factory=dict)
     token_cache: dict[str, TokenInfo] = field(default_factory=dict)
     resolver_tokens: set[str] = field(default_factory=set)
+    base_forms: Callable[[str], tuple[str, ...]] | None = None  # Finnish: Voikko base forms
 
     def __post_init__(self) -> None:
         self.phrase_first = frozenset(first for first, _ in self.multi)
@@ -100,6 +103,21 @@ class Lexicon:
             by_first.setdefault(phrase[0], []).append(phrase)
         # Longer phrases first: "не было" before "не".
         self.post_by_first = {k: tuple(sorted(v, key=len, reverse=True)) for k, v in by_first.items()}
+
+    def _ids(self, word: str) -> list[int]:
+        """Element ids of one written word: its stem, the word itself, its prefixes, substrings."""
+        ids: list[int] = []
+        ids.extend(self.stem_index.get(self.stemmer.stemWord(word), ()))
+        ids.extend(self.exact_index.get(word, ()))
+        n = len(word)
+        for length in self.prefix_lengths:
+            if length > n:
+                break
+            ids.extend(self.prefix_index.get(word[:length], ()))
+        for sub, eid in self.substrings:
+            if sub in word:
+                ids.append(eid)
+        return ids
 
     # A token's facts never change, so they are computed once per distinct token.
     def token(self, tok: str) -> TokenInfo:
@@ -119,18 +137,11 @@ class Lexicon:
                 info = (_NO_IDS, False, 1.0, 0, (), (), False, ())
             self.token_cache[tok] = info
             return info
-        ids: list[int] = []
-        stem = self.stemmer.stemWord(tok)
-        ids.extend(self.stem_index.get(stem, ()))
-        ids.extend(self.exact_index.get(tok, ()))
-        n = len(tok)
-        for length in self.prefix_lengths:
-            if length > n:
-                break
-            ids.extend(self.prefix_index.get(tok[:length], ()))
-        for sub, eid in self.substrings:
-            if sub in tok:
-                ids.append(eid)
+        ids = self._ids(tok)
+        if self.base_forms is not None:
+            # Finnish: the word's base forms match too ("tylyn" → "tyly", "odotin" → "odottaa").
+            for base in self.base_forms(tok):
+                ids.extend(self._ids(base))
         uniq = sorted(set(ids))
         payloads = tuple(p for eid in uniq for p in self.single.get(eid, ()))
         kind = 1 if tok in self.contrast else 2 if tok in self.concessive else 0
@@ -273,6 +284,7 @@ class _LexiconBuilder:
             void_negators={k: tuple(sorted(v, key=len, reverse=True)) for k, v in void.items()},
             element_text={eid: value for (_, value), eid in self.elements.items()},
             element_rank={eid: (_KIND_RANK[kind], -len(value)) for (kind, value), eid in self.elements.items()},
+            base_forms=finnish_base_forms() if self.language == "fi" else None,
         )
 
 
