@@ -22,6 +22,7 @@ from cxloop.domain import LANGUAGES
 from cxloop.paths import DEFAULT_CONFIG_DIR
 from tasks.text.normalise import BARRIERS, STEMMER_NAMES, normalise
 from tasks.text.sentiment_morph import finnish_base_forms
+from tasks.text.sentiment_vader import vader_entries
 
 __all__ = [
     "BAR",
@@ -299,6 +300,7 @@ _SENTIMENT_CATEGORIES = (
     "neutral",
     "concede",
 )
+_VADER_LIMITS = ("positive", "mild_positive", "mild_negative", "negative")
 _CATEGORY_DEFAULTS = {  # (weight, weight when negated)
     "positive": (1.0, -0.8),
     "negative": (-1.0, 0.5),
@@ -368,6 +370,11 @@ def load_sentiment_lexicon(path: Path | str | None = None) -> dict[str, Any]:
         intensifiers = spec.get("intensifiers", {}) or {}
         if not isinstance(intensifiers, dict) or not all(isinstance(v, (int, float)) for v in intensifiers.values()):
             raise ConfigError(f"{path}: languages.{lang}.intensifiers must be a mapping word: factor")
+        vader = spec.get("vader")
+        if vader is not None and not (
+            isinstance(vader, dict) and all(isinstance(vader.get(c), (int, float)) for c in _VADER_LIMITS)
+        ):
+            raise ConfigError(f"{path}: languages.{lang}.vader needs numbers for {', '.join(_VADER_LIMITS)}")
         spec["_scoring"] = checked
         spec["_emoticons"] = emoticons
     return data
@@ -428,6 +435,17 @@ def lexicon_set(config: AppConfig | None, sentiment_path: Path | str | None = No
             for entry in spec.get(category, []) or []:
                 builder.add(entry, ("s", category), f"{sentiment_path}: languages.{lang}.{category}")
         out[lang] = builder.build(spec)
+        if spec.get("vader"):
+            lex = out[lang]
+
+            def covered(word: str, lex: Lexicon = lex) -> bool:
+                info = lex.token(word)
+                return bool(info[7] or info[1] or info[2] != 1.0 or info[3])
+
+            for category, entries in vader_entries(spec["vader"], covered).items():
+                for entry in entries:
+                    builder.add(entry, ("s", category), f"vader_lexicon.txt ({category})")
+            out[lang] = builder.build(spec)
     if len(_LEXICON_CACHE) > 8:
         _LEXICON_CACHE.clear()
     _LEXICON_CACHE[key] = LexiconSet(out)
