@@ -76,6 +76,8 @@ class Lexicon:
     resolver_words: frozenset[str]  # the same, whole words
     emoticons: dict[str, str]  # canonical emoticon or emoji -> sentiment category
     exclaim: float  # weight factor of a clause ended by "!!" or more
+    summary_weight: float  # weight factor of a clause with a summary ("в целом", "overall")
+    minor_weight: float  # weight factor of a clause with a minor-drawback marker ("единственный минус")
     contrast: frozenset[str]
     concessive: frozenset[str]
     weights: dict[str, float]
@@ -271,6 +273,8 @@ class _LexiconBuilder:
             resolver_words=frozenset(w for w in resolvers if not w.endswith("*")),
             emoticons=dict(sentiment.get("_emoticons") or {}),
             exclaim=float(scoring["exclaim"]),
+            summary_weight=float(scoring["summary_weight"]),
+            minor_weight=float(scoring["minor_weight"]),
             contrast=words("contrast"),
             concessive=words("concessive"),
             weights=dict(scoring["weights"]),
@@ -299,6 +303,8 @@ _SENTIMENT_CATEGORIES = (
     "expected",
     "neutral",
     "concede",
+    "summary",
+    "minor",
 )
 _VADER_LIMITS = ("positive", "mild_positive", "mild_negative", "negative")
 _CATEGORY_DEFAULTS = {  # (weight, weight when negated)
@@ -308,6 +314,8 @@ _CATEGORY_DEFAULTS = {  # (weight, weight when negated)
     "mild_negative": (-0.5, 0.25),
     "thanks": (1.0, 0.0),
     "concede": (0.0, 0.0),
+    "summary": (0.0, 0.0),
+    "minor": (0.0, 0.0),
     "implicit": (-0.5, 0.0),
     "expected": (0.0, -1.0),
     "neutral": (0.0, 0.0),
@@ -345,6 +353,8 @@ def load_sentiment_lexicon(path: Path | str | None = None) -> dict[str, Any]:
             "theme_negation": float(scoring.get("theme_negation", 0.0)),
             "negation_scope": int(scoring.get("negation_scope", 3)),
             "exclaim": float(scoring.get("exclaim", 1.0)),
+            "summary_weight": float(scoring.get("summary_weight", 1.0)),
+            "minor_weight": float(scoring.get("minor_weight", 1.0)),
         }
     except (TypeError, ValueError) as exc:
         raise ConfigError(f"{path}: scoring: every weight must be a number ({exc})") from exc
