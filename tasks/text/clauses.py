@@ -232,14 +232,13 @@ def score_clause(
     values: list[tuple[int, int, float]] = []
     thanks_at = {h[0] for h in hits if h[2] == "thanks"}
     clause_factor = 1.0
-    for h in hits:
-        if h[2] == "summary":
-            clause_factor = lex.summary_weight
-        elif h[2] == "minor":
-            clause_factor = lex.minor_weight
     for start, end, cat, negated in hits:
         value = negated_w[cat] if negated else weights[cat]
         if value == 0.0:
+            if cat == "summary":
+                clause_factor = lex.summary_weight
+            elif cat == "minor":
+                clause_factor = lex.minor_weight
             continue
         for j in (start - 1, start - 2):
             if j >= first and infos[j][2] != 1.0:
