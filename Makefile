@@ -44,6 +44,12 @@ system-deps:
 	    /etc/postgresql-common/createcluster.conf && \
 	  $$APT postgresql >/dev/null; \
 	fi
+	@# Voikko gives the sentiment lexicon Finnish base forms (tasks/text/sentiment_morph.py); without it the stems still work.
+	@if ! ldconfig -p | grep -q libvoikko.so.1 || [ ! -d /usr/lib/voikko ]; then \
+	  echo "installing Debian packages: libvoikko1 voikko-fi (Finnish morphology)"; \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq libvoikko1 voikko-fi >/dev/null; \
+	fi
 	@# pdftoppm renders the reports' first pages to PNG in the tests, for a person to look at.
 	@if ! command -v pdftoppm >/dev/null 2>&1; then \
 	  echo "installing Debian package: poppler-utils (pdftoppm)"; \

@@ -99,11 +99,19 @@ def _analyse_one(analyser: LexiconSet, text: str, fallback: SentimentFallback | 
     theme_raw: dict[str, float] = {}
     scored: list[tuple[dict[str, float], float]] = []
     results = []
+    thanks_total = 0.0
     weak_concession = False
     unsupported = False
     for first, end, weight, question, cm, ng, bs, sentence, concessive in split_clauses(lex, infos, marks, len(tokens)):
-        per_theme, raw, named = score_clause(lex, tokens, infos, first, end, question, cm, ng, bs)
-        if not per_theme and raw == 0.0:
+        per_theme, raw, named, thanks, factor = score_clause(lex, tokens, infos, first, end, question, cm, ng, bs)
+        if raw:
+            # The text's score: every clause with sentiment (the theme rules below never drop
+            # one); a summary ("в целом", "overall") is the verdict, a drawback called the
+            # only or a minor one ("единственный минус", "the only downside") weighs less.
+            w = weight * factor
+            total += raw * w
+            thanks_total += thanks * w
+        elif not per_theme:
             continue
         if len(named) < len(per_theme):
             if not ng and not question and CHANNEL_THEMES.intersection(per_theme):
@@ -126,9 +134,12 @@ def _analyse_one(analyser: LexiconSet, text: str, fallback: SentimentFallback | 
             if concessive and len(named) < len(per_theme):
                 kept = {t: v for t, v in per_theme.items() if t in named or not (strong_in[sentence] - {t})}
                 results[k] = (kept, raw, weight, named, sentence, concessive)
-    for per_theme, raw, weight, _, _, _ in results:
+    if thanks_total > 0.0 and total < thanks_total:
+        # Thanks that sign off a complaint told elsewhere ("…третий месяц жду. Спасибо.")
+        # are politeness: they do not offset the complaint.
+        total -= thanks_total
+    for per_theme, raw, _, _, _, _ in results:
         scored.append((per_theme, raw))
-        total += raw * weight
         for t, v in per_theme.items():
             theme_raw[t] = theme_raw.get(t, 0.0) + v
     if theme_raw and len(scored) > 1:

@@ -90,9 +90,12 @@ def score_clause(
     marks: list[int],
     negators: list[int],
     barriers: list[int],
-) -> tuple[dict[str, float], float, Collection[str]]:
-    """Themes of the clause ``toks[first:n]`` with their raw scores, its raw score, and
-    the themes a strong keyword names in it (the others are named by weak keywords only).
+) -> tuple[dict[str, float], float, Collection[str], float, float]:
+    """Themes of the clause ``toks[first:n]`` with their raw scores, its raw score, the
+    themes a strong keyword names in it (the others are named by weak keywords only), the
+    part of the raw score that is thanks, and the clause's weight factor: ``summary_weight``
+    with a summary ("в целом", "overall"), ``minor_weight`` with a minor-drawback marker
+    ("единственный минус", "the only downside"), else 1.
 
     ``marks`` are the positions of its tokens with any lexicon fact, ``negators`` and
     ``barriers`` the positions of its negators and of commas/dashes.
@@ -136,7 +139,7 @@ def score_clause(
     void_at = lex.void_negators
     voids = [i for i in negators if toks[i] in void_at] if void_at and negators else _NO_POSITIONS
     if not theme_m and not sent_m and not voids:
-        return {}, 0.0, _NO_THEMES_SET
+        return {}, 0.0, _NO_THEMES_SET, 0.0, 1.0
     # A negation that negates no entry in a clause that names a theme: "Пособие не
     # начислили", "Kurssi ei alkanut" (not in a question: "Вы не работаете в субботу?").
     theme_negation = lex.theme_negation if theme_m and negators and not question else 0.0
@@ -167,7 +170,7 @@ def score_clause(
         named = _NO_THEMES_SET
 
     if not sent_m and not voids and not theme_negation:
-        return dict.fromkeys(themes, 0.0), 0.0, named
+        return dict.fromkeys(themes, 0.0), 0.0, named, 0.0, 1.0
     # Longest match wins where sentiment entries overlap ("одни и те же" over "те").
     if len(sent_m) > 1:
         sent_m.sort(key=lambda m: (m[0], m[0] - m[1]))
@@ -228,9 +231,14 @@ def score_clause(
     weights, negated_w = lex.weights, lex.negated
     values: list[tuple[int, int, float]] = []
     thanks_at = {h[0] for h in hits if h[2] == "thanks"}
+    clause_factor = 1.0
     for start, end, cat, negated in hits:
         value = negated_w[cat] if negated else weights[cat]
         if value == 0.0:
+            if cat == "summary":
+                clause_factor = lex.summary_weight
+            elif cat == "minor":
+                clause_factor = lex.minor_weight
             continue
         for j in (start - 1, start - 2):
             if j >= first and infos[j][2] != 1.0:
@@ -262,11 +270,14 @@ def score_clause(
         # "Спасибо, что отменили рейс", "thanks for cancelling my flight": thanks next to
         # a complaint are politeness or sarcasm, not praise.
         values = [t for t in values if t[0] not in thanks_at]
+        thanks = 0.0
+    else:
+        thanks = sum([t[2] for t in values if t[0] in thanks_at]) if thanks_at else 0.0
     raw = sum([t[2] for t in values])
     if not themes:
-        return {}, raw, named
+        return {}, raw, named, thanks, clause_factor
     if not values or all(v > 0 for _, _, v in values) or all(v < 0 for _, _, v in values):
-        return dict.fromkeys(themes, raw), raw, named
+        return dict.fromkeys(themes, raw), raw, named, thanks, clause_factor
     # Praise and complaint in one clause: each scored entry goes to the nearest theme
     # mention (tokens in between, a barrier counting as three), ties to all of them.
     per_theme = dict.fromkeys(themes, 0.0)
@@ -285,4 +296,4 @@ def score_clause(
                 best.append(tid)
         for tid in best:
             per_theme[tid] += v
-    return per_theme, raw, named
+    return per_theme, raw, named, thanks, clause_factor

@@ -9,6 +9,7 @@ facts of every token (keyword ids, negator, intensifier, contrast word …) once
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -20,6 +21,8 @@ from cxloop.config import AppConfig, ConfigError, keyword_problem
 from cxloop.domain import LANGUAGES
 from cxloop.paths import DEFAULT_CONFIG_DIR
 from tasks.text.normalise import BARRIERS, STEMMER_NAMES, normalise
+from tasks.text.sentiment_morph import finnish_base_forms
+from tasks.text.sentiment_vader import vader_entries
 
 __all__ = [
     "BAR",
@@ -73,6 +76,8 @@ class Lexicon:
     resolver_words: frozenset[str]  # the same, whole words
     emoticons: dict[str, str]  # canonical emoticon or emoji -> sentiment category
     exclaim: float  # weight factor of a clause ended by "!!" or more
+    summary_weight: float  # weight factor of a clause with a summary ("в целом", "overall")
+    minor_weight: float  # weight factor of a clause with a minor-drawback marker ("единственный минус")
     contrast: frozenset[str]
     concessive: frozenset[str]
     weights: dict[str, float]
@@ -92,6 +97,7 @@ class Lexicon:
     post_by_first: dict[str, tuple[tuple[str, ...], ...]] = field(default_factory=dict)
     token_cache: dict[str, TokenInfo] = field(default_factory=dict)
     resolver_tokens: set[str] = field(default_factory=set)
+    base_forms: Callable[[str], tuple[str, ...]] | None = None  # Finnish: Voikko base forms
 
     def __post_init__(self) -> None:
         self.phrase_first = frozenset(first for first, _ in self.multi)
@@ -100,6 +106,21 @@ class Lexicon:
             by_first.setdefault(phrase[0], []).append(phrase)
         # Longer phrases first: "не было" before "не".
         self.post_by_first = {k: tuple(sorted(v, key=len, reverse=True)) for k, v in by_first.items()}
+
+    def _ids(self, word: str) -> list[int]:
+        """Element ids of one written word: its stem, the word itself, its prefixes, substrings."""
+        ids: list[int] = []
+        ids.extend(self.stem_index.get(self.stemmer.stemWord(word), ()))
+        ids.extend(self.exact_index.get(word, ()))
+        n = len(word)
+        for length in self.prefix_lengths:
+            if length > n:
+                break
+            ids.extend(self.prefix_index.get(word[:length], ()))
+        for sub, eid in self.substrings:
+            if sub in word:
+                ids.append(eid)
+        return ids
 
     # A token's facts never change, so they are computed once per distinct token.
     def token(self, tok: str) -> TokenInfo:
@@ -119,18 +140,11 @@ class Lexicon:
                 info = (_NO_IDS, False, 1.0, 0, (), (), False, ())
             self.token_cache[tok] = info
             return info
-        ids: list[int] = []
-        stem = self.stemmer.stemWord(tok)
-        ids.extend(self.stem_index.get(stem, ()))
-        ids.extend(self.exact_index.get(tok, ()))
-        n = len(tok)
-        for length in self.prefix_lengths:
-            if length > n:
-                break
-            ids.extend(self.prefix_index.get(tok[:length], ()))
-        for sub, eid in self.substrings:
-            if sub in tok:
-                ids.append(eid)
+        ids = self._ids(tok)
+        if self.base_forms is not None:
+            # Finnish: the word's base forms match too ("tylyn" → "tyly", "odotin" → "odottaa").
+            for base in self.base_forms(tok):
+                ids.extend(self._ids(base))
         uniq = sorted(set(ids))
         payloads = tuple(p for eid in uniq for p in self.single.get(eid, ()))
         kind = 1 if tok in self.contrast else 2 if tok in self.concessive else 0
@@ -259,6 +273,8 @@ class _LexiconBuilder:
             resolver_words=frozenset(w for w in resolvers if not w.endswith("*")),
             emoticons=dict(sentiment.get("_emoticons") or {}),
             exclaim=float(scoring["exclaim"]),
+            summary_weight=float(scoring["summary_weight"]),
+            minor_weight=float(scoring["minor_weight"]),
             contrast=words("contrast"),
             concessive=words("concessive"),
             weights=dict(scoring["weights"]),
@@ -273,6 +289,7 @@ class _LexiconBuilder:
             void_negators={k: tuple(sorted(v, key=len, reverse=True)) for k, v in void.items()},
             element_text={eid: value for (_, value), eid in self.elements.items()},
             element_rank={eid: (_KIND_RANK[kind], -len(value)) for (kind, value), eid in self.elements.items()},
+            base_forms=finnish_base_forms() if self.language == "fi" else None,
         )
 
 
@@ -286,7 +303,10 @@ _SENTIMENT_CATEGORIES = (
     "expected",
     "neutral",
     "concede",
+    "summary",
+    "minor",
 )
+_VADER_LIMITS = ("positive", "mild_positive", "mild_negative", "negative")
 _CATEGORY_DEFAULTS = {  # (weight, weight when negated)
     "positive": (1.0, -0.8),
     "negative": (-1.0, 0.5),
@@ -294,6 +314,8 @@ _CATEGORY_DEFAULTS = {  # (weight, weight when negated)
     "mild_negative": (-0.5, 0.25),
     "thanks": (1.0, 0.0),
     "concede": (0.0, 0.0),
+    "summary": (0.0, 0.0),
+    "minor": (0.0, 0.0),
     "implicit": (-0.5, 0.0),
     "expected": (0.0, -1.0),
     "neutral": (0.0, 0.0),
@@ -331,6 +353,8 @@ def load_sentiment_lexicon(path: Path | str | None = None) -> dict[str, Any]:
             "theme_negation": float(scoring.get("theme_negation", 0.0)),
             "negation_scope": int(scoring.get("negation_scope", 3)),
             "exclaim": float(scoring.get("exclaim", 1.0)),
+            "summary_weight": float(scoring.get("summary_weight", 1.0)),
+            "minor_weight": float(scoring.get("minor_weight", 1.0)),
         }
     except (TypeError, ValueError) as exc:
         raise ConfigError(f"{path}: scoring: every weight must be a number ({exc})") from exc
@@ -356,6 +380,11 @@ def load_sentiment_lexicon(path: Path | str | None = None) -> dict[str, Any]:
         intensifiers = spec.get("intensifiers", {}) or {}
         if not isinstance(intensifiers, dict) or not all(isinstance(v, (int, float)) for v in intensifiers.values()):
             raise ConfigError(f"{path}: languages.{lang}.intensifiers must be a mapping word: factor")
+        vader = spec.get("vader")
+        if vader is not None and not (
+            isinstance(vader, dict) and all(isinstance(vader.get(c), (int, float)) for c in _VADER_LIMITS)
+        ):
+            raise ConfigError(f"{path}: languages.{lang}.vader needs numbers for {', '.join(_VADER_LIMITS)}")
         spec["_scoring"] = checked
         spec["_emoticons"] = emoticons
     return data
@@ -416,6 +445,17 @@ def lexicon_set(config: AppConfig | None, sentiment_path: Path | str | None = No
             for entry in spec.get(category, []) or []:
                 builder.add(entry, ("s", category), f"{sentiment_path}: languages.{lang}.{category}")
         out[lang] = builder.build(spec)
+        if spec.get("vader"):
+            lex = out[lang]
+
+            def covered(word: str, lex: Lexicon = lex) -> bool:
+                info = lex.token(word)
+                return bool(info[7] or info[1] or info[2] != 1.0 or info[3])
+
+            for category, entries in vader_entries(spec["vader"], covered).items():
+                for entry in entries:
+                    builder.add(entry, ("s", category), f"vader_lexicon.txt ({category})")
+            out[lang] = builder.build(spec)
     if len(_LEXICON_CACHE) > 8:
         _LEXICON_CACHE.clear()
     _LEXICON_CACHE[key] = LexiconSet(out)
