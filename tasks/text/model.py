@@ -7,8 +7,8 @@ the 5-point scale; ≤4 / 5-7 / ≥8 on the 10-point one). Per language with at 
 * TF-IDF of word stems and stem bigrams, a stem in a negator's scope marked ``¬``
   (:class:`tasks.text.polarity.Featuriser`, the negators of ``sentiment.yaml``);
 * TF-IDF of character 2-5-grams inside words (spelling variants, unknown inflections);
-* the rules' own sentiment (:func:`tasks.text.analyser.analyse`): its positive part, its
-  negative part and whether it is exactly 0;
+* the rules' own sentiment (:func:`tasks.text.analyser.analyse`): the size of its positive
+  part, the size of its negative part and whether it is exactly 0;
 
 and the classifier a multinomial logistic regression, calibrated by sigmoid on a fixed
 3-fold cross-validation (:class:`sklearn.calibration.CalibratedClassifierCV`). A text's
@@ -153,7 +153,7 @@ def prepare(
 
 
 def _lexicon_columns(scores: np.ndarray, weight: float) -> sp.csr_matrix:
-    cols = np.column_stack([np.maximum(scores, 0.0), np.minimum(scores, 0.0), (scores == 0.0).astype(np.float64)])
+    cols = np.column_stack([np.maximum(scores, 0.0), np.maximum(-scores, 0.0), (scores == 0.0).astype(np.float64)])
     return sp.csr_matrix(cols * weight)
 
 

@@ -34,11 +34,15 @@ from tasks.text.model import (
     rating_label,
 )
 
-__all__ = ["FORMAT", "CLASS_NAMES", "figures", "train", "version_id"]
+__all__ = ["CLASS_NAMES", "FORMAT", "TrainingError", "figures", "train", "version_id"]
 
 FORMAT = "cxloop-sentiment-model/1"
 CLASS_NAMES = {-1: "negative", 0: "neutral", 1: "positive"}
 TOP_K = 15
+
+
+class TrainingError(ValueError):
+    """Nothing in the data to train on."""
 
 
 def _cls(s: float) -> int:
@@ -132,7 +136,7 @@ def train(
     """Fit the model on rated texts (one rating, and optionally a scale and a language, per
     text) and describe it in its card; texts without a readable rating or without letters
     are left out. A language with fewer than ``settings.min_texts`` labelled texts is not
-    modelled (the card lists it under ``skipped``). ValueError when no text is usable."""
+    modelled (the card lists it under ``skipped``). :class:`TrainingError` when no text is usable."""
     settings = settings or ModelSettings()
     scales = list(scales) if scales is not None else [None] * len(texts)
     given = [lang if isinstance(lang, str) and lang in LANGUAGES else None for lang in languages or [None] * len(texts)]
@@ -146,7 +150,7 @@ def train(
     p = prepare(kept_texts, languages=[given[k] for k in keep])
     rows = [(lang, y, t) for lang, y, t in zip(p.languages, labels_all, kept_texts, strict=True) if lang]
     if not rows:
-        raise ValueError("no rated text with letters and a readable rating to train on")
+        raise TrainingError("no rated text with letters and a readable rating to train on")
     card: dict[str, Any] = {
         "format": FORMAT,
         "version": version_id(rows, settings),
