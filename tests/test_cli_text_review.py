@@ -1,4 +1,4 @@
-"""``cxloop text-review export|import|train`` (to become ``cxloop text review``): label a
+"""``cxloop text review export|import|train``: label a
 sample, store the labels, train the theme classifiers. Exit 0 when done, 2 when the
 input is refused (and then nothing is stored)."""
 
@@ -19,7 +19,7 @@ runner = CliRunner()
 
 
 def _invoke(*args: str):
-    return runner.invoke(app, ["text-review", *args])
+    return runner.invoke(app, ["text", "review", *args])
 
 
 def _tick_all(src, dst, rule_headers: bool = True) -> int:

@@ -3,6 +3,8 @@
 python -m tools.micro_bench analyser [n]          # texts/s of the text analyser (default 100,000)
 python -m tools.micro_bench topics [n]            # emerging topics over n candidate texts (50,000)
 python -m tools.micro_bench drivers [offices] [per_cell]  # key drivers by office (2,400 x 400)
+python -m tools.micro_bench model [n]             # training the sentiment model on n rated texts, and
+                                                  # texts/s of the learned path (default 100,000)
 """
 
 from __future__ import annotations
@@ -175,7 +177,56 @@ def bench_drivers(argv: list[str]) -> None:
     print("mean importance over offices (all clients): " + ", ".join(f"{r} {v:.2f}" for r, v in top.items()))
 
 
-BENCHES = {"analyser": bench_analyser, "topics": bench_topics, "drivers": bench_drivers}
+def synthetic_rated(n: int, seed: int = 7) -> tuple[list[str], list[int]]:
+    """``n`` unique rated Russian texts: a praise, complaint or plain clause (plus a second
+    one and pseudo-words), the rating drawn around the clauses' lean."""
+    rng = random.Random(seed)
+    good = ["сотрудники вежливые", "всё быстро оформили", "консультант очень помог", "спасибо за помощь"]
+    bad = ["не могу дозвониться", "очередь два часа", "пособие задерживают", "сайт не работает", "нагрубили"]
+    plain = ["пришла на приём", "подала заявление", "звонила в центр", "записалась через портал"]
+    syllables = "ба ве ги до ку ла ме ни по ру са те фи хо цу ча ша кра сто мли".split()
+    texts, ratings = [], []
+    for i in range(n):
+        lean = rng.choice((-1, 0, 1))
+        first = {-1: bad, 0: plain, 1: good}[lean]
+        words = [rng.choice(first), rng.choice(plain + good + bad)]
+        words += ["".join(rng.choice(syllables) for _ in range(3)) for _ in range(rng.randint(1, 4))]
+        texts.append(" ".join(words) + f" {i}")
+        ratings.append(max(1, min(5, 3 + 2 * lean + rng.choice((-1, 0, 0, 0, 1)))))
+    return texts, ratings
+
+
+def bench_model(argv: list[str]) -> None:
+    """Training time of :func:`tasks.text.model_train.train` and texts/s of rules + model."""
+    from tasks.text.analyser import analyse
+    from tasks.text.model import ModelSettings, apply_model
+    from tasks.text.model_train import train
+
+    n = int(argv[0]) if len(argv) > 0 else 100_000
+    texts, ratings = synthetic_rated(n)
+    analyse(texts[:1000])  # build lexicons outside the clock
+    t0 = time.perf_counter()
+    model = train(texts, ratings, settings=ModelSettings(min_texts=100))
+    dt = time.perf_counter() - t0
+    held = model.card["languages"]["ru"]["held_out"]
+    acc = {k: held[k]["accuracy_3class"] for k in ("model", "rules")}
+    print(
+        f"trained on {n:,} rated texts in {dt:.2f} s (held-out 3-class: model {acc['model']:.3f}, "
+        f"rules {acc['rules']:.3f})"
+    )
+    new, _ = synthetic_rated(n, seed=8)
+    t0 = time.perf_counter()
+    rules = analyse(new)
+    t1 = time.perf_counter()
+    apply_model(rules, new, model)
+    t2 = time.perf_counter()
+    print(
+        f"{n:,} unseen texts: rules {n / (t1 - t0):,.0f} texts/s; model on top {n / (t2 - t1):,.0f} texts/s; "
+        f"learned path (rules + model) {n / (t2 - t0):,.0f} texts/s"
+    )
+
+
+BENCHES = {"analyser": bench_analyser, "topics": bench_topics, "drivers": bench_drivers, "model": bench_model}
 
 
 def main(argv: list[str] | None = None) -> int:

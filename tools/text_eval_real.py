@@ -9,6 +9,13 @@ never copied into the repository; tests read it from there.
     python -m tools.text_eval_real              # look and score parts, rules (and model) side by side
     python -m tools.text_eval_real --errors     # also the errors of the *look* part (texts redacted)
     python -m tools.text_eval_real --json
+    python -m tools.text_eval_real --look-ratings /tmp/look.csv   # the look part's rated texts, to train on
+    python -m tools.text_eval_real --model DIR  # a trained sentiment model (tasks.text.model) next to the rules
+
+**Learned model.** ``cxloop text train --ratings /tmp/look.csv --min-texts 100 --out DIR`` trains on
+the look part's rated texts only (the CSV goes outside the repository: the set's texts are
+never copied into it); ``--model DIR`` then scores rules + model on both parts, the score part's
+texts being unseen by the model.
 
 **Split.** Every item goes, by a fixed function of its id (:func:`part_for`, half and
 half), either to the ``look`` part, which may be read and used to find what the rules
@@ -38,7 +45,16 @@ from typing import Any
 
 from tools.text_eval import NEUTRAL_BAND, sentiment_class
 
-__all__ = ["RealItem", "RealScores", "load_real_dev", "main", "part_for", "real_dev_dir", "score_real"]
+__all__ = [
+    "RealItem",
+    "RealScores",
+    "load_real_dev",
+    "main",
+    "part_for",
+    "real_dev_dir",
+    "score_real",
+    "write_look_ratings",
+]
 
 MIN_THEME_SUPPORT = 5
 PARTS = ("look", "score")
@@ -166,6 +182,31 @@ def _rules(texts: list[str]) -> Sequence[Any]:
     return analyse(texts)
 
 
+def _with_model(folder: Path) -> Callable[[list[str]], Sequence[Any]]:
+    from tasks.text.analyser import analyse
+    from tasks.text.model import apply_model
+    from tasks.text.model_store import load_model
+
+    model = load_model(folder)
+
+    def run(texts: list[str]) -> Sequence[Any]:
+        return apply_model(analyse(texts), texts, model)
+
+    return run
+
+
+def write_look_ratings(items: Sequence[RealItem], path: Path) -> int:
+    """The look part's rated texts as a training CSV (text, rating, scale, language); their count."""
+    import csv
+
+    rows = [i for i in items if i.part == "look" and i.rating is not None]
+    with path.open("w", newline="", encoding="utf-8") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(["text", "rating", "scale", "language"])
+        writer.writerows([i.text, i.rating, 5, i.lang] for i in rows)
+    return len(rows)
+
+
 def _met(value: float, key: str) -> str:
     return f"(target >= {TARGETS[key]:.2f}: {'met' if value >= TARGETS[key] else 'NOT met'})"
 
@@ -218,13 +259,22 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--dir", type=Path, default=None, help="the set's folder (default: real_dev_dir())")
     parser.add_argument("--json", action="store_true", help="the figures as one JSON document")
     parser.add_argument("--errors", action="store_true", help="list the look part's errors (texts redacted)")
+    parser.add_argument("--model", type=Path, default=None, help="also score this trained sentiment model folder")
+    parser.add_argument(
+        "--look-ratings", type=Path, default=None, help="write the look part's rated texts as a training CSV here"
+    )
     args = parser.parse_args(argv)
     try:
         items = load_real_dev(args.dir)
     except FileNotFoundError as exc:
         print(f"real dev set: {exc}; skipped", file=sys.stderr)
         return 0
+    if args.look_ratings is not None:
+        print(f"{args.look_ratings}: {write_look_ratings(items, args.look_ratings)} rated texts of the look part")
+        return 0
     analysers: dict[str, Callable[[list[str]], Sequence[Any]]] = {"rules": _rules}
+    if args.model is not None:
+        analysers["rules + model"] = _with_model(args.model)
     results = {
         f"{name}, {part} part": score_real([i for i in items if i.part == part], fn)
         for name, fn in analysers.items()

@@ -4,7 +4,7 @@ the database directly, so they answer without starting Prefect.
 
 This module holds the typer ``app`` and registers the command groups: data.py (demo,
 cycle, ingest, quarantine, db), measures.py (offices, measures), reports.py (report,
-deliveries), deploy.py (serve, server); common.py has what they share.
+deliveries), text.py (text analyse, text train), deploy.py (serve, server); common.py has what they share.
 Prefect runs embedded (ephemeral) unless PREFECT_API_URL points at a server; the CLI gives
 that embedded server 90 s to start (PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS, a value
 in the environment wins). Two failures end a command with one line on stderr instead of a
@@ -43,6 +43,7 @@ from cxloop.cli.data import cycle, db_app, demo, ingest, quarantine_app
 from cxloop.cli.deploy import serve, server
 from cxloop.cli.measures import measures_app, offices_app
 from cxloop.cli.reports import deliveries_app, report
+from cxloop.cli.text import text_app
 from cxloop.cli.text_review import review_app
 
 app = typer.Typer(
@@ -65,5 +66,5 @@ app.add_typer(measures_app, name="measures")
 app.add_typer(db_app, name="db")
 app.add_typer(quarantine_app, name="quarantine")
 app.add_typer(deliveries_app, name="deliveries")
-# Temporary name: to be registered as `cxloop text review` under the `text` group.
-app.add_typer(review_app, name="text-review")
+text_app.add_typer(review_app, name="review")  # cxloop text review export|import|train
+app.add_typer(text_app, name="text")

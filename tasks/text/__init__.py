@@ -4,6 +4,7 @@ ratings) and gives the feedback table's ``language``, ``sentiment``, ``themes`` 
 negative texts no theme matches (methods: ``README.md``).
 
 Modules in reading order: ``normalise``, ``language``, ``lexicon``, ``clauses``, ``analyser``
-(reading a text); ``polarity``, ``learn`` (learning from ratings); ``topic_stems``,
+(reading a text); ``polarity``, ``learn`` (learning from ratings); ``model``, ``model_train``,
+``model_store`` (the learned sentiment model); ``topic_stems``,
 ``topic_clusters``, ``topics``, ``topic_report`` (emerging topics); ``step`` (the quarter's step).
 """

@@ -1,0 +1,197 @@
+"""Training the learned sentiment model (:mod:`tasks.text.model`) and writing its model card.
+
+:func:`train` takes rated texts, labels them from the ratings, and per language with at
+least ``settings.min_texts`` labelled texts keeps a held-out share of each class out of
+fitting (chosen by a hash of the text, so the same text is always on the same side and
+duplicates never straddle the split), fits on the rest, and measures the model **and the
+rules** on the same held-out texts: 3-class accuracy (``|s| < 0.1`` neutral), negative vs
+not (``s < 0``) and the 3-class macro-F1. With ``settings.refit`` the saved model is then
+fitted again on all the language's texts (the card says so). The card (a JSON-able dict)
+also holds the counts per class, the top features for and against, the settings, and a
+version id that is a digest of the training data and the settings.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections import Counter
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+import numpy as np
+
+from cxloop.domain import LANGUAGES
+from tasks.text.model import (
+    NEUTRAL_BAND,
+    LanguageModel,
+    ModelSettings,
+    SentimentModel,
+    fit_classifier,
+    fit_vectorisers,
+    prepare,
+    rating_label,
+)
+
+__all__ = ["CLASS_NAMES", "FORMAT", "TrainingError", "figures", "train", "version_id"]
+
+FORMAT = "cxloop-sentiment-model/1"
+CLASS_NAMES = {-1: "negative", 0: "neutral", 1: "positive"}
+TOP_K = 15
+
+
+class TrainingError(ValueError):
+    """Nothing in the data to train on."""
+
+
+def _cls(s: float) -> int:
+    return 0 if abs(s) < NEUTRAL_BAND else (1 if s > 0 else -1)
+
+
+def figures(labels: Sequence[int], scores: Sequence[float]) -> dict[str, float]:
+    """3-class accuracy, negative vs not (``s < 0``) and 3-class macro-F1 of ``scores``
+    (sentiments in [-1, 1]) against ``labels`` (-1/0/1); macro-F1 over the classes present
+    in the labels or the predictions."""
+    y = list(labels)
+    p = [_cls(float(s)) for s in scores]
+    n = len(y)
+    if not n:
+        return {"n": 0, "accuracy_3class": 0.0, "negative_vs_not": 0.0, "macro_f1": 0.0}
+    f1s = []
+    for c in sorted(set(y) | set(p)):
+        tp = sum(a == c and b == c for a, b in zip(y, p, strict=True))
+        fp = sum(a != c and b == c for a, b in zip(y, p, strict=True))
+        fn = sum(a == c and b != c for a, b in zip(y, p, strict=True))
+        f1s.append(2 * tp / (2 * tp + fp + fn) if tp else 0.0)
+    return {
+        "n": n,
+        "accuracy_3class": round(sum(a == b for a, b in zip(y, p, strict=True)) / n, 4),
+        "negative_vs_not": round(sum((a == -1) == (float(s) < 0) for a, s in zip(y, scores, strict=True)) / n, 4),
+        "macro_f1": round(sum(f1s) / len(f1s), 4),
+    }
+
+
+def version_id(rows: Sequence[tuple[str, int, str]], settings: ModelSettings) -> str:
+    """A digest of the labelled training data (language, label, text; order does not
+    matter) and the settings: the same data and settings give the same id."""
+    h = hashlib.sha256(FORMAT.encode())
+    h.update(json.dumps(settings.as_dict(), sort_keys=True).encode())
+    for lang, label, text in sorted(rows):
+        h.update(f"\x1e{lang}\x1f{label}\x1f{text}".encode())
+    return h.hexdigest()[:16]
+
+
+def _held_out(texts: Sequence[str], labels: Sequence[int], share: float) -> np.ndarray:
+    """A mask of the held-out texts: per class, the ``share`` whose text hashes lowest."""
+    mask = np.zeros(len(texts), dtype=bool)
+    if share <= 0:
+        return mask
+    by_class: dict[int, list[tuple[bytes, int]]] = {}
+    for k, (text, label) in enumerate(zip(texts, labels, strict=True)):
+        by_class.setdefault(label, []).append((hashlib.sha256(text.encode("utf-8")).digest(), k))
+    for rows in by_class.values():
+        rows.sort()
+        take = int(round(len(rows) * share))
+        if len(rows) - take < 2:  # keep at least two of a class to fit on
+            take = max(0, len(rows) - 2)
+        cut = {rows[i][0] for i in range(take)}  # whole groups of equal texts
+        for digest, k in rows:
+            if digest in cut:
+                mask[k] = True
+    return mask
+
+
+def _top(lm: LanguageModel, k: int = TOP_K) -> dict[str, Any]:
+    names = lm.feature_names()
+    w = lm.weights()
+    order = np.argsort(-w, kind="stable")
+
+    def pick(prefix: str, idx: Any) -> list[list[Any]]:
+        return [[names[j], round(float(w[j]), 4)] for j in idx if names[j].startswith(prefix)][:k]
+
+    return {
+        "words_for": pick("w:", [j for j in order if w[j] > 0]),
+        "words_against": pick("w:", [j for j in order[::-1] if w[j] < 0]),
+        "chars_for": pick("c:", [j for j in order if w[j] > 0])[:5],
+        "chars_against": pick("c:", [j for j in order[::-1] if w[j] < 0])[:5],
+        "lexicon": {names[j]: round(float(w[j]), 4) for j in range(len(names)) if names[j].startswith("lexicon:")},
+    }
+
+
+def _counts(labels: Sequence[int]) -> dict[str, int]:
+    c = Counter(labels)
+    return {CLASS_NAMES[k]: int(c.get(k, 0)) for k in (-1, 0, 1)}
+
+
+def train(
+    texts: Sequence[Any],
+    ratings: Sequence[Any],
+    scales: Sequence[Any] | None = None,
+    languages: Sequence[Any] | None = None,
+    settings: ModelSettings | None = None,
+    *,
+    created_at: str | None = None,
+) -> SentimentModel:
+    """Fit the model on rated texts (one rating, and optionally a scale and a language, per
+    text) and describe it in its card; texts without a readable rating or without letters
+    are left out. A language with fewer than ``settings.min_texts`` labelled texts is not
+    modelled (the card lists it under ``skipped``). :class:`TrainingError` when no text is usable."""
+    settings = settings or ModelSettings()
+    scales = list(scales) if scales is not None else [None] * len(texts)
+    given = [lang if isinstance(lang, str) and lang in LANGUAGES else None for lang in languages or [None] * len(texts)]
+    keep = [
+        k
+        for k, (text, rating, scale) in enumerate(zip(texts, ratings, scales, strict=True))
+        if isinstance(text, str) and text.strip() and rating_label(rating, scale) is not None
+    ]
+    kept_texts = [str(texts[k]) for k in keep]
+    labels_all = [int(rating_label(ratings[k], scales[k]) or 0) for k in keep]
+    p = prepare(kept_texts, languages=[given[k] for k in keep])
+    rows = [(lang, y, t) for lang, y, t in zip(p.languages, labels_all, kept_texts, strict=True) if lang]
+    if not rows:
+        raise TrainingError("no rated text with letters and a readable rating to train on")
+    card: dict[str, Any] = {
+        "format": FORMAT,
+        "version": version_id(rows, settings),
+        "created_at": created_at or datetime.now(UTC).replace(microsecond=0).isoformat(),
+        "labels": "rating 1-2 negative, 3 neutral, 4-5 positive (10-point: <=4, 5-7, >=8)",
+        "sentiment": "P(positive) - P(negative); |s| < 0.1 reads neutral, s < 0 negative",
+        "settings": settings.as_dict(),
+        "languages": {},
+        "skipped": {},
+    }
+    fitted: dict[str, LanguageModel] = {}
+    for lang in sorted({r[0] for r in rows}):
+        idx = [k for k, code in enumerate(p.languages) if code == lang]
+        y = [labels_all[k] for k in idx]
+        if len(idx) < settings.min_texts or len(set(y)) < 2:
+            card["skipped"][lang] = {"texts": len(idx), "counts": _counts(y), "min_texts": settings.min_texts}
+            continue
+        words = [p.words[k] for k in idx]
+        chars = [p.chars[k] for k in idx]
+        lex = p.lexicon[idx]
+        lm, x = fit_vectorisers(words, chars, lex, settings)
+        mask = _held_out([kept_texts[k] for k in idx], y, settings.held_out)
+        tr = np.flatnonzero(~mask)
+        ho = np.flatnonzero(mask)
+        y_arr = np.asarray(y)
+        held: dict[str, Any] = {}
+        if len(ho) and len(set(y_arr[tr].tolist())) >= 2:
+            lm.classifier = fit_classifier(x[tr], y_arr[tr].tolist(), settings)
+            held = {
+                "model": figures(y_arr[ho].tolist(), lm.sentiment_of(x[ho]).tolist()),
+                "rules": figures(y_arr[ho].tolist(), lex[ho].tolist()),
+            }
+        if lm.classifier is None or settings.refit:
+            lm.classifier = fit_classifier(x, y, settings)
+        fitted[lang] = lm
+        card["languages"][lang] = {
+            "texts": len(idx),
+            "counts": _counts(y),
+            "fitted_on": "all texts (refitted after measuring)" if settings.refit else "the texts not held out",
+            "vocabulary_from": "all texts (no labels)",
+            "held_out": {"texts": int(len(ho)), "counts": _counts(y_arr[ho].tolist()), **held},
+            "top_features": _top(lm),
+        }
+    return SentimentModel(fitted, card)
