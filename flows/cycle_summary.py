@@ -56,6 +56,7 @@ def cycle_summary(
     register: dict,
     delivery,
     side_products_failed: list[str] | None = None,
+    reading: dict | None = None,
 ) -> dict:
     """The run's result: what each stage did this quarter, in loop order; ``side_products_failed``
     names what was not produced (e.g. ``data_docs``) while the cycle went on."""
@@ -64,6 +65,7 @@ def cycle_summary(
         "quarter": q,
         "files": files,
         "intake": totals,
+        "text_reading": {k: v for k, v in (reading or {}).items() if k != "card"},
         "index": index_view(index),
         "top_pain_points": [f"{r.theme}/{r.journey_stage}" for r in national.itertuples(index=False)],
         "measures_proposed": proposed,

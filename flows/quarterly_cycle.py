@@ -40,6 +40,7 @@ from flows.ingest import ingest_feedback, side_product
 from flows.locks import quarter_lock
 from flows.params import Lang, QuarterText, Seconds
 from flows.register import await_proposal_review
+from flows.text_reading import publish_text_reading
 from models.db import one_transaction, upgrade
 from tasks.collect import step as collect
 from tasks.delivery import step as delivery
@@ -63,6 +64,7 @@ evaluate_effects = task(name="evaluate-effects", **_task)(effects.evaluate_effec
 deliver_reports = task(name="deliver-reports", retries=1, retry_delay_seconds=30, **_task)(delivery.deliver_reports)
 export_register = task(name="export-register", **_task)(measures.export_register)
 find_emerging_topics = task(name="find-emerging-topics", **_task)(text.find_emerging_topics)
+learn_sentiment = task(name="learn-sentiment", **_task)(text.learn_sentiment)
 
 
 # Per-region work (the reports) fans out through processes, or Dask when CXLOOP_DASK_ADDRESS
@@ -137,12 +139,16 @@ def _cycle(q: str, settings, config, lang: str, send_reports: bool, review_timeo
     # the quarter exactly as they were; the rerun replaces them all at once. Nothing that
     # waits for people (the proposal review) or for the outside world runs inside it.
     with one_transaction():
+        # The sentiment model learned from the stored ratings rereads the quarter's texts
+        # first: the pain points count what it reads as negative (tasks/text/reread.py).
+        reading = learn_sentiment(q, config)
         index = measure_star(q, config)
         pains = detect_pain_points(q, config)
         proposed = propose_measures(q, config)
         effects = evaluate_effects(q, config)
     topics = find_emerging_topics(q, lang)
     side_product("findings_artifacts", side_failed, _publish_findings, q, pains, topics, config, lang)
+    side_product("model_card_artifact", side_failed, publish_text_reading, q, reading)
     # Effects concern measures implemented earlier, so the review of this quarter's new
     # proposals (which can take days) does not change them; it must end before the reports.
     review = await_proposal_review(q, proposed, review_timeout_seconds) if review_timeout_seconds else None
@@ -165,6 +171,7 @@ def _cycle(q: str, settings, config, lang: str, send_reports: bool, review_timeo
         register=register,
         delivery=delivery,
         side_products_failed=side_failed,  # the same list: a failure of the artifact below shows in it
+        reading=reading,
     )
     side_product(
         "cycle_artifact",

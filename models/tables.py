@@ -304,3 +304,19 @@ class TextLabel(SQLModel, table=True):
     labelled_by: str = Field(max_length=200)
     labelled_at: datetime
     source_file: str = Field(description="name of the labelled file the label came from")
+
+
+class TextReading(SQLModel, table=True):
+    """How a quarter's feedback texts were read (``learn-sentiment`` step of the cycle): by the
+    rules alone, or with the learned sentiment model of ``model_version`` (trained on the
+    rated texts stored up to that quarter). ``card`` is the model card as JSON (without its
+    wall-clock time), shown in the report's methods note and the run's artifact."""
+
+    __tablename__ = "text_reading"
+
+    quarter: str = Field(primary_key=True, max_length=6)
+    method: str = Field(max_length=20, description="rules | rules+model")
+    model_version: str | None = Field(default=None, max_length=64)
+    rated_texts: int = Field(default=0, description="rated texts the model was trained on")
+    texts_read: int = Field(default=0, description="texts of the quarter the model read")
+    card: str = Field(default="{}", description="the model card (JSON), '{}' for the rules alone")

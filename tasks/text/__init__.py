@@ -8,3 +8,7 @@ Modules in reading order: ``normalise``, ``language``, ``lexicon``, ``clauses``,
 ``model_store`` (the learned sentiment model); ``topic_stems``,
 ``topic_clusters``, ``topics``, ``topic_report`` (emerging topics); ``step`` (the quarter's step).
 """
+
+from tasks.text.analyser import analyse
+
+__all__ = ["analyse"]

@@ -31,6 +31,7 @@ from tasks.text.theme_rules import (
 )
 
 __all__ = [
+    "LearnedReading",
     "SentimentFallback",
     "TextAnalysis",
     "analyse",
@@ -71,6 +72,35 @@ class SentimentFallback(Protocol):
     """
 
     def score(self, language: str, tokens: Sequence[str]) -> float: ...
+
+
+class LearnedReading(Protocol):
+    """A learned model that rereads the rules' analyses: the sentiment model
+    (:class:`tasks.text.model.SentimentModel`) or the analysts' theme model
+    (:class:`tasks.text.theme_learn.ThemeModel`). ``apply`` gets the analyses and their
+    texts, in order, and returns new analyses (the inputs are memoised: never changed)."""
+
+    def apply(self, analyses: Sequence[TextAnalysis], texts: Sequence[str]) -> list[TextAnalysis]: ...
+
+
+def _reread(
+    analyses: list[TextAnalysis], texts: Sequence[Any], model: LearnedReading | None, theme_model: LearnedReading | None
+) -> list[TextAnalysis]:
+    """The rules' analyses reread by the sentiment model, then by the theme model (a theme the
+    theme model adds takes the text's sentiment, so the sentiment comes first). Texts
+    without letters are left out of both."""
+    if model is None and theme_model is None:
+        return analyses
+    idx = [k for k, a in enumerate(analyses) if a.language is not None]
+    picked = [analyses[k] for k in idx]
+    words = [str(texts[k]) for k in idx]
+    for learned in (model, theme_model):
+        if learned is not None and picked:
+            picked = learned.apply(picked, words)
+    out = list(analyses)
+    for k, a in zip(idx, picked, strict=True):
+        out[k] = a
+    return out
 
 
 def _squash(x: float) -> float:
@@ -181,6 +211,8 @@ def analyse(
     *,
     sentiment_path: Path | str | None = None,
     fallback: SentimentFallback | None = None,
+    model: LearnedReading | None = None,
+    theme_model: LearnedReading | None = None,
 ) -> list[TextAnalysis]:
     """Analyse each text, in order. Empty or missing texts give ``TextAnalysis(None)``.
 
@@ -188,9 +220,13 @@ def analyse(
     ``sentiment_path`` the sentiment lexicon (default: ``sentiment.yaml`` in the
     configured folder, else the repository's ``config/sentiment.yaml``). ``fallback``
     (e.g. a :class:`tasks.text.polarity.StemPolarity`) scores the texts in which the lexicon
-    finds no sentiment at all; their neutral themes take its score too.
+    finds no sentiment at all; their neutral themes take its score too. ``model`` (the
+    learned sentiment model, :mod:`tasks.text.model`) and ``theme_model`` (themes learned
+    from analysts' labels, :mod:`tasks.text.theme_learn`) reread the rules' analyses;
+    without them the rules alone decide.
     """
-    return list(_iter_analyse(texts, config, sentiment_path, fallback))
+    texts = list(texts)
+    return _reread(list(_iter_analyse(texts, config, sentiment_path, fallback)), texts, model, theme_model)
 
 
 def _iter_analyse(
@@ -239,12 +275,15 @@ def analyse_frame(
     *,
     sentiment_path: Path | str | None = None,
     fallback: SentimentFallback | None = None,
+    model: LearnedReading | None = None,
+    theme_model: LearnedReading | None = None,
 ) -> pd.DataFrame:
     """Columns ``language``, ``sentiment``, ``themes``, ``negative_themes`` for a text column.
 
     In: ``texts`` (redacted free text, any index), optionally ``ratings`` and ``scales``
-    (5 or 10, the top of the rating scale) aligned on the same index, and a learned
-    ``fallback`` for texts without lexicon sentiment (see :func:`analyse`).
+    (5 or 10, the top of the rating scale) aligned on the same index, a learned
+    ``fallback`` for texts without lexicon sentiment and the learned ``model`` and
+    ``theme_model`` (see :func:`analyse`).
     Out: a frame with the same index. ``language`` is ``None`` and ``sentiment`` NaN for
     an empty text; ``themes`` and ``negative_themes`` are sorted comma-separated ids
     ("" if none). A theme is negative when what the text says about it is; when that is
@@ -261,7 +300,10 @@ def analyse_frame(
     neg_u: list[str] = []
     neutral_u: list[list[str]] = []
     nan = float("nan")
-    for r in _iter_analyse(uniques, config, sentiment_path, fallback):
+    analyses: Iterable[TextAnalysis] = _iter_analyse(uniques, config, sentiment_path, fallback)
+    if model is not None or theme_model is not None:
+        analyses = _reread(list(analyses), list(uniques), model, theme_model)
+    for r in analyses:
         lang_u.append(r.language)
         sent_u.append(nan if r.language is None else r.sentiment)
         if r.theme_sentiment:

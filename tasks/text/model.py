@@ -298,6 +298,10 @@ class SentimentModel:
     def version(self) -> str:
         return str(self.card.get("version", ""))
 
+    def apply(self, analyses: Sequence[TextAnalysis], texts: Sequence[str]) -> list[TextAnalysis]:
+        """:func:`apply_model` with this model (``model=`` of :func:`tasks.text.analyser.analyse`)."""
+        return apply_model(analyses, texts, self)
+
     def sentiments(
         self,
         texts: Sequence[str],

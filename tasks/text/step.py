@@ -1,14 +1,25 @@
-"""The text stage's step run once a quarter: candidate new themes from the negative feedback no theme matches.
+"""The text stage's steps run once a quarter: the learned sentiment model trained on the
+stored rated feedback and the quarter's texts read again with it (:mod:`tasks.text.reread`),
+and candidate new themes from the negative feedback no theme matches.
 
-It owns the database session; ``flows/quarterly_cycle.py`` wraps :func:`find_emerging_topics` as a task.
+They own the database session; ``flows/quarterly_cycle.py`` wraps them as tasks.
 """
 
 from __future__ import annotations
 
+from cxloop.config import AppConfig
 from models import store
 from models.db import session_scope
+from tasks.text.reread import learn_and_reread
 from tasks.text.topic_report import topics_markdown
 from tasks.text.topics import emerging_topics
+
+
+def learn_sentiment(quarter: str, config: AppConfig) -> dict:
+    """Train the sentiment model on the rated texts up to ``quarter`` and reread the quarter's
+    texts with it (the rules' reading stays for languages without enough rated texts)."""
+    with session_scope() as session:
+        return learn_and_reread(session, quarter, config).as_dict()
 
 
 def find_emerging_topics(quarter: str, lang: str = "ru") -> dict:

@@ -66,6 +66,10 @@ class ThemeModel:
     def learned(self) -> list[str]:
         return sorted(self.pipelines)
 
+    def apply(self, analyses: Sequence[TextAnalysis], texts: Sequence[str]) -> list[TextAnalysis]:
+        """:func:`apply_theme_model` with this model (``theme_model=`` of :func:`tasks.text.analyser.analyse`)."""
+        return apply_theme_model(analyses, texts, self)
+
 
 def _pipeline(seed: int) -> Any:
     from sklearn.compose import ColumnTransformer
