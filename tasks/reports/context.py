@@ -27,6 +27,7 @@ from tasks.reports.context_findings import (
     star_block,
 )
 from tasks.reports.context_measures import effects_block, register_block
+from tasks.reports.context_text import text_method_note
 from tasks.reports.strings import fmt_num, page_counter_css, report_texts, scope_display_name
 
 
@@ -166,6 +167,7 @@ def build_report_context(session: Session, quarter: str, scope: str, config: App
             min_sample,
         ),
     }
+    t["text_method"] = text_method_note(session, qs, lang)
     scope_name = scope_display_name(scope, config, lang)
     ctx: dict[str, Any] = {
         "lang": lang,

@@ -1,0 +1,91 @@
+"""tasks.text.reread: the cycle's learn-sentiment step on a real SQLite store. Rated texts
+(written here, tests.tasks.text.test_text_model.corpus) are ingested through the real
+ingest step; the step trains, activates the model, rereads the quarter and records how."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pytest
+from sqlalchemy import select
+
+from models.db import session_scope
+from models.tables import Feedback, TextReading
+from tasks.reports.context_text import text_method_note
+from tasks.text.analyser import analyse
+from tasks.text.model import ModelSettings
+from tasks.text.model_store import active_model_dir, load_active_model
+from tasks.text.reread import learn_and_reread, reading_of
+from tasks.validate.ingest import ingest_file
+from tests.tasks.text.test_text_model import corpus
+
+SMALL = ModelSettings(min_texts=100)
+
+
+@pytest.fixture
+def rated_quarter(tmp_path, env, db_url, registry, config):
+    texts, ratings = corpus(240)
+    lines = ["call_id,call_date,office_code,client_type,rating,comment"]
+    for i, (text, rating) in enumerate(zip(texts, ratings, strict=True), start=1):
+        lines.append(f'c{i},2026-02-{1 + i % 27:02d},52-01,citizen,{rating},"{text}"')
+    path = tmp_path / "contact_center_52.csv"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    with session_scope(db_url) as s:
+        summary = ingest_file(s, path, "contact_center", "2026Q1", config, today=date(2026, 4, 10))
+    assert summary.accepted == 240
+    return db_url
+
+
+def _rows(url: str) -> list[tuple]:
+    with session_scope(url) as s:
+        return [
+            tuple(r)
+            for r in s.execute(
+                select(
+                    Feedback.id, Feedback.text, Feedback.sentiment, Feedback.themes, Feedback.negative_themes
+                ).order_by(Feedback.id)
+            ).all()
+        ]
+
+
+def test_the_model_is_trained_activated_and_rereads_the_quarter(rated_quarter, config):
+    before = _rows(rated_quarter)
+    with session_scope(rated_quarter) as s:
+        reading = learn_and_reread(s, "2026Q1", config, SMALL)
+    assert reading.method == "rules+model" and reading.rated_texts == 240 and reading.texts_read == 240
+    assert active_model_dir() is not None and active_model_dir().name == reading.model_version
+    after = _rows(rated_quarter)
+    model = load_active_model()
+    expected = analyse([r[1] for r in after], config, model=model)
+    assert [r[2] for r in after] == pytest.approx([a.sentiment for a in expected])
+    assert [r[3] for r in after] == [r[3] for r in before]  # themes stay the rules'
+    assert [r[2] for r in after] != [r[2] for r in before]  # the model did read them differently
+    with session_scope(rated_quarter) as s:
+        stored = reading_of(s, "2026Q1")
+        note = text_method_note(s, "2026Q1", "ru")
+    assert stored is not None and stored.model_version == reading.model_version
+    assert "created_at" not in stored.card and stored.card["languages"]["ru"]["texts"] == 240
+    assert "модель" in note and reading.model_version[:12] in note
+
+
+def test_a_rerun_gives_the_same_model_and_the_same_rows(rated_quarter, config):
+    with session_scope(rated_quarter) as s:
+        first = learn_and_reread(s, "2026Q1", config, SMALL)
+    rows = _rows(rated_quarter)
+    with session_scope(rated_quarter) as s:
+        second = learn_and_reread(s, "2026Q1", config, SMALL)
+        count = len(s.execute(select(TextReading)).all())
+    assert second.model_version == first.model_version
+    assert _rows(rated_quarter) == rows
+    assert count == 1
+
+
+def test_too_few_rated_texts_keep_the_rules_reading(rated_quarter, config):
+    before = _rows(rated_quarter)
+    with session_scope(rated_quarter) as s:
+        reading = learn_and_reread(s, "2026Q1", config, ModelSettings(min_texts=10_000))
+        note = text_method_note(s, "2026Q1", "ru")
+    assert reading.method == "rules" and reading.model_version is None and reading.texts_read == 0
+    assert _rows(rated_quarter) == before
+    assert active_model_dir() is None
+    assert "правила словарей" in note and "240" in note
