@@ -195,6 +195,32 @@ def _with_model(folder: Path) -> Callable[[list[str]], Sequence[Any]]:
     return run
 
 
+LEARNED_MIN_TEXTS = 100  # the look part holds ~320 rated Russian texts: below the product's 500
+
+
+def _learned_on_look(items: Sequence[RealItem]) -> Callable[[list[str]], Sequence[Any]]:
+    """The sentiment model trained, in memory, on the look part's rated texts (what
+    ``cxloop text train --ratings`` does with them), then applied over the rules."""
+    from tasks.text.analyser import analyse
+    from tasks.text.model import ModelSettings
+    from tasks.text.model_train import train
+
+    rated = [i for i in items if i.part == "look" and i.rating is not None]
+    model = train(
+        [i.text for i in rated],
+        [i.rating for i in rated],
+        [5] * len(rated),
+        [i.lang for i in rated],
+        ModelSettings(min_texts=LEARNED_MIN_TEXTS),
+        created_at="eval",
+    )
+
+    def run(texts: list[str]) -> Sequence[Any]:
+        return analyse(texts, model=model)
+
+    return run
+
+
 def write_look_ratings(items: Sequence[RealItem], path: Path) -> int:
     """The look part's rated texts as a training CSV (text, rating, scale, language); their count."""
     import csv
@@ -263,6 +289,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--look-ratings", type=Path, default=None, help="write the look part's rated texts as a training CSV here"
     )
+    parser.add_argument(
+        "--learned",
+        action="store_true",
+        help="also score a model trained on the look part's rated texts (figures that claim transfer: score part)",
+    )
     args = parser.parse_args(argv)
     try:
         items = load_real_dev(args.dir)
@@ -275,6 +306,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     analysers: dict[str, Callable[[list[str]], Sequence[Any]]] = {"rules": _rules}
     if args.model is not None:
         analysers["rules + model"] = _with_model(args.model)
+    if args.learned:
+        analysers["rules + model learned on the look part"] = _learned_on_look(items)
     results = {
         f"{name}, {part} part": score_real([i for i in items if i.part == part], fn)
         for name, fn in analysers.items()
