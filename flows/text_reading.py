@@ -16,10 +16,16 @@ def _figures(f: dict[str, Any]) -> str:
 def text_reading_markdown(reading: dict[str, Any]) -> str:
     """Markdown of a :class:`tasks.text.reread.Reading` (as a dict)."""
     q = reading["quarter"]
-    if reading["method"] != "rules+model":
-        return (
-            f"# How the texts of {q} were read\n\nBy the rules alone (lexicons in `config/`): no language "
-            f"had enough rated texts to learn from ({reading['rated_texts']} rated texts stored up to {q})."
+    if "model" not in reading["method"]:
+        return "\n".join(
+            [
+                (
+                    f"# How the texts of {q} were read\n\nSentiment by the rules alone (lexicons in `config/`): no "
+                    f"language had enough rated texts to learn from ({reading['rated_texts']} rated texts "
+                    f"stored up to {q})."
+                ),
+                *_theme_lines((reading.get("card") or {}).get("theme_model")),
+            ]
         )
     card = reading.get("card") or {}
     out = [
@@ -43,7 +49,29 @@ def text_reading_markdown(reading: dict[str, Any]) -> str:
         )
     for lang, info in sorted((card.get("skipped") or {}).items()):
         out.append(f"| {lang} | {info.get('texts', 0)} | not modelled (fewer than {info.get('min_texts')}) | | | |")
-    return "\n".join(out)
+    return "\n".join(out + _theme_lines(card.get("theme_model")))
+
+
+def _theme_lines(theme_card: dict[str, Any] | None) -> list[str]:
+    """The theme classifiers' part of the card: per theme, labels, F1 of the rules and of the
+    classifier (cross-validated), and whether it decides the theme."""
+    if not theme_card:
+        return []
+    out = [
+        "",
+        f"Themes learned from {theme_card.get('labelled_texts', 0)} analysts' labels where their classifier "
+        "beats the rules (cross-validated F1):",
+        "",
+        "| theme | positives | rules F1 | classifier F1 | used |",
+        "|---|---|---|---|---|",
+    ]
+    for theme, e in sorted((theme_card.get("themes") or {}).items()):
+        model_f1 = "" if e.get("model_f1") is None else f"{e['model_f1']:.3f}"
+        out.append(
+            f"| {theme} | {e.get('positives', 0)} | {e.get('rules_f1', 0):.3f} | {model_f1} | "
+            f"{'yes' if e.get('used') else 'no: ' + str(e.get('why', ''))} |"
+        )
+    return out
 
 
 def publish_text_reading(q: str, reading: dict[str, Any]) -> None:

@@ -167,7 +167,7 @@ def build_report_context(session: Session, quarter: str, scope: str, config: App
             min_sample,
         ),
     }
-    t["text_method"] = text_method_note(session, qs, lang)
+    t["text_method"] = text_method_note(session, qs, lang, config)
     scope_name = scope_display_name(scope, config, lang)
     ctx: dict[str, Any] = {
         "lang": lang,

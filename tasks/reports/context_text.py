@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from sqlmodel import Session
 
+from cxloop.config import AppConfig
 from cxloop.i18n import format_number, format_percent, gettext
 from tasks.text.reread import reading_of
 
@@ -24,13 +25,27 @@ def _held_out_accuracy(card: dict, who: str) -> tuple[float, int] | None:
     return (right / total, int(total)) if total else None
 
 
-def text_method_note(session: Session, quarter: str, lang: str) -> str:
-    """One paragraph for the report: themes by the rules, sentiment by the rules or the model."""
+def text_method_note(session: Session, quarter: str, lang: str, config: AppConfig | None = None) -> str:
+    """One paragraph for the report: themes by the rules (and, where analysts' labels taught
+    them, by classifiers), sentiment by the rules or the model."""
+    note = _sentiment_note(session, quarter, lang)
+    reading = reading_of(session, quarter)
+    if reading is None or not reading.learned_themes:
+        return note
+    names = {
+        tid: th.labels.get(lang, th.labels.get("en", tid)) for tid, th in (config.themes if config else {}).items()
+    }
+    learned = ", ".join(names.get(t, t) for t in reading.learned_themes)
+    _ = gettext(lang)
+    return note + " " + _("Themes learned from the analysts' labels: %(themes)s.", themes=learned)
+
+
+def _sentiment_note(session: Session, quarter: str, lang: str) -> str:
     _ = gettext(lang)
     reading = reading_of(session, quarter)
     if reading is None:
         return _("Themes and sentiment of the texts: the rules of the lexicons.")
-    if reading.method != "rules+model":
+    if "model" not in reading.method:
         return _(
             "Themes and sentiment of the texts: the rules of the lexicons; "
             "%(n)s rated texts are too few to learn the sentiment from them.",

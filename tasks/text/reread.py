@@ -31,8 +31,14 @@ from tasks.text.analyser import analyse_frame
 from tasks.text.model import ModelSettings, SentimentModel
 from tasks.text.model_store import activate, load_model, models_dir, save_model
 from tasks.text.model_train import TrainingError, train
+from tasks.text.theme_learn import ThemeModel, gold_labels, train_from_store
 
-__all__ = ["MAX_TRAINING_TEXTS", "Reading", "learn_and_reread", "reading_of", "card_summary"]
+__all__ = ["MAX_TRAINING_TEXTS", "MIN_GOLD_LABELS", "Reading", "learn_and_reread", "reading_of", "card_summary"]
+
+MIN_GOLD_LABELS = 50
+"""Analysts' labels (``cxloop text review import``) needed before theme classifiers are tried;
+each theme then still needs its own positives and must beat the rules
+(:func:`tasks.text.theme_learn.train_theme_model`)."""
 
 MAX_TRAINING_TEXTS = 200_000
 """Rated texts a training run takes at most (the latest quarters first): beyond this the
@@ -44,11 +50,15 @@ class Reading:
     """What :func:`learn_and_reread` did for a quarter."""
 
     quarter: str
-    method: str  # "rules" or "rules+model"
+    method: str  # "rules", "rules+model", "rules+themes" or "rules+model+themes"
     model_version: str | None = None
     rated_texts: int = 0
     texts_read: int = 0
-    card: dict[str, Any] = field(default_factory=dict)
+    card: dict[str, Any] = field(default_factory=dict)  # the sentiment model's; "theme_model": the themes'
+
+    @property
+    def learned_themes(self) -> list[str]:
+        return list((self.card.get("theme_model") or {}).get("learned") or [])
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -78,8 +88,10 @@ def card_summary(card: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in card.items() if k not in ("created_at", "model_file")}
 
 
-def _reread_quarter(session: Session, quarter: str, config: AppConfig, model: SentimentModel) -> int:
-    """Read the quarter's texts again with ``model``; write the changed columns back."""
+def _reread_quarter(
+    session: Session, quarter: str, config: AppConfig, model: SentimentModel | None, theme_model: ThemeModel | None
+) -> int:
+    """Read the quarter's texts again with the learned models; write the columns back."""
     rows = session.execute(
         select(col(Feedback.id), col(Feedback.text), col(Feedback.rating), col(Feedback.scale))
         .where(col(Feedback.quarter) == quarter, col(Feedback.text).is_not(None))
@@ -88,7 +100,7 @@ def _reread_quarter(session: Session, quarter: str, config: AppConfig, model: Se
     if not rows:
         return 0
     frame = pd.DataFrame(rows, columns=["id", "text", "rating", "scale"]).set_index("id")
-    read = analyse_frame(frame["text"], frame["rating"], frame["scale"], config, model=model)
+    read = analyse_frame(frame["text"], frame["rating"], frame["scale"], config, model=model, theme_model=theme_model)
     table: Any = Feedback.__table__  # type: ignore[attr-defined]  # SQLModel does not type __table__
     stmt = (
         update(table)
@@ -143,7 +155,14 @@ def learn_and_reread(
         reading.method = "rules+model"
         reading.model_version = model.version
         reading.card = card_summary(model.card)
-        reading.texts_read = _reread_quarter(session, quarter, config, model)
+    else:
+        model = None
+    theme_model = _theme_model(session, config)
+    if theme_model is not None:
+        reading.method += "+themes"
+        reading.card["theme_model"] = theme_model.card
+    if model is not None or theme_model is not None:
+        reading.texts_read = _reread_quarter(session, quarter, config, model, theme_model)
     session.execute(delete(TextReading).where(col(TextReading.quarter) == quarter))
     session.add(
         TextReading(
@@ -157,6 +176,15 @@ def learn_and_reread(
     )
     session.flush()
     return reading
+
+
+def _theme_model(session: Session, config: AppConfig) -> ThemeModel | None:
+    """Theme classifiers from the analysts' labels, ``None`` without enough labels or when no
+    theme's classifier beats the rules (then the rules decide every theme)."""
+    if len(gold_labels(session)) < MIN_GOLD_LABELS:
+        return None
+    model = train_from_store(session, config)
+    return model if model.learned else None
 
 
 def reading_of(session: Session, quarter: str) -> Reading | None:

@@ -89,3 +89,43 @@ def test_too_few_rated_texts_keep_the_rules_reading(rated_quarter, config):
     assert _rows(rated_quarter) == before
     assert active_model_dir() is None
     assert "правила словарей" in note and "240" in note
+
+
+def test_analysts_labels_teach_a_theme_the_rules_miss(db_url, env, config):
+    """With enough gold labels, a theme whose classifier beats the rules (office comfort:
+    the rules miss wifi and coffee machines) is decided by it when the quarter is reread."""
+    from datetime import UTC, datetime
+
+    from models.tables import TextLabel
+    from tests.tasks.text.review_support import seed_feedback
+    from tests.tasks.text.test_theme_learn import _dataset
+
+    texts, _rules, gold = _dataset(config)
+    assert len(texts) >= 50
+    ids = seed_feedback(db_url, [("survey", "52", t, None) for t in texts], quarter="2026Q1")
+    with session_scope(db_url) as s:
+        for fid, labels in zip(ids, gold, strict=True):
+            s.add(
+                TextLabel(
+                    feedback_id=fid,
+                    themes=",".join(sorted(labels)),
+                    labelled_by="analyst",
+                    labelled_at=datetime(2026, 5, 2, tzinfo=UTC),
+                    source_file="review.xlsx",
+                )
+            )
+    with session_scope(db_url) as s:
+        reading = learn_and_reread(s, "2026Q1", config, ModelSettings(min_texts=10_000))
+    assert reading.method == "rules+themes" and "office_comfort" in reading.learned_themes
+    assert reading.texts_read == len(texts)
+    with session_scope(db_url) as s:
+        stored = dict(s.execute(select(Feedback.text, Feedback.themes)).all())
+    missed = [
+        t
+        for t, g in zip(texts, gold, strict=True)
+        if "office_comfort" in g and "office_comfort" not in _rules[texts.index(t)]
+    ]
+    assert missed and all("office_comfort" in stored[t].split(",") for t in missed)
+    with session_scope(db_url) as s:
+        note = text_method_note(s, "2026Q1", "ru", config)
+    assert "разметке аналитиков" in note and config.themes["office_comfort"].labels["ru"] in note
