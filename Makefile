@@ -83,8 +83,10 @@ format: install
 bench: install
 	$(PY) -m tools.bench --rows $(N)
 	$(PY) -m tools.bench_effects
-	@# Single stages: text analyser, emerging topics, key drivers by office.
+	@# Single stages: text analyser (rules), emerging topics, key drivers by office.
 	$(PY) -m tools.micro_bench analyser 100000
+	@# The learned sentiment model: training on 100,000 rated texts and rules + model texts/s.
+	$(PY) -m tools.micro_bench model 100000
 	$(PY) -m tools.micro_bench topics 50000
 	$(PY) -m tools.micro_bench drivers 2400 400
 	@# Rendering: one regional report (serial, per scope) and all 86 reports (85 regions +
