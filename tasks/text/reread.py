@@ -40,7 +40,7 @@ MIN_GOLD_LABELS = 50
 each theme then still needs its own positives and must beat the rules
 (:func:`tasks.text.theme_learn.train_theme_model`)."""
 
-MAX_TRAINING_TEXTS = 200_000
+MAX_TRAINING_TEXTS = 100_000
 """Rated texts a training run takes at most (the latest quarters first): beyond this the
 model gains little and the training time (~60 s per 100,000 texts here) grows."""
 
