@@ -61,6 +61,9 @@ def text_analyse(
     model: Path | None = typer.Option(
         None, "--model", help="a trained model folder (default: the active model, else the rules alone)"
     ),
+    explain: bool = typer.Option(
+        False, "--explain", help="add the words that pushed the model's sentiment up ('for') and down ('against')"
+    ),
 ) -> None:
     """Language, themes and sentiment of each text: one JSON object per line."""
     from tasks.text.analyser import analyse
@@ -70,13 +73,17 @@ def text_analyse(
     fitted = _model(model)
     texts = [t for _, t in rows]
     results = apply_model(analyse(texts), texts, fitted)
-    lines = [
-        json.dumps(
-            {"id": ident, "language": r.language, "themes": sorted(r.themes), "sentiment": float(r.sentiment)},
-            ensure_ascii=False,
-        )
+    records: list[dict[str, Any]] = [
+        {"id": ident, "language": r.language, "themes": sorted(r.themes), "sentiment": float(r.sentiment)}
         for (ident, _), r in zip(rows, results, strict=True)
     ]
+    if explain:
+        for record, text in zip(records, texts, strict=True):
+            why = fitted.explain(text) if fitted is not None else {"modelled": False}
+            record["explain"] = (
+                {"for": why["for"], "against": why["against"]} if why.get("modelled") else {"by": "rules"}
+            )
+    lines = [json.dumps(record, ensure_ascii=False) for record in records]
     body = "".join(line + "\n" for line in lines)
     if out is None:
         sys.stdout.write(body)

@@ -213,6 +213,13 @@ def test_cli_train_then_analyse(tmp_path, out_dir):
     active = runner.invoke(app, ["text", "analyse", str(jsonl)])
     assert [json.loads(line) for line in active.stdout.splitlines()] == modelled
 
+    explained = runner.invoke(app, ["text", "analyse", str(jsonl), "--explain"])
+    assert explained.exit_code == 0, explained.output
+    why = [json.loads(line)["explain"] for line in explained.stdout.splitlines()]
+    assert why[2] == {"by": "rules"}  # no letters: no language, no model
+    assert why[0]["against"] and all(c < 0 for _, c in why[0]["against"])  # a complaint: words pulling down
+    assert all(c > 0 for _, c in why[1]["for"])
+
 
 def test_cli_refuses_bad_input_with_exit_2(tmp_path, out_dir):
     bad = tmp_path / "bad.jsonl"
