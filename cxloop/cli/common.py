@@ -114,6 +114,16 @@ class CxloopGroup(TyperGroup):
             raise
 
 
+def default_who() -> str:
+    """Who a command acts for when ``--who`` is not given: the login name, else "cli"."""
+    import getpass
+
+    try:
+        return getpass.getuser()
+    except Exception:  # no login name (containers): a history entry or a label still needs a who
+        return "cli"
+
+
 def jsonable(value: object) -> object:
     from datetime import date
 

@@ -12,7 +12,7 @@ from typing import Any
 import typer
 from rich.markup import escape
 
-from cxloop.cli.common import console, jsonable, one_line, quarter_option, refuse, wrapping_table
+from cxloop.cli.common import console, default_who, jsonable, one_line, quarter_option, refuse, wrapping_table
 
 offices_app = typer.Typer(help="The office registry.", no_args_is_help=True)
 measures_app = typer.Typer(help="The corrective-measure register.", no_args_is_help=True)
@@ -74,15 +74,6 @@ def _iso_date(value: str | None, option: str):  # -> datetime.date | None
         return date.fromisoformat(value.strip())
     except ValueError as exc:
         raise typer.BadParameter(f"{value!r} is not a date (YYYY-MM-DD)", param_hint=option) from exc
-
-
-def _default_who() -> str:
-    import getpass
-
-    try:
-        return getpass.getuser()
-    except Exception:  # no login name (containers): the history still needs a who
-        return "cli"
 
 
 @measures_app.command("list")
@@ -249,7 +240,7 @@ def measures_update(
             result = update_measure(
                 session,
                 code,
-                who or _default_who(),
+                who or default_who(),
                 datetime.now(UTC),
                 status=status,
                 changes=changes,
@@ -301,7 +292,7 @@ def measures_import(
         raise typer.BadParameter("give either --xlsx PATH or --csv PATH")
     _measures_db()
     try:
-        summary = import_register_file(path, who or _default_who(), datetime.now(UTC), dry_run=dry_run)
+        summary = import_register_file(path, who or default_who(), datetime.now(UTC), dry_run=dry_run)
     except (RegisterFileError, ValueError) as exc:
         refuse(str(exc))
     if as_json:

@@ -13,7 +13,7 @@ from pathlib import Path
 import typer
 from rich.markup import escape
 
-from cxloop.cli.common import console, err_console, quarter_option, refuse
+from cxloop.cli.common import console, default_who, err_console, quarter_option, refuse
 
 review_app = typer.Typer(help="Analysts teach themes: label a sample, train theme classifiers.", no_args_is_help=True)
 
@@ -33,15 +33,6 @@ def _config():  # -> cxloop.config.AppConfig
     from cxloop.settings import get_settings
 
     return get_config(get_settings().config_dir)
-
-
-def _default_who() -> str:
-    import getpass
-
-    try:
-        return getpass.getuser()
-    except Exception:  # no login name (containers): a label still needs a who
-        return "cli"
 
 
 @review_app.command("export")
@@ -113,7 +104,7 @@ def review_import(
     _db()
     try:
         with session_scope() as session:
-            summary = import_review_file(session, xlsx, config, who or _default_who(), datetime.now(UTC))
+            summary = import_review_file(session, xlsx, config, who or default_who(), datetime.now(UTC))
     except ReviewFileError as exc:
         for line in exc.errors[:_MAX_SHOWN]:
             err_console.print(escape(line), style="red", highlight=False)

@@ -8,9 +8,6 @@ back through :mod:`tasks.measures.register_io`, which reads their headers in any
 from __future__ import annotations
 
 import csv
-import io
-import re
-import zipfile
 from datetime import date, datetime, time
 from pathlib import Path
 from typing import Any
@@ -20,6 +17,7 @@ from sqlmodel import Session
 
 from cxloop.domain import MEASURE_STATUSES
 from cxloop.export_safety import neutralise_formula as neutralise  # one formula rule for every export
+from cxloop.files import fix_xlsx_timestamps
 from cxloop.i18n import LANGUAGES, NP_, Marked, gettext
 from tasks.measures.register import REGISTER_COLUMNS, SYSTEM_USER, register_frame
 from tasks.measures.status import CODESIGN_FORM_LABELS, CODESIGN_FORMS, codesign_label
@@ -114,28 +112,6 @@ OVERDUE_FILL = "FFC7CE"
 _WIDTHS = {"title": 48, "description": 60, "owner": 36, "offices": 30, "source_pain_point": 36}
 
 
-def _deterministic_zip(path: Path, fixed: datetime) -> None:
-    """Rewrite an XLSX with fixed member timestamps and a fixed 'modified'
-    property (openpyxl stamps the wall clock), so the same register gives the same file."""
-    stamp = fixed.strftime("%Y-%m-%dT%H:%M:%SZ")
-    src = path.read_bytes()
-    out = io.BytesIO()
-    with zipfile.ZipFile(io.BytesIO(src)) as zin, zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as zout:
-        for info in zin.infolist():
-            data = zin.read(info.filename)
-            if info.filename == "docProps/core.xml":
-                data = re.sub(
-                    rb"(<dcterms:modified[^>]*>)[^<]*(</dcterms:modified>)",
-                    rb"\g<1>" + stamp.encode() + rb"\g<2>",
-                    data,
-                )
-            member = zipfile.ZipInfo(info.filename, date_time=(1980, 1, 1, 0, 0, 0))
-            member.compress_type = zipfile.ZIP_DEFLATED
-            member.external_attr = 0o600 << 16
-            zout.writestr(member, data)
-    path.write_bytes(out.getvalue())
-
-
 def export_register_xlsx(session: Session, path: Path, as_of: date, lang: str = "ru") -> Path:
     """Write the register as an XLSX workbook for the working group.
 
@@ -206,7 +182,7 @@ def export_register_xlsx(session: Session, path: Path, as_of: date, lang: str = 
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     wb.save(path)
-    _deterministic_zip(path, fixed)
+    fix_xlsx_timestamps(path, fixed)
     return path
 
 

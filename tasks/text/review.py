@@ -25,9 +25,6 @@ sample, and the same sample the same file.
 
 from __future__ import annotations
 
-import io
-import re
-import zipfile
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -39,6 +36,7 @@ from sqlmodel import Session, select
 
 from cxloop.config import AppConfig
 from cxloop.export_safety import neutralise_formula
+from cxloop.files import fix_xlsx_timestamps
 from models.tables import Feedback, TextLabel
 from tasks.text.analyser import TextAnalysis, analyse, rating_polarity
 from tasks.validate.redaction import redact
@@ -293,25 +291,6 @@ def choose_sample(
 # --------------------------------------------------------------------------- XLSX
 
 
-def _fixed_zip(path: Path, fixed: datetime) -> None:
-    """Rewrite the XLSX with fixed member timestamps and 'modified' property: the same
-    sample gives the same file."""
-    stamp = fixed.strftime("%Y-%m-%dT%H:%M:%SZ").encode()
-    out = io.BytesIO()
-    with zipfile.ZipFile(io.BytesIO(path.read_bytes())) as zin, zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as zout:
-        for info in zin.infolist():
-            data = zin.read(info.filename)
-            if info.filename == "docProps/core.xml":
-                data = re.sub(
-                    rb"(<dcterms:modified[^>]*>)[^<]*(</dcterms:modified>)", rb"\g<1>" + stamp + rb"\g<2>", data
-                )
-            member = zipfile.ZipInfo(info.filename, date_time=(1980, 1, 1, 0, 0, 0))
-            member.compress_type = zipfile.ZIP_DEFLATED
-            member.external_attr = 0o600 << 16
-            zout.writestr(member, data)
-    path.write_bytes(out.getvalue())
-
-
 def theme_headers(config: AppConfig, lang: str) -> dict[str, str]:
     """Theme id -> its column header in ``lang`` (the label of ``themes.yaml``)."""
     return {tid: theme.labels.get(lang) or theme.labels["en"] for tid, theme in config.themes.items()}
@@ -390,5 +369,5 @@ def write_review_xlsx(sample: pd.DataFrame, path: Path, config: AppConfig, lang:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     wb.save(path)
-    _fixed_zip(path, stamp)
+    fix_xlsx_timestamps(path, stamp)
     return path
