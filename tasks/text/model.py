@@ -10,14 +10,15 @@ the 5-point scale; ≤4 / 5-7 / ≥8 on the 10-point one). Per language with at 
 * the rules' own sentiment (:func:`tasks.text.analyser.analyse`): the size of its positive
   part, the size of its negative part and whether it is exactly 0;
 
-and the classifier a multinomial logistic regression, calibrated by sigmoid on a fixed
+and the classifier a linear SVM fitted by averaged SGD (``ModelSettings.classifier``: also
+liblinear's SVM or a logistic regression), calibrated by sigmoid on a fixed
 3-fold cross-validation (:class:`sklearn.calibration.CalibratedClassifierCV`). A text's
 sentiment is ``P(positive) − P(negative)`` in [-1, 1], so that ``|s| < 0.1`` reads neutral
 and ``s < 0`` negative, like the rules' score. Languages with fewer rated texts keep the
 rules' score. Every random choice has a fixed seed: the same data give the same model.
 
 :func:`train` fits and measures the model (held-out figures in the model card,
-:mod:`tasks.text.model_card`); :func:`apply_model` puts its sentiment into the rules'
+:func:`tasks.text.model_train.train`); :func:`apply_model` puts its sentiment into the rules'
 :class:`~tasks.text.analyser.TextAnalysis` objects; :meth:`SentimentModel.explain` says
 which words of a text pushed it which way. Saving, loading and the active model:
 :mod:`tasks.text.model_store`.
@@ -289,7 +290,7 @@ def fit_language(
 
 @dataclass
 class SentimentModel:
-    """The fitted languages and the card that describes them (:mod:`tasks.text.model_card`)."""
+    """The fitted languages and the card that describes them (:func:`tasks.text.model_train.train`)."""
 
     languages: dict[str, LanguageModel]
     card: dict[str, Any] = field(default_factory=dict)
