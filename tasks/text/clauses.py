@@ -18,6 +18,11 @@ __all__ = ["Clause", "score_clause", "split_clauses"]
 _NO_POSITIONS: list[int] = []
 _COMPLAINTS = frozenset(("negative", "mild_negative"))
 _NO_THEMES_SET: frozenset[str] = frozenset()
+_PRAISE = frozenset(("positive", "mild_positive"))
+# After "Хорошо," / "Good," these words make a statement of fact, not an interjection.
+_FACT_WORDS = frozenset(("что", "чтобы", "если", "когда", "that", "if", "when", "että", "jos", "kun"))
+# "love how the app crashes", "love when they cancel": praise that introduces a complaint.
+_IRONY_NEXT = frozenset(("how", "when"))
 
 # A clause: (first token, end, weight in the text's score, is a question, positions of
 # tokens with lexicon facts, of negators, of barriers, number of its sentence, is a
@@ -78,6 +83,28 @@ def split_clauses(lex: Lexicon, infos: list[TokenInfo], marks: list[int], n: int
     if cm:
         clauses.append((first, n, weight, False, cm, ng, bs, sentence, concessive))
     return clauses
+
+
+def _ironic_praise(
+    toks: list[str], infos: list[TokenInfo], first: int, n: int, hits: list[list[Any]], barriers: list[int]
+) -> set[int]:
+    """Starts of the praise words that open a clause as an interjection: a single praise word
+    (not negated) among the clause's first three tokens, with no lexicon word before it,
+    followed by a comma or dash ("Great, …", "Отлично — …") or by "how"/"when" ("love how
+    …"); "Хорошо, что …", "good that …" state a fact and are kept."""
+    out: set[int] = set()
+    for start, end, cat, negated in hits:
+        if start > first + 2:
+            break
+        if negated or cat not in _PRAISE or end != start + 1 or end + 1 >= n:
+            continue
+        if any(infos[j][6] for j in range(first, start)):
+            break
+        nxt = toks[end]
+        if (end in barriers and toks[end + 1] not in _FACT_WORDS) or nxt in _IRONY_NEXT:
+            out.add(start)
+        break
+    return out
 
 
 def score_clause(
@@ -266,6 +293,12 @@ def score_clause(
                 other = i if other < 0 else other
         if theme_negation and other >= 0:
             values.append((other, other + 1, theme_negation))  # once per clause
+    if values and any(v < 0 for _, _, v in values):
+        # "Great, another delay", "Супер, опять списали", "love how you lost my bag": praise
+        # opening the clause as an interjection before a complaint is irony, like thanks.
+        ironic = _ironic_praise(toks, infos, first, n, hits, barriers)
+        if ironic:
+            values = [t for t in values if t[0] not in ironic]
     if thanks_at and any(v < 0 for _, _, v in values):
         # "Спасибо, что отменили рейс", "thanks for cancelling my flight": thanks next to
         # a complaint are politeness or sarcasm, not praise.
