@@ -40,7 +40,16 @@ def test_stage_packages_are_in_loop_order_and_say_what_they_take_and_give():
         doc = ast.get_docstring(tree) or ""
         assert len(doc.splitlines()) >= 3, f"{init}: the docstring must say what the stage takes and gives"
         code = [n for n in tree.body if not (isinstance(n, ast.Expr) and isinstance(n.value, ast.Constant))]
-        assert not code, f"{init}: a stage's __init__ holds only its docstring"
+        # Besides its docstring, a stage may name a public entry point loaded on first use
+        # (tasks.text.analyse): a module __getattr__, its __all__ and the typing import.
+        code = [
+            n
+            for n in code
+            if not (isinstance(n, ast.FunctionDef) and n.name == "__getattr__")
+            and not (isinstance(n, ast.Assign) and [getattr(t, "id", None) for t in n.targets] == ["__all__"])
+            and not (isinstance(n, ast.ImportFrom) and n.module in ("__future__", "typing"))
+        ]
+        assert not code, f"{init}: a stage's __init__ holds only its docstring (and lazy entry points)"
         assert (ROOT / "tasks" / stage / "step.py").is_file() or stage == "reports", f"tasks/{stage}: no step module"
 
 

@@ -9,6 +9,16 @@ Modules in reading order: ``normalise``, ``language``, ``lexicon``, ``clauses``,
 ``topic_clusters``, ``topics``, ``topic_report`` (emerging topics); ``step`` (the quarter's step).
 """
 
-from tasks.text.analyser import analyse
+from typing import Any
 
 __all__ = ["analyse"]
+
+
+def __getattr__(name: str) -> Any:
+    """``tasks.text.analyse`` (notebooks, scripts): :func:`tasks.text.analyser.analyse`, loaded
+    on first use so that importing one module of the stage does not load the analyser."""
+    if name == "analyse":
+        from tasks.text.analyser import analyse
+
+        return analyse
+    raise AttributeError(f"module 'tasks.text' has no attribute {name!r}")
