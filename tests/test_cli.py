@@ -64,3 +64,28 @@ def test_offices_load_merges_and_measures_export(tmp_path, env, prefect_harness)
 def test_bad_quarter_is_refused():
     result = runner.invoke(app, ["cycle", "--quarter", "2026Q7"])
     assert result.exit_code == 2 and "2026Q3" in result.output
+
+
+def test_cycle_summary_says_how_the_texts_were_read():
+    from cxloop.cli.common import console
+    from cxloop.cli.data import print_cycle
+
+    summary = {
+        "quarter": "2026Q3",
+        "intake": {"received": 3, "accepted": 3, "quarantined": 0, "duplicates": 0, "files": 1},
+        "files": [],
+        "index": {},
+        "top_pain_points": [],
+        "measures_proposed": [],
+        "effects": [],
+        "reports": {},
+        "register": {"xlsx": "out/register/measures_2026Q3.xlsx"},
+        "text_reading": {"method": "rules+model", "model_version": "7cde4b88", "rated_texts": 1083, "texts_read": 709},
+    }
+    with console.capture() as cap:
+        print_cycle(summary)
+    assert "texts read by: rules + sentiment model 7cde4b88 (1083 rated texts)" in cap.get()
+    summary["text_reading"] = {"method": "rules+themes", "model_version": None, "rated_texts": 12, "texts_read": 3}
+    with console.capture() as cap:
+        print_cycle(summary)
+    assert "rules (12 rated texts: too few to learn from) + analysts' theme labels" in cap.get()

@@ -39,6 +39,14 @@ def print_cycle(summary: dict) -> None:
     for unit, vals in summary["index"].items():
         table.add_row(unit, vals.get("citizen", "—"), vals.get("employer", "—"), vals.get("composite", "—"))
     console.print(table)
+    reading = summary.get("text_reading") or {}
+    if reading:
+        how = (
+            f"rules + sentiment model {reading['model_version']} ({reading['rated_texts']} rated texts)"
+            if "model" in reading["method"]
+            else f"rules ({reading['rated_texts']} rated texts: too few to learn from)"
+        )
+        console.print(f"texts read by: {how}" + (" + analysts' theme labels" if "themes" in reading["method"] else ""))
     console.print("top pain points: " + (", ".join(summary["top_pain_points"]) or "none"))
     console.print(f"measures proposed: {len(summary['measures_proposed'])}  " + " ".join(summary["measures_proposed"]))
     console.print(f"effects evaluated: {len(summary['effects'])}")
