@@ -129,3 +129,27 @@ def test_analysts_labels_teach_a_theme_the_rules_miss(db_url, env, config):
     with session_scope(db_url) as s:
         note = text_method_note(s, "2026Q1", "ru", config)
     assert "разметке аналитиков" in note and config.themes["office_comfort"].labels["ru"] in note
+
+
+def test_learn_and_reread_on_sqlite_and_postgresql(any_db_url, config, tmp_path, monkeypatch):
+    """The step's queries and its bulk update on both databases (data seeded through the URL)."""
+    from cxloop.settings import reset_settings_cache
+    from tests.tasks.text.review_support import seed_feedback
+
+    monkeypatch.setenv("CXLOOP_OUT_DIR", str(tmp_path / "out"))
+    reset_settings_cache()
+    texts, ratings = corpus(150)
+    seed_feedback(
+        any_db_url,
+        [("contact_center", "52", t, float(r)) for t, r in zip(texts, ratings, strict=True)],
+        quarter="2026Q1",
+    )
+    with session_scope(any_db_url) as s:
+        reading = learn_and_reread(s, "2026Q1", config, SMALL)
+    assert reading.method == "rules+model" and reading.texts_read == 150
+    rows = _rows(any_db_url)
+    expected = analyse([r[1] for r in rows], config, model=load_active_model())
+    assert [r[2] for r in rows] == pytest.approx([a.sentiment for a in expected])
+    with session_scope(any_db_url) as s:
+        assert reading_of(s, "2026Q1").model_version == reading.model_version
+    reset_settings_cache()
