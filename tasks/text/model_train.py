@@ -72,13 +72,15 @@ def figures(labels: Sequence[int], scores: Sequence[float]) -> dict[str, float]:
     }
 
 
-def version_id(rows: Sequence[tuple[str, int, str]], settings: ModelSettings) -> str:
-    """A digest of the labelled training data (language, label, text; order does not
-    matter) and the settings: the same data and settings give the same id."""
+def version_id(rows: Sequence[tuple[Any, ...]], settings: ModelSettings) -> str:
+    """A digest of the labelled training data as the model sees it (per text: language,
+    label, text, the rules' score and the negation-marked stems; order does not matter)
+    and the settings: the same data, rules and settings give the same id, and a change of
+    the rules that changes what the model learns from gives another."""
     h = hashlib.sha256(FORMAT.encode())
     h.update(json.dumps(settings.as_dict(), sort_keys=True).encode())
-    for lang, label, text in sorted(rows):
-        h.update(f"\x1e{lang}\x1f{label}\x1f{text}".encode())
+    for row in sorted(tuple(str(v) for v in r) for r in rows):
+        h.update(("\x1e" + "\x1f".join(row)).encode())
     return h.hexdigest()[:16]
 
 
@@ -148,7 +150,11 @@ def train(
     kept_texts = [str(texts[k]) for k in keep]
     labels_all = [int(rating_label(ratings[k], scales[k]) or 0) for k in keep]
     p = prepare(kept_texts, languages=[given[k] for k in keep])
-    rows = [(lang, y, t) for lang, y, t in zip(p.languages, labels_all, kept_texts, strict=True) if lang]
+    rows = [
+        (lang, y, t, f"{lex:.6f}", w)
+        for lang, y, t, lex, w in zip(p.languages, labels_all, kept_texts, p.lexicon.tolist(), p.words, strict=True)
+        if lang
+    ]
     if not rows:
         raise TrainingError("no rated text with letters and a readable rating to train on")
     card: dict[str, Any] = {

@@ -100,6 +100,21 @@ def test_same_data_same_model(model, tmp_path):
     assert other.version != model.version
 
 
+def test_rules_that_read_the_texts_differently_give_another_version(model, monkeypatch):
+    """The rules' score is a feature: a lexicon change that moves it makes another model,
+    which must not carry the same version (it would be reported as the same model)."""
+    import tasks.text.model as model_module
+
+    def halved(texts, *args, **kwargs):
+        return [
+            TextAnalysis(a.language, set(a.themes), a.sentiment / 2, dict(a.theme_sentiment)) for a in analyse(texts)
+        ]
+
+    monkeypatch.setattr(model_module, "analyse", halved)
+    texts, ratings = corpus(300, english=20)
+    assert train(texts, ratings, settings=SETTINGS).version != model.version
+
+
 def test_load_round_trip_and_refusals(model, tmp_path):
     folder = save_model(model, tmp_path / "m")
     loaded = load_model(folder)
