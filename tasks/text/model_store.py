@@ -60,6 +60,22 @@ def _sha256(path: Path) -> str:
     return h.hexdigest()
 
 
+def _canonical(vectoriser: Any) -> None:
+    """Make a fitted vectoriser pickle to the same bytes in every process: its vocabulary
+    in sorted order (a dict's order follows string hashing, which differs per process),
+    without ``stop_words_``, a set of the terms cut by frequency that only documents the
+    fit (scikit-learn: safe to remove before pickling), and without the cached id() of the
+    stop-word list."""
+    if hasattr(vectoriser, "vocabulary_"):
+        vectoriser.vocabulary_ = dict(sorted(vectoriser.vocabulary_.items()))
+    if hasattr(vectoriser, "stop_words_"):
+        vectoriser.stop_words_ = None
+    if hasattr(vectoriser, "_stop_words_id"):
+        # id() of the stop-word list, cached by scikit-learn to skip a repeated warning
+        # check: a memory address, different in every process (read with a default).
+        del vectoriser._stop_words_id
+
+
 def save_model(model: SentimentModel, folder: Path | str) -> Path:
     """Write ``model.joblib`` and ``card.json`` into ``folder`` (created); returns the folder."""
     import joblib
@@ -74,6 +90,9 @@ def save_model(model: SentimentModel, folder: Path | str) -> Path:
             for lang, lm in sorted(model.languages.items())
         },
     }
+    for lm in model.languages.values():
+        _canonical(lm.word)
+        _canonical(lm.char)
     joblib.dump(parts, folder / MODEL_FILE, compress=3)
     card = dict(model.card)
     card["model_file"] = {"name": MODEL_FILE, "sha256": _sha256(folder / MODEL_FILE)}

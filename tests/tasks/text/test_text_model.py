@@ -322,3 +322,31 @@ def test_model_trained_on_the_look_part_beats_the_rules_on_unseen_reviews():
     f_model = figures(labels, [float(s or 0.0) for s in learned])
     assert f_model["accuracy_3class"] >= f_rules["accuracy_3class"]
     assert f_model["negative_vs_not"] > f_rules["negative_vs_not"]
+
+
+_SAVE_IN_A_PROCESS = """
+import sys
+from tests.tasks.text.test_text_model import SETTINGS, corpus
+from tasks.text.model_store import save_model
+from tasks.text.model_train import train
+texts, ratings = corpus(300, english=20)
+save_model(train(texts, ratings, settings=SETTINGS, created_at="2026-01-01T00:00:00+00:00"), sys.argv[1])
+"""
+
+
+def test_the_saved_model_is_the_same_bytes_in_every_process(tmp_path, model):
+    """String hashing differs per process (PYTHONHASHSEED): the saved file must not."""
+    import os
+    import subprocess
+    import sys
+
+    root = Path(__file__).resolve().parents[3]
+    for seed in ("1", "2"):
+        env = {**os.environ, "PYTHONHASHSEED": seed}
+        done = subprocess.run(
+            [sys.executable, "-c", _SAVE_IN_A_PROCESS, str(tmp_path / seed)], cwd=root, env=env, capture_output=True
+        )
+        assert done.returncode == 0, done.stderr.decode()[-2000:]
+    assert (tmp_path / "1" / "model.joblib").read_bytes() == (tmp_path / "2" / "model.joblib").read_bytes()
+    probe = corpus(30, seed=9)[0]
+    assert load_model(tmp_path / "1").sentiments(probe) == model.sentiments(probe)  # canonical form reads the same
