@@ -19,13 +19,13 @@ or the feedback table (:func:`read_rated_db`).
 
 from __future__ import annotations
 
-import hashlib
 import json
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
+from cxloop.files import file_sha256
 from tasks.text.model import LanguageModel, SentimentModel
 from tasks.text.model_train import FORMAT
 
@@ -50,14 +50,6 @@ MODEL_FILE = "model.joblib"
 
 class ModelError(ValueError):
     """A model folder, pointer or training file that cannot be used; the message names the file."""
-
-
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with path.open("rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def _canonical(vectoriser: Any) -> None:
@@ -95,7 +87,7 @@ def save_model(model: SentimentModel, folder: Path | str) -> Path:
         _canonical(lm.char)
     joblib.dump(parts, folder / MODEL_FILE, compress=3)
     card = dict(model.card)
-    card["model_file"] = {"name": MODEL_FILE, "sha256": _sha256(folder / MODEL_FILE)}
+    card["model_file"] = {"name": MODEL_FILE, "sha256": file_sha256(folder / MODEL_FILE)}
     (folder / CARD_FILE).write_text(json.dumps(card, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
     return folder
 
@@ -119,7 +111,7 @@ def load_model(folder: Path | str) -> SentimentModel:
     if not model_path.is_file():
         raise ModelError(f"{model_path}: missing (the card {card_path} names it)")
     expected = (card.get("model_file") or {}).get("sha256")
-    if expected != _sha256(model_path):
+    if expected != file_sha256(model_path):
         raise ModelError(f"{model_path}: does not match {card_path} (SHA-256 differs); retrain or restore the folder")
     try:
         parts = joblib.load(model_path)

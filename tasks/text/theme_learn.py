@@ -27,7 +27,6 @@ on :class:`tasks.text.analyser.TextAnalysis` objects.
 
 from __future__ import annotations
 
-import hashlib
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
@@ -37,6 +36,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from cxloop.files import file_sha256
 from tasks.text.analyser import TextAnalysis
 
 __all__ = [
@@ -218,10 +218,6 @@ def apply_theme_model(analyses: Sequence[TextAnalysis], texts: Sequence[str], mo
     return out
 
 
-def _sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
-
-
 def save_theme_model(model: ThemeModel, folder: Path | str) -> Path:
     """Write ``themes.joblib`` and ``card.json`` into ``folder`` (created if needed)."""
     import joblib
@@ -229,7 +225,7 @@ def save_theme_model(model: ThemeModel, folder: Path | str) -> Path:
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     joblib.dump(dict(sorted(model.pipelines.items())), folder / MODEL_FILE, compress=3)
-    card = dict(model.card, model_sha256=_sha256(folder / MODEL_FILE))
+    card = dict(model.card, model_sha256=file_sha256(folder / MODEL_FILE))
     (folder / CARD_FILE).write_text(
         json.dumps(card, ensure_ascii=False, indent=2, sort_keys=True) + "\n", encoding="utf-8"
     )
@@ -253,7 +249,7 @@ def load_theme_model(folder: Path | str) -> ThemeModel:
         raise ValueError(f"{card_path}: unreadable card ({exc})") from None
     if card.get("format") != FORMAT:
         raise ValueError(f"{card_path}: format {card.get('format')!r}, expected {FORMAT}")
-    if card.get("model_sha256") != _sha256(model_path):
+    if card.get("model_sha256") != file_sha256(model_path):
         raise ValueError(f"{model_path}: not the file the card was written with (sha256 differs)")
     pipelines = joblib.load(model_path)
     if sorted(pipelines) != sorted(card.get("learned", [])):
