@@ -40,6 +40,7 @@ __all__ = [
     "load_model",
     "models_dir",
     "read_rated_csv",
+    "rated_feedback",
     "read_rated_db",
     "save_model",
 ]
@@ -220,18 +221,26 @@ def read_rated_csv(path: Path | str) -> pd.DataFrame:
     )
 
 
-def read_rated_db(url: str | None = None) -> pd.DataFrame:
-    """The rated feedback texts of the database (table ``feedback``; stored texts are
-    already redacted): columns ``text``, ``rating``, ``scale``, ``language``."""
-    from sqlalchemy import select
+def rated_feedback(session: Any, until: str | None = None, limit: int | None = None) -> pd.DataFrame:
+    """The rated feedback texts stored in the database (already redacted): columns ``text``,
+    ``rating``, ``scale``, ``language``, the latest quarters first; only the quarters up to
+    ``until`` when given, at most ``limit`` texts when given."""
+    from sqlmodel import col, select
 
-    from models.db import get_engine
     from models.tables import Feedback
 
-    cols: Any = Feedback.__table__.c  # type: ignore[attr-defined]
-    query = select(cols.text, cols.rating, cols.scale, cols.language).where(
-        cols.text.is_not(None), cols.rating.is_not(None)
+    query = select(col(Feedback.text), col(Feedback.rating), col(Feedback.scale), col(Feedback.language)).where(
+        col(Feedback.text).is_not(None), col(Feedback.rating).is_not(None)
     )
-    with get_engine(url).connect() as conn:
-        rows = conn.execute(query).all()
-    return pd.DataFrame(rows, columns=["text", "rating", "scale", "language"])
+    if until is not None:
+        query = query.where(col(Feedback.quarter) <= until)
+    query = query.order_by(col(Feedback.quarter).desc(), col(Feedback.id)).limit(limit)
+    return pd.DataFrame(session.execute(query).all(), columns=["text", "rating", "scale", "language"])
+
+
+def read_rated_db(url: str | None = None) -> pd.DataFrame:
+    """:func:`rated_feedback` of every stored quarter, in a session of its own."""
+    from models.db import session_scope
+
+    with session_scope(url) as session:
+        return rated_feedback(session)

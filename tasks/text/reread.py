@@ -29,7 +29,7 @@ from cxloop.config import AppConfig
 from models.tables import Feedback, TextReading
 from tasks.text.analyser import analyse_frame
 from tasks.text.model import ModelSettings, SentimentModel
-from tasks.text.model_store import activate, load_model, models_dir, save_model
+from tasks.text.model_store import activate, load_model, models_dir, rated_feedback, save_model
 from tasks.text.model_train import TrainingError, train
 from tasks.text.theme_learn import ThemeModel, gold_labels, train_from_store
 
@@ -69,17 +69,6 @@ class Reading:
             "texts_read": self.texts_read,
             "card": self.card,
         }
-
-
-def _rated_texts(session: Session, quarter: str) -> pd.DataFrame:
-    """The stored rated texts of ``quarter`` and the quarters before it, latest first."""
-    rows = session.execute(
-        select(col(Feedback.text), col(Feedback.rating), col(Feedback.scale), col(Feedback.language))
-        .where(col(Feedback.quarter) <= quarter, col(Feedback.rating).is_not(None), col(Feedback.text).is_not(None))
-        .order_by(col(Feedback.quarter).desc(), col(Feedback.id))
-        .limit(MAX_TRAINING_TEXTS)
-    ).all()
-    return pd.DataFrame(rows, columns=["text", "rating", "scale", "language"])
 
 
 def card_summary(card: dict[str, Any]) -> dict[str, Any]:
@@ -132,7 +121,7 @@ def learn_and_reread(
     """Train the sentiment model on the rated texts stored up to ``quarter`` and reread the
     quarter's texts with it; the rules' reading stays where no language has enough rated
     texts. Records the reading in ``text_reading`` (replacing the quarter's row)."""
-    rated = _rated_texts(session, quarter)
+    rated = rated_feedback(session, until=quarter, limit=MAX_TRAINING_TEXTS)
     reading = Reading(quarter=quarter, method="rules", rated_texts=len(rated))
     model: SentimentModel | None = None
     if not rated.empty:
