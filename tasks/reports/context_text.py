@@ -8,7 +8,7 @@ from sqlmodel import Session
 
 from cxloop.config import AppConfig
 from cxloop.i18n import format_number, format_percent, gettext
-from tasks.text.reread import reading_of
+from tasks.text.reread import Reading, reading_of
 
 
 def _held_out_accuracy(card: dict, who: str) -> tuple[float, int] | None:
@@ -28,8 +28,8 @@ def _held_out_accuracy(card: dict, who: str) -> tuple[float, int] | None:
 def text_method_note(session: Session, quarter: str, lang: str, config: AppConfig | None = None) -> str:
     """One paragraph for the report: themes by the rules (and, where analysts' labels taught
     them, by classifiers), sentiment by the rules or the model."""
-    note = _sentiment_note(session, quarter, lang)
     reading = reading_of(session, quarter)
+    note = _sentiment_note(reading, lang)
     if reading is None or not reading.learned_themes:
         return note
     names = {
@@ -40,9 +40,8 @@ def text_method_note(session: Session, quarter: str, lang: str, config: AppConfi
     return note + " " + _("Themes learned from the analysts' labels: %(themes)s.", themes=learned)
 
 
-def _sentiment_note(session: Session, quarter: str, lang: str) -> str:
+def _sentiment_note(reading: Reading | None, lang: str) -> str:
     _ = gettext(lang)
-    reading = reading_of(session, quarter)
     if reading is None:
         return _("Themes and sentiment of the texts: the rules of the lexicons.")
     if "model" not in reading.method:

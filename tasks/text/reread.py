@@ -31,7 +31,7 @@ from tasks.text.analyser import analyse_frame
 from tasks.text.model import ModelSettings, SentimentModel
 from tasks.text.model_store import activate, load_model, models_dir, rated_feedback, save_model
 from tasks.text.model_train import TrainingError, train
-from tasks.text.theme_learn import ThemeModel, gold_labels, train_from_store
+from tasks.text.theme_learn import ThemeModel, gold_labels, train_from_gold
 
 __all__ = ["MAX_TRAINING_TEXTS", "MIN_GOLD_LABELS", "Reading", "learn_and_reread", "reading_of", "card_summary"]
 
@@ -170,9 +170,10 @@ def learn_and_reread(
 def _theme_model(session: Session, config: AppConfig) -> ThemeModel | None:
     """Theme classifiers from the analysts' labels, ``None`` without enough labels or when no
     theme's classifier beats the rules (then the rules decide every theme)."""
-    if len(gold_labels(session)) < MIN_GOLD_LABELS:
+    gold = gold_labels(session)
+    if len(gold) < MIN_GOLD_LABELS:
         return None
-    model = train_from_store(session, config)
+    model = train_from_gold(gold, config)
     return model if model.learned else None
 
 

@@ -46,6 +46,7 @@ __all__ = [
     "load_theme_model",
     "save_theme_model",
     "theme_probabilities",
+    "train_from_gold",
     "train_from_store",
     "train_theme_model",
 ]
@@ -282,9 +283,14 @@ def gold_labels(session: Any) -> pd.DataFrame:
 def train_from_store(session: Any, config: Any, **settings: Any) -> ThemeModel:
     """:func:`train_theme_model` on every stored gold label, with the rules' themes
     read again by the current configuration (``config``: a :class:`cxloop.config.AppConfig`)."""
+    return train_from_gold(gold_labels(session), config, **settings)
+
+
+def train_from_gold(gold: pd.DataFrame, config: Any, **settings: Any) -> ThemeModel:
+    """:func:`train_theme_model` on the labels of :func:`gold_labels`, the rules' themes read
+    by ``config``."""
     from tasks.text.analyser import analyse
 
-    gold = gold_labels(session)
     texts = gold["text"].tolist()
     rules = [a.themes for a in analyse(texts, config)]
     return train_theme_model(texts, rules, gold["themes"].tolist(), list(config.themes), **settings)
