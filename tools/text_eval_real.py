@@ -184,13 +184,12 @@ def _rules(texts: list[str]) -> Sequence[Any]:
 
 def _with_model(folder: Path) -> Callable[[list[str]], Sequence[Any]]:
     from tasks.text.analyser import analyse
-    from tasks.text.model import apply_model
     from tasks.text.model_store import load_model
 
     model = load_model(folder)
 
     def run(texts: list[str]) -> Sequence[Any]:
-        return apply_model(analyse(texts), texts, model)
+        return analyse(texts, model=model)
 
     return run
 

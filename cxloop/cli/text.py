@@ -67,12 +67,11 @@ def text_analyse(
 ) -> None:
     """Language, themes and sentiment of each text: one JSON object per line."""
     from tasks.text.analyser import analyse
-    from tasks.text.model import apply_model
 
     rows = _read_jsonl(path)
     fitted = _model(model)
     texts = [t for _, t in rows]
-    results = apply_model(analyse(texts), texts, fitted)
+    results = analyse(texts, model=fitted)
     records: list[dict[str, Any]] = [
         {"id": ident, "language": r.language, "themes": sorted(r.themes), "sentiment": float(r.sentiment)}
         for (ident, _), r in zip(rows, results, strict=True)
