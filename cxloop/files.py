@@ -8,6 +8,7 @@ import re
 import zipfile
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 
 def file_sha256(path: Path | str) -> str:
@@ -38,3 +39,19 @@ def fix_xlsx_timestamps(path: Path | str, fixed: datetime) -> None:
             member.external_attr = 0o600 << 16
             zout.writestr(member, data)
     path.write_bytes(out.getvalue())
+
+
+def save_xlsx(workbook: Any, path: Path | str, fixed: datetime, author: str) -> Path:
+    """Save an openpyxl ``workbook`` so that the same content gives the same file: document
+    properties (author, title = the active sheet's, created/modified = ``fixed``) set, the
+    folder made, then :func:`fix_xlsx_timestamps`. Returns the path."""
+    workbook.properties.creator = author
+    workbook.properties.lastModifiedBy = author
+    workbook.properties.title = workbook.active.title
+    workbook.properties.created = fixed
+    workbook.properties.modified = fixed
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    workbook.save(path)
+    fix_xlsx_timestamps(path, fixed)
+    return path

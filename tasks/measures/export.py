@@ -17,7 +17,7 @@ from sqlmodel import Session
 
 from cxloop.domain import MEASURE_STATUSES
 from cxloop.export_safety import neutralise_formula as neutralise  # one formula rule for every export
-from cxloop.files import fix_xlsx_timestamps
+from cxloop.files import save_xlsx
 from cxloop.i18n import LANGUAGES, NP_, Marked, gettext
 from tasks.measures.register import REGISTER_COLUMNS, SYSTEM_USER, register_frame
 from tasks.measures.status import CODESIGN_FORM_LABELS, CODESIGN_FORMS, codesign_label
@@ -173,17 +173,7 @@ def export_register_xlsx(session: Session, path: Path, as_of: date, lang: str = 
             name, max(12, min(24, len(labels.get(name, name)) + 2))
         )
 
-    fixed = datetime.combine(as_of, time(0))
-    wb.properties.creator = SYSTEM_USER
-    wb.properties.lastModifiedBy = SYSTEM_USER
-    wb.properties.title = ws.title
-    wb.properties.created = fixed
-    wb.properties.modified = fixed
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    wb.save(path)
-    fix_xlsx_timestamps(path, fixed)
-    return path
+    return save_xlsx(wb, path, datetime.combine(as_of, time(0)), SYSTEM_USER)
 
 
 def export_register_csv(session: Session, path: Path, as_of: date, lang: str = "ru") -> Path:

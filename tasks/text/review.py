@@ -36,7 +36,7 @@ from sqlmodel import Session, select
 
 from cxloop.config import AppConfig
 from cxloop.export_safety import neutralise_formula
-from cxloop.files import fix_xlsx_timestamps
+from cxloop.files import save_xlsx
 from models.tables import Feedback, TextLabel
 from tasks.text.analyser import TextAnalysis, analyse, rating_polarity
 from tasks.validate.redaction import redact
@@ -360,14 +360,4 @@ def write_review_xlsx(sample: pd.DataFrame, path: Path, config: AppConfig, lang:
         ws.add_data_validation(sentiment)
     ws.freeze_panes = ws.cell(row=2, column=FIXED_COLUMNS.index("text") + 2)
     ws.auto_filter.ref = f"A1:{get_column_letter(len(headers))}{max(ws.max_row, 1)}"
-    stamp = datetime(2000, 1, 1)
-    wb.properties.creator = "cxloop"
-    wb.properties.lastModifiedBy = "cxloop"
-    wb.properties.title = ws.title
-    wb.properties.created = stamp
-    wb.properties.modified = stamp
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    wb.save(path)
-    fix_xlsx_timestamps(path, stamp)
-    return path
+    return save_xlsx(wb, path, datetime(2000, 1, 1), "cxloop")
