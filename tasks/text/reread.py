@@ -18,7 +18,7 @@ the model's version and its card) for the report's methods note and the run's ar
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import pandas as pd
@@ -61,14 +61,7 @@ class Reading:
         return list((self.card.get("theme_model") or {}).get("learned") or [])
 
     def as_dict(self) -> dict[str, Any]:
-        return {
-            "quarter": self.quarter,
-            "method": self.method,
-            "model_version": self.model_version,
-            "rated_texts": self.rated_texts,
-            "texts_read": self.texts_read,
-            "card": self.card,
-        }
+        return asdict(self)
 
 
 def card_summary(card: dict[str, Any]) -> dict[str, Any]:
