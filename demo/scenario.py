@@ -1,9 +1,12 @@
 """The demo's scenario of measures: the planted SMS measure and the register it starts from.
 
 The SMS-reminder measure acts in the offices :func:`demo.world.build_world` treats, from
-the second generated quarter (:data:`SMS_EFFECT` on P3 in :mod:`demo.survey`);
-:func:`seeded_measures` writes it, with an overdue measure for the register to flag,
-into ``register_seed.json`` (what the Measures stage's register is seeded with).
+the second generated quarter (:data:`SMS_EFFECT` on P3 in :mod:`demo.survey`). The queue
+measure is rolled out office by office (``World.rollout``: three offices from the second
+quarter, three from the third; :data:`QUEUE_EFFECT` on E2), the case the staggered
+estimator is for. :func:`seeded_measures` writes them, with an overdue measure for the
+register to flag, into ``register_seed.json`` (what the Measures stage's register is
+seeded with).
 """
 
 from __future__ import annotations
@@ -15,6 +18,8 @@ from demo.world import World
 
 SMS_MEASURE_TITLE = "SMS-напоминания за 24 часа до встречи"
 SMS_EFFECT = 0.6  # planted shift of P3 answers (1-5 scale) in treated offices, ~ +15 index points
+QUEUE_MEASURE_TITLE = "Предварительная запись и электронная очередь"
+QUEUE_EFFECT = 0.5  # planted shift of E2 answers in offices the queue measure reached, ~ +12.5 index points
 
 
 def seeded_measures(world: World) -> list[dict[str, Any]]:
@@ -59,6 +64,8 @@ def seeded_measures(world: World) -> list[dict[str, Any]]:
             "kpi_target_change": 10,
         }
     )
+    if world.rollout and len(world.quarters) > min(world.rollout.values()):
+        measures.append(_queue_measure(world))
     # An overdue measure, for the register to flag: due inside the last quarter, never implemented.
     region = world.regions[1] if len(world.regions) > 1 else world.regions[0]
     if len(world.quarters) > 1:
@@ -99,3 +106,35 @@ def seeded_measures(world: World) -> list[dict[str, Any]]:
         }
     )
     return measures
+
+
+def _queue_measure(world: World) -> dict[str, Any]:
+    """The queue measure: implemented in its first wave's quarter, the second wave's offices
+    with a start quarter of their own (``office_starts``)."""
+    first_wave = min(world.rollout.values())
+    first = world.quarters[0]
+    start_q = first.shift(first_wave)
+    offices = sorted(world.rollout)
+    regions = sorted({o.region_code for r in world.regions for o in world.offices[r] if o.office_code in offices})
+    return {
+        "code": f"M-{first}-03",
+        "title": QUEUE_MEASURE_TITLE,
+        "description": "Запись на приём на конкретное время и электронная очередь; внедряется волнами по ЦЗН.",
+        "theme": "waiting_time",
+        "journey_stage": "first_contact",
+        "type": "process_optimisation",
+        "region_code": regions[0] if len(regions) == 1 else "ALL",
+        "offices": offices,
+        "owner": "Рабочая группа по клиентоцентричности (электронная очередь)",
+        "status": "implemented",
+        "proposed_quarter": str(first),
+        "codesign_date": (first.start + timedelta(days=45)).isoformat(),
+        "codesign_form": "observation",
+        "codesign_clients": 15,
+        "planned_start": (start_q.start + timedelta(days=3)).isoformat(),
+        "due_date": (first.shift(max(world.rollout.values())).start + timedelta(days=30)).isoformat(),
+        "implemented_on": (start_q.start + timedelta(days=12)).isoformat(),
+        "office_starts": {o: str(first.shift(p)) for o, p in sorted(world.rollout.items()) if p != first_wave},
+        "kpi_metric": "item:E2",
+        "kpi_target_change": 10,
+    }

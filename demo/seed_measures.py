@@ -19,6 +19,7 @@ from cxloop.quarters import Quarter
 from models.tables import Measure
 from tasks.measures.kpi import client_type_for_theme, kpi_baseline, kpi_target_for
 from tasks.measures.register import SYSTEM_USER, change_status, create_measure
+from tasks.measures.rollout import normalise_office_starts
 from tasks.measures.status import codesign_form_id
 
 # The path a seeded measure walks to reach its recorded status.
@@ -156,6 +157,7 @@ def seed_measures(
             codesign_clients=rec.get("codesign_clients"),
             planned_start=_d(rec.get("planned_start")),
             due_date=_d(rec.get("due_date")),
+            office_starts=normalise_office_starts(rec.get("office_starts")),
             kpi_metric=str(rec["kpi_metric"]),
             kpi_baseline=baseline,
             kpi_target=kpi_target_for(baseline, float(change)) if change is not None else None,

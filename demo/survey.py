@@ -16,7 +16,7 @@ import numpy as np
 from cxloop.domain import ITEMS, RAYS
 from cxloop.quarters import Quarter
 from demo.rows import CLIENT_WORD, Table, broken_date, corrupt, count_broken, plant_duplicates, weekdays
-from demo.scenario import SMS_EFFECT
+from demo.scenario import QUEUE_EFFECT, SMS_EFFECT
 from demo.texts import TextCtx, compose_text, draw_language, draw_mood
 from demo.world import World, cell_rng
 
@@ -84,6 +84,25 @@ def overall_answers(rng: np.random.Generator, answers: np.ndarray) -> list[list[
     ]
 
 
+def lift_answers(answers: np.ndarray, effect: float, bump: np.ndarray) -> np.ndarray:
+    """Answers (1-5) lifted by ``effect`` on the answer scale in expectation.
+
+    Applied on the observed scale (answers below 5 step up, in up to three passes, each
+    answer when its ``bump`` draw falls under the pass's probability) so that the ceiling
+    at 5 does not eat the effect in offices that already score high."""
+    lifted = answers.copy()
+    remaining = effect
+    for step in range(3):
+        room = lifted < 5
+        if remaining <= 1e-9 or not room.any():
+            break
+        p_up = min(1.0, remaining / float(room.mean()))
+        up = room & (bump[step] < p_up)
+        lifted = np.where(up, lifted + 1, lifted)
+        remaining -= p_up * float(room.mean())
+    return lifted
+
+
 def build_star_survey(world: World, region: str, q: Quarter) -> Table:
     rng = cell_rng(world.seed, "star_survey", region, q.index())
     overall_rng = cell_rng(world.seed, "overall", region, q.index())  # its own stream: `rng` draws as before
@@ -123,20 +142,13 @@ def build_star_survey(world: World, region: str, q: Quarter) -> Table:
             answers = np.clip(np.rint(raw), 1, 5).astype(int)
             bump = rng.random((3, n))
             if world.is_treated(code, q):
-                # The SMS measure: +0.6 on the answer scale in expectation. Applied on the
-                # observed scale (answers below 5 step up, in up to three passes) so that the
-                # ceiling at 5 does not eat the effect in offices that already score high.
-                p3 = answers[:, item_idx["P3"]].copy()
-                remaining = SMS_EFFECT
-                for step in range(3):
-                    room = p3 < 5
-                    if remaining <= 1e-9 or not room.any():
-                        break
-                    p_up = min(1.0, remaining / float(room.mean()))
-                    up = room & (bump[step] < p_up)
-                    p3 = np.where(up, p3 + 1, p3)
-                    remaining -= p_up * float(room.mean())
-                answers[:, item_idx["P3"]] = p3
+                # The SMS measure: +0.6 on the answer scale in expectation.
+                answers[:, item_idx["P3"]] = lift_answers(answers[:, item_idx["P3"]], SMS_EFFECT, bump)
+            if world.is_rolled_out(code, q):
+                # The queue measure, rolled out office by office: its own draws, so that the
+                # rest of the generated data does not depend on the rollout.
+                queue_bump = cell_rng(world.seed, "queue", q.index(), code, client).random((3, n))
+                answers[:, item_idx["E2"]] = lift_answers(answers[:, item_idx["E2"]], QUEUE_EFFECT, queue_bump)
             blank = rng.random((n, len(ITEMS)))
             overall = overall_answers(overall_rng, answers)
             ctx = TextCtx(world, region, q, office, client)

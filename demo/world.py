@@ -9,7 +9,7 @@ with its own random stream (:func:`cell_rng`).
 from __future__ import annotations
 
 import zlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -59,6 +59,8 @@ class World:
     common_shift: dict[Quarter, float]
     treated: frozenset[str]
     treat_from: int | None  # position in ``quarters`` from which the SMS measure acts
+    # The queue measure's rollout office by office: office -> position in ``quarters`` it acts from.
+    rollout: dict[str, int] = field(default_factory=dict)
 
     def profile(self, region: str) -> Profile:
         return PROFILES[self.regions.index(region) % len(PROFILES)]
@@ -68,6 +70,11 @@ class World:
 
     def is_treated(self, office_code: str, q: Quarter) -> bool:
         return self.treat_from is not None and office_code in self.treated and self.pos(q) >= self.treat_from
+
+    def is_rolled_out(self, office_code: str, q: Quarter) -> bool:
+        """Whether the queue measure (rolled out office by office) acts in the office in ``q``."""
+        start = self.rollout.get(office_code)
+        return start is not None and self.pos(q) >= start
 
     def n(self, base: float, minimum: int = 1) -> int:
         return max(minimum, int(round(base * self.scale)))
@@ -107,6 +114,14 @@ def build_world(seed: int, quarters: list[Quarter], scale: float, offices: list[
     treated: list[str] = [o.office_code for o in by_region[regions[0]][:2]]
     if len(regions) > 1:
         treated.append(by_region[regions[1]][0].office_code)
+    # The queue measure reaches the other regions' offices in two waves (second and third quarter),
+    # three offices a wave, when there are enough offices; the rest never get it. Like the SMS
+    # measure it does not depend on how many quarters are generated (a shorter run is a prefix).
+    rollout: dict[str, int] = {}
+    others = [o.office_code for r in regions[1:] for o in by_region[r] if o.office_code not in treated]
+    if len(others) >= 8:
+        waves = [o for pair in zip(others[: len(others) // 2], others[len(others) // 2 :], strict=False) for o in pair]
+        rollout = dict.fromkeys(waves[:3], 1) | dict.fromkeys(waves[3:6], 2)
     return World(
         seed=seed,
         quarters=quarters,
@@ -118,4 +133,5 @@ def build_world(seed: int, quarters: list[Quarter], scale: float, offices: list[
         common_shift=common,
         treated=frozenset(treated),
         treat_from=1 if len(quarters) > 1 else None,
+        rollout=rollout,
     )

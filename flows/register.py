@@ -78,6 +78,11 @@ class MeasureFields(BaseModel):
     planned_start: date | None = None
     due_date: date | None = None
     implemented_on: date | None = None
+    office_starts: str | None = Field(
+        default=None,
+        description="a rollout office by office: offices that start in a quarter of their own, "
+        "e.g. 52-03:2026Q2, 52-04:2026Q3 (the other offices start with implemented_on)",
+    )
     codesign_date: date | None = Field(default=None, description="when the measure was designed with clients")
     codesign_form: CodesignForm | None = Field(
         default=None, description="workshop, observation or testing with clients"

@@ -227,6 +227,10 @@ class Measure(SQLModel, table=True):
     planned_start: date | None = None
     due_date: date | None = None
     implemented_on: date | None = None
+    office_starts: str = Field(
+        default="",
+        description="offices that started in a quarter of their own, 'office:quarter' pairs (tasks.measures.rollout)",
+    )
     kpi_metric: str
     kpi_baseline: float | None = None
     kpi_target: float | None = None

@@ -195,6 +195,12 @@ def measures_update(
     owner: str | None = typer.Option(None, help="new owner"),
     due: str | None = typer.Option(None, help="new due date, YYYY-MM-DD"),
     implemented_on: str | None = typer.Option(None, "--implemented-on", help="actual implementation date, YYYY-MM-DD"),
+    office_starts: str | None = typer.Option(
+        None,
+        "--office-starts",
+        help="a rollout office by office: 'OFFICE:QUARTER' pairs, e.g. '52-03:2026Q2, 52-04:2026Q3' "
+        "(the other offices start with --implemented-on; '' clears)",
+    ),
     codesign_date: str | None = typer.Option(
         None, "--codesign-date", help="when the measure was designed with clients, YYYY-MM-DD"
     ),
@@ -226,6 +232,7 @@ def measures_update(
             "owner": owner,
             "due_date": _iso_date(due, "--due"),
             "implemented_on": _iso_date(implemented_on, "--implemented-on"),
+            "office_starts": office_starts,
             "codesign_date": _iso_date(codesign_date, "--codesign-date"),
             "codesign_form": codesign_form,
             "codesign_clients": codesign_clients,

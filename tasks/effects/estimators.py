@@ -74,8 +74,11 @@ Which method (``EffectResult.method``)
 
         ATT(g, t) = mean_g(Y_t - Y_b) - mean_C(Y_t - Y_b)
 
-    with base period b = the last period of the panel before g (g - 1 when
-    present) and units observed in both b and t. Comparison units C are the
+    with base period b = the last period before g in which at least
+    ``min_units_per_arm`` of the group's units are observed (g - 1 in a full
+    panel; earlier when the group's own start period was left out, as the
+    pipeline does for a rollout office by office) and units observed in both b
+    and t. Comparison units C are the
     never-treated units (untreated in every period of the panel) when there are
     at least ``min_units_per_arm`` of them; otherwise the not-yet-treated ones
     (units whose start is after t, never-treated included), and the note says
@@ -127,8 +130,10 @@ The pipeline leaves out the quarter the measure was implemented in (partly
 before, partly after): "after" starts with the next full quarter, and the
 comparison offices are all offices outside the measure's scope except those
 where another measure on the same KPI has been implemented. The register holds
-one ``implemented_on`` per measure, so the pipeline always has a single start;
-a staggered rollout is analysed through :func:`estimate_effect` with a mapping.
+``implemented_on`` per measure and, for a rollout office by office, the quarter
+each office started in (``Measure.office_starts``, :mod:`tasks.measures.rollout`).
+When the offices' starts differ, each office's own start quarter is left out and
+"after" starts with its next quarter: the staggered estimator runs with a mapping.
 
 Verdict (``target_change`` is the change the working group aimed for; its sign
 says which way is better; without a target the public API gives ``verdict=None``)
@@ -231,16 +236,22 @@ def estimate_effect(
 def estimate_kpi_effect(
     obs: pd.DataFrame,
     treated_offices: set[str],
-    start_quarter: str,
+    start_quarter: str | Mapping[str, str],
     target_change: float,
     alpha: float = 0.05,
     min_units_per_arm: int = 2,
 ) -> EffectResult:
     """The pipeline's call of the core: KPI observations (office_code, quarter, value[, weight]) of
     :func:`tasks.measures.kpi.kpi_observations`, the offices in the measure's scope and the first
-    quarter counted as "after"; the result is rounded for storage (4 decimals, p-value 6)."""
+    quarter counted as "after" (one for all, or office -> quarter for a rollout office by office);
+    the result is rounded for storage (4 decimals, p-value 6)."""
     obs = obs.astype({"office_code": str, "quarter": str})
     weights = "weight" if "weight" in obs.columns else None
+    start: str | dict[str, str] = (
+        str(Quarter.parse(start_quarter))
+        if isinstance(start_quarter, str)
+        else {str(o): str(Quarter.parse(q)) for o, q in start_quarter.items()}
+    )
     rows, labels, starts, kind = prepare_panel(
         obs,
         "office_code",
@@ -248,7 +259,7 @@ def estimate_kpi_effect(
         "value",
         weights,
         {str(o) for o in treated_offices},
-        str(Quarter.parse(start_quarter)),
+        start,
     )
     fit = fit_effect(rows, labels, starts, kind, min_units_per_arm, OFFICE_NOUNS)
     r = _result(fit, target_change, alpha)

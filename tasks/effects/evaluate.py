@@ -19,6 +19,7 @@ from models.tables import EffectEvaluation, Feedback, Measure
 from tasks.effects.estimators import estimate_kpi_effect
 from tasks.measures.kpi import client_type_for_theme, kpi_observations, parse_metric
 from tasks.measures.register import SYSTEM_USER, change_status, update_fields
+from tasks.measures.rollout import start_quarters
 
 # Default aims when a measure's target cannot be derived (lower is better for shares of complaints).
 _DEFAULT_TARGET = {"neg_share": -5.0, "item": 5.0, "ray": 5.0}
@@ -48,6 +49,12 @@ def _measure_offices(measure: Measure, config: AppConfig | None) -> set[str]:
     if not offices and config is not None:
         offices = {o.office_code for o in config.offices if o.region_code == measure.region_code}
     return offices
+
+
+def _office_starts(measure: Measure, offices: set[str]) -> dict[str, Quarter]:
+    """Each office of the scope with the quarter it started in (its own, else the implementation quarter)."""
+    assert measure.implemented_on is not None  # only implemented measures are evaluated or contaminate
+    return start_quarters(",".join(sorted(offices)), measure.office_starts, Quarter.of(measure.implemented_on))
 
 
 def evaluate_due_measures(session: Session, quarter: str, config: AppConfig) -> list[EffectEvaluation]:
@@ -90,7 +97,8 @@ def evaluate_due_measures(session: Session, quarter: str, config: AppConfig) -> 
     for m in session.exec(select(Measure).where(col(Measure.implemented_on).is_not(None))):
         if m.status in ("rejected", "cancelled") or m.implemented_on is None or Quarter.of(m.implemented_on) > q:
             continue
-        treated_by_metric.setdefault(m.kpi_metric, []).append((m.code, _measure_offices(m, config)))
+        started = {o for o, s in _office_starts(m, _measure_offices(m, config)).items() if s <= q}
+        treated_by_metric.setdefault(m.kpi_metric, []).append((m.code, started))
 
     evaluations: list[EffectEvaluation] = []
     for m in measures:
@@ -100,14 +108,25 @@ def evaluate_due_measures(session: Session, quarter: str, config: AppConfig) -> 
         contaminated = (
             set().union(*(o for code, o in treated_by_metric.get(m.kpi_metric, []) if code != m.code)) - offices
         )
-        # The implementation quarter is partly before and partly after: left out.
-        quarters = [s for s in data_quarters if Quarter.parse(s) != impl_q]
-        obs = kpi_observations(session, m.kpi_metric, quarters, client_type=client_type_for_theme(m.theme, config))
+        starts = _office_starts(m, offices)
+        client_type = client_type_for_theme(m.theme, config)
+        start: str | dict[str, str]
+        if len(set(starts.values())) <= 1:
+            # The implementation quarter is partly before and partly after: left out.
+            quarters = [s for s in data_quarters if Quarter.parse(s) != impl_q]
+            obs = kpi_observations(session, m.kpi_metric, quarters, client_type=client_type)
+            start = str(impl_q.next())
+        else:
+            # A rollout office by office: each office's own start quarter is left out for that office.
+            obs = kpi_observations(session, m.kpi_metric, data_quarters, client_type=client_type)
+            own_start = obs["office_code"].map({o: str(s) for o, s in starts.items()})
+            obs = obs[own_start.isna() | (obs["quarter"] != own_start)]
+            start = {o: str(s.next()) for o, s in starts.items()}
         obs = obs[~obs["office_code"].isin(contaminated)]
         result = estimate_kpi_effect(
             obs,
             offices,
-            str(impl_q.next()),
+            start,
             target_change_for(m, config),
             alpha=thresholds.alpha,
             min_units_per_arm=thresholds.min_units_per_arm,

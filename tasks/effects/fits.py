@@ -239,7 +239,10 @@ def _staggered(
     labels: list[tuple[float, int, int, int, int]] = []
     skipped = 0
     for g in starts:
-        before = np.flatnonzero(periods < g)
+        # The base: the last period before g in which the group is observed (g - 1 in a full panel;
+        # earlier when the group's start period was left out, as the pipeline does).
+        members = usable & (group == g)
+        before = np.flatnonzero((periods < g) & (seen[members].sum(axis=0) >= min_units))
         if not len(before):
             continue
         b = int(before[-1])

@@ -45,6 +45,8 @@ REGISTER_COLUMN_MSGIDS: dict[str, str | Marked] = {
     "planned_start": NP_("register column", "Planned start"),
     "due_date": NP_("register column", "Due date"),
     "implemented_on": NP_("register column", "Implemented on"),
+    # TRANSLATORS: offices that started a measure in a quarter of their own, e.g. "52-03:2026Q2, 52-04:2026Q3".
+    "office_starts": NP_("register column", "Office starts"),
     "kpi_metric": NP_("register column", "KPI"),
     "kpi_baseline": NP_("register column", "Baseline"),
     "kpi_target": NP_("register column", "Target"),
@@ -109,7 +111,7 @@ STATUS_FILLS: dict[str, str] = {
     "cancelled": "EDEDED",
 }
 OVERDUE_FILL = "FFC7CE"
-_WIDTHS = {"title": 48, "description": 60, "owner": 36, "offices": 30, "source_pain_point": 36}
+_WIDTHS = {"title": 48, "description": 60, "owner": 36, "offices": 30, "office_starts": 30, "source_pain_point": 36}
 
 
 def export_register_xlsx(session: Session, path: Path, as_of: date, lang: str = "ru") -> Path:

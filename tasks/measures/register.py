@@ -22,7 +22,9 @@ from sqlalchemy import update
 from sqlmodel import Session, col, select
 
 from cxloop.domain import JOURNEY_STAGES, MEASURE_TYPES
+from cxloop.quarters import Quarter
 from models.tables import EffectEvaluation, Measure, MeasureHistory
+from tasks.measures.rollout import check_office_starts, normalise_office_starts
 from tasks.measures.status import check_status_change, codesign_form_id, is_overdue, override_comment
 
 SYSTEM_USER = "cxloop"
@@ -47,6 +49,7 @@ _EDITABLE_FIELDS: frozenset[str] = frozenset(
         "planned_start",
         "due_date",
         "implemented_on",
+        "office_starts",
         "kpi_metric",
         "kpi_baseline",
         "kpi_target",
@@ -218,6 +221,11 @@ def _normalise_value(code: str, field: str, value: Any) -> Any:
         return value
     if field == "offices":
         return normalise_offices(value)
+    if field == "office_starts":
+        try:
+            return normalise_office_starts(value)
+        except ValueError as exc:
+            raise ValueError(f"measure {code}: office_starts: {exc}") from None
     if field == "codesign_form":
         try:
             return codesign_form_id(value)
@@ -274,6 +282,14 @@ def normalise_changes(measure: Any, changes: Mapping[str, Any]) -> dict[str, Any
         value = _normalise_value(measure.code, field, value)
         if getattr(measure, field) != value:
             normalised[field] = value
+    if {"office_starts", "offices", "implemented_on"} & set(normalised):
+        after = {f: normalised.get(f, getattr(measure, f)) for f in ("office_starts", "offices", "implemented_on")}
+        implemented = after["implemented_on"]
+        problems = check_office_starts(
+            after["office_starts"] or "", after["offices"] or "", Quarter.of(implemented) if implemented else None
+        )
+        if problems:
+            raise ValueError(f"measure {measure.code}: office_starts: {'; '.join(problems)}")
     return normalised
 
 
@@ -331,6 +347,7 @@ REGISTER_COLUMNS: tuple[str, ...] = (
     "planned_start",
     "due_date",
     "implemented_on",
+    "office_starts",
     "kpi_metric",
     "kpi_baseline",
     "kpi_target",
@@ -364,6 +381,7 @@ def register_frame(session: Session, as_of: date) -> pd.DataFrame:
             {
                 **{c: getattr(m, c) for c in REGISTER_COLUMNS if hasattr(Measure, c)},
                 "offices": ", ".join(o for o in m.offices.split(",") if o),
+                "office_starts": ", ".join(p for p in m.office_starts.split(",") if p),
                 "overdue": is_overdue(m, as_of),
                 "effect_verdict": m.effect_verdict or (ev.verdict if ev else None),
                 "effect_quarter": ev.quarter if ev else None,

@@ -38,6 +38,7 @@ from tasks.collect.readers import check_xlsx_archive
 from tasks.collect.staging import parse_date
 from tasks.measures.export import EXPORT_COLUMNS, REGISTER_LABELS
 from tasks.measures.register import normalise_offices
+from tasks.measures.rollout import normalise_office_starts
 from tasks.measures.status import codesign_form_id
 
 MAX_ROWS = 100_000
@@ -57,6 +58,7 @@ EDITABLE_COLUMNS: tuple[str, ...] = (
     "planned_start",
     "due_date",
     "implemented_on",
+    "office_starts",
     "kpi_target",
 )
 # Stored fields cxloop maintains: shown for context, a change is refused.
@@ -252,13 +254,18 @@ def stage_cell(column: str, value: Any) -> str | None:
             return text
     if column == "offices":
         return normalise_offices(text)
+    if column == "office_starts":
+        try:
+            return normalise_office_starts(text) or None
+        except ValueError:
+            return text  # as written: the suite names the cell
     return _unneutralise(text)
 
 
 def stored_value(column: str, staged: str | None) -> Any:
     """A validated staged value as the register stores it."""
     if staged is None:
-        return "" if column in ("offices", "description") else None
+        return "" if column in ("offices", "office_starts", "description") else None
     if column in _DATE_COLUMNS:
         return date.fromisoformat(staged)
     if column in _INT_COLUMNS:

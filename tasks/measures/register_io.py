@@ -132,6 +132,8 @@ def _same(column: str, cell: Any, staged: str | None, current: Any) -> bool:
         return (staged or "") == cur.strip()
     if column == "offices":
         return (staged or "") == normalise_offices(current)
+    if column == "office_starts":
+        return (staged or "") == (current or "")
     if column in FLOAT_COLUMNS:
         if staged is None or current is None:
             return staged is None and current is None

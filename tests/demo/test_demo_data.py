@@ -27,7 +27,7 @@ from cxloop.domain import CHANNELS, ITEMS
 from cxloop.quarters import Quarter
 from demo.emerging import SCAM_WAVE
 from demo.generate import generate_demo_data
-from demo.scenario import SMS_MEASURE_TITLE
+from demo.scenario import QUEUE_MEASURE_TITLE, SMS_MEASURE_TITLE
 
 ROOT = Path(__file__).resolve().parents[2]
 CONFIG = load_config(ROOT / "config")
@@ -465,15 +465,15 @@ def test_languages_mix(full: tuple[Path, Any]) -> None:
 # ---------------------------------------------------------------- the planted story
 
 
-def _p3_by_office_quarter(root: Path, manifest: Any) -> dict[tuple[str, str], list[int]]:
+def _p3_by_office_quarter(root: Path, manifest: Any, item: str = "P3") -> dict[tuple[str, str], list[int]]:
     out: dict[tuple[str, str], list[int]] = {}
     for f in by_channel(manifest, "star_survey"):
         header, rows, _ = read_table(root, f)
         col = canonical(f, header)
         for r in rows:
-            if _broken_star_row(r, col) or r[col["P3"]] in ("", None, "не знаю"):
+            if _broken_star_row(r, col) or r[col[item]] in ("", None, "не знаю"):
                 continue
-            out.setdefault((str(r[col["office_code"]]), f["quarter"]), []).append(int(r[col["P3"]]))
+            out.setdefault((str(r[col["office_code"]]), f["quarter"]), []).append(int(r[col[item]]))
     return out
 
 
@@ -490,6 +490,27 @@ def test_sms_reminders_raise_p3_in_treated_offices(full: tuple[Path, Any]) -> No
     assert 0.4 <= did <= 0.8  # planted: +0.6 on the 1-5 scale
     # The shared time trend lifts the comparison offices too: before/after alone overstates.
     assert mean(control, post) > mean(control, [pre])
+
+
+def test_queue_rollout_raises_e2_from_each_offices_start(full: tuple[Path, Any]) -> None:
+    root, manifest = full
+    e2 = _p3_by_office_quarter(root, manifest, "E2")
+    queue = next(m for m in manifest.seeded_measures if m["title"] == QUEUE_MEASURE_TITLE)
+    wave2 = set(queue["office_starts"])
+    wave1 = set(queue["offices"]) - wave2
+    never = KNOWN_OFFICES - set(queue["offices"])
+
+    def mean(offices: set[str], quarter: Quarter) -> float:
+        return float(np.mean([v for (o, q), vs in e2.items() if o in offices and q == str(quarter) for v in vs]))
+
+    def change(offices: set[str], before: Quarter, after: Quarter) -> float:
+        return mean(offices, after) - mean(offices, before)
+
+    q0, q1, q2 = QUARTERS
+    # Planted: +0.5 on the 1-5 scale from each office's own start quarter (wave 1: q1, wave 2: q2).
+    assert 0.3 <= change(wave1, q0, q1) - change(never, q0, q1) <= 0.7
+    assert abs(change(wave2, q0, q1) - change(never, q0, q1)) <= 0.2  # wave 2 not started yet
+    assert 0.3 <= change(wave2, q1, q2) - change(never, q1, q2) <= 0.7
 
 
 def test_sms_reminders_cut_reminder_complaints(full: tuple[Path, Any]) -> None:
@@ -775,7 +796,7 @@ def test_register_seed(full: tuple[Path, Any]) -> None:
         "kpi_metric",
         "kpi_target_change",
     }
-    assert all(set(m) == keys for m in measures)
+    assert all(set(m) - {"office_starts"} == keys for m in measures)
     sms = next(m for m in measures if m["title"] == SMS_MEASURE_TITLE)
     assert sms["status"] == "implemented" and sms["theme"] == "reminders_notifications"
     assert sorted(sms["offices"]) == sorted(TREATED)
@@ -787,6 +808,14 @@ def test_register_seed(full: tuple[Path, Any]) -> None:
     assert len(overdue) == 1 and overdue[0]["implemented_on"] is None
     assert overdue[0]["codesign_date"] < overdue[0]["planned_start"] < overdue[0]["due_date"]
     assert date.fromisoformat(overdue[0]["due_date"]) < QUARTERS[-1].end
+    # The queue measure: rolled out in two waves of three offices outside the SMS offices, the
+    # second wave with a start quarter of its own, planted in the data from each office's start.
+    queue = next(m for m in measures if m["title"] == QUEUE_MEASURE_TITLE)
+    assert queue["status"] == "implemented" and queue["kpi_metric"] == "item:E2"
+    assert queue["implemented_on"] == (QUARTERS[1].start + timedelta(days=12)).isoformat()
+    assert len(queue["offices"]) == 6 and not set(queue["offices"]) & set(TREATED)
+    assert sorted(queue["office_starts"].values()) == [str(QUARTERS[2])] * 3
+    assert set(queue["office_starts"]) < set(queue["offices"])
     codes = [m["code"] for m in measures]
     assert len(set(codes)) == len(codes)
     assert {m["theme"] for m in measures} <= set(CONFIG.themes)
