@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from datetime import datetime, time
 
-from sqlalchemy import delete
 from sqlmodel import Session, col, select
 
 from cxloop.config import AppConfig
@@ -131,14 +130,8 @@ def evaluate_due_measures(session: Session, quarter: str, config: AppConfig) -> 
             alpha=thresholds.alpha,
             min_units_per_arm=thresholds.min_units_per_arm,
         )
-        session.exec(
-            delete(EffectEvaluation).where(
-                col(EffectEvaluation.measure_id) == m.id,
-                col(EffectEvaluation.quarter) == str(q),
-            )
-        )
         assert result.verdict is not None  # estimate_kpi_effect always has a target change
-        evaluation = EffectEvaluation(
+        fresh = EffectEvaluation(
             measure_id=m.id,
             quarter=str(q),
             kpi_metric=m.kpi_metric,
@@ -154,6 +147,17 @@ def evaluate_due_measures(session: Session, quarter: str, config: AppConfig) -> 
             verdict=result.verdict,
             note=result.note,
         )
+        # A rerun replaces the quarter's evaluation in place: same row, same id.
+        evaluation = session.exec(
+            select(EffectEvaluation).where(
+                col(EffectEvaluation.measure_id) == m.id, col(EffectEvaluation.quarter) == str(q)
+            )
+        ).first()
+        if evaluation is None:
+            evaluation = fresh
+        else:
+            for name in EffectEvaluation.model_fields.keys() - {"id"}:
+                setattr(evaluation, name, getattr(fresh, name))
         session.add(evaluation)
         update_fields(
             session, m, {"effect_verdict": result.verdict}, SYSTEM_USER, at, comment=f"effect evaluated in {q}"
