@@ -23,6 +23,7 @@ from tasks.effects.results import (
     METHOD_STAGGERED,
     GroupTimeEffect,
 )
+from tasks.effects.twfe import twfe_did
 
 ITS_MIN_PRE = 3
 ITS_MIN_POST = 1
@@ -72,50 +73,6 @@ def _cells(rows: pd.DataFrame) -> pd.DataFrame:
     cells = df.groupby(["u", "t"], sort=True, as_index=False)[["wv", "weight"]].sum()
     cells["value"] = cells["wv"] / cells["weight"]
     return cells.drop(columns="wv")
-
-
-def _by_unit(codes: np.ndarray, n: int, values: np.ndarray) -> np.ndarray:
-    """Column sums of ``values`` (n_rows x k) within each unit code: (n x k)."""
-    return np.stack([np.bincount(codes, weights=values[:, j], minlength=n) for j in range(values.shape[1])], axis=1)
-
-
-def _twfe_did(u: np.ndarray, t: np.ndarray, y: np.ndarray, w: np.ndarray, d: np.ndarray) -> tuple[float, float, int]:
-    """WLS ``y ~ d + C(u) + C(t)`` with weights ``w``: the ``d`` coefficient, its CR1 cluster SE (by ``u``), G - 1.
-
-    The unit effects are absorbed by weighted within-unit demeaning; by
-    Frisch-Waugh-Lovell the ``d`` coefficient, the residuals and the rows of
-    the bread that matter equal those of the dummy-variable fit, so the
-    sandwich is the dummy-variable fit's. The CR1 factor counts N as the sum
-    of the weights (the observations behind the cells) and K as the
-    dummy-variable fit's parameters.
-    """
-    uc = pd.factorize(u, sort=True)[0]
-    tc = pd.factorize(t, sort=True)[0]
-    n_units, n_periods = int(uc.max()) + 1, int(tc.max()) + 1
-    if n_units < 2:
-        raise ValueError("fewer than two units")
-    n = len(y)
-    x = np.zeros((n, n_periods))
-    x[:, 0] = d
-    later = tc > 0
-    x[np.flatnonzero(later), tc[later]] = 1.0  # period effects, the first period as reference
-    z = np.column_stack([y, x])
-    unit_w = np.bincount(uc, weights=w, minlength=n_units)
-    z = z - (_by_unit(uc, n_units, z * w[:, None]) / unit_w[:, None])[uc]
-    yd, xd = z[:, 0], z[:, 1:]
-    xtwx = xd.T @ (xd * w[:, None])
-    rank = int(np.linalg.matrix_rank(xtwx))
-    if rank == int(np.linalg.matrix_rank(xtwx[1:, 1:])):
-        raise ValueError("the treatment indicator is collinear with the unit and period effects")
-    bread = np.linalg.pinv(xtwx)
-    beta = bread @ (xd.T @ (w * yd))
-    resid = yd - xd @ beta
-    scores = _by_unit(uc, n_units, xd * (w * resid)[:, None])
-    cov = bread @ (scores.T @ scores) @ bread
-    n_obs = float(w.sum())
-    k = n_units + rank  # intercept + (G - 1) unit dummies + the demeaned regressors
-    factor = n_units / (n_units - 1) * (n_obs - 1) / max(n_obs - k, 1.0)
-    return float(beta[0]), float(math.sqrt(max(cov[0, 0], 0.0) * factor)), n_units - 1
 
 
 def _newey_west_lags(n: int) -> int:
@@ -391,7 +348,7 @@ def fit_effect(
         panel = cells[cells["u"].isin(usable_codes | control_codes)]
         d = (panel["treated"] & (panel["e"] >= 0)).to_numpy(float)
         try:
-            est, se, df = _twfe_did(
+            est, se, df = twfe_did(
                 panel["u"].to_numpy(),
                 panel["t"].to_numpy(),
                 panel["value"].to_numpy(float),
