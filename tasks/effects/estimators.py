@@ -153,9 +153,9 @@ import pandas as pd
 from scipy import stats
 
 from cxloop.quarters import Quarter
-from tasks.effects.fits import OFFICE_NOUNS, PUBLIC_NOUNS, Fit, fit_effect
+from tasks.effects.fits import fit_effect
 from tasks.effects.panel import PeriodLike, prepare_panel
-from tasks.effects.results import METHOD_NONE, EffectResult, verdict_for
+from tasks.effects.results import METHOD_NONE, OFFICE_NOUNS, PUBLIC_NOUNS, EffectResult, Fit, verdict_for
 
 MDE_FACTOR = 2.8
 ALPHA = 0.05  # the public API reports 95 % intervals
@@ -164,14 +164,20 @@ MIN_UNITS_PER_ARM = 2
 
 def _result(fit: Fit, target_change: float | None, alpha: float) -> EffectResult:
     est, se, df = fit.estimate, fit.se, fit.df
-    finite = all(math.isfinite(v) for v in (est, se, df)) and se > 0
-    if finite:
+    mde = MDE_FACTOR * se if math.isfinite(se) and fit.method != METHOD_NONE else None
+    if fit.interval is not None and fit.p_value is not None:  # placebo inference: no t distribution
+        low, high = fit.interval
+        p = fit.p_value
+        finite = all(math.isfinite(v) for v in (est, low, high, p))
+        mde = fit.mde
+    elif all(math.isfinite(v) for v in (est, se, df)) and se > 0:
+        finite = True
         q = float(stats.t.ppf(1 - alpha / 2, df))
         low, high = est - q * se, est + q * se
         p = float(2 * stats.t.sf(abs(est) / se, df))
     else:
+        finite = False
         low = high = p = float("nan")
-    mde = MDE_FACTOR * se if math.isfinite(se) and fit.method != METHOD_NONE else None
     note = fit.note
     if mde is not None:
         note += f"; MDE {mde:.3g}" + (f" vs target {target_change:+g}" if target_change is not None else "")
@@ -192,6 +198,7 @@ def _result(fit: Fit, target_change: float | None, alpha: float) -> EffectResult
         mde=mde,
         se=se if math.isfinite(se) else None,
         group_time=fit.group_time,
+        synthetic=fit.synthetic,
     )
 
 
@@ -224,7 +231,7 @@ def estimate_effect(
     ``treated_units``.
     """
     rows, labels, starts, kind = prepare_panel(panel, unit, period, outcome, weights, treated_units, start_period)
-    fit = fit_effect(rows, labels, starts, kind, MIN_UNITS_PER_ARM, PUBLIC_NOUNS)
+    fit = fit_effect(rows, labels, starts, kind, MIN_UNITS_PER_ARM, PUBLIC_NOUNS, ALPHA)
     return _result(fit, target_change, ALPHA)
 
 
@@ -250,7 +257,7 @@ def estimate_kpi_effect(
         {str(o) for o in treated_offices},
         str(Quarter.parse(start_quarter)),
     )
-    fit = fit_effect(rows, labels, starts, kind, min_units_per_arm, OFFICE_NOUNS)
+    fit = fit_effect(rows, labels, starts, kind, min_units_per_arm, OFFICE_NOUNS, alpha)
     r = _result(fit, target_change, alpha)
 
     def rd(x: float | None, digits: int = 4) -> float | None:

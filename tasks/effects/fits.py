@@ -9,19 +9,23 @@ choice and their caveats are documented in :mod:`tasks.effects.estimators`.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
+from tasks.effects.few_treated import few_treated_did, with_synthetic
 from tasks.effects.panel import period_label
+from tasks.effects.placebo import min_placebos
 from tasks.effects.results import (
     METHOD_BEFORE_AFTER,
     METHOD_DID,
     METHOD_ITS,
     METHOD_NONE,
     METHOD_STAGGERED,
+    PUBLIC_NOUNS,
+    Fit,
     GroupTimeEffect,
+    Nouns,
 )
 from tasks.effects.twfe import twfe_did
 
@@ -29,36 +33,6 @@ ITS_MIN_PRE = 3
 ITS_MIN_POST = 1
 CONTROL_NEVER = "never_treated"
 CONTROL_NOT_YET = "not_yet_treated"
-
-
-@dataclass(frozen=True)
-class Nouns:
-    """How notes name units and periods: offices and quarters in the pipeline, units and periods for analysts."""
-
-    unit: str = "unit"
-    units: str = "units"
-    period: str = "period"
-    periods: str = "periods"
-    treated: str = "the treated units"
-
-
-PUBLIC_NOUNS = Nouns()
-OFFICE_NOUNS = Nouns("office", "offices", "quarter", "quarters", "the measure's offices")
-
-
-@dataclass
-class Fit:
-    """One method's estimate, standard error and degrees of freedom, with the sample behind it."""
-
-    estimate: float
-    se: float
-    df: float
-    method: str
-    n_treated: int
-    n_control: int
-    n_obs: float
-    note: str
-    group_time: tuple[GroupTimeEffect, ...] = ()
 
 
 def _none(note: str, n_treated: int = 0, n_control: int = 0, n_obs: float = 0.0) -> Fit:
@@ -275,9 +249,16 @@ def _staggered(
 
 
 def fit_effect(
-    rows: pd.DataFrame, units: np.ndarray, starts: dict[int, int], kind: str, min_units: int, nouns: Nouns
+    rows: pd.DataFrame,
+    units: np.ndarray,
+    starts: dict[int, int],
+    kind: str,
+    min_units: int,
+    nouns: Nouns,
+    alpha: float = 0.05,
 ) -> Fit:
-    """Choose and run the estimator. ``rows``: u (unit code), t (period), value, weight; ``starts``: code -> start."""
+    """Choose and run the estimator. ``rows``: u (unit code), t (period), value, weight; ``starts``: code -> start;
+    ``units[code]`` names a unit; ``alpha`` is needed by placebo inference (its interval is not estimate +/- t se)."""
     fmt = lambda p: period_label(p, kind)  # noqa: E731
     if rows.empty:
         return _none("no observations" if nouns is PUBLIC_NOUNS else "no KPI observations")
@@ -344,6 +325,11 @@ def fit_effect(
     ctl_cells = cells[~cells["treated"]]
     ctl_span = ctl_cells.groupby("u")["t"].agg(["min", "max"])
     control_codes = set(ctl_span.index[(ctl_span["min"] < s) & (ctl_span["max"] >= s)])
+    n_placebos_needed = min_placebos(alpha)
+
+    def synthetic(fit: Fit) -> Fit:
+        return with_synthetic(fit, cells, usable_codes, control_codes, s, units, fmt, nouns)
+
     if len(usable_codes) >= min_units and len(control_codes) >= min_units:
         panel = cells[cells["u"].isin(usable_codes | control_codes)]
         d = (panel["treated"] & (panel["e"] >= 0)).to_numpy(float)
@@ -369,9 +355,15 @@ def fit_effect(
             f"{nouns.unit}; {len(usable_codes)} treated vs {len(control_codes)} comparison {nouns.units}, "
             f"{panel['t'].nunique()} {nouns.periods}"
         )
-        return finish(
-            Fit(est, se, df, METHOD_DID, len(usable_codes), len(control_codes), float(panel["weight"].sum()), note)
+        return synthetic(
+            finish(
+                Fit(est, se, df, METHOD_DID, len(usable_codes), len(control_codes), float(panel["weight"].sum()), note)
+            )
         )
+    few = 0 < len(usable_codes) < min_units
+    if few and len(control_codes) >= n_placebos_needed:
+        few_fit = few_treated_did(cells, usable_codes, control_codes, s, alpha, min_units, nouns)
+        return synthetic(fallback(few_fit) if isinstance(few_fit, str) else finish(few_fit))
     reason = (
         f"only {len(control_codes)} comparison {nouns.unit}(s) with data before and after, {min_units} "
         f"needed for difference-in-differences"
@@ -380,6 +372,12 @@ def fit_effect(
         reason = (
             f"no comparison {nouns.units} with data before and after ({min_units} needed for difference-in-differences)"
         )
-    if len(usable_codes) < min_units:
+    if few and len(control_codes) >= min_units:
+        reason = (
+            f"only {len(usable_codes)} treated {nouns.unit}(s) observed before and after ({min_units} needed for "
+            f"clustered errors) and {len(control_codes)} comparison {nouns.units}, fewer than the "
+            f"{n_placebos_needed} placebo inference needs for a {1 - alpha:.0%} interval"
+        )
+    elif len(usable_codes) < min_units:
         reason += f"; only {len(usable_codes)} treated {nouns.unit}(s) observed before and after"
-    return fallback(reason)
+    return synthetic(fallback(reason))

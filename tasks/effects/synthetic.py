@@ -1,0 +1,155 @@
+"""Synthetic control (Abadie, Diamond & Hainmueller 2010) for a pilot in a single unit: the
+cross-check beside the difference-in-differences.
+
+The treated unit's path before the start is reproduced by a weighted average of
+comparison units (non-negative weights summing to 1); after the start the gap between
+the unit and its synthetic twin is the effect. The rules (when it runs, the penalty, the
+donor pool, the placebo p-value) are documented in :mod:`tasks.effects.estimators`.
+
+In: unit x period cells (integer codes ``u``, ``t``, ``value``) of the treated unit and
+its comparison units; out: :class:`tasks.effects.results.SyntheticControl`, or the reason
+none could be built.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+import numpy as np
+import pandas as pd
+from scipy import optimize
+
+from tasks.effects.results import DonorWeight, SyntheticControl, SyntheticPoint
+
+SYNTH_MIN_PRE = 3  # periods before the start the pre-period fit needs
+SYNTH_MIN_DONORS = 2
+SYNTH_MAX_DONORS = 50  # the donor pool: at most the 50 comparison units closest before the start
+SYNTH_PENALTY = 0.01  # lambda of the penalised synthetic control (Abadie & L'Hour 2021)
+TOP_DONORS = 10
+MIN_REPORTED_WEIGHT = 0.001
+
+
+def synthetic_weights(x1: np.ndarray, x0: np.ndarray, penalty: float = SYNTH_PENALTY) -> np.ndarray:
+    """Weights ``w >= 0``, ``sum(w) = 1`` minimising ``|x1 - x0 w|^2 + penalty * sum_j w_j |x1 - x0_j|^2``.
+
+    In: the treated unit's pre-period values ``x1`` (T0) and the donors' ``x0`` (T0 x J). The
+    penalty (Abadie & L'Hour 2021) makes the weights unique when several combinations fit
+    equally well (more donors than pre periods): it prefers donors whose own path is close
+    to the treated unit's. Both terms are scaled by the mean squared donor distance, so the
+    weights do not depend on the outcome's units. Deterministic: SLSQP from equal weights.
+    """
+    n_donors = x0.shape[1]
+    if n_donors == 1:
+        return np.ones(1)
+    dist = ((x0 - x1[:, None]) ** 2).sum(axis=0)
+    scale = float(dist.mean()) or 1.0
+    gram, cross, dist = x0.T @ x0 / scale, x0.T @ x1 / scale, dist / scale
+    offset = float(x1 @ x1) / scale
+
+    def objective(w: np.ndarray) -> float:
+        return float(w @ gram @ w - 2 * cross @ w + offset + penalty * dist @ w)
+
+    def gradient(w: np.ndarray) -> np.ndarray:
+        return 2 * (gram @ w - cross) + penalty * dist
+
+    res = optimize.minimize(
+        objective,
+        np.full(n_donors, 1.0 / n_donors),
+        jac=gradient,
+        method="SLSQP",
+        bounds=[(0.0, 1.0)] * n_donors,
+        constraints=[{"type": "eq", "fun": lambda w: w.sum() - 1.0, "jac": lambda w: np.ones_like(w)}],
+        options={"ftol": 1e-14, "maxiter": 2000},
+    )
+    w = np.clip(res.x, 0.0, None)
+    return w / w.sum()
+
+
+def _rmspe(gap: np.ndarray) -> float:
+    return float(np.sqrt(np.mean(gap**2)))
+
+
+def _fit_one(y1: np.ndarray, y0: np.ndarray, pre: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Weights and the synthetic path for one treated series ``y1`` (T) from donors ``y0`` (T x J)."""
+    w = synthetic_weights(y1[pre], y0[pre])
+    return w, y0 @ w
+
+
+def synthetic_control(
+    cells: pd.DataFrame,
+    treated: int,
+    donors: Sequence[int],
+    start: int,
+    labels: np.ndarray,
+    fmt: Callable[[int], str | int],
+    unit_noun: str = "unit",
+) -> SyntheticControl | str:
+    """The synthetic control of unit code ``treated`` from the comparison units ``donors``, effect from ``start``.
+
+    In: cells with integer codes ``u``, ``t`` and ``value``; ``labels[u]`` names a unit, ``fmt(t)`` a
+    period. The periods are those the treated unit was observed in; donors missing any of them are
+    left out; at most :data:`SYNTH_MAX_DONORS` donors, the closest before the start. Out: the result,
+    or a sentence saying why there is none (too few periods before the start or donors).
+    """
+    own = cells[cells["u"] == treated].sort_values("t")
+    periods = own["t"].to_numpy()
+    pre = periods < start
+    if pre.sum() < SYNTH_MIN_PRE or pre.all():
+        return (
+            f"synthetic control needs {SYNTH_MIN_PRE} periods before the start and one after ({int(pre.sum())} before)"
+        )
+    wide = cells[cells["u"].isin(list(donors)) & cells["t"].isin(periods)].pivot(index="t", columns="u", values="value")
+    wide = wide.reindex(periods).dropna(axis=1)
+    n_left_out = len(set(donors)) - wide.shape[1]
+    if wide.shape[1] < SYNTH_MIN_DONORS:
+        return f"synthetic control: it needs {SYNTH_MIN_DONORS} comparison {unit_noun}s observed in every period"
+    y1 = own["value"].to_numpy(float)
+    y0 = wide.to_numpy(float)
+    codes = wide.columns.to_numpy()
+    distance = ((y0[pre] - y1[pre, None]) ** 2).mean(axis=0)
+    pool = np.sort(np.argsort(distance, kind="stable")[:SYNTH_MAX_DONORS])
+    y0, codes = y0[:, pool], codes[pool]
+
+    w, synth = _fit_one(y1, y0, pre)
+    gap = y1 - synth
+    pre_rmspe, post_rmspe = _rmspe(gap[pre]), _rmspe(gap[~pre])
+    tiny = 1e-12 * (float(np.abs(y0).mean()) or 1.0)
+    ratio = post_rmspe / max(pre_rmspe, tiny)
+    placebo_ratios = []
+    for j in range(len(codes)):  # each donor as the treated unit, the other donors as its pool
+        others = np.delete(np.arange(len(codes)), j)
+        _, s = _fit_one(y0[:, j], y0[:, others], pre)
+        g = y0[:, j] - s
+        placebo_ratios.append(_rmspe(g[~pre]) / max(_rmspe(g[pre]), tiny))
+    n_placebos = len(placebo_ratios)
+    p_value = (1 + int(np.sum(np.array(placebo_ratios) >= ratio))) / (n_placebos + 1) if n_placebos >= 2 else None
+
+    order = np.argsort(-w, kind="stable")
+    top = tuple(DonorWeight(labels[codes[i]], float(w[i])) for i in order[:TOP_DONORS] if w[i] >= MIN_REPORTED_WEIGHT)
+    path = tuple(
+        SyntheticPoint(fmt(int(p)), float(a), float(b), bool(not before))
+        for p, a, b, before in zip(periods, y1, synth, pre, strict=True)
+    )
+    note = (
+        f"synthetic control (penalised, lambda {SYNTH_PENALTY:g}): {len(codes)} comparison {unit_noun}s in the donor "
+        f"pool, fitted on {int(pre.sum())} periods before the start; effect = mean gap over {int((~pre).sum())} "
+        f"period(s) after; pre-period RMSPE {pre_rmspe:.3g}"
+    )
+    if p_value is not None:
+        note += f"; placebo p-value {p_value:.3g} (rank of the post/pre RMSPE ratio among {n_placebos} placebos)"
+    if n_left_out:
+        note += f"; {n_left_out} comparison {unit_noun}(s) with missing periods left out"
+    if len(pool) < len(distance):
+        note += f"; the {len(pool)} closest of {len(distance)} kept"
+    return SyntheticControl(
+        unit=labels[treated],
+        estimate=float(gap[~pre].mean()),
+        pre_rmspe=pre_rmspe,
+        post_rmspe=post_rmspe,
+        p_value=p_value,
+        n_placebos=n_placebos,
+        n_donors=len(codes),
+        weights=top,
+        path=path,
+        note=note,
+    )
