@@ -13,6 +13,7 @@ none could be built.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
 
 import numpy as np
@@ -24,44 +25,33 @@ from tasks.effects.results import DonorWeight, SyntheticControl, SyntheticPoint
 SYNTH_MIN_PRE = 3  # periods before the start the pre-period fit needs
 SYNTH_MIN_DONORS = 2
 SYNTH_MAX_DONORS = 50  # the donor pool: at most the 50 comparison units closest before the start
-SYNTH_PENALTY = 0.01  # lambda of the penalised synthetic control (Abadie & L'Hour 2021)
+SYNTH_PENALTY = 1e-3  # lambda of the distance-weighted penalty on the weights (ties between equal fits)
 TOP_DONORS = 10
 MIN_REPORTED_WEIGHT = 0.001
 
 
 def synthetic_weights(x1: np.ndarray, x0: np.ndarray, penalty: float = SYNTH_PENALTY) -> np.ndarray:
-    """Weights ``w >= 0``, ``sum(w) = 1`` minimising ``|x1 - x0 w|^2 + penalty * sum_j w_j |x1 - x0_j|^2``.
+    """Weights ``w >= 0``, ``sum(w) = 1`` minimising ``|x1 - x0 w|^2 + penalty * sum_j d_j w_j^2``.
 
-    In: the treated unit's pre-period values ``x1`` (T0) and the donors' ``x0`` (T0 x J). The
-    penalty (Abadie & L'Hour 2021) makes the weights unique when several combinations fit
-    equally well (more donors than pre periods): it prefers donors whose own path is close
-    to the treated unit's. Both terms are scaled by the mean squared donor distance, so the
-    weights do not depend on the outcome's units. Deterministic: SLSQP from equal weights.
+    In: the treated unit's pre-period values ``x1`` (T0) and the donors' ``x0`` (T0 x J);
+    ``d_j = |x1 - x0_j|^2`` is donor j's own squared distance from the treated unit. With
+    more donors than pre periods many combinations fit equally well; the small penalty
+    makes the weights unique and, among the good fits, spreads the weight over donors
+    close to the treated unit. Both terms are divided by the mean d_j, so the weights do
+    not depend on the outcome's units. Solved exactly (and deterministically) as
+    non-negative least squares (Lawson-Hanson, :func:`scipy.optimize.nnls`): the penalty
+    as J rows ``sqrt(penalty d_j) w_j``, the sum as one heavily weighted row; the weights
+    are then rescaled to sum to exactly 1.
     """
     n_donors = x0.shape[1]
     if n_donors == 1:
         return np.ones(1)
     dist = ((x0 - x1[:, None]) ** 2).sum(axis=0)
     scale = float(dist.mean()) or 1.0
-    gram, cross, dist = x0.T @ x0 / scale, x0.T @ x1 / scale, dist / scale
-    offset = float(x1 @ x1) / scale
-
-    def objective(w: np.ndarray) -> float:
-        return float(w @ gram @ w - 2 * cross @ w + offset + penalty * dist @ w)
-
-    def gradient(w: np.ndarray) -> np.ndarray:
-        return 2 * (gram @ w - cross) + penalty * dist
-
-    res = optimize.minimize(
-        objective,
-        np.full(n_donors, 1.0 / n_donors),
-        jac=gradient,
-        method="SLSQP",
-        bounds=[(0.0, 1.0)] * n_donors,
-        constraints=[{"type": "eq", "fun": lambda w: w.sum() - 1.0, "jac": lambda w: np.ones_like(w)}],
-        options={"ftol": 1e-14, "maxiter": 2000},
-    )
-    w = np.clip(res.x, 0.0, None)
+    heavy = 1e4
+    a = np.vstack([x0 / math.sqrt(scale), np.diag(np.sqrt(penalty * dist / scale)), np.full((1, n_donors), heavy)])
+    b = np.concatenate([x1 / math.sqrt(scale), np.zeros(n_donors), [heavy]])
+    w, _ = optimize.nnls(a, b)
     return w / w.sum()
 
 
@@ -130,13 +120,19 @@ def synthetic_control(
         SyntheticPoint(fmt(int(p)), float(a), float(b), bool(not before))
         for p, a, b, before in zip(periods, y1, synth, pre, strict=True)
     )
+    n_pre = int(pre.sum())
     note = (
-        f"synthetic control (penalised, lambda {SYNTH_PENALTY:g}): {len(codes)} comparison {unit_noun}s in the donor "
-        f"pool, fitted on {int(pre.sum())} periods before the start; effect = mean gap over {int((~pre).sum())} "
-        f"period(s) after; pre-period RMSPE {pre_rmspe:.3g}"
+        f"synthetic control: {len(codes)} comparison {unit_noun}s in the donor pool, fitted on {n_pre} periods "
+        f"before the start; effect = mean gap over {int((~pre).sum())} period(s) after; pre-period RMSPE "
+        f"{pre_rmspe:.3g}"
     )
     if p_value is not None:
         note += f"; placebo p-value {p_value:.3g} (rank of the post/pre RMSPE ratio among {n_placebos} placebos)"
+    if len(codes) >= n_pre:
+        note += (
+            f"; with {len(codes)} donors for {n_pre} pre-period values the fit interpolates (a near-exact pre-period "
+            f"fit says little) and the RMSPE ratios are fragile"
+        )
     if n_left_out:
         note += f"; {n_left_out} comparison {unit_noun}(s) with missing periods left out"
     if len(pool) < len(distance):
