@@ -117,8 +117,8 @@ Which method (``EffectResult.method``)
     those periods are left out; of more than 50 donors the 50 closest before the
     start are kept, which also keeps dissimilar units from being interpolated).
     The synthetic twin is a weighted mean of the donors' cell means with weights
-    w >= 0 summing to 1 that minimise the squared pre-period gap plus a small
-    penalty 0.001 x sum_j d_j w_j^2, d_j = donor j's own squared pre-period
+    w >= 0 summing to 1 that minimise the squared pre-period gap plus a tiny
+    penalty 0.00001 x sum_j d_j w_j^2, d_j = donor j's own squared pre-period
     distance from the treated unit (both terms relative to the mean d_j): with
     more donors than pre periods many combinations fit equally well, and the
     penalty picks the one that spreads the weight over donors resembling the

@@ -25,7 +25,7 @@ from tasks.effects.results import DonorWeight, SyntheticControl, SyntheticPoint
 SYNTH_MIN_PRE = 3  # periods before the start the pre-period fit needs
 SYNTH_MIN_DONORS = 2
 SYNTH_MAX_DONORS = 50  # the donor pool: at most the 50 comparison units closest before the start
-SYNTH_PENALTY = 1e-3  # lambda of the distance-weighted penalty on the weights (ties between equal fits)
+SYNTH_PENALTY = 1e-5  # weight of the distance-weighted penalty: only breaks ties between equally good fits
 TOP_DONORS = 10
 MIN_REPORTED_WEIGHT = 0.001
 
