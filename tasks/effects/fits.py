@@ -64,7 +64,7 @@ def _its_fit(e: np.ndarray, y: np.ndarray) -> tuple[float, float, int, int, str]
     post = (e >= 0).astype(float)
     since = np.where(e >= 0, e, 0).astype(float)
     cols = [np.ones_like(post), e.astype(float), post]
-    if np.any(since != 0):
+    if len(np.unique(e[e >= 0])) >= 2:  # a slope after the start needs two periods after it
         cols.append(since)
     x = np.column_stack(cols)
     n, k = x.shape

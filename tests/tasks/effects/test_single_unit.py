@@ -230,6 +230,16 @@ def test_few_treated_units_below_min_units_use_sets_of_placebos():
     assert "SE clustered by office" in default.note and default.estimate == pytest.approx(r.estimate, abs=1e-4)
 
 
+def test_its_with_one_period_after_that_is_not_the_start():
+    # Observed in periods 0, 1, 3, 4 and 7, start 6: one period after (e = 1), so no slope after the start
+    # (post and time_since_start would be the same column; this used to raise "Singular matrix").
+    data = pd.DataFrame({"u": 0, "t": [0, 1, 3, 4, 7], "y": [1.0, 1.4, 2.1, 2.6, 9.0]})
+    r = fx.estimate_effect(data, unit="u", period="t", outcome="y", treated_units=[0], start_period=6)
+    ref = smf.ols("y ~ e + post", data=data.assign(e=data["t"] - 6, post=(data["t"] >= 6).astype(float))).fit()
+    assert r.method == METHOD_ITS and "t with 2 df" in r.note
+    assert r.estimate == pytest.approx(ref.params["post"], rel=1e-9) and r.se >= ref.bse["post"] * (1 - 1e-9)
+
+
 # --------------------------------------------------------------------------- synthetic control
 
 
