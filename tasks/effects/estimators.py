@@ -33,6 +33,10 @@ Two entry points share one core:
   every measure implemented at least one full quarter before the cycle's quarter,
   read its KPI from the database (:func:`tasks.measures.kpi.kpi_observations`) and
   store the estimate (through :func:`estimate_kpi_effect`).
+* And before a pilot, :func:`tasks.effects.power.plan_power` — the minimum
+  detectable effect of the planned design on a KPI's history, and how many
+  offices or quarters after the start its aim would need (simulated placebo
+  pilots; its docstring says how and why).
 
 Which method (``EffectResult.method``)
     The periods of a treated unit from its start on are "after", those before
