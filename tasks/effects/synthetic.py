@@ -55,6 +55,11 @@ def synthetic_weights(x1: np.ndarray, x0: np.ndarray, penalty: float = SYNTH_PEN
     return w / w.sum()
 
 
+def _plain(label: object) -> object:
+    """A unit label as a plain Python value (numpy integers from an integer column become int)."""
+    return label.item() if isinstance(label, np.generic) else label
+
+
 def _rmspe(gap: np.ndarray) -> float:
     return float(np.sqrt(np.mean(gap**2)))
 
@@ -115,7 +120,9 @@ def synthetic_control(
     p_value = (1 + int(np.sum(np.array(placebo_ratios) >= ratio))) / (n_placebos + 1) if n_placebos >= 2 else None
 
     order = np.argsort(-w, kind="stable")
-    top = tuple(DonorWeight(labels[codes[i]], float(w[i])) for i in order[:TOP_DONORS] if w[i] >= MIN_REPORTED_WEIGHT)
+    top = tuple(
+        DonorWeight(_plain(labels[codes[i]]), float(w[i])) for i in order[:TOP_DONORS] if w[i] >= MIN_REPORTED_WEIGHT
+    )
     path = tuple(
         SyntheticPoint(fmt(int(p)), float(a), float(b), bool(not before))
         for p, a, b, before in zip(periods, y1, synth, pre, strict=True)
@@ -138,7 +145,7 @@ def synthetic_control(
     if len(pool) < len(distance):
         note += f"; the {len(pool)} closest of {len(distance)} kept"
     return SyntheticControl(
-        unit=labels[treated],
+        unit=_plain(labels[treated]),
         estimate=float(gap[~pre].mean()),
         pre_rmspe=pre_rmspe,
         post_rmspe=post_rmspe,

@@ -204,6 +204,7 @@ def test_one_treated_unit_recovers_a_planted_effect():
         )
         hits += r.ci_low < 6.0 < r.ci_high and r.ci_low > 0
         assert r.synthetic is not None and r.synthetic.estimate == pytest.approx(6.0, abs=3.0)
+        assert type(r.synthetic.unit) is int and all(type(w.unit) is int for w in r.synthetic.weights)
     assert hits >= 16
 
 
