@@ -308,8 +308,9 @@ def estimate_effect(
 
     Out: an :class:`EffectResult` with ``method``, ``estimate``, the 95 %
     interval ``ci_low``/``ci_high``, ``p_value``, ``se``, ``mde``,
-    ``n_treated``/``n_control`` units, ``n_obs``, ``note`` and ``verdict``
-    (None without ``target_change``). Raises ``ValueError`` for a missing
+    ``n_treated``/``n_control`` units, ``n_obs``, ``note``, ``verdict``
+    (None without ``target_change``) and, for a single treated unit, the
+    synthetic-control cross-check ``synthetic`` (else None). Raises ``ValueError`` for a missing
     column, missing or mixed period labels (quarters and integers), start
     periods of the other kind, or a start mapping that does not match
     ``treated_units``.
@@ -329,7 +330,8 @@ def estimate_kpi_effect(
 ) -> EffectResult:
     """The pipeline's call of the core: KPI observations (office_code, quarter, value[, weight]) of
     :func:`tasks.measures.kpi.kpi_observations`, the offices in the measure's scope and the first
-    quarter counted as "after"; the result is rounded for storage (4 decimals, p-value 6)."""
+    quarter counted as "after"; ``alpha`` and ``min_units_per_arm`` from ``thresholds.effects``; the result
+    is rounded for storage (4 decimals, p-value 6; ``synthetic`` is left as computed)."""
     obs = obs.astype({"office_code": str, "quarter": str})
     weights = "weight" if "weight" in obs.columns else None
     rows, labels, starts, kind = prepare_panel(
