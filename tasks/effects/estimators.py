@@ -25,11 +25,18 @@ Two entry points share one core:
   one per respondent) and are pooled into a cell (weighted mean, summed
   weight). ``n_obs`` counts the observations (rows, or the sum of the
   weights) that entered the estimate.
-  Intervals are 95 %, at least ``min_units_per_arm`` = 2 units per arm.
+  Intervals are 95 %; clustered errors need at least ``min_units_per_arm`` = 2
+  units per arm, placebo inference (one treated unit) at least 19 comparison units.
+  ``EffectResult.synthetic`` holds the synthetic-control cross-check of a
+  single treated unit.
 * :func:`tasks.effects.evaluate.evaluate_due_measures` — the quarterly step: for
   every measure implemented at least one full quarter before the cycle's quarter,
   read its KPI from the database (:func:`tasks.measures.kpi.kpi_observations`) and
   store the estimate (through :func:`estimate_kpi_effect`).
+* And before a pilot, :func:`tasks.effects.power.plan_power` — the minimum
+  detectable effect of the planned design on a KPI's history, and how many
+  offices or quarters after the start its aim would need (simulated placebo
+  pilots; its docstring says how and why).
 
 Which method (``EffectResult.method``)
     The periods of a treated unit from its start on are "after", those before
@@ -40,7 +47,13 @@ Which method (``EffectResult.method``)
 
     1. One start period (or a mapping with one distinct start among the usable
        treated units), at least ``min_units_per_arm`` treated and comparison
-       units with data before and after: ``difference_in_differences``.
+       units with data before and after: ``difference_in_differences`` with
+       standard errors clustered by unit.
+    1b. One start period, at least one but fewer than ``min_units_per_arm``
+       treated units (a pilot in one office) and at least ``1/alpha - 1``
+       comparison units (19 at 95 %): ``difference_in_differences``, the same
+       fit, with placebo inference (below). With fewer comparison units no
+       honest 95 % interval exists and rule 3 applies (the note says so).
     2. Two or more distinct start periods: ``staggered_did``
        (Callaway & Sant'Anna), when at least one group-time effect has enough
        units on both sides.
@@ -64,6 +77,74 @@ Which method (``EffectResult.method``)
     offices a region has (in simulations with ten offices the 95 % interval
     still misses a true null about 8 % of the time, the known small-sample
     optimism of cluster-robust errors).
+
+*A pilot in one unit: placebo inference* (``difference_in_differences``, rule 1b)
+    With one treated office the clustered standard error is not valid: that
+    office's score for the treatment indicator is exactly zero (the indicator
+    fits its own post-period deviation), so its noise — the main source of
+    error — never enters the sandwich and the interval is far too narrow (in
+    simulations with 1 treated and 24 comparison units the 95 % clustered
+    interval missed a true null about 70 % of the time, the placebo interval
+    below about 4 %; MacKinnon & Webb 2017 show the same, less extremely, for
+    two or three treated clusters). The
+    point estimate stays the two-way fixed-effects one; its uncertainty comes
+    from placebos (randomisation inference over the comparison units, in the
+    spirit of Conley & Taber 2011 and of Abadie et al.'s placebos in space):
+    the same fit is repeated on the comparison units alone with the treated
+    label moved to each of them in turn — for k treated units to every set of k
+    comparison units, or to 2,000 sets drawn with a fixed seed when there are
+    more — with the same start period; these placebo estimates had no effect to
+    find, so their spread is the spread of the estimate under no effect. Each
+    refit is exact (the same weighted within-unit demeaning; by
+    Frisch-Waugh-Lovell all placebos cost one demeaning and a few sums per
+    unit, :mod:`tasks.effects.placebo`). With B placebo estimates:
+
+    * p-value = (1 + number of placebos with |estimate| >= |real estimate|) / (B + 1);
+    * interval = estimate +/- c, where c is the r-th largest |placebo estimate|,
+      r = floor(alpha (B + 1)): every effect the same test would not reject, so
+      0 lies outside it exactly when p <= alpha, and it covers the truth with
+      probability >= 1 - alpha when the treated unit's noise is exchangeable
+      with the comparison units'. A two-sided 95 % interval needs B + 1 >= 20,
+      hence 19 comparison units (with 26, as in the organ donations example,
+      the smallest attainable p-value is 1/27 and c is the largest placebo);
+    * ``se`` = root mean square of the placebo estimates (their spread around
+      the null of no effect), ``mde`` = c + 0.84 se: the effect the test would
+      detect with 80 % power if the noise were normal with that spread (the
+      normal-theory 2.8 se is 1.96 se + 0.84 se; here the placebo critical value
+      takes the place of 1.96 se). The verdict rules are unchanged.
+
+    The assumption is that the treated unit is no noisier than a typical
+    comparison unit: an office with far fewer respondents than the others has a
+    noisier KPI than its placebos, and its interval is then too narrow (Ferman &
+    Pinto 2019); the note names the number of placebos and c.
+
+*Synthetic control* (``EffectResult.synthetic``, Abadie, Diamond & Hainmueller 2010)
+    A cross-check beside the main estimate whenever exactly one unit is treated,
+    it has at least 3 periods before its start and 1 after, and at least 2
+    comparison units are observed in every period it was (donors missing one of
+    those periods are left out; of more than 50 donors the 50 closest before the
+    start are kept, which also keeps dissimilar units from being interpolated).
+    The synthetic twin is a weighted mean of the donors' cell means with weights
+    w >= 0 summing to 1 that minimise the squared pre-period gap plus a tiny
+    penalty 0.00001 x sum_j d_j w_j^2, d_j = donor j's own squared pre-period
+    distance from the treated unit (both terms relative to the mean d_j): with
+    more donors than pre periods many combinations fit equally well, and the
+    penalty picks the one that spreads the weight over donors resembling the
+    treated unit (in the spirit of Abadie & L'Hour 2021's penalised synthetic
+    control, whose penalty is linear in w). It is solved exactly as non-negative
+    least squares (deterministic). The effect (``estimate``) is the mean gap
+    treated - synthetic over the periods after the start; ``pre_rmspe`` (root
+    mean squared pre-period gap) says how well the twin fits — an effect no
+    larger than the pre-period gap means nothing; ``path`` lists both series in
+    every period, ``weights`` the largest donor weights. ``p_value`` ranks the
+    treated unit's ratio post/pre RMSPE among the same ratios of every donor
+    given a twin made of the other donors (Abadie et al. 2010): at least
+    1/(donors + 1). Unlike the difference-in-differences it does not assume
+    parallel trends, only that a twin that tracked the unit before would have
+    kept tracking it; with as few pre periods as donors or fewer the fit is an
+    interpolation (near exact whatever the truth) and the RMSPE ratios are
+    fragile — the note says so — so it stays beside, not instead of, the main
+    estimate.
 
 *Staggered rollout* (``staggered_did``, Callaway & Sant'Anna 2021)
     One two-way fixed-effects fit is biased when units start in different
@@ -129,11 +210,14 @@ Which method (``EffectResult.method``)
 The pipeline leaves out the quarter the measure was implemented in (partly
 before, partly after): "after" starts with the next full quarter, and the
 comparison offices are all offices outside the measure's scope except those
-where another measure on the same KPI has been implemented. The register holds
-``implemented_on`` per measure and, for a rollout office by office, the quarter
-each office started in (``Measure.office_starts``, :mod:`tasks.measures.rollout`).
-When the offices' starts differ, each office's own start quarter is left out and
-"after" starts with its next quarter: the staggered estimator runs with a mapping.
+where another measure on the same KPI has been implemented. ``alpha`` and
+``min_units_per_arm`` come from ``thresholds.effects``: a measure in one office
+gets placebo inference when at least 1/alpha - 1 comparison offices remain. The
+register holds ``implemented_on`` per measure and, for a rollout office by office,
+the quarter each office started in (``Measure.office_starts``,
+:mod:`tasks.measures.rollout`). When the offices' starts differ, each office's own
+start quarter is left out and "after" starts with its next quarter: the staggered
+estimator runs with a mapping.
 
 Verdict (``target_change`` is the change the working group aimed for; its sign
 says which way is better; without a target the public API gives ``verdict=None``)
@@ -141,7 +225,8 @@ says which way is better; without a target the public API gives ``verdict=None``
       ``target_change`` -> ``effective``;
     * the interval excludes 0 with the opposite sign -> ``worsened``;
     * the interval includes 0 and the minimum detectable effect
-      (MDE ~= 2.8 x SE: 80 % power at 5 % two-sided) is at most
+      (MDE ~= 2.8 x SE: 80 % power at 5 % two-sided; with placebo inference
+      c + 0.84 SE, see above) is at most
       ``|target_change|`` -> ``no_effect`` (the study could have seen the
       targeted change and did not);
     * otherwise -> ``inconclusive`` (too little data or power), also when there
@@ -158,9 +243,9 @@ import pandas as pd
 from scipy import stats
 
 from cxloop.quarters import Quarter
-from tasks.effects.fits import OFFICE_NOUNS, PUBLIC_NOUNS, Fit, fit_effect
+from tasks.effects.fits import fit_effect
 from tasks.effects.panel import PeriodLike, prepare_panel
-from tasks.effects.results import METHOD_NONE, EffectResult, verdict_for
+from tasks.effects.results import METHOD_NONE, OFFICE_NOUNS, PUBLIC_NOUNS, EffectResult, Fit, verdict_for
 
 MDE_FACTOR = 2.8
 ALPHA = 0.05  # the public API reports 95 % intervals
@@ -169,14 +254,20 @@ MIN_UNITS_PER_ARM = 2
 
 def _result(fit: Fit, target_change: float | None, alpha: float) -> EffectResult:
     est, se, df = fit.estimate, fit.se, fit.df
-    finite = all(math.isfinite(v) for v in (est, se, df)) and se > 0
-    if finite:
+    mde = MDE_FACTOR * se if math.isfinite(se) and fit.method != METHOD_NONE else None
+    if fit.interval is not None and fit.p_value is not None:  # placebo inference: no t distribution
+        low, high = fit.interval
+        p = fit.p_value
+        finite = all(math.isfinite(v) for v in (est, low, high, p))
+        mde = fit.mde
+    elif all(math.isfinite(v) for v in (est, se, df)) and se > 0:
+        finite = True
         q = float(stats.t.ppf(1 - alpha / 2, df))
         low, high = est - q * se, est + q * se
         p = float(2 * stats.t.sf(abs(est) / se, df))
     else:
+        finite = False
         low = high = p = float("nan")
-    mde = MDE_FACTOR * se if math.isfinite(se) and fit.method != METHOD_NONE else None
     note = fit.note
     if mde is not None:
         note += f"; MDE {mde:.3g}" + (f" vs target {target_change:+g}" if target_change is not None else "")
@@ -197,6 +288,7 @@ def _result(fit: Fit, target_change: float | None, alpha: float) -> EffectResult
         mde=mde,
         se=se if math.isfinite(se) else None,
         group_time=fit.group_time,
+        synthetic=fit.synthetic,
     )
 
 
@@ -222,14 +314,15 @@ def estimate_effect(
 
     Out: an :class:`EffectResult` with ``method``, ``estimate``, the 95 %
     interval ``ci_low``/``ci_high``, ``p_value``, ``se``, ``mde``,
-    ``n_treated``/``n_control`` units, ``n_obs``, ``note`` and ``verdict``
-    (None without ``target_change``). Raises ``ValueError`` for a missing
+    ``n_treated``/``n_control`` units, ``n_obs``, ``note``, ``verdict``
+    (None without ``target_change``) and, for a single treated unit, the
+    synthetic-control cross-check ``synthetic`` (else None). Raises ``ValueError`` for a missing
     column, missing or mixed period labels (quarters and integers), start
     periods of the other kind, or a start mapping that does not match
     ``treated_units``.
     """
     rows, labels, starts, kind = prepare_panel(panel, unit, period, outcome, weights, treated_units, start_period)
-    fit = fit_effect(rows, labels, starts, kind, MIN_UNITS_PER_ARM, PUBLIC_NOUNS)
+    fit = fit_effect(rows, labels, starts, kind, MIN_UNITS_PER_ARM, PUBLIC_NOUNS, ALPHA)
     return _result(fit, target_change, ALPHA)
 
 
@@ -244,7 +337,8 @@ def estimate_kpi_effect(
     """The pipeline's call of the core: KPI observations (office_code, quarter, value[, weight]) of
     :func:`tasks.measures.kpi.kpi_observations`, the offices in the measure's scope and the first
     quarter counted as "after" (one for all, or office -> quarter for a rollout office by office);
-    the result is rounded for storage (4 decimals, p-value 6)."""
+    ``alpha`` and ``min_units_per_arm`` from ``thresholds.effects``; the result is rounded for
+    storage (4 decimals, p-value 6; ``synthetic`` is left as computed)."""
     obs = obs.astype({"office_code": str, "quarter": str})
     weights = "weight" if "weight" in obs.columns else None
     start: str | dict[str, str] = (
@@ -261,7 +355,7 @@ def estimate_kpi_effect(
         {str(o) for o in treated_offices},
         start,
     )
-    fit = fit_effect(rows, labels, starts, kind, min_units_per_arm, OFFICE_NOUNS)
+    fit = fit_effect(rows, labels, starts, kind, min_units_per_arm, OFFICE_NOUNS, alpha)
     r = _result(fit, target_change, alpha)
 
     def rd(x: float | None, digits: int = 4) -> float | None:

@@ -9,55 +9,30 @@ choice and their caveats are documented in :mod:`tasks.effects.estimators`.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
+from tasks.effects.few_treated import few_treated_did, with_synthetic
 from tasks.effects.panel import period_label
+from tasks.effects.placebo import min_placebos
 from tasks.effects.results import (
     METHOD_BEFORE_AFTER,
     METHOD_DID,
     METHOD_ITS,
     METHOD_NONE,
     METHOD_STAGGERED,
+    PUBLIC_NOUNS,
+    Fit,
     GroupTimeEffect,
+    Nouns,
 )
+from tasks.effects.twfe import twfe_did
 
 ITS_MIN_PRE = 3
 ITS_MIN_POST = 1
 CONTROL_NEVER = "never_treated"
 CONTROL_NOT_YET = "not_yet_treated"
-
-
-@dataclass(frozen=True)
-class Nouns:
-    """How notes name units and periods: offices and quarters in the pipeline, units and periods for analysts."""
-
-    unit: str = "unit"
-    units: str = "units"
-    period: str = "period"
-    periods: str = "periods"
-    treated: str = "the treated units"
-
-
-PUBLIC_NOUNS = Nouns()
-OFFICE_NOUNS = Nouns("office", "offices", "quarter", "quarters", "the measure's offices")
-
-
-@dataclass
-class Fit:
-    """One method's estimate, standard error and degrees of freedom, with the sample behind it."""
-
-    estimate: float
-    se: float
-    df: float
-    method: str
-    n_treated: int
-    n_control: int
-    n_obs: float
-    note: str
-    group_time: tuple[GroupTimeEffect, ...] = ()
 
 
 def _none(note: str, n_treated: int = 0, n_control: int = 0, n_obs: float = 0.0) -> Fit:
@@ -72,50 +47,6 @@ def _cells(rows: pd.DataFrame) -> pd.DataFrame:
     cells = df.groupby(["u", "t"], sort=True, as_index=False)[["wv", "weight"]].sum()
     cells["value"] = cells["wv"] / cells["weight"]
     return cells.drop(columns="wv")
-
-
-def _by_unit(codes: np.ndarray, n: int, values: np.ndarray) -> np.ndarray:
-    """Column sums of ``values`` (n_rows x k) within each unit code: (n x k)."""
-    return np.stack([np.bincount(codes, weights=values[:, j], minlength=n) for j in range(values.shape[1])], axis=1)
-
-
-def _twfe_did(u: np.ndarray, t: np.ndarray, y: np.ndarray, w: np.ndarray, d: np.ndarray) -> tuple[float, float, int]:
-    """WLS ``y ~ d + C(u) + C(t)`` with weights ``w``: the ``d`` coefficient, its CR1 cluster SE (by ``u``), G - 1.
-
-    The unit effects are absorbed by weighted within-unit demeaning; by
-    Frisch-Waugh-Lovell the ``d`` coefficient, the residuals and the rows of
-    the bread that matter equal those of the dummy-variable fit, so the
-    sandwich is the dummy-variable fit's. The CR1 factor counts N as the sum
-    of the weights (the observations behind the cells) and K as the
-    dummy-variable fit's parameters.
-    """
-    uc = pd.factorize(u, sort=True)[0]
-    tc = pd.factorize(t, sort=True)[0]
-    n_units, n_periods = int(uc.max()) + 1, int(tc.max()) + 1
-    if n_units < 2:
-        raise ValueError("fewer than two units")
-    n = len(y)
-    x = np.zeros((n, n_periods))
-    x[:, 0] = d
-    later = tc > 0
-    x[np.flatnonzero(later), tc[later]] = 1.0  # period effects, the first period as reference
-    z = np.column_stack([y, x])
-    unit_w = np.bincount(uc, weights=w, minlength=n_units)
-    z = z - (_by_unit(uc, n_units, z * w[:, None]) / unit_w[:, None])[uc]
-    yd, xd = z[:, 0], z[:, 1:]
-    xtwx = xd.T @ (xd * w[:, None])
-    rank = int(np.linalg.matrix_rank(xtwx))
-    if rank == int(np.linalg.matrix_rank(xtwx[1:, 1:])):
-        raise ValueError("the treatment indicator is collinear with the unit and period effects")
-    bread = np.linalg.pinv(xtwx)
-    beta = bread @ (xd.T @ (w * yd))
-    resid = yd - xd @ beta
-    scores = _by_unit(uc, n_units, xd * (w * resid)[:, None])
-    cov = bread @ (scores.T @ scores) @ bread
-    n_obs = float(w.sum())
-    k = n_units + rank  # intercept + (G - 1) unit dummies + the demeaned regressors
-    factor = n_units / (n_units - 1) * (n_obs - 1) / max(n_obs - k, 1.0)
-    return float(beta[0]), float(math.sqrt(max(cov[0, 0], 0.0) * factor)), n_units - 1
 
 
 def _newey_west_lags(n: int) -> int:
@@ -133,7 +64,7 @@ def _its_fit(e: np.ndarray, y: np.ndarray) -> tuple[float, float, int, int, str]
     post = (e >= 0).astype(float)
     since = np.where(e >= 0, e, 0).astype(float)
     cols = [np.ones_like(post), e.astype(float), post]
-    if np.any(since != 0):
+    if len(np.unique(e[e >= 0])) >= 2:  # a slope after the start needs two periods after it
         cols.append(since)
     x = np.column_stack(cols)
     n, k = x.shape
@@ -321,9 +252,16 @@ def _staggered(
 
 
 def fit_effect(
-    rows: pd.DataFrame, units: np.ndarray, starts: dict[int, int], kind: str, min_units: int, nouns: Nouns
+    rows: pd.DataFrame,
+    units: np.ndarray,
+    starts: dict[int, int],
+    kind: str,
+    min_units: int,
+    nouns: Nouns,
+    alpha: float = 0.05,
 ) -> Fit:
-    """Choose and run the estimator. ``rows``: u (unit code), t (period), value, weight; ``starts``: code -> start."""
+    """Choose and run the estimator. ``rows``: u (unit code), t (period), value, weight; ``starts``: code -> start;
+    ``units[code]`` names a unit; ``alpha`` is needed by placebo inference (its interval is not estimate +/- t se)."""
     fmt = lambda p: period_label(p, kind)  # noqa: E731
     if rows.empty:
         return _none("no observations" if nouns is PUBLIC_NOUNS else "no KPI observations")
@@ -390,11 +328,16 @@ def fit_effect(
     ctl_cells = cells[~cells["treated"]]
     ctl_span = ctl_cells.groupby("u")["t"].agg(["min", "max"])
     control_codes = set(ctl_span.index[(ctl_span["min"] < s) & (ctl_span["max"] >= s)])
+    n_placebos_needed = min_placebos(alpha)
+
+    def synthetic(fit: Fit) -> Fit:
+        return with_synthetic(fit, cells, usable_codes, control_codes, s, units, fmt, nouns)
+
     if len(usable_codes) >= min_units and len(control_codes) >= min_units:
         panel = cells[cells["u"].isin(usable_codes | control_codes)]
         d = (panel["treated"] & (panel["e"] >= 0)).to_numpy(float)
         try:
-            est, se, df = _twfe_did(
+            est, se, df = twfe_did(
                 panel["u"].to_numpy(),
                 panel["t"].to_numpy(),
                 panel["value"].to_numpy(float),
@@ -415,9 +358,15 @@ def fit_effect(
             f"{nouns.unit}; {len(usable_codes)} treated vs {len(control_codes)} comparison {nouns.units}, "
             f"{panel['t'].nunique()} {nouns.periods}"
         )
-        return finish(
-            Fit(est, se, df, METHOD_DID, len(usable_codes), len(control_codes), float(panel["weight"].sum()), note)
+        return synthetic(
+            finish(
+                Fit(est, se, df, METHOD_DID, len(usable_codes), len(control_codes), float(panel["weight"].sum()), note)
+            )
         )
+    few = 0 < len(usable_codes) < min_units
+    if few and len(control_codes) >= n_placebos_needed:
+        few_fit = few_treated_did(cells, usable_codes, control_codes, s, alpha, min_units, nouns)
+        return synthetic(fallback(few_fit) if isinstance(few_fit, str) else finish(few_fit))
     reason = (
         f"only {len(control_codes)} comparison {nouns.unit}(s) with data before and after, {min_units} "
         f"needed for difference-in-differences"
@@ -426,6 +375,12 @@ def fit_effect(
         reason = (
             f"no comparison {nouns.units} with data before and after ({min_units} needed for difference-in-differences)"
         )
-    if len(usable_codes) < min_units:
+    if few and len(control_codes) >= min_units:
+        reason = (
+            f"only {len(usable_codes)} treated {nouns.unit}(s) observed before and after ({min_units} needed for "
+            f"clustered errors) and {len(control_codes)} comparison {nouns.units}, fewer than the "
+            f"{n_placebos_needed} placebo inference needs for a {1 - alpha:.0%} interval"
+        )
+    elif len(usable_codes) < min_units:
         reason += f"; only {len(usable_codes)} treated {nouns.unit}(s) observed before and after"
-    return fallback(reason)
+    return synthetic(fallback(reason))

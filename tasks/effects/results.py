@@ -1,4 +1,6 @@
-"""What an effect estimate says: the method names, :class:`EffectResult` and the verdict rule.
+"""What an effect estimate says: the method names, :class:`EffectResult` (with the
+synthetic-control cross-check, :class:`SyntheticControl`) and the verdict rule; and the
+estimators' internal :class:`Fit` and the :class:`Nouns` their notes use.
 
 The vocabulary every other module of the effects stage shares; the methods and the
 verdict rules are documented in :mod:`tasks.effects.estimators`.
@@ -7,6 +9,7 @@ verdict rules are documented in :mod:`tasks.effects.estimators`.
 from __future__ import annotations
 
 import math
+from collections.abc import Hashable
 from dataclasses import asdict, dataclass
 
 METHOD_DID = "difference_in_differences"
@@ -31,13 +34,55 @@ class GroupTimeEffect:
 
 
 @dataclass(frozen=True)
+class DonorWeight:
+    """A comparison unit's weight in a synthetic control."""
+
+    unit: Hashable
+    weight: float
+
+
+@dataclass(frozen=True)
+class SyntheticPoint:
+    """One period of a synthetic control: the treated unit's value, its synthetic twin's, and
+    whether the period is after the start."""
+
+    period: str | int
+    treated: float
+    synthetic: float
+    after: bool
+
+
+@dataclass(frozen=True)
+class SyntheticControl:
+    """The synthetic-control cross-check of a single-unit pilot (see :mod:`tasks.effects.estimators`).
+
+    ``estimate`` is the mean gap treated - synthetic after the start (outcome units);
+    ``pre_rmspe``/``post_rmspe`` the root mean squared gap before/after; ``p_value`` the
+    placebo rank of the post/pre RMSPE ratio among ``n_placebos`` donors (None with fewer
+    than two); ``weights`` the largest donor weights, largest first; ``path`` every period.
+    """
+
+    unit: Hashable
+    estimate: float
+    pre_rmspe: float
+    post_rmspe: float
+    p_value: float | None
+    n_placebos: int
+    n_donors: int
+    weights: tuple[DonorWeight, ...]
+    path: tuple[SyntheticPoint, ...]
+    note: str
+
+
+@dataclass(frozen=True)
 class EffectResult:
     """An effect estimate with the sample behind it (see the module docstring).
 
     ``estimate``/``ci_low``/``ci_high``/``se``/``mde`` are in the outcome's units;
     ``n_treated``/``n_control`` count units, ``n_obs`` observations (rows or the
     sum of the weights) that entered the estimate; ``verdict`` is None when no
-    target was given; ``group_time`` is filled by the staggered estimator.
+    target was given; ``group_time`` is filled by the staggered estimator;
+    ``synthetic`` holds the synthetic-control cross-check of a single-unit pilot.
     """
 
     method: str
@@ -53,6 +98,7 @@ class EffectResult:
     mde: float | None
     se: float | None = None
     group_time: tuple[GroupTimeEffect, ...] = ()
+    synthetic: SyntheticControl | None = None
 
     @property
     def n_treated_units(self) -> int:
@@ -66,6 +112,44 @@ class EffectResult:
 
     def as_dict(self) -> dict:
         return asdict(self)
+
+
+@dataclass(frozen=True)
+class Nouns:
+    """How notes name units and periods: offices and quarters in the pipeline, units and periods for analysts."""
+
+    unit: str = "unit"
+    units: str = "units"
+    period: str = "period"
+    periods: str = "periods"
+    treated: str = "the treated units"
+
+
+PUBLIC_NOUNS = Nouns()
+OFFICE_NOUNS = Nouns("office", "offices", "quarter", "quarters", "the measure's offices")
+
+
+@dataclass
+class Fit:
+    """One method's estimate, standard error and degrees of freedom, with the sample behind it.
+
+    ``interval``, ``p_value`` and ``mde`` are set by placebo inference, which has no t
+    distribution (``df`` NaN); otherwise they follow from ``se`` and ``df``.
+    """
+
+    estimate: float
+    se: float
+    df: float
+    method: str
+    n_treated: int
+    n_control: int
+    n_obs: float
+    note: str
+    group_time: tuple[GroupTimeEffect, ...] = ()
+    interval: tuple[float, float] | None = None
+    p_value: float | None = None
+    mde: float | None = None
+    synthetic: SyntheticControl | None = None
 
 
 def verdict_for(ci_low: float | None, ci_high: float | None, mde: float | None, target_change: float) -> str:
