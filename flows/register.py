@@ -246,11 +246,17 @@ def update_measure(
 def _proposals_markdown(quarter: str, codes: list[str], timeout_seconds: int) -> str:
     from sqlmodel import col, select
 
+    from cxloop.config import get_config
+    from cxloop.settings import get_settings
     from models.tables import Measure
+    from tasks.effects.planning import DEFAULT_POST_QUARTERS, plan_measure
     from tasks.validate.redaction import redact
 
+    config = get_config(get_settings().config_dir)
     with session_scope() as session:
         measures = {m.code: m for m in session.exec(select(Measure).where(col(Measure.code).in_(codes)))}
+        # The power check of every proposal: could its evaluation see the aimed change?
+        plans = {code: plan_measure(session, m, config, until=Quarter.parse(quarter)) for code, m in measures.items()}
     lines = [
         f"## Proposed corrective measures, {quarter}",
         "",
@@ -258,14 +264,22 @@ def _proposals_markdown(quarter: str, codes: list[str], timeout_seconds: int) ->
         "or **reassign** to another owner. Proposals without a decision stay *proposed* and come back next time. "
         f"The cycle continues without a review after {timeout_seconds} s.",
         "",
-        "| code | measure | region | owner | due |",
-        "|---|---|---|---|---|",
+        "*Power check*: the smallest change the measure's evaluation could detect (MDE, 80 % power, 5 % level) "
+        f"with its offices and {DEFAULT_POST_QUARTERS} quarters after the start, from the KPI's history; "
+        "a pilot whose MDE exceeds its aimed change is too small to show anything "
+        "(`cxloop measures plan CODE` for details).",
+        "",
+        "| code | measure | region | owner | due | KPI | power check |",
+        "|---|---|---|---|---|---|---|",
     ]
     for code in codes:
         m = measures.get(code)
         if m is None:
             continue
-        lines.append(f"| {m.code} | {redact(m.title)} | {m.region_code} | {redact(m.owner)} | {m.due_date or '—'} |")
+        lines.append(
+            f"| {m.code} | {redact(m.title)} | {m.region_code} | {redact(m.owner)} | {m.due_date or '—'} "
+            f"| {m.kpi_metric} | {plans[code].verdict()} |"
+        )
     return "\n".join(lines)
 
 

@@ -186,6 +186,57 @@ def measures_show(
     console.print(table)
 
 
+@measures_app.command("plan")
+def measures_plan(
+    code: str = typer.Argument(..., help="the measure's code"),
+    quarters: int = typer.Option(2, "--quarters", min=1, help="quarters after the start the effect is judged on"),
+    as_json: bool = typer.Option(False, "--json", help="print the plan as one JSON object"),
+) -> None:
+    """Power check before the start: the smallest effect the measure's evaluation could detect.
+
+    From the KPI's history in the database: the minimum detectable effect (80 % power, 5 %
+    level) of the planned design (the measure's offices, --quarters after the start), whether
+    it is within the aimed change, and how many offices or quarters the aim would need."""
+    import json
+
+    from cxloop.config import get_config
+    from cxloop.settings import get_settings
+    from models.db import session_scope
+    from tasks.effects.planning import plan_measure
+    from tasks.measures.register import MeasureNotFound, get_measure
+
+    _measures_db()
+    config = get_config(get_settings().config_dir)
+    with session_scope() as session:
+        try:
+            measure = get_measure(session, code)
+        except MeasureNotFound as exc:
+            refuse(str(exc))
+        plan = plan_measure(session, measure, config, post_quarters=quarters)
+    if as_json:
+        print(json.dumps(plan.as_dict(), ensure_ascii=False))
+        return
+    p = plan.plan
+    history = plan.history_quarters
+    span = f"{history[0]}–{history[-1]}" if history else "none"
+    console.print(escape(f"{plan.code}: KPI {plan.kpi_metric}, aimed change {p.target_change:+g}"), highlight=False)
+    console.print(
+        escape(
+            f"design: {len(plan.offices)} office(s) in scope against {p.n_comparison} comparison office(s), "
+            f"{quarters} quarter(s) after the start; history {span} ({len(history)} quarters)"
+        ),
+        highlight=False,
+    )
+    if plan.left_out_offices:
+        console.print(
+            escape(f"left out of the comparison (another measure on this KPI): {', '.join(plan.left_out_offices)}"),
+            highlight=False,
+        )
+    console.print(escape(plan.verdict()), highlight=False, style="green" if p.enough else "yellow")
+    if p.note:
+        console.print(escape(p.note), highlight=False)
+
+
 @measures_app.command("update")
 def measures_update(
     code: str = typer.Argument(..., help="the measure's code"),

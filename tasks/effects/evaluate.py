@@ -43,14 +43,14 @@ def target_change_for(measure: Measure, config: AppConfig | None) -> float:
     return _DEFAULT_TARGET[parse_metric(measure.kpi_metric)[0]]
 
 
-def _measure_offices(measure: Measure, config: AppConfig | None) -> set[str]:
+def measure_offices(measure: Measure, config: AppConfig | None) -> set[str]:
     offices = {o for o in measure.offices.split(",") if o}
     if not offices and config is not None:
         offices = {o.office_code for o in config.offices if o.region_code == measure.region_code}
     return offices
 
 
-def _office_starts(measure: Measure, offices: set[str]) -> dict[str, Quarter]:
+def office_starts_of(measure: Measure, offices: set[str]) -> dict[str, Quarter]:
     """Each office of the scope with the quarter it started in (its own, else the implementation quarter)."""
     assert measure.implemented_on is not None  # only implemented measures are evaluated or contaminate
     return start_quarters(",".join(sorted(offices)), measure.office_starts, Quarter.of(measure.implemented_on))
@@ -96,18 +96,18 @@ def evaluate_due_measures(session: Session, quarter: str, config: AppConfig) -> 
     for m in session.exec(select(Measure).where(col(Measure.implemented_on).is_not(None))):
         if m.status in ("rejected", "cancelled") or m.implemented_on is None or Quarter.of(m.implemented_on) > q:
             continue
-        started = {o for o, s in _office_starts(m, _measure_offices(m, config)).items() if s <= q}
+        started = {o for o, s in office_starts_of(m, measure_offices(m, config)).items() if s <= q}
         treated_by_metric.setdefault(m.kpi_metric, []).append((m.code, started))
 
     evaluations: list[EffectEvaluation] = []
     for m in measures:
         assert m.id is not None and m.implemented_on is not None  # read from the database, selected with a date
         impl_q = Quarter.of(m.implemented_on)
-        offices = _measure_offices(m, config)
+        offices = measure_offices(m, config)
         contaminated = (
             set().union(*(o for code, o in treated_by_metric.get(m.kpi_metric, []) if code != m.code)) - offices
         )
-        starts = _office_starts(m, offices)
+        starts = office_starts_of(m, offices)
         client_type = client_type_for_theme(m.theme, config)
         start: str | dict[str, str]
         if len(set(starts.values())) <= 1:
