@@ -273,6 +273,12 @@ class EffectEvaluation(SQLModel, table=True):
     mde: float | None = Field(default=None, description="minimum detectable effect (80 % power, 5 % level)")
     verdict: str = Field(max_length=16)
     note: str = ""
+    # The synthetic-control cross-check of a single-office pilot (tasks.effects.synthetic); empty otherwise.
+    synthetic_estimate: float | None = None
+    synthetic_pre_rmspe: float | None = Field(default=None, description="fit before the start (root mean square gap)")
+    synthetic_p_value: float | None = None
+    synthetic_donors: str = Field(default="", description="the largest donor weights, 'office weight' pairs")
+    synthetic_note: str = ""
 
 
 class Delivery(SQLModel, table=True):

@@ -9,6 +9,7 @@ wraps it): KPI observations come from :mod:`tasks.measures.kpi`, the statistics 
 from __future__ import annotations
 
 from datetime import datetime, time
+from typing import Any
 
 from sqlmodel import Session, col, select
 
@@ -16,6 +17,7 @@ from cxloop.config import AppConfig
 from cxloop.quarters import Quarter
 from models.tables import EffectEvaluation, Feedback, Measure
 from tasks.effects.estimators import estimate_kpi_effect
+from tasks.effects.results import SyntheticControl
 from tasks.measures.kpi import client_type_for_theme, kpi_observations, parse_metric
 from tasks.measures.register import SYSTEM_USER, change_status, update_fields
 from tasks.measures.rollout import start_quarters
@@ -54,6 +56,20 @@ def office_starts_of(measure: Measure, offices: set[str]) -> dict[str, Quarter]:
     """Each office of the scope with the quarter it started in (its own, else the implementation quarter)."""
     assert measure.implemented_on is not None  # only implemented measures are evaluated or contaminate
     return start_quarters(",".join(sorted(offices)), measure.office_starts, Quarter.of(measure.implemented_on))
+
+
+def _synthetic_columns(sc: SyntheticControl | None) -> dict[str, Any]:
+    """The stored summary of a synthetic-control cross-check (rounded like the estimate)."""
+    if sc is None:
+        return {}
+    donors = ", ".join(f"{d.unit} {d.weight:.2f}" for d in sc.weights[:5] if d.weight >= 0.005)
+    return {
+        "synthetic_estimate": round(sc.estimate, 4),
+        "synthetic_pre_rmspe": round(sc.pre_rmspe, 4),
+        "synthetic_p_value": None if sc.p_value is None else round(sc.p_value, 6),
+        "synthetic_donors": donors,
+        "synthetic_note": sc.note,
+    }
 
 
 def evaluate_due_measures(session: Session, quarter: str, config: AppConfig) -> list[EffectEvaluation]:
@@ -146,6 +162,7 @@ def evaluate_due_measures(session: Session, quarter: str, config: AppConfig) -> 
             mde=result.mde,
             verdict=result.verdict,
             note=result.note,
+            **_synthetic_columns(result.synthetic),
         )
         # A rerun replaces the quarter's evaluation in place: same row, same id.
         evaluation = session.exec(

@@ -316,3 +316,22 @@ def test_pipeline_measure_in_one_office_gets_placebo_inference(db_url):
         assert e.verdict == "effective"
         (e95,) = evaluate_due_measures(s, "2026Q2", config)  # at 95 % 14 comparison offices are too few
         assert e95.method in (METHOD_ITS, METHOD_BEFORE_AFTER) and "19 placebo inference needs" in e95.note
+
+
+def test_pipeline_stores_the_synthetic_control_beside_did(db_url):
+    config: AppConfig = load_config(CONFIG_DIR)
+    cfg = config.model_copy(deep=True)
+    cfg.thresholds.effects.alpha = 0.10
+    quarters = ["2025Q1", "2025Q2", "2025Q3", "2025Q4", "2026Q1", "2026Q2"]  # 3 quarters before the start
+    _fill(db_url, config, 1.0, quarters, {"52-01"}, start="2026Q1", per_cell=25)
+    with Session(get_engine(db_url), expire_on_commit=False) as s:
+        _implemented_measure(s, "M-1", ["52-01"], date(2025, 12, 10))
+        (e,) = evaluate_due_measures(s, "2026Q2", cfg)
+        assert e.method == METHOD_DID
+        assert e.synthetic_estimate is not None and abs(e.synthetic_estimate - 25) < 10
+        assert e.synthetic_pre_rmspe is not None and e.synthetic_pre_rmspe >= 0
+        donors = [pair.split() for pair in e.synthetic_donors.split(", ")]
+        assert donors and all(code != "52-01" and 0 < float(w) <= 1 for code, w in donors)
+        assert e.synthetic_note
+        (again,) = evaluate_due_measures(s, "2026Q2", cfg)
+        assert (again.id, again.synthetic_estimate) == (e.id, e.synthetic_estimate)  # a rerun updates in place
