@@ -35,6 +35,7 @@ from prefect.cache_policies import NO_CACHE
 from cxloop.config import get_config
 from cxloop.quarters import Quarter
 from cxloop.settings import get_settings
+from flows.inputs import as_is
 from flows.params import QuarterText
 from models.db import upgrade
 from tasks.collect.step import sync_registry as sync_office_registry
@@ -114,8 +115,8 @@ def evaluate_measures(quarter: QuarterText) -> dict:
     settings.ensure_dirs()
     config = get_config(settings.config_dir)
     migrate_database()
-    sync_registry(config)
-    rows = evaluation_rows(evaluate_effects(q, config))
+    sync_registry(as_is(config))
+    rows = evaluation_rows(evaluate_effects(q, as_is(config)))
     key = f"cx-effects-{q.lower()}"
     if rows:
         create_table_artifact(

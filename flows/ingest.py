@@ -35,6 +35,7 @@ from prefect.states import Completed
 from cxloop.config import get_config
 from cxloop.settings import get_settings
 from flows.faults import crash_after_task
+from flows.inputs import as_is
 from flows.params import Channel, QuarterText
 from models.db import upgrade
 from tasks.collect import discovery
@@ -93,7 +94,8 @@ def _run_name(reports: list[FileReport]) -> str:
 
 def _ingest(item: discovery.FileInput, config, logger) -> FileReport:
     """One file through its task; a task that crashed is reported as the file rejected."""
-    state = ingest_file(item, config, return_state=True)
+    # as_is: Prefect would otherwise walk the whole configuration per file (flows.inputs).
+    state = ingest_file(item, as_is(config), return_state=True)
     if state.is_completed():
         report = state.result()
     else:  # a bug, not bad input; the task run's log has the traceback, the summary only the kind
@@ -186,7 +188,7 @@ def ingest_feedback(
         paths = [str(settings.data_dir)]
     items = discovery.resolve_inputs(paths, channel, quarter)  # bad input: the run fails with one clear message
     migrate_database()
-    sync_registry(config)
+    sync_registry(as_is(config))
 
     reports = [_ingest(item, config, logger) for item in items]
     run_name = _run_name(reports)

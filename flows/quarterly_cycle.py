@@ -37,6 +37,7 @@ from flows.cycle_summary import cycle_summary, intake_totals, problems, summary_
 from flows.fanout import CycleTaskRunner, fan_out_reports
 from flows.faults import crash_after_task
 from flows.ingest import ingest_feedback, side_product
+from flows.inputs import as_is
 from flows.locks import quarter_lock
 from flows.params import Lang, QuarterText, Seconds
 from flows.register import await_proposal_review
@@ -118,7 +119,7 @@ def _publish_findings(q: str, pains, topics: dict, config, lang: str) -> None:
 def _cycle(q: str, settings, config, lang: str, send_reports: bool, review_timeout_seconds: int):
     """The stages of one quarter, in order (called by the flow while it holds the quarter's lock)."""
     logger = get_run_logger()
-    sync_registry(config)
+    sync_registry(as_is(config))
 
     # Intake through the ingest flow as a subflow: one task per file, a "Partial" state when a
     # file is rejected as a whole, the validation table and GE Data Docs as its artifacts.
@@ -141,11 +142,11 @@ def _cycle(q: str, settings, config, lang: str, send_reports: bool, review_timeo
     with one_transaction():
         # The sentiment model learned from the stored ratings rereads the quarter's texts
         # first: the pain points count what it reads as negative (tasks/text/reread.py).
-        reading = learn_sentiment(q, config)
-        index = measure_star(q, config)
-        pains = detect_pain_points(q, config)
-        proposed = propose_measures(q, config)
-        effects = evaluate_effects(q, config)
+        reading = learn_sentiment(q, as_is(config))
+        index = measure_star(q, as_is(config))
+        pains = detect_pain_points(q, as_is(config))
+        proposed = propose_measures(q, as_is(config))
+        effects = evaluate_effects(q, as_is(config))
     topics = find_emerging_topics(q, lang)
     side_product("findings_artifacts", side_failed, _publish_findings, q, pains, topics, config, lang)
     side_product("model_card_artifact", side_failed, publish_text_reading, q, reading)
