@@ -50,6 +50,21 @@ def db_url(tmp_path):
 
 
 @pytest.fixture()
+def use_database(monkeypatch):
+    """Point CXLOOP_DATABASE_URL at a test's own database, past the cached settings and engines."""
+    from cxloop.settings import reset_settings_cache
+    from models.db import dispose_engines
+
+    def point(url: str) -> None:
+        monkeypatch.setenv("CXLOOP_DATABASE_URL", url)
+        reset_settings_cache()
+
+    yield point
+    dispose_engines()
+    reset_settings_cache()
+
+
+@pytest.fixture()
 def env(tmp_path, monkeypatch, db_url):
     """CXLOOP_* settings pointed at tmp_path; the default engine is the test's database."""
     from cxloop.settings import get_settings, reset_settings_cache

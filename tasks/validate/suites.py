@@ -197,6 +197,33 @@ def _validate(
     return outcome
 
 
+def _narrowed(params: dict, expectations: list[dict], frame: pd.DataFrame) -> dict:
+    """``params`` with every value-set parameter of ``expect_column_values_to_be_in_set`` cut to the
+    values its columns hold (the same verdict for every row: a value is in the set exactly when it is
+    in the set's part the frame holds). GE serialises an expectation's whole configuration, value
+    set included, many times per validation: with the national office registry (2,400 codes)
+    that was ~90 % of the intake's time, paid per file whatever its size."""
+    users: dict[str, set[str]] = {}
+    for e in expectations:
+        value_set = e["kwargs"].get("value_set")
+        if e["type"] == "expect_column_values_to_be_in_set" and isinstance(value_set, dict):
+            name = value_set.get("$PARAMETER")
+            if isinstance(name, str):
+                users.setdefault(name, set()).add(e["kwargs"]["column"])
+    out = dict(params)
+    for name, columns in users.items():
+        full = params.get(name)
+        if not isinstance(full, (list, tuple)):
+            continue
+        try:
+            present = {v for c in columns for v in pd.unique(frame[c].dropna())}
+            kept = [v for v in full if v in present]
+        except TypeError:  # an unhashable cell: GE judges the full set
+            continue
+        out[name] = kept or list(full[:1])  # never empty: the first value stands for "none of these"
+    return out
+
+
 def run_suite(
     frame: pd.DataFrame,
     suite_name: str,
@@ -221,7 +248,7 @@ def run_suite(
     if missing:
         raise ValueError(f"suite {suite_name}: frame has no column(s) {missing}")
     gx, batch_definition = ge_context()
-    params = {**OPEN_DATE_WINDOW, **(parameters or {})}
+    params = _narrowed({**OPEN_DATE_WINDOW, **(parameters or {})}, expectations, frame)
     by_distinct = [e for e in expectations if distinct and len(frame) > 0 and _row_wise(e)]
     on_rows = [e for e in expectations if e not in by_distinct]
     results: dict[int, dict] = {}

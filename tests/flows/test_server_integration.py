@@ -524,7 +524,7 @@ def test_deploy_worker_and_serve_against_a_real_prefect_server(tmp_path, env, pg
                 )
             ).scalar_one()
             files = s.execute(select(IngestedFile).where(IngestedFile.quarter == "2026Q2")).scalars().all()
-            cycle_effects = {e.measure_id: e.estimate for e in s.execute(select(EffectEvaluation)).scalars()}
+            cycle_effects = {e.kpi_metric: e.estimate for e in s.execute(select(EffectEvaluation)).scalars()}
         # The quarter (in whatever form the report writes it) and the country's index as computed.
         assert re.search(r"2026\s*Q2|Q2\s+2026|2(-й)?\s+квартал\w*\s+2026", national), national[:300]
         assert re.search(re.escape(f"{country.index:.1f}").replace(r"\.", "[.,]"), national)
@@ -548,7 +548,8 @@ def test_deploy_worker_and_serve_against_a_real_prefect_server(tmp_path, env, pg
         for r in table:
             by_region.setdefault(r["region"], []).append(r["rank"])
         assert all(ranks == sorted(ranks) and ranks[0] == 1 for ranks in by_region.values())
-        assert len(cycle_effects) == 1, "the SMS measure (implemented 2026Q1) is evaluated by the 2026Q2 cycle"
+        # The SMS measure (implemented 2026Q1, P3) and the queue rollout (first wave 2026Q1, E2).
+        assert set(cycle_effects) == {"item:P3", "item:E2"}, cycle_effects
 
         # The same deployments served from one process instead of the worker: refused while they
         # belong to the work pool (Prefect would keep the pool), then re-created with --replace.
@@ -591,10 +592,12 @@ def test_deploy_worker_and_serve_against_a_real_prefect_server(tmp_path, env, pg
             clock.mark("evaluate-measures 2026Q2 through cxloop serve")
             assert run.state.is_completed(), f"{run.state}\nserve log:\n{procs.log('serve')}"
             effects = _read_artifacts(["cx-effects-2026q2"])["cx-effects-2026q2"]
-        (row,) = json.loads(effects.data)
-        assert effects.flow_run_id == run.id and row["measure"] in seeded and row["kpi"] == "item:P3"
+        rows = {r["kpi"]: r for r in json.loads(effects.data)}
+        assert effects.flow_run_id == run.id and set(rows) == set(cycle_effects)
+        row = rows["item:P3"]
+        assert row["measure"] in seeded
         # A rerun of the stage replaces the cycle's evaluation with the same numbers.
-        (estimate,) = cycle_effects.values()
+        estimate = cycle_effects["item:P3"]
         assert row["estimate"] == round(estimate, 1) and row["ci_low"] <= row["estimate"] <= row["ci_high"]
         assert row["verdict"] in {"effective", "worsened", "no_effect", "inconclusive"}
     finally:

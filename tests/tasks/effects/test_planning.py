@@ -109,13 +109,13 @@ def test_an_implemented_measure_is_planned_on_its_history_before_the_start(db, c
     assert plan.left_out_offices == ("66-01",) and plan.plan.n_comparison == 12
 
 
-def test_cli_plan_prints_the_check(db, monkeypatch):
+def test_cli_plan_prints_the_check(db, use_database):
     from cxloop.cli import app
 
     with Session(get_engine(db), expire_on_commit=False) as s:
         _proposal(s, "M-TWO", ["52-01", "52-02"], 3.0)
         s.commit()
-    monkeypatch.setenv("CXLOOP_DATABASE_URL", db)
+    use_database(db)
     result = CliRunner().invoke(app, ["measures", "plan", "M-TWO", "--json"])
     assert result.exit_code == 0, result.output
     plan = json.loads(result.stdout)
@@ -126,7 +126,7 @@ def test_cli_plan_prints_the_check(db, monkeypatch):
     assert missing.exit_code == 2 and "no measure 'M-NONE'" in missing.output
 
 
-def test_the_review_form_shows_a_power_check_for_every_proposal(db, monkeypatch):
+def test_the_review_form_shows_a_power_check_for_every_proposal(db, use_database):
     from flows.register import _proposals_markdown
 
     with Session(get_engine(db), expire_on_commit=False) as s:
@@ -134,7 +134,7 @@ def test_the_review_form_shows_a_power_check_for_every_proposal(db, monkeypatch)
         _proposal(s, "M-BIG", ["52-01", "52-02", "52-03", "52-04", "52-05"], 40.0)
         s.commit()
         codes = sorted(s.exec(select(Measure.code)))
-    monkeypatch.setenv("CXLOOP_DATABASE_URL", db)
+    use_database(db)
     from cxloop.settings import reset_settings_cache
 
     reset_settings_cache()

@@ -162,10 +162,10 @@ def test_xlsx_round_trip_of_office_starts(db, tmp_path):
     assert _measure(db).office_starts == "52-02:2026Q3,52-03:2026Q4"
 
 
-def test_cli_update_sets_office_starts(db, monkeypatch):
+def test_cli_update_sets_office_starts(db, use_database):
     from cxloop.cli import app
 
-    monkeypatch.setenv("CXLOOP_DATABASE_URL", db)
+    use_database(db)
     result = CliRunner().invoke(
         app, ["measures", "update", "M-Q", "--office-starts", "52-01:2026Q2, 52-02:2026Q3", "--json", "--who", "t"]
     )
