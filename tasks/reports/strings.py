@@ -139,10 +139,16 @@ def report_texts(lang: str) -> dict[str, Any]:
         "pareto_cum": _("cumulative share, %%"),
         "stages": _.labels(STAGE_LABELS),
         "register_heading": _("Register of corrective measures"),
+        # TRANSLATORS: register groups (tasks/reports/context_measures.py register_group); each name says
+        # which statuses the group holds.
         "reg_new": _("New this quarter"),
-        "reg_in_progress": _("In progress"),
+        "reg_awaiting": _("Proposed earlier, awaiting a decision"),
+        "reg_in_progress": _("Approved and in progress"),
+        "reg_implemented": _("Implemented, effect not evaluated yet"),
         "reg_overdue": _("Overdue"),
         "reg_evaluated": _("Evaluated"),
+        # TRANSLATORS: in place of the table of a register group that holds no measure.
+        "reg_empty": _("No measures in this group."),
         "code": _("Code"),
         "measure": _("Measure"),
         "owner": _("Owner"),
@@ -169,6 +175,9 @@ def report_texts(lang: str) -> dict[str, Any]:
             "inconclusive": _("inconclusive"),
         },
         "effects_heading": _("Effects of implemented measures"),
+        # TRANSLATORS: heading of the forest plot under the effects table.
+        "forest_heading": _("Estimates with their 95 %% intervals"),
+        "effects_empty": _("No measure's effect was evaluated this quarter."),
         "method": _("Method"),
         "estimate": _("Estimate"),
         "units": _("Offices (treated / comparison)"),
@@ -184,6 +193,8 @@ def report_texts(lang: str) -> dict[str, Any]:
         },
         "league_heading": _("Office league table"),
         "league_regions": _("Regions"),
+        # TRANSLATORS: sub-heading of the national league table, after "Regions".
+        "league_offices": _("Offices"),
         "unit": _("Unit"),
         # TRANSLATORS: column heading of the league table: a unit's place.
         "place": _("Rank"),
