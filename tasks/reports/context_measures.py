@@ -19,9 +19,14 @@ from cxloop.quarters import Quarter
 from models.tables import EffectEvaluation, Measure
 from tasks.measures.status import is_overdue
 from tasks.reports.charts import forest_svg, svg_data_uri
-from tasks.reports.strings import fmt_num
+from tasks.reports.strings import fmt_num, kpi_parts
 
 EVALUATED_STATUSES = frozenset({"evaluated", "closed"})
+
+
+def theme_labels(config: AppConfig, lang: str) -> dict[str, str]:
+    """Theme id -> its label in ``lang`` (the id where the theme has none)."""
+    return {tid: theme.labels.get(lang, tid) for tid, theme in config.themes.items()}
 
 
 def _measure_row(m: Measure, config: AppConfig, t: dict[str, Any], lang: str, overdue: bool) -> dict[str, Any]:
@@ -37,6 +42,7 @@ def _measure_row(m: Measure, config: AppConfig, t: dict[str, Any], lang: str, ov
         "status_label": t["statuses"].get(m.status, m.status.replace("_", " ")),
         "due_date": format_date(m.due_date, lang, "short"),
         "kpi": m.kpi_metric,
+        "kpi_parts": kpi_parts(m.kpi_metric, lang, theme_labels(config, lang)),
         "kpi_baseline": fmt_num(m.kpi_baseline, lang),
         "kpi_target": fmt_num(m.kpi_target, lang),
         "verdict": m.effect_verdict,
@@ -125,6 +131,7 @@ def effects_block(
                 "code": m.code,
                 "title": m.title,
                 "kpi": ev.kpi_metric,
+                "kpi_parts": kpi_parts(ev.kpi_metric, lang, theme_labels(config, lang)),
                 "method": ev.method,
                 "method_label": t["methods"].get(ev.method, ev.method.replace("_", " ")),
                 "estimate": ev.estimate,

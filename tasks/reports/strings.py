@@ -313,6 +313,26 @@ def quarantine_field_label(field_id: str, lang: str = "ru") -> str:
     return field_id
 
 
+# TRANSLATORS: a measure's KPI that is the share of negative mentions of a theme (the theme follows, below it).
+_KPI_NEG_SHARE = N_("negative share")
+
+
+def kpi_parts(metric: str, lang: str = "ru", theme_labels: dict[str, str] | None = None) -> tuple[str, str]:
+    """A measure's KPI as a manager reads it, as (what, of what): a survey item and its ray
+    ("P3", "адресность"), a ray ("адресность", ""), the negative share of a theme
+    ("доля негатива", the theme's label from ``theme_labels``); any other metric (metric, "")."""
+    _ = gettext(lang)
+    kind, _sep, arg = metric.partition(":")
+    if kind == "item":
+        ray = next((r for r, items in RAY_ITEMS.items() if arg in items), None)
+        return (arg, _.label(RAY_LABELS[ray])) if ray else (metric, "")
+    if kind == "ray" and arg in RAY_LABELS:
+        return _.label(RAY_LABELS[arg]), ""
+    if kind == "neg_share" and arg:
+        return _.label(_KPI_NEG_SHARE), (theme_labels or {}).get(arg, arg)
+    return metric, ""
+
+
 # Words of the PDF's layout (appendices, continued tables, the embedded register):
 # msgids of the catalogs (cxloop/i18n.py), translated by ``layout_texts`` / ``layout_text``.
 LAYOUT_TEXT: dict[str, str | Marked] = {
