@@ -109,7 +109,12 @@ def radar_svg(series: dict[str, dict[str, float]], labels: dict[str, str], *, ch
         ax.set_yticklabels(["20", "40", "60", "80", "100"], fontsize=6, color="#777777")
         ax.set_xticks(angles)
         ax.set_xticklabels([_wrap(labels[r], 16) for r in rays], fontsize=7)
-        ax.tick_params(axis="x", pad=12)
+        ax.tick_params(axis="x", pad=8)
+        # A ray's label grows away from the circle: leftwards on the left, rightwards on the right
+        # (centred labels of the side rays ran into the outer ring).
+        for angle, tick in zip(angles, ax.get_xticklabels(), strict=True):
+            side = math.sin(angle)  # clockwise from the top: > 0 right, < 0 left
+            tick.set_horizontalalignment("left" if side > 0.2 else "right" if side < -0.2 else "center")
         ax.grid(color="#cccccc", linewidth=0.5)
         colours = [_CITIZEN_COLOUR, _EMPLOYER_COLOUR, *_EXTRA_COLOURS]
         drawn = False
