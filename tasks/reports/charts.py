@@ -14,6 +14,7 @@ import io
 import math
 import re
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import matplotlib
@@ -23,6 +24,8 @@ matplotlib.use("Agg")  # headless: workers have no display
 import matplotlib.pyplot as plt
 from matplotlib.figure import Figure
 from matplotlib.projections.polar import PolarAxes
+from matplotlib.ticker import Formatter, FuncFormatter, MaxNLocator
+from matplotlib.transforms import Bbox
 
 from cxloop.i18n import LANGUAGES, NP_, Marked, format_number, gettext
 
@@ -106,7 +109,12 @@ def radar_svg(series: dict[str, dict[str, float]], labels: dict[str, str], *, ch
         ax.set_yticklabels(["20", "40", "60", "80", "100"], fontsize=6, color="#777777")
         ax.set_xticks(angles)
         ax.set_xticklabels([_wrap(labels[r], 16) for r in rays], fontsize=7)
-        ax.tick_params(axis="x", pad=12)
+        ax.tick_params(axis="x", pad=8)
+        # A ray's label grows away from the circle: leftwards on the left, rightwards on the right
+        # (centred labels of the side rays ran into the outer ring).
+        for angle, tick in zip(angles, ax.get_xticklabels(), strict=True):
+            side = math.sin(angle)  # clockwise from the top: > 0 right, < 0 left
+            tick.set_horizontalalignment("left" if side > 0.2 else "right" if side < -0.2 else "center")
         ax.grid(color="#cccccc", linewidth=0.5)
         colours = [_CITIZEN_COLOUR, _EMPLOYER_COLOUR, *_EXTRA_COLOURS]
         drawn = False
@@ -173,8 +181,10 @@ def forest_svg(
     *,
     chart_id: str = "forest",
     x_label: str = "оценка эффекта (95 % ДИ)",
+    lang: str = "ru",
 ) -> str:
-    """Forest plot: one line per measure, point estimate with its 95 % interval, zero marked."""
+    """Forest plot: one line per measure, point estimate with its 95 % interval, zero marked;
+    the x ticks are written in ``lang`` (decimal comma in Russian and Finnish)."""
     rows = [r for r in rows if r[1] is not None and r[1] == r[1]]
     with plt.rc_context(_RC):
         height = 0.9 + 0.35 * max(1, len(rows))
@@ -192,6 +202,7 @@ def forest_svg(
         ax.set_yticks(y)
         ax.set_yticklabels([label for label, *_ in rows], fontsize=7)
         ax.set_ylim(-0.7, len(rows) - 0.3)
+        ax.xaxis.set_major_formatter(_TickFormatter(lang))
         ax.set_xlabel(x_label)
         return _to_svg(fig, chart_id)
 
@@ -228,8 +239,6 @@ _QUADRANT_COLOURS = {
 def _number_formatter(lang: str, digits: int = 0):
     """Tick labels the way the reader writes numbers (``cxloop.i18n.format_number``: the
     locale's decimal symbol — a comma in Russian and Finnish — and the true minus sign)."""
-    from matplotlib.ticker import FuncFormatter
-
     lang = lang if lang in LANGUAGES else "en"
 
     def fmt(value: float, _pos: int) -> str:
@@ -238,25 +247,164 @@ def _number_formatter(lang: str, digits: int = 0):
     return FuncFormatter(fmt)
 
 
-def _spread_labels(points: list[tuple[float, float, int]], x_span: float, gap: float) -> list[float]:
-    """Vertical positions for point labels so that labels of points close in x do not overlap.
+class _TickFormatter(Formatter):
+    """Tick labels in the reader's way (``cxloop.i18n.format_number``), all with as many
+    decimals as the finest tick needs (0, 2.5, 5 → "0,0 2,5 5,0" in Russian)."""
 
-    ``points``: (x, y, lines of text) in data units. Greedy from the bottom: a label
-    is raised above every label already placed within ``x_span`` horizontally whose
-    text it would touch. Deterministic (ties broken by input order).
+    def __init__(self, lang: str) -> None:
+        self.lang = lang if lang in LANGUAGES else "en"
+
+    def __call__(self, x: float, pos: int | None = None) -> str:
+        locs = [float(v) for v in self.locs] or [x]
+        digits = next((d for d in range(4) if all(abs(round(v, d) - v) < 1e-9 for v in locs)), 3)
+        return format_number(x, self.lang, digits)
+
+
+#: Label positions tried around a point, nearest first: (direction x, direction y) and the
+#: distance in points from the point to the label's nearest edge. At the first distance a
+#: label sits next to its point (a short leader line when off its corner); further out it
+#: gets a leader line back to it.
+_LABEL_DIRECTIONS = ((1, 0), (-1, 0), (0, 1), (0, -1), (1, 1), (1, -1), (-1, 1), (-1, -1))
+_LABEL_DISTANCES = (5.0, 12.0, 20.0, 30.0, 42.0)
+#: Passes over the labels after the first placement, each moving a label to a better free spot if any.
+_LABEL_PASSES = 4
+
+
+def _overlap_area(a: Bbox, b: Bbox, pad: float = 0.0) -> float:
+    """Area of the intersection of ``a`` grown by ``pad`` with ``b`` (0 when apart); a touch counts as 1."""
+    w = min(a.x1 + pad, b.x1) - max(a.x0 - pad, b.x0)
+    h = min(a.y1 + pad, b.y1) - max(a.y0 - pad, b.y0)
+    return max(w * h, 1.0) if w > 0 and h > 0 else 0.0
+
+
+def _distance_to_box(point: Sequence[float], box: Bbox) -> float:
+    dx = max(box.x0 - point[0], 0.0, point[0] - box.x1)
+    dy = max(box.y0 - point[1], 0.0, point[1] - box.y1)
+    return math.hypot(dx, dy)
+
+
+def _segment_hits_box(p: Sequence[float], q: Sequence[float], box: Bbox) -> bool:
+    """Whether the segment p→q (display coordinates) crosses ``box`` (sampled; enough for short leaders)."""
+    return any(
+        box.x0 < p[0] + (q[0] - p[0]) * k / 24 < box.x1 and box.y0 < p[1] + (q[1] - p[1]) * k / 24 < box.y1
+        for k in range(1, 24)
+    )
+
+
+@dataclass(frozen=True)
+class _LabelSpot:
+    offset: tuple[float, float]  # points from the labelled point
+    ha: str
+    va: str
+    box: Bbox  # display coordinates
+    leader: tuple[tuple[float, float], tuple[float, float]] | None  # point → label edge, display coordinates
+
+
+def _label_spots(ax, point: tuple[float, float], name: str, fontsize: float, renderer) -> list[_LabelSpot]:
+    """Every position ``place_point_labels`` may give the label of ``point``, in order of preference."""
+    anchor = ax.transData.transform(point)
+    spots = []
+    for n, distance in enumerate(_LABEL_DISTANCES):
+        for ux, uy in _LABEL_DIRECTIONS:
+            ha = "left" if ux > 0 else "right" if ux < 0 else "center"
+            va = "bottom" if uy > 0 else "top" if uy < 0 else "center"
+            offset = (ux * distance, uy * distance)
+            probe = ax.annotate(
+                name, xy=point, xytext=offset, textcoords="offset points", fontsize=fontsize, ha=ha, va=va
+            )
+            box = probe.get_window_extent(renderer)
+            probe.remove()
+            leader = None
+            if n or (ux and uy):  # away from the point, or off its corner: a line to the label's nearest edge
+                edge = (min(max(anchor[0], box.x0), box.x1), min(max(anchor[1], box.y0), box.y1))
+                leader = ((float(anchor[0]), float(anchor[1])), (float(edge[0]), float(edge[1])))
+            spots.append(_LabelSpot(offset, ha, va, box, leader))
+    return spots
+
+
+def place_point_labels(ax, points: list[tuple[float, float]], names: list[str], *, fontsize: float = 6.5) -> list:
+    """Label each point of ``ax`` (data coordinates) with ``names`` so that no label covers
+    another label, a point, a leader line or another text of the axes (the quadrant
+    captions) and every label stays inside the axes; returns the labels' ``Annotation`` s.
+
+    A label goes next to its point (right, left, above, below, then off a corner with a
+    short leader line) when that spot is free — and, without a leader, nearer its own point
+    than any other; else further out (12 to 42 pt) with a thin leader line to its point.
+    Points are labelled from the top down, then each label in turn moves to the best free
+    spot given all the others (a few passes); where no spot is free the least crowded one
+    is used. Deterministic: no
+    randomness, fixed order, ties to the earlier spot. The axes' limits, ticks and the
+    figure size must be final.
     """
-    order = sorted(range(len(points)), key=lambda i: (points[i][1], i))
-    placed: list[tuple[float, float, int]] = []
-    out = [0.0] * len(points)
+    fig = ax.figure
+    renderer = fig.canvas.get_renderer()
+    to_px = fig.dpi / 72.0
+    inner = ax.get_window_extent(renderer).padded(-1.0 * to_px)
+    radius = 3.0 * to_px  # marker (markersize 5) plus a little air
+    disp = [tuple(map(float, ax.transData.transform(pt))) for pt in points]
+    dots = [Bbox([[x - radius, y - radius], [x + radius, y + radius]]) for x, y in disp]
+    texts = [t.get_window_extent(renderer) for t in ax.texts if t.get_text().strip()]
+    spots = [_label_spots(ax, pt, name, fontsize, renderer) for pt, name in zip(points, names, strict=True)]
+    pad = 1.0 * to_px
+
+    def cost(i: int, spot: _LabelSpot, chosen: dict[int, _LabelSpot]) -> float:
+        box = spot.box
+        total = 0.0 if inner.x0 <= box.x0 and box.x1 <= inner.x1 and inner.y0 <= box.y0 and box.y1 <= inner.y1 else 1e6
+        total += sum(
+            1e3 + _overlap_area(box, other.box, pad) for other in chosen.values() if _overlap_area(box, other.box, pad)
+        )
+        total += sum(1e3 + _overlap_area(box, dot, pad) for dot in dots if _overlap_area(box, dot, pad))
+        total += sum(1e3 + _overlap_area(box, text, pad) for text in texts if _overlap_area(box, text, pad))
+        for _j, other in chosen.items():
+            if other.leader is not None and _segment_hits_box(*other.leader, box.padded(pad)):
+                total += 500.0
+            if spot.leader is not None and _segment_hits_box(*spot.leader, other.box.padded(pad)):
+                total += 500.0
+        if spot.leader is None:
+            # Without a leader the nearest point is the one a reader takes the label for.
+            own = _distance_to_box(disp[i], box)
+            total += sum(300.0 for j, q in enumerate(disp) if j != i and _distance_to_box(q, box) < own + 4.0 * to_px)
+        else:
+            total += sum(500.0 for j, dot in enumerate(dots) if j != i and _segment_hits_box(*spot.leader, dot))
+        return total
+
+    def best(i: int, chosen: dict[int, _LabelSpot]) -> _LabelSpot:
+        found = min(enumerate(spots[i]), key=lambda k_spot: (cost(i, k_spot[1], chosen), k_spot[0]))
+        return found[1]
+
+    chosen: dict[int, _LabelSpot] = {}
+    order = sorted(range(len(points)), key=lambda i: (-points[i][1], points[i][0], i))
     for i in order:
-        x, y, lines = points[i]
-        for px, py, plines in placed:
-            need = gap * (lines + plines) / 2
-            if abs(px - x) < x_span and y < py + need:
-                y = py + need
-        placed.append((x, y, lines))
-        out[i] = y
-    return out
+        chosen[i] = best(i, chosen)
+    for _ in range(_LABEL_PASSES):
+        moved = False
+        for i in order:
+            others = {j: spot for j, spot in chosen.items() if j != i}
+            spot = best(i, others)
+            if spot is not chosen[i] and cost(i, spot, others) < cost(i, chosen[i], others):
+                chosen[i], moved = spot, True
+        if not moved:
+            break
+
+    annotations = []
+    for i, (point, name) in enumerate(zip(points, names, strict=True)):
+        spot = chosen[i]
+        arrow = {"arrowstyle": "-", "color": "#888888", "linewidth": 0.5, "shrinkA": 0.5, "shrinkB": 3.0}
+        annotations.append(
+            ax.annotate(
+                name,
+                xy=point,
+                xytext=spot.offset,
+                textcoords="offset points",
+                fontsize=fontsize,
+                color="#222222",
+                ha=spot.ha,
+                va=spot.va,
+                zorder=5,
+                arrowprops=None if spot.leader is None else arrow,
+            )
+        )
+    return annotations
 
 
 def importance_performance_svg(
@@ -268,6 +416,21 @@ def importance_performance_svg(
     centre: tuple[float, float] | None = None,
     chart_id: str = "ipa",
 ) -> str:
+    """The importance-versus-performance chart (``importance_performance_figure``) as an SVG
+    string whose ids start with ``chart_id``; vector, deterministic."""
+    with plt.rc_context(_RC):
+        fig = importance_performance_figure(frame, labels=labels, lang=lang, title=title, centre=centre)
+        return _to_svg(fig, chart_id)
+
+
+def importance_performance_figure(
+    frame,
+    *,
+    labels: dict[str, str],
+    lang: str,
+    title: str | None = None,
+    centre: tuple[float, float] | None = None,
+) -> Figure:
     """Importance-versus-performance quadrant chart of the key drivers of one group.
 
     ``frame``: one row per ray with ``ray``, ``importance`` (share of explained
@@ -283,8 +446,9 @@ def importance_performance_svg(
     outer corners: "fix first" (important, low performance; caption in red),
     "keep up", "low priority" and "possible overkill". Each point is coloured by
     its quadrant (fix first red, keep up green, possible overkill blue, low
-    priority grey); labels of points close together are spread vertically with
-    a thin leader line.
+    priority grey) and labelled where its label covers no other label, point or
+    caption (``place_point_labels``), with a thin leader line when set apart.
+    Axis ticks are whole numbers, written the reader's way.
 
     ``labels`` maps ray id -> display label, and ``fix_first``, ``keep_up``,
     ``low_priority``, ``possible_overkill``, ``x_label``, ``y_label`` -> text;
@@ -297,7 +461,7 @@ def importance_performance_svg(
     seen = set()
     for ray, importance, performance in zip(frame["ray"], frame["importance"], frame["performance"], strict=True):
         if ray in seen:
-            raise ValueError(f"importance_performance_svg: ray {ray!r} appears more than once; pass one group")
+            raise ValueError(f"importance-performance chart: ray {ray!r} appears more than once; pass one group")
         seen.add(ray)
         if importance is None or performance is None or importance != importance or performance != performance:
             continue
@@ -307,7 +471,7 @@ def importance_performance_svg(
         if not rows:
             ax.set_axis_off()
             ax.text(0.5, 0.5, "—", ha="center", va="center", transform=ax.transAxes)
-            return _to_svg(fig, chart_id)
+            return fig
         xs = [x for _, x, _ in rows]
         ys = [y for _, _, y in rows]
         if centre is None:
@@ -322,15 +486,9 @@ def importance_performance_svg(
         if y_hi - y_lo < 10:
             y_lo, y_hi = max(0.0, min(y_lo, y_hi - 10)), min(100.0, max(y_hi, y_lo + 10))
         names = [_wrap(text.get(ray, ray), 16) for ray, _, _ in rows]
-        gap = 0.08 * (y_hi - y_lo)  # one text line at 6.5 pt, with the caption bands added below
-        label_y = _spread_labels(
-            [(x, y, name.count("\n") + 1) for (_, x, y), name in zip(rows, names, strict=True)],
-            x_span=0.45 * x_hi,
-            gap=gap,
-        )
-        y_hi = max(y_hi, max(label_y) + gap)  # room for labels pushed up by their neighbours
-        # A band above and below the points for the quadrant captions, so no point or label sits on one.
-        band = 0.15 * (y_hi - y_lo)
+        # A band above and below the points for the quadrant captions, and room for labels
+        # set above or below their points, so no point or label sits on a caption.
+        band = 0.22 * (y_hi - y_lo)
         ax.set_xlim(0, x_hi)
         ax.set_ylim(y_lo - band, y_hi + band)
         ax.axvline(cx, color="#999999", linewidth=0.8, linestyle="--", zorder=1)
@@ -357,31 +515,17 @@ def importance_performance_svg(
                 zorder=2,
             )
 
-        for (_ray, x, y), name, ly in zip(rows, names, label_y, strict=True):
+        for _ray, x, y in rows:
             high_importance, high_performance = x >= cx, y >= cy
             kind = (
                 ("keep_up" if high_performance else "fix_first")
                 if high_importance
                 else ("possible_overkill" if high_performance else "low_priority")
             )
-            colour = _QUADRANT_COLOURS[kind]
-            ax.plot([x], [y], marker="o", markersize=5, color=colour, zorder=4)
-            right_side = x > 0.62 * x_hi
-            # Label offset in points: a few points sideways, and up or down to the spread position
-            # (limits and figure size are fixed by now, so data -> points is final).
-            dy = (ax.transData.transform((x, ly))[1] - ax.transData.transform((x, y))[1]) * 72.0 / fig.dpi
-            ax.annotate(
-                name,
-                xy=(x, y),
-                xytext=(-5.0 if right_side else 5.0, dy),
-                textcoords="offset points",
-                fontsize=6.5,
-                color="#222222",
-                ha="right" if right_side else "left",
-                va="center",
-                zorder=5,
-                arrowprops=None if abs(dy) < 0.5 else {"arrowstyle": "-", "color": "#aaaaaa", "linewidth": 0.5},
-            )
+            ax.plot([x], [y], marker="o", markersize=5, color=_QUADRANT_COLOURS[kind], zorder=4)
+        # Tick labels decide the axes' final size, so set them before the labels are placed.
+        ax.xaxis.set_major_locator(MaxNLocator(nbins=8, steps=[1, 2, 5, 10], integer=True))
+        ax.yaxis.set_major_locator(MaxNLocator(nbins=8, steps=[1, 2, 5, 10], integer=True))
         ax.xaxis.set_major_formatter(_number_formatter(lang))
         y_format = _number_formatter(lang)
         # No ticks beyond the 0-100 scale in the caption bands.
@@ -391,7 +535,8 @@ def importance_performance_svg(
         ax.set_ylabel(text["y_label"], fontsize=7)
         if title:
             ax.set_title(title, fontsize=8)
-        return _to_svg(fig, chart_id)
+        place_point_labels(ax, [(x, y) for _, x, y in rows], names)
+        return fig
 
 
 def svg_data_uri(svg: str) -> str:

@@ -1,8 +1,9 @@
 """What is being done about it: the register of measures and their measured effects.
 
-The report's register section (measures grouped as new, in progress, overdue and
-evaluated) and effects section (the effect evaluations with their forest chart),
-read from the database for one scope; ``tasks.reports.context`` puts them in the context.
+The report's register section (measures grouped as new, awaiting a decision, approved
+and in progress, implemented, overdue and evaluated: ``register_group``) and effects
+section (the effect evaluations with their forest chart), read from the database for one
+scope; ``tasks.reports.context`` puts them in the context.
 """
 
 from __future__ import annotations
@@ -12,15 +13,20 @@ from typing import Any
 from sqlmodel import Session, col, select
 
 from cxloop.config import AppConfig
-from cxloop.domain import NATIONAL, OPEN_STATUSES
+from cxloop.domain import NATIONAL
 from cxloop.i18n import format_date
 from cxloop.quarters import Quarter
 from models.tables import EffectEvaluation, Measure
 from tasks.measures.status import is_overdue
 from tasks.reports.charts import forest_svg, svg_data_uri
-from tasks.reports.strings import fmt_num
+from tasks.reports.strings import fmt_num, kpi_parts
 
 EVALUATED_STATUSES = frozenset({"evaluated", "closed"})
+
+
+def theme_labels(config: AppConfig, lang: str) -> dict[str, str]:
+    """Theme id -> its label in ``lang`` (the id where the theme has none)."""
+    return {tid: theme.labels.get(lang, tid) for tid, theme in config.themes.items()}
 
 
 def _measure_row(m: Measure, config: AppConfig, t: dict[str, Any], lang: str, overdue: bool) -> dict[str, Any]:
@@ -36,6 +42,7 @@ def _measure_row(m: Measure, config: AppConfig, t: dict[str, Any], lang: str, ov
         "status_label": t["statuses"].get(m.status, m.status.replace("_", " ")),
         "due_date": format_date(m.due_date, lang, "short"),
         "kpi": m.kpi_metric,
+        "kpi_parts": kpi_parts(m.kpi_metric, lang, theme_labels(config, lang)),
         "kpi_baseline": fmt_num(m.kpi_baseline, lang),
         "kpi_target": fmt_num(m.kpi_target, lang),
         "verdict": m.effect_verdict,
@@ -52,6 +59,35 @@ def measure_in_scope(measure: Measure, scope: str, office_region: dict[str, str]
     return any(office_region.get(o) == scope for o in measure.offices.split(","))
 
 
+#: The register's groups in the order the report shows them; each measure is in one at most.
+REGISTER_GROUPS = ("new", "awaiting", "in_progress", "implemented", "overdue", "evaluated")
+
+
+def register_group(measure: Measure, quarter: str, overdue: bool) -> str | None:
+    """The register group a measure is shown in for ``quarter``, named by what its members are.
+
+    Being overdue comes first (management must see it); then "new" (proposed this quarter,
+    not rejected or cancelled); then by status: "awaiting" (proposed in an earlier
+    quarter, no decision yet), "in_progress" (approved or in progress), "implemented"
+    (implemented, effect not evaluated yet), "evaluated" (evaluated or closed, or any
+    measure with a verdict). Rejected and cancelled measures are in no group (None).
+    """
+    status = measure.status
+    if overdue:
+        return "overdue"
+    if measure.proposed_quarter == quarter and status not in ("rejected", "cancelled"):
+        return "new"
+    if status == "proposed":
+        return "awaiting"
+    if status in ("approved", "in_progress"):
+        return "in_progress"
+    if status == "implemented":
+        return "implemented"
+    if status in EVALUATED_STATUSES or measure.effect_verdict:
+        return "evaluated"
+    return None
+
+
 def register_block(
     session: Session, quarter: Quarter, scope: str, config: AppConfig, t: dict[str, Any], lang: str
 ) -> dict[str, Any]:
@@ -61,24 +97,17 @@ def register_block(
         key=lambda m: (m.region_code, m.code),
     )
     q = str(quarter)
-    groups: dict[str, list[dict[str, Any]]] = {"new": [], "in_progress": [], "overdue": [], "evaluated": []}
+    groups: dict[str, list[dict[str, Any]]] = {key: [] for key in REGISTER_GROUPS}
     for m in measures:
         # Measures proposed in a later quarter do not exist yet from this report's point of view.
         if Quarter.parse(m.proposed_quarter) > quarter:
             continue
         # One definition of "overdue" for the register, its export and the report.
         overdue = is_overdue(m, quarter.end)
-        row = _measure_row(m, config, t, lang, overdue)
-        # Each measure appears once; being overdue is what management must see first.
-        if overdue:
-            groups["overdue"].append(row)
-        elif m.proposed_quarter == q and m.status not in ("rejected", "cancelled"):
-            groups["new"].append(row)
-        elif m.status in OPEN_STATUSES:
-            groups["in_progress"].append(row)
-        elif m.status in EVALUATED_STATUSES or m.effect_verdict:
-            groups["evaluated"].append(row)
-    open_count = len(groups["overdue"]) + len(groups["new"]) + len(groups["in_progress"])
+        key = register_group(m, q, overdue)
+        if key is not None:
+            groups[key].append(_measure_row(m, config, t, lang, overdue))
+    open_count = sum(len(groups[key]) for key in REGISTER_GROUPS if key != "evaluated")
     return {**groups, "open_count": open_count, "overdue_count": len(groups["overdue"])}
 
 
@@ -102,6 +131,7 @@ def effects_block(
                 "code": m.code,
                 "title": m.title,
                 "kpi": ev.kpi_metric,
+                "kpi_parts": kpi_parts(ev.kpi_metric, lang, theme_labels(config, lang)),
                 "method": ev.method,
                 "method_label": t["methods"].get(ev.method, ev.method.replace("_", " ")),
                 "estimate": ev.estimate,
@@ -117,5 +147,9 @@ def effects_block(
             }
         )
     forest_rows = [(r["code"], r["estimate"], r["ci_low"], r["ci_high"]) for r in rows if r["estimate"] is not None]
-    forest = forest_svg(forest_rows, chart_id="forest", x_label=f"{t['estimate']} ({t['ci']})") if forest_rows else ""
+    forest = (
+        forest_svg(forest_rows, chart_id="forest", x_label=f"{t['estimate']} ({t['ci']})", lang=lang)
+        if forest_rows
+        else ""
+    )
     return {"rows": rows, "forest_svg": forest, "forest_uri": svg_data_uri(forest)}

@@ -9,6 +9,7 @@ the PDF. ``tasks.reports.render`` lays out every context before rendering it.
 from __future__ import annotations
 
 from tasks.reports.attachments import REGISTER_CSV_KEY, league_csv_name, register_csv_name
+from tasks.reports.context_measures import REGISTER_GROUPS
 from tasks.reports.strings import fmt_num, layout_text, layout_texts
 
 #: Rows of the office league table kept in the body; the rest continue in an appendix.
@@ -20,7 +21,6 @@ REGISTER_BODY_ROWS = 15
 #: not printed: the whole list is a CSV file attached to the PDF, which a reader sorts
 #: and filters in a spreadsheet (the register's is attached anyway).
 APPENDIX_MAX_ROWS = 200
-REGISTER_GROUPS = ("new", "in_progress", "overdue", "evaluated")
 
 
 def report_layout(
@@ -31,7 +31,7 @@ def report_layout(
 
     Management reads the body in five minutes, so a long list stops after a fixed
     number of rows, with a note saying where it goes on: each register group (new, in
-    progress, overdue, evaluated) after ``register_rows`` rows — Appendix 1, group by
+    progress, …: ``REGISTER_GROUPS``) after ``register_rows`` rows — Appendix 1, group by
     group — and the office league table after ``league_rows`` rows — the next
     appendix; the top of the ranking stays in the body, the rest (offices with too
     small a sample come last) continues there. Rows are moved, not copied: body rows +
@@ -47,6 +47,8 @@ def report_layout(
     lang = context.get("lang", "ru")
     words = layout_texts(lang)
     register = dict(context["register"])
+    for key in REGISTER_GROUPS:  # a context made without one of the groups has it empty
+        register[key] = list(register.get(key, []))
     league = dict(context["league"])
     more = {"league": "", **dict.fromkeys(REGISTER_GROUPS, "")}
     register["totals"] = {key: len(register[key]) for key in REGISTER_GROUPS}

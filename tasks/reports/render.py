@@ -11,12 +11,14 @@ from __future__ import annotations
 import hashlib
 import logging
 import mimetypes
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+from markupsafe import Markup, escape
 from sqlmodel import Session
 from weasyprint import HTML
 from weasyprint.urls import URLFetcher, URLFetcherResponse
@@ -93,11 +95,19 @@ class TemplatesOnlyFetcher(URLFetcher):
         return URLFetcherResponse(path.as_uri(), path.read_bytes(), headers={"Content-Type": mime})
 
 
+def breakable(value: object) -> Markup:
+    """``value`` escaped, with a line-break opportunity (``<wbr>``) after each "-" and "_":
+    a measure code such as ``M-2025Q4-52-candidate_quality`` wraps in a narrow column
+    instead of widening its table past the page."""
+    return Markup(re.sub(r"([-_])", r"\1<wbr>", str(escape(value))))
+
+
 def template_environment(lang: str = "ru") -> Environment:
     """The templates' environment for one language: autoescaped HTML, Jinja2's i18n
     extension with the language's catalog ("newstyle": ``{{ _("Text %(x)s", x=v) }}``,
     values escaped, ``%%`` for a percent sign), and number filters in the language
-    (``num``: ``fmt_num``; ``count``: a whole number with the locale's grouping)."""
+    (``num``: ``fmt_num``; ``count``: a whole number with the locale's grouping), and
+    ``breakable`` (``breakable``: codes that may wrap)."""
     env = Environment(
         loader=FileSystemLoader(str(TEMPLATES_DIR)),
         autoescape=select_autoescape(enabled_extensions=("html", "html.j2", "xml"), default_for_string=True),
@@ -111,6 +121,7 @@ def template_environment(lang: str = "ru") -> Environment:
     env.filters["num"] = lambda value, digits=1, sign=False: fmt_num(value, lang, digits, sign)
     env.filters["count"] = lambda value: fmt_num(value, lang, 0)
     env.filters["stars"] = star_text
+    env.filters["breakable"] = breakable
     return env
 
 
@@ -136,8 +147,6 @@ def render_report_pdf(context: dict, out_path: Path, *, url_fetcher: TemplatesOn
     * Safety: values are autoescaped by the template, and the renderer can fetch
       nothing but ``templates/`` files and ``data:`` URIs (``TemplatesOnlyFetcher``).
     """
-    out_path = Path(out_path)
-    out_path.parent.mkdir(parents=True, exist_ok=True)
     fetcher = url_fetcher or TemplatesOnlyFetcher(TEMPLATES_DIR)
     laid = report_layout(context)
     html = render_report_html(laid)
@@ -161,14 +170,37 @@ def render_report_pdf(context: dict, out_path: Path, *, url_fetcher: TemplatesOn
                 quarter=context.get("quarter_label", context["quarter"]),
             )
         )
+    stamp = archive_timestamp(context).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return write_html_pdf(
+        html, out_path, url_fetcher=fetcher, identifier=digest.hexdigest()[:32], stamp=stamp, attachments=attachments
+    )
+
+
+def write_html_pdf(
+    html: str,
+    out_path: Path,
+    *,
+    url_fetcher: TemplatesOnlyFetcher | None = None,
+    identifier: str | None = None,
+    stamp: str | None = None,
+    attachments: list | None = None,
+) -> Path:
+    """Render report HTML (resolved against ``templates/``, so ``report.css`` applies) to a
+    PDF/A-3u at ``out_path`` the way every report is: WeasyPrint with ``url_fetcher``
+    (default ``TemplatesOnlyFetcher``), file identifier ``identifier`` (default: a hash of
+    the HTML), creation and modification date ``stamp`` (ISO, UTC) when given, the
+    ``attachments``; written to a sibling file and renamed. Returns the path."""
+    out_path = Path(out_path)
+    out_path.parent.mkdir(parents=True, exist_ok=True)
+    fetcher = url_fetcher or TemplatesOnlyFetcher(TEMPLATES_DIR)
     options: dict[str, Any] = {
         "pdf_variant": PDF_VARIANT,
-        "pdf_identifier": digest.hexdigest()[:32].encode(),
+        "pdf_identifier": (identifier or hashlib.sha256(html.encode("utf-8")).hexdigest()[:32]).encode(),
         "attachments": attachments or None,
     }
     document = HTML(string=html, base_url=TEMPLATES_DIR.as_uri() + "/", url_fetcher=fetcher).render(**options)
-    stamp = archive_timestamp(context).strftime("%Y-%m-%dT%H:%M:%SZ")
-    document.metadata.created = document.metadata.modified = stamp
+    if stamp is not None:
+        document.metadata.created = document.metadata.modified = stamp
     # Write to a sibling and rename, so a crash never leaves a half PDF that delivery would send.
     tmp = out_path.with_suffix(out_path.suffix + ".part")
     document.write_pdf(tmp, finisher=unique_associated_files, **options)

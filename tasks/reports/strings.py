@@ -139,10 +139,16 @@ def report_texts(lang: str) -> dict[str, Any]:
         "pareto_cum": _("cumulative share, %%"),
         "stages": _.labels(STAGE_LABELS),
         "register_heading": _("Register of corrective measures"),
+        # TRANSLATORS: register groups (tasks/reports/context_measures.py register_group); each name says
+        # which statuses the group holds.
         "reg_new": _("New this quarter"),
-        "reg_in_progress": _("In progress"),
+        "reg_awaiting": _("Proposed earlier, awaiting a decision"),
+        "reg_in_progress": _("Approved and in progress"),
+        "reg_implemented": _("Implemented, effect not evaluated yet"),
         "reg_overdue": _("Overdue"),
         "reg_evaluated": _("Evaluated"),
+        # TRANSLATORS: in place of the table of a register group that holds no measure.
+        "reg_empty": _("No measures in this group."),
         "code": _("Code"),
         "measure": _("Measure"),
         "owner": _("Owner"),
@@ -169,6 +175,9 @@ def report_texts(lang: str) -> dict[str, Any]:
             "inconclusive": _("inconclusive"),
         },
         "effects_heading": _("Effects of implemented measures"),
+        # TRANSLATORS: heading of the forest plot under the effects table.
+        "forest_heading": _("Estimates with their 95 %% intervals"),
+        "effects_empty": _("No measure's effect was evaluated this quarter."),
         "method": _("Method"),
         "estimate": _("Estimate"),
         "units": _("Offices (treated / comparison)"),
@@ -184,6 +193,8 @@ def report_texts(lang: str) -> dict[str, Any]:
         },
         "league_heading": _("Office league table"),
         "league_regions": _("Regions"),
+        # TRANSLATORS: sub-heading of the national league table, after "Regions".
+        "league_offices": _("Offices"),
         "unit": _("Unit"),
         # TRANSLATORS: column heading of the league table: a unit's place.
         "place": _("Rank"),
@@ -300,6 +311,26 @@ def quarantine_field_label(field_id: str, lang: str = "ru") -> str:
         if field_id in items:
             return _.label(_QUARANTINE_ITEM, item=field_id, ray=_.label(RAY_LABELS[ray]))
     return field_id
+
+
+# TRANSLATORS: a measure's KPI that is the share of negative mentions of a theme (the theme follows, below it).
+_KPI_NEG_SHARE = N_("negative share")
+
+
+def kpi_parts(metric: str, lang: str = "ru", theme_labels: dict[str, str] | None = None) -> tuple[str, str]:
+    """A measure's KPI as a manager reads it, as (what, of what): a survey item and its ray
+    ("P3", "адресность"), a ray ("адресность", ""), the negative share of a theme
+    ("доля негатива", the theme's label from ``theme_labels``); any other metric (metric, "")."""
+    _ = gettext(lang)
+    kind, _sep, arg = metric.partition(":")
+    if kind == "item":
+        ray = next((r for r, items in RAY_ITEMS.items() if arg in items), None)
+        return (arg, _.label(RAY_LABELS[ray])) if ray else (metric, "")
+    if kind == "ray" and arg in RAY_LABELS:
+        return _.label(RAY_LABELS[arg]), ""
+    if kind == "neg_share" and arg:
+        return _.label(_KPI_NEG_SHARE), (theme_labels or {}).get(arg, arg)
+    return metric, ""
 
 
 # Words of the PDF's layout (appendices, continued tables, the embedded register):

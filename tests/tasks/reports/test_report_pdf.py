@@ -47,6 +47,7 @@ from models.tables import (
 from tasks.measures.export import export_register_csv
 from tasks.reports.attachments import REGISTER_CSV_KEY, league_csv_name, register_csv_bytes, register_csv_name
 from tasks.reports.context import build_report_context
+from tasks.reports.context_measures import REGISTER_GROUPS
 from tasks.reports.layout import APPENDIX_MAX_ROWS, LEAGUE_BODY_ROWS, REGISTER_BODY_ROWS, report_layout
 from tasks.reports.render import render_report_pdf, write_reports
 
@@ -56,11 +57,14 @@ Q, PREV = "2026Q3", "2026Q2"
 REGION, REGION_NAME = "52", "Нижегородская область"
 N_OFFICES = 120  # offices of region 52 (5 in the shipped registry + 115 added here)
 N_MEASURES = 120
-# measure i goes to a register group by i % 10 (see populate_big):
-# new 0-1, overdue 6-7, evaluated 8, in progress the rest
+# measure i goes to a register group by i % 10 (see populate_big): new 0-1, approved and
+# in progress 2-4, proposed earlier and awaiting a decision 5, overdue 6-7, evaluated 8,
+# implemented (effect not evaluated yet) 9
 GROUP_SIZES = {
     "new": N_MEASURES // 5,
-    "in_progress": N_MEASURES // 2,
+    "awaiting": N_MEASURES // 10,
+    "in_progress": 3 * N_MEASURES // 10,
+    "implemented": N_MEASURES // 10,
     "overdue": N_MEASURES // 5,
     "evaluated": N_MEASURES // 10,
 }
@@ -276,8 +280,11 @@ def populate_big(url: str, pii: dict[str, list[str]]) -> None:
                 status, proposed, due = "in_progress", "2026Q1", date(2026, 8, 1)  # overdue at the quarter's end
             elif kind == 8:
                 status, proposed, due = "evaluated", "2025Q4", date(2026, 3, 1)
+            elif kind == 5:
+                status, proposed, due = "proposed", "2026Q2", date(2026, 12, 31)  # no decision yet
             else:
-                status, proposed, due = ("in_progress" if kind < 9 else "implemented"), "2026Q2", date(2026, 12, 31)
+                status = "approved" if kind == 2 else "in_progress" if kind < 9 else "implemented"
+                proposed, due = "2026Q2", date(2026, 12, 31)
             m = Measure(
                 code=f"M-52-{i:03d}",
                 title=f"Мера {i}: напоминания и запись",
@@ -550,7 +557,9 @@ def test_long_lists_continue_in_appendices_row_for_row(big):
     # the body keeps the first rows of each long list, with the full counts, and says where the rest is
     counts = {
         "Новые меры квартала": GROUP_SIZES["new"],
-        "В работе": GROUP_SIZES["in_progress"],
+        "Предложены ранее, ждут решения": GROUP_SIZES["awaiting"],
+        "Утверждены и в работе": GROUP_SIZES["in_progress"],
+        "Внедрены, эффект ещё не оценён": GROUP_SIZES["implemented"],
         "Просроченные меры": GROUP_SIZES["overdue"],
         "Оценённые меры": GROUP_SIZES["evaluated"],
     }
@@ -571,7 +580,7 @@ def test_report_layout_moves_rows_and_keeps_short_lists_whole(big):
     with session_scope(big["url"]) as s:
         small = build_report_context(s, Q, "66", big["config"])
     laid = report_layout(ctx, league_rows=25, register_rows=7)
-    for key in ("new", "in_progress", "overdue", "evaluated"):
+    for key in REGISTER_GROUPS:
         full = ctx["register"][key]
         assert laid["register"]["totals"][key] == len(full)
         assert laid["register"][key] + laid["appendix"]["register"]["rest"][key] == full
