@@ -20,7 +20,7 @@ from cxloop.config import AppConfig
 from cxloop.domain import LANGUAGES
 from tasks.text.clauses import score_clause, split_clauses
 from tasks.text.language import detect_normalised
-from tasks.text.lexicon import LexiconSet, lexicon_set
+from tasks.text.lexicon import END, LexiconSet, lexicon_set
 from tasks.text.normalise import TOKEN_RE, normalise
 from tasks.text.theme_rules import (
     CHANNEL_THEMES,
@@ -108,6 +108,17 @@ def _squash(x: float) -> float:
     return x / (abs(x) + 1.0)
 
 
+# A text's opening sentence of at most this many tokens is its headline ("Отличный банк.").
+_HEADLINE_MAX = 5
+
+
+def _is_headline(infos: list[Any], first: int, end: int, n: int) -> bool:
+    """Whether the clause ``[first, end)`` is a short sentence of its own that opens a longer
+    text: a review's verdict ("Отличный банк.", "Great app!", "Ужасное обслуживание.") before
+    the details that follow it."""
+    return first == 0 and end - first <= _HEADLINE_MAX and end + 1 < n and infos[end][3] == END
+
+
 def _analyse_one(analyser: LexiconSet, text: str, fallback: SentimentFallback | None = None) -> TextAnalysis:
     memo = analyser.memo.get(text) if fallback is None else None
     if memo is not None:
@@ -132,8 +143,11 @@ def _analyse_one(analyser: LexiconSet, text: str, fallback: SentimentFallback | 
     thanks_total = 0.0
     weak_concession = False
     unsupported = False
-    for first, end, weight, question, cm, ng, bs, sentence, concessive in split_clauses(lex, infos, marks, len(tokens)):
+    n_tok = len(tokens)
+    for first, end, weight, question, cm, ng, bs, sentence, concessive in split_clauses(lex, infos, marks, n_tok):
         per_theme, raw, named, thanks, factor = score_clause(lex, tokens, infos, first, end, question, cm, ng, bs)
+        if raw and factor == 1.0 and _is_headline(infos, first, end, n_tok):
+            factor = lex.summary_weight
         if raw:
             # The text's score: every clause with sentiment (the theme rules below never drop
             # one); a summary ("в целом", "overall") is the verdict, a drawback called the
