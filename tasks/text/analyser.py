@@ -144,16 +144,21 @@ def _analyse_one(analyser: LexiconSet, text: str, fallback: SentimentFallback | 
     weak_concession = False
     unsupported = False
     n_tok = len(tokens)
+    headline = 0.0
+    summed_up = False
     for first, end, weight, question, cm, ng, bs, sentence, concessive in split_clauses(lex, infos, marks, n_tok):
         per_theme, raw, named, thanks, factor = score_clause(lex, tokens, infos, first, end, question, cm, ng, bs)
-        if raw and factor == 1.0 and _is_headline(infos, first, end, n_tok):
-            factor = lex.summary_weight
         if raw:
             # The text's score: every clause with sentiment (the theme rules below never drop
             # one); a summary ("в целом", "overall") is the verdict, a drawback called the
             # only or a minor one ("единственный минус", "the only downside") weighs less.
             w = weight * factor
             total += raw * w
+            if factor == 1.0 and _is_headline(infos, first, end, n_tok):
+                # A short opening sentence is the verdict too, unless the text sums up itself.
+                headline = raw * w * (lex.summary_weight - 1.0)
+            elif factor == lex.summary_weight:
+                summed_up = True
             thanks_total += thanks * w
         elif not per_theme:
             continue
@@ -178,6 +183,8 @@ def _analyse_one(analyser: LexiconSet, text: str, fallback: SentimentFallback | 
             if concessive and len(named) < len(per_theme):
                 kept = {t: v for t, v in per_theme.items() if t in named or not (strong_in[sentence] - {t})}
                 results[k] = (kept, raw, weight, named, sentence, concessive)
+    if headline and not summed_up:
+        total += headline
     if thanks_total > 0.0 and total < thanks_total:
         # Thanks that sign off a complaint told elsewhere ("…третий месяц жду. Спасибо.")
         # are politeness: they do not offset the complaint.

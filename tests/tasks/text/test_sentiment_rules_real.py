@@ -90,3 +90,7 @@ def test_finnish_general_complaint(text, cfg):
 )
 def test_russian_general_vocabulary(text, sign, cfg):
     assert score(text, cfg) * sign >= 0.1
+
+
+def test_a_summary_outweighs_the_headline(cfg):
+    assert score("Сайт иногда тормозит. В целом доволен.", cfg) > 0
