@@ -94,3 +94,20 @@ def test_russian_general_vocabulary(text, sign, cfg):
 
 def test_a_summary_outweighs_the_headline(cfg):
     assert score("Сайт иногда тормозит. В целом доволен.", cfg) > 0
+
+
+@pytest.mark.parametrize(
+    ("text", "sign"),
+    [
+        ("I like this app", 1),
+        ("Details like the user name are missing", -1),
+        ("I have no words to appreciate this service", 1),
+    ],
+)
+def test_english_like_is_a_verb_of_praise(text, sign, cfg):
+    assert score(text, cfg) * sign >= 0.1
+
+
+def test_sometimes_softens_a_complaint(cfg):
+    assert score("The app sometimes crashes", cfg) > score("The app crashes", cfg)
+    assert score("Sovellus joskus kaatuu", cfg) > score("Sovellus kaatuu", cfg)
