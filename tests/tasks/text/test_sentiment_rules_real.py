@@ -111,3 +111,7 @@ def test_english_like_is_a_verb_of_praise(text, sign, cfg):
 def test_sometimes_softens_a_complaint(cfg):
     assert score("The app sometimes crashes", cfg) > score("The app crashes", cfg)
     assert score("Sovellus joskus kaatuu", cfg) > score("Sovellus kaatuu", cfg)
+
+
+def test_good_until_is_a_complaint(cfg):
+    assert score("It was good until the update, now it crashes", cfg) <= -0.1
