@@ -115,3 +115,15 @@ def test_sometimes_softens_a_complaint(cfg):
 
 def test_good_until_is_a_complaint(cfg):
     assert score("It was good until the update, now it crashes", cfg) <= -0.1
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Было бы удобно, если бы добавили оплату телефоном.",
+        "It would be nice to have a dark mode.",
+        "Olisi kiva, jos sovelluksessa olisi tumma tila.",
+    ],
+)
+def test_a_suggestion_is_no_praise(text, cfg):
+    assert score(text, cfg) == 0.0
