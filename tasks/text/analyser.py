@@ -20,7 +20,7 @@ from cxloop.config import AppConfig
 from cxloop.domain import LANGUAGES
 from tasks.text.clauses import score_clause, split_clauses
 from tasks.text.language import detect_normalised
-from tasks.text.lexicon import LexiconSet, lexicon_set
+from tasks.text.lexicon import END, LexiconSet, lexicon_set
 from tasks.text.normalise import TOKEN_RE, normalise
 from tasks.text.theme_rules import (
     CHANNEL_THEMES,
@@ -108,6 +108,17 @@ def _squash(x: float) -> float:
     return x / (abs(x) + 1.0)
 
 
+# A text's opening sentence of at most this many tokens is its headline ("Отличный банк.").
+_HEADLINE_MAX = 5
+
+
+def _is_headline(infos: list[Any], first: int, end: int, n: int) -> bool:
+    """Whether the clause ``[first, end)`` is a short sentence of its own that opens a longer
+    text: a review's verdict ("Отличный банк.", "Great app!", "Ужасное обслуживание.") before
+    the details that follow it."""
+    return first == 0 and end - first <= _HEADLINE_MAX and end + 1 < n and infos[end][3] == END
+
+
 def _analyse_one(analyser: LexiconSet, text: str, fallback: SentimentFallback | None = None) -> TextAnalysis:
     memo = analyser.memo.get(text) if fallback is None else None
     if memo is not None:
@@ -132,7 +143,10 @@ def _analyse_one(analyser: LexiconSet, text: str, fallback: SentimentFallback | 
     thanks_total = 0.0
     weak_concession = False
     unsupported = False
-    for first, end, weight, question, cm, ng, bs, sentence, concessive in split_clauses(lex, infos, marks, len(tokens)):
+    n_tok = len(tokens)
+    headline = 0.0
+    summed_up = False
+    for first, end, weight, question, cm, ng, bs, sentence, concessive in split_clauses(lex, infos, marks, n_tok):
         per_theme, raw, named, thanks, factor = score_clause(lex, tokens, infos, first, end, question, cm, ng, bs)
         if raw:
             # The text's score: every clause with sentiment (the theme rules below never drop
@@ -140,6 +154,11 @@ def _analyse_one(analyser: LexiconSet, text: str, fallback: SentimentFallback | 
             # only or a minor one ("единственный минус", "the only downside") weighs less.
             w = weight * factor
             total += raw * w
+            if factor == 1.0 and _is_headline(infos, first, end, n_tok):
+                # A short opening sentence is the verdict too, unless the text sums up itself.
+                headline = raw * w * (lex.summary_weight - 1.0)
+            elif factor == lex.summary_weight:
+                summed_up = True
             thanks_total += thanks * w
         elif not per_theme:
             continue
@@ -164,6 +183,8 @@ def _analyse_one(analyser: LexiconSet, text: str, fallback: SentimentFallback | 
             if concessive and len(named) < len(per_theme):
                 kept = {t: v for t, v in per_theme.items() if t in named or not (strong_in[sentence] - {t})}
                 results[k] = (kept, raw, weight, named, sentence, concessive)
+    if headline and not summed_up:
+        total += headline
     if thanks_total > 0.0 and total < thanks_total:
         # Thanks that sign off a complaint told elsewhere ("…третий месяц жду. Спасибо.")
         # are politeness: they do not offset the complaint.

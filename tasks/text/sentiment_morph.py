@@ -22,6 +22,8 @@ _log = logging.getLogger(__name__)
 _LOCK = threading.Lock()
 _STATE: dict[str, Callable[[str], tuple[str, ...]] | None] = {}
 _MAX_FORMS = 2  # a word's first analyses: rarer readings add more noise than matches
+# Proper names: their readings only ever add false matches ("Autto" for "auton").
+_NAME_CLASSES = frozenset(("etunimi", "sukunimi", "paikannimi", "nimi"))
 
 
 def finnish_base_forms() -> Callable[[str], tuple[str, ...]] | None:
@@ -42,7 +44,13 @@ def finnish_base_forms() -> Callable[[str], tuple[str, ...]] | None:
         with _LOCK:  # a Voikko handle is not thread-safe
             analyses = voikko.analyze(word)
         out: list[str] = []
+        if any((a.get("BASEFORM") or "").lower() == word for a in analyses):
+            # A word that is a base form itself ("kuin", "minä", "sinä") is read as that
+            # word: its rarer readings as a form of another ("kuu", "mikä", "se") are noise.
+            return ()
         for a in analyses:
+            if a.get("CLASS") in _NAME_CLASSES:
+                continue  # "auton" is a car's, not a form of the surname "Autto"
             base = (a.get("BASEFORM") or "").lower()
             if base and base != word and base not in out:
                 out.append(base)
