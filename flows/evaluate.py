@@ -60,6 +60,8 @@ TABLE_COLUMNS = (
     "observations",
     "mde",
     "verdict",
+    "synthetic_estimate",
+    "synthetic_pre_fit",
 )
 
 
@@ -93,6 +95,9 @@ def evaluation_rows(evaluations: list[dict]) -> list[dict]:
                 "observations": _number(e["n_obs"], 0),
                 "mde": _number(e["mde"], 1),
                 "verdict": e["verdict"],
+                # A single-office pilot's synthetic-control cross-check and its fit before the start.
+                "synthetic_estimate": _number(e.get("synthetic_estimate"), 1),
+                "synthetic_pre_fit": _number(e.get("synthetic_pre_rmspe"), 1),
             }
         )
     return rows

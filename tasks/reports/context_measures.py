@@ -14,7 +14,7 @@ from sqlmodel import Session, col, select
 
 from cxloop.config import AppConfig
 from cxloop.domain import NATIONAL
-from cxloop.i18n import format_date
+from cxloop.i18n import format_date, gettext
 from cxloop.quarters import Quarter
 from models.tables import EffectEvaluation, Measure
 from tasks.measures.status import is_overdue
@@ -111,6 +111,21 @@ def register_block(
     return {**groups, "open_count": open_count, "overdue_count": len(groups["overdue"])}
 
 
+def _synthetic_text(ev: EffectEvaluation, lang: str, _: Any) -> str:
+    """The synthetic-control cross-check of a one-office pilot, shown under its method; else ""."""
+    if ev.synthetic_estimate is None or ev.synthetic_pre_rmspe is None:
+        return ""
+    return str(
+        # TRANSLATORS: under the method of a one-office pilot's effect: the synthetic-control
+        # estimate (%(estimate)s, e.g. "+3.1") and how closely it followed the office before the start.
+        _(
+            "synthetic control: %(estimate)s (fit before the start ±%(fit)s)",
+            estimate=fmt_num(ev.synthetic_estimate, lang, digits=2, sign=True),
+            fit=fmt_num(ev.synthetic_pre_rmspe, lang, digits=2),
+        )
+    )
+
+
 def effects_block(
     session: Session, quarter: str, scope: str, config: AppConfig, t: dict[str, Any], lang: str
 ) -> dict[str, Any]:
@@ -125,6 +140,7 @@ def effects_block(
         key=lambda p: (p[1].code, p[0].kpi_metric),
     )
     rows = []
+    _ = gettext(lang)
     for ev, m in pairs:
         rows.append(
             {
@@ -144,6 +160,7 @@ def effects_block(
                 "verdict": ev.verdict,
                 "verdict_label": t["verdicts"].get(ev.verdict, ev.verdict.replace("_", " ")),
                 "lower_is_better": ev.kpi_metric.startswith("neg_share"),
+                "synthetic_text": _synthetic_text(ev, lang, _),
             }
         )
     forest_rows = [(r["code"], r["estimate"], r["ci_low"], r["ci_high"]) for r in rows if r["estimate"] is not None]

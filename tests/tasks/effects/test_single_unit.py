@@ -335,3 +335,13 @@ def test_pipeline_stores_the_synthetic_control_beside_did(db_url):
         assert e.synthetic_note
         (again,) = evaluate_due_measures(s, "2026Q2", cfg)
         assert (again.id, again.synthetic_estimate) == (e.id, e.synthetic_estimate)  # a rerun updates in place
+        # The report shows the cross-check under the DiD method, in the reader's language and decimal mark.
+        from tasks.reports.context_measures import effects_block
+        from tasks.reports.strings import report_texts
+
+        words_of = {"ru": "синтетический контроль: +", "en": "synthetic control: +", "fi": "synteettinen"}
+        for lang, words in words_of.items():
+            (row,) = effects_block(s, "2026Q2", "52", config, report_texts(lang), lang)["rows"]
+            estimate = f"{e.synthetic_estimate:+.2f}"
+            assert words in row["synthetic_text"], row
+            assert (estimate.replace(".", ",") if lang != "en" else estimate) in row["synthetic_text"]
