@@ -25,7 +25,7 @@ from tasks.collect.staging import stage_rows
 from tasks.text.analyser import analyse_frame
 from tasks.validate.dedup import dedup_keys, split_duplicates, split_near_duplicates, text_keys
 from tasks.validate.redaction import redact_series
-from tasks.validate.suites import apply_suite
+from tasks.validate.suites import SuiteResult, apply_suite
 
 FEEDBACK_COLUMNS = [
     "dedup_key",
@@ -255,6 +255,7 @@ def ingest_file(
     config: AppConfig,
     registry: dict[str, str] | None = None,
     today: date | None = None,
+    raw: RawFile | None = None,
 ) -> IngestSummary:
     """Ingest one file inside the caller's transaction (accounting: see the module docstring).
 
@@ -269,67 +270,131 @@ def ingest_file(
     date; a date after ``today`` (the run's date, default: the system date) or outside
     :func:`date_window` quarantines its row.
 
-    ``registry`` (office_code -> region_code) defaults to the office table."""
+    ``registry`` (office_code -> region_code) defaults to the office table; ``raw``, the
+    file as read already (:mod:`tasks.validate.batch`), saves reading it again."""
     path = Path(path)
     summary = IngestSummary(path=str(path), channel=channel)
-    try:
-        raw: RawFile = read_channel_file(path, channel, config)
-    except IntakeError as exc:
-        summary.status, summary.error = "unreadable", str(exc)
-        return summary
+    if raw is None:
+        try:
+            raw = read_channel_file(path, channel, config)
+        except IntakeError as exc:
+            summary.status, summary.error = "unreadable", str(exc)
+            return summary
     summary.received = raw.received
     summary.skipped_blank, summary.skipped_header = raw.skipped_blank, raw.skipped_header
+    if record_known_copy(session, raw, path, channel, quarter, summary):
+        return summary
+    registry = registry if registry is not None else office_regions(session)
+    params = validation_parameters(registry, quarter, today)
+    staged = stage_file(raw, registry, params)
+    checked = check_channel(raw, staged, channel, params, config)
+    return store_checked(session, raw, path, channel, quarter, summary, checked, params)
 
-    earlier = (
+
+def is_known_content(session: Session, raw: RawFile, path: Path) -> bool:
+    """Whether this content was ingested before and stays settled (see :func:`record_known_copy`)."""
+    return _earlier(session, raw) is not None and not _has_released_rows(session, str(path))
+
+
+def _earlier(session: Session, raw: RawFile) -> IngestedFile | None:
+    return (
         session.execute(
             select(IngestedFile).where(col(IngestedFile.sha256) == raw.sha256, col(IngestedFile.repeat_of).is_(None))
         )
         .scalars()
         .first()
     )
-    if earlier is not None and not _has_released_rows(session, str(path)):
-        same_path = session.execute(
-            select(col(IngestedFile.id)).where(
-                col(IngestedFile.sha256) == raw.sha256, col(IngestedFile.path) == str(path)
-            )
-        ).first()
-        if same_path is not None:
-            summary.status = "already_ingested"
-            summary.duplicates = summary.received
-            return summary
-        summary.status = "repeat"
-        summary.duplicates = summary.received
-        session.add(
-            IngestedFile(
-                sha256=raw.sha256,
-                channel=channel,
-                path=str(path),
-                quarter=quarter,
-                received=summary.received,
-                duplicates=summary.duplicates,
-                repeat_of=earlier.id,
-            )
-        )
-        session.flush()
-        return summary
 
-    registry = registry if registry is not None else office_regions(session)
-    params = validation_parameters(registry, quarter, today)
+
+def record_known_copy(
+    session: Session, raw: RawFile, path: Path, channel: str, quarter: str, summary: IngestSummary
+) -> bool:
+    """A file whose content was ingested before (and not released since): nothing to do for
+    the same path; under another path a ``repeat`` record, every row a duplicate. True when
+    the file is settled that way, False when it is to be validated."""
+    earlier = _earlier(session, raw)
+    if earlier is None or _has_released_rows(session, str(path)):
+        return False
+    same_path = session.execute(
+        select(col(IngestedFile.id)).where(col(IngestedFile.sha256) == raw.sha256, col(IngestedFile.path) == str(path))
+    ).first()
+    summary.duplicates = summary.received
+    if same_path is not None:
+        summary.status = "already_ingested"
+        return True
+    summary.status = "repeat"
+    session.add(
+        IngestedFile(
+            sha256=raw.sha256,
+            channel=channel,
+            path=str(path),
+            quarter=quarter,
+            received=summary.received,
+            duplicates=summary.duplicates,
+            repeat_of=earlier.id,
+        )
+    )
+    session.flush()
+    return True
+
+
+def stage_file(raw: RawFile, registry: dict[str, str], params: dict) -> pd.DataFrame:
+    """The file's rows in staging columns, filed under the file's quarter (not the one of the row's date)."""
     staged = stage_rows(raw, registry)
-    staged["quarter"] = params["file_quarter"]  # the file's quarter, not the one of the row's date
-    outcome = apply_suite(staged, channel, params)
+    staged["quarter"] = params["file_quarter"]
+    return staged
+
+
+@dataclass
+class Checked:
+    """A file past its channel's suite: the rows it accepted as feedback rows (redacted and
+    tagged), the quarantine so far, and the warnings."""
+
+    feedback: pd.DataFrame
+    quarantine: pd.DataFrame
+    warnings: int
+
+
+def check_channel(
+    raw: RawFile,
+    staged: pd.DataFrame,
+    channel: str,
+    params: dict,
+    config: AppConfig,
+    result: SuiteResult | None = None,
+) -> Checked:
+    """The channel's suite on the staged rows (``result``: its part of a run on many files),
+    unreadable rows quarantined, accepted rows redacted and tagged as feedback rows."""
+    outcome = apply_suite(staged, channel, params, result=result)
     quarantine = outcome.quarantine
     if raw.unreadable:
         unreadable = pd.DataFrame(
             [
-                {"source_file": str(path), "source_row": row, "field": "(row)", "rule": "parse", "reason": reason}
+                {"source_file": str(raw.path), "source_row": row, "field": "(row)", "rule": "parse", "reason": reason}
                 for row, reason in raw.unreadable
             ]
         )
         quarantine = pd.concat([quarantine, unreadable], ignore_index=True)
-
     feedback = to_feedback_frame(outcome.accepted, config) if not outcome.accepted.empty else outcome.accepted
-    contract = apply_suite(feedback, "feedback", params) if not feedback.empty else None
+    return Checked(feedback, quarantine, outcome.warnings)
+
+
+def store_checked(
+    session: Session,
+    raw: RawFile,
+    path: Path,
+    channel: str,
+    quarter: str,
+    summary: IngestSummary,
+    checked: Checked,
+    params: dict,
+    contract_result: SuiteResult | None = None,
+) -> IngestSummary:
+    """The unified ``feedback`` suite (``contract_result``: its part of a run on many files),
+    duplicates against what is stored, the accounting checked, then the file's record, its
+    quarantine and its new rows written in the caller's transaction."""
+    quarantine, feedback = checked.quarantine, checked.feedback
+    contract = apply_suite(feedback, "feedback", params, result=contract_result) if not feedback.empty else None
     if contract is not None:
         quarantine = pd.concat([quarantine, contract.quarantine], ignore_index=True)
         feedback = contract.accepted
@@ -342,7 +407,7 @@ def ingest_file(
     summary.quarantined = len(quarantine)
     summary.duplicates = dupes
     summary.accepted = len(new_rows)
-    summary.warnings = outcome.warnings + (contract.warnings if contract else 0)
+    summary.warnings = checked.warnings + (contract.warnings if contract else 0)
     summary.check()
 
     record = IngestedFile(

@@ -242,7 +242,20 @@ def run_suite(
     few hundred distinct codes, dates and answers validate in a fraction of a second.
     Expectations that are not row-wise (aggregates, ``mostly``) run on the full frame.
     """
-    spec = load_suite_json(suite_name, directory)
+    final, params = _run(frame, suite_name, load_suite_json(suite_name, directory), parameters, distinct)
+    _report(suite_name, final, len(frame), params)
+    return final
+
+
+def _report(suite_name: str, results: list[dict], rows: int, params: dict) -> None:
+    if _result_sink is not None:
+        _result_sink(suite_name, results, {"rows": rows, "parameters": params})
+
+
+def _run(
+    frame: pd.DataFrame, suite_name: str, spec: dict, parameters: dict | None, distinct: bool
+) -> tuple[list[dict], dict]:
+    """:func:`run_suite`'s work without reporting to the sink: (results, the parameters GE got)."""
     expectations = spec["expectations"]
     missing = sorted({e["kwargs"]["column"] for e in expectations} - set(frame.columns))
     if missing:
@@ -278,10 +291,7 @@ def run_suite(
             item["unexpected_count"] = len(rows)
             item["success"] = len(rows) == 0
             results[id(exp)] = item
-    final = [results[id(e)] for e in expectations]
-    if _result_sink is not None:
-        _result_sink(suite_name, final, {"rows": len(frame), "parameters": params})
-    return final
+    return [results[id(e)] for e in expectations], params
 
 
 def _format_reason(template: str, raw_value: object, parameters: dict | None = None) -> str:
@@ -298,10 +308,73 @@ def _raw_column(frame: pd.DataFrame, column: str) -> str:
     return f"{column}__raw" if f"{column}__raw" in frame.columns else column
 
 
-def apply_suite(frame: pd.DataFrame, suite_name: str, parameters: dict | None = None) -> ValidationOutcome:
-    """Run a suite and split the frame: critical failures -> quarantine, warnings -> field discarded + flag."""
+@dataclass
+class SuiteResult:
+    """One frame's results of a suite run on many frames at once (:func:`run_suite_split`):
+    what :func:`run_suite` would have returned for that frame alone, and the parameters
+    it would have given GE (for the sink)."""
+
+    results: list[dict]
+    rows: int
+    parameters: dict
+
+
+def run_suite_split(
+    frames: list[pd.DataFrame], suite_name: str, parameters: dict | None = None
+) -> list[SuiteResult] | None:
+    """Run a suite once over several frames (the files of one channel and quarter) and split its
+    results per frame, exactly as :func:`run_suite` on each frame would give them; the sink is
+    not called (:func:`apply_suite` with ``result=`` reports each frame's part).
+
+    GE's fixed cost per validation (building the metric graph, serialising every expectation's
+    configuration many times) is paid once instead of once per file. Exact because every
+    expectation is row-wise (:func:`_row_wise`) and a value set narrowed to the union of the
+    frames' values gives each value the verdict the full set gives it. None when a suite has an
+    expectation that is not row-wise or a frame lacks a checked column: then validate frame by
+    frame, as before."""
+    spec = load_suite_json(suite_name)
+    expectations = spec["expectations"]
+    columns = {e["kwargs"]["column"] for e in expectations}
+    if not all(_row_wise(e) for e in expectations) or any(not columns <= set(f.columns) for f in frames):
+        return None
+    checked = sorted(columns)
+    # Frames are joined only where their checked columns have the same dtypes, so GE sees every
+    # value as it would in its own frame (an object column joined to a float one would not).
+    groups: dict[tuple, list[int]] = {}
+    for i, f in enumerate(frames):
+        groups.setdefault(tuple(str(f[c].dtype) for c in checked), []).append(i)
+    full = {**OPEN_DATE_WINDOW, **(parameters or {})}
+    out: list[SuiteResult | None] = [None] * len(frames)
+    for members in groups.values():
+        parts = [frames[i][checked].reset_index(drop=True) for i in members]
+        results, _ = _run(pd.concat(parts, ignore_index=True), suite_name, spec, parameters, distinct=True)
+        start = 0
+        for i, part in zip(members, parts, strict=True):
+            end = start + len(part)
+            mine = []
+            for item in results:
+                rows = item["rows"][(item["rows"] >= start) & (item["rows"] < end)] - start
+                mine.append(
+                    {**item, "rows": rows.astype("int64"), "unexpected_count": len(rows), "success": not len(rows)}
+                )
+            out[i] = SuiteResult(mine, len(part), _narrowed(full, expectations, frames[i]))
+            start = end
+    return [r for r in out if r is not None]
+
+
+def apply_suite(
+    frame: pd.DataFrame, suite_name: str, parameters: dict | None = None, result: SuiteResult | None = None
+) -> ValidationOutcome:
+    """Run a suite and split the frame: critical failures -> quarantine, warnings -> field discarded + flag.
+
+    ``result``: this frame's part of a :func:`run_suite_split` run, used instead of running the
+    suite again (and reported to the sink as :func:`run_suite` would)."""
     frame = frame.reset_index(drop=True)
-    results = run_suite(frame, suite_name, parameters)
+    if result is None:
+        results = run_suite(frame, suite_name, parameters)
+    else:
+        results = result.results
+        _report(suite_name, results, result.rows, result.parameters)
     params = {**OPEN_DATE_WINDOW, **(parameters or {})}
     quarantined_rows: dict[int, list[tuple[str, str, str]]] = {}
     flags: dict[int, list[str]] = {}
