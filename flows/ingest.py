@@ -22,7 +22,9 @@ The quarterly cycle calls it as a subflow for its drop folder.
 
 from __future__ import annotations
 
+import itertools
 import logging
+from collections import deque
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -32,10 +34,12 @@ from prefect import flow, get_run_logger, task
 from prefect.artifacts import create_link_artifact, create_markdown_artifact
 from prefect.cache_policies import NO_CACHE
 from prefect.exceptions import MissingContextError
-from prefect.states import Completed
+from prefect.futures import PrefectFuture
+from prefect.states import Completed, State
 
 from cxloop.config import get_config
 from cxloop.settings import get_settings
+from flows.fanout import CycleTaskRunner, workers_share_api
 from flows.faults import crash_after_task
 from flows.inputs import as_is
 from flows.params import Channel, QuarterText
@@ -59,6 +63,7 @@ validate_files = task(name="validate-files", task_run_name="validate-{items[0].p
 # GE's fixed cost per validation is paid a few times per quarter instead of once per file, small
 # enough that a batch's frames stay a fraction of the memory a national quarter needs.
 BATCH_FILES = 64
+BATCHES_AHEAD = 2  # batches validated by workers beyond the one being stored
 
 
 def _store(item: discovery.FileInput, prepared: batch.Prepared, config) -> FileReport:
@@ -106,6 +111,43 @@ build_data_docs = task(name="build-data-docs", **_task)(_data_docs)
 def _run_name(reports: list[FileReport]) -> str:
     quarters = sorted({r.quarter for r in reports})
     return "+".join(quarters) if quarters else "ingest"
+
+
+def _prepared(chunk: list[discovery.FileInput], state: State) -> list[batch.Prepared]:
+    """A batch's prepared files; a batch that failed to validate (a bug, not bad input: the
+    task's log says what) is stored file by file, each file validated on its own."""
+    return state.result() if state.is_completed() else [batch.Prepared(item) for item in chunk]
+
+
+def _ingest_all(items: list[discovery.FileInput], config, logger) -> list[FileReport]:
+    """Validate the files in batches and store them one by one, in the order given.
+
+    One batch is validated in this process. More are validated through the flow's task
+    runner (:mod:`flows.fanout`: local processes, or Dask with ``CXLOOP_DASK_ADDRESS``),
+    :data:`BATCHES_AHEAD` ahead of the one being stored, so workers parse, validate, redact
+    and tag while this process writes, and no more than a few batches wait in memory.
+    Validating reads the database only; every write happens here, in order, so what is a
+    duplicate never depends on which worker was faster."""
+    chunks = [items[start : start + BATCH_FILES] for start in range(0, len(items), BATCH_FILES)]
+    reports: list[FileReport] = []
+    if len(chunks) <= 1:
+        for chunk in chunks:
+            prepared = _prepared(chunk, validate_files(chunk, as_is(config), return_state=True))
+            reports += [_ingest(p, config, logger) for p in prepared]
+        return reports
+    waiting: deque[tuple[list[discovery.FileInput], PrefectFuture]] = deque()
+    upcoming = iter(chunks)
+    with workers_share_api():
+        for chunk in itertools.islice(upcoming, BATCHES_AHEAD + 1):
+            waiting.append((chunk, validate_files.submit(chunk, as_is(config))))
+        while waiting:
+            chunk, future = waiting.popleft()
+            future.wait()
+            next_chunk = next(upcoming, None)
+            if next_chunk is not None:
+                waiting.append((next_chunk, validate_files.submit(next_chunk, as_is(config))))
+            reports += [_ingest(p, config, logger) for p in _prepared(chunk, future.state)]
+    return reports
 
 
 def _ingest(prepared: batch.Prepared, config, logger) -> FileReport:
@@ -176,7 +218,7 @@ def _summary(reports: list[FileReport], docs_url: str | None, failed: list[str])
     return {"files": files, "totals": totals, "data_docs": docs_url, "side_products_failed": failed}
 
 
-@flow(name="ingest-feedback", log_prints=False)
+@flow(name="ingest-feedback", log_prints=False, task_runner=CycleTaskRunner())  # type: ignore[arg-type]  # stub bug
 def ingest_feedback(
     paths: list[str] | str | None = None, channel: Channel | None = None, quarter: QuarterText | None = None
 ) -> dict:
@@ -207,14 +249,7 @@ def ingest_feedback(
     migrate_database()
     sync_registry(as_is(config))
 
-    reports = []
-    for start in range(0, len(items), BATCH_FILES):
-        chunk = items[start : start + BATCH_FILES]
-        state = validate_files(chunk, as_is(config), return_state=True)
-        # A batch that failed to validate (a bug, not bad input: the task's log says what) is
-        # stored file by file, each file validated on its own.
-        prepared = state.result() if state.is_completed() else [batch.Prepared(item) for item in chunk]
-        reports += [_ingest(p, config, logger) for p in prepared]
+    reports = _ingest_all(items, config, logger)
     run_name = _run_name(reports)
     # Side products from here on: the files are committed, so nothing below may fail the run.
     docs = build_data_docs(reports, settings.out_dir / "data_docs", run_name, datetime.now(UTC), return_state=True)
