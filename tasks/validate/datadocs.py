@@ -143,5 +143,19 @@ def build_data_docs(reports: Sequence[FileReport], site_dir: Path, run_name: str
         key = ValidationResultIdentifier(ExpectationSuiteIdentifier(name=run.suite), run_id, batch)
         context.validation_results_store.set(key, suite_validation_result(run, run_id, batch))
         keys.append(key)
-    context.build_data_docs(site_names=["cxloop"], resource_identifiers=keys)
+    context.build_data_docs(site_names=["cxloop"], resource_identifiers=_KeyList(keys))
     return index
+
+
+class _KeyList(list):
+    """The run's result keys as GE wants them (a list), looked up in a set: GE's site builder
+    asks ``key in resource_identifiers`` for every result its store holds, earlier runs'
+    included, which on a list costs stored x new comparisons (1,020 x 1,020 for one national
+    intake, ~14 s, and more every quarter)."""
+
+    def __init__(self, keys: list) -> None:
+        super().__init__(keys)
+        self._lookup = set(keys)
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._lookup

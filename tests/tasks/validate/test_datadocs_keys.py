@@ -58,3 +58,24 @@ def test_data_docs_build_for_hostile_file_names(tmp_path, env, registry, config)
         *NAMES,
         "docs",
     }
+
+
+def test_a_second_run_renders_its_own_pages_only(tmp_path, env, registry, config):
+    """The keys GE gets are looked up in a set (tasks.validate.datadocs._KeyList); a run renders
+    the pages of its own results and leaves earlier runs' pages as they were."""
+    from tasks.validate.datadocs import _KeyList
+
+    keys = _KeyList([("a", 1), ("b", 2)])
+    assert keys == [("a", 1), ("b", 2)] and ("b", 2) in keys and ("c", 3) not in keys and keys
+
+    site = tmp_path / "docs"
+    runs = []
+    for run, when in enumerate((datetime(2026, 4, 1, tzinfo=UTC), datetime(2026, 4, 2, tzinfo=UTC))):
+        path = tmp_path / f"contact_center_{run}.csv"
+        path.write_text(GOOD.replace("c1,", f"r{run},"), encoding="utf-8")
+        report = ingest_one_file(FileInput(path, "contact_center", "2026Q1"), config)
+        build_data_docs([report], site, f"2026Q1-{run}", when)
+        runs.append({p: p.stat().st_mtime_ns for p in site.rglob("*.html") if "validations" in p.parts})
+    first, second = runs
+    assert len(first) == 2 and len(second) == 4  # contact_center + feedback suites per run
+    assert all(second[p] == t for p, t in first.items())  # the first run's pages not rendered again
