@@ -23,6 +23,8 @@ import pandas as pd
 from cxloop.config import StarThresholds
 from cxloop.domain import COUNTRY_CODE, ITEMS, RAY_ITEMS, RAYS, Z95
 
+DECIMALS = 9  # of ray values, index and standard error
+
 OUTPUT_COLUMNS = [*RAYS, "index", "se", "ci_low", "ci_high", "n", "stars", "sufficient_sample"]
 
 
@@ -35,20 +37,56 @@ def respondent_rays(answers: pd.DataFrame) -> pd.DataFrame:
     )
 
 
-def _unit_stats(rays: pd.DataFrame) -> pd.Series:
+def _unit_stats(data: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
+    """Ray means, index, its standard error (the delta method of the module docstring) and the
+    number of respondents per group of ``keys``, for all groups at once.
+
+    Out: one row per group (sorted by ``keys``), columns ``keys``, the rays, index, se, n."""
+    rays = data[list(RAYS)]
     answered = rays.notna()
-    n = int(answered.any(axis=1).sum())
-    means = rays.mean()
-    out = {ray: means[ray] for ray in RAYS}
-    if n == 0 or means.isna().any():
-        index = float(means.mean()) if not means.isna().all() else np.nan
-        return pd.Series({**out, "index": index if not means.isna().any() else np.nan, "se": np.nan, "n": n})
-    respondents = answered.any(axis=1)
-    share = answered[respondents].mean()
-    centred = (rays[respondents] - means) / share
-    influence = centred.fillna(0.0).sum(axis=1) / len(RAYS)
-    se = float(np.sqrt((influence**2).sum()) / n) if n > 1 else np.nan
-    return pd.Series({**out, "index": float(means.mean()), "se": se, "n": n})
+    frame = data[keys].copy()
+    frame["_respondent"] = answered.any(axis=1)
+    for ray in RAYS:
+        frame[ray] = rays[ray]
+    groups = frame.groupby(keys, sort=True, dropna=False)
+    means = groups[list(RAYS)].transform("mean")
+    counts = groups[list(RAYS)].transform("count")
+    n_rows = groups["_respondent"].transform("sum")
+    # respondent i's influence on the index: (1/5) sum over the rays i answered of (x_ir - mean_r) / p_r
+    centred = (rays - means).div(counts.div(n_rows, axis=0))
+    frame["_influence2"] = (centred.fillna(0.0).sum(axis=1) / len(RAYS)) ** 2
+    groups = frame.groupby(keys, sort=True, dropna=False)
+    out = groups[list(RAYS)].mean()
+    n = groups["_respondent"].sum().astype("int64")
+    complete = out.notna().all(axis=1) & (n > 0)
+    out["index"] = out[list(RAYS)].mean(axis=1).where(complete)
+    out["se"] = (np.sqrt(groups["_influence2"].sum()) / n).where(complete & (n > 1))
+    out["n"] = n
+    return out.reset_index()
+
+
+def _composite(per_type: pd.DataFrame, by: list[str], min_sample: int) -> pd.DataFrame:
+    """The composite star per group of ``by``: the mean of its client types with a sufficient
+    sample (of all it has when none is sufficient); a client type below the minimum sample is
+    reported on its own but left out, so one small employer sample cannot swing an office."""
+    valid = per_type.dropna(subset=["index"]).copy()
+    if valid.empty:
+        return pd.DataFrame()
+    keys = by or ["_all"]
+    if not by:
+        valid["_all"] = 0
+    valid["_sufficient"] = valid["n"] >= min_sample
+    any_sufficient = valid.groupby(keys, sort=True, dropna=False)["_sufficient"].transform("any")
+    parts = valid[valid["_sufficient"] | ~any_sufficient].copy()
+    parts["_se2"] = parts["se"] ** 2
+    groups = parts.groupby(keys, sort=True, dropna=False)
+    comp = groups[[*RAYS, "index"]].mean()
+    size = groups.size()
+    comp["se"] = (np.sqrt(groups["_se2"].sum()) / size).where(groups["se"].count() == size)
+    comp["n"] = groups["n"].sum().astype("int64")
+    comp["_sufficient"] = groups["_sufficient"].any()
+    comp = comp.reset_index().assign(client_type="composite")
+    return comp.drop(columns=["_all"]) if not by else comp
 
 
 def star_index(
@@ -68,31 +106,13 @@ def star_index(
     rays = respondent_rays(answers)
     data = pd.concat([answers[by + ["client_type"]].reset_index(drop=True), rays.reset_index(drop=True)], axis=1)
     data = data[data["client_type"].isin(["citizen", "employer"])]
-    rows = []
     keys = by + ["client_type"]
-    for key, grp in data.groupby(keys, sort=True, dropna=False):
-        key = key if isinstance(key, tuple) else (key,)
-        stats = _unit_stats(grp[list(RAYS)])
-        rows.append({**dict(zip(keys, key, strict=True)), **stats.to_dict()})
-    per_type = pd.DataFrame(rows, columns=keys + list(RAYS) + ["index", "se", "n"])
-    composite_rows = []
-    group_iter = per_type.groupby(by, sort=True, dropna=False) if by else [((), per_type)]
-    for key, grp in group_iter:
-        key = key if isinstance(key, tuple) else (key,)
-        valid = grp.dropna(subset=["index"])
-        if valid.empty:
-            continue
-        # A client type below the minimum sample is reported on its own but left out
-        # of the composite, so one small employer sample cannot swing an office.
-        sufficient = valid[valid["n"] >= thresholds.min_sample]
-        parts = sufficient if not sufficient.empty else valid
-        comp = {ray: parts[ray].mean() for ray in RAYS}
-        comp["index"] = parts["index"].mean()
-        comp["se"] = float(np.sqrt((parts["se"] ** 2).sum()) / len(parts)) if parts["se"].notna().all() else np.nan
-        comp["n"] = int(parts["n"].sum())
-        comp["_sufficient"] = not sufficient.empty
-        composite_rows.append({**dict(zip(by, key, strict=True)), "client_type": "composite", **comp})
-    out = pd.concat([per_type, pd.DataFrame(composite_rows)], ignore_index=True) if composite_rows else per_type
+    per_type = _unit_stats(data, keys)[keys + list(RAYS) + ["index", "se", "n"]]
+    composite = _composite(per_type, by, thresholds.min_sample)
+    out = pd.concat([per_type, composite], ignore_index=True) if not composite.empty else per_type
+    # Rounded far below what anyone reads, so the figures (and stars at a threshold) do not
+    # depend on the order in which a sum was taken.
+    out[[*RAYS, "index", "se"]] = out[[*RAYS, "index", "se"]].astype("float64").round(DECIMALS)
     out["n"] = out["n"].astype("int64")
     out["ci_low"] = (out["index"] - Z95 * out["se"]).clip(lower=0)
     out["ci_high"] = (out["index"] + Z95 * out["se"]).clip(upper=100)
