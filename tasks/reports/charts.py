@@ -15,7 +15,7 @@ import math
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import matplotlib
 
@@ -270,20 +270,37 @@ _LABEL_DISTANCES = (5.0, 12.0, 20.0, 30.0, 42.0)
 _LABEL_PASSES = 4
 
 
-def _overlap_area(a: Bbox, b: Bbox, pad: float = 0.0) -> float:
+class _Box(NamedTuple):
+    """A box in display coordinates (matplotlib's ``Bbox`` reads its corners through numpy, too
+    slowly for the thousands of comparisons a chart's label placement makes)."""
+
+    x0: float
+    y0: float
+    x1: float
+    y1: float
+
+    @classmethod
+    def of(cls, box: Bbox) -> _Box:
+        return cls(*(float(v) for v in box.extents))
+
+    def padded(self, pad: float) -> _Box:
+        return _Box(self.x0 - pad, self.y0 - pad, self.x1 + pad, self.y1 + pad)
+
+
+def _overlap_area(a: _Box, b: _Box, pad: float = 0.0) -> float:
     """Area of the intersection of ``a`` grown by ``pad`` with ``b`` (0 when apart); a touch counts as 1."""
     w = min(a.x1 + pad, b.x1) - max(a.x0 - pad, b.x0)
     h = min(a.y1 + pad, b.y1) - max(a.y0 - pad, b.y0)
     return max(w * h, 1.0) if w > 0 and h > 0 else 0.0
 
 
-def _distance_to_box(point: Sequence[float], box: Bbox) -> float:
+def _distance_to_box(point: Sequence[float], box: _Box) -> float:
     dx = max(box.x0 - point[0], 0.0, point[0] - box.x1)
     dy = max(box.y0 - point[1], 0.0, point[1] - box.y1)
     return math.hypot(dx, dy)
 
 
-def _segment_hits_box(p: Sequence[float], q: Sequence[float], box: Bbox) -> bool:
+def _segment_hits_box(p: Sequence[float], q: Sequence[float], box: _Box) -> bool:
     """Whether the segment p→q (display coordinates) crosses ``box`` (sampled; enough for short leaders)."""
     return any(
         box.x0 < p[0] + (q[0] - p[0]) * k / 24 < box.x1 and box.y0 < p[1] + (q[1] - p[1]) * k / 24 < box.y1
@@ -296,24 +313,28 @@ class _LabelSpot:
     offset: tuple[float, float]  # points from the labelled point
     ha: str
     va: str
-    box: Bbox  # display coordinates
+    box: _Box  # display coordinates
     leader: tuple[tuple[float, float], tuple[float, float]] | None  # point → label edge, display coordinates
 
 
 def _label_spots(ax, point: tuple[float, float], name: str, fontsize: float, renderer) -> list[_LabelSpot]:
     """Every position ``place_point_labels`` may give the label of ``point``, in order of preference."""
     anchor = ax.transData.transform(point)
+    # The label's size is the same wherever it goes: measure it once, then place its box.
+    probe = ax.annotate(name, xy=point, xytext=(0, 0), textcoords="offset points", fontsize=fontsize)
+    extent = probe.get_window_extent(renderer)
+    probe.remove()
+    width, height = extent.width, extent.height
+    to_px = ax.figure.dpi / 72.0
     spots = []
     for n, distance in enumerate(_LABEL_DISTANCES):
         for ux, uy in _LABEL_DIRECTIONS:
             ha = "left" if ux > 0 else "right" if ux < 0 else "center"
             va = "bottom" if uy > 0 else "top" if uy < 0 else "center"
             offset = (ux * distance, uy * distance)
-            probe = ax.annotate(
-                name, xy=point, xytext=offset, textcoords="offset points", fontsize=fontsize, ha=ha, va=va
-            )
-            box = probe.get_window_extent(renderer)
-            probe.remove()
+            x = anchor[0] + offset[0] * to_px - {"left": 0.0, "right": width, "center": width / 2}[ha]
+            y = anchor[1] + offset[1] * to_px - {"bottom": 0.0, "top": height, "center": height / 2}[va]
+            box = _Box(float(x), float(y), float(x + width), float(y + height))
             leader = None
             if n or (ux and uy):  # away from the point, or off its corner: a line to the label's nearest edge
                 edge = (min(max(anchor[0], box.x0), box.x1), min(max(anchor[1], box.y0), box.y1))
@@ -339,11 +360,11 @@ def place_point_labels(ax, points: list[tuple[float, float]], names: list[str], 
     fig = ax.figure
     renderer = fig.canvas.get_renderer()
     to_px = fig.dpi / 72.0
-    inner = ax.get_window_extent(renderer).padded(-1.0 * to_px)
+    inner = _Box.of(ax.get_window_extent(renderer)).padded(-1.0 * to_px)
     radius = 3.0 * to_px  # marker (markersize 5) plus a little air
     disp = [tuple(map(float, ax.transData.transform(pt))) for pt in points]
-    dots = [Bbox([[x - radius, y - radius], [x + radius, y + radius]]) for x, y in disp]
-    texts = [t.get_window_extent(renderer) for t in ax.texts if t.get_text().strip()]
+    dots = [_Box(x - radius, y - radius, x + radius, y + radius) for x, y in disp]
+    texts = [_Box.of(t.get_window_extent(renderer)) for t in ax.texts if t.get_text().strip()]
     spots = [_label_spots(ax, pt, name, fontsize, renderer) for pt, name in zip(points, names, strict=True)]
     pad = 1.0 * to_px
 
