@@ -23,9 +23,11 @@ What it builds, all in a temporary folder (nothing under ``var/`` or ``out/`` is
 * **Database**: a temporary SQLite file (migrated with Alembic, registry merged).
 
 What it times, per stage, in this order, with the process's peak RSS after each: ingest of
-the quarter's 510 files (``tasks.validate.step.ingest_one_file``, one file at a time as the
-ingest flow runs them) and its GE Data Docs; the star index; pain points; emerging topics;
-measure proposals; effect evaluation; the register export; then the 86 reports twice:
+the quarter's 510 files (``tasks.validate.batch.ingest_files``: batches validated together,
+files stored one by one, as the ingest flow does with one worker; the flow's Prefect tasks
+and its process-pool fan-out are not in this figure) and its GE Data Docs; learning the
+sentiment model and rereading; the star index; pain points; measure proposals; effect
+evaluation; emerging topics; the register export; then the 86 reports twice:
 
 * **serial**: ``tasks.reports.render.write_reports`` in this process, one session, one scope
   after the other (the cycle before the fan-out), timed per scope;
@@ -147,10 +149,13 @@ def rows_per_office_at_scale_one(offices, seed: int) -> float:
 
 
 def _ingest_folder(folder: Path, quarter: str, config) -> tuple[list, dict[str, int]]:
+    from flows.ingest import BATCH_FILES
     from tasks.collect.discovery import resolve_inputs
-    from tasks.validate.step import ingest_one_file
+    from tasks.validate.batch import ingest_files
 
-    reports = [ingest_one_file(item, config) for item in resolve_inputs([str(folder)], None, quarter)]
+    # As the ingest flow does with one worker: batches validated together, files stored in order.
+    items = resolve_inputs([str(folder)], None, quarter)
+    reports = [r for i in range(0, len(items), BATCH_FILES) for r in ingest_files(items[i : i + BATCH_FILES], config)]
     totals = {
         k: sum(getattr(r.summary, k) for r in reports) for k in ("received", "accepted", "quarantined", "duplicates")
     }
@@ -341,7 +346,7 @@ def run(
     from tasks.effects.step import evaluate_effects
     from tasks.insight.step import detect_pain_points, measure_star
     from tasks.measures.step import export_register, propose_measures
-    from tasks.text.step import find_emerging_topics
+    from tasks.text.step import find_emerging_topics, learn_sentiment
     from tasks.validate.datadocs import build_data_docs
 
     timer = Timer()
@@ -403,6 +408,11 @@ def run(
     del file_reports
     # As the cycle does: the quarter's results in one transaction (models.db.one_transaction).
     with one_transaction():
+        with timer.stage("learn sentiment") as info:
+            reading = learn_sentiment(QUARTER, config)
+            info["note"] = (
+                f"{reading['method']}, {reading['rated_texts']:,} rated texts, {reading['texts_read']:,} reread"
+            )
         with timer.stage("star index") as info:
             info["note"] = f"{len(measure_star(QUARTER, config)):,} index rows"
         with timer.stage("pain points") as info:
