@@ -96,7 +96,7 @@ bench: install
 # The whole national size (1,000,000 rows; ~25 min on 2 cores); KEEP=/dir keeps the database
 # for `python -m tools.bench_national --reports-only <folder>`.
 bench-national: install
-	$(PY) -m tools.bench_national $(if $(KEEP),--keep $(KEEP))
+	$(PY) -m tools.bench_national $(if $(ROWS),--rows $(ROWS)) $(if $(KEEP),--keep $(KEEP))
 
 # Text analytics quality on the labelled set in tests/data/text_eval (dev and held-out test splits),
 # then on the real dev set (look and score parts).

@@ -57,6 +57,8 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
+from tools.bench_figures import distinct_texts, figures_path, measure_floor, national_figures, write_figures
+
 REGIONS = 85
 OFFICES = 2_400
 QUARTER = "2026Q3"
@@ -131,6 +133,13 @@ def write_config(folder: Path, regions: int = REGIONS, offices: int = OFFICES) -
         writer = csv.DictWriter(fh, fieldnames=["office_code", "office_name", "region_code", "region_name"])
         writer.writeheader()
         writer.writerows(national_registry(regions, offices))
+    # Recipients of regions the synthetic registry does not have would be a configuration error.
+    import yaml
+
+    recipients = yaml.safe_load((folder / "recipients.yaml").read_text(encoding="utf-8"))
+    codes = {f"{r:02d}" for r in range(1, regions + 1)}
+    recipients["regions"] = {k: v for k, v in (recipients.get("regions") or {}).items() if k in codes}
+    (folder / "recipients.yaml").write_text(yaml.safe_dump(recipients, allow_unicode=True), encoding="utf-8")
     return folder
 
 
@@ -334,6 +343,7 @@ def run(
     report_limit: int | None = None,
 ) -> None:
     tmp = Path(tempfile.mkdtemp(prefix="cxloop-national-", dir=keep))
+    json_path = figures_path().resolve()  # the caller's CXLOOP_OUT_DIR, before the run's folder replaces it
     _use_folder(tmp)
 
     from cxloop.config import get_config
@@ -395,6 +405,7 @@ def run(
                 detect_pain_points(q, config)
 
     print(f"the cycle's stages on {QUARTER} (SQLite, this process unless said):", flush=True)
+    first_stage = len(timer.rows)
     cycle_start = time.perf_counter()
     with timer.stage("ingest files (GE, redaction, text)") as info:
         file_reports, totals = _ingest_folder(settings.data_dir / QUARTER, QUARTER, config)
@@ -430,11 +441,34 @@ def run(
     with timer.stage("register export"):
         export_register(QUARTER, settings)
     data_stages = time.perf_counter() - cycle_start
+    stages = {name: secs for name, _, secs, _ in timer.rows[first_stage:]}
+    print("the floor for the same input (not part of the cycle):", flush=True)
+    with timer.stage("floor: bare reads + text analysis") as info:
+        with session_scope() as session:
+            texts = distinct_texts(session, QUARTER)
+        floor = measure_floor(settings.data_dir / QUARTER, texts, config)
+        info["note"] = (
+            f"read {floor['read_seconds']:.1f} s ({floor['files']} files, {floor['rows_read']:,} rows), "
+            f"analyse {floor['text_seconds']:.1f} s ({floor['distinct_texts']:,} distinct texts)"
+        )
+    print(f"  data stages / floor: {data_stages / floor['seconds']:.2f} (target: at most 3)", flush=True)
     dispose_engines()
 
     figures = compare_reports(tmp, timer, report_limit)
     _print_reports(figures, data_stages)
     print(f"  peak RSS of this process {peak_rss_mb():,.0f} MB", flush=True)
+    document = national_figures(
+        rows=totals["received"],
+        files=totals["files"],
+        stages=stages,
+        data_seconds=data_stages,
+        reports_seconds=figures.get("fan_out_all_est", figures["fan_out"]),
+        floor=floor,
+        peak_rss_mb=max(peak_rss_mb(), children_peak_rss_mb()),
+        workers=int(os.environ.get("PREFECT_TASKS_RUNNER_PROCESS_POOL_MAX_WORKERS") or os.cpu_count() or 1),
+        database_url=settings.database_url,
+    )
+    print(f"  figures written to {write_figures(document, json_path)}", flush=True)
     if keep is None:
         shutil.rmtree(tmp, ignore_errors=True)
     else:
