@@ -88,12 +88,12 @@ def _reread_quarter(
 ) -> int:
     """Read the quarter's texts (``region``: that region's only) again with the learned models;
     write the columns back."""
-    stmt = select(col(Feedback.id), col(Feedback.text), col(Feedback.rating), col(Feedback.scale)).where(
+    query = select(col(Feedback.id), col(Feedback.text), col(Feedback.rating), col(Feedback.scale)).where(
         col(Feedback.quarter) == quarter, col(Feedback.text).is_not(None)
     )
     if region is not None:
-        stmt = stmt.where(col(Feedback.region_code) == region)
-    rows = session.execute(stmt.order_by(col(Feedback.id))).all()
+        query = query.where(col(Feedback.region_code) == region)
+    rows = session.execute(query.order_by(col(Feedback.id))).all()
     if not rows:
         return 0
     frame = pd.DataFrame(rows, columns=["id", "text", "rating", "scale"]).set_index("id")
