@@ -27,7 +27,7 @@ def _summary(region):
         "measures_proposed": [],
         "effects": [],
         "reports": [],
-        "register": {},
+        "register": {"xlsx": "out/register/measures_2026Q2.xlsx"},
     }
 
 

@@ -9,7 +9,9 @@ Generates the demo into a temporary folder and runs its quarters through the cyc
 each ``--repeat`` times, reports off (``send_reports=False``) so both do the same kind of work.
 Prefect runs embedded (its server starts before the first timed run).
 
-    python -m tools.bench_region [--scale 1.0] [--quarters 4] [--until 2026Q3] [--region 52] [--repeat 2]
+    python -m tools.bench_region [--scale 1.0] [--quarters 4] [--until 2026Q3] [--region 52] [--repeat 2] [--keep DIR]
+
+``--keep DIR`` generates into DIR (kept afterwards, e.g. for profiling single stages).
 """
 
 from __future__ import annotations
@@ -30,10 +32,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--region", default="52")
     parser.add_argument("--repeat", type=int, default=2)
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--keep", type=Path, default=None)
     args = parser.parse_args(argv)
 
     with tempfile.TemporaryDirectory(prefix="cxloop-bench-region-") as tmp:
-        root = Path(tmp)
+        root = args.keep or Path(tmp)
+        root.mkdir(parents=True, exist_ok=True)
         os.environ.update(
             CXLOOP_DATABASE_URL=f"sqlite:///{root / 'cxloop.db'}",
             CXLOOP_DATA_DIR=str(root / "incoming"),

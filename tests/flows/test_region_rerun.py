@@ -36,6 +36,9 @@ def _results(url: str) -> dict[str, list[tuple]]:
         "measure": _rows(url, "SELECT * FROM measure WHERE :q = :q"),
         "measure_history": _rows(url, "SELECT * FROM measure_history WHERE :q = :q"),
         "text_reading": _rows(url, "SELECT * FROM text_reading WHERE quarter = :q"),
+        "feedback": _rows(
+            url, "SELECT id, language, sentiment, themes, negative_themes FROM feedback WHERE quarter = :q"
+        ),
     }
 
 
@@ -102,6 +105,14 @@ def test_region_rerun_recomputes_only_its_region(demo_run):
     # The register and the quarter's text reading are as they were (same data, same verdicts).
     assert after["measure"] == whole["measure"] and after["measure_history"] == whole["measure_history"]
     assert after["text_reading"] == whole["text_reading"]
+    # The region's texts were read again with the quarter's model, and read the same.
+    assert after["feedback"] == whole["feedback"]
+    with session_scope(url) as s:
+        method, texts_read = s.execute(
+            text("SELECT method, texts_read FROM text_reading WHERE quarter = :q"), {"q": QUARTER}
+        ).one()
+    assert "model" in method and summary["text_reading"]["method"] == method
+    assert 0 < summary["text_reading"]["texts_read"] < texts_read
 
     # Only the region's report is written, byte for byte the one of the whole cycle.
     reports_after = _reports(root)

@@ -6,6 +6,7 @@ from sqlalchemy import text
 
 from models import store
 from models.db import session_scope
+from tasks.insight.painpoints import COMPONENTS
 
 UNITS = [  # level, unit_code, region_code
     ("country", "ALL", None),
@@ -47,6 +48,10 @@ def _pain_frame(priority: float, units=UNITS) -> pd.DataFrame:
                 "negative_mentions": 4,
                 "texts_total": 50,
                 "priority": priority,
+                "negative_share": 8.0,
+                "offices_total": 1,
+                "ray": "effort",
+                **dict.fromkeys(COMPONENTS, 1.0),
                 "rank": 1,
             }
             for lvl, u, r in units
