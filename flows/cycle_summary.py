@@ -57,12 +57,21 @@ def cycle_summary(
     delivery,
     side_products_failed: list[str] | None = None,
     reading: dict | None = None,
+    region: str | None = None,
 ) -> dict:
     """The run's result: what each stage did this quarter, in loop order; ``side_products_failed``
-    names what was not produced (e.g. ``data_docs``) while the cycle went on."""
-    national = pains[pains["level"] == "country"].head(3) if not pains.empty else pains
+    names what was not produced (e.g. ``data_docs``) while the cycle went on. ``region``: a
+    region's rerun, whose top pain points are the region's and whose national figures
+    (``national_refreshed``) were not refreshed."""
+    level, unit = ("country", None) if region is None else ("region", region)
+    top = pains[pains["level"] == level] if not pains.empty else pains
+    if unit is not None and not top.empty:
+        top = top[top["unit_code"] == unit]
+    national = top.head(3)
     return {
         "quarter": q,
+        "region": region,
+        "national_refreshed": region is None,
         "files": files,
         "intake": totals,
         "text_reading": {k: v for k, v in (reading or {}).items() if k != "card"},
@@ -94,9 +103,17 @@ def cycle_summary(
 def summary_markdown(s: dict) -> str:
     """The markdown of the run's ``cx-cycle-<quarter>`` artifact."""
     t = s["intake"]
-    lines = [
-        f"# Quarterly CX cycle {s['quarter']}",
-        "",
+    region = s.get("region")
+    lines = [f"# Quarterly CX cycle {s['quarter']}" + (f", region {region} only" if region else ""), ""]
+    if not s.get("national_refreshed", True):
+        lines += [
+            f"**National figures were not refreshed by this run**: it recomputed region {region} only "
+            "(its offices, the region, its pain points, proposals, effects and report). The country's "
+            "index and pain points, the other regions, the emerging topics, the text model and the "
+            "national report are as the last whole-quarter cycle left them.",
+            "",
+        ]
+    lines += [
         f"**Intake**: {t['received']} rows received = {t['accepted']} accepted + "
         f"{t['quarantined']} quarantined + {t['duplicates']} duplicates ({t['files']} files).",
         "",
@@ -107,7 +124,8 @@ def summary_markdown(s: dict) -> str:
         lines.append(
             f"| {unit} | {vals.get('citizen', '—')} | {vals.get('employer', '—')} | {vals.get('composite', '—')} |"
         )
-    lines += ["", "**Top pain points (country)**: " + (", ".join(s["top_pain_points"]) or "none")]
+    where = f"region {region}" if region else "country"
+    lines += ["", f"**Top pain points ({where})**: " + (", ".join(s["top_pain_points"]) or "none")]
     lines += [f"**Measures proposed**: {len(s['measures_proposed'])}", f"**Effects evaluated**: {len(s['effects'])}"]
     for e in s["effects"]:
         lines.append(

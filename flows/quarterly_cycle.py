@@ -19,6 +19,19 @@ duplicated, in one transaction: a run that dies half way leaves the previous
 results of the quarter intact. A side product that fails (GE Data Docs, an artifact
 for the UI) never fails the cycle: it is logged and listed in the result's
 ``side_products_failed``, and the rest goes on.
+
+Rerunning one region (``region="52"``, ``cxloop cycle --quarter 2026Q3 --region 52``):
+for a region's analyst, in seconds. Feedback files are *not* per region (a file's rows
+carry their offices, and a file name need not name a region), so the drop folder is
+ingested as usual: files already ingested are skipped, a new file is stored whole
+(its other regions' rows wait for the next whole-quarter run to be counted). Then only
+the region's results are recomputed and replaced, in one transaction: its offices' and
+its own index rows, its pain points, proposals from its pain points, the effect of the
+measures with an office in it, and its texts reread with the model the quarter's last
+whole cycle trained (no training). Only its report is rendered and sent. The country
+rows, the other regions' rows, the emerging topics, the national report and the text
+model stay as the last whole-quarter cycle left them; the summary says so
+(``national_refreshed: false``).
 """
 
 from __future__ import annotations
@@ -39,7 +52,7 @@ from flows.faults import crash_after_task
 from flows.ingest import ingest_feedback, side_product
 from flows.inputs import as_is
 from flows.locks import quarter_lock
-from flows.params import Lang, QuarterText, Seconds
+from flows.params import Lang, QuarterText, Region, Seconds, check_region
 from flows.register import await_proposal_review
 from flows.text_reading import publish_text_reading
 from models.db import one_transaction, upgrade
@@ -77,6 +90,7 @@ def quarterly_cycle(
     send_reports: bool = True,
     lang: Lang = "ru",
     review_timeout_seconds: Seconds = 0,
+    region: Region | None = None,
 ) -> dict:
     """Run the whole loop for one quarter (default: the last complete quarter).
 
@@ -87,28 +101,45 @@ def quarterly_cycle(
         review_timeout_seconds: when above 0, the run pauses after proposing measures so the
             working group can approve, reject or reassign them in the Prefect UI; with no
             answer in time the proposals stay ``proposed`` and the run goes on.
+        region: rerun only this region (a region code of ``config/offices.csv``): its results
+            and its report; the national figures are not refreshed (module docstring).
+            Default: the whole quarter.
     """
     q = str(Quarter.parse(quarter)) if quarter else str(Quarter.last_complete())
     settings = get_settings()
     settings.ensure_dirs()
     config = get_config(settings.config_dir)
+    if region is not None:  # checked again here, before anything is written (the registry as it is now)
+        check_region(region)
     migrate_database()
     # One cycle per quarter at a time, whichever deployment or machine starts it; a
     # crashed run's lock is taken over (flows/locks.py).
     with quarter_lock(q, "quarterly-cx-cycle"):
-        return _cycle(q, settings, config, lang, send_reports, review_timeout_seconds)
+        return _cycle(q, settings, config, lang, send_reports, review_timeout_seconds, region)
 
 
-def _publish_findings(q: str, pains, topics: dict, config, lang: str) -> None:
+def _artifact_key(prefix: str, q: str, region: str | None) -> str:
+    """An artifact's key; a region's rerun has its own, so the quarter's national one stays."""
+    return f"{prefix}-{q.lower()}" + (f"-region-{region.lower()}" if region else "")
+
+
+_NO_TOPICS = {"topics": [], "markdown": "Emerging topics are national: not refreshed by a region's rerun."}
+
+
+def _publish_findings(q: str, pains, topics: dict, config, lang: str, region: str | None = None) -> None:
     """The quarter's pain points (with the components of their priority) and candidate new
     themes as artifacts of the run, for the analysts in the Prefect UI."""
     pain_rows = pain_points_artifact_rows(pains, config, lang=lang) if not pains.empty else []
     if pain_rows:
         create_table_artifact(
-            key=f"cx-pain-points-{q.lower()}",
+            key=_artifact_key("cx-pain-points", q, region),
             table=pain_rows,
-            description=f"Top pain points {q} per region and the country, with the components of their priority",
+            description=f"Top pain points {q} per region and the country, with the components of their priority"
+            if region is None
+            else f"Top pain points {q} of region {region} and its offices, with the components of their priority",
         )
+    if region is not None:
+        return
     create_markdown_artifact(
         key=f"cx-emerging-topics-{q.lower()}",
         markdown=topics["markdown"],
@@ -116,8 +147,11 @@ def _publish_findings(q: str, pains, topics: dict, config, lang: str) -> None:
     )
 
 
-def _cycle(q: str, settings, config, lang: str, send_reports: bool, review_timeout_seconds: int):
-    """The stages of one quarter, in order (called by the flow while it holds the quarter's lock)."""
+def _cycle(
+    q: str, settings, config, lang: str, send_reports: bool, review_timeout_seconds: int, region: str | None = None
+):
+    """The stages of one quarter, in order (called by the flow while it holds the quarter's lock);
+    with ``region`` only that region's results and report (module docstring)."""
     logger = get_run_logger()
     sync_registry(as_is(config))
 
@@ -142,19 +176,20 @@ def _cycle(q: str, settings, config, lang: str, send_reports: bool, review_timeo
     with one_transaction():
         # The sentiment model learned from the stored ratings rereads the quarter's texts
         # first: the pain points count what it reads as negative (tasks/text/reread.py).
-        reading = learn_sentiment(q, as_is(config))
-        index = measure_star(q, as_is(config))
-        pains = detect_pain_points(q, as_is(config))
-        proposed = propose_measures(q, as_is(config))
-        effects = evaluate_effects(q, as_is(config))
-    topics = find_emerging_topics(q, lang)
-    side_product("findings_artifacts", side_failed, _publish_findings, q, pains, topics, config, lang)
+        # A region's rerun deletes and writes only that region's rows (models/store.py).
+        reading = learn_sentiment(q, as_is(config), region=region)
+        index = measure_star(q, as_is(config), region=region)
+        pains = detect_pain_points(q, as_is(config), region=region)
+        proposed = propose_measures(q, as_is(config), region=region)
+        effects = evaluate_effects(q, as_is(config), region=region)
+    topics = find_emerging_topics(q, lang) if region is None else _NO_TOPICS
+    side_product("findings_artifacts", side_failed, _publish_findings, q, pains, topics, config, lang, region)
     side_product("model_card_artifact", side_failed, publish_text_reading, q, reading)
     # Effects concern measures implemented earlier, so the review of this quarter's new
     # proposals (which can take days) does not change them; it must end before the reports.
     review = await_proposal_review(q, proposed, review_timeout_seconds) if review_timeout_seconds else None
     # One render task per region + national through the flow's task runner; same dict as write_reports.
-    reports = fan_out_reports(q, config, settings, lang)
+    reports = fan_out_reports(q, config, settings, lang, scopes=[region] if region else None)
     delivery = deliver_reports(q, reports, config, settings) if send_reports else None
     register = export_register(q, settings)
 
@@ -173,14 +208,15 @@ def _cycle(q: str, settings, config, lang: str, send_reports: bool, review_timeo
         delivery=delivery,
         side_products_failed=side_failed,  # the same list: a failure of the artifact below shows in it
         reading=reading,
+        region=region,
     )
     side_product(
         "cycle_artifact",
         side_failed,
         create_markdown_artifact,
-        key=f"cx-cycle-{q.lower()}",
+        key=_artifact_key("cx-cycle", q, region),
         markdown=summary_markdown(summary),
-        description=f"CX cycle {q}",
+        description=f"CX cycle {q}" + (f", region {region} only" if region else ""),
     )
     found = problems(unreadable, delivery)
     if found:

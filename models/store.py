@@ -134,8 +134,18 @@ def index_se(frame: pd.DataFrame) -> pd.Series:
     return (frame["ci_high"] - frame["ci_low"]) / (2 * 1.959963984540054)
 
 
-def replace_index_results(session: Session, quarter: str, frame: pd.DataFrame) -> int:
-    session.execute(delete(IndexResult).where(col(IndexResult.quarter) == quarter))
+def _region_rows(table: Any, region: str) -> Any:
+    """A region's own rows of a quarter-result table: its offices and the region itself, never the country."""
+    return (col(table.region_code) == region) & col(table.level).in_(("office", "region"))
+
+
+def replace_index_results(session: Session, quarter: str, frame: pd.DataFrame, region: str | None = None) -> int:
+    """Replace the quarter's index rows with ``frame``; with ``region`` only that region's
+    office and region rows (the frame must hold only those), the other rows left as they are."""
+    stmt = delete(IndexResult).where(col(IndexResult.quarter) == quarter)
+    if region is not None:
+        stmt = stmt.where(_region_rows(IndexResult, region))
+    session.execute(stmt)
     if frame.empty:
         return 0
     data = frame.assign(quarter=quarter)
@@ -235,12 +245,16 @@ def load_pain_points(session: Session, quarter: str) -> pd.DataFrame:
     return frame
 
 
-def replace_pain_points(session: Session, quarter: str, frame: pd.DataFrame) -> int:
-    """Replace the quarter's pain points with ``frame`` (``tasks.insight.painpoints.PAIN_POINT_COLUMNS``).
+def replace_pain_points(session: Session, quarter: str, frame: pd.DataFrame, region: str | None = None) -> int:
+    """Replace the quarter's pain points with ``frame`` (``tasks.insight.painpoints.PAIN_POINT_COLUMNS``);
+    with ``region`` only that region's office and region rows (the frame must hold only those).
 
     A frame from before the per-unit columns (region_code only) is stored as region
     rows (``ALL`` = country) with the columns' defaults."""
-    session.execute(delete(PainPoint).where(col(PainPoint.quarter) == quarter))
+    stmt = delete(PainPoint).where(col(PainPoint.quarter) == quarter)
+    if region is not None:
+        stmt = stmt.where(_region_rows(PainPoint, region))
+    session.execute(stmt)
     if frame.empty:
         return 0
     data = frame.assign(quarter=quarter)
@@ -262,7 +276,9 @@ def replace_pain_points(session: Session, quarter: str, frame: pd.DataFrame) -> 
     return len(records)
 
 
-def load_text_groups(session: Session, quarter: str, history: list[str] | tuple[str, ...] = ()) -> pd.DataFrame:
+def load_text_groups(
+    session: Session, quarter: str, history: list[str] | tuple[str, ...] = (), region: str | None = None
+) -> pd.DataFrame:
     """Feedback texts of ``quarter`` and of the ``history`` quarters, counted per identical
     (quarter, office, region, client type, journey stage, themes, negative themes):
     ``tasks.insight.painpoints.TEXT_GROUP_COLUMNS``.
@@ -278,17 +294,20 @@ def load_text_groups(session: Session, quarter: str, history: list[str] | tuple[
     order (``NOT INDEXED``). Through the (quarter, office) index SQLite visits the rows
     office by office, i.e. in random page order, which was 15 times slower (26 s instead
     of 1.7 s just to visit 7 quarters); the grouping itself is what remains (~6 s).
+
+    ``region``: only that region's texts (read through the region index).
     """
     from sqlalchemy import bindparam, text
 
-    source = "feedback NOT INDEXED" if session.get_bind().dialect.name == "sqlite" else "feedback"
+    source = "feedback NOT INDEXED" if session.get_bind().dialect.name == "sqlite" and region is None else "feedback"
+    in_region = "AND region_code = :region " if region is not None else ""
     rated = "quarter = :current AND rating IS NOT NULL AND scale > 1"
     stmt = text(
         f"SELECT quarter, COALESCE(office_code, ''), region_code, client_type, COALESCE(journey_stage, ''), "
         f"CASE WHEN quarter = :current THEN themes ELSE negative_themes END, negative_themes, COUNT(*), "
         f"COUNT(CASE WHEN {rated} THEN 1 END), "
         f"COALESCE(SUM(CASE WHEN {rated} THEN (rating - 1) * 100.0 / (scale - 1) END), 0.0) "
-        f"FROM {source} WHERE quarter IN :quarters AND text IS NOT NULL AND text <> '' "
+        f"FROM {source} WHERE quarter IN :quarters AND text IS NOT NULL AND text <> '' {in_region}"
         f"GROUP BY 1, 2, 3, 4, 5, 6, 7"
     ).bindparams(bindparam("quarters", expanding=True))
     quarters = sorted({quarter, *history})
@@ -304,7 +323,10 @@ def load_text_groups(session: Session, quarter: str, history: list[str] | tuple[
         "rated",
         "rating_sum",
     ]
-    rows = session.execute(stmt, {"current": quarter, "quarters": quarters}).all()
+    params: dict[str, Any] = {"current": quarter, "quarters": quarters}
+    if region is not None:
+        params["region"] = region
+    rows = session.execute(stmt, params).all()
     # Column-wise: a DataFrame built from a list of Row objects is several times slower.
     data = dict(zip(columns, zip(*rows, strict=True), strict=True)) if rows else dict.fromkeys(columns, ())
     frame = pd.DataFrame({c: pd.Series(data[c], dtype=object) for c in columns[:7]})

@@ -13,7 +13,7 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from cxloop.cli.common import check_config, console, err_console, quarter_option, wrapping_table
+from cxloop.cli.common import check_config, console, err_console, quarter_option, refuse, wrapping_table
 
 if TYPE_CHECKING:
     from flows.params import Channel, Lang
@@ -24,7 +24,10 @@ db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
 
 def print_cycle(summary: dict) -> None:
     t = summary["intake"]
-    console.rule(f"[bold]Quarter {summary['quarter']}")
+    region = summary.get("region")
+    console.rule(f"[bold]Quarter {summary['quarter']}" + (f", region {region} only" if region else ""))
+    if not summary.get("national_refreshed", True):
+        console.print(f"[yellow]national figures not refreshed: only region {region} was recomputed[/yellow]")
     ok = t["received"] == t["accepted"] + t["quarantined"] + t["duplicates"]
     console.print(
         f"rows in {t['received']} = accepted {t['accepted']} + quarantined {t['quarantined']} + "
@@ -104,16 +107,28 @@ def cycle(
     quarter: str | None = typer.Option(None, help="YYYYQn (default: the last complete quarter)"),
     send: bool = typer.Option(True, help="e-mail the reports"),
     lang: str = typer.Option("ru", help="report language"),
+    region: str | None = typer.Option(
+        None, help="rerun only this region's results and report (national figures are not refreshed)"
+    ),
 ) -> None:
-    """Run the quarterly cycle for one quarter on the files in the drop folder."""
+    """Run the quarterly cycle for one quarter on the files in the drop folder (or rerun one region)."""
+    from cxloop.config import get_config
+    from cxloop.domain import check_region
     from cxloop.settings import get_settings
     from flows.locks import QuarterLocked
     from flows.quarterly_cycle import quarterly_cycle
 
     check_config()
+    if region is not None:  # refused here, before Prefect starts, with one clear line
+        try:
+            check_region(region, get_config(get_settings().config_dir).regions)
+        except ValueError as exc:
+            refuse(str(exc))
     try:
         # the flow validates ``lang`` against its Literal when it is called (Prefect parameters)
-        summary = quarterly_cycle(quarter=quarter_option(quarter), send_reports=send, lang=cast("Lang", lang))
+        summary = quarterly_cycle(
+            quarter=quarter_option(quarter), send_reports=send, lang=cast("Lang", lang), region=region
+        )
     except QuarterLocked as exc:  # another cycle of this quarter is running: say who, exit 3
         err_console.print(f"[red]{escape(str(exc))}[/red]", highlight=False)
         raise typer.Exit(3) from exc

@@ -72,7 +72,9 @@ def _synthetic_columns(sc: SyntheticControl | None) -> dict[str, Any]:
     }
 
 
-def evaluate_due_measures(session: Session, quarter: str, config: AppConfig) -> list[EffectEvaluation]:
+def evaluate_due_measures(
+    session: Session, quarter: str, config: AppConfig, region: str | None = None
+) -> list[EffectEvaluation]:
     """Evaluate every implemented measure that has a full quarter after it by ``quarter``.
 
     For measures with status implemented / evaluated / closed and
@@ -80,6 +82,9 @@ def evaluate_due_measures(session: Session, quarter: str, config: AppConfig) -> 
     quarter up to ``quarter`` present in the data; replace the measure's
     evaluation for ``quarter`` (reruns overwrite), write the verdict to the
     measure and move ``implemented`` to ``evaluated`` at the quarter's cycle date.
+    ``region``: only the measures with at least one office in that region (a measure's
+    offices are its scope, or its region's offices when it lists none); the comparison
+    offices still come from everywhere, so the evaluation is the one the whole quarter gives.
     Out: the evaluations, sorted by measure code.
     """
     q = Quarter.parse(quarter)
@@ -97,6 +102,9 @@ def evaluate_due_measures(session: Session, quarter: str, config: AppConfig) -> 
         )
         if m.implemented_on is not None and Quarter.of(m.implemented_on) < q
     ]
+    if region is not None:
+        in_region = {o.office_code for o in config.offices if o.region_code == region}
+        measures = [m for m in measures if measure_offices(m, config) & in_region]
     if not measures:
         return []
     data_quarters = sorted(

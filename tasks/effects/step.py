@@ -7,13 +7,13 @@ from models.db import session_scope
 from models.tables import Measure
 
 
-def evaluate_effects(quarter: str, config: AppConfig) -> list[dict]:
+def evaluate_effects(quarter: str, config: AppConfig, region: str | None = None) -> list[dict]:
     """Evaluate the quarter's due measures (:func:`tasks.effects.evaluate.evaluate_due_measures`);
-    one dict per evaluation."""
+    one dict per evaluation. ``region``: only the measures with an office in that region."""
     from tasks.effects.evaluate import evaluate_due_measures
 
     with session_scope() as session:
-        evaluations = evaluate_due_measures(session, quarter, config)
+        evaluations = evaluate_due_measures(session, quarter, config, region=region)
         codes: dict[int, str] = {}
         for e in evaluations:
             measure = session.get(Measure, e.measure_id)

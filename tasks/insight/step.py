@@ -15,23 +15,36 @@ from tasks.insight.index import add_change, quarter_index
 from tasks.insight.painpoints import prioritise_pain_points
 
 
-def measure_star(quarter: str, config: AppConfig) -> pd.DataFrame:
-    """The star index of the quarter per office, region and country, with the change since the previous quarter."""
+def _in_region(frame: pd.DataFrame, region: str) -> pd.DataFrame:
+    """A region's own office and region rows of a per-unit result (the country row left out)."""
+    if frame.empty:
+        return frame
+    keep = (frame["region_code"] == region) & frame["level"].isin(["office", "region"])
+    return frame[keep].reset_index(drop=True)
+
+
+def measure_star(quarter: str, config: AppConfig, region: str | None = None) -> pd.DataFrame:
+    """The star index of the quarter per office, region and country, with the change since the previous quarter.
+
+    ``region``: only that region's offices and the region itself, from its own respondents
+    (each unit's value depends on its respondents only); the other rows stay as stored."""
     with session_scope() as session:
-        answers = store.load_answers(session, quarter)
+        answers = store.load_answers(session, quarter, region=region)
         if answers.empty:
-            store.replace_index_results(session, quarter, pd.DataFrame())
+            store.replace_index_results(session, quarter, pd.DataFrame(), region=region)
             return pd.DataFrame()
         current = quarter_index(answers, config.thresholds.star)
+        if region is not None:
+            current = _in_region(current, region)
         previous = store.load_index(session, str(Quarter.parse(quarter).prev()))
         if not previous.empty:
             previous = previous.assign(se=store.index_se(previous))
         result = add_change(current, previous)
-        store.replace_index_results(session, quarter, result)
+        store.replace_index_results(session, quarter, result, region=region)
         return result
 
 
-def detect_pain_points(quarter: str, config: AppConfig) -> pd.DataFrame:
+def detect_pain_points(quarter: str, config: AppConfig, region: str | None = None) -> pd.DataFrame:
     """Pain points of the quarter at office, region and country level (:mod:`tasks.insight.painpoints`).
 
     Reads the quarter's and the ``history_quarters`` earlier quarters' texts as counted
@@ -41,7 +54,7 @@ def detect_pain_points(quarter: str, config: AppConfig) -> pd.DataFrame:
     q = Quarter.parse(quarter)
     history_quarters = [str(q.shift(-i)) for i in range(1, config.thresholds.pain_points.history_quarters + 1)]
     with session_scope() as session:
-        groups = store.load_text_groups(session, str(q), history_quarters)
+        groups = store.load_text_groups(session, str(q), history_quarters, region=region)
         current = groups[groups["quarter"] == str(q)]
         history = groups[groups["quarter"] != str(q)]
         answers = store.load_answers(session, str(q))
@@ -56,5 +69,7 @@ def detect_pain_points(quarter: str, config: AppConfig) -> pd.DataFrame:
             open_measures=store.open_measures(session, q.cycle_time),
             closed_measures=store.closed_measure_scopes(session, q.cycle_time),
         )
-        store.replace_pain_points(session, str(q), result)
+        if region is not None:
+            result = _in_region(result, region)
+        store.replace_pain_points(session, str(q), result, region=region)
         return result

@@ -12,8 +12,10 @@ from models import store
 from models.db import session_scope
 
 
-def propose_measures(quarter: str, config: AppConfig) -> list[str]:
-    """Proposed measures for the quarter's regional pain points not yet covered; their codes."""
+def propose_measures(quarter: str, config: AppConfig, region: str | None = None) -> list[str]:
+    """Proposed measures for the quarter's regional pain points not yet covered; their codes.
+
+    ``region``: only from that region's pain points (proposals are made per region)."""
     from tasks.measures.proposals import create_proposals
 
     with session_scope() as session:
@@ -21,6 +23,8 @@ def propose_measures(quarter: str, config: AppConfig) -> list[str]:
         if pains.empty:
             return []
         regional = pains[pains["level"] == "region"]
+        if region is not None:
+            regional = regional[regional["region_code"] == region]
         created = create_proposals(session, quarter, regional, config, Quarter.parse(quarter).cycle_time)
         return [m.code for m in created]
 

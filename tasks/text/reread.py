@@ -29,11 +29,19 @@ from cxloop.config import AppConfig
 from models.tables import Feedback, TextReading
 from tasks.text.analyser import analyse_frame
 from tasks.text.model import ModelSettings, SentimentModel
-from tasks.text.model_store import activate, load_model, models_dir, rated_feedback, save_model
+from tasks.text.model_store import activate, active_model_dir, load_model, models_dir, rated_feedback, save_model
 from tasks.text.model_train import TrainingError, train
 from tasks.text.theme_learn import ThemeModel, gold_labels, train_from_gold
 
-__all__ = ["MAX_TRAINING_TEXTS", "MIN_GOLD_LABELS", "Reading", "learn_and_reread", "reading_of", "card_summary"]
+__all__ = [
+    "MAX_TRAINING_TEXTS",
+    "MIN_GOLD_LABELS",
+    "Reading",
+    "learn_and_reread",
+    "reading_of",
+    "card_summary",
+    "reread_region",
+]
 
 MIN_GOLD_LABELS = 50
 """Analysts' labels (``cxloop text review import``) needed before theme classifiers are tried;
@@ -71,14 +79,21 @@ def card_summary(card: dict[str, Any]) -> dict[str, Any]:
 
 
 def _reread_quarter(
-    session: Session, quarter: str, config: AppConfig, model: SentimentModel | None, theme_model: ThemeModel | None
+    session: Session,
+    quarter: str,
+    config: AppConfig,
+    model: SentimentModel | None,
+    theme_model: ThemeModel | None,
+    region: str | None = None,
 ) -> int:
-    """Read the quarter's texts again with the learned models; write the columns back."""
-    rows = session.execute(
-        select(col(Feedback.id), col(Feedback.text), col(Feedback.rating), col(Feedback.scale))
-        .where(col(Feedback.quarter) == quarter, col(Feedback.text).is_not(None))
-        .order_by(col(Feedback.id))
-    ).all()
+    """Read the quarter's texts (``region``: that region's only) again with the learned models;
+    write the columns back."""
+    query = select(col(Feedback.id), col(Feedback.text), col(Feedback.rating), col(Feedback.scale)).where(
+        col(Feedback.quarter) == quarter, col(Feedback.text).is_not(None)
+    )
+    if region is not None:
+        query = query.where(col(Feedback.region_code) == region)
+    rows = session.execute(query.order_by(col(Feedback.id))).all()
     if not rows:
         return 0
     frame = pd.DataFrame(rows, columns=["id", "text", "rating", "scale"]).set_index("id")
@@ -156,6 +171,36 @@ def learn_and_reread(
             card=json.dumps(reading.card, ensure_ascii=False, sort_keys=True),
         )
     )
+    session.flush()
+    return reading
+
+
+def reread_region(session: Session, quarter: str, region: str, config: AppConfig) -> Reading:
+    """A region's rerun: its texts of ``quarter`` read again the way the quarter's last whole
+    cycle read them (the model version recorded in ``text_reading``), without training.
+
+    Training reads every rated text of the country (about a minute per 100,000) and its
+    card is a national figure, so it is left to the whole-quarter cycle; ``text_reading``
+    is not changed. With no recorded reading, or one by the rules alone, the texts keep
+    the reading they were stored with. When the recorded model's folder is gone, the
+    active model reads them (the version returned says which)."""
+    recorded = reading_of(session, quarter)
+    reading = Reading(quarter=quarter, method="rules")
+    if recorded is None:
+        return reading
+    model: SentimentModel | None = None
+    if recorded.model_version:
+        folder = models_dir() / recorded.model_version
+        if not (folder / "card.json").is_file():
+            active = active_model_dir()
+            folder = active if active is not None else folder
+        model = load_model(folder)
+        reading.method, reading.model_version = "rules+model", model.version
+    theme_model = _theme_model(session, config) if recorded.method.endswith("+themes") else None
+    if theme_model is not None:
+        reading.method += "+themes"
+    if model is not None or theme_model is not None:
+        reading.texts_read = _reread_quarter(session, quarter, config, model, theme_model, region=region)
     session.flush()
     return reading
 

@@ -10,15 +10,20 @@ from __future__ import annotations
 from cxloop.config import AppConfig
 from models import store
 from models.db import session_scope
-from tasks.text.reread import learn_and_reread
+from tasks.text.reread import learn_and_reread, reread_region
 from tasks.text.topic_report import topics_markdown
 from tasks.text.topics import emerging_topics
 
 
-def learn_sentiment(quarter: str, config: AppConfig) -> dict:
+def learn_sentiment(quarter: str, config: AppConfig, region: str | None = None) -> dict:
     """Train the sentiment model on the rated texts up to ``quarter`` and reread the quarter's
-    texts with it (the rules' reading stays for languages without enough rated texts)."""
+    texts with it (the rules' reading stays for languages without enough rated texts).
+
+    ``region``: no training; that region's texts are read again with the model the quarter's
+    last whole cycle used (:func:`tasks.text.reread.reread_region`)."""
     with session_scope() as session:
+        if region is not None:
+            return reread_region(session, quarter, region, config).as_dict()
         return learn_and_reread(session, quarter, config).as_dict()
 
 

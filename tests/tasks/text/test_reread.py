@@ -153,3 +153,24 @@ def test_learn_and_reread_on_sqlite_and_postgresql(any_db_url, config, tmp_path,
     with session_scope(any_db_url) as s:
         assert reading_of(s, "2026Q1").model_version == reading.model_version
     reset_settings_cache()
+
+
+def test_a_region_is_reread_with_the_quarters_model_without_training(rated_quarter, config):
+    from sqlalchemy import update
+
+    from tasks.text.reread import reread_region
+
+    with session_scope(rated_quarter) as s:
+        trained = learn_and_reread(s, "2026Q1", config, SMALL)
+    rows = _rows(rated_quarter)
+    with session_scope(rated_quarter) as s:
+        recorded = s.execute(select(TextReading)).scalars().one().model_dump()
+        s.execute(update(Feedback).values(sentiment=None))
+    with session_scope(rated_quarter) as s:  # every text is in region 52: region 66 rereads none
+        assert reread_region(s, "2026Q1", "66", config).texts_read == 0
+    assert {r[2] for r in _rows(rated_quarter)} == {None}
+    with session_scope(rated_quarter) as s:
+        again = reread_region(s, "2026Q1", "52", config)
+        assert s.execute(select(TextReading)).scalars().one().model_dump() == recorded
+    assert again.method == "rules+model" and again.model_version == trained.model_version
+    assert again.texts_read == 240 and _rows(rated_quarter) == rows
