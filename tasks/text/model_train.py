@@ -17,7 +17,9 @@ import hashlib
 import json
 from collections import Counter
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import cached_property
 from typing import Any
 
 import numpy as np
@@ -27,6 +29,7 @@ from tasks.text.model import (
     NEUTRAL_BAND,
     LanguageModel,
     ModelSettings,
+    Prepared,
     SentimentModel,
     fit_classifier,
     fit_vectorisers,
@@ -34,7 +37,17 @@ from tasks.text.model import (
     rating_label,
 )
 
-__all__ = ["CLASS_NAMES", "FORMAT", "TrainingError", "figures", "train", "version_id"]
+__all__ = [
+    "CLASS_NAMES",
+    "FORMAT",
+    "TrainingError",
+    "TrainingSet",
+    "figures",
+    "fit",
+    "train",
+    "training_set",
+    "version_id",
+]
 
 FORMAT = "cxloop-sentiment-model/1"
 CLASS_NAMES = {-1: "negative", 0: "neutral", 1: "positive"}
@@ -126,19 +139,33 @@ def _counts(labels: Sequence[int]) -> dict[str, int]:
     return {CLASS_NAMES[k]: int(c.get(k, 0)) for k in (-1, 0, 1)}
 
 
-def train(
+@dataclass(frozen=True)
+class TrainingSet:
+    """Rated texts as the model sees them, before any fitting: the usable texts, their
+    labels, their prepared features (:func:`tasks.text.model.prepare`) and the version id
+    the model fitted on them will carry (:func:`version_id`)."""
+
+    texts: list[str]
+    labels: list[int]
+    prepared: Prepared
+    rows: list[tuple[Any, ...]]
+    settings: ModelSettings
+
+    @cached_property
+    def version(self) -> str:
+        return version_id(self.rows, self.settings)
+
+
+def training_set(
     texts: Sequence[Any],
     ratings: Sequence[Any],
     scales: Sequence[Any] | None = None,
     languages: Sequence[Any] | None = None,
     settings: ModelSettings | None = None,
-    *,
-    created_at: str | None = None,
-) -> SentimentModel:
-    """Fit the model on rated texts (one rating, and optionally a scale and a language, per
-    text) and describe it in its card; texts without a readable rating or without letters
-    are left out. A language with fewer than ``settings.min_texts`` labelled texts is not
-    modelled (the card lists it under ``skipped``). :class:`TrainingError` when no text is usable."""
+) -> TrainingSet:
+    """Label rated texts from their ratings (one rating, and optionally a scale and a
+    language, per text) and prepare their features; texts without a readable rating or
+    without letters are left out. :class:`TrainingError` when no text is usable."""
     settings = settings or ModelSettings()
     scales = list(scales) if scales is not None else [None] * len(texts)
     given = [lang if isinstance(lang, str) and lang in LANGUAGES else None for lang in languages or [None] * len(texts)]
@@ -157,9 +184,30 @@ def train(
     ]
     if not rows:
         raise TrainingError("no rated text with letters and a readable rating to train on")
+    return TrainingSet(kept_texts, labels_all, p, rows, settings)
+
+
+def train(
+    texts: Sequence[Any],
+    ratings: Sequence[Any],
+    scales: Sequence[Any] | None = None,
+    languages: Sequence[Any] | None = None,
+    settings: ModelSettings | None = None,
+    *,
+    created_at: str | None = None,
+) -> SentimentModel:
+    """Fit the model on rated texts (:func:`training_set`, then :func:`fit`)."""
+    return fit(training_set(texts, ratings, scales, languages, settings), created_at=created_at)
+
+
+def fit(data: TrainingSet, *, created_at: str | None = None) -> SentimentModel:
+    """Fit the model on a :class:`TrainingSet` and describe it in its card. A language with
+    fewer than ``settings.min_texts`` labelled texts is not modelled (the card lists it
+    under ``skipped``)."""
+    settings, kept_texts, labels_all, p, rows = data.settings, data.texts, data.labels, data.prepared, data.rows
     card: dict[str, Any] = {
         "format": FORMAT,
-        "version": version_id(rows, settings),
+        "version": data.version,
         "created_at": created_at or datetime.now(UTC).replace(microsecond=0).isoformat(),
         "labels": "rating 1-2 negative, 3 neutral, 4-5 positive (10-point: <=4, 5-7, >=8)",
         "sentiment": "P(positive) - P(negative); |s| < 0.1 reads neutral, s < 0 negative",

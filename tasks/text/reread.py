@@ -30,7 +30,7 @@ from models.tables import Feedback, TextReading
 from tasks.text.analyser import analyse_frame
 from tasks.text.model import ModelSettings, SentimentModel
 from tasks.text.model_store import activate, active_model_dir, load_model, models_dir, rated_feedback, save_model
-from tasks.text.model_train import TrainingError, train
+from tasks.text.model_train import TrainingError, fit, training_set
 from tasks.text.theme_learn import ThemeModel, gold_labels, train_from_gold
 
 __all__ = [
@@ -134,7 +134,7 @@ def learn_and_reread(
     model: SentimentModel | None = None
     if not rated.empty:
         try:
-            model = train(
+            data = training_set(
                 rated["text"].tolist(),
                 rated["rating"].tolist(),
                 rated["scale"].tolist(),
@@ -142,13 +142,19 @@ def learn_and_reread(
                 settings or ModelSettings(),
             )
         except TrainingError:
-            model = None
+            data = None
+        if data is not None:
+            # The version is a digest of the data and settings: a model already fitted on
+            # exactly these (an earlier run of the quarter) is read back, not fitted again.
+            folder = models_dir() / data.version
+            if not (folder / "card.json").is_file():
+                fitted = fit(data)
+                if fitted.languages:
+                    save_model(fitted, folder)
+            if (folder / "card.json").is_file():
+                activate(folder)
+                model = load_model(folder)  # what the next run will use, read back
     if model is not None and model.languages:
-        folder = models_dir() / model.version
-        if not (folder / "card.json").is_file():
-            save_model(model, folder)
-        activate(folder)
-        model = load_model(folder)  # what the next run will use, read back
         reading.method = "rules+model"
         reading.model_version = model.version
         reading.card = card_summary(model.card)

@@ -80,6 +80,25 @@ def test_a_rerun_gives_the_same_model_and_the_same_rows(rated_quarter, config):
     assert count == 1
 
 
+def test_a_rerun_on_the_same_data_reads_the_saved_model_back_instead_of_fitting(rated_quarter, config, monkeypatch):
+    import tasks.text.reread as reread
+
+    fits: list[str] = []
+    real_fit = reread.fit
+    monkeypatch.setattr(reread, "fit", lambda data, **kw: fits.append(data.version) or real_fit(data, **kw))
+    with session_scope(rated_quarter) as s:
+        first = learn_and_reread(s, "2026Q1", config, SMALL)
+    rows = _rows(rated_quarter)
+    with session_scope(rated_quarter) as s:
+        second = learn_and_reread(s, "2026Q1", config, SMALL)
+    assert fits == [first.model_version]  # fitted once, read back the second time
+    assert second.model_version == first.model_version and second.card == first.card
+    assert _rows(rated_quarter) == rows
+    with session_scope(rated_quarter) as s:  # other settings are another model: fitted again
+        third = learn_and_reread(s, "2026Q1", config, ModelSettings(min_texts=100, c=0.5))
+    assert third.model_version != first.model_version and fits == [first.model_version, third.model_version]
+
+
 def test_too_few_rated_texts_keep_the_rules_reading(rated_quarter, config):
     before = _rows(rated_quarter)
     with session_scope(rated_quarter) as s:
