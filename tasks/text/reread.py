@@ -109,15 +109,17 @@ def _reread_quarter(
             negative_themes=bindparam("negative_themes"),
         )
     )
+    sentiments = [None if pd.isna(v) else float(v) for v in read["sentiment"].tolist()]
     params = [
-        {
-            "fid": int(fid),
-            "language": r.language,
-            "sentiment": None if pd.isna(r.sentiment) else float(r.sentiment),
-            "themes": r.themes,
-            "negative_themes": r.negative_themes,
-        }
-        for fid, r in read.iterrows()
+        {"fid": int(fid), "language": lang, "sentiment": s, "themes": themes, "negative_themes": negative}
+        for fid, lang, s, themes, negative in zip(
+            read.index.tolist(),
+            read["language"].tolist(),
+            sentiments,
+            read["themes"].tolist(),
+            read["negative_themes"].tolist(),
+            strict=True,
+        )
     ]
     session.connection().execute(stmt, params)
     return len(params)
