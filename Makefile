@@ -93,10 +93,12 @@ bench: install
 	@# national) in parallel processes, on 85 regions / 2,400 offices with a tenth of the rows.
 	$(PY) -m tools.bench_national --rows 100000
 
-# The whole national size (1,000,000 rows; ~25 min on 2 cores); KEEP=/dir keeps the database
-# for `python -m tools.bench_national --reports-only <folder>`.
+# The whole national size (1,000,000 rows; ~10 min on 2 cores); KEEP=/dir keeps the database
+# for `python -m tools.bench_national --reports-only <folder>`; WORKERS=1 validates and renders
+# in one process; DATABASE=postgresql runs it on a throw-away PostgreSQL server.
 bench-national: install
-	$(PY) -m tools.bench_national $(if $(ROWS),--rows $(ROWS)) $(if $(KEEP),--keep $(KEEP))
+	$(PY) -m tools.bench_national $(if $(ROWS),--rows $(ROWS)) $(if $(KEEP),--keep $(KEEP)) \
+	  $(if $(WORKERS),--workers $(WORKERS)) $(if $(DATABASE),--database $(DATABASE))
 
 # Text analytics quality on the labelled set in tests/data/text_eval (dev and held-out test splits),
 # then on the real dev set (look and score parts).

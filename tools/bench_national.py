@@ -5,6 +5,8 @@
     python -m tools.bench_national --report-scopes 10    # reports for national + 9 regions, extrapolated to 86
     python -m tools.bench_national --rows 100000         # a tenth of the rows, same 85 regions / 2,400 offices
     python -m tools.bench_national --history-scale 0     # no earlier quarters (effects then have nothing to do)
+    python -m tools.bench_national --workers 1           # validate and render in one process
+    python -m tools.bench_national --database postgresql # on a throw-away PostgreSQL server
     python -m tools.bench_national --keep /tmp           # keep the folder (database, files, PDFs) ...
     python -m tools.bench_national --reports-only /tmp/cxloop-national-XXXX --report-scopes 10  # ... and rerun reports
 
@@ -20,12 +22,15 @@ What it builds, all in a temporary folder (nothing under ``var/`` or ``out/`` is
   quarter of it) and the demo's register seed (a measure implemented in the middle quarter)
   give the trend, the index change and the effect evaluation real history to read. The
   earlier quarters are ingested before the clock starts.
-* **Database**: a temporary SQLite file (migrated with Alembic, registry merged).
+* **Database**: a temporary SQLite file (migrated with Alembic, registry merged), or with
+  ``--database postgresql`` a database on a throw-away PostgreSQL server started from the
+  machine's binaries the way the tests start theirs (:mod:`tools.pg_server`).
 
 What it times, per stage, in this order, with the process's peak RSS after each: ingest of
-the quarter's 510 files (``tasks.validate.batch.ingest_files``: batches validated together,
-files stored one by one, as the ingest flow does with one worker; the flow's Prefect tasks
-and its process-pool fan-out are not in this figure) and its GE Data Docs; learning the
+the quarter's 510 files (:func:`tools.bench_ingest.ingest_folder`: batches validated
+together, in a pool of ``--workers`` processes ahead of the one being stored, files stored
+one by one in order, as the ingest flow does; the flow's Prefect tasks are not in this
+figure) and its GE Data Docs; learning the
 sentiment model and rereading; the star index; pain points; measure proposals; effect
 evaluation; emerging topics; the register export; then the 86 reports twice:
 
@@ -58,6 +63,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from tools.bench_figures import distinct_texts, figures_path, measure_floor, national_figures, write_figures
+from tools.bench_ingest import ingest_folder
 
 REGIONS = 85
 OFFICES = 2_400
@@ -155,22 +161,6 @@ def rows_per_office_at_scale_one(offices, seed: int) -> float:
 
 
 # --------------------------------------------------------------------------- the run
-
-
-def _ingest_folder(folder: Path, quarter: str, config) -> tuple[list, dict[str, int]]:
-    from flows.ingest import BATCH_FILES
-    from tasks.collect.discovery import resolve_inputs
-    from tasks.validate.batch import ingest_files
-
-    # As the ingest flow does with one worker: batches validated together, files stored in order.
-    items = resolve_inputs([str(folder)], None, quarter)
-    reports = [r for i in range(0, len(items), BATCH_FILES) for r in ingest_files(items[i : i + BATCH_FILES], config)]
-    totals = {
-        k: sum(getattr(r.summary, k) for r in reports) for k in ("received", "accepted", "quarantined", "duplicates")
-    }
-    totals["files"] = len(reports)
-    totals["unreadable"] = sum(r.rejected for r in reports)
-    return reports, totals
 
 
 def _fan_out_flow():
@@ -341,10 +331,44 @@ def run(
     regions: int = REGIONS,
     offices: int = OFFICES,
     report_limit: int | None = None,
+    workers: int | None = None,
+    database: str = "sqlite",
 ) -> None:
     tmp = Path(tempfile.mkdtemp(prefix="cxloop-national-", dir=keep))
     json_path = figures_path().resolve()  # the caller's CXLOOP_OUT_DIR, before the run's folder replaces it
     _use_folder(tmp)
+    if workers is not None:  # the reports' process pool too (spawned workers read it)
+        os.environ["PREFECT_TASKS_RUNNER_PROCESS_POOL_MAX_WORKERS"] = str(workers)
+    workers = int(os.environ.get("PREFECT_TASKS_RUNNER_PROCESS_POOL_MAX_WORKERS") or os.cpu_count() or 1)
+    server = None
+    if database == "postgresql":
+        from tools.pg_server import PostgresServer, create_database, pg_bindir
+
+        bindir = pg_bindir()
+        if bindir is None:
+            raise SystemExit("--database postgresql: no PostgreSQL server binaries (run `make system-deps`)")
+        server = PostgresServer(bindir)
+        server.start()
+        os.environ["CXLOOP_DATABASE_URL"] = create_database(server.base_url, "cxloop_bench")
+    try:
+        _run(tmp, json_path, rows, seed, history_scale, keep, regions, offices, report_limit, workers)
+    finally:
+        if server is not None:
+            server.stop()
+
+
+def _run(
+    tmp: Path,
+    json_path: Path,
+    rows: int,
+    seed: int,
+    history_scale: float,
+    keep: Path | None,
+    regions: int,
+    offices: int,
+    report_limit: int | None,
+    workers: int,
+) -> None:
 
     from cxloop.config import get_config
     from cxloop.quarters import Quarter
@@ -398,17 +422,18 @@ def run(
             seed_measures(session, history.seeded_measures)
         for q in HISTORY:
             with timer.stage(f"ingest history {q}") as info:
-                _, totals = _ingest_folder(hist_dir / q, q, config)
+                _, totals = ingest_folder(hist_dir / q, q, config, workers)
                 info["note"] = f"{totals['accepted']:,} rows accepted from {totals['files']} files"
             with timer.stage(f"star + pain points {q}"):
                 measure_star(q, config)
                 detect_pain_points(q, config)
 
-    print(f"the cycle's stages on {QUARTER} (SQLite, this process unless said):", flush=True)
+    engine = "PostgreSQL" if settings.database_url.startswith("postgresql") else "SQLite"
+    print(f"the cycle's stages on {QUARTER} ({engine}; {workers} worker(s) validate ingest batches):", flush=True)
     first_stage = len(timer.rows)
     cycle_start = time.perf_counter()
     with timer.stage("ingest files (GE, redaction, text)") as info:
-        file_reports, totals = _ingest_folder(settings.data_dir / QUARTER, QUARTER, config)
+        file_reports, totals = ingest_folder(settings.data_dir / QUARTER, QUARTER, config, workers)
         info["note"] = (
             f"{totals['files']} files: {totals['received']:,} received = {totals['accepted']:,} accepted + "
             f"{totals['quarantined']:,} quarantined + {totals['duplicates']:,} duplicates; "
@@ -465,7 +490,7 @@ def run(
         reports_seconds=figures.get("fan_out_all_est", figures["fan_out"]),
         floor=floor,
         peak_rss_mb=max(peak_rss_mb(), children_peak_rss_mb()),
-        workers=int(os.environ.get("PREFECT_TASKS_RUNNER_PROCESS_POOL_MAX_WORKERS") or os.cpu_count() or 1),
+        workers=workers,
         database_url=settings.database_url,
     )
     print(f"  figures written to {write_figures(document, json_path)}", flush=True)
@@ -495,6 +520,18 @@ def main() -> None:
     )
     parser.add_argument("--keep", type=Path, default=None, help="keep the run's folder under this directory")
     parser.add_argument(
+        "--workers",
+        type=int,
+        default=None,
+        help="processes that validate ingest batches and render reports (default: one per core)",
+    )
+    parser.add_argument(
+        "--database",
+        choices=("sqlite", "postgresql"),
+        default="sqlite",
+        help="sqlite: a file in the run's folder; postgresql: a throw-away server (tools/pg_server.py)",
+    )
+    parser.add_argument(
         "--reports-only",
         type=Path,
         default=None,
@@ -509,7 +546,19 @@ def main() -> None:
         return
     if args.rows <= 0 or args.history_scale < 0 or not 0 < args.regions <= min(args.offices, 99):
         parser.error("--rows must be positive, --history-scale not negative, 1 <= --regions <= min(--offices, 99)")
-    run(args.rows, args.seed, args.history_scale, args.keep, args.regions, args.offices, args.report_scopes)
+    if args.workers is not None and args.workers < 1:
+        parser.error("--workers must be at least 1")
+    run(
+        args.rows,
+        args.seed,
+        args.history_scale,
+        args.keep,
+        args.regions,
+        args.offices,
+        args.report_scopes,
+        args.workers,
+        args.database,
+    )
 
 
 if __name__ == "__main__":
