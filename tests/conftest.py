@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tools.pg_server import PostgresServer, pg_bindir
+from tools.pg_server import PostgresServer, admin_sql, pg_bindir
 
 ROOT = Path(__file__).resolve().parent.parent
 os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
@@ -152,31 +152,20 @@ def postgres_server():
 _PG_DATABASES = itertools.count(1)
 
 
-def _pg_admin(base_url: str, sql: str) -> None:
-    """One statement on the server's maintenance database, outside a transaction
-    (CREATE/DROP DATABASE cannot run inside one)."""
-    import psycopg
-
-    with psycopg.connect(
-        base_url.replace("postgresql+psycopg://", "postgresql://") + "/postgres", autocommit=True
-    ) as conn:
-        conn.execute(sql)
-
-
 @pytest.fixture()
 def pg_url(postgres_server):
     """A fresh, migrated database on the session's PostgreSQL server; dropped afterwards."""
     from models.db import dispose_engines, upgrade
 
     name = f"test_{os.getpid()}_{next(_PG_DATABASES)}"
-    _pg_admin(postgres_server, f"CREATE DATABASE {name}")
+    admin_sql(postgres_server, f"CREATE DATABASE {name}")
     url = f"{postgres_server}/{name}"
     try:
         upgrade(url)
         yield url
     finally:
         dispose_engines()
-        _pg_admin(postgres_server, f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+        admin_sql(postgres_server, f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

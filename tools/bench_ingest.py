@@ -23,14 +23,14 @@ def ingest_folder(folder: Path, quarter: str, config, workers: int = 1) -> tuple
     """Ingest every file of ``folder`` for ``quarter``; (file reports, totals)."""
     from flows.ingest import BATCH_FILES, BATCHES_AHEAD
     from tasks.collect.discovery import resolve_inputs
-    from tasks.validate.batch import prepare_files, store_prepared
+    from tasks.validate.batch import ingest_files, prepare_files, store_prepared
 
     items = resolve_inputs([str(folder)], None, quarter)
     chunks = [items[i : i + BATCH_FILES] for i in range(0, len(items), BATCH_FILES)]
     reports: list = []
     if workers <= 1 or len(chunks) <= 1:
         for chunk in chunks:
-            reports += [store_prepared(p, config) for p in prepare_files(chunk, config)]
+            reports += ingest_files(chunk, config)
     else:
         # Spawned, as the flow's process pool: workers read the settings from the environment.
         with ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn")) as pool:

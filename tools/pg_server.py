@@ -22,7 +22,7 @@ import tempfile
 import time
 from pathlib import Path
 
-__all__ = ["PG_SUPERUSER", "PostgresServer", "create_database", "pg_bindir"]
+__all__ = ["PG_SUPERUSER", "PostgresServer", "admin_sql", "create_database", "pg_bindir"]
 
 PG_SUPERUSER = "postgres"
 
@@ -195,12 +195,18 @@ class PostgresServer:
             shutil.rmtree(self.root, ignore_errors=True)
 
 
-def create_database(base_url: str, name: str) -> str:
-    """``CREATE DATABASE name`` on the server of ``base_url`` (outside a transaction); its URL."""
+def admin_sql(base_url: str, sql: str) -> None:
+    """One statement on the server's maintenance database, outside a transaction
+    (CREATE/DROP DATABASE cannot run inside one)."""
     import psycopg
 
     with psycopg.connect(
         base_url.replace("postgresql+psycopg://", "postgresql://") + "/postgres", autocommit=True
     ) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
+        conn.execute(sql)
+
+
+def create_database(base_url: str, name: str) -> str:
+    """``CREATE DATABASE name`` on the server of ``base_url``; its URL."""
+    admin_sql(base_url, f'CREATE DATABASE "{name}"')
     return f"{base_url}/{name}"

@@ -44,56 +44,13 @@ def _resolve_parameters(value, parameters: dict):
     return value
 
 
-def suite_validation_result(run: SuiteRun, run_id=None, file_name: str | None = None):
-    """GE's ``ExpectationSuiteValidationResult`` for one suite run, from the suite JSON and GE's
-    row-level verdicts (GE may have checked distinct values; the counts here are rows)."""
-    from great_expectations.core.expectation_validation_result import (
-        ExpectationSuiteValidationResult,
-        ExpectationValidationResult,
-    )
-    from great_expectations.expectations.expectation_configuration import ExpectationConfiguration
-
-    spec = load_suite_json(run.suite)
-    results = []
-    for exp, r in zip(spec["expectations"], run.results, strict=True):
-        kwargs = {k: _resolve_parameters(v, run.parameters) for k, v in exp["kwargs"].items()}
-        config = ExpectationConfiguration(
-            type=exp["type"], kwargs=kwargs, meta=exp.get("meta", {}), severity=exp.get("severity", "critical")
-        )
-        n, bad = run.rows, r["unexpected_count"]
-        results.append(
-            ExpectationValidationResult(
-                success=bool(r["success"]),
-                expectation_config=config,
-                result={
-                    "element_count": n,
-                    "unexpected_count": bad,
-                    "unexpected_percent": (100.0 * bad / n) if n else 0.0,
-                },
-            )
-        )
-    good = sum(1 for x in results if x.success)
-    return ExpectationSuiteValidationResult(
-        success=good == len(results),
-        results=results,
-        suite_name=run.suite,
-        statistics={
-            "evaluated_expectations": len(results),
-            "successful_expectations": good,
-            "unsuccessful_expectations": len(results) - good,
-            "success_percent": (100.0 * good / len(results)) if results else 100.0,
-        },
-        # what the page header shows: run name and time, and the file as the "data asset"
-        meta={"run_id": run_id, "batch_spec": {"data_asset_name": file_name or ""}, "rows": run.rows},
-    )
-
-
 def suite_result_json(run: SuiteRun, run_id, file_name: str | None = None) -> str:
-    """The stored form of :func:`suite_validation_result` (what GE's ``ValidationResultsStore``
-    writes for it: its schema's JSON, two-space indent, sorted keys), built from plain
-    dicts. GE's own path deep-copies and re-validates every result through marshmallow,
-    about half of a national intake's Data Docs time; this gives the same text
-    (``tests/tasks/validate/test_datadocs_json.py`` compares them)."""
+    """One suite run as GE's ``ValidationResultsStore`` stores an ``ExpectationSuiteValidationResult``
+    (its schema's JSON, two-space indent, sorted keys), from the suite JSON and GE's row-level
+    verdicts (GE may have checked distinct values; the counts here are rows), built from
+    plain dicts. Building GE's objects and serialising them deep-copies and re-validates
+    every result through marshmallow, about half of a national intake's Data Docs time;
+    ``tests/tasks/validate/test_datadocs_json.py`` checks this gives GE's text."""
     spec = load_suite_json(run.suite)
     results = []
     for exp, r in zip(spec["expectations"], run.results, strict=True):

@@ -412,13 +412,13 @@ def test_deploy_worker_and_serve_against_a_real_prefect_server(tmp_path, env, pg
     (the session's throw-away server from tests/conftest.py), a process work pool, a worker."""
     from cxloop.settings import reset_settings_cache
     from models.db import dispose_engines
-    from tests.conftest import _pg_admin
+    from tools.pg_server import admin_sql
 
     monkeypatch.setenv("CXLOOP_DATABASE_URL", pg_url)  # the in-process seeding below and the worker's runs
     reset_settings_cache()
     dispose_engines()
     prefect_db = f"prefect_{os.getpid()}"
-    _pg_admin(postgres_server, f"CREATE DATABASE {prefect_db}")
+    admin_sql(postgres_server, f"CREATE DATABASE {prefect_db}")
     prefect_url = postgres_server.replace("postgresql+psycopg://", "postgresql+asyncpg://") + f"/{prefect_db}"
 
     from prefect.deployments import run_deployment
@@ -603,5 +603,5 @@ def test_deploy_worker_and_serve_against_a_real_prefect_server(tmp_path, env, pg
     finally:
         procs.stop_all()
         dispose_engines()
-        _pg_admin(postgres_server, f"DROP DATABASE IF EXISTS {prefect_db} WITH (FORCE)")
+        admin_sql(postgres_server, f"DROP DATABASE IF EXISTS {prefect_db} WITH (FORCE)")
     print(f"  total {clock.total():.1f} s")

@@ -19,9 +19,50 @@ from models.db import dispose_engines, upgrade
 from tasks.collect.discovery import resolve_inputs
 from tasks.collect.step import sync_registry
 from tasks.validate.batch import ingest_files
-from tasks.validate.datadocs import build_data_docs, docs_key, suite_result_json, suite_validation_result
+from tasks.validate.datadocs import build_data_docs, docs_key, suite_result_json
+from tasks.validate.suites import load_suite_json
 
 ROOT = Path(__file__).resolve().parents[3]
+
+
+def _ge_result(run, run_id, file_name: str):
+    """The reference: GE's own ``ExpectationSuiteValidationResult`` for a suite run, built from
+    GE's classes (what the Data Docs stored before), to be serialised by GE's store."""
+    from great_expectations.core.expectation_validation_result import (
+        ExpectationSuiteValidationResult,
+        ExpectationValidationResult,
+    )
+    from great_expectations.expectations.expectation_configuration import ExpectationConfiguration
+
+    def resolved(value):
+        is_parameter = isinstance(value, dict) and set(value) == {"$PARAMETER"}
+        return run.parameters.get(value["$PARAMETER"], value) if is_parameter else value
+
+    results = []
+    for exp, r in zip(load_suite_json(run.suite)["expectations"], run.results, strict=True):
+        config = ExpectationConfiguration(
+            type=exp["type"],
+            kwargs={k: resolved(v) for k, v in exp["kwargs"].items()},
+            meta=exp.get("meta", {}),
+            severity=exp.get("severity", "critical"),
+        )
+        n, bad = run.rows, r["unexpected_count"]
+        result = {"element_count": n, "unexpected_count": bad, "unexpected_percent": (100.0 * bad / n) if n else 0.0}
+        ok = bool(r["success"])
+        results.append(ExpectationValidationResult(success=ok, expectation_config=config, result=result))
+    good = sum(1 for x in results if x.success)
+    return ExpectationSuiteValidationResult(
+        success=good == len(results),
+        results=results,
+        suite_name=run.suite,
+        statistics={
+            "evaluated_expectations": len(results),
+            "successful_expectations": good,
+            "unsuccessful_expectations": len(results) - good,
+            "success_percent": (100.0 * good / len(results)) if results else 100.0,
+        },
+        meta={"run_id": run_id, "batch_spec": {"data_asset_name": file_name}, "rows": run.rows},
+    )
 
 
 @pytest.fixture(scope="module")
@@ -53,12 +94,12 @@ def test_the_stored_text_is_what_ge_writes(reports):
     run_id = RunIdentifier(run_name="2026Q1", run_time=datetime(2026, 4, 10, 8, 30, 1, 123456, tzinfo=UTC))
     for report, run in runs:
         key = docs_key(Path(report.summary.path).name)
-        ge_text = store.serialize(suite_validation_result(run, run_id, key))
+        ge_text = store.serialize(_ge_result(run, run_id, key))
         ours = suite_result_json(run, run_id, key)
         assert ours == ge_text, (report.summary.path, run.suite)
         back = store.deserialize(ours)  # GE reads it back
         assert back.success == (not any(not x["success"] for x in run.results)) and back.statistics == (
-            suite_validation_result(run, run_id, key).statistics
+            _ge_result(run, run_id, key).statistics
         )
 
 
