@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 
 from cxloop.paths import EXPECTATIONS_DIR
+from tasks.validate.ge_memo import memoised_configurations
 from tasks.validate.redaction import redact
 
 # The suites are read by GE as they are. Each expectation carries GE's own ``severity``:
@@ -161,7 +162,8 @@ def _validate(
 ) -> list[dict]:
     """GE on ``ge_frame``: BASIC for all, COMPLETE only for the failing expectations (row positions)."""
     batch = batch_definition.get_batch(batch_parameters={"dataframe": ge_frame})
-    basic = batch.validate(_suite(gx, spec, expectations), result_format="BASIC", expectation_parameters=params)
+    with memoised_configurations():
+        basic = batch.validate(_suite(gx, spec, expectations), result_format="BASIC", expectation_parameters=params)
     outcome, failed = [], []
     for exp, res in zip(expectations, _in_suite_order(basic.results), strict=True):
         if res.exception_info and res.exception_info.get("raised_exception"):
@@ -182,15 +184,16 @@ def _validate(
         if not res.success:
             failed.append((item, exp))
     if failed:
-        complete = batch.validate(
-            _suite(gx, spec, [exp for _, exp in failed]),
-            result_format={
-                "result_format": "COMPLETE",
-                "unexpected_index_column_names": [_ROW],
-                "return_unexpected_index_query": False,
-            },
-            expectation_parameters=params,
-        )
+        with memoised_configurations():
+            complete = batch.validate(
+                _suite(gx, spec, [exp for _, exp in failed]),
+                result_format={
+                    "result_format": "COMPLETE",
+                    "unexpected_index_column_names": [_ROW],
+                    "return_unexpected_index_query": False,
+                },
+                expectation_parameters=params,
+            )
         for (item, _), res in zip(failed, _in_suite_order(complete.results), strict=True):
             idx = res.result.get("unexpected_index_list") or []
             item["rows"] = np.asarray(sorted(int(r[_ROW]) for r in idx), dtype="int64")
