@@ -309,7 +309,7 @@ def load_metric_inputs(session: Session, quarter: str, region: str | None = None
     )
     if region is not None:
         stmt = stmt.where(col(Feedback.region_code) == region)
-    feedback = store.frame_from_rows(session.execute(stmt).all(), cols, ["rating", "scale"])
+    feedback = store.query_frame(session, stmt, cols, ["rating", "scale"])
     return answers, feedback
 
 

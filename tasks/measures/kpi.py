@@ -16,6 +16,7 @@ from sqlmodel import Session, col, select
 from cxloop.config import AppConfig
 from cxloop.domain import EMPLOYER_STAGES, RAY_ITEMS
 from cxloop.quarters import Quarter
+from models.store import query_frame
 from models.tables import Feedback, SurveyAnswer
 
 
@@ -80,10 +81,9 @@ def kpi_observations(
             .where(and_(*conditions, col(Feedback.text).is_not(None), col(Feedback.text) != ""))
             .group_by(col(Feedback.office_code), col(Feedback.quarter))
         )
-        rows = session.exec(stmt).all()
-        if not rows:
+        df = query_frame(session, stmt, ["office_code", "quarter", "texts", "negative"])
+        if df.empty:
             return empty
-        df = pd.DataFrame(rows, columns=["office_code", "quarter", "texts", "negative"])
         df["value"] = df["negative"].astype(float) / df["texts"].astype(float) * 100.0
         df["weight"] = df["texts"].astype(float)
         out = df[["office_code", "quarter", "value", "weight"]]
@@ -95,10 +95,9 @@ def kpi_observations(
             .where(and_(*conditions, col(Feedback.channel) == "star_survey", col(Feedback.client_type) == client_type))
             .order_by(col(Feedback.office_code), col(Feedback.quarter), col(Feedback.id))
         )
-        rows = session.exec(stmt).all()
-        if not rows:
+        df = query_frame(session, stmt, ["office_code", "quarter", *items])
+        if df.empty:
             return empty
-        df = pd.DataFrame(rows, columns=["office_code", "quarter", *items])
         answers = df[items].apply(pd.to_numeric, errors="coerce")
         # Only 1-5 is an answer; anything else was "don't know" or noise that validation let through.
         answers = answers.where((answers >= 1) & (answers <= 5))

@@ -227,6 +227,7 @@ def rated_feedback(session: Any, until: str | None = None, limit: int | None = N
     ``until`` when given, at most ``limit`` texts when given."""
     from sqlmodel import col, select
 
+    from models.store import query_frame
     from models.tables import Feedback
 
     query = select(col(Feedback.text), col(Feedback.rating), col(Feedback.scale), col(Feedback.language)).where(
@@ -235,7 +236,7 @@ def rated_feedback(session: Any, until: str | None = None, limit: int | None = N
     if until is not None:
         query = query.where(col(Feedback.quarter) <= until)
     query = query.order_by(col(Feedback.quarter).desc(), col(Feedback.id)).limit(limit)
-    return pd.DataFrame(session.execute(query).all(), columns=["text", "rating", "scale", "language"])
+    return query_frame(session, query, ["text", "rating", "scale", "language"])
 
 
 def read_rated_db(url: str | None = None) -> pd.DataFrame:

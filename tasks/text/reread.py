@@ -26,6 +26,7 @@ from sqlalchemy import bindparam, delete, select, update
 from sqlmodel import Session, col
 
 from cxloop.config import AppConfig
+from models.store import query_frame
 from models.tables import Feedback, TextReading
 from tasks.text.analyser import analyse_frame
 from tasks.text.model import ModelSettings, SentimentModel
@@ -93,10 +94,9 @@ def _reread_quarter(
     )
     if region is not None:
         query = query.where(col(Feedback.region_code) == region)
-    rows = session.execute(query.order_by(col(Feedback.id))).all()
-    if not rows:
+    frame = query_frame(session, query.order_by(col(Feedback.id)), ["id", "text", "rating", "scale"]).set_index("id")
+    if frame.empty:
         return 0
-    frame = pd.DataFrame(rows, columns=["id", "text", "rating", "scale"]).set_index("id")
     read = analyse_frame(frame["text"], frame["rating"], frame["scale"], config, model=model, theme_model=theme_model)
     table: Any = Feedback.__table__  # type: ignore[attr-defined]  # SQLModel does not type __table__
     stmt = (
