@@ -109,7 +109,8 @@ def load_answers(session: Session, quarter: str, region: str | None = None) -> p
     return frame_from_rows(rows, columns, answer_cols)
 
 
-def load_feedback(session: Session, quarter: str) -> pd.DataFrame:
+def load_feedback(session: Session, quarter: str, *where: Any) -> pd.DataFrame:
+    """The quarter's feedback rows (``where``: further conditions on ``Feedback``), in id order."""
     cols = [
         "id",
         "channel",
@@ -126,7 +127,9 @@ def load_feedback(session: Session, quarter: str) -> pd.DataFrame:
         "negative_themes",
     ]
     stmt = (
-        select(*[getattr(Feedback, c) for c in cols]).where(col(Feedback.quarter) == quarter).order_by(col(Feedback.id))
+        select(*[getattr(Feedback, c) for c in cols])
+        .where(col(Feedback.quarter) == quarter, *where)
+        .order_by(col(Feedback.id))
     )
     return query_frame(session, stmt, cols)
 

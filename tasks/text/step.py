@@ -12,7 +12,7 @@ from models import store
 from models.db import session_scope
 from tasks.text.reread import learn_and_reread, reread_region
 from tasks.text.topic_report import topics_markdown
-from tasks.text.topics import emerging_topics
+from tasks.text.topics import candidate_filter, emerging_topics
 
 
 def learn_sentiment(quarter: str, config: AppConfig, region: str | None = None) -> dict:
@@ -30,7 +30,7 @@ def learn_sentiment(quarter: str, config: AppConfig, region: str | None = None) 
 def find_emerging_topics(quarter: str, lang: str = "ru") -> dict:
     """The quarter's unthemed negative texts, clustered (:mod:`tasks.text.topics`): topics and a markdown summary."""
     with session_scope() as session:
-        feedback = store.load_feedback(session, quarter)
+        feedback = store.load_feedback(session, quarter, *candidate_filter())
     topics = emerging_topics(feedback)
     return {
         "topics": [t.as_dict() for t in topics],

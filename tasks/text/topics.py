@@ -113,6 +113,26 @@ def candidate_mask(feedback: pd.DataFrame) -> pd.Series:
     return has_text & unthemed & negative
 
 
+def candidate_filter() -> list[Any]:
+    """SQL conditions on ``Feedback`` that every row :func:`candidate_mask` keeps meets: a
+    text, no theme once spaces, commas, tabs and newlines are taken out, and a negative
+    sentiment or a rating (low or not: :func:`candidate_mask` decides). The quarter's
+    topics then read these rows instead of the whole quarter."""
+    from sqlalchemy import func, or_
+    from sqlmodel import col
+
+    from models.tables import Feedback
+
+    themes: Any = func.coalesce(col(Feedback.themes), "")
+    for separator in (" ", ",", "\t", "\n"):
+        themes = func.replace(themes, separator, "")
+    return [
+        col(Feedback.text).is_not(None),
+        themes == "",
+        or_(col(Feedback.sentiment) < 0, col(Feedback.rating).is_not(None)),
+    ]
+
+
 # --------------------------------------------------------------------------- description
 
 

@@ -446,3 +446,46 @@ def test_markdown_redacts_and_escapes_hand_built_topics():
     assert "](http" not in md
     quote = [line for line in md.splitlines() if line.startswith("> ")][0]
     assert "\\|" in quote
+
+
+@pytest.mark.parametrize("engine", ["sqlite", "postgresql"])
+def test_the_sql_prefilter_keeps_every_candidate(engine, request):
+    """find_emerging_topics reads only the rows candidate_filter lets through: on both engines
+    they hold every row candidate_mask picks from the whole quarter, and fewer rows in all."""
+    from datetime import date
+
+    from sqlmodel import Session
+
+    from models import store
+    from models.db import get_engine
+    from models.tables import Feedback
+    from tasks.text.topics import candidate_filter
+
+    url = request.getfixturevalue("db_url" if engine == "sqlite" else "pg_url")
+    texts = ["a", "b", "c", "d", "e", "f", "g", "h", "i", "", None, "j", "k", "l", "m", "n"]
+    sentiments = [-0.1, 0.0, None, 0.3, 0.0, 0.0, 0.0, 0.0, -0.5, -0.5, -0.5, -0.5, -0.2, -0.2, -0.2, 0.4]
+    ratings = [None, 2, 1, 4, 3, 4, 5, 7, None, None, None, None, None, None, None, None]
+    scales = [None, 5, 5, 10, 5, 10, 10, None, None, None, None, None, None, None, None, None]
+    themes = ["", "", "", "", "", "", "", "", "waiting_time", "", "", "", " , ", "\t,\n", "queue, ", ""]
+    with Session(get_engine(url)) as session:
+        for k, (t, s, r, sc, th) in enumerate(zip(texts, sentiments, ratings, scales, themes, strict=True)):
+            session.add(
+                Feedback(
+                    dedup_key=f"k{k}", channel="social", source_file="f.csv", source_row=k + 2,
+                    received_at=date(2026, 8, 1), quarter="2026Q3", office_code="52-01", region_code="52",
+                    client_type="citizen", rating=r, scale=sc, text=t, sentiment=s, themes=th,
+                )
+            )  # fmt: skip
+        session.add(
+            Feedback(
+                dedup_key="other", channel="social", source_file="f.csv", source_row=99, received_at=date(2026, 5, 1),
+                quarter="2026Q2", office_code="52-01", region_code="52", client_type="citizen", text="x", sentiment=-1,
+            )
+        )  # fmt: skip
+        session.commit()
+        whole = store.load_feedback(session, "2026Q3")
+        read = store.load_feedback(session, "2026Q3", *candidate_filter())
+    picked = whole.loc[candidate_mask(whole), "id"].tolist()
+    assert len(picked) == 8  # the mask has candidates to lose
+    assert read.loc[candidate_mask(read), "id"].tolist() == picked
+    assert len(read) < len(whole)
