@@ -20,6 +20,7 @@ import numpy as np
 import pandas as pd
 
 from cxloop.config import AppConfig, ChannelMapping
+from tasks.collect import xlsx_fast
 from tasks.collect.decoding import (
     BLANK_FILE_RE,
     LINE_BREAK_RE,
@@ -171,6 +172,9 @@ def _read_xlsx(path: Path, mapping: ChannelMapping, data: bytes | None = None) -
 
     data = path.read_bytes() if data is None else data
     check_xlsx_archive(path, data)
+    scans = xlsx_fast.scan_sheets(data)
+    if scans is not None and xlsx_fast.fits(scans):
+        return _read_xlsx_fast(path, mapping, data, scans)
     try:
         # From the bytes already read: the content decides the format, not the name.
         wb = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
@@ -216,6 +220,48 @@ def _read_xlsx(path: Path, mapping: ChannelMapping, data: bytes | None = None) -
         ) from None
     finally:
         wb.close()
+    return _sheets_to_frame(path, mapping, sheets, hidden)
+
+
+def _read_xlsx_fast(path: Path, mapping: ChannelMapping, data: bytes, scans: dict[str, xlsx_fast.SheetScan]) -> _Read:
+    """:func:`_read_xlsx` through calamine (:mod:`tasks.collect.xlsx_fast`): the same
+    limits, messages and rows."""
+    declared = sum(s.declared_rows or s.rows for s in scans.values())
+    several = len(scans) > 1
+    if declared > MAX_XLSX_ROWS:
+        what = "the sheets declare" if several else "the sheet declares"
+        raise IntakeError(f"{path}: oversized XLSX: {what} {declared:,} rows (limit {MAX_XLSX_ROWS:,})")
+    try:
+        read = xlsx_fast.read_sheets(data)
+    except Exception as exc:  # a damaged member (bad CRC, truncated deflate stream, broken XML)
+        raise IntakeError(f"{path}: damaged XLSX: the workbook cannot be read ({type(exc).__name__})") from None
+    if not read:
+        raise IntakeError(f"{path}: the workbook has no worksheet")
+    sheets: list[tuple[str, list[tuple[int, list]], int]] = []
+    hidden = {title for title, visible, _ in read if not visible}
+    rows_seen = cells_seen = 0
+    for title, _, cells_by_row in read:
+        rows, empty = [], 0
+        # openpyxl goes on to the last row the sheet declares (or holds a cell, even an empty
+        # one); calamine stops at its last value: the rows between are blank rows.
+        scan = scans.get(title)
+        blank_tail = max(0, (scan.declared_rows or scan.rows) - len(cells_by_row)) if scan else 0
+        for row_no, as_read in enumerate(cells_by_row, start=1):
+            cells = xlsx_fast.as_openpyxl(as_read)
+            rows_seen += 1
+            if rows_seen > MAX_XLSX_ROWS:
+                raise IntakeError(f"{path}: oversized XLSX: more than {MAX_XLSX_ROWS:,} rows")
+            cells_seen += len(cells)
+            if cells_seen > MAX_XLSX_CELLS:
+                raise IntakeError(f"{path}: oversized XLSX: more than {MAX_XLSX_CELLS:,} cells")
+            if all(c is None for c in cells):
+                empty += 1
+                continue
+            rows.append((row_no, [c.strip() if isinstance(c, str) else c for c in cells]))
+        rows_seen += blank_tail
+        if rows_seen > MAX_XLSX_ROWS:
+            raise IntakeError(f"{path}: oversized XLSX: more than {MAX_XLSX_ROWS:,} rows")
+        sheets.append((title, rows, empty + blank_tail))
     return _sheets_to_frame(path, mapping, sheets, hidden)
 
 
