@@ -377,3 +377,19 @@ def test_the_saved_model_is_the_same_bytes_in_every_process(tmp_path, model):
     assert (tmp_path / "1" / "model.joblib").read_bytes() == (tmp_path / "2" / "model.joblib").read_bytes()
     probe = corpus(30, seed=9)[0]
     assert load_model(tmp_path / "1").sentiments(probe) == model.sentiments(probe)  # canonical form reads the same
+
+
+def test_character_ngrams_are_scikit_learns_char_wb():
+    """The model's cached character analyser gives scikit-learn's char_wb (2-5) n-grams, in
+    order, on texts made up here and on every real dev text as the model sees them."""
+    from sklearn.feature_extraction.text import CountVectorizer
+
+    from tasks.text.model import char_ngrams, prepare
+    from tools.text_eval_real import load_real_dev
+
+    reference = CountVectorizer(analyzer="char_wb", ngram_range=(2, 5), lowercase=False).build_analyzer()
+    made_up = ["", "a", "ab abc  abcd\tabcde", "очередь  долго ждать", "ёжик в тумане", "aaaaaa bb", "x y z"]
+    real = prepare([i.text for i in load_real_dev()]).chars
+    assert len(real) > 500
+    for doc in made_up + real + real:  # twice: the second time from the cache
+        assert char_ngrams(doc) == reference(doc), doc
