@@ -77,11 +77,7 @@ class ModelSettings:
     min_df: int = 2
     calibration_folds: int = 3
     seed: int = 20240601
-    refit: bool = True  # the saved model is refitted on all texts after measuring ...
-    # ... when the language has at most this many: past it the held-out fifth adds little
-    # to the fit, a refit costs another one (~7 s per 50,000 texts here), and the held-out
-    # figures then describe the very model that is used.
-    refit_max_texts: int = 20_000
+    refit: bool = True  # the saved model is refitted on all texts after measuring
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -6,8 +6,7 @@ fitting (chosen by a hash of the text, so the same text is always on the same si
 duplicates never straddle the split), fits on the rest, and measures the model **and the
 rules** on the same held-out texts: 3-class accuracy (``|s| < 0.1`` neutral), negative vs
 not (``s < 0``) and the 3-class macro-F1. With ``settings.refit`` the saved model is then
-fitted again on all the language's texts when they are at most ``settings.refit_max_texts``
-(the card says which). The card (a JSON-able dict)
+fitted again on all the language's texts (the card says so). The card (a JSON-able dict)
 also holds the counts per class, the top features for and against, the settings, and a
 version id that is a digest of the training data and the settings.
 """
@@ -238,14 +237,13 @@ def fit(data: TrainingSet, *, created_at: str | None = None) -> SentimentModel:
                 "model": figures(y_arr[ho].tolist(), lm.sentiment_of(x[ho]).tolist()),
                 "rules": figures(y_arr[ho].tolist(), lex[ho].tolist()),
             }
-        refitted = lm.classifier is None or (settings.refit and len(idx) <= settings.refit_max_texts)
-        if refitted:
+        if lm.classifier is None or settings.refit:
             lm.classifier = fit_classifier(x, y, settings)
         fitted[lang] = lm
         card["languages"][lang] = {
             "texts": len(idx),
             "counts": _counts(y),
-            "fitted_on": "all texts (refitted after measuring)" if refitted else "the texts not held out",
+            "fitted_on": "all texts (refitted after measuring)" if settings.refit else "the texts not held out",
             "vocabulary_from": "all texts (no labels)",
             "held_out": {"texts": int(len(ho)), "counts": _counts(y_arr[ho].tolist()), **held},
             "top_features": _top(lm),

@@ -113,19 +113,6 @@ def test_the_thread_count_does_not_change_the_model(model, monkeypatch, tmp_path
     assert a.read_bytes() == b.read_bytes()
 
 
-def test_a_language_past_the_refit_size_keeps_the_measured_fit(model):
-    """Past ``refit_max_texts`` the saved model is the one the held-out figures measured."""
-    texts, ratings = corpus(300, english=20)
-    big = train(texts, ratings, settings=ModelSettings(min_texts=100, refit_max_texts=299))
-    ru, ru_small = big.card["languages"]["ru"], model.card["languages"]["ru"]
-    assert ru["fitted_on"] == "the texts not held out"
-    assert ru_small["fitted_on"] == "all texts (refitted after measuring)"
-    assert ru["held_out"] == ru_small["held_out"]  # the same measured fit ...
-    probe = corpus(30, seed=9)[0]
-    assert big.sentiments(probe) != model.sentiments(probe)  # ... which is not the refitted one
-    assert big.version != model.version  # the setting is part of the version
-
-
 def test_rules_that_read_the_texts_differently_give_another_version(model, monkeypatch):
     """The rules' score is a feature: a lexicon change that moves it makes another model,
     which must not carry the same version (it would be reported as the same model)."""
