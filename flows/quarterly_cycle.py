@@ -56,6 +56,7 @@ from flows.params import Lang, QuarterText, Region, Seconds, check_region
 from flows.register import await_proposal_review
 from flows.text_reading import publish_text_reading
 from models.db import one_transaction, upgrade
+from models.store import read_answers_once
 from tasks.collect import step as collect
 from tasks.delivery import step as delivery
 from tasks.effects import step as effects
@@ -173,7 +174,9 @@ def _cycle(
     # after the last. A run that dies anywhere in between leaves the previous results of
     # the quarter exactly as they were; the rerun replaces them all at once. Nothing that
     # waits for people (the proposal review) or for the outside world runs inside it.
-    with one_transaction():
+    # The stages read the quarter's survey answers once (models.store.read_answers_once):
+    # none of them writes answers, offices, regions or client types.
+    with one_transaction(), read_answers_once():
         # The sentiment model learned from the stored ratings rereads the quarter's texts
         # first: the pain points count what it reads as negative (tasks/text/reread.py).
         # A region's rerun deletes and writes only that region's rows (models/store.py).

@@ -7,7 +7,9 @@ and a run that fails half way leaves the previous set in place.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
 from datetime import datetime
 from typing import Any
 
@@ -68,13 +70,44 @@ def query_frame(session: Session, stmt: Any, columns: list[str], float_columns: 
     return frame_from_rows(session.connection().execute(stmt).all(), columns, float_columns)
 
 
+# (database, quarter, region) -> the answers read, while read_answers_once() is open.
+_ANSWERS_READ: ContextVar[dict[tuple[str, str, str | None], pd.DataFrame] | None] = ContextVar(
+    "cxloop_answers_read", default=None
+)
+
+
+@contextmanager
+def read_answers_once() -> Iterator[None]:
+    """Within the block (this thread, and the Prefect tasks it calls), :func:`load_answers`
+    reads each quarter's answers from the database once and hands out copies: the cycle's
+    star index and pain points both read the whole quarter's respondents (~7 s for 884,000
+    of them). Only around stages that write no survey answer, office, region or client type
+    of that quarter: the copies are of what was read first."""
+    token = _ANSWERS_READ.set({})
+    try:
+        yield
+    finally:
+        _ANSWERS_READ.reset(token)
+
+
 def load_answers(session: Session, quarter: str, region: str | None = None) -> pd.DataFrame:
     """Star-survey respondents of a quarter: office_code, region_code, client_type, F1..C4
     and the optional overall (1-10), nps (0-10), ces (1-7); answers float64, NaN = not answered.
 
     ``region``: only that region's respondents (read in SQL, not filtered afterwards:
     a region's report reads ~1/85 of a national quarter). Rows are in respondent order.
+    Inside :func:`read_answers_once`, a copy of the first reading.
     """
+    read = _ANSWERS_READ.get()
+    if read is None:
+        return _load_answers(session, quarter, region)
+    key = (session.get_bind().engine.url.render_as_string(hide_password=True), quarter, region)
+    if key not in read:
+        read[key] = _load_answers(session, quarter, region)
+    return read[key].copy()
+
+
+def _load_answers(session: Session, quarter: str, region: str | None) -> pd.DataFrame:
     from cxloop.domain import SURVEY_QUESTIONS
 
     answer_cols = [*ITEMS, *SURVEY_QUESTIONS]

@@ -376,6 +376,7 @@ def _run(
     from demo.generate import generate_demo_data
     from demo.seed_measures import seed_measures
     from models.db import dispose_engines, one_transaction, session_scope, upgrade
+    from models.store import read_answers_once
     from tasks.collect.offices import merge_offices
     from tasks.effects.step import evaluate_effects
     from tasks.insight.step import detect_pain_points, measure_star
@@ -442,8 +443,9 @@ def _run(
     with timer.stage("GE Data Docs"):
         build_data_docs(file_reports, settings.out_dir / "data_docs", QUARTER, datetime.now(UTC))
     del file_reports
-    # As the cycle does: the quarter's results in one transaction (models.db.one_transaction).
-    with one_transaction():
+    # As the cycle does: the quarter's results in one transaction (models.db.one_transaction),
+    # its survey answers read once (models.store.read_answers_once).
+    with one_transaction(), read_answers_once():
         with timer.stage("learn sentiment") as info:
             reading = learn_sentiment(QUARTER, config)
             info["note"] = (

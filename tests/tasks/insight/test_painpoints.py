@@ -851,3 +851,40 @@ def test_text_groups_and_open_measures_on_both_databases(any_db_url, config):
     assert first["mean_rating"] == pytest.approx((3 * 25 + 2 * 100) / 5)
     assert region.loc["benefits", "negative_mentions"] == 1 and region.loc["benefits", "reach_offices"] == 0
     pd.testing.assert_frame_equal(from_db, from_raw)
+
+
+def test_answers_read_once_inside_the_block(env, registry, config):
+    """Inside read_answers_once the star index and the pain points read the quarter's answers
+    with one query and write what they write without it; each caller gets its own copy."""
+    from sqlalchemy import event
+
+    from models import store
+    from models.db import get_engine, one_transaction, session_scope
+    from tasks.insight.step import detect_pain_points, measure_star
+
+    with session_scope() as session:
+        _store_survey(session)
+    queries: list[str] = []
+
+    def count(conn, cursor, statement, *args):
+        if "survey_answer" in statement and "SELECT" in statement.upper():
+            queries.append(statement)
+
+    engine = get_engine()
+    event.listen(engine, "before_cursor_execute", count)
+    try:
+        index_plain, pains_plain = measure_star(Q, config), detect_pain_points(Q, config)
+        plain = len(queries)
+        queries.clear()
+        with one_transaction(), store.read_answers_once():
+            index_once, pains_once = measure_star(Q, config), detect_pain_points(Q, config)
+            with session_scope() as session:
+                first = store.load_answers(session, Q)
+                first["F1"] = 0.0  # a caller's change stays its own
+                assert (store.load_answers(session, Q)["F1"] > 0).all()
+        once = len(queries)
+    finally:
+        event.remove(engine, "before_cursor_execute", count)
+    assert plain == 2 and once == 1
+    pd.testing.assert_frame_equal(index_once, index_plain)
+    pd.testing.assert_frame_equal(pains_once, pains_plain)
