@@ -13,8 +13,10 @@ import hashlib
 import io
 import json
 import zipfile
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -182,32 +184,18 @@ def _read_xlsx(path: Path, mapping: ChannelMapping, data: bytes | None = None) -
         raise IntakeError(f"{path}: not a readable XLSX workbook ({type(exc).__name__}: {str(exc)[:200]})") from None
     sheets: list[tuple[str, list[tuple[int, list]], int]] = []  # (title, rows kept, empty rows)
     hidden: set[str] = set()
-    rows_seen = cells_seen = row_no = 0
+    seen = _Seen()
     title, several = "", False
     try:
         if not wb.worksheets:
             raise IntakeError(f"{path}: the workbook has no worksheet")
         several = len(wb.worksheets) > 1
-        declared = sum(ws.max_row or 0 for ws in wb.worksheets)
-        if declared > MAX_XLSX_ROWS:
-            what = "the sheets declare" if several else "the sheet declares"
-            raise IntakeError(f"{path}: oversized XLSX: {what} {declared:,} rows (limit {MAX_XLSX_ROWS:,})")
+        _check_declared(path, sum(ws.max_row or 0 for ws in wb.worksheets), several)
         for ws in wb.worksheets:
-            title, rows, empty, row_no = ws.title, [], 0, 0
+            title = ws.title
             if (ws.max_column or 0) > MAX_XLSX_COLUMNS:
                 ws.reset_dimensions()  # else openpyxl pads every row to the declared width
-            for row_no, cells in enumerate(ws.iter_rows(values_only=True), start=1):
-                rows_seen += 1
-                if rows_seen > MAX_XLSX_ROWS:
-                    raise IntakeError(f"{path}: oversized XLSX: more than {MAX_XLSX_ROWS:,} rows")
-                cells_seen += len(cells)
-                if cells_seen > MAX_XLSX_CELLS:
-                    raise IntakeError(f"{path}: oversized XLSX: more than {MAX_XLSX_CELLS:,} cells")
-                if all(c is None for c in cells):
-                    empty += 1  # counted, not kept: a sparse sheet must not cost memory per missing row
-                    continue
-                rows.append((row_no, [c.strip() if isinstance(c, str) else c for c in cells]))
-            sheets.append((title, rows, empty))
+            sheets.append((title, *_kept_rows(path, ws.iter_rows(values_only=True), seen)))
             if getattr(ws, "sheet_state", "visible") != "visible":
                 hidden.add(title)
     except IntakeError:
@@ -216,7 +204,7 @@ def _read_xlsx(path: Path, mapping: ChannelMapping, data: bytes | None = None) -
         # The type only: a parser's message may quote cell contents.
         where = f"sheet {title!r}" if several else "the sheet"
         raise IntakeError(
-            f"{path}: damaged XLSX: {where} cannot be read past row {row_no} ({type(exc).__name__})"
+            f"{path}: damaged XLSX: {where} cannot be read past row {seen.row} ({type(exc).__name__})"
         ) from None
     finally:
         wb.close()
@@ -226,11 +214,7 @@ def _read_xlsx(path: Path, mapping: ChannelMapping, data: bytes | None = None) -
 def _read_xlsx_fast(path: Path, mapping: ChannelMapping, data: bytes, scans: dict[str, xlsx_fast.SheetScan]) -> _Read:
     """:func:`_read_xlsx` through calamine (:mod:`tasks.collect.xlsx_fast`): the same
     limits, messages and rows."""
-    declared = sum(s.declared_rows or s.rows for s in scans.values())
-    several = len(scans) > 1
-    if declared > MAX_XLSX_ROWS:
-        what = "the sheets declare" if several else "the sheet declares"
-        raise IntakeError(f"{path}: oversized XLSX: {what} {declared:,} rows (limit {MAX_XLSX_ROWS:,})")
+    _check_declared(path, sum(s.declared_rows or s.rows for s in scans.values()), len(scans) > 1)
     try:
         read = xlsx_fast.read_sheets(data)
     except Exception as exc:  # a damaged member (bad CRC, truncated deflate stream, broken XML)
@@ -238,31 +222,54 @@ def _read_xlsx_fast(path: Path, mapping: ChannelMapping, data: bytes, scans: dic
     if not read:
         raise IntakeError(f"{path}: the workbook has no worksheet")
     sheets: list[tuple[str, list[tuple[int, list]], int]] = []
-    hidden = {title for title, visible, _ in read if not visible}
-    rows_seen = cells_seen = 0
+    seen = _Seen()
     for title, _, cells_by_row in read:
-        rows, empty = [], 0
+        rows, empty = _kept_rows(path, map(xlsx_fast.as_openpyxl, cells_by_row), seen)
         # openpyxl goes on to the last row the sheet declares (or holds a cell, even an empty
         # one); calamine stops at its last value: the rows between are blank rows.
         scan = scans.get(title)
         blank_tail = max(0, (scan.declared_rows or scan.rows) - len(cells_by_row)) if scan else 0
-        for row_no, as_read in enumerate(cells_by_row, start=1):
-            cells = xlsx_fast.as_openpyxl(as_read)
-            rows_seen += 1
-            if rows_seen > MAX_XLSX_ROWS:
-                raise IntakeError(f"{path}: oversized XLSX: more than {MAX_XLSX_ROWS:,} rows")
-            cells_seen += len(cells)
-            if cells_seen > MAX_XLSX_CELLS:
-                raise IntakeError(f"{path}: oversized XLSX: more than {MAX_XLSX_CELLS:,} cells")
-            if all(c is None for c in cells):
-                empty += 1
-                continue
-            rows.append((row_no, [c.strip() if isinstance(c, str) else c for c in cells]))
-        rows_seen += blank_tail
-        if rows_seen > MAX_XLSX_ROWS:
+        seen.rows += blank_tail
+        if seen.rows > MAX_XLSX_ROWS:
             raise IntakeError(f"{path}: oversized XLSX: more than {MAX_XLSX_ROWS:,} rows")
         sheets.append((title, rows, empty + blank_tail))
-    return _sheets_to_frame(path, mapping, sheets, hidden)
+    return _sheets_to_frame(path, mapping, sheets, {title for title, visible, _ in read if not visible})
+
+
+@dataclass
+class _Seen:
+    """Rows and cells read so far in a workbook (its limits count all sheets together), and
+    the row of the sheet being read."""
+
+    rows: int = 0
+    cells: int = 0
+    row: int = 0
+
+
+def _check_declared(path: Path, declared: int, several: bool) -> None:
+    if declared > MAX_XLSX_ROWS:
+        what = "the sheets declare" if several else "the sheet declares"
+        raise IntakeError(f"{path}: oversized XLSX: {what} {declared:,} rows (limit {MAX_XLSX_ROWS:,})")
+
+
+def _kept_rows(path: Path, cells_by_row: Iterable[Sequence[Any]], seen: _Seen) -> tuple[list[tuple[int, list]], int]:
+    """A sheet's rows with a value (row number, text stripped) and the number of empty ones,
+    counting rows and cells against the workbook's limits."""
+    rows: list[tuple[int, list]] = []
+    empty = 0
+    seen.row = 0
+    for seen.row, cells in enumerate(cells_by_row, start=1):
+        seen.rows += 1
+        if seen.rows > MAX_XLSX_ROWS:
+            raise IntakeError(f"{path}: oversized XLSX: more than {MAX_XLSX_ROWS:,} rows")
+        seen.cells += len(cells)
+        if seen.cells > MAX_XLSX_CELLS:
+            raise IntakeError(f"{path}: oversized XLSX: more than {MAX_XLSX_CELLS:,} cells")
+        if all(c is None for c in cells):
+            empty += 1  # counted, not kept: a sparse sheet must not cost memory per missing row
+            continue
+        rows.append((seen.row, [c.strip() if isinstance(c, str) else c for c in cells]))
+    return rows, empty
 
 
 def _sheets_to_frame(
