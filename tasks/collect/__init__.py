@@ -5,5 +5,5 @@ whatever encoding, delimiter and header language the exporting system chose; giv
 :class:`readers.RawFile` per file and the typed staging frame that validation checks, and
 keeps the office registry in the database up to the configuration.
 Modules, in reading order: discovery, decoding, headers, readers (with fast_csv, its CSV
-fast path), staging, offices, step.
+fast path, and xlsx_fast, its calamine path for workbooks), staging, offices, step.
 """
