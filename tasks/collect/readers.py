@@ -229,9 +229,7 @@ def _read_xlsx_fast(path: Path, mapping: ChannelMapping, data: bytes, scans: dic
         # one); calamine stops at its last value: the rows between are blank rows.
         scan = scans.get(title)
         blank_tail = max(0, (scan.declared_rows or scan.rows) - len(cells_by_row)) if scan else 0
-        seen.rows += blank_tail
-        if seen.rows > MAX_XLSX_ROWS:
-            raise IntakeError(f"{path}: oversized XLSX: more than {MAX_XLSX_ROWS:,} rows")
+        seen.count_rows(path, blank_tail)
         sheets.append((title, rows, empty + blank_tail))
     return _sheets_to_frame(path, mapping, sheets, {title for title, visible, _ in read if not visible})
 
@@ -244,6 +242,11 @@ class _Seen:
     rows: int = 0
     cells: int = 0
     row: int = 0
+
+    def count_rows(self, path: Path, n: int = 1) -> None:
+        self.rows += n
+        if self.rows > MAX_XLSX_ROWS:
+            raise IntakeError(f"{path}: oversized XLSX: more than {MAX_XLSX_ROWS:,} rows")
 
 
 def _check_declared(path: Path, declared: int, several: bool) -> None:
@@ -259,9 +262,7 @@ def _kept_rows(path: Path, cells_by_row: Iterable[Sequence[Any]], seen: _Seen) -
     empty = 0
     seen.row = 0
     for seen.row, cells in enumerate(cells_by_row, start=1):
-        seen.rows += 1
-        if seen.rows > MAX_XLSX_ROWS:
-            raise IntakeError(f"{path}: oversized XLSX: more than {MAX_XLSX_ROWS:,} rows")
+        seen.count_rows(path)
         seen.cells += len(cells)
         if seen.cells > MAX_XLSX_CELLS:
             raise IntakeError(f"{path}: oversized XLSX: more than {MAX_XLSX_CELLS:,} cells")
