@@ -181,7 +181,7 @@ def _fan_out_flow():
     return national_reports
 
 
-def _use_folder(folder: Path) -> None:
+def use_folder(folder: Path) -> None:
     """Point every setting at ``folder``. Set before the first settings are read: the pool's
     spawned workers inherit the environment and read the same database and configuration."""
     os.environ.update(
@@ -286,7 +286,7 @@ def run_reports_only(folder: Path, limit: int | None) -> None:
     """Only the report comparison, on a folder kept by an earlier run (``--keep``)."""
     if not (folder / "cxloop.db").is_file() or not (folder / "config").is_dir():
         raise SystemExit(f"{folder}: no cxloop.db and config/ here; run with --keep first")
-    _use_folder(folder)
+    use_folder(folder)
     shutil.rmtree(folder / "serial", ignore_errors=True)
     shutil.rmtree(folder / "fanout", ignore_errors=True)
     timer = Timer()
@@ -336,7 +336,7 @@ def run(
 ) -> None:
     tmp = Path(tempfile.mkdtemp(prefix="cxloop-national-", dir=keep))
     json_path = figures_path().resolve()  # the caller's CXLOOP_OUT_DIR, before the run's folder replaces it
-    _use_folder(tmp)
+    use_folder(tmp)
     if workers is not None:  # the reports' process pool too (spawned workers read it)
         os.environ["PREFECT_TASKS_RUNNER_PROCESS_POOL_MAX_WORKERS"] = str(workers)
     workers = int(os.environ.get("PREFECT_TASKS_RUNNER_PROCESS_POOL_MAX_WORKERS") or os.cpu_count() or 1)
