@@ -93,7 +93,7 @@ bench: install
 	@# national) in parallel processes, on 85 regions / 2,400 offices with a tenth of the rows.
 	$(PY) -m tools.bench_national --rows 100000
 
-# The whole national size (1,000,000 rows; ~10 min on 2 cores); KEEP=/dir keeps the database
+# The whole national size (1,000,000 rows; ~16 min on 2 cores, 5 of them making the files); KEEP=/dir keeps the database
 # for `python -m tools.bench_national --reports-only <folder>`; WORKERS=1 validates and renders
 # in one process; DATABASE=postgresql runs it on a throw-away PostgreSQL server.
 bench-national: install

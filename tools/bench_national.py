@@ -1,7 +1,7 @@
 """A national-size quarter through the cycle's stages: 85 regions, 2,400 offices, ~1,000,000 rows.
 
-    python -m tools.bench_national                       # the full national size (~80 min on 2 cores,
-                                                         # 36 of them serial reports)
+    python -m tools.bench_national                       # the full national size (~16 min on 2 cores:
+                                                         # ~5 making files, ~3 serial reports)
     python -m tools.bench_national --report-scopes 10    # reports for national + 9 regions, extrapolated to 86
     python -m tools.bench_national --rows 100000         # a tenth of the rows, same 85 regions / 2,400 offices
     python -m tools.bench_national --history-scale 0     # no earlier quarters (effects then have nothing to do)
