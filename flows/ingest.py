@@ -24,8 +24,10 @@ from __future__ import annotations
 
 import itertools
 import logging
+import uuid
 from collections import deque
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -39,6 +41,7 @@ from prefect.states import Completed, State
 
 from cxloop.config import get_config
 from cxloop.settings import get_settings
+from flows.background import BackgroundCall
 from flows.fanout import CycleTaskRunner, workers_share_api
 from flows.faults import crash_after_task
 from flows.inputs import as_is
@@ -106,6 +109,37 @@ def _data_docs(
 
 
 build_data_docs = task(name="build-data-docs", **_task)(_data_docs)
+
+
+@dataclass
+class _DocsInBackground:
+    """Data Docs an intake left building in a process of its own (``data_docs_in_background``)."""
+
+    call: BackgroundCall[Path | None]
+    reports: list[FileReport]
+    run_name: str
+
+
+# Keyed by the token the intake's summary carries (``data_docs_pending``); this process only.
+_docs_in_background: dict[str, _DocsInBackground] = {}
+
+
+def collect_data_docs(intake: dict, failed: list[str]) -> None:
+    """Wait for the Data Docs an intake run with ``data_docs_in_background=True`` left
+    building, then publish their link as an artifact of the current run. When they could not
+    be built: one warning line (the kind of error), ``"data_docs"`` added to ``failed`` and
+    the intake's validation table published again with the warning and without the link.
+    Nothing to do for an intake that built them itself (or built none)."""
+    pending = _docs_in_background.pop(intake.get("data_docs_pending") or "", None)
+    if pending is None:
+        return
+    failed_here: list[str] = []
+    index = side_product("data_docs", failed_here, pending.call.result)
+    if failed_here:
+        _publish_validation(pending.reports, pending.run_name, None, failed_here)
+    elif index is not None:
+        _publish_docs_link(pending.run_name, index.resolve().as_uri(), failed_here)
+    failed += failed_here
 
 
 def _run_name(reports: list[FileReport]) -> str:
@@ -177,9 +211,12 @@ def _ingest(prepared: batch.Prepared, config, logger) -> FileReport:
     return report
 
 
-def _publish_validation(reports: list[FileReport], run_name: str, docs_url: str | None, failed: list[str]) -> None:
+def _publish_validation(
+    reports: list[FileReport], run_name: str, docs_url: str | None, failed: list[str], pending: bool = False
+) -> None:
     """The validation summary table and the link to GE Data Docs, as artifacts of the run;
-    each one a side product (a failure is logged and added to ``failed``)."""
+    each one a side product (a failure is logged and added to ``failed``). ``pending``: the
+    Data Docs are still being built; :func:`collect_data_docs` publishes their link."""
     key = f"ingest-validation-{run_name.lower().replace('+', '-')}"
     warnings = [_NOT_PRODUCED[name] for name in failed if name in _NOT_PRODUCED]
     markdown = validation_markdown(reports, docs_url, f"Intake and validation {run_name}", warnings)
@@ -191,16 +228,20 @@ def _publish_validation(reports: list[FileReport], run_name: str, docs_url: str 
         markdown=markdown,
         description=f"Validation summary {run_name}",
     )
-    if docs_url:
-        side_product(
-            "data_docs_link_artifact",
-            failed,
-            create_link_artifact,
-            key="ge-data-docs",
-            link=docs_url,
-            link_text="Great Expectations Data Docs",
-            description=f"GE Data Docs (latest run: {run_name})",
-        )
+    if docs_url and not pending:
+        _publish_docs_link(run_name, docs_url, failed)
+
+
+def _publish_docs_link(run_name: str, docs_url: str, failed: list[str]) -> None:
+    side_product(
+        "data_docs_link_artifact",
+        failed,
+        create_link_artifact,
+        key="ge-data-docs",
+        link=docs_url,
+        link_text="Great Expectations Data Docs",
+        description=f"GE Data Docs (latest run: {run_name})",
+    )
 
 
 _NOT_PRODUCED = {
@@ -220,7 +261,10 @@ def _summary(reports: list[FileReport], docs_url: str | None, failed: list[str])
 
 @flow(name="ingest-feedback", log_prints=False, task_runner=CycleTaskRunner())  # type: ignore[arg-type]  # stub bug
 def ingest_feedback(
-    paths: list[str] | str | None = None, channel: Channel | None = None, quarter: QuarterText | None = None
+    paths: list[str] | str | None = None,
+    channel: Channel | None = None,
+    quarter: QuarterText | None = None,
+    data_docs_in_background: bool = False,
 ) -> dict:
     """Ingest feedback files: each file read, validated and stored on its own.
 
@@ -233,6 +277,10 @@ def ingest_feedback(
             file's name.
         quarter: the quarter the files are accounted to, ``YYYYQn``; default: the
             folder's name when it looks like one, else the last complete quarter.
+        data_docs_in_background: build the Data Docs in a process of their own and return
+            without waiting for them; the caller collects them with :func:`collect_data_docs`
+            (the quarterly cycle does, so its data stages do not wait for them). Leave it off
+            when running this flow on its own.
 
     Returns a summary: per file (``files``) the counts, ``rejected`` and the error;
     ``totals``; ``data_docs`` (the Data Docs index URL, None when not built);
@@ -252,11 +300,23 @@ def ingest_feedback(
     reports = _ingest_all(items, config, logger)
     run_name = _run_name(reports)
     # Side products from here on: the files are committed, so nothing below may fail the run.
-    docs = build_data_docs(reports, settings.out_dir / "data_docs", run_name, datetime.now(UTC), return_state=True)
-    index, failed = docs.result() if docs.is_completed() else (None, ["data_docs"])
+    site_dir, pending = settings.out_dir / "data_docs", None
+    failed: list[str] = []
+    index: Path | None = None
+    if data_docs_in_background:
+        docs_args = (reports, site_dir, run_name, datetime.now(UTC))
+        call = side_product("data_docs", failed, BackgroundCall, datadocs.build_data_docs, *docs_args)
+        if call is not None:
+            index, pending = datadocs.site_index(reports, site_dir), uuid.uuid4().hex
+            _docs_in_background[pending] = _DocsInBackground(call, reports, run_name)
+    else:
+        docs = build_data_docs(reports, site_dir, run_name, datetime.now(UTC), return_state=True)
+        index, failed = docs.result() if docs.is_completed() else (None, ["data_docs"])
     docs_url = index.resolve().as_uri() if index else None
-    _publish_validation(reports, run_name, docs_url, failed)
+    _publish_validation(reports, run_name, docs_url, failed, pending=pending is not None)
     summary = _summary(reports, docs_url, failed)
+    if pending is not None:
+        summary["data_docs_pending"] = pending
     files, rejected = summary["files"], [f for f in summary["files"] if f["rejected"]]
     if rejected:
         names = ", ".join(f["file"] for f in rejected)

@@ -49,7 +49,7 @@ from cxloop.settings import get_settings
 from flows.cycle_summary import cycle_summary, intake_totals, problems, summary_markdown
 from flows.fanout import CycleTaskRunner, fan_out_reports
 from flows.faults import crash_after_task
-from flows.ingest import ingest_feedback, side_product
+from flows.ingest import collect_data_docs, ingest_feedback, side_product
 from flows.inputs import as_is
 from flows.locks import quarter_lock
 from flows.params import Lang, QuarterText, Region, Seconds, check_region
@@ -157,9 +157,11 @@ def _cycle(
     sync_registry(as_is(config))
 
     # Intake through the ingest flow as a subflow: one task per file, a "Partial" state when a
-    # file is rejected as a whole, the validation table and GE Data Docs as its artifacts.
+    # file is rejected as a whole, the validation table as its artifact. Its GE Data Docs are
+    # built in a process of their own, on the core the learning stage leaves idle, and
+    # collected after the data stages (flows/background.py).
     drop = settings.data_dir / q
-    intake = ingest_feedback([str(drop)], quarter=q) if drop.is_dir() else {"files": []}
+    intake = ingest_feedback([str(drop)], quarter=q, data_docs_in_background=True) if drop.is_dir() else {"files": []}
     summaries, unreadable, totals = intake_totals(intake)
     side_failed: list[str] = list(intake.get("side_products_failed", []))
     if unreadable:
@@ -186,6 +188,7 @@ def _cycle(
         proposed = propose_measures(q, as_is(config), region=region)
         effects = evaluate_effects(q, as_is(config), region=region)
     topics = find_emerging_topics(q, lang) if region is None else _NO_TOPICS
+    collect_data_docs(intake, side_failed)
     side_product("findings_artifacts", side_failed, _publish_findings, q, pains, topics, config, lang, region)
     side_product("model_card_artifact", side_failed, publish_text_reading, q, reading)
     # Effects concern measures implemented earlier, so the review of this quarter's new

@@ -133,10 +133,9 @@ def build_data_docs(reports: Sequence[FileReport], site_dir: Path, run_name: str
     )
 
     site_dir = Path(site_dir).resolve()
-    index = site_dir / "index.html"
     runs = [(r, run) for r in reports for run in r.suites]
     if not runs:
-        return index if index.exists() else None
+        return site_index(reports, site_dir)
     site_dir.mkdir(parents=True, exist_ok=True)
     context = _docs_context(site_dir)
     run_id = RunIdentifier(run_name=run_name, run_time=run_time)
@@ -153,7 +152,16 @@ def build_data_docs(reports: Sequence[FileReport], site_dir: Path, run_name: str
         store.store_backend.set(store.key_to_tuple(key), suite_result_json(run, run_id, batch))
         keys.append(key)
     context.build_data_docs(site_names=["cxloop"], resource_identifiers=_KeyList(keys))
-    return index
+    return site_dir / "index.html"
+
+
+def site_index(reports: Sequence[FileReport], site_dir: Path) -> Path | None:
+    """The index.html :func:`build_data_docs` returns when it succeeds for ``reports``, known
+    before it runs: None when nothing was validated and no earlier site exists."""
+    index = Path(site_dir).resolve() / "index.html"
+    if any(r.suites for r in reports) or index.exists():
+        return index
+    return None
 
 
 class _KeyList(list):

@@ -1,0 +1,56 @@
+"""A side product made in a process of its own while the flow goes on (issue 15).
+
+The quarterly cycle's data stages mostly run on one core (the sentiment model's reread is
+Python text work), so on a 2-core machine the other core is idle while they run. GE Data
+Docs for a national intake (~13 s of CPU for 1,020 suite runs) are made there instead of
+between intake and learning: :class:`BackgroundCall` starts one function in a spawned
+process and the flow collects its result when it needs it.
+
+The process carries a lifeline (:mod:`cxloop.lifeline`): it ends with the flow's process
+even when that one is killed. It runs on the flow's machine whatever the task runner
+(Dask included), so what it writes lands where the flow's other outputs do. An exception
+in it comes back from :meth:`BackgroundCall.result`, as from a direct call.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
+from typing import Any, Generic, TypeVar
+
+from cxloop.lifeline import worker_initializer
+
+T = TypeVar("T")
+
+__all__ = ["BackgroundCall"]
+
+
+class BackgroundCall(Generic[T]):
+    """``fn(*args, **kwargs)`` running in a spawned process from the moment this is made.
+
+    ``fn`` and its arguments must pickle (a module-level function, plain data). The process
+    imports ``fn``'s module itself (a few seconds for Great Expectations), on its own core.
+    """
+
+    def __init__(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> None:
+        self._pool = ProcessPoolExecutor(
+            max_workers=1,
+            mp_context=multiprocessing.get_context("spawn"),
+            initializer=worker_initializer,
+            initargs=(os.getpid(),),
+        )
+        self._future = self._pool.submit(fn, *args, **kwargs)
+
+    def done(self) -> bool:
+        return self._future.done()
+
+    def result(self, timeout: float | None = None) -> T:
+        """Wait for the call and return what it returned (or raise what it raised); the
+        process is then ended. Called again, gives the same result."""
+        try:
+            return self._future.result(timeout)
+        finally:
+            if self._future.done():
+                self._pool.shutdown(wait=True)
