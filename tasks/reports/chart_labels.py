@@ -22,6 +22,8 @@ _LABEL_DIRECTIONS = ((1, 0), (-1, 0), (0, 1), (0, -1), (1, 1), (1, -1), (-1, 1),
 _LABEL_DISTANCES = (5.0, 12.0, 20.0, 30.0, 42.0)
 #: Passes over the labels after the first placement, each moving a label to a better free spot if any.
 _LABEL_PASSES = 4
+#: Display units; far above the rounding error of a sample along a leader (~1e-13 here).
+_SLACK = 1e-6
 
 
 class _Box(NamedTuple):
@@ -56,6 +58,15 @@ def _distance_to_box(point: Sequence[float], box: _Box) -> float:
 
 def _segment_hits_box(p: Sequence[float], q: Sequence[float], box: _Box) -> bool:
     """Whether the segment p→q (display coordinates) crosses ``box`` (sampled; enough for short leaders)."""
+    # Most pairs are far apart: no sample can fall inside a box the segment's own bounding box
+    # misses (by more than a rounding error), so the 23 samples are skipped, same answer.
+    if (
+        max(p[0], q[0]) < box.x0 - _SLACK
+        or min(p[0], q[0]) > box.x1 + _SLACK
+        or max(p[1], q[1]) < box.y0 - _SLACK
+        or min(p[1], q[1]) > box.y1 + _SLACK
+    ):
+        return False
     return any(
         box.x0 < p[0] + (q[0] - p[0]) * k / 24 < box.x1 and box.y0 < p[1] + (q[1] - p[1]) * k / 24 < box.y1
         for k in range(1, 24)
