@@ -431,6 +431,39 @@ def test_the_same_files_store_the_same_rows_on_both_databases(tmp_path, db_url, 
         pd.testing.assert_frame_equal(frames[0], frames[1], check_dtype=False)
 
 
+def test_texts_copy_would_read_as_control_characters_are_stored_as_written(tmp_path, db_url, pg_url, config):
+    """PostgreSQL stores feedback with COPY (tasks.validate.ingest._bulk_insert), whose text
+    format gives tabs, line breaks, backslashes and ``\\N`` a meaning of their own: such
+    texts come back from both databases exactly as written."""
+    import csv
+
+    texts = [
+        "Окно\tрегистрации закрыто, ждал у двери",
+        "Первая строка\nвторая строка\r\nтретья",
+        "Путь C:\\temp\\new и \\N посередине",
+        "\\N",
+        'Кавычки "внутри", точка с запятой; и эмодзи 😡',
+        "Обратный слеш в конце \\",
+    ]
+    path = tmp_path / "review_book_copy.csv"
+    with path.open("w", encoding="utf-8", newline="") as out:
+        writer = csv.writer(out, delimiter=";")
+        writer.writerow(["Дата", "Код ЦЗН", "Категория заявителя", "Текст отзыва", "Оценка", "Контакт"])
+        for n, text in enumerate(texts):
+            writer.writerow([f"{10 + n}.03.2026", "52-01", "гражданин", text, "2", ""])
+    stored = []
+    for url in (db_url, pg_url):
+        _with_registry(url)
+        with session_scope(url) as s:
+            summary = ingest_file(s, path, "review_book", QUARTER, config)
+        assert (summary.received, summary.accepted) == (len(texts), len(texts))
+        with session_scope(url) as s:
+            stored.append(sorted(s.execute(select(Feedback.text, Feedback.received_at)).all()))
+    assert stored[0] == stored[1]
+    assert {t for t, _ in stored[1]} >= {"\\N", "Обратный слеш в конце \\"}
+    assert any("\t" in t for t, _ in stored[1]) and any("C:\\temp\\new" in t for t, _ in stored[1])
+
+
 # --------------------------------------------------------------------------- quarter results
 
 
