@@ -7,7 +7,7 @@ and a run that fails half way leaves the previous set in place.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
 from datetime import datetime
@@ -70,10 +70,9 @@ def query_frame(session: Session, stmt: Any, columns: list[str], float_columns: 
     return frame_from_rows(session.connection().execute(stmt).all(), columns, float_columns)
 
 
-# (database, quarter, region) -> the answers read, while read_answers_once() is open.
-_ANSWERS_READ: ContextVar[dict[tuple[str, str, str | None], pd.DataFrame] | None] = ContextVar(
-    "cxloop_answers_read", default=None
-)
+# What read_answers_once() holds while it is open: (database, quarter, region) -> the answers
+# read; ("derived", database, *key) -> what a stage made of them (derived_from_answers).
+_ANSWERS_READ: ContextVar[dict[tuple, Any] | None] = ContextVar("cxloop_answers_read", default=None)
 
 
 @contextmanager
@@ -105,6 +104,21 @@ def load_answers(session: Session, quarter: str, region: str | None = None) -> p
     if key not in read:
         read[key] = _load_answers(session, quarter, region)
     return read[key].copy()
+
+
+def derived_from_answers(session: Session, quarter: str, key: tuple, make: Callable[[pd.DataFrame], Any]) -> Any | None:
+    """``make(answers)`` of the whole quarter's answers as :func:`read_answers_once` holds
+    them, made once per ``key`` within the block and then shared (callers only read it).
+    None outside the block, or when the whole quarter has not been read in it (a region's
+    rerun reads its region only): the caller then reads the database as it would anyway."""
+    read = _ANSWERS_READ.get()
+    url = session.get_bind().engine.url.render_as_string(hide_password=True)
+    if read is None or (url, quarter, None) not in read:
+        return None
+    derived = ("derived", url, quarter, *key)
+    if derived not in read:
+        read[derived] = make(read[(url, quarter, None)])
+    return read[derived]
 
 
 def _load_answers(session: Session, quarter: str, region: str | None) -> pd.DataFrame:

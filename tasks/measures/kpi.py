@@ -8,7 +8,9 @@ same observations to estimate a measure's effect (:mod:`tasks.effects.evaluate`)
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import NamedTuple
 
+import numpy as np
 import pandas as pd
 from sqlalchemy import and_, case, func, literal
 from sqlmodel import Session, col, select
@@ -16,7 +18,7 @@ from sqlmodel import Session, col, select
 from cxloop.config import AppConfig
 from cxloop.domain import EMPLOYER_STAGES, RAY_ITEMS
 from cxloop.quarters import Quarter
-from models.store import query_frame
+from models.store import derived_from_answers, query_frame
 from models.tables import Feedback, SurveyAnswer
 
 
@@ -89,6 +91,9 @@ def kpi_observations(
         out = df[["office_code", "quarter", "value", "weight"]]
     else:
         items = [arg] if kind == "item" else list(RAY_ITEMS[arg])
+        held = _held_observations(session, quarters, client_type, items, office_list)
+        if held is not None:
+            return held if not held.empty else empty
         stmt = (
             select(col(Feedback.office_code), col(Feedback.quarter), *[getattr(SurveyAnswer, i) for i in items])
             .join(SurveyAnswer, col(SurveyAnswer.feedback_id) == col(Feedback.id))
@@ -106,6 +111,54 @@ def kpi_observations(
         out = df.loc[df["value"].notna(), ["office_code", "quarter", "value", "weight"]]
     out = out.astype({"office_code": str, "quarter": str, "value": float, "weight": float})
     return out.sort_values(["office_code", "quarter"], kind="mergesort").reset_index(drop=True)
+
+
+def _respondent_values(answers: pd.DataFrame, quarter: str, client_type: str, items: list[str]) -> _Held:
+    """Per respondent of ``client_type`` with an office, the KPI value as the SQL path of
+    :func:`kpi_observations` computes it, ordered by office (then respondent, as read), and
+    each office's rows as a range: the same rows, order and floats as that path."""
+    kept = (answers["client_type"] == client_type) & answers["office_code"].notna()
+    rows = answers.loc[kept, ["office_code", *items]]
+    scores = rows[items].apply(pd.to_numeric, errors="coerce")
+    scores = scores.where((scores >= 1) & (scores <= 5))
+    frame = pd.DataFrame({"office_code": rows["office_code"].astype(str), "quarter": quarter})
+    frame["value"] = ((scores - 1.0) / 4.0 * 100.0).mean(axis=1, skipna=True)
+    frame["weight"] = 1.0
+    frame = frame.loc[frame["value"].notna()].sort_values("office_code", kind="mergesort").reset_index(drop=True)
+    codes = frame["office_code"].to_numpy()
+    starts = np.flatnonzero(np.r_[True, codes[1:] != codes[:-1]]) if len(codes) else np.array([], dtype=int)
+    ends = np.r_[starts[1:], len(codes)]
+    return _Held(frame, {str(codes[a]): (int(a), int(b)) for a, b in zip(starts, ends, strict=True)})
+
+
+class _Held(NamedTuple):
+    frame: pd.DataFrame
+    offices: dict[str, tuple[int, int]]  # office -> its rows [start, end)
+
+
+def _held_observations(
+    session: Session, quarters: list[str], client_type: str, items: list[str], offices: list[str] | None
+) -> pd.DataFrame | None:
+    """``item``/``ray`` observations of one quarter from the answers the cycle's stages have
+    read once (:func:`models.store.read_answers_once`): a proposal's baseline then costs a
+    look-up instead of a query (254 of them for a national quarter). None when that quarter's
+    answers are not held: the caller queries the database."""
+    if len(quarters) != 1:
+        return None
+    quarter = quarters[0]
+    held = derived_from_answers(
+        session,
+        quarter,
+        ("kpi_values", client_type, *items),
+        lambda answers: _respondent_values(answers, quarter, client_type, items),
+    )
+    if held is None:
+        return None
+    if offices is None:
+        return held.frame.copy()
+    ranges = [held.offices[o] for o in offices if o in held.offices]
+    positions = np.concatenate([np.arange(a, b) for a, b in ranges]) if ranges else np.array([], dtype=int)
+    return held.frame.take(positions).reset_index(drop=True)
 
 
 # --------------------------------------------------------------------------- baselines and targets
