@@ -66,9 +66,9 @@ def kpi_observations(
     )
     if not quarters or (office_list is not None and not office_list):
         return empty
-    conditions = [col(Feedback.quarter).in_(quarters), col(Feedback.office_code).is_not(None)]
+    placed = [col(Feedback.office_code).is_not(None)]  # and, when given, in the offices
     if office_list is not None:
-        conditions.append(col(Feedback.office_code).in_(office_list))
+        placed.append(col(Feedback.office_code).in_(office_list))
 
     if kind == "neg_share":
         # Delimit both sides so 'staff' never matches 'staff_attitude'.
@@ -80,7 +80,14 @@ def kpi_observations(
                 func.count().label("texts"),
                 func.sum(case((hit, 1), else_=0)).label("negative"),
             )
-            .where(and_(*conditions, col(Feedback.text).is_not(None), col(Feedback.text) != ""))
+            .where(
+                and_(
+                    col(Feedback.quarter).in_(quarters),
+                    *placed,
+                    col(Feedback.text).is_not(None),
+                    col(Feedback.text) != "",
+                )
+            )
             .group_by(col(Feedback.office_code), col(Feedback.quarter))
         )
         df = query_frame(session, stmt, ["office_code", "quarter", "texts", "negative"])
@@ -91,24 +98,35 @@ def kpi_observations(
         out = df[["office_code", "quarter", "value", "weight"]]
     else:
         items = [arg] if kind == "item" else list(RAY_ITEMS[arg])
-        held = _held_observations(session, quarters, client_type, items, office_list)
-        if held is not None:
-            return held if not held.empty else empty
-        stmt = (
-            select(col(Feedback.office_code), col(Feedback.quarter), *[getattr(SurveyAnswer, i) for i in items])
-            .join(SurveyAnswer, col(SurveyAnswer.feedback_id) == col(Feedback.id))
-            .where(and_(*conditions, col(Feedback.channel) == "star_survey", col(Feedback.client_type) == client_type))
-            .order_by(col(Feedback.office_code), col(Feedback.quarter), col(Feedback.id))
-        )
-        df = query_frame(session, stmt, ["office_code", "quarter", *items])
-        if df.empty:
+        # Quarters whose answers the cycle holds are looked up; the others are queried.
+        held = {q: _held_observations(session, q, client_type, items, office_list) for q in quarters}
+        parts = [frame for frame in held.values() if frame is not None and not frame.empty]
+        queried = [q for q, frame in held.items() if frame is None]
+        if queried:
+            stmt = (
+                select(col(Feedback.office_code), col(Feedback.quarter), *[getattr(SurveyAnswer, i) for i in items])
+                .join(SurveyAnswer, col(SurveyAnswer.feedback_id) == col(Feedback.id))
+                .where(
+                    col(Feedback.quarter).in_(queried),
+                    *placed,
+                    col(Feedback.channel) == "star_survey",
+                    col(Feedback.client_type) == client_type,
+                )
+                .order_by(col(Feedback.office_code), col(Feedback.quarter), col(Feedback.id))
+            )
+            df = query_frame(session, stmt, ["office_code", "quarter", *items])
+            if not df.empty:
+                answers = df[items].apply(pd.to_numeric, errors="coerce")
+                # Only 1-5 is an answer; anything else was "don't know" or noise that validation let through.
+                answers = answers.where((answers >= 1) & (answers <= 5))
+                df["value"] = ((answers - 1.0) / 4.0 * 100.0).mean(axis=1, skipna=True)
+                df["weight"] = 1.0
+                parts.append(df.loc[df["value"].notna(), ["office_code", "quarter", "value", "weight"]])
+        if not parts:
             return empty
-        answers = df[items].apply(pd.to_numeric, errors="coerce")
-        # Only 1-5 is an answer; anything else was "don't know" or noise that validation let through.
-        answers = answers.where((answers >= 1) & (answers <= 5))
-        df["value"] = ((answers - 1.0) / 4.0 * 100.0).mean(axis=1, skipna=True)
-        df["weight"] = 1.0
-        out = df.loc[df["value"].notna(), ["office_code", "quarter", "value", "weight"]]
+        # Each quarter comes whole from one side, its respondents in id order: the stable sort
+        # below gives the order of one query over all the quarters.
+        out = pd.concat(parts, ignore_index=True) if len(parts) > 1 else parts[0]
     out = out.astype({"office_code": str, "quarter": str, "value": float, "weight": float})
     return out.sort_values(["office_code", "quarter"], kind="mergesort").reset_index(drop=True)
 
@@ -137,15 +155,13 @@ class _Held(NamedTuple):
 
 
 def _held_observations(
-    session: Session, quarters: list[str], client_type: str, items: list[str], offices: list[str] | None
+    session: Session, quarter: str, client_type: str, items: list[str], offices: list[str] | None
 ) -> pd.DataFrame | None:
-    """``item``/``ray`` observations of one quarter from the answers the cycle's stages have
+    """``item``/``ray`` observations of ``quarter`` from the answers the cycle's stages have
     read once (:func:`models.store.read_answers_once`): a proposal's baseline then costs a
-    look-up instead of a query (254 of them for a national quarter). None when that quarter's
-    answers are not held: the caller queries the database."""
-    if len(quarters) != 1:
-        return None
-    quarter = quarters[0]
+    look-up instead of a query (254 of them for a national quarter), and the effects' panel
+    queries only the earlier quarters. None when that quarter's answers are not held: the
+    caller queries the database."""
     held = derived_from_answers(
         session,
         quarter,

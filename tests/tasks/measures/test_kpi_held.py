@@ -61,16 +61,18 @@ def test_held_observations_equal_the_query_and_read_nothing(env):
     metrics = [f"ray:{r}" for r in RAY_ITEMS] + [f"item:{i}" for i in ITEMS]
     selections = [None, ["52-01", "52-03"], ["77-01"], ["99-99"], []]
     cases = [(m, ct, sel) for m in metrics for ct in ("citizen", "employer") for sel in selections]
+    mixed = [(m, sel) for m in metrics[:3] for sel in selections]  # the held quarter and one that is not
 
     with session_scope() as session:
         queried = [kpi_observations(session, m, [Q], ct, sel) for m, ct, sel in cases]
         baselines = [kpi_baseline(session, m, Q, sel or [], ct) for m, ct, sel in cases]
+        mixed_queried = [kpi_observations(session, m, [Q, "2026Q2"], "citizen", sel) for m, sel in mixed]
 
     statements: list[str] = []
 
-    def seen(conn, cursor, statement, *args):
+    def seen(conn, cursor, statement, parameters, *args):
         if "survey_answer" in statement:
-            statements.append(statement)
+            statements.append(f"{statement} {parameters}")
 
     with one_transaction(), store.read_answers_once(), session_scope() as session:
         store.load_answers(session, Q)  # as the star index reads them in the cycle
@@ -78,16 +80,22 @@ def test_held_observations_equal_the_query_and_read_nothing(env):
         try:
             held = [kpi_observations(session, m, [Q], ct, sel) for m, ct, sel in cases]
             held_baselines = [kpi_baseline(session, m, Q, sel or [], ct) for m, ct, sel in cases]
-            two_quarters = kpi_observations(session, "ray:effort", [Q, "2026Q2"])  # not held: queried
+            one_quarter_statements = len(statements)
+            mixed_held = [kpi_observations(session, m, [Q, "2026Q2"], "citizen", sel) for m, sel in mixed]
         finally:
             event.remove(get_engine(), "before_cursor_execute", seen)
 
-    assert len(statements) == 1  # the two-quarter call only: every one-quarter case read nothing
+    assert one_quarter_statements == 0
+    # The mixed calls query 2026Q2 only (none when the offices are an empty list).
+    assert len(statements) == 3 * (len(selections) - 1)
+    assert all("2026Q2" in s and Q not in s for s in statements)
     assert sum(not f.empty for f in queried) > len(cases) // 2  # the comparison is not of empty frames
     for (m, ct, sel), a, b in zip(cases, queried, held, strict=True):
         pd.testing.assert_frame_equal(b, a, check_exact=True, obj=f"{m} {ct} {sel}")
     assert held_baselines == baselines and any(v is not None for v in baselines)
-    assert set(two_quarters["quarter"]) == {Q, "2026Q2"}
+    for (m, sel), a, b in zip(mixed, mixed_queried, mixed_held, strict=True):
+        pd.testing.assert_frame_equal(b, a, check_exact=True, obj=f"{m} {sel} over two quarters")
+    assert set(mixed_held[0]["quarter"]) == {Q, "2026Q2"}
 
 
 def test_a_region_rerun_that_read_one_region_queries_as_before(env):
