@@ -303,7 +303,9 @@ def ingest_feedback(
     site_dir, pending = settings.out_dir / "data_docs", None
     failed: list[str] = []
     index: Path | None = None
-    if data_docs_in_background:
+    if data_docs_in_background and not any(r.suites for r in reports):
+        index = datadocs.site_index(reports, site_dir)  # nothing validated (all files known): no process
+    elif data_docs_in_background:
         docs_args = (reports, site_dir, run_name, datetime.now(UTC))
         call = side_product("data_docs", failed, BackgroundCall, datadocs.build_data_docs, *docs_args)
         if call is not None:

@@ -84,6 +84,12 @@ def test_intake_leaves_data_docs_building_and_collect_waits_for_them(tmp_path, e
     assert any("contact_center_52" in p.name for p in Path(index.parent).rglob("*.html"))
     assert [a.data for a in _links(run_id)] == [f"[Great Expectations Data Docs]({index.as_uri()})"]  # by the caller
 
+    # The same folder again: every file known, nothing validated, no process started; the
+    # existing site is still the run's link.
+    again, failed, _, _ = caller()
+    assert again["totals"]["duplicates"] == 1 and "data_docs_pending" not in again
+    assert again["data_docs"] == index.as_uri() and failed == []
+
 
 def test_collect_reports_data_docs_that_failed_in_the_background(tmp_path, env, prefect_harness):
     from prefect import flow
