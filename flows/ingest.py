@@ -303,14 +303,16 @@ def ingest_feedback(
     site_dir, pending = settings.out_dir / "data_docs", None
     failed: list[str] = []
     index: Path | None = None
-    if data_docs_in_background and not any(r.suites for r in reports):
-        index = datadocs.site_index(reports, site_dir)  # nothing validated (all files known): no process
-    elif data_docs_in_background:
-        docs_args = (reports, site_dir, run_name, datetime.now(UTC))
-        call = side_product("data_docs", failed, BackgroundCall, datadocs.build_data_docs, *docs_args)
-        if call is not None:
-            index, pending = datadocs.site_index(reports, site_dir), uuid.uuid4().hex
-            _docs_in_background[pending] = _DocsInBackground(call, reports, run_name)
+    if data_docs_in_background:
+        index = datadocs.site_index(reports, site_dir)
+        if any(r.suites for r in reports):  # else nothing to build (every file known): no process
+            docs_args = (reports, site_dir, run_name, datetime.now(UTC))
+            call = side_product("data_docs", failed, BackgroundCall, datadocs.build_data_docs, *docs_args)
+            if call is None:
+                index = None
+            else:
+                pending = uuid.uuid4().hex
+                _docs_in_background[pending] = _DocsInBackground(call, reports, run_name)
     else:
         docs = build_data_docs(reports, site_dir, run_name, datetime.now(UTC), return_state=True)
         index, failed = docs.result() if docs.is_completed() else (None, ["data_docs"])

@@ -100,7 +100,7 @@ def load_answers(session: Session, quarter: str, region: str | None = None) -> p
     read = _ANSWERS_READ.get()
     if read is None:
         return _load_answers(session, quarter, region)
-    key = (session.get_bind().engine.url.render_as_string(hide_password=True), quarter, region)
+    key = (_database(session), quarter, region)
     if key not in read:
         read[key] = _load_answers(session, quarter, region)
     return read[key].copy()
@@ -112,13 +112,18 @@ def derived_from_answers(session: Session, quarter: str, key: tuple, make: Calla
     None outside the block, or when the whole quarter has not been read in it (a region's
     rerun reads its region only): the caller then reads the database as it would anyway."""
     read = _ANSWERS_READ.get()
-    url = session.get_bind().engine.url.render_as_string(hide_password=True)
+    url = _database(session)
     if read is None or (url, quarter, None) not in read:
         return None
     derived = ("derived", url, quarter, *key)
     if derived not in read:
         read[derived] = make(read[(url, quarter, None)])
     return read[derived]
+
+
+def _database(session: Session) -> str:
+    """The session's database, as the keys of :func:`read_answers_once`'s readings name it."""
+    return session.get_bind().engine.url.render_as_string(hide_password=True)
 
 
 def _load_answers(session: Session, quarter: str, region: str | None) -> pd.DataFrame:

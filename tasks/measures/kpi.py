@@ -116,10 +116,7 @@ def kpi_observations(
             )
             df = query_frame(session, stmt, ["office_code", "quarter", *items])
             if not df.empty:
-                answers = df[items].apply(pd.to_numeric, errors="coerce")
-                # Only 1-5 is an answer; anything else was "don't know" or noise that validation let through.
-                answers = answers.where((answers >= 1) & (answers <= 5))
-                df["value"] = ((answers - 1.0) / 4.0 * 100.0).mean(axis=1, skipna=True)
+                df["value"] = respondent_scores(df[items])
                 df["weight"] = 1.0
                 parts.append(df.loc[df["value"].notna(), ["office_code", "quarter", "value", "weight"]])
         if not parts:
@@ -131,27 +128,34 @@ def kpi_observations(
     return out.sort_values(["office_code", "quarter"], kind="mergesort").reset_index(drop=True)
 
 
+def respondent_scores(answers: pd.DataFrame) -> pd.Series:
+    """Per respondent (row), the mean of the answered items as 0-100: (answer - 1) / 4 x 100;
+    NaN when none of them is answered."""
+    scores = answers.apply(pd.to_numeric, errors="coerce")
+    # Only 1-5 is an answer; anything else was "don't know" or noise that validation let through.
+    scores = scores.where((scores >= 1) & (scores <= 5))
+    return ((scores - 1.0) / 4.0 * 100.0).mean(axis=1, skipna=True)
+
+
+class _Held(NamedTuple):
+    frame: pd.DataFrame
+    offices: dict[str, tuple[int, int]]  # office -> its rows [start, end)
+
+
 def _respondent_values(answers: pd.DataFrame, quarter: str, client_type: str, items: list[str]) -> _Held:
     """Per respondent of ``client_type`` with an office, the KPI value as the SQL path of
     :func:`kpi_observations` computes it, ordered by office (then respondent, as read), and
     each office's rows as a range: the same rows, order and floats as that path."""
     kept = (answers["client_type"] == client_type) & answers["office_code"].notna()
     rows = answers.loc[kept, ["office_code", *items]]
-    scores = rows[items].apply(pd.to_numeric, errors="coerce")
-    scores = scores.where((scores >= 1) & (scores <= 5))
     frame = pd.DataFrame({"office_code": rows["office_code"].astype(str), "quarter": quarter})
-    frame["value"] = ((scores - 1.0) / 4.0 * 100.0).mean(axis=1, skipna=True)
+    frame["value"] = respondent_scores(rows[items])
     frame["weight"] = 1.0
     frame = frame.loc[frame["value"].notna()].sort_values("office_code", kind="mergesort").reset_index(drop=True)
     codes = frame["office_code"].to_numpy()
     starts = np.flatnonzero(np.r_[True, codes[1:] != codes[:-1]]) if len(codes) else np.array([], dtype=int)
     ends = np.r_[starts[1:], len(codes)]
     return _Held(frame, {str(codes[a]): (int(a), int(b)) for a, b in zip(starts, ends, strict=True)})
-
-
-class _Held(NamedTuple):
-    frame: pd.DataFrame
-    offices: dict[str, tuple[int, int]]  # office -> its rows [start, end)
 
 
 def _held_observations(
