@@ -50,6 +50,7 @@ __all__ = [
     "Prepared",
     "SentimentModel",
     "apply_model",
+    "char_tfidf",
     "fit_classifier",
     "fit_language",
     "fit_vectorisers",
@@ -129,30 +130,43 @@ def prepare(
     made (else they are made here), ``languages`` a language per text to use instead of
     the detected one (``None`` entries are detected)."""
     if rules is None:
-        rules = analyse(list(texts))
+        # Rated texts repeat (16,414 distinct among a national quarter's 53,877): each
+        # distinct text is analysed once; the analysis is a function of the text alone.
+        distinct = list(dict.fromkeys(t for t in texts if isinstance(t, str)))
+        by_text = dict(zip(distinct, analyse(distinct), strict=True))
+        rules = [by_text[t] if isinstance(t, str) else TextAnalysis(language=None) for t in texts]
     feat = _featuriser()
     langs: list[str | None] = []
     words: list[str] = []
     chars: list[str] = []
+    made: dict[tuple[str, str | None, str | None], tuple[str | None, str, str]] = {}
     for k, text in enumerate(texts):
         if not isinstance(text, str) or not text.strip():
             langs.append(None)
             words.append("")
             chars.append("")
             continue
-        norm = normalise(text)
-        tokens = TOKEN_RE.findall(norm)
         given = languages[k] if languages is not None else None
-        lang = given or rules[k].language or detect_normalised(norm, tokens)
-        langs.append(lang)
-        if lang is None:
-            words.append("")
-            chars.append("")
-            continue
-        words.append(" ".join(f for f, _ in feat(lang, tokens)))
-        chars.append(" ".join(t for t in tokens if t[0].isalpha()))
+        key = (text, given, rules[k].language)
+        features = made.get(key)
+        if features is None:
+            features = made[key] = _features(feat, text, given, rules[k].language)
+        langs.append(features[0])
+        words.append(features[1])
+        chars.append(features[2])
     lexicon = np.array([float(r.sentiment or 0.0) for r in rules], dtype=np.float64)
     return Prepared(langs, words, chars, lexicon)
+
+
+def _features(feat: Featuriser, text: str, given: str | None, ruled: str | None) -> tuple[str | None, str, str]:
+    """One text's language (``given``, else the rules', else detected), its negation-marked
+    stems and its words of letters, as :func:`prepare` lists them."""
+    norm = normalise(text)
+    tokens = TOKEN_RE.findall(norm)
+    lang = given or ruled or detect_normalised(norm, tokens)
+    if lang is None:
+        return None, "", ""
+    return lang, " ".join(f for f, _ in feat(lang, tokens)), " ".join(t for t in tokens if t[0].isalpha())
 
 
 def _lexicon_columns(scores: np.ndarray, weight: float) -> sp.csr_matrix:
@@ -171,7 +185,7 @@ class LanguageModel:
 
     def matrix(self, words: Sequence[str], chars: Sequence[str], lexicon: np.ndarray) -> sp.csr_matrix:
         return sp.hstack(
-            [self.word.transform(words), self.char.transform(chars), _lexicon_columns(lexicon, self.lexicon_weight)],
+            [self.word.transform(words), char_tfidf(self.char, chars), _lexicon_columns(lexicon, self.lexicon_weight)],
             format="csr",
         )
 
@@ -238,6 +252,44 @@ def char_ngrams(doc: str) -> list[str]:
     for word in doc.split():
         out.extend(_word_char_ngrams(word))
     return out
+
+
+def char_tfidf(vectoriser: Any, docs: Sequence[str]) -> sp.csr_matrix:
+    """``vectoriser.transform(docs)`` of a fitted character vectoriser (``analyzer=char_ngrams``),
+    the same matrix to the bit, ~4× faster: each distinct word's n-grams are looked up in the
+    vocabulary once and the counts summed in one sparse step, where scikit-learn looks up
+    every n-gram of every text (5.9 s for a national quarter's 57,000 Russian texts). Then
+    the vectoriser's own weighting, in its order: sublinear tf, idf, row norm."""
+    from sklearn.preprocessing import normalize
+
+    vocabulary = vectoriser.vocabulary_
+    if not len(docs):
+        return sp.csr_matrix((0, len(vocabulary)), dtype=np.float64)
+    known: dict[str, np.ndarray] = {}
+    parts: list[np.ndarray] = []
+    lengths = np.zeros(len(docs), dtype=np.int64)
+    for k, doc in enumerate(docs):
+        n = 0
+        for word in doc.split():
+            cols = known.get(word)
+            if cols is None:
+                grams = _word_char_ngrams(word)
+                cols = known[word] = np.fromiter((vocabulary[g] for g in grams if g in vocabulary), dtype=np.int32)
+            parts.append(cols)
+            n += len(cols)
+        lengths[k] = n
+    cols = np.concatenate(parts) if parts else np.zeros(0, dtype=np.int32)
+    rows = np.repeat(np.arange(len(docs), dtype=np.int32), lengths)
+    shape = (len(docs), len(vocabulary))
+    x = sp.coo_matrix((np.ones(len(cols), dtype=np.float64), (rows, cols)), shape=shape).tocsr()
+    x.sum_duplicates()  # canonical: sorted column indices, repeated n-grams counted together
+    if vectoriser.sublinear_tf:
+        np.log(x.data, x.data)
+        x.data += 1.0
+    x.data *= vectoriser.idf_[x.indices]
+    if vectoriser.norm is not None:
+        x = normalize(x, norm=vectoriser.norm, copy=False)
+    return x
 
 
 def fit_vectorisers(

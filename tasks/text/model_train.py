@@ -15,8 +15,10 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 from collections import Counter
 from collections.abc import Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import cached_property
@@ -139,6 +141,26 @@ def _counts(labels: Sequence[int]) -> dict[str, int]:
     return {CLASS_NAMES[k]: int(c.get(k, 0)) for k in (-1, 0, 1)}
 
 
+def _result(future: Future | None) -> Any:
+    return None if future is None else future.result()
+
+
+@dataclass(frozen=True)
+class _LanguageJob:
+    """One language's part of :func:`fit` between its vectorisers and its classifiers."""
+
+    model: LanguageModel
+    x: Any  # the feature matrix of the language's texts
+    y: np.ndarray
+    lexicon: np.ndarray
+    train: np.ndarray  # positions fitted on to measure
+    held: np.ndarray  # positions held out
+
+    @property
+    def measurable(self) -> bool:
+        return bool(len(self.held)) and len(set(self.y[self.train].tolist())) >= 2
+
+
 @dataclass(frozen=True)
 class TrainingSet:
     """Rated texts as the model sees them, before any fitting: the usable texts, their
@@ -215,7 +237,11 @@ def fit(data: TrainingSet, *, created_at: str | None = None) -> SentimentModel:
         "languages": {},
         "skipped": {},
     }
-    fitted: dict[str, LanguageModel] = {}
+    # First every language's vectorisers and split (Python, one core), then all the
+    # classifier fits side by side in threads (SGD runs without the GIL): a language's fit
+    # on the texts not held out and its refit on all of them are independent, and three
+    # calibration folds on two cores leave one idle for a third of each fit on its own.
+    jobs: dict[str, _LanguageJob] = {}
     for lang in sorted({r[0] for r in rows}):
         idx = [k for k, code in enumerate(p.languages) if code == lang]
         y = [labels_all[k] for k in idx]
@@ -227,22 +253,35 @@ def fit(data: TrainingSet, *, created_at: str | None = None) -> SentimentModel:
         lex = p.lexicon[idx]
         lm, x = fit_vectorisers(words, chars, lex, settings)
         mask = _held_out([kept_texts[k] for k in idx], y, settings.held_out)
-        tr = np.flatnonzero(~mask)
-        ho = np.flatnonzero(mask)
-        y_arr = np.asarray(y)
+        jobs[lang] = _LanguageJob(lm, x, np.asarray(y), lex, np.flatnonzero(~mask), np.flatnonzero(mask))
+    with ThreadPoolExecutor(max_workers=max(1, min(2, os.cpu_count() or 1))) as pool:
+        measured = {
+            lang: pool.submit(fit_classifier, job.x[job.train], job.y[job.train].tolist(), settings)
+            for lang, job in jobs.items()
+            if job.measurable
+        }
+        final = {
+            lang: pool.submit(fit_classifier, job.x, job.y.tolist(), settings)
+            for lang, job in jobs.items()
+            if settings.refit or not job.measurable
+        }
+        classifiers = {lang: (_result(measured.get(lang)), _result(final.get(lang))) for lang in jobs}
+    fitted: dict[str, LanguageModel] = {}
+    for lang, job in jobs.items():
+        lm, y_arr, ho = job.model, job.y, job.held
+        on_train, on_all = classifiers[lang]
         held: dict[str, Any] = {}
-        if len(ho) and len(set(y_arr[tr].tolist())) >= 2:
-            lm.classifier = fit_classifier(x[tr], y_arr[tr].tolist(), settings)
+        if on_train is not None:
+            lm.classifier = on_train
             held = {
-                "model": figures(y_arr[ho].tolist(), lm.sentiment_of(x[ho]).tolist()),
-                "rules": figures(y_arr[ho].tolist(), lex[ho].tolist()),
+                "model": figures(y_arr[ho].tolist(), lm.sentiment_of(job.x[ho]).tolist()),
+                "rules": figures(y_arr[ho].tolist(), job.lexicon[ho].tolist()),
             }
-        if lm.classifier is None or settings.refit:
-            lm.classifier = fit_classifier(x, y, settings)
+        lm.classifier = on_all if on_all is not None else on_train
         fitted[lang] = lm
         card["languages"][lang] = {
-            "texts": len(idx),
-            "counts": _counts(y),
+            "texts": len(y_arr),
+            "counts": _counts(y_arr.tolist()),
             "fitted_on": "all texts (refitted after measuring)" if settings.refit else "the texts not held out",
             "vocabulary_from": "all texts (no labels)",
             "held_out": {"texts": int(len(ho)), "counts": _counts(y_arr[ho].tolist()), **held},

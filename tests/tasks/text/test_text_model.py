@@ -380,3 +380,29 @@ def test_character_ngrams_are_scikit_learns_char_wb():
     assert len(real) > 500
     for doc in made_up + real + real:  # twice: the second time from the cache
         assert char_ngrams(doc) == reference(doc), doc
+
+
+def test_character_tfidf_is_the_vectorisers_own_transform_to_the_bit():
+    """char_tfidf (the reread's fast path) gives the fitted vectoriser's transform exactly:
+    the same rows, column indices and float bits, on the real dev texts (fitted on half of
+    them, so the other half has n-grams outside the vocabulary), on texts made up here with
+    repeated words, and on empty ones; with and without sublinear tf."""
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
+    from tasks.text.model import char_ngrams, char_tfidf, prepare
+    from tools.text_eval_real import load_real_dev
+
+    chars = prepare([i.text for i in load_real_dev()]).chars
+    assert len(chars) > 500
+    made_up = ["", "очередь очередь очередь долго", "x", "ab ab ab abc", "   "]
+    for sublinear in (True, False):
+        vectoriser = TfidfVectorizer(analyzer=char_ngrams, lowercase=False, min_df=2, sublinear_tf=sublinear)
+        vectoriser.fit(chars[::2])
+        docs = chars[1::2] + made_up
+        expected = vectoriser.transform(docs)
+        got = char_tfidf(vectoriser, docs)
+        assert got.shape == expected.shape
+        assert got.indptr.tolist() == expected.indptr.tolist()
+        assert got.indices.tolist() == expected.indices.tolist()
+        assert got.data.tobytes() == expected.data.tobytes()
+    assert char_tfidf(vectoriser, []).shape == (0, len(vectoriser.vocabulary_))
