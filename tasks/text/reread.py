@@ -22,10 +22,11 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import pandas as pd
-from sqlalchemy import bindparam, delete, select, update
+from sqlalchemy import delete, select
 from sqlmodel import Session, col
 
 from cxloop.config import AppConfig
+from models.db import driver_marks
 from models.store import query_frame
 from models.tables import Feedback, TextReading
 from tasks.text.analyser import analyse_frame
@@ -98,31 +99,29 @@ def _reread_quarter(
     if frame.empty:
         return 0
     read = analyse_frame(frame["text"], frame["rating"], frame["scale"], config, model=model, theme_model=theme_model)
-    table: Any = Feedback.__table__  # type: ignore[attr-defined]  # SQLModel does not type __table__
-    stmt = (
-        update(table)
-        .where(table.c.id == bindparam("fid"))
-        .values(
-            language=bindparam("language"),
-            sentiment=bindparam("sentiment"),
-            themes=bindparam("themes"),
-            negative_themes=bindparam("negative_themes"),
-        )
-    )
     sentiments = [None if pd.isna(v) else float(v) for v in read["sentiment"].tolist()]
-    params = [
-        {"fid": int(fid), "language": lang, "sentiment": s, "themes": themes, "negative_themes": negative}
-        for fid, lang, s, themes, negative in zip(
-            read.index.tolist(),
+    rows = list(
+        zip(
             read["language"].tolist(),
             sentiments,
             read["themes"].tolist(),
             read["negative_themes"].tolist(),
+            [int(fid) for fid in read.index.tolist()],
             strict=True,
         )
-    ]
-    session.connection().execute(stmt, params)
-    return len(params)
+    )
+    # Straight through the driver, in the session's transaction: SQLAlchemy's parameter
+    # processing of 274,000 rows cost more than the UPDATEs themselves.
+    conn = session.connection()
+    quote = conn.dialect.identifier_preparer.quote
+    marks = driver_marks(conn, 5)
+    assignments = ", ".join(
+        f"{quote(c)} = {m}" for c, m in zip(("language", "sentiment", "themes", "negative_themes"), marks, strict=False)
+    )
+    conn.exec_driver_sql(
+        f"UPDATE {quote(Feedback.__tablename__)} SET {assignments} WHERE {quote('id')} = {marks[4]}", rows
+    )
+    return len(rows)
 
 
 def learn_and_reread(

@@ -17,6 +17,7 @@ from sqlmodel import Session, col
 from cxloop.config import AppConfig
 from cxloop.domain import ITEMS, JOURNEY_STAGES, SURVEY_QUESTIONS
 from cxloop.quarters import Quarter
+from models.db import driver_marks
 from models.tables import Feedback, IngestedFile, Quarantine, SurveyAnswer
 from tasks.collect.decoding import IntakeError
 from tasks.collect.offices import office_regions
@@ -177,8 +178,7 @@ def _bulk_insert(session: Session, table, columns: list[str], rows: list[tuple])
             for row in rows:
                 copy.write_row(row)
         return
-    mark = {"qmark": "?", "format": "%s", "pyformat": "%s", "numeric": ":1"}.get(conn.dialect.paramstyle, "?")
-    marks = ", ".join(f":{i + 1}" for i in range(len(columns))) if mark == ":1" else ", ".join([mark] * len(columns))
+    marks = ", ".join(driver_marks(conn, len(columns)))
     conn.exec_driver_sql(f"INSERT INTO {quote(table.name)} ({names}) VALUES ({marks})", rows)
 
 

@@ -11,6 +11,7 @@ from sqlalchemy import select
 
 from models.db import session_scope
 from models.tables import Feedback, TextReading
+from tasks.collect.offices import merge_offices
 from tasks.reports.context_text import text_method_note
 from tasks.text.analyser import analyse
 from tasks.text.model import ModelSettings
@@ -22,17 +23,21 @@ from tests.tasks.text.test_text_model import corpus
 SMALL = ModelSettings(min_texts=100)
 
 
-@pytest.fixture
-def rated_quarter(tmp_path, env, db_url, registry, config):
+def _ingest_rated(folder, url: str, config) -> None:
     texts, ratings = corpus(240)
     lines = ["call_id,call_date,office_code,client_type,rating,comment"]
     for i, (text, rating) in enumerate(zip(texts, ratings, strict=True), start=1):
         lines.append(f'c{i},2026-02-{1 + i % 27:02d},52-01,citizen,{rating},"{text}"')
-    path = tmp_path / "contact_center_52.csv"
+    path = folder / "contact_center_52.csv"
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    with session_scope(db_url) as s:
+    with session_scope(url) as s:
         summary = ingest_file(s, path, "contact_center", "2026Q1", config, today=date(2026, 4, 10))
     assert summary.accepted == 240
+
+
+@pytest.fixture
+def rated_quarter(tmp_path, env, db_url, registry, config):
+    _ingest_rated(tmp_path, db_url, config)
     return db_url
 
 
@@ -193,3 +198,24 @@ def test_a_region_is_reread_with_the_quarters_model_without_training(rated_quart
         assert s.execute(select(TextReading)).scalars().one().model_dump() == recorded
     assert again.method == "rules+model" and again.model_version == trained.model_version
     assert again.texts_read == 240 and _rows(rated_quarter) == rows
+
+
+def test_the_reread_writes_the_same_columns_on_sqlite_and_postgresql(tmp_path, env, registry, db_url, pg_url, config):
+    """The reread's UPDATE goes straight to the driver (``?`` marks for sqlite3, ``%s`` for
+    psycopg): on both databases the same texts get the model's sentiment, the rules' themes
+    and the same negative themes, row for row."""
+    stored = {}
+    for name, url in (("sqlite", db_url), ("postgresql", pg_url)):
+        folder = tmp_path / name
+        folder.mkdir()
+        with session_scope(url) as s:
+            merge_offices(s, config.offices)  # again on SQLite: nothing changes
+        _ingest_rated(folder, url, config)
+        with session_scope(url) as s:
+            reading = learn_and_reread(s, "2026Q1", config, SMALL)
+        assert reading.texts_read == 240
+        stored[name] = [r[1:] for r in _rows(url)]
+    model = load_active_model()
+    expected = analyse([r[0] for r in stored["sqlite"]], config, model=model)
+    assert [r[1] for r in stored["sqlite"]] == pytest.approx([a.sentiment for a in expected])
+    assert stored["postgresql"] == stored["sqlite"]
