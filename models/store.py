@@ -13,11 +13,13 @@ from contextvars import ContextVar
 from datetime import datetime
 from typing import Any
 
+import numpy as np
 import pandas as pd
 from sqlalchemy import delete, insert, select, text
 from sqlmodel import Session, col
 
 from cxloop.domain import ITEMS
+from models.db import driver_marks
 from models.tables import Feedback, IndexResult, Measure, MeasureHistory, Office, PainPoint
 
 INDEX_COLUMNS = [
@@ -136,29 +138,46 @@ def _load_answers(session: Session, quarter: str, region: str | None) -> pd.Data
         + ", "
         + ", ".join(f's."{c}"' for c in answer_cols)
     )
-    params = {"quarter": quarter}
-    if region is None and session.get_bind().dialect.name == "sqlite":
+    session.flush()
+    conn = session.connection()
+    marks = driver_marks(conn, 2)
+    params: tuple[str, ...] = (quarter,)
+    if region is None and conn.dialect.name == "sqlite":
         # SQLite would walk feedback through its (quarter, office) index in random page
         # order (4.3 s for 400k respondents); survey_answer driving the join in storage
         # order with primary-key lookups into feedback takes ~1 s. CROSS JOIN fixes the
         # loop order in SQLite (and only there).
         sql = (
             f"SELECT {names} FROM survey_answer AS s CROSS JOIN feedback AS f ON f.id = s.feedback_id "
-            "WHERE f.quarter = :quarter ORDER BY s.feedback_id"
+            f"WHERE f.quarter = {marks[0]} ORDER BY s.feedback_id"
         )
     else:
         # One region (or PostgreSQL): the feedback rows through their index, then the
         # answers by primary key.
-        where = "f.quarter = :quarter"
+        where = f"f.quarter = {marks[0]}"
         if region is not None:
-            where += " AND f.region_code = :region"
-            params["region"] = region
+            where += f" AND f.region_code = {marks[1]}"
+            params = (quarter, region)
         sql = (
             f"SELECT {names} FROM feedback AS f JOIN survey_answer AS s ON s.feedback_id = f.id "
             f"WHERE {where} ORDER BY s.feedback_id"
         )
-    rows = session.execute(text(sql), params).all()
-    return frame_from_rows(rows, columns, answer_cols)
+    # Through the driver's own cursor, in the session's transaction, into one object array:
+    # SQLAlchemy's row objects and a column-by-column transposition took 5 of the 8 s that
+    # a national quarter's 884,000 respondents cost (now ~4.5 s, most of it sqlite3's fetch).
+    cursor = conn.connection.cursor()
+    try:
+        cursor.execute(sql, params)
+        rows = cursor.fetchall()
+    finally:
+        cursor.close()
+    if not rows:
+        return frame_from_rows([], columns, answer_cols)
+    table = np.array(rows, dtype=object)
+    answers = table[:, 3:].astype(np.float64)  # None reads as NaN
+    data: dict[str, Any] = {c: table[:, k] for k, c in enumerate(columns[:3])}
+    data.update({c: answers[:, k] for k, c in enumerate(answer_cols)})
+    return pd.DataFrame(data, columns=columns)
 
 
 def load_feedback(session: Session, quarter: str, *where: Any) -> pd.DataFrame:
@@ -360,7 +379,7 @@ def load_text_groups(
 
     ``region``: only that region's texts (read through the region index).
     """
-    from sqlalchemy import bindparam, text
+    from sqlalchemy import bindparam
 
     source = "feedback NOT INDEXED" if session.get_bind().dialect.name == "sqlite" and region is None else "feedback"
     in_region = "AND region_code = :region " if region is not None else ""
