@@ -66,7 +66,31 @@ validate_files = task(name="validate-files", task_run_name="validate-{items[0].p
 # GE's fixed cost per validation is paid a few times per quarter instead of once per file, small
 # enough that a batch's frames stay a fraction of the memory a national quarter needs.
 BATCH_FILES = 32  # 200k-row national intake, 2 workers: 64 -> 32 files, 31.3-32.0 s -> 29.1-30.1 s
+# ... and at most this many bytes of files (one file larger than that is a batch of its own):
+# a national quarter's 85 star surveys (1.3 MB, ~10,000 respondents each) sort last and
+# made three batches of 21-34 s of validation, the last two on one worker while the other
+# waited; batches of even work keep both busy and the writer storing as they come.
+BATCH_BYTES = 6_000_000
 BATCHES_AHEAD = 2  # batches validated by workers beyond the one being stored
+
+
+def batches(items: list[discovery.FileInput]) -> list[list[discovery.FileInput]]:
+    """The files in order, cut into batches of at most :data:`BATCH_FILES` files and
+    :data:`BATCH_BYTES` bytes (a file that cannot be sized counts 0: it fails later, in
+    its own report)."""
+    out: list[list[discovery.FileInput]] = []
+    size = 0
+    for item in items:
+        try:
+            n = item.path.stat().st_size
+        except OSError:
+            n = 0
+        if not out or len(out[-1]) >= BATCH_FILES or (out[-1] and size + n > BATCH_BYTES):
+            out.append([])
+            size = 0
+        out[-1].append(item)
+        size += n
+    return out
 
 
 def _store(item: discovery.FileInput, prepared: batch.Prepared, config) -> FileReport:
@@ -162,7 +186,7 @@ def _ingest_all(items: list[discovery.FileInput], config, logger) -> list[FileRe
     and tag while this process writes, and no more than a few batches wait in memory.
     Validating reads the database only; every write happens here, in order, so what is a
     duplicate never depends on which worker was faster."""
-    chunks = [items[start : start + BATCH_FILES] for start in range(0, len(items), BATCH_FILES)]
+    chunks = batches(items)
     reports: list[FileReport] = []
     if len(chunks) <= 1:
         for chunk in chunks:

@@ -1,7 +1,7 @@
 """The national bench's ingest (``tools.bench_national``): a quarter's folder through
 :mod:`tasks.validate.batch` as the ingest flow runs it, without Prefect.
 
-With one worker every batch of :data:`flows.ingest.BATCH_FILES` files is validated and then
+With one worker every batch of files (:func:`flows.ingest.batches`) is validated and then
 stored in this process. With more, batches are validated in a pool of that many spawned
 processes, :data:`flows.ingest.BATCHES_AHEAD` ahead of the one being stored, and every
 file is stored here in order (``flows.ingest._ingest_all`` does the same through the
@@ -21,12 +21,12 @@ __all__ = ["ingest_folder"]
 
 def ingest_folder(folder: Path, quarter: str, config, workers: int = 1) -> tuple[list, dict[str, int]]:
     """Ingest every file of ``folder`` for ``quarter``; (file reports, totals)."""
-    from flows.ingest import BATCH_FILES, BATCHES_AHEAD
+    from flows.ingest import BATCHES_AHEAD, batches
     from tasks.collect.discovery import resolve_inputs
     from tasks.validate.batch import ingest_files, prepare_files, store_prepared
 
     items = resolve_inputs([str(folder)], None, quarter)
-    chunks = [items[i : i + BATCH_FILES] for i in range(0, len(items), BATCH_FILES)]
+    chunks = batches(items)
     reports: list = []
     if workers <= 1 or len(chunks) <= 1:
         for chunk in chunks:
