@@ -114,12 +114,11 @@ def _reread_quarter(
     # processing of 274,000 rows cost more than the UPDATEs themselves.
     conn = session.connection()
     quote = conn.dialect.identifier_preparer.quote
-    marks = driver_marks(conn, 5)
-    assignments = ", ".join(
-        f"{quote(c)} = {m}" for c, m in zip(("language", "sentiment", "themes", "negative_themes"), marks, strict=False)
-    )
+    columns = ("language", "sentiment", "themes", "negative_themes")
+    *value_marks, id_mark = driver_marks(conn, len(columns) + 1)
+    assignments = ", ".join(f"{quote(c)} = {m}" for c, m in zip(columns, value_marks, strict=True))
     conn.exec_driver_sql(
-        f"UPDATE {quote(Feedback.__tablename__)} SET {assignments} WHERE {quote('id')} = {marks[4]}", rows
+        f"UPDATE {quote(Feedback.__tablename__)} SET {assignments} WHERE {quote('id')} = {id_mark}", rows
     )
     return len(rows)
 
