@@ -54,11 +54,46 @@ _ID_RE = re.compile(r'id="([^"]+)"')
 _METADATA_RE = re.compile(r"<metadata>.*?</metadata>\s*", re.DOTALL)
 
 
-def _to_svg(fig: Figure, prefix: str) -> str:
-    buf = io.StringIO()
-    fig.savefig(buf, format="svg", metadata={"Date": None, "Creator": None}, bbox_inches="tight")
-    plt.close(fig)
+_ROOT_SIZE_RE = re.compile(r'width="[^"]*" height="[^"]*" viewBox="[^"]*"')
+
+
+def _points(value: float) -> str:
+    return f"{value:.6f}".rstrip("0").rstrip(".")
+
+
+def _draw_tight_svg(fig: Figure) -> str:
+    """The figure as SVG cropped to its artists, like ``savefig(bbox_inches="tight")``, in
+    one drawing instead of two: matplotlib's "tight" lays the whole figure out once only to
+    measure it, then again to draw it (a third of a report's chart time). Here the box is
+    measured with the renderer that has just drawn the figure, and the SVG's size and
+    ``viewBox`` are set to it (padded by ``savefig.pad_inches``, as "tight" pads). The
+    figure's background is left out: outside the box it would be painted over the page
+    around the chart (the page is white, as the background was)."""
+    fig.patch.set_visible(False)
+    measured: list[Any] = []
+    # The figure announces the end of every drawing with its renderer, laid out and warm.
+    listener = fig.canvas.mpl_connect("draw_event", lambda event: measured.append(fig.get_tightbbox(event.renderer)))
+    try:
+        buf = io.StringIO()
+        fig.savefig(buf, format="svg", metadata={"Date": None, "Creator": None})
+    finally:
+        fig.canvas.mpl_disconnect(listener)
     svg = buf.getvalue()
+    width, height = fig.get_size_inches()
+    box = measured[0] if measured and measured[0] is not None else None
+    if box is None:  # nothing drawn: the whole figure
+        return svg
+    box = box.padded(float(matplotlib.rcParams["savefig.pad_inches"]))
+    x, top, w, h = (72 * v for v in (box.x0, height - box.y1, box.width, box.height))
+    view = " ".join(_points(v) for v in (x, top, w, h))
+    return _ROOT_SIZE_RE.sub(f'width="{_points(w)}pt" height="{_points(h)}pt" viewBox="{view}"', svg, count=1)
+
+
+def _to_svg(fig: Figure, prefix: str) -> str:
+    try:
+        svg = _draw_tight_svg(fig)
+    finally:
+        plt.close(fig)
     # Inline SVG needs neither the XML prolog nor the DOCTYPE.
     svg = svg[svg.index("<svg") :]
     # The RDF block only carries namespace URIs; dropping it keeps every URL out of the report.
