@@ -171,8 +171,14 @@ def _strings_or_none(series: pd.Series) -> pd.Series:
         "string",
         "empty",
     ):
-        text = series.str.strip()
-        return text.where(text.notna() & (text != ""), None).astype(object)
+        # Each distinct value stripped once (pandas' own .str.strip() calls Python per row).
+        # Empty and missing become what .str.strip().where(..., None) made of them: None in
+        # an object column, the dtype's missing value (NaN for "str") in a string column.
+        missing = series.dtype.na_value if isinstance(series.dtype, pd.StringDtype) else None
+        codes, uniques = pd.factorize(series, use_na_sentinel=True)
+        values = np.empty(len(uniques) + 1, dtype=object)  # the last one: code -1, missing
+        values[:] = [text or missing for text in (str(u).strip() for u in uniques)] + [missing]
+        return pd.Series(values[codes], index=series.index, dtype=object)
     return map_unique(series, _str_or_none)
 
 
