@@ -14,7 +14,7 @@ import io
 import json
 import zipfile
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -74,10 +74,17 @@ class RawFile:
     skipped_blank: int = 0
     skipped_header: int = 0
     unreadable: list[tuple[int, str]] = field(default_factory=list)  # (row, reason) e.g. broken JSON line
+    rows_read: int | None = None  # the frame's rows when it was let go (without_rows); None: len(frame)
 
     @property
     def received(self) -> int:
-        return len(self.frame) + len(self.unreadable)
+        return (len(self.frame) if self.rows_read is None else self.rows_read) + len(self.unreadable)
+
+    def without_rows(self) -> RawFile:
+        """This file without its rows, counted still: what storing a file already staged and
+        checked needs (its rows are in the checked frames by then), and what an ingest
+        worker then sends back instead of every cell twice."""
+        return replace(self, frame=self.frame.iloc[:0], rows_read=self.received - len(self.unreadable))
 
 
 def _check_multiline_record(path: Path, start: int, end: int, cells: list[str], delimiter: str, width: int) -> None:

@@ -74,6 +74,9 @@ def prepare_files(items: list[FileInput], config: AppConfig, today: date | None 
             _read(p, session, registry, config, seen, today)
     _check_channels([p for p in prepared if not p.alone], config)
     _check_contracts([p for p in prepared if not p.alone and p.checked is not None])
+    for p in prepared:
+        if not p.alone and p.checked is not None and p.raw is not None:
+            p.raw = p.raw.without_rows()  # stored from the checked frames (store_prepared)
     return prepared
 
 

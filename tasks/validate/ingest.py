@@ -10,6 +10,7 @@ from dataclasses import asdict, dataclass
 from datetime import date
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 from sqlalchemy import func, insert, select
 from sqlmodel import Session, col
@@ -190,12 +191,23 @@ def _tuples(frame: pd.DataFrame, columns: list[str], dialect: str) -> list[tuple
     return list(sub.itertuples(index=False, name=None))
 
 
-def _whole(value: float) -> int:
-    """A validated answer as stored: the suites let only whole numbers through; anything
-    else is a bug upstream and must not be truncated silently."""
-    if not float(value).is_integer():
+def answer_rows(ids: list[int], answers: np.ndarray) -> list[tuple]:
+    """``survey_answer`` rows: a feedback id, then each answer as an int or None (NaN: not
+    answered), one row per row of ``answers`` (float, one column per answer). The suites let
+    only whole numbers through; anything else is a bug upstream and must not be truncated
+    silently: ValueError naming the first such value."""
+    missing = np.isnan(answers)
+    whole = np.isfinite(answers) & (answers == np.trunc(answers))
+    bad = ~missing & ~whole
+    if bad.any():
+        value = float(answers[bad][0])
         raise ValueError(f"survey answer {value!r} is not a whole number: refusing to truncate it")
-    return int(value)
+    values = np.where(missing, 0.0, answers).astype(np.int64).astype(object)
+    values[missing] = None
+    rows = np.empty((len(ids), answers.shape[1] + 1), dtype=object)
+    rows[:, 0] = ids
+    rows[:, 1:] = values
+    return list(map(tuple, rows.tolist()))
 
 
 def store_feedback(session: Session, frame: pd.DataFrame) -> int:
@@ -225,10 +237,7 @@ def store_feedback(session: Session, frame: pd.DataFrame) -> int:
         }
         # The items must be there; the optional questions are NULL when a frame lacks them.
         answers = chunk[list(ITEMS)].join(chunk.reindex(columns=list(SURVEY_QUESTIONS))).astype("float64").to_numpy()
-        ans_rows = [
-            (ids[key], *(None if v != v else _whole(v) for v in row))
-            for key, row in zip(chunk["dedup_key"].tolist(), answers.tolist(), strict=True)
-        ]
+        ans_rows = answer_rows([ids[key] for key in chunk["dedup_key"].tolist()], answers)
         answer_table = SurveyAnswer.__table__  # type: ignore[attr-defined]  # as Feedback.__table__ above
         _bulk_insert(session, answer_table, ["feedback_id", *ANSWER_COLUMNS], ans_rows)
     return len(frame)

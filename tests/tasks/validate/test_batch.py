@@ -99,6 +99,9 @@ def test_a_batch_runs_each_suite_once_per_channel_and_quarter(tmp_path, drop, co
     # the files' checked columns differ in dtype (a survey's XLSX and CSV may).
     assert set(runs) == {*channels, "feedback"} and len(runs) <= 2 * (len(channels) + 1), runs
     assert 2 * len(items) > len(runs) + 12 and all(not p.alone for p in prepared), runs
+    # What a worker sends back holds each file's rows once (checked), not its read cells again;
+    # the count received stays (test_batches_store_what_files_one_by_one_store: same summaries).
+    assert all(p.raw is not None and p.raw.frame.empty and p.raw.received > 0 for p in prepared)
 
 
 def test_split_results_are_each_frames_own(config):

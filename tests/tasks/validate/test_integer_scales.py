@@ -5,12 +5,14 @@ written ``4.0`` / ``4,0`` are read as 4. Real files, real GE, a real SQLite data
 import json
 from datetime import date
 
+import numpy as np
 import pandas as pd
+import pytest
 from sqlalchemy import select
 
 from models.db import session_scope
 from models.tables import Feedback, Quarantine, SurveyAnswer
-from tasks.validate.ingest import ingest_file
+from tasks.validate.ingest import answer_rows, ingest_file
 
 ITEMS = [f"{r}{i}" for r in "FUEPC" for i in range(1, 5)]
 TODAY = date(2026, 12, 6)
@@ -126,3 +128,17 @@ def test_review_book_and_social_non_integer_ratings_are_quarantined(tmp_path, db
         rows = s.execute(select(Quarantine).order_by(Quarantine.id)).scalars().all()
     assert [(r.source_row, r.field) for r in rows] == [(2, "rating"), (3, "rating"), (1, "rating")]
     assert "4,5" in q[2].reason and "1.2" in rows[-1].reason
+
+
+def test_answer_rows_store_whole_numbers_as_ints_and_refuse_the_rest():
+    """The last guard before the database: answers the suites let through are whole; a value
+    that is not (a bug upstream) stops the file instead of being truncated."""
+    nan = float("nan")
+    answers = np.array([[5.0, nan, 1.0], [nan, nan, nan], [3.0, 4.0, 10.0]])
+    rows = answer_rows([7, 8, 9], answers)
+    assert rows == [(7, 5, None, 1), (8, None, None, None), (9, 3, 4, 10)]
+    assert all(type(v) is int for row in rows for v in row if v is not None)
+    for bad in (4.5, float("inf"), -0.25):
+        with pytest.raises(ValueError, match=f"survey answer {bad!r} is not a whole number"):
+            answer_rows([1, 2], np.array([[1.0, 2.0], [3.0, bad]]))
+    assert answer_rows([], np.empty((0, 3))) == []
