@@ -188,14 +188,31 @@ def _equivalence_suite(tmp_path):
                 "severity": "warning",
                 "meta": {"reason": "f"},
             },
+            {
+                "type": "expect_column_value_lengths_to_be_between",
+                "kwargs": {"column": "d", "min_value": 1, "max_value": 4},
+                "severity": "warning",
+                "meta": {"reason": "g"},
+            },
         ],
     }
     (tmp_path / "eq.json").write_text(json.dumps(spec), encoding="utf-8")
     return tmp_path
 
 
-def test_distinct_value_validation_equals_row_by_row(tmp_path):
-    """Judging distinct values and mapping back gives exactly GE's row-by-row answer."""
+@pytest.mark.parametrize("split", [False, True], ids=["one-run", "few-and-many-apart"])
+def test_distinct_value_validation_equals_row_by_row(tmp_path, monkeypatch, split):
+    """Judging distinct values and mapping back gives exactly GE's row-by-row answer, also when
+    the columns of few distinct values are judged apart from the others (made to happen here
+    at this size: column d has up to one value per row)."""
+    import tasks.validate.suites as suites
+
+    if split:
+        monkeypatch.setattr(suites, "FEW_DISTINCT", 12)
+        monkeypatch.setattr(suites, "SPLIT_SAVES", 0)
+    runs: list[int] = []
+    validate = suites._validate
+    monkeypatch.setattr(suites, "_validate", lambda *a: runs.append(len(a[3])) or validate(*a))
     directory = _equivalence_suite(tmp_path)
     rng = np.random.default_rng(5)
     for trial in range(15):
@@ -209,7 +226,9 @@ def test_distinct_value_validation_equals_row_by_row(tmp_path):
                 "d": pd.Series([f"id{i}" if rng.random() > 0.1 else None for i in range(n)], dtype=object),
             }
         )
+        runs.clear()
         fast = run_suite(frame, "eq", directory=directory, distinct=True)
+        fast_runs = list(runs)
         slow = run_suite(frame, "eq", directory=directory, distinct=False)
         # Each result belongs to its own expectation (GE does not keep the suite's order).
         assert slow[2]["rows"].tolist() == np.flatnonzero(frame["b"].eq("z").to_numpy()).tolist()
@@ -217,6 +236,10 @@ def test_distinct_value_validation_equals_row_by_row(tmp_path):
         for f, s in zip(fast, slow, strict=True):
             assert f["success"] == s["success"], (trial, f["type"])
             assert f["rows"].tolist() == s["rows"].tolist(), (trial, f["type"], f["column"])
+        # The aggregate ("mostly") expectation on the rows, the six row-wise ones in one run on
+        # distinct values, or in two when d's two (up to one value per row) are judged apart.
+        many = frame["d"].nunique() + frame["d"].isna().any() > 12
+        assert sorted(fast_runs) == ([1, 2, 4] if split and many else [1, 6]), (trial, fast_runs)
 
 
 def test_near_duplicates_across_channels_within_seven_days():
@@ -259,3 +282,17 @@ def test_near_duplicates_across_channels_within_seven_days():
     )
     kept2, near2 = split_near_duplicates(frame.iloc[[2]], earlier=stored)
     assert near2 == 1 and kept2.empty
+
+
+def test_answers_are_judged_apart_from_ids_only_where_it_saves_work():
+    from tasks.validate.suites import _distinct_groups
+
+    def exp(column):
+        return {"type": "expect_column_values_to_not_be_null", "kwargs": {"column": column}}
+
+    survey = [exp(f"A{i}") for i in range(20)] + [exp("respondent")]
+    distinct = {**{f"A{i}": 6 for i in range(20)}, "respondent": 40_000}
+    assert [len(g) for g in _distinct_groups(survey, distinct)] == [20, 1]  # 840,000 values judged -> 40,120
+    small_file = {**{f"A{i}": 6 for i in range(20)}, "respondent": 2_000}
+    assert [len(g) for g in _distinct_groups(survey, small_file)] == [21]  # a second GE run would cost more
+    assert [len(g) for g in _distinct_groups(survey[:3], {"A0": 6, "A1": 6, "A2": 6})] == [3]
