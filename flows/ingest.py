@@ -27,6 +27,7 @@ import logging
 import uuid
 from collections import deque
 from collections.abc import Callable
+from contextlib import suppress
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -146,6 +147,17 @@ class _DocsInBackground:
 
 # Keyed by the token the intake's summary carries (``data_docs_pending``); this process only.
 _docs_in_background: dict[str, _DocsInBackground] = {}
+
+
+def start_data_docs(intake: dict) -> None:
+    """Start building the Data Docs an intake run with ``data_docs_in_background=True`` left
+    pending, in a process of their own (the quarterly cycle does once learning is done);
+    :func:`collect_data_docs` starts them itself when nobody did. A process that cannot be
+    started is reported there, as a build that failed."""
+    pending = _docs_in_background.get(intake.get("data_docs_pending") or "")
+    if pending is not None:
+        with suppress(Exception):  # collect_data_docs meets it again and says so
+            pending.call.start()
 
 
 def collect_data_docs(intake: dict, failed: list[str]) -> None:
@@ -302,8 +314,9 @@ def ingest_feedback(
         quarter: the quarter the files are accounted to, ``YYYYQn``; default: the
             folder's name when it looks like one, else the last complete quarter.
         data_docs_in_background: build the Data Docs in a process of their own and return
-            without waiting for them; the caller collects them with :func:`collect_data_docs`
-            (the quarterly cycle does, so its data stages do not wait for them). Leave it off
+            without waiting for them: the caller starts them with :func:`start_data_docs`
+            when a core is free and collects them with :func:`collect_data_docs` (the
+            quarterly cycle does, so its data stages do not wait for them). Leave it off
             when running this flow on its own.
 
     Returns a summary: per file (``files``) the counts, ``rejected`` and the error;
@@ -331,12 +344,10 @@ def ingest_feedback(
         index = datadocs.site_index(reports, site_dir)
         if any(r.suites for r in reports):  # else nothing to build (every file known): no process
             docs_args = (reports, site_dir, run_name, datetime.now(UTC))
-            call = side_product("data_docs", failed, BackgroundCall, datadocs.build_data_docs, *docs_args)
-            if call is None:
-                index = None
-            else:
-                pending = uuid.uuid4().hex
-                _docs_in_background[pending] = _DocsInBackground(call, reports, run_name)
+            # Started by the caller (start_data_docs) when a core is free, else when collected.
+            call = BackgroundCall.later(datadocs.build_data_docs, *docs_args)
+            pending = uuid.uuid4().hex
+            _docs_in_background[pending] = _DocsInBackground(call, reports, run_name)
     else:
         docs = build_data_docs(reports, site_dir, run_name, datetime.now(UTC), return_state=True)
         index, failed = docs.result() if docs.is_completed() else (None, ["data_docs"])

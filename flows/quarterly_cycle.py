@@ -49,7 +49,7 @@ from cxloop.settings import get_settings
 from flows.cycle_summary import cycle_summary, intake_totals, problems, summary_markdown
 from flows.fanout import CycleTaskRunner, fan_out_reports
 from flows.faults import crash_after_task
-from flows.ingest import collect_data_docs, ingest_feedback, side_product
+from flows.ingest import collect_data_docs, ingest_feedback, side_product, start_data_docs
 from flows.inputs import as_is
 from flows.locks import quarter_lock
 from flows.params import Lang, QuarterText, Region, Seconds, check_region
@@ -158,8 +158,8 @@ def _cycle(
 
     # Intake through the ingest flow as a subflow: one task per file, a "Partial" state when a
     # file is rejected as a whole, the validation table as its artifact. Its GE Data Docs are
-    # built in a process of their own, on the core the learning stage leaves idle, and
-    # collected after the data stages (flows/background.py).
+    # built in a process of their own, started after learning on the core the later stages
+    # leave idle, and collected after the data stages (flows/background.py).
     drop = settings.data_dir / q
     intake = ingest_feedback([str(drop)], quarter=q, data_docs_in_background=True) if drop.is_dir() else {"files": []}
     summaries, unreadable, totals = intake_totals(intake)
@@ -183,6 +183,8 @@ def _cycle(
         # first: the pain points count what it reads as negative (tasks/text/reread.py).
         # A region's rerun deletes and writes only that region's rows (models/store.py).
         reading = learn_sentiment(q, as_is(config), region=region)
+        # Learning's model fits take both cores; the stages below take one, GE Data Docs the other.
+        start_data_docs(intake)
         index = measure_star(q, as_is(config), region=region)
         pains = detect_pain_points(q, as_is(config), region=region)
         proposed = propose_measures(q, as_is(config), region=region)

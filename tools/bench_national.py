@@ -450,9 +450,12 @@ def _run(
             f"{totals['quarantined']:,} quarantined + {totals['duplicates']:,} duplicates; "
             f"{totals['unreadable']} unreadable"
         )
-    # As the cycle does: Data Docs built in a process of their own while the stages go on,
-    # collected after them (flows.background); the stage below is the wait for them, if any.
-    docs = BackgroundCall(timed_data_docs, file_reports, settings.out_dir / "data_docs", QUARTER, datetime.now(UTC))
+    # As the cycle does: Data Docs built in a process of their own, started once learning is
+    # done, while the later stages go on, and collected after them (flows.background); the
+    # stage "GE Data Docs (waited for)" below is the wait for them, if any.
+    docs = BackgroundCall.later(
+        timed_data_docs, file_reports, settings.out_dir / "data_docs", QUARTER, datetime.now(UTC)
+    )
     del file_reports
     # As the cycle does: the quarter's results in one transaction (models.db.one_transaction),
     # its survey answers read once (models.store.read_answers_once).
@@ -462,6 +465,7 @@ def _run(
             info["note"] = (
                 f"{reading['method']}, {reading['rated_texts']:,} rated texts, {reading['texts_read']:,} reread"
             )
+        docs.start()
         with timer.stage("star index") as info:
             info["note"] = f"{len(measure_star(QUARTER, config)):,} index rows"
         with timer.stage("pain points") as info:

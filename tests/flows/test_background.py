@@ -61,7 +61,7 @@ def test_intake_leaves_data_docs_building_and_collect_waits_for_them(tmp_path, e
     from prefect import flow
     from prefect.context import get_run_context
 
-    from flows.ingest import collect_data_docs, ingest_feedback
+    from flows.ingest import collect_data_docs, ingest_feedback, start_data_docs
 
     folder = tmp_path / "drop" / "2026Q1"
     folder.mkdir(parents=True)
@@ -71,6 +71,9 @@ def test_intake_leaves_data_docs_building_and_collect_waits_for_them(tmp_path, e
     @flow
     def caller() -> tuple[dict, list[str], bool, str]:
         intake = ingest_feedback([str(folder)], data_docs_in_background=True)
+        if "data_docs_pending" in intake:  # left for the caller to start, when a core is free
+            assert not index.is_file()
+        start_data_docs(intake)
         failed: list[str] = []
         collect_data_docs(intake, failed)
         built_after = index.is_file()
@@ -109,3 +112,16 @@ def test_collect_reports_data_docs_that_failed_in_the_background(tmp_path, env, 
         return failed
 
     assert caller() == ["data_docs"]
+
+
+def test_a_call_made_for_later_starts_when_told_or_when_its_result_is_asked_for():
+    later = BackgroundCall.later(_pid_and_double, 4)
+    assert not later.started and not later.done()
+    later.start()
+    later.start()  # once
+    assert later.started and later.result(timeout=60)[1] == 8
+    never_started = BackgroundCall.later(_pid_and_double, 5)
+    assert never_started.result(timeout=60)[1] == 10 and never_started.started
+    failing = BackgroundCall.later(_fail, "late")
+    with pytest.raises(ValueError, match="late"):
+        failing.result(timeout=60)
