@@ -2,7 +2,7 @@
 
 The quarterly cycle's stages after learning (star index, pain points, proposals, effects)
 run on one core, so on a 2-core machine the other core is idle while they run. GE Data
-Docs for a national intake (~20 s of CPU for 1,020 suite runs) are made there instead of
+Docs for a national intake (~12 s alone on a core for 1,020 suite runs) are made there instead of
 between intake and learning: :class:`BackgroundCall` starts one function in a spawned
 process and the flow collects its result when it needs it. The intake makes the call
 (:meth:`BackgroundCall.later`) and the cycle starts it once learning, whose model fits take
