@@ -71,6 +71,7 @@ class ModelSettings:
     held_out: float = 0.2  # share of each class kept out of fitting to measure the model
     classifier: str = "sgd"  # "sgd": linear SVM by averaged SGD; "svm": by liblinear; "logreg": logistic
     alpha: float = 1e-4  # regularisation of "sgd"
+    tol: float = 1e-3  # "sgd" stops once 5 epochs in a row improve its training loss by less than this
     c: float = 1.0  # inverse regularisation strength of "svm" and "logreg"
     lexicon_weight: float = 1.0  # scale of the rules' score columns against the TF-IDF rows
     word_max_features: int = 50_000
@@ -345,7 +346,7 @@ def fit_classifier(x: sp.csr_matrix, labels: Sequence[int], settings: ModelSetti
             loss="hinge",
             alpha=settings.alpha,
             max_iter=50,
-            tol=1e-4,
+            tol=settings.tol,
             class_weight="balanced",
             average=True,
             random_state=settings.seed,
