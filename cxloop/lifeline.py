@@ -33,7 +33,15 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-__all__ = ["POLL_S", "SERVER_GRACE_S", "create_app", "guard_embedded_server", "start_lifeline", "worker_initializer"]
+__all__ = [
+    "POLL_S",
+    "SERVER_GRACE_S",
+    "create_app",
+    "guard_embedded_server",
+    "in_spawned_child",
+    "start_lifeline",
+    "worker_initializer",
+]
 
 POLL_S = 0.5
 SERVER_GRACE_S = 5.0
@@ -89,6 +97,19 @@ def create_app() -> Any:
     return prefect_create_app()
 
 
+def in_spawned_child() -> bool:
+    """Whether this process was started by :mod:`multiprocessing` (``spawn``): once it runs,
+    and already while it imports its parent's main module again as ``__mp_main__`` (which
+    ``spawn`` does before :func:`multiprocessing.parent_process` is set; in every other
+    process ``__mp_main__``, when present, is ``__main__`` itself)."""
+    import multiprocessing
+
+    if multiprocessing.parent_process() is not None:
+        return True
+    mp_main = sys.modules.get("__mp_main__")
+    return mp_main is not None and mp_main is not sys.modules.get("__main__")
+
+
 def guard_embedded_server() -> None:
     """Make the embedded Prefect server this process may start die with this process.
 
@@ -97,9 +118,15 @@ def guard_embedded_server() -> None:
     registers, before any of them asks, an instance of a subclass whose server command
     loads :func:`create_app` instead of Prefect's factory; everything else (port choice,
     start-up wait, ``stop()``) is Prefect's own. Does nothing when Prefect already
-    created that instance, or when a server is configured (``PREFECT_API_URL``), in which
-    case no embedded server is started at all.
+    created that instance, when a server is configured (``PREFECT_API_URL``), in which
+    case no embedded server is started at all, or in a process started by
+    :mod:`multiprocessing` (:func:`in_spawned_child`).
     """
+    if in_spawned_child():
+        # A pool's worker or a background call. Its flow's process hands it the API with its
+        # first task (flows.fanout.workers_share_api), so it starts no server; without this,
+        # loading Prefect's server module here cost each worker ~1.6 s of CPU.
+        return
     from prefect.settings import get_current_settings
 
     if get_current_settings().api.url:  # a server is configured: nothing embedded to start

@@ -85,3 +85,39 @@ def test_importing_flows_guards_the_embedded_server_only_when_one_would_start(tm
     proc = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert proc.stdout.strip() == str(expected)
+
+
+_SPAWNING_SCRIPT = """
+import multiprocessing
+import sys
+
+import flows  # in the child too: spawn imports this script again, as __mp_main__
+from cxloop.lifeline import in_spawned_child
+
+
+def probe(_):
+    return in_spawned_child(), "prefect.server.api.server" in sys.modules
+
+
+if __name__ == "__main__":
+    with multiprocessing.get_context("spawn").Pool(1) as pool:
+        child = pool.map(probe, [0])[0]
+    print(in_spawned_child(), "prefect.server.api.server" in sys.modules, *child)
+"""
+
+
+def test_a_spawned_worker_does_not_load_the_server_its_parent_guards(tmp_path):
+    """A pool's worker imports the parent's main module (and with it :mod:`flows`) before it
+    is told it is a child; it is handed the parent's API, so it must not load Prefect's
+    server module (~1.6 s of CPU per worker), while the parent still guards its server."""
+    script = tmp_path / "spawning.py"
+    script.write_text(_SPAWNING_SCRIPT, encoding="utf-8")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_API")}
+    (tmp_path / "prefect").mkdir()
+    env["PREFECT_HOME"] = str(tmp_path / "prefect")
+    env["PYTHONPATH"] = str(ROOT)
+    proc = subprocess.run([sys.executable, str(script)], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    parent_is_child, parent_loaded, child_is_child, child_loaded = proc.stdout.split()
+    assert (parent_is_child, parent_loaded) == ("False", "True")
+    assert (child_is_child, child_loaded) == ("True", "False")
