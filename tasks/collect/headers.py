@@ -6,8 +6,9 @@ never mapped. Used by every reader and by the CSV fast path.
 
 from __future__ import annotations
 
+import operator
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -82,6 +83,25 @@ def oversized_reason(
     return f"{where}: field {sizes}, over the limit of {MAX_FIELD_CHARS:,} characters per field (not read)"
 
 
+def _is_blank(cells: Sequence[object]) -> bool:
+    """Whether every cell is missing or only blanks."""
+    return all(c is None or (isinstance(c, str) and not c.strip()) for c in cells)
+
+
+def _holds_long_text(record: tuple) -> bool:
+    return any(isinstance(v, str) and len(v) > MAX_FIELD_CHARS for v in record)
+
+
+def _picker(positions: list[int]) -> Callable[[Sequence[object]], tuple]:
+    """The cells at ``positions`` of a row at least that wide, as a tuple."""
+    if not positions:
+        return lambda cells: ()
+    get = operator.itemgetter(*positions)
+    if len(positions) == 1:
+        return lambda cells: (get(cells),)
+    return get
+
+
 def rows_to_frame(
     rows: Sequence[tuple[int, Sequence[object]]],
     mapping: ChannelMapping,
@@ -106,10 +126,14 @@ def rows_to_frame(
     header_cells = rows[header_at][1]
     hmap = {pos: f for pos, f in header_map(header_cells, mapping).items() if f not in PERSONAL_FIELDS}
     header_norm = [norm_header(c) for c in header_cells]
-    records, numbers = [], []
+    names, positions = list(hmap.values()), list(hmap)
+    width = max(positions, default=-1) + 1
+    pick = _picker(positions)
+    records: list[tuple] = []
+    numbers: list[int] = []
     blank = header_again = 0
     for row_no, cells in rows[header_at + 1 :]:
-        if all(c is None or (isinstance(c, str) and not c.strip()) for c in cells):
+        if _is_blank(cells):
             blank += 1
             continue
         if (
@@ -119,9 +143,13 @@ def rows_to_frame(
         ):
             header_again += 1
             continue
-        record = {f: (cells[pos] if pos < len(cells) else None) for pos, f in hmap.items()}
-        too_long = [(f, len(v)) for f, v in record.items() if isinstance(v, str) and len(v) > MAX_FIELD_CHARS]
-        if too_long:
+        record = pick(cells) if len(cells) >= width else tuple(cells[p] if p < len(cells) else None for p in positions)
+        if _holds_long_text(record):
+            too_long = [
+                (f, len(v))
+                for f, v in zip(names, record, strict=True)
+                if isinstance(v, str) and len(v) > MAX_FIELD_CHARS
+            ]
             reason = oversized_reason(row_no, too_long, sheet)
             if unreadable is None:
                 raise IntakeError(f"{path}: {reason}")
@@ -129,11 +157,7 @@ def rows_to_frame(
             continue
         records.append(record)
         numbers.append(row_no)
-    frame = (
-        pd.DataFrame.from_records(records, columns=list(hmap.values()))
-        if records
-        else pd.DataFrame(columns=list(hmap.values()))
-    )
+    frame = pd.DataFrame.from_records(records, columns=names) if records else pd.DataFrame(columns=names)
     for f in mapping.fields:
         if f not in frame.columns and f not in PERSONAL_FIELDS:
             frame[f] = None
