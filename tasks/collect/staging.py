@@ -143,8 +143,8 @@ def map_unique(series: pd.Series, fn) -> pd.Series:
         codes, uniques = pd.factorize(series, use_na_sentinel=True)
         values = [fn(u) for u in uniques]
     else:
-        codes, firsts = _factorize_by_type(series.to_numpy(dtype=object))
         cells = series.to_numpy(dtype=object)
+        codes, firsts = _factorize_by_type(cells)
         values = [fn(cells[k]) for k in firsts]
     values.append(fn(None))  # position -1: missing values
     out = np.empty(len(values), dtype=object)

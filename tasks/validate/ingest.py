@@ -135,25 +135,28 @@ def to_feedback_frame(accepted: pd.DataFrame, config: AppConfig) -> pd.DataFrame
     return frame
 
 
+IN_CHUNK = 900
+"""Values per ``IN (...)`` lookup: below SQLite's bound-parameter limit."""
+
+
 def _select_where_in(session: Session, columns: list, column, values: list) -> list:
-    """Rows whose ``column`` is one of ``values``, asked in chunks below SQLite's
-    bound-parameter limit."""
+    """Rows whose ``column`` is one of ``values``, asked in chunks of :data:`IN_CHUNK`."""
     rows: list = []
-    for start in range(0, len(values), 900):
-        rows += session.execute(select(*columns).where(column.in_(values[start : start + 900]))).all()
+    for start in range(0, len(values), IN_CHUNK):
+        rows += session.execute(select(*columns).where(column.in_(values[start : start + IN_CHUNK]))).all()
     return rows
 
 
 def _existing_keys(session: Session, keys: list[str]) -> set[str]:
-    """The stored ones among ``keys`` (dedup keys): asked through the driver, in chunks below
-    SQLite's bound-parameter limit, as SQLAlchemy's expansion of 900 parameters per query
-    cost more than the lookups."""
+    """The stored ones among ``keys`` (dedup keys): :func:`_select_where_in` straight through
+    the driver, as SQLAlchemy's expansion of the parameters of each chunk cost more than the
+    lookups (the rows are plain strings: nothing for SQLAlchemy to convert)."""
     conn = session.connection()
     quote = conn.dialect.identifier_preparer.quote
     column = quote("dedup_key")
     found: set[str] = set()
-    for start in range(0, len(keys), 900):
-        chunk = keys[start : start + 900]
+    for start in range(0, len(keys), IN_CHUNK):
+        chunk = keys[start : start + IN_CHUNK]
         marks = ", ".join(driver_marks(conn, len(chunk)))
         sql = f"SELECT {column} FROM {quote(Feedback.__tablename__)} WHERE {column} IN ({marks})"
         found.update(key for (key,) in conn.exec_driver_sql(sql, tuple(chunk)))
