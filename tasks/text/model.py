@@ -79,7 +79,8 @@ class ModelSettings:
     min_df: int = 2
     calibration_folds: int = 3
     seed: int = 20240601
-    refit: bool = True  # the saved model is refitted on all texts after measuring
+    refit: bool = True  # the saved model is refitted on all texts after measuring ...
+    refit_below: int = 20_000  # ... in a language with fewer labelled texts than this
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -6,7 +6,11 @@ fitting (chosen by a hash of the text, so the same text is always on the same si
 duplicates never straddle the split), fits on the rest, and measures the model **and the
 rules** on the same held-out texts: 3-class accuracy (``|s| < 0.1`` neutral), negative vs
 not (``s < 0``) and the 3-class macro-F1. With ``settings.refit`` the saved model is then
-fitted again on all the language's texts (the card says so). The card (a JSON-able dict)
+fitted again on all the language's texts when it has fewer than ``settings.refit_below``
+(the card says which): there the held-out fifth is worth having in the model. Above it
+the learning curve is flat (a national quarter's 50,000 Russian texts: fitting on 64 % or
+80 % of them gives the same held-out figures within half a point), a refit would double
+the fit time (~5 s of 15), and the saved model is exactly the one its figures describe. The card (a JSON-able dict)
 also holds the counts per class, the top features for and against, the settings, and a
 version id that is a digest of the training data and the settings.
 """
@@ -160,6 +164,10 @@ class _LanguageJob:
     def measurable(self) -> bool:
         return bool(len(self.held)) and len(set(self.y[self.train].tolist())) >= 2
 
+    def refitted(self, settings: ModelSettings) -> bool:
+        """Whether the saved classifier is fitted again on all texts after measuring."""
+        return not self.measurable or (settings.refit and len(self.y) < settings.refit_below)
+
 
 @dataclass(frozen=True)
 class TrainingSet:
@@ -263,7 +271,7 @@ def fit(data: TrainingSet, *, created_at: str | None = None) -> SentimentModel:
         final = {
             lang: pool.submit(fit_classifier, job.x, job.y.tolist(), settings)
             for lang, job in jobs.items()
-            if settings.refit or not job.measurable
+            if job.refitted(settings)
         }
         classifiers = {lang: (_result(measured.get(lang)), _result(final.get(lang))) for lang in jobs}
     fitted: dict[str, LanguageModel] = {}
@@ -282,7 +290,7 @@ def fit(data: TrainingSet, *, created_at: str | None = None) -> SentimentModel:
         card["languages"][lang] = {
             "texts": len(y_arr),
             "counts": _counts(y_arr.tolist()),
-            "fitted_on": "all texts (refitted after measuring)" if settings.refit else "the texts not held out",
+            "fitted_on": "all texts (refitted after measuring)" if job.refitted(settings) else "the texts not held out",
             "vocabulary_from": "all texts (no labels)",
             "held_out": {"texts": int(len(ho)), "counts": _counts(y_arr[ho].tolist()), **held},
             "top_features": _top(lm),

@@ -15,7 +15,7 @@ from cxloop.cli import app
 from tasks.text.analyser import TextAnalysis, analyse
 from tasks.text.model import ModelSettings, apply_model, rating_label
 from tasks.text.model_store import ModelError, activate, load_model, read_rated_csv, save_model
-from tasks.text.model_train import figures, train
+from tasks.text.model_train import _held_out, figures, train
 
 runner = CliRunner()
 
@@ -98,6 +98,24 @@ def test_same_data_same_model(model, tmp_path):
     assert train(*zip(*shuffled, strict=True), settings=SETTINGS).version == model.version  # order-free id
     other = train(texts, ratings, settings=ModelSettings(min_texts=100, alpha=1e-3))
     assert other.version != model.version
+
+
+def test_a_language_with_many_texts_keeps_the_measured_fit(model):
+    """Above ``refit_below`` the saved classifier is the one fitted without the held-out
+    texts: its own sentiments on them give exactly the card's figures. Below it (the
+    module's model, 300 texts against 20,000) it is refitted on all texts, so it differs."""
+    texts, ratings = corpus(300, english=20)
+    measured = train(texts, ratings, settings=ModelSettings(min_texts=100, refit_below=300))
+    ru = measured.card["languages"]["ru"]
+    assert ru["fitted_on"] == "the texts not held out"
+    assert model.card["languages"]["ru"]["fitted_on"] == "all texts (refitted after measuring)"
+    russian = [(t, rating_label(r)) for t, r in zip(texts, ratings, strict=True) if analyse([t])[0].language == "ru"]
+    held = _held_out([t for t, _ in russian], [y for _, y in russian], measured.card["settings"]["held_out"])
+    held_texts = [t for (t, _), h in zip(russian, held, strict=True) if h]
+    assert len(held_texts) == ru["held_out"]["texts"]
+    again = figures([y for (_, y), h in zip(russian, held, strict=True) if h], measured.sentiments(held_texts))
+    assert again == ru["held_out"]["model"]
+    assert measured.sentiments(held_texts) != model.sentiments(held_texts)
 
 
 def test_the_thread_count_does_not_change_the_model(model, monkeypatch, tmp_path):
