@@ -67,6 +67,12 @@ class BackgroundCall(Generic[T]):
         )
         self._future = self._pool.submit(fn, *args, **kwargs)
 
+    def discard(self) -> None:
+        """The result is not wanted: the process ends once its call returns (it cannot be
+        stopped half way), without anyone waiting for it."""
+        if self._pool is not None:
+            self._pool.shutdown(wait=False, cancel_futures=True)
+
     def done(self) -> bool:
         return self._future is not None and self._future.done()
 

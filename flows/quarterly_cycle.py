@@ -46,6 +46,7 @@ from prefect.states import Completed
 from cxloop.config import get_config
 from cxloop.quarters import Quarter
 from cxloop.settings import get_settings
+from flows.background import BackgroundCall
 from flows.cycle_summary import cycle_summary, intake_totals, problems, summary_markdown
 from flows.fanout import CycleTaskRunner, fan_out_reports
 from flows.faults import crash_after_task
@@ -55,8 +56,8 @@ from flows.locks import quarter_lock
 from flows.params import Lang, QuarterText, Region, Seconds, check_region
 from flows.register import await_proposal_review
 from flows.text_reading import publish_text_reading
+from models.answers import read_answers_once, read_quarter_answers, worth_reading_ahead
 from models.db import one_transaction, upgrade
-from models.store import read_answers_once
 from tasks.collect import step as collect
 from tasks.delivery import step as delivery
 from tasks.effects import step as effects
@@ -176,9 +177,15 @@ def _cycle(
     # after the last. A run that dies anywhere in between leaves the previous results of
     # the quarter exactly as they were; the rerun replaces them all at once. Nothing that
     # waits for people (the proposal review) or for the outside world runs inside it.
-    # The stages read the quarter's survey answers once (models.store.read_answers_once):
+    # The stages read the quarter's survey answers once (models.answers.read_answers_once):
     # none of them writes answers, offices, regions or client types.
-    with one_transaction(), read_answers_once():
+    # A national quarter's ~884,000 survey answers are read meanwhile in a process of their
+    # own, on the core that learning's reread leaves idle (models/answers.py); a small
+    # quarter's are read where the star index asks for them.
+    # The star index and key drivers, which depend on those answers alone, are made there too.
+    derive = insight.answers_derivations(config)
+    ahead = BackgroundCall(read_quarter_answers, q, derive) if worth_reading_ahead(q) else None
+    with one_transaction(), read_answers_once(ahead):
         # The sentiment model learned from the stored ratings rereads the quarter's texts
         # first: the pain points count what it reads as negative (tasks/text/reread.py).
         # A region's rerun deletes and writes only that region's rows (models/store.py).

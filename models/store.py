@@ -7,19 +7,14 @@ and a run that fails half way leaves the previous set in place.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator, Sequence
-from contextlib import contextmanager
-from contextvars import ContextVar
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
-import numpy as np
 import pandas as pd
 from sqlalchemy import delete, insert, select, text
 from sqlmodel import Session, col
 
-from cxloop.domain import ITEMS
-from models.db import driver_marks
 from models.tables import Feedback, IndexResult, Measure, MeasureHistory, Office, PainPoint
 
 INDEX_COLUMNS = [
@@ -70,114 +65,6 @@ def query_frame(session: Session, stmt: Any, columns: list[str], float_columns: 
     changes are flushed first, as ``session.execute`` would, so the query sees them."""
     session.flush()
     return frame_from_rows(session.connection().execute(stmt).all(), columns, float_columns)
-
-
-# What read_answers_once() holds while it is open: (database, quarter, region) -> the answers
-# read; ("derived", database, *key) -> what a stage made of them (derived_from_answers).
-_ANSWERS_READ: ContextVar[dict[tuple, Any] | None] = ContextVar("cxloop_answers_read", default=None)
-
-
-@contextmanager
-def read_answers_once() -> Iterator[None]:
-    """Within the block (this thread, and the Prefect tasks it calls), :func:`load_answers`
-    reads each quarter's answers from the database once and hands out copies: the cycle's
-    star index and pain points both read the whole quarter's respondents (~7 s for 884,000
-    of them). Only around stages that write no survey answer, office, region or client type
-    of that quarter: the copies are of what was read first."""
-    token = _ANSWERS_READ.set({})
-    try:
-        yield
-    finally:
-        _ANSWERS_READ.reset(token)
-
-
-def load_answers(session: Session, quarter: str, region: str | None = None) -> pd.DataFrame:
-    """Star-survey respondents of a quarter: office_code, region_code, client_type, F1..C4
-    and the optional overall (1-10), nps (0-10), ces (1-7); answers float64, NaN = not answered.
-
-    ``region``: only that region's respondents (read in SQL, not filtered afterwards:
-    a region's report reads ~1/85 of a national quarter). Rows are in respondent order.
-    Inside :func:`read_answers_once`, a copy of the first reading.
-    """
-    read = _ANSWERS_READ.get()
-    if read is None:
-        return _load_answers(session, quarter, region)
-    key = (_database(session), quarter, region)
-    if key not in read:
-        read[key] = _load_answers(session, quarter, region)
-    return read[key].copy()
-
-
-def derived_from_answers(session: Session, quarter: str, key: tuple, make: Callable[[pd.DataFrame], Any]) -> Any | None:
-    """``make(answers)`` of the whole quarter's answers as :func:`read_answers_once` holds
-    them, made once per ``key`` within the block and then shared (callers only read it).
-    None outside the block, or when the whole quarter has not been read in it (a region's
-    rerun reads its region only): the caller then reads the database as it would anyway."""
-    read = _ANSWERS_READ.get()
-    url = _database(session)
-    if read is None or (url, quarter, None) not in read:
-        return None
-    derived = ("derived", url, quarter, *key)
-    if derived not in read:
-        read[derived] = make(read[(url, quarter, None)])
-    return read[derived]
-
-
-def _database(session: Session) -> str:
-    """The session's database, as the keys of :func:`read_answers_once`'s readings name it."""
-    return session.get_bind().engine.url.render_as_string(hide_password=True)
-
-
-def _load_answers(session: Session, quarter: str, region: str | None) -> pd.DataFrame:
-    from cxloop.domain import SURVEY_QUESTIONS
-
-    answer_cols = [*ITEMS, *SURVEY_QUESTIONS]
-    columns = ["office_code", "region_code", "client_type", *answer_cols]
-    names = (
-        ", ".join(f'f."{c}"' for c in ("office_code", "region_code", "client_type"))
-        + ", "
-        + ", ".join(f's."{c}"' for c in answer_cols)
-    )
-    session.flush()
-    conn = session.connection()
-    marks = driver_marks(conn, 2)
-    params: tuple[str, ...] = (quarter,)
-    if region is None and conn.dialect.name == "sqlite":
-        # SQLite would walk feedback through its (quarter, office) index in random page
-        # order (4.3 s for 400k respondents); survey_answer driving the join in storage
-        # order with primary-key lookups into feedback takes ~1 s. CROSS JOIN fixes the
-        # loop order in SQLite (and only there).
-        sql = (
-            f"SELECT {names} FROM survey_answer AS s CROSS JOIN feedback AS f ON f.id = s.feedback_id "
-            f"WHERE f.quarter = {marks[0]} ORDER BY s.feedback_id"
-        )
-    else:
-        # One region (or PostgreSQL): the feedback rows through their index, then the
-        # answers by primary key.
-        where = f"f.quarter = {marks[0]}"
-        if region is not None:
-            where += f" AND f.region_code = {marks[1]}"
-            params = (quarter, region)
-        sql = (
-            f"SELECT {names} FROM feedback AS f JOIN survey_answer AS s ON s.feedback_id = f.id "
-            f"WHERE {where} ORDER BY s.feedback_id"
-        )
-    # Through the driver's own cursor, in the session's transaction, into one object array:
-    # SQLAlchemy's row objects and a column-by-column transposition took 5 of the 8 s that
-    # a national quarter's 884,000 respondents cost (now ~4.5 s, most of it sqlite3's fetch).
-    cursor = conn.connection.cursor()
-    try:
-        cursor.execute(sql, params)
-        rows = cursor.fetchall()
-    finally:
-        cursor.close()
-    if not rows:
-        return frame_from_rows([], columns, answer_cols)
-    table = np.array(rows, dtype=object)
-    answers = table[:, 3:].astype(np.float64)  # None reads as NaN
-    data: dict[str, Any] = {c: table[:, k] for k, c in enumerate(columns[:3])}
-    data.update({c: answers[:, k] for k, c in enumerate(answer_cols)})
-    return pd.DataFrame(data, columns=columns)
 
 
 def load_feedback(session: Session, quarter: str, *where: Any) -> pd.DataFrame:

@@ -407,6 +407,7 @@ def write_synthetic_quarter(
 
 
 def run(rows: int, seed: int = 11) -> list[tuple[str, int, float]]:
+    from models import answers as answers_store
     from models import store
     from models.db import dispose_engines, session_scope, upgrade
     from tasks.collect.offices import merge_offices
@@ -457,7 +458,7 @@ def run(rows: int, seed: int = 11) -> list[tuple[str, int, float]]:
         q = str(quarter)
         with session_scope(url) as session:
             with stage("star index: load", 0, results) as counter:
-                answers = store.load_answers(session, q)
+                answers = answers_store.load_answers(session, q)
                 counter["rows"] = len(answers)
             with stage("star index: compute", len(answers), results):
                 index = quarter_index(answers, config.thresholds.star)

@@ -386,11 +386,11 @@ def _run(
     from cxloop.settings import get_settings
     from demo.generate import generate_demo_data
     from demo.seed_measures import seed_measures
+    from models.answers import read_answers_once, read_quarter_answers, worth_reading_ahead
     from models.db import dispose_engines, one_transaction, session_scope, upgrade
-    from models.store import read_answers_once
     from tasks.collect.offices import merge_offices
     from tasks.effects.step import evaluate_effects
-    from tasks.insight.step import detect_pain_points, measure_star
+    from tasks.insight.step import answers_derivations, detect_pain_points, measure_star
     from tasks.measures.step import export_register, propose_measures
     from tasks.text.step import find_emerging_topics, learn_sentiment
 
@@ -458,8 +458,11 @@ def _run(
     )
     del file_reports
     # As the cycle does: the quarter's results in one transaction (models.db.one_transaction),
-    # its survey answers read once (models.store.read_answers_once).
-    with one_transaction(), read_answers_once():
+    # its survey answers read once (models.answers.read_answers_once).
+    # As the cycle does: the quarter's answers read ahead in a process of their own.
+    derive = answers_derivations(config)
+    ahead = BackgroundCall(read_quarter_answers, QUARTER, derive) if worth_reading_ahead(QUARTER) else None
+    with one_transaction(), read_answers_once(ahead):
         with timer.stage("learn sentiment") as info:
             reading = learn_sentiment(QUARTER, config)
             info["note"] = (

@@ -76,10 +76,10 @@ def _stage(name: str, config) -> Callable[[], object]:
 
 
 def _read_answers() -> None:
-    """Read the quarter's answers into the open :func:`models.store.read_answers_once`, as the
+    """Read the quarter's answers into the open :func:`models.answers.read_answers_once`, as the
     star index does before the later stages in the cycle (not timed)."""
+    from models.answers import load_answers
     from models.db import session_scope
-    from models.store import load_answers
 
     start = time.perf_counter()
     with session_scope() as session:
@@ -103,8 +103,8 @@ def main() -> None:
             print(f"dropped {_drop_proposals(work / 'cxloop.db', QUARTER)} proposals of {QUARTER}", flush=True)
         use_folder(work)
         from cxloop.config import get_config
+        from models.answers import read_answers_once
         from models.db import dispose_engines, one_transaction
-        from models.store import read_answers_once
 
         run = _stage(args.stage, get_config(work / "config"))
         profile = cProfile.Profile()

@@ -288,15 +288,16 @@ def csat(
 def load_metric_inputs(session: Session, quarter: str, region: str | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(answers, feedback) of a quarter for the metrics; ``region``: only that region's rows (read in SQL).
 
-    answers: :func:`models.store.load_answers` — one row per star-survey respondent
+    answers: :func:`models.answers.load_answers` — one row per star-survey respondent
     with office_code, region_code, client_type, F1..C4, overall, nps, ces.
     feedback: the rated rows of :data:`CSAT_CHANNELS` (office_code, region_code,
     client_type, channel, rating, scale), in id order; no texts are read.
     """
+    from models import answers as answers_store
     from models import store
     from models.tables import Feedback
 
-    answers = store.load_answers(session, quarter, region=region)
+    answers = answers_store.load_answers(session, quarter, region=region)
     cols = ["office_code", "region_code", "client_type", "channel", "rating", "scale"]
     stmt = (
         select(*[getattr(Feedback, c) for c in cols])

@@ -4,15 +4,38 @@ transaction. Flows wrap these in Prefect tasks; a notebook can call them directl
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from functools import partial
+from typing import Any
+
 import pandas as pd
 
 from cxloop.config import AppConfig
 from cxloop.quarters import Quarter
+from models import answers as answers_store
 from models import store
 from models.db import session_scope
 from tasks.insight.drivers import drivers_for_quarter
 from tasks.insight.index import add_change, quarter_index
 from tasks.insight.painpoints import prioritise_pain_points
+
+#: What the star index and the pain points derive from a whole quarter's answers alone
+#: (:func:`models.answers.derived_from_answers`); made ahead where the answers are read
+#: ahead (:func:`answers_derivations`).
+STAR_INDEX = ("star_index",)
+DRIVERS = ("key_drivers",)
+
+
+def quarter_drivers(answers: pd.DataFrame) -> pd.DataFrame | None:
+    """The quarter's key drivers, None without answers."""
+    return drivers_for_quarter(answers) if not answers.empty else None
+
+
+def answers_derivations(config: AppConfig) -> dict[tuple, Callable[[pd.DataFrame], Any]]:
+    """``key -> make`` of what :func:`measure_star` and :func:`detect_pain_points` derive from
+    the whole quarter's answers, for :func:`models.answers.read_quarter_answers` to make
+    where it reads them (the same functions as the stages', so the same values)."""
+    return {STAR_INDEX: partial(quarter_index, thresholds=config.thresholds.star), DRIVERS: quarter_drivers}
 
 
 def _in_region(frame: pd.DataFrame, region: str) -> pd.DataFrame:
@@ -29,13 +52,17 @@ def measure_star(quarter: str, config: AppConfig, region: str | None = None) -> 
     ``region``: only that region's offices and the region itself, from its own respondents
     (each unit's value depends on its respondents only); the other rows stay as stored."""
     with session_scope() as session:
-        answers = store.load_answers(session, quarter, region=region)
+        answers = answers_store.load_answers(session, quarter, region=region)
         if answers.empty:
             store.replace_index_results(session, quarter, pd.DataFrame(), region=region)
             return pd.DataFrame()
-        current = quarter_index(answers, config.thresholds.star)
-        if region is not None:
-            current = _in_region(current, region)
+        # The whole quarter's (as read once, or made ahead), else from the answers just read.
+        index = answers_derivations(config)[STAR_INDEX]
+        current = (
+            None if region is not None else answers_store.derived_from_answers(session, quarter, STAR_INDEX, index)
+        )
+        if current is None:
+            current = index(answers) if region is None else _in_region(index(answers), region)
         previous = store.load_index(session, str(Quarter.parse(quarter).prev()))
         if not previous.empty:
             previous = previous.assign(se=store.index_se(previous))
@@ -57,8 +84,10 @@ def detect_pain_points(quarter: str, config: AppConfig, region: str | None = Non
         groups = store.load_text_groups(session, str(q), history_quarters, region=region)
         current = groups[groups["quarter"] == str(q)]
         history = groups[groups["quarter"] != str(q)]
-        answers = store.load_answers(session, str(q))
-        drivers = drivers_for_quarter(answers) if not answers.empty else None
+        answers = answers_store.load_answers(session, str(q))
+        drivers = answers_store.derived_from_answers(session, str(q), DRIVERS, quarter_drivers)
+        if drivers is None:  # outside read_answers_once, or no answers
+            drivers = quarter_drivers(answers)
         result = prioritise_pain_points(
             current,
             config,

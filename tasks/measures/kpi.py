@@ -18,7 +18,8 @@ from sqlmodel import Session, col, select
 from cxloop.config import AppConfig
 from cxloop.domain import EMPLOYER_STAGES, RAY_ITEMS
 from cxloop.quarters import Quarter
-from models.store import derived_from_answers, query_frame
+from models.answers import derived_from_answers
+from models.store import query_frame
 from models.tables import Feedback, SurveyAnswer
 
 
@@ -162,7 +163,7 @@ def _held_observations(
     session: Session, quarter: str, client_type: str, items: list[str], offices: list[str] | None
 ) -> pd.DataFrame | None:
     """``item``/``ray`` observations of ``quarter`` from the answers the cycle's stages have
-    read once (:func:`models.store.read_answers_once`): a proposal's baseline then costs a
+    read once (:func:`models.answers.read_answers_once`): a proposal's baseline then costs a
     look-up instead of a query (254 of them for a national quarter), and the effects' panel
     queries only the earlier quarters. None when that quarter's answers are not held: the
     caller queries the database."""

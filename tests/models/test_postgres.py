@@ -33,6 +33,7 @@ import models.tables  # noqa: F401  (registers the tables on SQLModel.metadata)
 from cxloop.config import read_offices_csv
 from cxloop.domain import ITEMS
 from demo.seed_measures import seed_measures
+from models import answers as answers_store
 from models import store
 from models.db import alembic_config, get_engine, session_scope
 from models.tables import Feedback, IngestedFile, Measure, MeasureHistory, PainPoint, Quarantine, SurveyAnswer
@@ -418,7 +419,7 @@ def test_the_same_files_store_the_same_rows_on_both_databases(tmp_path, db_url, 
     assert lite == pg
     for reader in (
         lambda s: store.load_text_groups(s, QUARTER, ["2025Q4"]),
-        lambda s: store.load_answers(s, QUARTER),
+        lambda s: answers_store.load_answers(s, QUARTER),
         lambda s: kpi_observations(s, "neg_share:waiting_time", [QUARTER]),
         lambda s: kpi_observations(s, "ray:friendliness", [QUARTER], client_type="citizen"),
     ):
@@ -502,7 +503,7 @@ def test_index_and_pain_points_are_replaced_and_read_back(tmp_path, any_db_url, 
         summary = ingest_file(s, _survey_file(tmp_path), "star_survey", QUARTER, config)
     assert summary.accepted == 60
     with session_scope(any_db_url) as s:
-        answers = store.load_answers(s, QUARTER)
+        answers = answers_store.load_answers(s, QUARTER)
     computed = quarter_index(answers, config.thresholds.star)
     assert set(computed["level"]) == {"office", "region", "country"}
     for _ in range(2):  # a rerun replaces, it does not add

@@ -703,6 +703,7 @@ def _add_measure(session, code, status_path, theme="waiting_time", offices="52-0
 def test_stage_writes_all_levels_and_a_rerun_replaces_them(env, registry, config):
     from sqlmodel import select
 
+    from models import answers as answers_store
     from models import store
     from models.db import session_scope
     from models.tables import PainPoint
@@ -771,7 +772,7 @@ def test_stage_writes_all_levels_and_a_rerun_replaces_them(env, registry, config
     from tasks.insight.drivers import drivers_for_quarter
 
     with session_scope() as session:
-        drivers = drivers_for_quarter(store.load_answers(session, Q))
+        drivers = drivers_for_quarter(answers_store.load_answers(session, Q))
     effort = drivers[
         (drivers["region_code"] == "52") & (drivers["client_type"] == "citizen") & (drivers["ray"] == "effort")
     ]
@@ -858,7 +859,7 @@ def test_answers_read_once_inside_the_block(env, registry, config):
     with one query and write what they write without it; each caller gets its own copy."""
     from sqlalchemy import event
 
-    from models import store
+    from models import answers as answers_store
     from models.db import get_engine, one_transaction, session_scope
     from tasks.insight.step import detect_pain_points, measure_star
 
@@ -882,12 +883,12 @@ def test_answers_read_once_inside_the_block(env, registry, config):
         index_plain, pains_plain = measure_star(Q, config), detect_pain_points(Q, config)
         plain = len(queries)
         queries.clear()
-        with one_transaction(), store.read_answers_once():
+        with one_transaction(), answers_store.read_answers_once():
             index_once, pains_once = measure_star(Q, config), detect_pain_points(Q, config)
             with session_scope() as session:
-                first = store.load_answers(session, Q)
+                first = answers_store.load_answers(session, Q)
                 first["F1"] = 0.0  # a caller's change stays its own
-                assert (store.load_answers(session, Q)["F1"] > 0).all()
+                assert (answers_store.load_answers(session, Q)["F1"] > 0).all()
         once = len(queries)
     finally:
         event.remove(engine, "connect", trace)
@@ -895,3 +896,43 @@ def test_answers_read_once_inside_the_block(env, registry, config):
     assert plain == 2 and once == 1
     pd.testing.assert_frame_equal(index_once, index_plain)
     pd.testing.assert_frame_equal(pains_once, pains_plain)
+
+
+def test_answers_read_ahead_give_the_same_index_and_pain_points_and_no_query_here(env, registry, config):
+    """With the quarter's answers read ahead in a process of their own (as the national cycle
+    does), the star index and the pain points are the same rows as without it, and neither
+    the answers nor what the two stages derive from them (index, key drivers) are read or
+    made in this process."""
+    from sqlalchemy import event
+
+    from flows.background import BackgroundCall
+    from models import answers as answers_store
+    from models.db import get_engine, one_transaction, session_scope
+    from tasks.insight import step
+
+    with session_scope() as session:
+        _store_survey(session)
+    index_plain, pains_plain = step.measure_star(Q, config), step.detect_pain_points(Q, config)
+    queries: list[str] = []
+
+    def trace(dbapi_conn, _record):
+        dbapi_conn.set_trace_callback(lambda sql: queries.append(sql) if "survey_answer" in sql else None)
+
+    made_here: list[str] = []
+    ahead = BackgroundCall(answers_store.read_quarter_answers, Q, step.answers_derivations(config))
+    engine = get_engine()
+    engine.dispose()
+    event.listen(engine, "connect", trace)
+    real_index, real_drivers = step.quarter_index, step.drivers_for_quarter
+    try:
+        step.quarter_index = lambda *a, **k: made_here.append("index") or real_index(*a, **k)
+        step.drivers_for_quarter = lambda *a, **k: made_here.append("drivers") or real_drivers(*a, **k)
+        with one_transaction(), answers_store.read_answers_once(ahead):
+            index_ahead, pains_ahead = step.measure_star(Q, config), step.detect_pain_points(Q, config)
+    finally:
+        step.quarter_index, step.drivers_for_quarter = real_index, real_drivers
+        event.remove(engine, "connect", trace)
+        engine.dispose()
+    assert queries == [] and made_here == []
+    pd.testing.assert_frame_equal(index_ahead, index_plain)
+    pd.testing.assert_frame_equal(pains_ahead, pains_plain)

@@ -52,7 +52,7 @@ def _store(session, n=300, seed=3):
 
 
 def test_held_observations_equal_the_query_and_read_nothing(env):
-    from models import store
+    from models import answers as answers_store
     from models.db import get_engine, one_transaction, session_scope
     from tasks.measures.kpi import kpi_baseline, kpi_observations
 
@@ -74,8 +74,8 @@ def test_held_observations_equal_the_query_and_read_nothing(env):
         if "survey_answer" in statement:
             statements.append(f"{statement} {parameters}")
 
-    with one_transaction(), store.read_answers_once(), session_scope() as session:
-        store.load_answers(session, Q)  # as the star index reads them in the cycle
+    with one_transaction(), answers_store.read_answers_once(), session_scope() as session:
+        answers_store.load_answers(session, Q)  # as the star index reads them in the cycle
         event.listen(get_engine(), "before_cursor_execute", seen)
         try:
             held = [kpi_observations(session, m, [Q], ct, sel) for m, ct, sel in cases]
@@ -99,14 +99,14 @@ def test_held_observations_equal_the_query_and_read_nothing(env):
 
 
 def test_a_region_rerun_that_read_one_region_queries_as_before(env):
-    from models import store
+    from models import answers as answers_store
     from models.db import one_transaction, session_scope
     from tasks.measures.kpi import kpi_observations
 
     with session_scope() as session:
         _store(session)
         queried = kpi_observations(session, "ray:effort", [Q], "citizen", ["52-01"])
-    with one_transaction(), store.read_answers_once(), session_scope() as session:
-        store.load_answers(session, Q, region="52")  # only the region's: nothing whole to use
-        assert store.derived_from_answers(session, Q, ("x",), lambda a: a) is None
+    with one_transaction(), answers_store.read_answers_once(), session_scope() as session:
+        answers_store.load_answers(session, Q, region="52")  # only the region's: nothing whole to use
+        assert answers_store.derived_from_answers(session, Q, ("x",), lambda a: a) is None
         pd.testing.assert_frame_equal(kpi_observations(session, "ray:effort", [Q], "citizen", ["52-01"]), queried)
