@@ -19,8 +19,9 @@ from cxloop.config import AppConfig
 from cxloop.domain import EMPLOYER_STAGES, RAY_ITEMS
 from cxloop.quarters import Quarter
 from models.answers import derived_from_answers
-from models.store import query_frame
-from models.tables import Feedback, SurveyAnswer
+from models.db import driver_marks
+from models.store import frame_from_rows, query_frame
+from models.tables import Feedback
 
 
 def parse_metric(kpi_metric: str) -> tuple[str, str]:
@@ -104,18 +105,7 @@ def kpi_observations(
         parts = [frame for frame in held.values() if frame is not None and not frame.empty]
         queried = [q for q, frame in held.items() if frame is None]
         if queried:
-            stmt = (
-                select(col(Feedback.office_code), col(Feedback.quarter), *[getattr(SurveyAnswer, i) for i in items])
-                .join(SurveyAnswer, col(SurveyAnswer.feedback_id) == col(Feedback.id))
-                .where(
-                    col(Feedback.quarter).in_(queried),
-                    *placed,
-                    col(Feedback.channel) == "star_survey",
-                    col(Feedback.client_type) == client_type,
-                )
-                .order_by(col(Feedback.office_code), col(Feedback.quarter), col(Feedback.id))
-            )
-            df = query_frame(session, stmt, ["office_code", "quarter", *items])
+            df = _queried_answers(session, queried, client_type, items, office_list)
             if not df.empty:
                 df["value"] = respondent_scores(df[items])
                 df["weight"] = 1.0
@@ -127,6 +117,39 @@ def kpi_observations(
         out = pd.concat(parts, ignore_index=True) if len(parts) > 1 else parts[0]
     out = out.astype({"office_code": str, "quarter": str, "value": float, "weight": float})
     return out.sort_values(["office_code", "quarter"], kind="mergesort").reset_index(drop=True)
+
+
+def _queried_answers(
+    session: Session, quarters: list[str], client_type: str, items: list[str], offices: list[str] | None
+) -> pd.DataFrame:
+    """office_code, quarter and ``items`` of the star-survey respondents of ``client_type``
+    with an office (in ``offices`` when given) in ``quarters``, by office, quarter and
+    respondent. Through the driver's own cursor, like :func:`models.answers.load_answers`:
+    SQLAlchemy's row objects cost more than the query for an effect panel's ~500,000
+    earlier respondents; the frame is built as :func:`models.store.query_frame` builds it."""
+    session.flush()
+    conn = session.connection()
+    quote = conn.dialect.identifier_preparer.quote
+    params: list[str] = [*quarters, "star_survey", client_type, *(offices or [])]
+    marks = iter(driver_marks(conn, len(params)))
+    where = (
+        f"f.quarter IN ({', '.join(next(marks) for _ in quarters)}) AND f.office_code IS NOT NULL "
+        f"AND f.channel = {next(marks)} AND f.client_type = {next(marks)}"
+    )
+    if offices is not None:
+        where += f" AND f.office_code IN ({', '.join(next(marks) for _ in offices)})"
+    sql = (
+        f"SELECT f.office_code, f.quarter, {', '.join(f's.{quote(i)}' for i in items)} "
+        f"FROM feedback AS f JOIN survey_answer AS s ON s.feedback_id = f.id "
+        f"WHERE {where} ORDER BY f.office_code, f.quarter, f.id"
+    )
+    cursor = conn.connection.cursor()
+    try:
+        cursor.execute(sql, tuple(params))
+        rows = cursor.fetchall()
+    finally:
+        cursor.close()
+    return frame_from_rows(rows, ["office_code", "quarter", *items])
 
 
 def respondent_scores(answers: pd.DataFrame) -> pd.Series:

@@ -6,7 +6,7 @@ from datetime import date
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import event, insert
+from sqlalchemy import insert
 
 from cxloop.domain import ITEMS, RAY_ITEMS
 
@@ -53,7 +53,7 @@ def _store(session, n=300, seed=3):
 
 def test_held_observations_equal_the_query_and_read_nothing(env):
     from models import answers as answers_store
-    from models.db import get_engine, one_transaction, session_scope
+    from models.db import one_transaction, session_scope
     from tasks.measures.kpi import kpi_baseline, kpi_observations
 
     with session_scope() as session:
@@ -70,20 +70,23 @@ def test_held_observations_equal_the_query_and_read_nothing(env):
 
     statements: list[str] = []
 
-    def seen(conn, cursor, statement, parameters, *args):
+    # Seen by SQLite itself, with the values bound (the answers are read through the
+    # driver's own cursor, past SQLAlchemy's events).
+    def seen(statement: str) -> None:
         if "survey_answer" in statement:
-            statements.append(f"{statement} {parameters}")
+            statements.append(statement)
 
     with one_transaction(), answers_store.read_answers_once(), session_scope() as session:
         answers_store.load_answers(session, Q)  # as the star index reads them in the cycle
-        event.listen(get_engine(), "before_cursor_execute", seen)
+        driver = session.connection().connection.dbapi_connection
+        driver.set_trace_callback(seen)
         try:
             held = [kpi_observations(session, m, [Q], ct, sel) for m, ct, sel in cases]
             held_baselines = [kpi_baseline(session, m, Q, sel or [], ct) for m, ct, sel in cases]
             one_quarter_statements = len(statements)
             mixed_held = [kpi_observations(session, m, [Q, "2026Q2"], "citizen", sel) for m, sel in mixed]
         finally:
-            event.remove(get_engine(), "before_cursor_execute", seen)
+            driver.set_trace_callback(None)
 
     assert one_quarter_statements == 0
     # The mixed calls query 2026Q2 only (none when the offices are an empty list).
@@ -110,3 +113,46 @@ def test_a_region_rerun_that_read_one_region_queries_as_before(env):
         answers_store.load_answers(session, Q, region="52")  # only the region's: nothing whole to use
         assert answers_store.derived_from_answers(session, Q, ("x",), lambda a: a) is None
         pd.testing.assert_frame_equal(kpi_observations(session, "ray:effort", [Q], "citizen", ["52-01"]), queried)
+
+
+def test_the_drivers_query_of_answers_equals_the_orm_query(env):
+    """kpi._queried_answers (through the driver's cursor) gives the frame the ORM select it
+    replaced gives through models.store.query_frame: same rows, order, values and dtypes."""
+    from sqlmodel import col, select
+
+    from models.db import session_scope
+    from models.store import query_frame
+    from models.tables import Feedback, SurveyAnswer
+    from tasks.measures.kpi import _queried_answers
+
+    with session_scope() as session:
+        _store(session)
+    compared = 0
+    with session_scope() as session:
+        for items in (["F1"], list(RAY_ITEMS["effort"]), list(ITEMS)):
+            for quarters in ([Q], [Q, "2026Q2"], ["2026Q2"], ["2025Q1"]):
+                for offices in (None, ["52-01", "52-03"], ["77-01"], ["99-99"]):
+                    for client_type in ("citizen", "employer"):
+                        placed = [col(Feedback.office_code).is_not(None)]
+                        if offices is not None:
+                            placed.append(col(Feedback.office_code).in_(offices))
+                        stmt = (
+                            select(
+                                col(Feedback.office_code),
+                                col(Feedback.quarter),
+                                *[getattr(SurveyAnswer, i) for i in items],
+                            )
+                            .join(SurveyAnswer, col(SurveyAnswer.feedback_id) == col(Feedback.id))
+                            .where(
+                                col(Feedback.quarter).in_(quarters),
+                                *placed,
+                                col(Feedback.channel) == "star_survey",
+                                col(Feedback.client_type) == client_type,
+                            )
+                            .order_by(col(Feedback.office_code), col(Feedback.quarter), col(Feedback.id))
+                        )
+                        orm = query_frame(session, stmt, ["office_code", "quarter", *items])
+                        driver = _queried_answers(session, quarters, client_type, items, offices)
+                        pd.testing.assert_frame_equal(driver, orm, check_exact=True)
+                        compared += not orm.empty
+    assert compared > 20
