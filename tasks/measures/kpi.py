@@ -112,6 +112,10 @@ def kpi_observations(
                 parts.append(df.loc[df["value"].notna(), ["office_code", "quarter", "value", "weight"]])
         if not parts:
             return empty
+        if not queried and len(parts) == 1:
+            # One held quarter: its rows are already by office, then respondent (the held
+            # frame's office ranges, taken in office order), which is what the sort gives.
+            return parts[0]
         # Each quarter comes whole from one side, its respondents in id order: the stable sort
         # below gives the order of one query over all the quarters.
         out = pd.concat(parts, ignore_index=True) if len(parts) > 1 else parts[0]
