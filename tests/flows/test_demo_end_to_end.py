@@ -117,14 +117,28 @@ def test_reports_and_outbox(demo_run):
         assert find_personal_data(body) == [], path.name
 
 
-def test_rerun_of_a_quarter_changes_nothing(demo_run):
+def test_rerun_of_a_quarter_changes_nothing(demo_run, monkeypatch):
+    """Also with the quarter's answers read ahead (the national path; the demo's first run
+    read them where the stages asked): the same index, pain points, measures and PDFs."""
+    import flows.quarterly_cycle as cycle
+    import models.answers
     from flows.quarterly_cycle import quarterly_cycle
 
     url, root = demo_run["url"], demo_run["root"]
     before = _snapshot(url)
     pdf = root / "out" / "reports" / "2026Q2" / "cx-report_2026Q2_national_ru.pdf"
     text_before = _pdf_text(pdf)
+    monkeypatch.setattr(models.answers, "READ_AHEAD_FROM", 0)
+    started: list[tuple] = []
+    real = cycle.BackgroundCall
+
+    def recorded(fn, *args, **kwargs):
+        started.append((fn.__name__, args[0], sorted(args[1])))
+        return real(fn, *args, **kwargs)
+
+    monkeypatch.setattr(cycle, "BackgroundCall", recorded)
     summary = quarterly_cycle(quarter="2026Q2", send_reports=True)
+    assert started == [("read_quarter_answers", "2026Q2", [("key_drivers",), ("star_index",)])]
     assert summary["delivery"]["sent"] == 0 and summary["delivery"]["skipped"] == 6
     assert all(f["status"] == "already_ingested" for f in summary["files"])
     assert _snapshot(url) == before
