@@ -17,7 +17,7 @@ import pandas as pd
 from sqlmodel import Session
 
 from cxloop.domain import ITEMS, SURVEY_QUESTIONS
-from models.db import driver_marks, session_scope
+from models.db import driver_marks, driver_rows, session_scope
 from models.store import frame_from_rows
 
 logger = logging.getLogger(__name__)
@@ -197,12 +197,7 @@ def _load_answers(session: Session, quarter: str, region: str | None) -> pd.Data
     # Through the driver's own cursor, in the session's transaction, into one object array:
     # SQLAlchemy's row objects and a column-by-column transposition took 5 of the 8 s that
     # a national quarter's 884,000 respondents cost (now ~4.5 s, most of it sqlite3's fetch).
-    cursor = conn.connection.cursor()
-    try:
-        cursor.execute(sql, params)
-        rows = cursor.fetchall()
-    finally:
-        cursor.close()
+    rows = driver_rows(conn, sql, params)
     if not rows:
         return frame_from_rows([], columns, answer_cols)
     table = np.array(rows, dtype=object)

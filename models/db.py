@@ -13,10 +13,11 @@ transaction, so a failed upgrade leaves the schema as it was.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
 from pathlib import Path
+from typing import Any, cast
 
 from sqlalchemy import event
 from sqlalchemy.engine import Connection, Engine, make_url
@@ -164,3 +165,16 @@ def driver_marks(conn: Connection, count: int) -> list[str]:
     than the statement itself when a stage writes hundreds of thousands of rows."""
     mark = {"qmark": "?", "format": "%s", "pyformat": "%s", "numeric": ":1"}.get(conn.dialect.paramstyle, "?")
     return [f":{i + 1}" for i in range(count)] if mark == ":1" else [mark] * count
+
+
+def driver_rows(conn: Connection, sql: str, params: Sequence[Any]) -> list[tuple]:
+    """The rows of a SELECT (marks from :func:`driver_marks`) as the driver's plain tuples,
+    through its own cursor in the connection's transaction: for reads of hundreds of
+    thousands of rows, where SQLAlchemy's row objects cost more than the query. Only for
+    columns the driver returns as the caller wants them (no type processing is applied)."""
+    cursor = conn.connection.cursor()
+    try:
+        cursor.execute(sql, tuple(params))
+        return cast(list[tuple], cursor.fetchall())  # sqlite3 and psycopg both give a list
+    finally:
+        cursor.close()

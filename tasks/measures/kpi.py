@@ -19,7 +19,7 @@ from cxloop.config import AppConfig
 from cxloop.domain import EMPLOYER_STAGES, RAY_ITEMS
 from cxloop.quarters import Quarter
 from models.answers import derived_from_answers
-from models.db import driver_marks
+from models.db import driver_marks, driver_rows
 from models.store import frame_from_rows, query_frame
 from models.tables import Feedback
 
@@ -147,13 +147,7 @@ def _queried_answers(
         f"FROM feedback AS f JOIN survey_answer AS s ON s.feedback_id = f.id "
         f"WHERE {where} ORDER BY f.office_code, f.quarter, f.id"
     )
-    cursor = conn.connection.cursor()
-    try:
-        cursor.execute(sql, tuple(params))
-        rows = cursor.fetchall()
-    finally:
-        cursor.close()
-    return frame_from_rows(rows, ["office_code", "quarter", *items])
+    return frame_from_rows(driver_rows(conn, sql, params), ["office_code", "quarter", *items])
 
 
 def respondent_scores(answers: pd.DataFrame) -> pd.Series:
