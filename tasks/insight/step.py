@@ -56,13 +56,13 @@ def measure_star(quarter: str, config: AppConfig, region: str | None = None) -> 
         if answers.empty:
             store.replace_index_results(session, quarter, pd.DataFrame(), region=region)
             return pd.DataFrame()
-        # The whole quarter's (as read once, or made ahead), else from the answers just read.
         index = answers_derivations(config)[STAR_INDEX]
-        current = (
-            None if region is not None else answers_store.derived_from_answers(session, quarter, STAR_INDEX, index)
-        )
-        if current is None:
-            current = index(answers) if region is None else _in_region(index(answers), region)
+        if region is not None:
+            current = _in_region(index(answers), region)
+        else:  # as read once in the cycle (or made ahead), else from the answers just read
+            current = answers_store.derived_from_answers(session, quarter, STAR_INDEX, index)
+            if current is None:
+                current = index(answers)
         previous = store.load_index(session, str(Quarter.parse(quarter).prev()))
         if not previous.empty:
             previous = previous.assign(se=store.index_se(previous))

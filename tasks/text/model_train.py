@@ -10,9 +10,10 @@ fitted again on all the language's texts when it has fewer than ``settings.refit
 (the card says which): there the held-out fifth is worth having in the model. Above it
 the learning curve is flat (a national quarter's 50,000 Russian texts: fitting on 64 % or
 80 % of them gives the same held-out figures within half a point), a refit would double
-the fit time (~5 s of 15), and the saved model is exactly the one its figures describe. The card (a JSON-able dict)
-also holds the counts per class, the top features for and against, the settings, and a
-version id that is a digest of the training data and the settings.
+the fit time (~5 s of 15), and the saved model is exactly the one its figures describe.
+The card (a JSON-able dict) also holds the counts per class, the top features for and
+against, the settings, and a version id that is a digest of the training data and the
+settings.
 """
 
 from __future__ import annotations
