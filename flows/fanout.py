@@ -38,7 +38,7 @@ from __future__ import annotations
 
 import os
 import tempfile
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -57,6 +57,7 @@ from models.db import session_scope
 
 if TYPE_CHECKING:  # tasks.reports.render loads WeasyPrint and matplotlib: only where a report is made
     from tasks.reports.render import ReportFile
+    from tasks.reports.scope_survey import ScopeSurvey
 
 DASK_ADDRESS_ENV = "CXLOOP_DASK_ADDRESS"
 
@@ -116,27 +117,38 @@ class RenderedReport:
 
 
 def render_scope(
-    quarter: str, scope: str, lang: str = "ru", *, config: AppConfig | None = None, database_url: str | None = None
+    quarter: str,
+    scope: str,
+    lang: str = "ru",
+    *,
+    config: AppConfig | None = None,
+    database_url: str | None = None,
+    survey: ScopeSurvey | None = None,
 ) -> RenderedReport:
     """One scope's report, made by :func:`tasks.reports.render.write_reports` itself restricted to
     that scope (``scopes=[scope]``), in a session of its own, into a private temporary
     folder; the PDF comes back as bytes. Whatever the serial path puts into a report (the
     context, the embedded register, the rendering) this path does too, by construction.
-    Callable without Prefect."""
+    ``survey``: the scope's survey findings when the flow holds them
+    (:mod:`tasks.reports.scope_survey`), else read here. Callable without Prefect."""
     from tasks.reports.render import write_reports
 
     config = config if config is not None else get_config(get_settings().config_dir)
+    surveys = {scope: survey} if survey is not None else None
     with tempfile.TemporaryDirectory(prefix="cxloop-render-") as tmp, session_scope(database_url) as session:
-        written = write_reports(session, quarter, config, Path(tmp), scopes=[scope], lang=lang)[scope]
+        written = write_reports(session, quarter, config, Path(tmp), scopes=[scope], lang=lang, surveys=surveys)[scope]
         return RenderedReport(scope=scope, pdf=written.path.read_bytes(), key_messages=list(written.key_messages))
 
 
 @task(name="render-region-report", task_run_name="render-report-{scope}", cache_policy=NO_CACHE, persist_result=False)
-def render_region_reports(quarter: str, scope: str, lang: str = "ru") -> RenderedReport:
+def render_region_reports(
+    quarter: str, scope: str, lang: str = "ru", survey: ScopeSurvey | None = None
+) -> RenderedReport:
     """One scope's PDF ("national" or a region code), rendered wherever the task runner puts it.
 
-    Reads the worker's own settings (``CXLOOP_DATABASE_URL``, ``CXLOOP_CONFIG_DIR``)."""
-    return render_scope(quarter, scope, lang)
+    Reads the worker's own settings (``CXLOOP_DATABASE_URL``, ``CXLOOP_CONFIG_DIR``);
+    ``survey`` as :func:`render_scope`'s."""
+    return render_scope(quarter, scope, lang, survey=survey)
 
 
 # --------------------------------------------------------------------------- all scopes
@@ -193,11 +205,21 @@ class ReportRenderingError(RuntimeError):
 
 
 def fan_out_reports(
-    quarter: str, config: AppConfig, settings: Settings, lang: str = "ru", scopes: Sequence[str] | None = None
+    quarter: str,
+    config: AppConfig,
+    settings: Settings,
+    lang: str = "ru",
+    scopes: Sequence[str] | None = None,
+    surveys: Mapping[str, ScopeSurvey] | None = None,
 ) -> dict[str, ReportFile]:
     """Inside a flow run: render every scope's report as its own task through the flow's
     task runner, wait for all, write the files and return ``scope -> ReportFile`` like
     :func:`tasks.reports.render.write_reports` (national first, then the regions).
+
+    ``surveys``: scope -> its survey findings, made by the flow from the quarter's answers
+    it already holds (:func:`tasks.reports.scope_survey.held_scope_surveys`), handed to
+    each scope's task so it need not read its respondents again; a scope without one
+    reads them itself. The same values either way, so the same PDF.
 
     National goes first on purpose: it is the longest (it reads the whole quarter, a
     region's report only that region's rows), and a pool starts tasks in submission
@@ -206,7 +228,15 @@ def fan_out_reports(
     traceback)."""
     scopes = list(scopes) if scopes is not None else report_scopes(config.regions)
     with workers_share_api():
-        futures = render_region_reports.map(quarter=unmapped(quarter), scope=scopes, lang=unmapped(lang))
+        held = surveys or {}
+        futures = render_region_reports.map(
+            quarter=unmapped(quarter),
+            scope=scopes,
+            lang=unmapped(lang),
+            # Not as_is(): Dask unpacks Prefect's quote (a named tuple) into a plain tuple.
+            # A ScopeSurvey is small; Prefect's walk of it costs nothing worth saving.
+            survey=[held.get(scope) for scope in scopes],
+        )
     rendered: list[RenderedReport] = []
     failed: list[str] = []
     for scope, future in zip(scopes, futures, strict=True):

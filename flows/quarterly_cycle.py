@@ -57,13 +57,14 @@ from flows.params import Lang, QuarterText, Region, Seconds, check_region
 from flows.register import await_proposal_review
 from flows.text_reading import publish_text_reading
 from models.answers import read_answers_once, read_quarter_answers, worth_reading_ahead
-from models.db import one_transaction, upgrade
+from models.db import one_transaction, session_scope, upgrade
 from tasks.collect import step as collect
 from tasks.delivery import step as delivery
 from tasks.effects import step as effects
 from tasks.insight import step as insight
 from tasks.insight.explain import pain_points_artifact_rows
 from tasks.measures import step as measures
+from tasks.reports import scope_survey
 from tasks.text import step as text
 
 # DataFrames are passed between tasks in memory; hashing them for a cache key would
@@ -183,7 +184,9 @@ def _cycle(
     # own, on the core that learning's reread leaves idle (models/answers.py); a small
     # quarter's are read where the star index asks for them.
     # The star index and key drivers, which depend on those answers alone, are made there too.
-    derive = insight.answers_derivations(config)
+    # So are the reports' survey findings per scope, handed to the report tasks below: a
+    # national report then does not read the whole quarter's respondents again.
+    derive = {**insight.answers_derivations(config), **scope_survey.answers_derivations()}
     ahead = BackgroundCall(read_quarter_answers, q, derive) if worth_reading_ahead(q) else None
     with one_transaction(), read_answers_once(ahead):
         # The sentiment model learned from the stored ratings rereads the quarter's texts
@@ -196,6 +199,8 @@ def _cycle(
         pains = detect_pain_points(q, as_is(config), region=region)
         proposed = propose_measures(q, as_is(config), region=region)
         effects = evaluate_effects(q, as_is(config), region=region)
+        with session_scope() as session:
+            surveys = scope_survey.held_scope_surveys(session, q)
     topics = find_emerging_topics(q, lang) if region is None else _NO_TOPICS
     collect_data_docs(intake, side_failed)
     side_product("findings_artifacts", side_failed, _publish_findings, q, pains, topics, config, lang, region)
@@ -204,7 +209,7 @@ def _cycle(
     # proposals (which can take days) does not change them; it must end before the reports.
     review = await_proposal_review(q, proposed, review_timeout_seconds) if review_timeout_seconds else None
     # One render task per region + national through the flow's task runner; same dict as write_reports.
-    reports = fan_out_reports(q, config, settings, lang, scopes=[region] if region else None)
+    reports = fan_out_reports(q, config, settings, lang, scopes=[region] if region else None, surveys=surveys)
     delivery = deliver_reports(q, reports, config, settings) if send_reports else None
     register = export_register(q, settings)
 

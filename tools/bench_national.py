@@ -174,19 +174,23 @@ def rows_per_office_at_scale_one(offices, seed: int) -> float:
 # --------------------------------------------------------------------------- the run
 
 
-def _fan_out_flow():
-    """The cycle's report step on its own, under the cycle's task runner."""
+def _fan_out_flow(surveys: dict | None):
+    """The cycle's report step on its own, under the cycle's task runner, given the scopes'
+    survey findings as the cycle holds them (``tasks.reports.scope_survey``; not a flow
+    parameter: Prefect would send those to its API)."""
     from prefect import flow
 
     from cxloop.config import get_config
     from cxloop.settings import get_settings
     from flows.fanout import CycleTaskRunner, fan_out_reports
 
-    @flow(name="bench-national-reports", task_runner=CycleTaskRunner(), log_prints=False)
+    # (Prefect's stubs make TaskRunner[F] invariant, as at flows/quarterly_cycle.py: PrefectHQ/prefect#16938.)
+    @flow(name="bench-national-reports", task_runner=CycleTaskRunner(), log_prints=False)  # type: ignore[arg-type]
     def national_reports(quarter: str, out_dir: str, scopes: list[str]) -> dict:
         settings = get_settings().model_copy(update={"out_dir": Path(out_dir)})
         start = time.perf_counter()
-        reports = fan_out_reports(quarter, get_config(settings.config_dir), settings, "ru", scopes=scopes)
+        config = get_config(settings.config_dir)
+        reports = fan_out_reports(quarter, config, settings, "ru", scopes=scopes, surveys=surveys)
         return {"seconds": time.perf_counter() - start, "sha256": {k: v.sha256 for k, v in reports.items()}}
 
     return national_reports
@@ -216,14 +220,18 @@ def use_folder(folder: Path) -> None:
         os.environ.setdefault(name, value)
 
 
-def compare_reports(folder: Path, timer: Timer, limit: int | None = None) -> dict[str, float]:
+def compare_reports(
+    folder: Path, timer: Timer, limit: int | None = None, surveys: dict | None = None
+) -> dict[str, float]:
     """The quarter's reports serial, then fanned out; ``limit`` takes national plus the first
     ``limit - 1`` regions only, and the totals for every scope are then extrapolated.
 
     Serial: :func:`tasks.reports.render.write_reports` scope by scope in one session of this
-    process (timed per scope). Fan-out: :func:`flows.fanout.fan_out_reports` in a flow under
-    the cycle's runner; the time is measured inside the flow (the pool's start-up included,
-    Prefect's embedded server start excluded). The PDFs are compared byte for byte."""
+    process (timed per scope), each report reading everything from the database. Fan-out:
+    :func:`flows.fanout.fan_out_reports` in a flow under the cycle's runner, given the
+    scopes' ``surveys`` as the cycle is; the time is measured inside the flow (the pool's
+    start-up included, Prefect's embedded server start excluded). The PDFs are compared
+    byte for byte."""
     from cxloop.config import get_config
     from cxloop.domain import report_scopes
     from cxloop.settings import get_settings
@@ -263,7 +271,7 @@ def compare_reports(folder: Path, timer: Timer, limit: int | None = None) -> dic
         if os.environ.get("CXLOOP_DASK_ADDRESS")
         else f"process pool, {workers} workers"
     )
-    national_reports = _fan_out_flow()
+    national_reports = _fan_out_flow(surveys)
     workers_cpu = children_cpu_seconds()
     with timer.stage(f"reports fan-out ({len(scopes)}): flow run", runner) as info:
         result = national_reports(QUARTER, str(folder / "fanout"), scopes)
@@ -302,7 +310,13 @@ def run_reports_only(folder: Path, limit: int | None) -> None:
     shutil.rmtree(folder / "fanout", ignore_errors=True)
     timer = Timer()
     print(f"cxloop national bench, reports only, on {folder}", flush=True)
-    figures = compare_reports(folder, timer, limit)
+    from models.answers import load_answers
+    from models.db import session_scope
+    from tasks.reports.scope_survey import quarter_scope_surveys
+
+    with session_scope() as session:  # what the cycle holds when its reports start (not timed)
+        surveys = quarter_scope_surveys(load_answers(session, QUARTER))
+    figures = compare_reports(folder, timer, limit, surveys)
     _print_reports(figures)
     print(f"  peak RSS of this process {peak_rss_mb():,.0f} MB", flush=True)
 
@@ -392,6 +406,8 @@ def _run(
     from tasks.effects.step import evaluate_effects
     from tasks.insight.step import answers_derivations, detect_pain_points, measure_star
     from tasks.measures.step import export_register, propose_measures
+    from tasks.reports.scope_survey import answers_derivations as report_derivations
+    from tasks.reports.scope_survey import held_scope_surveys
     from tasks.text.step import find_emerging_topics, learn_sentiment
 
     timer = Timer()
@@ -460,7 +476,7 @@ def _run(
     # As the cycle does: the quarter's results in one transaction (models.db.one_transaction),
     # its survey answers read once (models.answers.read_answers_once).
     # As the cycle does: the quarter's answers read ahead in a process of their own.
-    derive = answers_derivations(config)
+    derive = {**answers_derivations(config), **report_derivations()}
     ahead = BackgroundCall(read_quarter_answers, QUARTER, derive) if worth_reading_ahead(QUARTER) else None
     with one_transaction(), read_answers_once(ahead):
         with timer.stage("learn sentiment") as info:
@@ -481,6 +497,8 @@ def _run(
                 f"{len(effects)} evaluation(s): "
                 + ", ".join(f"{e['measure_code']} {e['method']} {e['verdict']}" for e in effects)[:120]
             )
+        with session_scope() as session:
+            surveys = held_scope_surveys(session, QUARTER)
     with timer.stage("emerging topics") as info:
         info["note"] = f"{len(find_emerging_topics(QUARTER)['topics'])} candidate themes"
     with timer.stage("register export"):
@@ -501,7 +519,7 @@ def _run(
     print(f"  data stages / floor: {data_stages / floor['seconds']:.2f} (target: at most 3)", flush=True)
     dispose_engines()
 
-    figures = compare_reports(tmp, timer, report_limit)
+    figures = compare_reports(tmp, timer, report_limit, surveys)
     _print_reports(figures, data_stages)
     print(f"  peak RSS of this process {peak_rss_mb():,.0f} MB", flush=True)
     document = national_figures(

@@ -290,14 +290,21 @@ def load_metric_inputs(session: Session, quarter: str, region: str | None = None
 
     answers: :func:`models.answers.load_answers` — one row per star-survey respondent
     with office_code, region_code, client_type, F1..C4, overall, nps, ces.
-    feedback: the rated rows of :data:`CSAT_CHANNELS` (office_code, region_code,
-    client_type, channel, rating, scale), in id order; no texts are read.
+    feedback: :func:`load_rated_feedback`.
     """
     from models import answers as answers_store
+
+    answers = answers_store.load_answers(session, quarter, region=region)
+    return answers, load_rated_feedback(session, quarter, region)
+
+
+def load_rated_feedback(session: Session, quarter: str, region: str | None = None) -> pd.DataFrame:
+    """The quarter's rated rows of :data:`CSAT_CHANNELS` (office_code, region_code,
+    client_type, channel, rating, scale), in id order; no texts are read. ``region``:
+    only that region's rows (read in SQL)."""
     from models import store
     from models.tables import Feedback
 
-    answers = answers_store.load_answers(session, quarter, region=region)
     cols = ["office_code", "region_code", "client_type", "channel", "rating", "scale"]
     stmt = (
         select(*[getattr(Feedback, c) for c in cols])
@@ -310,8 +317,7 @@ def load_metric_inputs(session: Session, quarter: str, region: str | None = None
     )
     if region is not None:
         stmt = stmt.where(col(Feedback.region_code) == region)
-    feedback = store.query_frame(session, stmt, cols, ["rating", "scale"])
-    return answers, feedback
+    return store.query_frame(session, stmt, cols, ["rating", "scale"])
 
 
 def _plain(value: object) -> object:
@@ -332,6 +338,18 @@ def _records(frame: pd.DataFrame, key: str, columns: list[str]) -> dict[str, dic
 def _unit_entry(survey: pd.DataFrame, rated: pd.DataFrame) -> dict:
     """One unit's entry from its :func:`survey_metrics` rows and :func:`csat` rows."""
     return {"survey": _records(survey, "client_type", SURVEY_COLUMNS), "csat": _records(rated, "channel", CSAT_COLUMNS)}
+
+
+def survey_entry(answers: pd.DataFrame, min_sample: int = MIN_SAMPLE) -> dict[str, dict]:
+    """One unit's survey metrics from its own respondents: client type -> :data:`SURVEY_COLUMNS`
+    (``scope_metrics(...)["survey"]``)."""
+    return _records(survey_metrics(answers, min_sample=min_sample), "client_type", SURVEY_COLUMNS)
+
+
+def csat_entry(feedback: pd.DataFrame, min_sample: int = MIN_SAMPLE) -> dict[str, dict]:
+    """One unit's CSAT from its own rated rows: channel -> :data:`CSAT_COLUMNS`
+    (``scope_metrics(...)["csat"]``)."""
+    return _records(csat(feedback, min_sample=min_sample), "channel", CSAT_COLUMNS)
 
 
 def quarter_metrics(session: Session, quarter: str, level: str = "region", min_sample: int = MIN_SAMPLE) -> dict:
@@ -385,4 +403,4 @@ def scope_metrics(answers: pd.DataFrame, feedback: pd.DataFrame, min_sample: int
     """One unit's metrics from its own rows (as :func:`load_metric_inputs` reads them for a
     region, or for the whole country): ``{"survey": {...}, "csat": {...}}``, the same
     entry :func:`quarter_metrics` gives that unit, without computing every other unit."""
-    return _unit_entry(survey_metrics(answers, min_sample=min_sample), csat(feedback, min_sample=min_sample))
+    return {"survey": survey_entry(answers, min_sample), "csat": csat_entry(feedback, min_sample)}

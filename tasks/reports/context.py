@@ -23,11 +23,12 @@ from tasks.reports.context_findings import (
     league_block,
     metrics_block,
     pain_block,
-    scope_inputs,
+    scope_rated_feedback,
     star_block,
 )
 from tasks.reports.context_measures import effects_block, register_block
 from tasks.reports.context_text import text_method_note
+from tasks.reports.scope_survey import ScopeSurvey, scope_survey
 from tasks.reports.strings import fmt_num, page_counter_css, report_texts, scope_display_name
 
 
@@ -141,11 +142,20 @@ def _key_messages(ctx: dict[str, Any], lang: str) -> list[str]:
     return messages[:5]
 
 
-def build_report_context(session: Session, quarter: str, scope: str, config: AppConfig, lang: str = "ru") -> dict:
+def build_report_context(
+    session: Session,
+    quarter: str,
+    scope: str,
+    config: AppConfig,
+    lang: str = "ru",
+    survey: ScopeSurvey | None = None,
+) -> dict:
     """Everything the quarterly report shows, for one scope ("national" or a region code).
 
     In: the database session, the quarter ("2026Q3"), the scope, the configuration,
-    the language (ru, en, fi; ValueError for any other).
+    the language (ru, en, fi; ValueError for any other); ``survey``: the scope's survey
+    findings when the caller holds them (``tasks.reports.scope_survey``: the same values
+    as those read here without it).
     Out: a plain dict of already-formatted values and inline SVG charts; the
     same database gives the same dict. ``t`` holds the interface strings in the
     language; quarters, dates and numbers are formatted for it (``cxloop.i18n``).
@@ -189,10 +199,10 @@ def build_report_context(session: Session, quarter: str, scope: str, config: App
     }
     ctx["star"] = star_block(index_rows(session, qs, scope), index_rows(session, prev, scope), prev, t, lang)
     ctx["channels"] = channels_block(session, qs, scope, t, lang)
-    answers, rated = scope_inputs(session, qs, scope)
-    ctx["metrics"] = metrics_block(answers, rated, t, lang)
+    survey = survey if survey is not None else scope_survey(session, qs, scope)
+    ctx["metrics"] = metrics_block(survey, scope_rated_feedback(session, qs, scope), t, lang)
     ctx["pain_points"] = pain_block(session, qs, scope, config, t, lang)
-    ctx["drivers"] = drivers_block(answers, t, lang)
+    ctx["drivers"] = drivers_block(survey, t, lang)
     ctx["register"] = register_block(session, q, scope, config, t, lang)
     ctx["effects"] = effects_block(session, qs, scope, config, t, lang)
     ctx["league"] = league_block(session, qs, scope, config, t, lang)

@@ -20,6 +20,7 @@ from cxloop.config import AppConfig
 from cxloop.domain import CHANNELS, COUNTRY_CODE, NATIONAL, RAYS
 from models.tables import Feedback, IndexResult, IngestedFile, PainPoint, Quarantine
 from tasks.reports.charts import importance_performance_svg, pareto_svg, radar_svg, svg_data_uri
+from tasks.reports.scope_survey import ScopeSurvey
 from tasks.reports.strings import fmt_num, quarantine_field_label, quarantine_rule_label, star_text
 
 TOP_PAIN_POINTS = 10
@@ -184,29 +185,26 @@ def channels_block(session: Session, quarter: str, scope: str, t: dict[str, Any]
     return block
 
 
-def scope_inputs(session: Session, quarter: str, scope: str) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """The scope's survey respondents and rated feedback, read once for the metrics and the
-    key drivers; a region's report reads only that region's rows (in SQL)."""
-    from tasks.insight.metrics import load_metric_inputs
+def scope_rated_feedback(session: Session, quarter: str, scope: str) -> pd.DataFrame:
+    """The scope's rated feedback for CSAT; a region's report reads only that region's rows (in SQL)."""
+    from tasks.insight.metrics import load_rated_feedback
 
-    return load_metric_inputs(session, quarter, region=None if scope == NATIONAL else scope)
+    return load_rated_feedback(session, quarter, region=None if scope == NATIONAL else scope)
 
 
-def metrics_block(answers: pd.DataFrame, feedback: pd.DataFrame, t: dict[str, Any], lang: str) -> dict[str, Any]:
+def metrics_block(survey: ScopeSurvey, rated: pd.DataFrame, t: dict[str, Any], lang: str) -> dict[str, Any]:
     """ACSI, NPS, CES from the survey and CSAT per rated channel, for the scope's rows (see tasks/metrics.py)."""
-    from tasks.insight.metrics import scope_metrics
+    from tasks.insight.metrics import csat_entry
 
-    unit = scope_metrics(answers, feedback)
+    unit = {"survey": survey.metrics, "csat": csat_entry(rated)}
     rows: list[dict[str, Any]] = []
-    if not unit:
-        return {"rows": rows}
     names = t["metric_names"]
 
     def interval(low: Any, high: Any, digits: int = 1) -> str:
         return f"{fmt_num(low, lang, digits)} – {fmt_num(high, lang, digits)}"
 
-    survey = unit.get("survey", {}).get("all")
-    if survey:
+    pooled = unit["survey"].get("all")
+    if pooled:
         specs = [
             (
                 "acsi",
@@ -228,10 +226,10 @@ def metrics_block(answers: pd.DataFrame, feedback: pd.DataFrame, t: dict[str, An
             ),
         ]
         for key, flag, n_key, show in specs:
-            n = int(survey.get(n_key) or 0)
+            n = int(pooled.get(n_key) or 0)
             if n == 0:
                 continue
-            value, ci = show(survey) if survey.get(flag) else (t["insufficient"], "")
+            value, ci = show(pooled) if pooled.get(flag) else (t["insufficient"], "")
             rows.append({"label": names[key], "value": value, "interval": ci, "n": n})
     for channel, m in unit.get("csat", {}).items():
         n = int(m.get("n") or 0)
@@ -325,14 +323,10 @@ def pain_block(
     return {"rows": out, "total": len(rows), "pareto_svg": pareto, "pareto_uri": svg_data_uri(pareto)}
 
 
-def drivers_block(answers: pd.DataFrame, t: dict[str, Any], lang: str) -> dict[str, Any]:
+def drivers_block(survey: ScopeSurvey, t: dict[str, Any], lang: str) -> dict[str, Any]:
     """Key drivers of overall satisfaction among the scope's respondents:
     one importance-vs-performance chart per client type."""
-    from tasks.insight.drivers import key_drivers
-
-    if answers.empty or "overall" not in answers.columns:
-        return {"charts": []}
-    drivers = key_drivers(answers)
+    drivers = survey.drivers
     charts = []
     for client_type in ("citizen", "employer"):
         rows = drivers[drivers["client_type"] == client_type]

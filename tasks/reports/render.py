@@ -12,6 +12,7 @@ import hashlib
 import logging
 import mimetypes
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
@@ -41,6 +42,7 @@ from tasks.reports.attachments import (
 )
 from tasks.reports.context import build_report_context
 from tasks.reports.layout import report_layout
+from tasks.reports.scope_survey import ScopeSurvey
 from tasks.reports.strings import fmt_num, star_text
 
 log = logging.getLogger(__name__)
@@ -225,8 +227,12 @@ def write_reports(
     out_dir: Path,
     scopes: list[str] | None = None,
     lang: str = "ru",
+    surveys: Mapping[str, ScopeSurvey] | None = None,
 ) -> dict[str, ReportFile]:
     """Build and render the quarter's reports: national plus every region unless ``scopes`` says otherwise.
+
+    ``surveys``: scope -> its survey findings where the caller holds them
+    (``tasks.reports.scope_survey``); a scope without reads its own from the database.
 
     Every PDF embeds the quarter's measure register (``register_csv_bytes``, exported
     once for all scopes: the content of ``out/register/measures_<quarter>.csv``, with
@@ -238,7 +244,7 @@ def write_reports(
     register_csv = register_csv_bytes(session, quarter, lang)
     reports: dict[str, ReportFile] = {}
     for scope in scopes:
-        context = build_report_context(session, quarter, scope, config, lang)
+        context = build_report_context(session, quarter, scope, config, lang, (surveys or {}).get(scope))
         context.setdefault(REGISTER_CSV_KEY, register_csv)
         path = render_report_pdf(context, report_path(out_dir, quarter, scope, lang))
         reports[scope] = ReportFile(

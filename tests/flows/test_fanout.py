@@ -162,6 +162,43 @@ def test_fan_out_returns_write_reports_shape_and_keeps_the_others_when_a_scope_f
         assert r.sha256 == ref.sha256 and r.key_messages == ref.key_messages and r.key_messages
 
 
+def test_fan_out_hands_each_scope_the_survey_findings_it_is_given(env, prefect_harness):
+    """A scope's survey findings passed to ``fan_out_reports`` reach its task: the report
+    shows them (here made up: 60 respondents in a region with none in the database), as
+    the serial path does given the same, and unlike the report read from the database."""
+    import numpy as np
+    import pandas as pd
+    from prefect import flow
+    from prefect.task_runners import ThreadPoolTaskRunner
+
+    from cxloop.config import get_config
+    from cxloop.domain import ITEMS, SURVEY_QUESTIONS
+    from flows.fanout import fan_out_reports
+    from models.db import session_scope
+    from tasks.reports.render import write_reports
+    from tasks.reports.scope_survey import survey_of
+
+    config = get_config(env.config_dir)
+    rng = np.random.default_rng(7)
+    answers = pd.DataFrame({"office_code": "x", "region_code": "10", "client_type": ["citizen", "employer"] * 30})
+    for item in ITEMS:
+        answers[item] = rng.integers(1, 6, len(answers)).astype("float64")
+    for question, (low, high) in SURVEY_QUESTIONS.items():
+        answers[question] = rng.integers(int(low), int(high) + 1, len(answers)).astype("float64")
+    made_up = survey_of(answers)
+    assert made_up.metrics["all"]["n"] == 60
+
+    @flow(task_runner=ThreadPoolTaskRunner(max_workers=2))
+    def reports_only() -> dict:
+        return fan_out_reports(Q, config, env, "ru", scopes=["10"], surveys={"10": made_up})
+
+    got = reports_only()["10"]
+    with session_scope() as session:
+        given = write_reports(session, Q, config, env.out_dir / "given", scopes=["10"], surveys={"10": made_up})
+        own = write_reports(session, Q, config, env.out_dir / "own", scopes=["10"])
+    assert got.sha256 == given["10"].sha256 != own["10"].sha256
+
+
 # --------------------------------------------------------------------------- through Dask
 
 
