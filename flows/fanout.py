@@ -124,31 +124,40 @@ def render_scope(
     config: AppConfig | None = None,
     database_url: str | None = None,
     survey: ScopeSurvey | None = None,
+    register_csv: bytes | None = None,
 ) -> RenderedReport:
     """One scope's report, made by :func:`tasks.reports.render.write_reports` itself restricted to
     that scope (``scopes=[scope]``), in a session of its own, into a private temporary
     folder; the PDF comes back as bytes. Whatever the serial path puts into a report (the
     context, the embedded register, the rendering) this path does too, by construction.
     ``survey``: the scope's survey findings when the flow holds them
-    (:mod:`tasks.reports.scope_survey`), else read here. Callable without Prefect."""
+    (:mod:`tasks.reports.scope_survey`), else read here; ``register_csv``: the quarter's
+    register CSV as the flow exported it for all scopes, else exported here. Callable
+    without Prefect."""
     from tasks.reports.render import write_reports
 
     config = config if config is not None else get_config(get_settings().config_dir)
     surveys = {scope: survey} if survey is not None else None
     with tempfile.TemporaryDirectory(prefix="cxloop-render-") as tmp, session_scope(database_url) as session:
-        written = write_reports(session, quarter, config, Path(tmp), scopes=[scope], lang=lang, surveys=surveys)[scope]
+        written = write_reports(
+            session, quarter, config, Path(tmp), scopes=[scope], lang=lang, surveys=surveys, register_csv=register_csv
+        )[scope]
         return RenderedReport(scope=scope, pdf=written.path.read_bytes(), key_messages=list(written.key_messages))
 
 
 @task(name="render-region-report", task_run_name="render-report-{scope}", cache_policy=NO_CACHE, persist_result=False)
 def render_region_reports(
-    quarter: str, scope: str, lang: str = "ru", survey: ScopeSurvey | None = None
+    quarter: str,
+    scope: str,
+    lang: str = "ru",
+    survey: ScopeSurvey | None = None,
+    register_csv: bytes | None = None,
 ) -> RenderedReport:
     """One scope's PDF ("national" or a region code), rendered wherever the task runner puts it.
 
     Reads the worker's own settings (``CXLOOP_DATABASE_URL``, ``CXLOOP_CONFIG_DIR``);
-    ``survey`` as :func:`render_scope`'s."""
-    return render_scope(quarter, scope, lang, survey=survey)
+    ``survey`` and ``register_csv`` as :func:`render_scope`'s."""
+    return render_scope(quarter, scope, lang, survey=survey, register_csv=register_csv)
 
 
 # --------------------------------------------------------------------------- all scopes
@@ -226,13 +235,20 @@ def fan_out_reports(
     order. When a scope fails, the others are still written, then
     :class:`ReportRenderingError` names the failed scopes (each task run's log has its
     traceback)."""
+    from tasks.reports.attachments import register_csv_bytes
+
     scopes = list(scopes) if scopes is not None else report_scopes(config.regions)
+    # Every report embeds the same register CSV: exported once here, not once per task
+    # (~0.03 s each at national size).
+    with session_scope() as session:
+        register_csv = register_csv_bytes(session, quarter, lang)
     with workers_share_api():
         held = surveys or {}
         futures = render_region_reports.map(
             quarter=unmapped(quarter),
             scope=scopes,
             lang=unmapped(lang),
+            register_csv=unmapped(register_csv),
             # Not as_is(): Dask unpacks Prefect's quote (a named tuple) into a plain tuple.
             # A ScopeSurvey is small; Prefect's walk of it costs nothing worth saving.
             survey=[held.get(scope) for scope in scopes],

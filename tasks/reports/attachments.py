@@ -13,17 +13,19 @@ import logging
 import tempfile
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlmodel import Session
-from weasyprint import Attachment
-from weasyprint.urls import URLFetcher
 
 from cxloop.i18n import NP_, Marked, gettext
 from cxloop.quarters import Quarter
 from tasks.measures.export import EXPORT_COLUMNS, export_register_csv
 from tasks.reports.strings import layout_lang, layout_text
 from tasks.validate.redaction import redact
+
+if TYPE_CHECKING:  # WeasyPrint is loaded where a PDF is made, not where the register CSV is (flows/fanout.py)
+    from weasyprint import Attachment
+    from weasyprint.urls import URLFetcher
 
 log = logging.getLogger(__name__)
 
@@ -132,6 +134,8 @@ def csv_attachment(
 ) -> Attachment:
     """CSV bytes as a PDF/A-3 associated file (relationship ``Data``: the data the
     report's tables are drawn from), dated with the quarter's logical cycle date."""
+    from weasyprint import Attachment
+
     stamp = archive_timestamp(context)
     return Attachment(
         file_obj=io.BytesIO(data),

@@ -228,11 +228,14 @@ def write_reports(
     scopes: list[str] | None = None,
     lang: str = "ru",
     surveys: Mapping[str, ScopeSurvey] | None = None,
+    register_csv: bytes | None = None,
 ) -> dict[str, ReportFile]:
     """Build and render the quarter's reports: national plus every region unless ``scopes`` says otherwise.
 
     ``surveys``: scope -> its survey findings where the caller holds them
     (``tasks.reports.scope_survey``); a scope without reads its own from the database.
+    ``register_csv``: ``register_csv_bytes(session, quarter, lang)`` where the caller made
+    it already (the fan-out, once for all its tasks); else exported here.
 
     Every PDF embeds the quarter's measure register (``register_csv_bytes``, exported
     once for all scopes: the content of ``out/register/measures_<quarter>.csv``, with
@@ -241,7 +244,7 @@ def write_reports(
     """
     quarter = str(Quarter.parse(quarter))
     scopes = scopes if scopes is not None else report_scopes(config.regions)
-    register_csv = register_csv_bytes(session, quarter, lang)
+    register_csv = register_csv if register_csv is not None else register_csv_bytes(session, quarter, lang)
     reports: dict[str, ReportFile] = {}
     for scope in scopes:
         context = build_report_context(session, quarter, scope, config, lang, (surveys or {}).get(scope))

@@ -128,19 +128,31 @@ def test_cycle_reports_through_processes_equal_serial(env, prefect_harness, tmp_
     assert all(r.state.is_completed() for r in runs)
 
 
-def test_fan_out_returns_write_reports_shape_and_keeps_the_others_when_a_scope_fails(env, prefect_harness):
+def test_fan_out_returns_write_reports_shape_and_keeps_the_others_when_a_scope_fails(env, prefect_harness, monkeypatch):
     """Gathering, without the cost of processes: national renders (an empty database is a
     valid, if empty, quarter), an unknown region fails in its task; the national PDF is
-    still written, then the error names the failed scope."""
+    still written, then the error names the failed scope. The register CSV every report
+    embeds is exported once per fan-out, not once per task."""
     from prefect import flow
     from prefect.task_runners import ThreadPoolTaskRunner
 
+    import tasks.reports.attachments as attachments
+    import tasks.reports.render as render
     from cxloop.config import get_config
     from flows.fanout import ReportRenderingError, fan_out_reports
     from models.db import session_scope
     from tasks.reports.render import ReportFile, report_path, write_reports
 
     config = get_config(env.config_dir)
+    exports: list[str] = []
+    real_export = attachments.register_csv_bytes
+
+    def counted(session, quarter, lang="ru"):
+        exports.append(quarter)
+        return real_export(session, quarter, lang)
+
+    monkeypatch.setattr(attachments, "register_csv_bytes", counted)
+    monkeypatch.setattr(render, "register_csv_bytes", counted)
 
     @flow(task_runner=ThreadPoolTaskRunner(max_workers=2))
     def reports_only(scopes: list[str]) -> dict:
@@ -151,7 +163,9 @@ def test_fan_out_returns_write_reports_shape_and_keeps_the_others_when_a_scope_f
     national = report_path(env.out_dir, Q, "national", "ru")
     assert national.is_file() and not national.with_suffix(".pdf.part").exists()
 
+    exports.clear()
     got = reports_only(["national", "10"])
+    assert exports == [Q]
     with session_scope() as session:
         want = write_reports(session, Q, config, env.out_dir / "serial", scopes=["national", "10"])
     assert list(got) == ["national", "10"]
