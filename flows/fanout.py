@@ -29,9 +29,12 @@ as before; only what is ``submit``-ted or ``map``-ped goes through the runner.
 **What fans out** (:func:`fan_out_reports`): one ``render-region-report`` task per scope
 (:func:`render_region_reports`), each with its own short-lived database session, running
 :func:`tasks.reports.render.write_reports` for that one scope (context, embedded register,
-PDF). The flow then writes the files and returns ``scope -> ReportFile`` in the same
-order and shape as ``write_reports``, so delivery and the run summary do not change.
-The PDFs are byte-identical to the serial path's (``tests/flows/test_fanout.py``).
+PDF). The flow hands every task what it has made once for all of them: the register CSV
+each PDF embeds, and, in a cycle, the scope's survey findings from the quarter's answers
+it holds (:mod:`tasks.reports.scope_survey`); a task given none makes its own. The flow
+then writes the files and returns ``scope -> ReportFile`` in the same order and shape as
+``write_reports``, so delivery and the run summary do not change. The PDFs are
+byte-identical to the serial path's (``tests/flows/test_fanout.py``).
 """
 
 from __future__ import annotations
