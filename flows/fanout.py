@@ -245,8 +245,8 @@ def fan_out_reports(
     # (~0.03 s each at national size).
     with session_scope() as session:
         register_csv = register_csv_bytes(session, quarter, lang)
+    held = surveys or {}
     with workers_share_api():
-        held = surveys or {}
         futures = render_region_reports.map(
             quarter=unmapped(quarter),
             scope=scopes,

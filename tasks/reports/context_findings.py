@@ -196,14 +196,13 @@ def metrics_block(survey: ScopeSurvey, rated: pd.DataFrame, t: dict[str, Any], l
     """ACSI, NPS, CES from the survey and CSAT per rated channel, for the scope's rows (see tasks/metrics.py)."""
     from tasks.insight.metrics import csat_entry
 
-    unit = {"survey": survey.metrics, "csat": csat_entry(rated)}
     rows: list[dict[str, Any]] = []
     names = t["metric_names"]
 
     def interval(low: Any, high: Any, digits: int = 1) -> str:
         return f"{fmt_num(low, lang, digits)} – {fmt_num(high, lang, digits)}"
 
-    pooled = unit["survey"].get("all")
+    pooled = survey.metrics.get("all")
     if pooled:
         specs = [
             (
@@ -231,7 +230,7 @@ def metrics_block(survey: ScopeSurvey, rated: pd.DataFrame, t: dict[str, Any], l
                 continue
             value, ci = show(pooled) if pooled.get(flag) else (t["insufficient"], "")
             rows.append({"label": names[key], "value": value, "interval": ci, "n": n})
-    for channel, m in unit.get("csat", {}).items():
+    for channel, m in csat_entry(rated).items():
         n = int(m.get("n") or 0)
         if n == 0:
             continue
