@@ -359,6 +359,8 @@ def run(
     workers: int | None = None,
     database: str = "sqlite",
 ) -> None:
+    if keep is not None:
+        keep.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix="cxloop-national-", dir=keep))
     json_path = figures_path().resolve()  # the caller's CXLOOP_OUT_DIR, before the run's folder replaces it
     use_folder(tmp)
