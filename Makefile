@@ -105,7 +105,7 @@ bench-national: install
 eval: install
 	$(PY) -m tools.text_eval
 	@# Transfer to real feedback nobody here wrote (../shared/data/text_real_dev; skipped with a note when absent).
-	$(PY) -m tools.text_eval_real --learned
+	$(PY) -m tools.text_eval_real --learned --cv 5
 
 clean:
 	rm -rf var out .pytest_cache
