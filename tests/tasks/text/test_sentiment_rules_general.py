@@ -62,6 +62,21 @@ def test_a_concession_before_but_weighs_less(cfg):
     assert score("Спасибо, конечно, но ждать пришлось очень долго", cfg) < 0
 
 
+
+@pytest.mark.parametrize(
+    ("text", "sign"),
+    [
+        ("Несмотря на очереди, работают отлично.", 1),
+        ("Despite the queues, the staff were great.", 1),
+        ("The staff were great despite the long queue.", 1),
+        ("Несмотря на вежливость сотрудников, ждать пришлось два часа.", -1),
+        ("Despite being polite, the staff could not answer anything.", -1),
+    ],
+)
+def test_despite_concedes_like_although(cfg, text, sign):
+    """"несмотря на" / "despite" grant a point the statement outweighs, as "хотя" does."""
+    assert score(text, cfg) * sign >= 0.1
+
 def test_a_solved_problem_is_no_complaint(cfg):
     assert score("Специалист помогла решить мою проблему", cfg) > 0
     assert score("The issue was fixed the same day", cfg) > 0
