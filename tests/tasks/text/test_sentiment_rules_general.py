@@ -62,7 +62,6 @@ def test_a_concession_before_but_weighs_less(cfg):
     assert score("Спасибо, конечно, но ждать пришлось очень долго", cfg) < 0
 
 
-
 @pytest.mark.parametrize(
     ("text", "sign"),
     [
@@ -74,8 +73,9 @@ def test_a_concession_before_but_weighs_less(cfg):
     ],
 )
 def test_despite_concedes_like_although(cfg, text, sign):
-    """"несмотря на" / "despite" grant a point the statement outweighs, as "хотя" does."""
+    """Concessions by "несмотря на" / "despite" weigh less than the statement, as "хотя" ones do."""
     assert score(text, cfg) * sign >= 0.1
+
 
 def test_a_solved_problem_is_no_complaint(cfg):
     assert score("Специалист помогла решить мою проблему", cfg) > 0

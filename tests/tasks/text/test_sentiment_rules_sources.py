@@ -51,10 +51,9 @@ def test_finnish_inflected_forms_meet_base_form_entries(cfg, text, sign):
     assert score(text, cfg) * sign > 0
 
 
-
 @pytest.mark.parametrize("text", ["Palvelu oli hyvä.", "Ruoka oli hyvää.", "Se oli kiva.", "Neuvonta oli parempi."])
 def test_was_good_is_praise_not_the_conditional_suggestion(cfg, text):
-    """"oli" (was) and "olisi" (would be) share their Snowball stem "oli": the neutral
+    """The words "oli" (was) and "olisi" (would be) share their Snowball stem "oli": the neutral
     suggestion "olisi hyvä" must not swallow "oli hyvä"."""
     assert score(text, cfg) >= 0.1
 
@@ -62,6 +61,7 @@ def test_was_good_is_praise_not_the_conditional_suggestion(cfg, text):
 @pytest.mark.parametrize("text", ["Olisi hyvä saada lisää tietoa.", "Olisi kiva, jos soittaisitte."])
 def test_would_be_good_is_a_suggestion(cfg, text):
     assert abs(score(text, cfg)) < 0.1
+
 
 @needs_vader
 def test_vader_entries_map_ratings_and_leave_known_and_skipped_words():
