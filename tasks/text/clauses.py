@@ -243,11 +243,17 @@ def score_clause(
             if before is not None:
                 before[3] = True
                 continue
-            for h in hits:
+            for k, h in enumerate(hits):
                 if h[2] == "implicit" or (resolver and h[2] not in _COMPLAINTS):
                     continue  # "не публикуют уже неделю": elapsed time is not what is negated
                 if i < h[0] <= i + scope and not (barriers and any(i < c < h[0] for c in barriers)):
                     h[3] = not h[3] if resolver else True  # "никто не напомнил" negates it once
+                    if not resolver and k + 1 < len(hits):
+                        # The verb chain goes on: praise right after the negated word is
+                        # negated with it ("ei osannut auttaa", "en saanut apua").
+                        nxt = hits[k + 1]
+                        if nxt[0] == h[1] and nxt[2] in _PRAISE:
+                            nxt[3] = True
                     break
             else:
                 if resolver:

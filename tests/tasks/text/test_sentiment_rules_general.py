@@ -46,6 +46,7 @@ def test_general_praise_is_positive(text, cfg):
         "Tämä on ihan paskaa",
         "Vihaan tätä typerää sovellusta",
         "Olen pahoillani, tämä meni pieleen ja olen surullinen",
+        "Ei kannata.",
     ],
 )
 def test_general_complaint_is_negative(text, cfg):
@@ -75,6 +76,37 @@ def test_a_concession_before_but_weighs_less(cfg):
 def test_despite_concedes_like_although(cfg, text, sign):
     """Concessions by "несмотря на" / "despite" weigh less than the statement, as "хотя" ones do."""
     assert score(text, cfg) * sign >= 0.1
+
+
+@pytest.mark.parametrize("text", ["Kukaan ei osannut auttaa.", "En saanut apua.", "Ei osannut vastata kysymyksiin."])
+def test_negation_carries_along_the_verb_chain(cfg, text):
+    """ "could not help": the praise word right after the negated verb is negated with it."""
+    assert score(text, cfg) <= -0.1
+
+
+def test_negation_does_not_carry_over_a_comma(cfg):
+    assert score("Не хамили, вежливые.", cfg) >= 0.1
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Очередь была короткая.",
+        "Ждать пришлось недолго.",
+        "Очередь небольшая, обслужили быстро.",
+        "Odotusaika oli lyhyt.",
+        "Jonottaa ei tarvinnut.",
+        "Lyhyt jono.",
+        "Palvelu toimi moitteettomasti.",
+    ],
+)
+def test_a_short_wait_and_flawless_service_are_praise(cfg, text):
+    assert score(text, cfg) >= 0.1
+
+
+@pytest.mark.parametrize("text", ["Недолго думая, закрыли мой счёт.", "Очередь была длинная."])
+def test_short_is_praise_only_of_a_wait(cfg, text):
+    assert score(text, cfg) < 0.1
 
 
 def test_a_solved_problem_is_no_complaint(cfg):
