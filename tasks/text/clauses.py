@@ -251,9 +251,9 @@ def score_clause(
                     if not resolver and k + 1 < len(hits):
                         # The verb chain goes on: praise right after the negated word is
                         # negated with it ("ei osannut auttaa", "en saanut apua").
-                        nxt = hits[k + 1]
-                        if nxt[0] == h[1] and nxt[2] in _PRAISE:
-                            nxt[3] = True
+                        chained = hits[k + 1]
+                        if chained[0] == h[1] and chained[2] in _PRAISE:
+                            chained[3] = True
                     break
             else:
                 if resolver:
