@@ -19,6 +19,7 @@ _NO_POSITIONS: list[int] = []
 _COMPLAINTS = frozenset(("negative", "mild_negative"))
 _NO_THEMES_SET: frozenset[str] = frozenset()
 _PRAISE = frozenset(("positive", "mild_positive"))
+_POLAR = _PRAISE | _COMPLAINTS
 # After "Хорошо," / "Good," these words make a statement of fact, not an interjection.
 _FACT_WORDS = frozenset(("что", "чтобы", "если", "когда", "that", "if", "when", "että", "jos", "kun"))
 # "love how the app crashes", "love when they cancel": praise that introduces a complaint.
@@ -226,6 +227,7 @@ def score_clause(
         scope = lex.scope
         post = lex.post_by_first
         resolvers = lex.resolver_tokens
+        negator_at = set(negators)
         for i in negators:
             before = None
             # A resolver ("решили", "fixed", "korjattiin") undoes only a complaint.
@@ -243,9 +245,13 @@ def score_clause(
             if before is not None:
                 before[3] = True
                 continue
+            if not resolver and any(h[0] <= i < h[1] and h[2] in _POLAR for h in hits):
+                continue  # a negator inside a praise or complaint is that entry's ("без проблем")
             for k, h in enumerate(hits):
                 if h[2] == "implicit" or (resolver and h[2] not in _COMPLAINTS):
                     continue  # "не публикуют уже неделю": elapsed time is not what is negated
+                if h[0] in negator_at:
+                    continue  # an entry with its own negation: "ни разу не пожалела" is "не пожалела"
                 if i < h[0] <= i + scope and not (barriers and any(i < c < h[0] for c in barriers)):
                     h[3] = not h[3] if resolver else True  # "никто не напомнил" negates it once
                     if not resolver and k + 1 < len(hits):

@@ -109,6 +109,30 @@ def test_short_is_praise_only_of_a_wait(cfg, text):
     assert score(text, cfg) < 0.1
 
 
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Ни разу не пожалела.",  # "ни" does not negate "не пожалела" again
+        "Без проблем получила справку.",  # "без" belongs to "без проблем", it negates nothing after
+        "Консультант был компетентен.",
+        "Всё прошло гладко.",
+        "Ответили на все вопросы.",
+        "Записалась онлайн за 5 минут.",
+    ],
+)
+def test_russian_praise_that_read_as_nothing_or_a_complaint(cfg, text):
+    assert score(text, cfg) >= 0.1
+
+
+@pytest.mark.parametrize(
+    "text", ["Больше не приду.", "Not always helpful.", "Не всегда вежливы.", "За 40 минут так никто и не принял."]
+)
+def test_complaints_next_to_those_rules(cfg, text):
+    """A hedge ("не всегда", "not always") still negates what follows; a never-accepted
+    wait of minutes stays a complaint."""
+    assert score(text, cfg) <= -0.1
+
+
 def test_a_solved_problem_is_no_complaint(cfg):
     assert score("Специалист помогла решить мою проблему", cfg) > 0
     assert score("The issue was fixed the same day", cfg) > 0
