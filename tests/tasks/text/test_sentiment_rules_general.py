@@ -133,6 +133,21 @@ def test_complaints_next_to_those_rules(cfg, text):
     assert score(text, cfg) <= -0.1
 
 
+@pytest.mark.parametrize(
+    ("text", "sign"),
+    [
+        ("Couldn't be happier.", 1),
+        ("Could not ask for more.", 1),
+        ("It could not be worse.", -1),
+        ("I could not be more disappointed.", -1),
+        ("They couldn't be bothered to reply.", -1),
+        ("They sent me from one desk to another.", -1),
+    ],
+)
+def test_english_set_phrases_whose_negation_is_not_a_flip(cfg, text, sign):
+    assert score(text, cfg) * sign >= 0.1
+
+
 def test_a_solved_problem_is_no_complaint(cfg):
     assert score("Специалист помогла решить мою проблему", cfg) > 0
     assert score("The issue was fixed the same day", cfg) > 0
