@@ -148,6 +148,24 @@ def test_english_set_phrases_whose_negation_is_not_a_flip(cfg, text, sign):
     assert score(text, cfg) * sign >= 0.1
 
 
+@pytest.mark.parametrize(
+    ("text", "sign"),
+    [
+        ("Раньше было лучше.", -1),
+        ("Ennen oli parempi.", -1),
+        ("It used to be better.", -1),
+        ("Ожидала большего.", -1),
+        ("Odotin enemmän.", -1),
+        ("I expected more.", -1),
+        ("Palvelu on parantunut paljon.", 1),
+        ("Стало лучше, чем раньше.", 1),
+    ],
+)
+def test_better_before_and_expected_more_are_complaints(cfg, text, sign):
+    """Praise words about the past or about what was hoped for say things got worse."""
+    assert score(text, cfg) * sign >= 0.1
+
+
 def test_a_solved_problem_is_no_complaint(cfg):
     assert score("Специалист помогла решить мою проблему", cfg) > 0
     assert score("The issue was fixed the same day", cfg) > 0
