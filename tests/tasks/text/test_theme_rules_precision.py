@@ -95,3 +95,22 @@ def test_every_idiom_compiles_with_an_exact_first_word() -> None:
         compiled = compile_idioms(language)
         assert sum(len(v) for v in compiled.values()) == len(idioms)
         assert all(not first.endswith("*") for first in compiled)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("I will not come back.", set()),
+        ("Never coming back here.", set()),
+        ("They told me to come back tomorrow with another document.", {"documents_effort"}),
+        ("I kept coming back for the same form.", {"documents_effort"}),
+        ("Консультант не знал ответа.", {"staff_competence"}),
+        ("The advisor did not know the answer.", {"staff_competence"}),
+        ("Työpaikat eivät vastaa osaamistani.", {"vacancy_relevance"}),
+        ("Kukaan ei vastaa puhelimeen.", {"contact_reachability"}),
+    ],
+)
+def test_words_that_name_another_theme_in_their_phrase(text: str, expected: set[str], cfg) -> None:
+    """ "come back" is a second visit only when one was asked for; an answer the advisor did
+    not know, or jobs that do not match ("vastaa", also "to answer"), is no reachability."""
+    assert themes(text, cfg) == expected
