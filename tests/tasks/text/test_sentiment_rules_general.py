@@ -166,6 +166,21 @@ def test_better_before_and_expected_more_are_complaints(cfg, text, sign):
     assert score(text, cfg) * sign >= 0.1
 
 
+@pytest.mark.parametrize(
+    ("text", "sign"),
+    [
+        ("Kaikki meni niin kuin piti.", 1),
+        ("Sain kattavat vastaukset kysymyksiini.", 1),
+        ("Ei mitään moitittavaa.", 1),
+        ("Homma toimi.", 1),
+        ("Ei toiminut kuten piti.", -1),
+        ("Homma ei toiminut.", -1),
+    ],
+)
+def test_finnish_it_worked_as_it_should(cfg, text, sign):
+    assert score(text, cfg) * sign >= 0.1
+
+
 def test_a_solved_problem_is_no_complaint(cfg):
     assert score("Специалист помогла решить мою проблему", cfg) > 0
     assert score("The issue was fixed the same day", cfg) > 0
