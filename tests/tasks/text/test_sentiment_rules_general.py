@@ -181,6 +181,13 @@ def test_finnish_it_worked_as_it_should(cfg, text, sign):
     assert score(text, cfg) * sign >= 0.1
 
 
+@pytest.mark.parametrize(
+    ("text", "sign"), [("Хуже не бывает.", -1), ("Хуже некуда.", -1), ("Лучше не бывает.", 1), ("Лучше некуда!", 1)]
+)
+def test_nothing_worse_and_nothing_better(cfg, text, sign):
+    assert score(text, cfg) * sign >= 0.1
+
+
 def test_a_solved_problem_is_no_complaint(cfg):
     assert score("Специалист помогла решить мою проблему", cfg) > 0
     assert score("The issue was fixed the same day", cfg) > 0
