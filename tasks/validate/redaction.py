@@ -116,6 +116,12 @@ _IBAN_GATE = re.compile(r"[A-Z]{2}\d\d")
 _PASSPORT_GATE = re.compile(r"паспорт|passport|passi|сери[яи]")  # in case-folded text
 _INTRO_GATE = re.compile(INTRO)  # in case-folded text: a (?i) search is ~10x slower
 _NAME_GATES = (
+    # a title before a capitalised word (HONORIFIC, split so that each starts with a letter)
+    re.compile(r"M(?:rs|r|s|iss|x)\.?\s+[A-Z]"),
+    re.compile(r"Dr\.?\s+[A-Z]"),
+    re.compile(r"Prof\.?\s+[A-Z]"),
+    re.compile(r"[Гг](?:оспо(?:дин[ауе]?|ж[аиеу])|-(?:н|жа))\.?\s+[А-ЯЁ]"),
+    re.compile(r"[HhRrNn](?:err(?:a|an|alle)|ouv(?:a|an|alle)|eiti|eidi(?:n|lle))\.?\s+[A-ZÄÖÅ]"),
     re.compile(r"(?:ич[а-яё]{0,2}|[вч]н(?:а|ы|е|у|ой|ою))\b"),  # patronymics, any case
     re.compile(r"[а-яё]\s+[А-ЯЁ]\.|[А-ЯЁ]\.\s?[А-ЯЁ][а-яё]"),  # a surname next to one initial
     re.compile(r"[A-ZА-ЯЁ]\.\s?[А-ЯЁ]\."),  # initials

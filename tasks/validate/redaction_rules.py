@@ -82,6 +82,15 @@ INTRO = (
     r"nimeni\s+on|terveisin|ystävällisin\s+terveisin|allekirjoittanut"
 )
 
+# Honorifics before a surname: "Mrs Thompson", "Dr. Lee", "госпожа Ковалёва", "г-н Орлов",
+# "rouva Korhonen". Case-sensitive (a title is written capitalised, or lower case in the
+# middle of a Russian or Finnish sentence) so that "miss" the verb and "dr" inside "address"
+# stay out of it; the name after it must be capitalised too.
+HONORIFIC = (
+    r"(?:Mrs|Mr|Ms|Miss|Mx|Dr|Prof|[Гг]оспо(?:дин[ауе]?|ж[аиеу])|[Гг]-(?:н|жа)|"
+    r"[Hh]err(?:a|an|alle)|[Rr]ouv(?:a|an|alle)|[Nn]eiti|[Nn]eidi(?:n|lle))\.?"
+)
+
 
 # --- check digits ----------------------------------------------------------------------
 
@@ -288,6 +297,8 @@ DIGIT_RULES: tuple[Rule, ...] = (
 NAME_RULES: tuple[Rule, ...] = (
     # Names after an introducing phrase (keep the phrase, drop the name).
     Rule("name", re.compile(rf"((?<!\w)(?i:{INTRO})\s*[:,\-–—]?\s*){_NAME_SEQ}"), r"\1[NAME]"),
+    # A surname after an honorific (keep the title).
+    Rule("name", re.compile(rf"((?<!\w){HONORIFIC}\s+){_NAME_SEQ}"), r"\1[NAME]"),
     # "я, Иванов Иван Иванович," / "I am John Smith" / "I'm John Smith".
     Rule("name", re.compile(rf"((?:\b[Яя]|\bI)\s*,\s*){_NAME_SEQ}(?=\s*,)"), r"\1[NAME]"),
     Rule("name", re.compile(rf"(\b(?:I\s+am|I'm|I’m)\s+){_CAP}\s+{_CAP}"), r"\1[NAME]"),

@@ -50,6 +50,12 @@ PII_CASES = [
     ("Обратился к Ивану Петровичу, он помог", "Петровичу", "[NAME]", "name"),
     ("Спасибо Сидорова Н. за помощь", "Сидорова", "[NAME]", "name"),
     ("Помогла Н. Сидоровой разобраться", "Сидоровой", "[NAME]", "name"),
+    # A surname after an honorific.
+    ("The advisor, Mrs Thompson, was rude.", "Thompson", "[NAME]", "name"),
+    ("Dr. Lee helped me a lot", "Lee", "[NAME]", "name"),
+    ("Жалоба на госпожу Ковалёву", "Ковалёву", "[NAME]", "name"),
+    ("Г-н Орлов не явился на приём", "Орлов", "[NAME]", "name"),
+    ("Puhuin rouva Korhosen kanssa", "Korhosen", "[NAME]", "name"),
 ]
 
 
