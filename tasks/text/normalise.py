@@ -39,10 +39,13 @@ _CONTRACTIONS = (
     (re.compile(r"'s\b"), lambda m: ""),
 )
 _SPACED_HYPHEN = re.compile(r"(?<=\s)-+(?=\s)")
+# "@united", "@USER": whom a post is addressed to says nothing, and as a word it would stand
+# first in the text ("@USER great, another delay" is irony only when "great" opens it).
+_MENTION = re.compile(r"(?<![\w.])@\w+")
 
 
 def normalise(text: str) -> str:
-    """Lower case, ё→е, redaction placeholders removed, English contractions spelled out.
+    """Lower case, ё→е, redaction placeholders and @mentions removed, English contractions spelled out.
 
     "didn't" → "did not", "can't" → "can not", "they'll" → "they will", "it's" → "it"
     (a possessive or "is" carries nothing the lexicons use); a hyphen between spaces is
@@ -50,6 +53,8 @@ def normalise(text: str) -> str:
     """
     if "[" in text:
         text = _PLACEHOLDER.sub(" ", text)
+    if "@" in text:
+        text = _MENTION.sub(" ", text)
     text = text.lower().replace("ё", "е")
     if "'" in text or "’" in text:
         text = _APOSTROPHE.sub("'", text)

@@ -188,6 +188,27 @@ def test_nothing_worse_and_nothing_better(cfg, text, sign):
     assert score(text, cfg) * sign >= 0.1
 
 
+@pytest.mark.parametrize(
+    ("text", "sign"),
+    [("@USER great, another delay", -1), ("@united love the new app!", 1), ("@USER thanks for nothing", -1)],
+)
+def test_a_mention_opening_a_post_is_not_a_word_of_it(cfg, text, sign):
+    assert score(text, cfg) * sign >= 0.1
+
+
+def test_mentions_go_and_addresses_stay():
+    assert TOKEN_RE.findall(normalise("@USER ok, write to anna@example.org")) == [
+        "ok",
+        ",",
+        "write",
+        "to",
+        "anna",
+        "example",
+        ".",
+        "org",
+    ]
+
+
 def test_a_solved_problem_is_no_complaint(cfg):
     assert score("Специалист помогла решить мою проблему", cfg) > 0
     assert score("The issue was fixed the same day", cfg) > 0
