@@ -118,6 +118,7 @@ def test_short_is_praise_only_of_a_wait(cfg, text):
         "Всё прошло гладко.",
         "Ответили на все вопросы.",
         "Записалась онлайн за 5 минут.",
+        "Написала в чат, ответили через минуту.",
     ],
 )
 def test_russian_praise_that_read_as_nothing_or_a_complaint(cfg, text):
@@ -125,7 +126,14 @@ def test_russian_praise_that_read_as_nothing_or_a_complaint(cfg, text):
 
 
 @pytest.mark.parametrize(
-    "text", ["Больше не приду.", "Not always helpful.", "Не всегда вежливы.", "За 40 минут так никто и не принял."]
+    "text",
+    [
+        "Больше не приду.",
+        "Not always helpful.",
+        "Не всегда вежливы.",
+        "За 40 минут так никто и не принял.",
+        "Приняли только через 40 минут.",
+    ],
 )
 def test_complaints_next_to_those_rules(cfg, text):
     """A hedge ("не всегда", "not always") still negates what follows; a never-accepted
