@@ -201,15 +201,13 @@ def _with_model(folder: Path) -> Callable[[list[str]], Sequence[Any]]:
 LEARNED_MIN_TEXTS = 100  # the look part holds ~320 rated Russian texts: below the product's 500
 
 
-def _learned_on_look(items: Sequence[RealItem]) -> Callable[[list[str]], Sequence[Any]]:
-    """The sentiment model trained, in memory, on the look part's rated texts (what
-    ``cxloop text train --ratings`` does with them), then applied over the rules."""
-    from tasks.text.analyser import analyse
+def _train_on(rated: Sequence[RealItem]) -> Any:
+    """The sentiment model trained in memory on rated items, 1-5 stars, as ``cxloop text
+    train --ratings`` trains it (with :data:`LEARNED_MIN_TEXTS` texts enough per language)."""
     from tasks.text.model import ModelSettings
     from tasks.text.model_train import train
 
-    rated = [i for i in items if i.part == "look" and i.rating is not None]
-    model = train(
+    return train(
         [i.text for i in rated],
         [i.rating for i in rated],
         [5] * len(rated),
@@ -217,6 +215,14 @@ def _learned_on_look(items: Sequence[RealItem]) -> Callable[[list[str]], Sequenc
         ModelSettings(min_texts=LEARNED_MIN_TEXTS),
         created_at="eval",
     )
+
+
+def _learned_on_look(items: Sequence[RealItem]) -> Callable[[list[str]], Sequence[Any]]:
+    """The sentiment model trained, in memory, on the look part's rated texts (what
+    ``cxloop text train --ratings`` does with them), then applied over the rules."""
+    from tasks.text.analyser import analyse
+
+    model = _train_on([i for i in items if i.part == "look" and i.rating is not None])
 
     def run(texts: list[str]) -> Sequence[Any]:
         return analyse(texts, model=model)
@@ -248,22 +254,13 @@ def cross_validate_learned(items: Sequence[RealItem], folds: int, language: str 
     rated texts of ``language`` and the rules, scored 3-class on the fold's texts (gold: the
     set's label, from the rating). Every text is scored once, by a model that never saw it."""
     from tasks.text.analyser import analyse
-    from tasks.text.model import ModelSettings
-    from tasks.text.model_train import train
 
     rated = [i for i in items if i.lang == language and i.rating is not None]
     out: list[FoldScore] = []
     for k in range(folds):
         fit = [i for i in rated if fold_for(i.id, folds) != k]
         test = [i for i in rated if fold_for(i.id, folds) == k]
-        model = train(
-            [i.text for i in fit],
-            [i.rating for i in fit],
-            [5] * len(fit),
-            [i.lang for i in fit],
-            ModelSettings(min_texts=LEARNED_MIN_TEXTS),
-            created_at="eval",
-        )
+        model = _train_on(fit)
         texts = [i.text for i in test]
 
         def accuracy(analyses: Sequence[Any], test: list[RealItem] = test) -> float:
