@@ -264,11 +264,8 @@ def cross_validate_learned(items: Sequence[RealItem], folds: int, language: str 
         texts = [i.text for i in test]
 
         def accuracy(analyses: Sequence[Any], test: list[RealItem] = test) -> float:
-            right = sum(
-                sentiment_class(float(a.sentiment or 0.0), NEUTRAL_BAND) == i.sentiment
-                for a, i in zip(analyses, test, strict=True)
-            )
-            return _ratio(right, len(test))
+            pairs = [(i, float(a.sentiment or 0.0)) for i, a in zip(test, analyses, strict=True)]
+            return _sentiment_figures(pairs)["sentiment_3class"]
 
         out.append(FoldScore(k, len(fit), len(test), accuracy(analyse(texts)), accuracy(analyse(texts, model=model))))
     return out
