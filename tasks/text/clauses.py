@@ -108,6 +108,20 @@ def _ironic_praise(
     return out
 
 
+def _negate_coordinated(lex: Lexicon, toks: list[str], hits: list[list[Any]], k: int) -> None:
+    """Carry the negation of ``hits[k]`` over a coordinator to the entries of the same
+    polarity joined to it: "нет очередей и хамства", "not friendly or helpful", "ei jonoa
+    tai odottelua" negate both (each joined entry right after the coordinator)."""
+    praise = hits[k][2] in _PRAISE
+    for j in range(k + 1, len(hits)):
+        prev, nxt = hits[j - 1], hits[j]
+        if nxt[0] != prev[1] + 1 or toks[prev[1]] not in lex.coordinators:
+            return
+        if nxt[2] not in _POLAR or (nxt[2] in _PRAISE) != praise:
+            return
+        nxt[3] = True
+
+
 def score_clause(
     lex: Lexicon,
     toks: list[str],
@@ -260,6 +274,8 @@ def score_clause(
                         chained = hits[k + 1]
                         if chained[0] == h[1] and chained[2] in _PRAISE:
                             chained[3] = True
+                        elif h[2] in _POLAR:
+                            _negate_coordinated(lex, toks, hits, k)
                     break
             else:
                 if resolver:

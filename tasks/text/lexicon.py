@@ -80,6 +80,7 @@ class Lexicon:
     minor_weight: float  # weight factor of a clause with a minor-drawback marker ("единственный минус")
     contrast: frozenset[str]
     concessive: frozenset[str]
+    coordinators: frozenset[str]  # "и", "and", "tai": a negation reaches the next entry across them
     weights: dict[str, float]
     negated: dict[str, float]
     contrast_weight: float
@@ -277,6 +278,7 @@ class _LexiconBuilder:
             minor_weight=float(scoring["minor_weight"]),
             contrast=words("contrast"),
             concessive=words("concessive"),
+            coordinators=words("coordinators"),
             weights=dict(scoring["weights"]),
             negated=dict(scoring["negated"]),
             contrast_weight=float(scoring["contrast_weight"]),
@@ -368,7 +370,15 @@ def load_sentiment_lexicon(path: Path | str | None = None) -> dict[str, Any]:
         spec = data["languages"].get(lang)
         if not isinstance(spec, dict):
             raise ConfigError(f"{path}: languages.{lang} missing")
-        keys = (*_SENTIMENT_CATEGORIES, "negators", "contrast", "concessive", "post_negations", "void_negators")
+        keys = (
+            *_SENTIMENT_CATEGORIES,
+            "negators",
+            "contrast",
+            "concessive",
+            "coordinators",
+            "post_negations",
+            "void_negators",
+        )
         for key in (*keys, "resolvers"):
             entries = spec.get(key) or []
             if not isinstance(entries, list):

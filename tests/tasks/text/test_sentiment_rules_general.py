@@ -240,3 +240,21 @@ def test_emoticons_and_emoji(cfg):
 
 def test_exclamations_amplify_their_clause(cfg):
     assert score("Очень плохо!!!", cfg) < score("Очень плохо.", cfg) < 0
+
+
+@pytest.mark.parametrize(
+    ("text", "sign"),
+    [
+        ("Нет очередей и хамства.", 1),  # both negated: praise
+        ("Никаких задержек или ошибок.", 1),
+        ("No delays or errors.", 1),
+        ("The staff were not friendly or helpful.", -1),
+        ("Henkilökunta ei ollut ystävällinen ja avulias.", -1),
+        ("Ei jonoa tai odottelua.", 1),
+        # The negation stops at an entry of the other polarity and at a non-polar word.
+        ("Нет очередей и вежливые сотрудники.", 1),
+        ("Не работает и хамят.", -1),
+    ],
+)
+def test_a_negation_reaches_over_and_or(cfg, text, sign):
+    assert score(text, cfg) * sign >= 0.1, text
