@@ -38,6 +38,9 @@ _CONTRACTIONS = (
     (re.compile(r"'d\b"), lambda m: " would"),
     (re.compile(r"'s\b"), lambda m: ""),
 )
+# "can;t", "doesn;t", "it;s": a semicolon typed for the apostrophe (next key on a phone's
+# keyboard) would end the sentence in the middle of the word.
+_SEMICOLON_APOSTROPHE = re.compile(r"(?<=[a-z]);(?=(?:t|s|m|ll|re|ve)\b)")
 _SPACED_HYPHEN = re.compile(r"(?<=\s)-+(?=\s)")
 # "@united", "@USER": whom a post is addressed to says nothing, and as a word it would stand
 # first in the text ("@USER great, another delay" is irony only when "great" opens it).
@@ -56,6 +59,8 @@ def normalise(text: str) -> str:
     if "@" in text:
         text = _MENTION.sub(" ", text)
     text = text.lower().replace("ё", "е")
+    if ";" in text:
+        text = _SEMICOLON_APOSTROPHE.sub("'", text)
     if "'" in text or "’" in text:
         text = _APOSTROPHE.sub("'", text)
         for pattern, repl in _CONTRACTIONS:

@@ -258,3 +258,40 @@ def test_exclamations_amplify_their_clause(cfg):
 )
 def test_a_negation_reaches_over_and_or(cfg, text, sign):
     assert score(text, cfg) * sign >= 0.1, text
+
+
+@pytest.mark.parametrize(
+    ("text", "sign"),
+    [
+        ("Хотелось бы побыстрее.", -1),
+        ("Можно было бы повежливее.", -1),
+        ("Замечаний нет.", 1),
+        ("Есть замечания по работе сайта.", -1),
+        ("Замечательно!", 1),  # not a form of "замечание"
+        ("Could be faster.", -1),
+        ("Could have been better.", -1),
+        ("The app needs improvement.", -1),
+        ("There is room for improvement.", -1),
+        ("Palvelu voisi olla nopeampaa.", -1),
+        ("Olisi voinut olla parempi.", -1),
+        ("Parannettavaa on paljon.", -1),
+        ("Ei parannettavaa.", 1),
+        ("Приняли без записи.", 1),
+    ],
+)
+def test_what_it_should_have_been_is_a_mild_complaint(cfg, text, sign):
+    assert score(text, cfg) * sign >= 0.1, text
+
+
+@pytest.mark.parametrize(
+    "text", ["Please improve the app.", "Без записи не принимают?", "Pyysivät anteeksi.", "Olisi parempi soittaa."]
+)
+def test_requests_and_apologies_are_no_complaint(cfg, text):
+    assert score(text, cfg) >= 0.0, text
+
+
+def test_a_semicolon_typed_for_an_apostrophe_is_one(cfg):
+    assert normalise("I can;t log in; it doesn;t open") == "i can not log in; it does not open"
+    assert [t for t in TOKEN_RE.findall(normalise("it;s fine")) if t.isalpha()] == ["it", "fine"]
+    assert score("I can;t log in, it doesn;t open", cfg) <= -0.1
+    assert normalise("Отлично;стоит") == "отлично;стоит"
