@@ -31,6 +31,8 @@ listed. Figures that claim transfer are the score part's.
 * *sentiment 3-class*: ``|s| < 0.1`` neutral, as :func:`tools.text_eval.sentiment_class`;
 * *negative vs not*: the product's rule, ``s < 0`` is negative;
 * *polar scored 0*: the share of texts labelled negative or positive whose score is exactly 0;
+* per language, how the texts of each gold class were read (negative / neutral / positive):
+  where the errors are, e.g. 3-star reviews (gold neutral) read as complaints;
 * *theme macro-F1* over the themes with at least :data:`MIN_THEME_SUPPORT` gold texts in
   the part evaluated, and *micro* precision/recall over all themes.
 """
@@ -128,6 +130,8 @@ class RealScores:
     theme_micro_precision: float = 0.0
     theme_micro_recall: float = 0.0
     theme_f1: dict[str, dict[str, float]] = field(default_factory=dict)
+    # language -> gold class -> [read negative, read neutral, read positive]
+    confusion: dict[str, dict[str, list[int]]] = field(default_factory=dict)
 
 
 def _ratio(a: float, b: float) -> float:
@@ -142,6 +146,17 @@ def _sentiment_figures(pairs: Sequence[tuple[RealItem, float]]) -> dict[str, flo
         "negative_vs_not": _ratio(sum((s < 0) == (i.sentiment == "negative") for i, s in pairs), len(pairs)),
         "polar_scored_zero": _ratio(sum(s == 0 for _, s in polar), len(polar)),
     }
+
+
+_CLASSES = ("negative", "neutral", "positive")
+
+
+def _confusion(pairs: Sequence[tuple[RealItem, float]]) -> dict[str, list[int]]:
+    """Gold class -> how many of its texts were read negative / neutral / positive."""
+    out = {c: [0, 0, 0] for c in _CLASSES}
+    for item, s in pairs:
+        out[item.sentiment][_CLASSES.index(sentiment_class(s, NEUTRAL_BAND))] += 1
+    return {c: v for c, v in out.items() if sum(v)}
 
 
 def score_real(items: Sequence[RealItem], analyse: Callable[[list[str]], Sequence[Any]]) -> RealScores:
@@ -160,6 +175,8 @@ def score_real(items: Sequence[RealItem], analyse: Callable[[list[str]], Sequenc
             if any(i.lang == lang for i in items)
         },
     )
+    for lang in scores.by_language:
+        scores.confusion[lang] = _confusion([(i, s) for i, s in pairs if i.lang == lang])
     themed = [(i, frozenset(r.themes or ())) for i, r in zip(items, results, strict=True) if i.themes is not None]
     if themed:
         counts: dict[str, list[int]] = {}  # theme -> [tp, fp, fn]
@@ -317,6 +334,8 @@ def format_scores(title: str, s: RealScores) -> str:
             f"  {lang}: n {int(f['n'])}, 3-class {f['sentiment_3class']:.3f}, neg-vs-not {f['negative_vs_not']:.3f}, "
             f"polar at 0 {f['polar_scored_zero']:.1%}"
         )
+        read = "; ".join(f"{gold} {'/'.join(map(str, v))}" for gold, v in s.confusion.get(lang, {}).items())
+        out.append(f"      gold -> read negative/neutral/positive: {read}")
     if s.theme_n:
         out.append(
             f"themes ({s.theme_n} texts): macro-F1 over themes with >= {MIN_THEME_SUPPORT} gold texts "

@@ -54,6 +54,8 @@ def test_figures_of_a_known_prediction():
     assert s.theme_micro_precision == pytest.approx(2 / 3)
     assert s.theme_micro_recall == pytest.approx(2 / 2)
     assert s.theme_f1["staff_attitude"]["precision"] == pytest.approx(1 / 2)
+    # gold -> read negative / neutral / positive: t1 right, t4 neutral, t2 neutral, t3 right
+    assert s.confusion == {"ru": {"negative": [1, 1, 0], "neutral": [0, 1, 0], "positive": [0, 1, 0]}}
 
 
 def test_real_dev_set_loads_with_both_parts_and_every_language():
