@@ -108,6 +108,18 @@ def _ironic_praise(
     return out
 
 
+def _without_double_negations(lex: Lexicon, toks: list[str], negators: list[int]) -> list[int]:
+    """``negators`` less those of a double negation that affirms ("не могу не отметить":
+    I must mention; ``double_negations``)."""
+    dropped: set[int] = set()
+    for i in negators:
+        for phrase in lex.double_negations.get(toks[i], ()):
+            if tuple(toks[i : i + len(phrase)]) == phrase:
+                dropped.update(range(i, i + len(phrase)))
+                break
+    return [i for i in negators if i not in dropped] if dropped else negators
+
+
 def _negate_coordinated(lex: Lexicon, toks: list[str], hits: list[list[Any]], k: int) -> None:
     """Carry the negation of ``hits[k]`` over a coordinator to the entries of the same
     polarity joined to it: "нет очередей и хамства", "not friendly or helpful", "ei jonoa
@@ -177,6 +189,8 @@ def score_clause(
                             theme_m.append((i, end, p[1], p[2]))
                         else:
                             sent_m.append((i, end, p[1]))
+    if negators and lex.double_negations:
+        negators = _without_double_negations(lex, toks, negators)
     # "Nobody" words (``void_negators``) that negate no entry are a complaint of their own.
     void_at = lex.void_negators
     voids = [i for i in negators if toks[i] in void_at] if void_at and negators else _NO_POSITIONS
@@ -264,8 +278,10 @@ def score_clause(
             for k, h in enumerate(hits):
                 if h[2] == "implicit" or (resolver and h[2] not in _COMPLAINTS):
                     continue  # "не публикуют уже неделю": elapsed time is not what is negated
-                if h[0] in negator_at:
-                    continue  # an entry with its own negation: "ни разу не пожалела" is "не пожалела"
+                if h[0] in negator_at and toks[h[0]] not in resolvers:
+                    # An entry with its own negation: "ни разу не пожалела" is "не пожалела".
+                    # A resolver is no negation of its own: "не помогли" negates "помогли".
+                    continue
                 if i < h[0] <= i + scope and not (barriers and any(i < c < h[0] for c in barriers)):
                     h[3] = not h[3] if resolver else True  # "никто не напомнил" negates it once
                     if not resolver and k + 1 < len(hits):

@@ -81,6 +81,7 @@ class Lexicon:
     contrast: frozenset[str]
     concessive: frozenset[str]
     coordinators: frozenset[str]  # "и", "and", "tai": a negation reaches the next entry across them
+    double_negations: dict[str, tuple[tuple[str, ...], ...]]  # first token -> phrases whose negators cancel
     weights: dict[str, float]
     negated: dict[str, float]
     contrast_weight: float
@@ -193,6 +194,16 @@ class Lexicon:
         return info
 
 
+def _by_first(phrases: list[str]) -> dict[str, tuple[tuple[str, ...], ...]]:
+    """Phrases as token tuples by their first token, longest first."""
+    out: dict[str, list[tuple[str, ...]]] = {}
+    for phrase in phrases:
+        parts = tuple(normalise(phrase).split())
+        if parts:
+            out.setdefault(parts[0], []).append(parts)
+    return {k: tuple(sorted(v, key=len, reverse=True)) for k, v in out.items()}
+
+
 class _LexiconBuilder:
     def __init__(self, language: str) -> None:
         self.language = language
@@ -279,6 +290,7 @@ class _LexiconBuilder:
             contrast=words("contrast"),
             concessive=words("concessive"),
             coordinators=words("coordinators"),
+            double_negations=_by_first(sentiment.get("double_negations") or []),
             weights=dict(scoring["weights"]),
             negated=dict(scoring["negated"]),
             contrast_weight=float(scoring["contrast_weight"]),
@@ -376,6 +388,7 @@ def load_sentiment_lexicon(path: Path | str | None = None) -> dict[str, Any]:
             "contrast",
             "concessive",
             "coordinators",
+            "double_negations",
             "post_negations",
             "void_negators",
         )

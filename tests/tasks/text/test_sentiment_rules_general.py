@@ -295,3 +295,40 @@ def test_a_semicolon_typed_for_an_apostrophe_is_one(cfg):
     assert [t for t in TOKEN_RE.findall(normalise("it;s fine")) if t.isalpha()] == ["it", "fine"]
     assert score("I can;t log in, it doesn;t open", cfg) <= -0.1
     assert normalise("Отлично;стоит") == "отлично;стоит"
+
+
+@pytest.mark.parametrize(
+    ("text", "sign"),
+    [
+        ("Не помогли.", -1),
+        ("Консультант не помогла.", -1),
+        ("Мне ничем не помогли.", -1),
+        ("Не помогли решить проблему.", -1),
+        ("I was not helped.", -1),
+        ("They never helped.", -1),
+        ("Помогли решить проблему.", 1),
+        ("Помогли.", 1),
+    ],
+)
+def test_a_resolver_that_is_praise_is_negated_like_praise(cfg, text, sign):
+    """Words such as "помогли" and "helped" are praise and resolvers ("помогли решить проблему" undoes the
+    problem); a resolver is no negation of its own, so "не помогли" is not read as an entry
+    with its own negation ("не пожалела") that "не" leaves alone."""
+    assert score(text, cfg) * sign >= 0.1, text
+
+
+@pytest.mark.parametrize(
+    ("text", "sign"),
+    [
+        ("Не могу не отметить вежливость сотрудников.", 1),  # two negations affirm
+        ("Нельзя не отметить хамство охранника.", -1),
+        ("Не могу не поблагодарить консультанта.", 1),
+        ("Хочу поблагодарить консультанта.", 1),
+        ("Не могу дозвониться.", -1),  # one negation still negates
+        ("Работают на отвали.", -1),
+        ("Ни рыба ни мясо.", -1),
+        ("Всё норм.", 1),
+    ],
+)
+def test_double_negation_and_russian_colloquial_verdicts(cfg, text, sign):
+    assert score(text, cfg) * sign >= 0.1, text

@@ -344,7 +344,8 @@ def test_model_trained_on_the_look_part_beats_the_rules_on_unseen_reviews():
     instead of running 50 epochs, the model reads one more review right on 3 classes and one
     fewer on negative vs not: a tie is within one review of the 317. Since a negation reaches
     over "и"/"или", the rules read one more review right on negative vs not and the model
-    ties them on 3 classes: 0.722 both, negative vs not 0.776 rules, 0.773 model.)"""
+    ties them on 3 classes: 0.722 both, negative vs not 0.776 rules, 0.773 model; after "не
+    помогли" read as a complaint again, 0.779 rules, 0.776 model.)"""
     from tools.text_eval_real import load_real_dev
 
     items = [i for i in load_real_dev() if i.lang == "ru" and i.rating is not None]
@@ -356,7 +357,7 @@ def test_model_trained_on_the_look_part_beats_the_rules_on_unseen_reviews():
     learned = model.sentiments([i.text for i in score], rules)
     f_rules = figures(labels, [r.sentiment for r in rules])
     f_model = figures(labels, [float(s or 0.0) for s in learned])
-    one_review = 1 / len(score)
+    one_review = 1 / len(score) + 1e-4  # figures() rounds to 4 places
     assert f_model["accuracy_3class"] >= f_rules["accuracy_3class"] - one_review
     assert f_model["negative_vs_not"] >= f_rules["negative_vs_not"] - one_review
     assert (
