@@ -120,6 +120,38 @@ def _without_double_negations(lex: Lexicon, toks: list[str], negators: list[int]
     return [i for i in negators if i not in dropped] if dropped else negators
 
 
+def _negated_resolvers(
+    toks: list[str],
+    negators: list[int],
+    resolvers: Collection[str],
+    hits: list[list[Any]],
+    barriers: list[int],
+    first: int,
+) -> tuple[list[int], set[int]]:
+    """Resolvers with a negator one or two words before them ("не решили", "ei ratkaistu",
+    "eivät korjanneet", "never resolved"), and the positions the negation loop leaves out:
+    those resolvers (they undo nothing) and their negators (they negate only the resolver).
+    A negator inside an entry ("не только решили") is that entry's and negates no resolver."""
+    at = set(negators)
+    unresolved: list[int] = []
+    skip: set[int] = set()
+    for i in negators:
+        if toks[i] not in resolvers or any(h[0] <= i < h[1] for h in hits):
+            continue  # a resolver that is praise ("помогли", "fixed") is negated as praise
+        for j in (i - 1, i - 2):
+            if (
+                j >= first
+                and j in at
+                and toks[j] not in resolvers
+                and not any(h[0] <= j < h[1] for h in hits)
+                and not any(j < c < i for c in barriers)
+            ):
+                unresolved.append(i)
+                skip.update((i, j))
+                break
+    return unresolved, skip
+
+
 def _negate_coordinated(lex: Lexicon, toks: list[str], hits: list[list[Any]], k: int) -> None:
     """Carry the negation of ``hits[k]`` over a coordinator to the entries of the same
     polarity joined to it: "нет очередей и хамства", "not friendly or helpful", "ei jonoa
@@ -194,7 +226,9 @@ def score_clause(
     # "Nobody" words (``void_negators``) that negate no entry are a complaint of their own.
     void_at = lex.void_negators
     voids = [i for i in negators if toks[i] in void_at] if void_at and negators else _NO_POSITIONS
-    if not theme_m and not sent_m and not voids:
+    # A resolver among the negators may be negated itself ("Ничего не исправили").
+    resolving = bool(negators) and not lex.resolver_tokens.isdisjoint([toks[i] for i in negators])
+    if not theme_m and not sent_m and not voids and not resolving:
         return {}, 0.0, _NO_THEMES_SET, 0.0, 1.0
     # A negation that negates no entry in a clause that names a theme: "Пособие не
     # начислили", "Kurssi ei alkanut" (not in a question: "Вы не работаете в субботу?").
@@ -225,7 +259,7 @@ def score_clause(
     else:
         named = _NO_THEMES_SET
 
-    if not sent_m and not voids and not theme_negation:
+    if not sent_m and not voids and not theme_negation and not resolving:
         return dict.fromkeys(themes, 0.0), 0.0, named, 0.0, 1.0
     # Longest match wins where sentiment entries overlap ("одни и те же" over "те").
     if len(sent_m) > 1:
@@ -251,12 +285,18 @@ def score_clause(
     # after an entry flips that entry instead ("очереди не было", "jonoa ei ollut").
     # Barriers (commas, dashes) bound both directions: "очереди не было, специалист вежливая".
     unattached: list[int] = []
+    unresolved: list[int] = []  # resolvers under negation: "не решили", "ei korjattu"
     if negators:
         scope = lex.scope
         post = lex.post_by_first
         resolvers = lex.resolver_tokens
         negator_at = set(negators)
+        skip: set[int] = set()
+        if resolving:
+            unresolved, skip = _negated_resolvers(toks, negators, resolvers, hits, barriers, first)
         for i in negators:
+            if i in skip:
+                continue  # a negated resolver resolves nothing, and its negator negates only it
             before = None
             # A resolver ("решили", "fixed", "korjattiin") undoes only a complaint.
             resolver = toks[i] in resolvers
@@ -324,6 +364,11 @@ def score_clause(
             if value == 0.0:
                 continue
         values.append((start, end, value))
+    if unresolved:
+        # "Проблему так и не решили", "Vikaa ei korjattu": an unresolved problem is a complaint
+        # (unless the resolver is praise itself and was negated as such: "не помогли").
+        complaint = negated_w["expected"]
+        values.extend((i, i + 1, complaint) for i in unresolved if not any(h[0] <= i < h[1] for h in hits))
     if unattached:
         # "никто их не обновляет", "nobody ever picks up", "kukaan ei kertonu": a "nobody"
         # that negates no entry still says that somebody did not do their job.

@@ -332,3 +332,25 @@ def test_a_resolver_that_is_praise_is_negated_like_praise(cfg, text, sign):
 )
 def test_double_negation_and_russian_colloquial_verdicts(cfg, text, sign):
     assert score(text, cfg) * sign >= 0.1, text
+
+
+@pytest.mark.parametrize(
+    ("text", "sign"),
+    [
+        ("Ongelmaa ei ratkaistu.", -1),
+        ("Vikaa ei korjattu.", -1),
+        ("He eivät korjanneet vikaa.", -1),
+        ("Ошибку не устранили.", -1),
+        ("Ничего не исправили.", -1),
+        ("Проблему так и не решили.", -1),
+        ("Не решили проблему.", -1),
+        ("The problem was never resolved.", -1),
+        ("Ongelma ratkaistiin nopeasti.", 1),
+        ("Ошибку устранили быстро.", 1),
+        ("Сайт не работал, но быстро исправили.", 1),
+    ],
+)
+def test_a_negated_resolver_resolves_nothing(cfg, text, sign):
+    """A fix that did not happen ("не устранили", "ei korjattu") that did not happen leaves the problem and is a
+    complaint itself; it never turns the problem into praise."""
+    assert score(text, cfg) * sign >= 0.1, text
