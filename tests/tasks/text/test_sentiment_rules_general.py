@@ -354,3 +354,25 @@ def test_a_negated_resolver_resolves_nothing(cfg, text, sign):
     """A fix that did not happen ("не устранили", "ei korjattu") that did not happen leaves the problem and is a
     complaint itself; it never turns the problem into praise."""
     assert score(text, cfg) * sign >= 0.1, text
+
+
+@pytest.mark.parametrize(
+    ("text", "sign"),
+    [
+        ("Kurssi oli täyttä ajanhukkaa.", -1),
+        ("Virkailija kohteli minua kuin ilmaa.", -1),
+        ("Virkailija kuunteli minua ja otti huomioon toiveeni.", 1),
+        ("The advisor really listened to me.", 1),
+        ("They treated me like I was invisible.", -1),
+        ("I was told different things by different people.", -1),
+        ("Answered within a day.", 1),
+        ("Ответили в тот же день.", 1),
+    ],
+)
+def test_being_heard_or_ignored_and_answers_within_a_day(cfg, text, sign):
+    assert score(text, cfg) * sign >= 0.1, text
+
+
+def test_information_hard_to_find_is_process_clarity_not_the_premises(cfg):
+    assert analyse(["Hard to find information on the website."], cfg)[0].themes == {"process_clarity"}
+    assert analyse(["The office is hard to find."], cfg)[0].themes == {"office_comfort"}
