@@ -376,3 +376,16 @@ def test_being_heard_or_ignored_and_answers_within_a_day(cfg, text, sign):
 def test_information_hard_to_find_is_process_clarity_not_the_premises(cfg):
     assert analyse(["Hard to find information on the website."], cfg)[0].themes == {"process_clarity"}
     assert analyse(["The office is hard to find."], cfg)[0].themes == {"office_comfort"}
+
+
+@pytest.mark.parametrize(
+    ("text", "sign"),
+    [
+        ("Virkailija piti huolta, että kaikki hoituu.", 1),  # took care of it
+        ("Pidä niistä hyvää huolta.", 1),
+        ("Minulla on huolta toimeentulosta.", -1),  # a worry
+        ("Olen huolissani.", -1),
+    ],
+)
+def test_finnish_taking_care_is_not_a_worry(cfg, text, sign):
+    assert score(text, cfg) * sign >= 0.1, text
