@@ -318,9 +318,10 @@ def score_clause(
             for k, h in enumerate(hits):
                 if h[2] == "implicit" or (resolver and h[2] not in _COMPLAINTS):
                     continue  # "не публикуют уже неделю": elapsed time is not what is negated
-                if h[0] in negator_at and toks[h[0]] not in resolvers:
-                    # An entry with its own negation: "ни разу не пожалела" is "не пожалела".
-                    # A resolver is no negation of its own: "не помогли" negates "помогли".
+                if toks[h[0]] not in resolvers and not negator_at.isdisjoint(range(h[0], h[1])):
+                    # An entry with its own negation: "ни разу не пожалела" is "не пожалела",
+                    # "ничего хуже не видел" is "хуже не видел". A resolver is no negation of
+                    # its own: "не помогли" negates "помогли".
                     continue
                 if i < h[0] <= i + scope and not (barriers and any(i < c < h[0] for c in barriers)):
                     h[3] = not h[3] if resolver else True  # "никто не напомнил" negates it once

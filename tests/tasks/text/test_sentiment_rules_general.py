@@ -327,7 +327,7 @@ def test_a_resolver_that_is_praise_is_negated_like_praise(cfg, text, sign):
         ("Не могу дозвониться.", -1),  # one negation still negates
         ("Работают на отвали.", -1),
         ("Ни рыба ни мясо.", -1),
-        ("Всё норм.", 1),
+        ("Всё норм.", 1),  # like "всё ок": slang approval, mild praise
     ],
 )
 def test_double_negation_and_russian_colloquial_verdicts(cfg, text, sign):
@@ -388,4 +388,19 @@ def test_information_hard_to_find_is_process_clarity_not_the_premises(cfg):
     ],
 )
 def test_finnish_taking_care_is_not_a_worry(cfg, text, sign):
+    assert score(text, cfg) * sign >= 0.1, text
+
+
+@pytest.mark.parametrize(
+    ("text", "sign"),
+    [
+        ("Никогда ничего хуже не видел.", -1),  # never seen worse: a superlative
+        ("Ничего лучше не встречала.", 1),
+        ("Будьте осторожны с этим банком.", -1),
+        ("Обслуживание клиентов очень длительное.", -1),
+        ("Ни разу не пожалела.", 1),
+        ("Не всегда вежливы.", -1),
+    ],
+)
+def test_never_seen_worse_and_warnings(cfg, text, sign):
     assert score(text, cfg) * sign >= 0.1, text
