@@ -404,3 +404,21 @@ def test_finnish_taking_care_is_not_a_worry(cfg, text, sign):
 )
 def test_never_seen_worse_and_warnings(cfg, text, sign):
     assert score(text, cfg) * sign >= 0.1, text
+
+
+@pytest.mark.parametrize(
+    ("text", "sign"),
+    [
+        ("@JetBlue where is my bag???", -1),  # something of the client's is missing
+        ("Где мои деньги?", -1),
+        ("Приложение так и не починили.", -1),
+        ("У Билайна самый дешевый интернет", 1),
+    ],
+)
+def test_missing_things_unfixed_apps_and_cheap_prices(cfg, text, sign):
+    assert score(text, cfg) * sign >= 0.1, text
+
+
+@pytest.mark.parametrize("text", ["Where is the office?", "Где находится отделение?"])
+def test_asking_the_way_is_no_complaint(cfg, text):
+    assert score(text, cfg) == 0.0, text
