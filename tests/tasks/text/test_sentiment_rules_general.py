@@ -422,3 +422,38 @@ def test_missing_things_unfixed_apps_and_cheap_prices(cfg, text, sign):
 @pytest.mark.parametrize("text", ["Where is the office?", "Где находится отделение?"])
 def test_asking_the_way_is_no_complaint(cfg, text):
     assert score(text, cfg) == 0.0, text
+
+
+@pytest.mark.parametrize(
+    ("text", "sign"),
+    [
+        ("Оператор контакт-центра просто положил трубку посреди разговора.", -1),
+        ("Это не центр занятости, а центр отписок.", -1),
+        ("ну такое себе... пришел, посидел, ушел ни с чем", -1),
+        ("Нареканий не имею, всё объяснили доступно.", 1),
+        ("Была проблема с перерасчётом, но после обращения всё пересчитали и доплатили разницу.", 1),
+        ("Лучше бы сама искала.", -1),
+        ("Got a hotel voucher and a new flight. cant complain tbh", 1),
+        ("The CV workshop made a real difference, I've had three interviews since.", 1),
+        ("Ive had better customer service from a vending machine.", -1),
+        ("Lost my letter and they reissued it the same day, no fuss.", 1),
+        ("Puhelinpalvelussa vastattiin muutamassa minuutissa ja asia selvisi saman tien.", 1),
+        ("Virkailija soitti itse takaisin kuten lupasi, ja asia oli jo hoidettu.", 1),
+        ("Päätöksessä luki että etuus evätään.", -1),
+    ],
+)
+def test_phrases_of_service_feedback_written_apart(cfg, text, sign):
+    """Sentences written by a separate writer who saw neither the analyser nor its lexicons."""
+    assert score(text, cfg) * sign >= 0.1, text
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "When is the unemployment benefit usually paid each month?",
+        "I need a letter confirming my benefit amount for my landlord.",
+        "How do I change my bank details for the unemployment benefit?",
+    ],
+)
+def test_the_service_s_own_words_are_no_sentiment(cfg, text):
+    assert score(text, cfg) == 0.0, text
