@@ -120,6 +120,61 @@ def _without_double_negations(lex: Lexicon, toks: list[str], negators: list[int]
     return [i for i in negators if i not in dropped] if dropped else negators
 
 
+def _phrase_at(phrases: dict[str, tuple[tuple[str, ...], ...]], toks: list[str], k: int) -> int:
+    """The length of the longest of ``phrases`` that starts at ``toks[k]``, else 0."""
+    for phrase in phrases.get(toks[k], ()):
+        if tuple(toks[k : k + len(phrase)]) == phrase:
+            return len(phrase)
+    return 0
+
+
+def _now_follows(lex: Lexicon, toks: list[str], infos: list[TokenInfo], k: int) -> bool:
+    """Whether a "now" marker ("теперь", "now", "nyt") follows ``k`` in its sentence."""
+    for j in range(k, len(toks)):
+        if infos[j][3] in (END, QEND):
+            return False
+        if _phrase_at(lex.now_markers, toks, j):
+            return True
+    return False
+
+
+def _reverse_the_past(
+    lex: Lexicon,
+    toks: list[str],
+    infos: list[TokenInfo],
+    first: int,
+    n: int,
+    hits: list[list[Any]],
+    barriers: list[int],
+) -> None:
+    """How it was, told against how it is: "Раньше было удобно, а сейчас …", "It used to be
+    easier", "Ennen jonotettiin tuntikausia, nyt …". From a past marker to the next comma,
+    "now" marker or the clause's end, praise and complaint read reversed (what was good
+    is gone, what was bad is over) and elapsed time counts nothing. Markers that are
+    also other words ("раньше срока", "ennen kuin") count only when a "now" marker follows
+    in the sentence (``past_markers_with_now``); an entry that holds the marker ("раньше
+    было лучше") is read as it is."""
+    k = first
+    while k < n:
+        size = _phrase_at(lex.past_markers, toks, k)
+        if size and k > 0 and toks[k - 1] in lex.past_not_after:
+            size = 0  # "I am used to it": accustomed, not how it was
+        if not size:
+            size = _phrase_at(lex.past_markers_with_now, toks, k)
+            if size and not _now_follows(lex, toks, infos, k + size):
+                size = 0
+        if not size:
+            k += 1
+            continue
+        start = k + size
+        end = next((c for c in barriers if c >= start), n)
+        end = next((j for j in range(start, end) if _phrase_at(lex.now_markers, toks, j)), end)
+        for h in hits:
+            if start <= h[0] < end and (h[2] in _POLAR or h[2] == "implicit"):
+                h[3] = not h[3]
+        k = end
+
+
 def _negated_resolvers(
     toks: list[str],
     negators: list[int],
@@ -340,6 +395,8 @@ def score_clause(
                 # A negator inside an entry ("not always", "без задержек") is that entry's.
                 if (voids or theme_negation) and not any(h[0] <= i < h[1] for h in hits):
                     unattached.append(i)
+    if hits and (lex.past_markers or lex.past_markers_with_now):
+        _reverse_the_past(lex, toks, infos, first, n, hits, barriers)
     weights, negated_w = lex.weights, lex.negated
     values: list[tuple[int, int, float]] = []
     thanks_at = {h[0] for h in hits if h[2] == "thanks"}

@@ -82,6 +82,10 @@ class Lexicon:
     concessive: frozenset[str]
     coordinators: frozenset[str]  # "и", "and", "tai": a negation reaches the next entry across them
     double_negations: dict[str, tuple[tuple[str, ...], ...]]  # first token -> phrases whose negators cancel
+    past_markers: dict[str, tuple[tuple[str, ...], ...]]  # "used to", "раньше было": how it was
+    past_markers_with_now: dict[str, tuple[tuple[str, ...], ...]]  # "раньше", "ennen": ... if a now marker follows
+    now_markers: dict[str, tuple[tuple[str, ...], ...]]  # "теперь", "now", "nyt"
+    past_not_after: frozenset[str]  # "am used to" (accustomed) is no "used to"
     weights: dict[str, float]
     negated: dict[str, float]
     contrast_weight: float
@@ -291,6 +295,10 @@ class _LexiconBuilder:
             concessive=words("concessive"),
             coordinators=words("coordinators"),
             double_negations=_by_first(sentiment.get("double_negations") or []),
+            past_markers=_by_first(sentiment.get("past_markers") or []),
+            past_markers_with_now=_by_first(sentiment.get("past_markers_with_now") or []),
+            now_markers=_by_first(sentiment.get("now_markers") or []),
+            past_not_after=words("past_not_after"),
             weights=dict(scoring["weights"]),
             negated=dict(scoring["negated"]),
             contrast_weight=float(scoring["contrast_weight"]),
@@ -389,6 +397,10 @@ def load_sentiment_lexicon(path: Path | str | None = None) -> dict[str, Any]:
             "concessive",
             "coordinators",
             "double_negations",
+            "past_markers",
+            "past_markers_with_now",
+            "now_markers",
+            "past_not_after",
             "post_negations",
             "void_negators",
         )

@@ -457,3 +457,28 @@ def test_phrases_of_service_feedback_written_apart(cfg, text, sign):
 )
 def test_the_service_s_own_words_are_no_sentiment(cfg, text):
     assert score(text, cfg) == 0.0, text
+
+
+@pytest.mark.parametrize(
+    ("text", "sign"),
+    [
+        ("Раньше можно было прийти и спокойно решить вопрос, теперь без записи даже не пускают.", -1),
+        ("Раньше приходилось ждать неделями, теперь всё быстро.", 1),
+        ("Раньше было удобно.", -1),
+        ("It used to be so much easier when you could just walk in and speak to someone.", -1),
+        ("Used to get paid on the same day every month, now it's random.", -1),
+        ("I used to hate this app but now I love it.", 1),
+        ("Ennen jonotettiin tuntikausia, nyt sain ajan netistä ja pääsin sisään minuutilleen.", 1),
+        ("Aikaisemmin on ollut ongelmia, mutta tällä kertaa kaikki meni nappiin.", 1),
+        # not a comparison: "раньше срока" (ahead of time), "not used to" (unaccustomed),
+        # "ennen kuin" (before doing), an entry that holds the marker
+        ("Выплатили раньше срока, спасибо!", 1),
+        ("Пришла раньше и сразу приняли.", 1),
+        ("I'm not used to such good service.", 1),
+        ("Ennen kuin pääsin sisään, jonotin tunnin.", -1),
+        ("Раньше было лучше.", -1),
+        ("Ennen oli parempi.", -1),
+    ],
+)
+def test_how_it_was_told_against_how_it_is(cfg, text, sign):
+    assert score(text, cfg) * sign >= 0.1, text
