@@ -395,6 +395,20 @@ def score_clause(
                 # A negator inside an entry ("not always", "без задержек") is that entry's.
                 if (voids or theme_negation) and not any(h[0] <= i < h[1] for h in hits):
                     unattached.append(i)
+    if lex.schedule_words and any(h[2] == "implicit" for h in hits):
+        # "за последние три месяца", "Next one is in four weeks", "ensi viikolla": a time
+        # ahead or a length is a schedule, not a wait ("went in five weeks ago" is one).
+        sched = lex.schedule_words
+        hits = [
+            h
+            for h in hits
+            if h[2] != "implicit"
+            or (h[1] < len(toks) and toks[h[1]] in lex.ago_words)
+            or not any(
+                j >= first and toks[j] in sched and not any(j < c < h[0] for c in barriers)
+                for j in (h[0] - 1, h[0] - 2)
+            )
+        ]
     if hits and (lex.past_markers or lex.past_markers_with_now):
         _reverse_the_past(lex, toks, infos, first, n, hits, barriers)
     weights, negated_w = lex.weights, lex.negated

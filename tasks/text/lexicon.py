@@ -86,6 +86,8 @@ class Lexicon:
     past_markers_with_now: dict[str, tuple[tuple[str, ...], ...]]  # "раньше", "ennen": ... if a now marker follows
     now_markers: dict[str, tuple[tuple[str, ...], ...]]  # "теперь", "now", "nyt"
     past_not_after: frozenset[str]  # "am used to" (accustomed) is no "used to"
+    schedule_words: frozenset[str]  # "in", "ensi": the time after them is ahead, not waited
+    ago_words: frozenset[str]  # "ago", "назад", "sitten": ... unless one of these follows it
     weights: dict[str, float]
     negated: dict[str, float]
     contrast_weight: float
@@ -299,6 +301,8 @@ class _LexiconBuilder:
             past_markers_with_now=_by_first(sentiment.get("past_markers_with_now") or []),
             now_markers=_by_first(sentiment.get("now_markers") or []),
             past_not_after=words("past_not_after"),
+            schedule_words=words("schedule_words"),
+            ago_words=words("ago_words"),
             weights=dict(scoring["weights"]),
             negated=dict(scoring["negated"]),
             contrast_weight=float(scoring["contrast_weight"]),
@@ -401,6 +405,8 @@ def load_sentiment_lexicon(path: Path | str | None = None) -> dict[str, Any]:
             "past_markers_with_now",
             "now_markers",
             "past_not_after",
+            "schedule_words",
+            "ago_words",
             "post_negations",
             "void_negators",
         )

@@ -482,3 +482,34 @@ def test_the_service_s_own_words_are_no_sentiment(cfg, text):
 )
 def test_how_it_was_told_against_how_it_is(cfg, text, sign):
     assert score(text, cfg) * sign >= 0.1, text
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Прошу выдать справку о размере пособия за последние три месяца.",
+        "Как долго длятся курсы по программе переобучения?",
+        "Had my appointment today at 10. Next one is in four weeks.",
+        "How long does it take to get a decision?",
+        "Ensimmäinen tapaaminen on sovittu ensi viikolle.",  # "sovittu" (agreed) holds no "vittu"
+        "Kurssi kestää kahdeksan viikkoa ja alkaa maanantaina.",
+        "Kuinka kauan päätöksen saaminen kestää?",
+    ],
+)
+def test_a_time_ahead_or_a_length_is_no_wait(cfg, text):
+    assert score(text, cfg) == 0.0, text
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Жду ответа уже три недели.",
+        "Waited three weeks for a reply.",
+        "Päätös kesti kolme viikkoa.",
+        "Деньги зачисляют через сутки.",
+        "Vitun huono palvelu.",
+        "Vituttaa tämä jonottaminen.",
+    ],
+)
+def test_waits_and_swearing_stay_complaints(cfg, text):
+    assert score(text, cfg) <= -0.1, text
