@@ -24,6 +24,7 @@ from tasks.text.lexicon import END, LexiconSet, lexicon_set
 from tasks.text.normalise import TOKEN_RE, normalise
 from tasks.text.theme_rules import (
     CHANNEL_THEMES,
+    ScoredClause,
     blank_idioms,
     channel_needs_failure,
     compile_idioms,
@@ -119,6 +120,19 @@ def _is_headline(infos: list[Any], first: int, end: int, n: int) -> bool:
     return first == 0 and end - first <= _HEADLINE_MAX and end + 1 < n and infos[end][3] == END
 
 
+# A sentence of at most this many words that only praises, right after a sentence whose
+# sentiment is below -_IRONY_AFTER, is irony: "Ждала два часа у кабинета. Браво."
+_VERDICT_MAX_WORDS = 2
+_IRONY_AFTER = 0.5
+
+
+def _bare_verdict(lex: Any, tokens: list[str], first: int, end: int) -> bool:
+    """Whether ``tokens[first:end]`` is a verdict of at most two words and no "now" marker
+    ("Браво.", "Brilliant organisation.", "Hienoa työtä."; not "Теперь отлично.")."""
+    words = [t for t in tokens[first:end] if t[0].isalpha()]
+    return len(words) <= _VERDICT_MAX_WORDS and not any(w in lex.now_markers for w in words)
+
+
 def _analyse_one(analyser: LexiconSet, text: str, fallback: SentimentFallback | None = None) -> TextAnalysis:
     memo = analyser.memo.get(text) if fallback is None else None
     if memo is not None:
@@ -139,21 +153,49 @@ def _analyse_one(analyser: LexiconSet, text: str, fallback: SentimentFallback | 
     total = 0.0
     theme_raw: dict[str, float] = {}
     scored: list[tuple[dict[str, float], float]] = []
-    results = []
+    results: list[ScoredClause] = []
     thanks_total = 0.0
     weak_concession = False
     unsupported = False
     n_tok = len(tokens)
     headline = 0.0
     summed_up = False
+    by_sentence: dict[int, float] = {}
+    clauses_in: dict[int, int] = {}
+    verdicts: list[tuple[int, float, int]] = []  # (sentence, its part of total, index in results)
+    complaints: list[tuple[int, float, int]] = []  # the same, of the clauses that complain
     for first, end, weight, question, cm, ng, bs, sentence, concessive in split_clauses(lex, infos, marks, n_tok):
-        per_theme, raw, named, thanks, factor = score_clause(lex, tokens, infos, first, end, question, cm, ng, bs)
+        per_theme, raw, named, thanks, factor, solves = score_clause(
+            lex, tokens, infos, first, end, question, cm, ng, bs
+        )
+        clauses_in[sentence] = clauses_in.get(sentence, 0) + 1
+        if solves and raw >= 0.0 and complaints:
+            # "Была проблема с выплатой, но всё решили", "Пособие не приходило. Вчера всё
+            # исправили, спасибо": a resolver that undid nothing in its clause undoes the
+            # complaints told before it in its sentence, or in the sentence before.
+            # The sentence before counts only when this one praises too ("Вчера всё решили,
+            # спасибо"): "Hoidettiin vaan rutiinina" (processed as routine) solves nothing.
+            back = clauses_in[sentence] == 1 and raw > 0.0
+            for s, part, k in complaints:
+                if s == sentence or (back and s == sentence - 1):
+                    total -= part
+                    by_sentence[s] -= part
+                    results[k] = (dict.fromkeys(results[k][0], 0.0), 0.0, *results[k][2:])
+                    if s == 0 and headline < 0:
+                        headline = 0.0  # the opening verdict was the problem, now solved
+            complaints.clear()
         if raw:
             # The text's score: every clause with sentiment (the theme rules below never drop
             # one); a summary ("в целом", "overall") is the verdict, a drawback called the
             # only or a minor one ("единственный минус", "the only downside") weighs less.
             w = weight * factor
             total += raw * w
+            by_sentence[sentence] = by_sentence.get(sentence, 0.0) + raw * w
+            if raw < 0:
+                complaints.append((sentence, raw * w, len(results)))
+            bare = raw > 0 and w == 1.0 and not per_theme and not thanks and not question and sentence
+            if bare and _bare_verdict(lex, tokens, first, end):
+                verdicts.append((sentence, raw * w, len(results)))
             if factor == 1.0 and _is_headline(infos, first, end, n_tok):
                 # A short opening sentence is the verdict too, unless the text sums up itself.
                 headline = raw * w * (lex.summary_weight - 1.0)
@@ -170,6 +212,12 @@ def _analyse_one(analyser: LexiconSet, text: str, fallback: SentimentFallback | 
             unsupported = unsupported or (raw == 0.0 and not question)
         results.append((per_theme, raw, weight, named, sentence, concessive))
         weak_concession = weak_concession or (concessive and len(named) < len(per_theme))
+    for sentence, part, k in verdicts:
+        if clauses_in[sentence] == 1 and by_sentence.get(sentence - 1, 0.0) < -_IRONY_AFTER:
+            # "Ждала два часа. Браво.", "Nobody answered. Brilliant.": praise that only
+            # follows a complaint is irony; it neither offsets the complaint nor counts.
+            total -= part
+            results[k] = (results[k][0], 0.0, *results[k][2:])
     if unsupported:
         results = drop_unsupported_weak(results)
     if weak_concession:

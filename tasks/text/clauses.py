@@ -12,14 +12,20 @@ from collections.abc import Collection
 from typing import Any
 
 from tasks.text.lexicon import BAR, BUT, CONCESSIVE, END, QEND, Lexicon, TokenInfo
+from tasks.text.scope import (
+    COMPLAINTS,
+    POLAR,
+    PRAISE,
+    negate_coordinated,
+    negated_resolvers,
+    reverse_the_past,
+    without_double_negations,
+)
 
 __all__ = ["Clause", "score_clause", "split_clauses"]
 
 _NO_POSITIONS: list[int] = []
-_COMPLAINTS = frozenset(("negative", "mild_negative"))
 _NO_THEMES_SET: frozenset[str] = frozenset()
-_PRAISE = frozenset(("positive", "mild_positive"))
-_POLAR = _PRAISE | _COMPLAINTS
 # After "Хорошо," / "Good," these words make a statement of fact, not an interjection.
 _FACT_WORDS = frozenset(("что", "чтобы", "если", "когда", "that", "if", "when", "että", "jos", "kun"))
 # "love how the app crashes", "love when they cancel": praise that introduces a complaint.
@@ -97,7 +103,7 @@ def _ironic_praise(
     for start, end, cat, negated in hits:
         if start > first + 2:
             break
-        if negated or cat not in _PRAISE or end != start + 1 or end + 1 >= n:
+        if negated or cat not in PRAISE or end != start + 1 or end + 1 >= n:
             continue
         if any(infos[j][6] for j in range(first, start)):
             break
@@ -106,119 +112,6 @@ def _ironic_praise(
             out.add(start)
         break
     return out
-
-
-def _without_double_negations(lex: Lexicon, toks: list[str], negators: list[int]) -> list[int]:
-    """``negators`` less those of a double negation that affirms ("не могу не отметить":
-    I must mention; ``double_negations``)."""
-    dropped: set[int] = set()
-    for i in negators:
-        for phrase in lex.double_negations.get(toks[i], ()):
-            if tuple(toks[i : i + len(phrase)]) == phrase:
-                dropped.update(range(i, i + len(phrase)))
-                break
-    return [i for i in negators if i not in dropped] if dropped else negators
-
-
-def _phrase_at(phrases: dict[str, tuple[tuple[str, ...], ...]], toks: list[str], k: int) -> int:
-    """The length of the longest of ``phrases`` that starts at ``toks[k]``, else 0."""
-    for phrase in phrases.get(toks[k], ()):
-        if tuple(toks[k : k + len(phrase)]) == phrase:
-            return len(phrase)
-    return 0
-
-
-def _now_follows(lex: Lexicon, toks: list[str], infos: list[TokenInfo], k: int) -> bool:
-    """Whether a "now" marker ("теперь", "now", "nyt") follows ``k`` in its sentence."""
-    for j in range(k, len(toks)):
-        if infos[j][3] in (END, QEND):
-            return False
-        if _phrase_at(lex.now_markers, toks, j):
-            return True
-    return False
-
-
-def _reverse_the_past(
-    lex: Lexicon,
-    toks: list[str],
-    infos: list[TokenInfo],
-    first: int,
-    n: int,
-    hits: list[list[Any]],
-    barriers: list[int],
-) -> None:
-    """How it was, told against how it is: "Раньше было удобно, а сейчас …", "It used to be
-    easier", "Ennen jonotettiin tuntikausia, nyt …". From a past marker to the next comma,
-    "now" marker or the clause's end, praise and complaint read reversed (what was good
-    is gone, what was bad is over) and elapsed time counts nothing. Markers that are
-    also other words ("раньше срока", "ennen kuin") count only when a "now" marker follows
-    in the sentence (``past_markers_with_now``); an entry that holds the marker ("раньше
-    было лучше") is read as it is."""
-    k = first
-    while k < n:
-        size = _phrase_at(lex.past_markers, toks, k)
-        if size and k > 0 and toks[k - 1] in lex.past_not_after:
-            size = 0  # "I am used to it": accustomed, not how it was
-        if not size:
-            size = _phrase_at(lex.past_markers_with_now, toks, k)
-            if size and not _now_follows(lex, toks, infos, k + size):
-                size = 0
-        if not size:
-            k += 1
-            continue
-        start = k + size
-        end = next((c for c in barriers if c >= start), n)
-        end = next((j for j in range(start, end) if _phrase_at(lex.now_markers, toks, j)), end)
-        for h in hits:
-            if start <= h[0] < end and (h[2] in _POLAR or h[2] == "implicit"):
-                h[3] = not h[3]
-        k = end
-
-
-def _negated_resolvers(
-    toks: list[str],
-    negators: list[int],
-    resolvers: Collection[str],
-    hits: list[list[Any]],
-    barriers: list[int],
-    first: int,
-) -> tuple[list[int], set[int]]:
-    """Resolvers with a negator one or two words before them ("не решили", "ei ratkaistu",
-    "eivät korjanneet", "never resolved"), and the positions the negation loop leaves out:
-    those resolvers (they undo nothing) and their negators (they negate only the resolver).
-    A negator inside an entry ("не только решили") is that entry's and negates no resolver."""
-    at = set(negators)
-    unresolved: list[int] = []
-    skip: set[int] = set()
-    for i in negators:
-        if toks[i] not in resolvers or any(h[0] <= i < h[1] for h in hits):
-            continue  # a resolver that is praise ("помогли", "fixed") is negated as praise
-        for j in (i - 1, i - 2):
-            if (
-                j >= first
-                and j in at
-                and toks[j] not in resolvers
-                and not any(h[0] <= j < h[1] for h in hits)
-                and not any(j < c < i for c in barriers)
-            ):
-                unresolved.append(i)
-                skip.update((i, j))
-                break
-    return unresolved, skip
-
-
-def _negate_coordinated(lex: Lexicon, toks: list[str], hits: list[list[Any]], k: int) -> None:
-    """Carry the negation of ``hits[k]`` over a coordinator to the entries of the same
-    polarity joined to it: "нет очередей и хамства", "not friendly or helpful", "ei jonoa
-    tai odottelua" negate both (each joined entry right after the coordinator)."""
-    praise = hits[k][2] in _PRAISE
-    for j in range(k + 1, len(hits)):
-        prev, nxt = hits[j - 1], hits[j]
-        if nxt[0] != prev[1] + 1 or toks[prev[1]] not in lex.coordinators:
-            return
-        if nxt[2] not in _POLAR or (nxt[2] in _PRAISE) != praise:
-            return
-        nxt[3] = True
 
 
 def score_clause(
@@ -231,7 +124,7 @@ def score_clause(
     marks: list[int],
     negators: list[int],
     barriers: list[int],
-) -> tuple[dict[str, float], float, Collection[str], float, float]:
+) -> tuple[dict[str, float], float, Collection[str], float, float, bool]:
     """Themes of the clause ``toks[first:n]`` with their raw scores, its raw score, the
     themes a strong keyword names in it (the others are named by weak keywords only), the
     part of the raw score that is thanks, and the clause's weight factor: ``summary_weight``
@@ -239,7 +132,9 @@ def score_clause(
     ("единственный минус", "the only downside"), else 1.
 
     ``marks`` are the positions of its tokens with any lexicon fact, ``negators`` and
-    ``barriers`` the positions of its negators and of commas/dashes.
+    ``barriers`` the positions of its negators and of commas/dashes. The last item says
+    whether the clause holds a resolver that undid nothing after it ("…, но всё решили"):
+    the text's analysis lets it undo the complaints told before the clause.
     """
     multi = lex.multi
     theme_m: list[tuple[int, int, str, bool]] = []  # (start, end, theme, strong)
@@ -277,14 +172,14 @@ def score_clause(
                         else:
                             sent_m.append((i, end, p[1]))
     if negators and lex.double_negations:
-        negators = _without_double_negations(lex, toks, negators)
+        negators = without_double_negations(lex, toks, negators)
     # "Nobody" words (``void_negators``) that negate no entry are a complaint of their own.
     void_at = lex.void_negators
     voids = [i for i in negators if toks[i] in void_at] if void_at and negators else _NO_POSITIONS
     # A resolver among the negators may be negated itself ("Ничего не исправили").
     resolving = bool(negators) and not lex.resolver_tokens.isdisjoint([toks[i] for i in negators])
     if not theme_m and not sent_m and not voids and not resolving:
-        return {}, 0.0, _NO_THEMES_SET, 0.0, 1.0
+        return {}, 0.0, _NO_THEMES_SET, 0.0, 1.0, False
     # A negation that negates no entry in a clause that names a theme: "Пособие не
     # начислили", "Kurssi ei alkanut" (not in a question: "Вы не работаете в субботу?").
     theme_negation = lex.theme_negation if theme_m and negators and not question else 0.0
@@ -315,7 +210,7 @@ def score_clause(
         named = _NO_THEMES_SET
 
     if not sent_m and not voids and not theme_negation and not resolving:
-        return dict.fromkeys(themes, 0.0), 0.0, named, 0.0, 1.0
+        return dict.fromkeys(themes, 0.0), 0.0, named, 0.0, 1.0, False
     # Longest match wins where sentiment entries overlap ("одни и те же" over "те").
     if len(sent_m) > 1:
         sent_m.sort(key=lambda m: (m[0], m[0] - m[1]))
@@ -341,6 +236,7 @@ def score_clause(
     # Barriers (commas, dashes) bound both directions: "очереди не было, специалист вежливая".
     unattached: list[int] = []
     unresolved: list[int] = []  # resolvers under negation: "не решили", "ei korjattu"
+    idle = -1  # the first resolver with no complaint after it to undo: "ошибка была, исправили"
     if negators:
         scope = lex.scope
         post = lex.post_by_first
@@ -348,7 +244,7 @@ def score_clause(
         negator_at = set(negators)
         skip: set[int] = set()
         if resolving:
-            unresolved, skip = _negated_resolvers(toks, negators, resolvers, hits, barriers, first)
+            unresolved, skip = negated_resolvers(toks, negators, resolvers, hits, barriers, first)
         for i in negators:
             if i in skip:
                 continue  # a negated resolver resolves nothing, and its negator negates only it
@@ -358,7 +254,7 @@ def score_clause(
             for phrase in post.get(toks[i], ()):
                 if tuple(toks[i : i + len(phrase)]) == phrase:
                     for h in reversed(hits):
-                        if h[2] == "implicit" or (resolver and h[2] not in _COMPLAINTS):
+                        if h[2] == "implicit" or (resolver and h[2] not in COMPLAINTS):
                             continue  # "ответа до сих пор нет" negates the answer, not "до сих пор"
                         if i - 2 <= h[1] <= i and not (barriers and any(h[1] <= c < i for c in barriers)):
                             before = h
@@ -368,10 +264,10 @@ def score_clause(
             if before is not None:
                 before[3] = True
                 continue
-            if not resolver and any(h[0] <= i < h[1] and h[2] in _POLAR for h in hits):
+            if not resolver and any(h[0] <= i < h[1] and h[2] in POLAR for h in hits):
                 continue  # a negator inside a praise or complaint is that entry's ("без проблем")
             for k, h in enumerate(hits):
-                if h[2] == "implicit" or (resolver and h[2] not in _COMPLAINTS):
+                if h[2] == "implicit" or (resolver and h[2] not in COMPLAINTS):
                     continue  # "не публикуют уже неделю": elapsed time is not what is negated
                 if toks[h[0]] not in resolvers and not negator_at.isdisjoint(range(h[0], h[1])):
                     # An entry with its own negation: "ни разу не пожалела" is "не пожалела",
@@ -384,13 +280,15 @@ def score_clause(
                         # The verb chain goes on: praise right after the negated word is
                         # negated with it ("ei osannut auttaa", "en saanut apua").
                         chained = hits[k + 1]
-                        if chained[0] == h[1] and chained[2] in _PRAISE:
+                        if chained[0] == h[1] and chained[2] in PRAISE:
                             chained[3] = True
-                        elif h[2] in _POLAR:
-                            _negate_coordinated(lex, toks, hits, k)
+                        elif h[2] in POLAR:
+                            negate_coordinated(lex, toks, hits, k)
                     break
             else:
                 if resolver:
+                    if idle < 0 and not question and not any(h[0] <= i < h[1] and h[3] for h in hits):
+                        idle = i  # not "не помогли": a resolver negated as praise undid nothing
                     continue
                 # A negator inside an entry ("not always", "без задержек") is that entry's.
                 if (voids or theme_negation) and not any(h[0] <= i < h[1] for h in hits):
@@ -410,7 +308,7 @@ def score_clause(
             )
         ]
     if hits and (lex.past_markers or lex.past_markers_with_now):
-        _reverse_the_past(lex, toks, infos, first, n, hits, barriers)
+        reverse_the_past(lex, toks, infos, first, n, hits, barriers)
     weights, negated_w = lex.weights, lex.negated
     values: list[tuple[int, int, float]] = []
     thanks_at = {h[0] for h in hits if h[2] == "thanks"}
@@ -440,7 +338,9 @@ def score_clause(
         # "Проблему так и не решили", "Vikaa ei korjattu": an unresolved problem is a complaint
         # (unless the resolver is praise itself and was negated as such: "не помогли").
         complaint = negated_w["expected"]
-        values.extend((i, i + 1, complaint) for i in unresolved if not any(h[0] <= i < h[1] for h in hits))
+        values.extend(
+            (i, i + 1, complaint) for i in unresolved if not any(h[0] <= i < h[1] and h[2] in POLAR for h in hits)
+        )
     if unattached:
         # "никто их не обновляет", "nobody ever picks up", "kukaan ei kertonu": a "nobody"
         # that negates no entry still says that somebody did not do their job.
@@ -454,6 +354,12 @@ def score_clause(
                 other = i if other < 0 else other
         if theme_negation and other >= 0:
             values.append((other, other + 1, theme_negation))  # once per clause
+    if idle >= 0 and values:
+        # "Пособие не пришло, оказалась ошибка в реквизитах, исправили за день": what went
+        # wrong before a resolver that undid nothing after it is the problem it solved, back
+        # to a colon ("Не знает правил: сказала, что не положено, потом всё исправили").
+        since = max((c for c in barriers if c < idle and toks[c] == ":"), default=-1)
+        values = [t for t in values if t[0] < since or t[0] >= idle or t[2] > 0]
     if values and any(v < 0 for _, _, v in values):
         # "Great, another delay", "Супер, опять списали", "love how you lost my bag": praise
         # opening the clause as an interjection before a complaint is irony, like thanks.
@@ -469,9 +375,9 @@ def score_clause(
         thanks = sum([t[2] for t in values if t[0] in thanks_at]) if thanks_at else 0.0
     raw = sum([t[2] for t in values])
     if not themes:
-        return {}, raw, named, thanks, clause_factor
+        return {}, raw, named, thanks, clause_factor, idle >= 0
     if not values or all(v > 0 for _, _, v in values) or all(v < 0 for _, _, v in values):
-        return dict.fromkeys(themes, raw), raw, named, thanks, clause_factor
+        return dict.fromkeys(themes, raw), raw, named, thanks, clause_factor, idle >= 0
     # Praise and complaint in one clause: each scored entry goes to the nearest theme
     # mention (tokens in between, a barrier counting as three), ties to all of them.
     per_theme = dict.fromkeys(themes, 0.0)
@@ -490,4 +396,4 @@ def score_clause(
                 best.append(tid)
         for tid in best:
             per_theme[tid] += v
-    return per_theme, raw, named, thanks, clause_factor
+    return per_theme, raw, named, thanks, clause_factor, idle >= 0

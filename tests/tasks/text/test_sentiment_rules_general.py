@@ -513,3 +513,42 @@ def test_a_time_ahead_or_a_length_is_no_wait(cfg, text):
 )
 def test_waits_and_swearing_stay_complaints(cfg, text):
     assert score(text, cfg) <= -0.1, text
+
+
+@pytest.mark.parametrize(
+    ("text", "sign"),
+    [
+        # a problem told, then solved: the solution is what the text says
+        ("Сначала пособие не пришло, позвонила — оказалось ошибка в реквизитах, исправили за день. Спасибо!", 1),
+        ("Была проблема, но всё решили. Молодцы!", 1),
+        ("Долго не могла дозвониться, но в итоге мне помогли.", 1),
+        ("The app kept crashing but they fixed it within a day.", 1),
+        ("Sovellus kaatui, mutta vika korjattiin nopeasti.", 1),
+        # ... but not what the solution does not reach
+        ("Девушка не знает правил: сказала, что пособие не положено, потом начальник всё исправил.", -1),
+        ("Проблему решили, но через неделю снова сломалось.", -1),
+        ("Ошибку исправили, но деньги так и не вернули.", -1),
+        ("Проблему так и не решили.", -1),
+        ("Työvoimatoimistossa ei ollut ketään, joka olisi jaksanut kuunnella. Hoidettiin vaan rutiinina.", -1),
+    ],
+)
+def test_a_story_of_a_problem_solved(cfg, text, sign):
+    assert score(text, cfg) * sign >= 0.1, text
+
+
+@pytest.mark.parametrize(
+    ("text", "sign"),
+    [
+        ("Nobody answered the phone all week. Brilliant.", -1),
+        ("Ждала два часа у кабинета. Браво.", -1),
+        ("Ужасно. Молодцы.", -1),
+        ("Великолепно. Молодцы!", 1),  # after praise it is praise
+    ],
+)
+def test_a_bare_verdict_after_a_complaint_is_irony(cfg, text, sign):
+    assert score(text, cfg) * sign >= 0.1, text
+
+
+def test_praise_of_an_aspect_after_a_complaint_is_no_irony(cfg):
+    a = analyse(["Очередь огромная. Персонал вежливый."], cfg)[0]
+    assert a.theme_sentiment["staff_attitude"] > 0 > a.theme_sentiment["waiting_time"]
