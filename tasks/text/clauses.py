@@ -287,8 +287,10 @@ def score_clause(
                     break
             else:
                 if resolver:
-                    if idle < 0 and not question and not any(h[0] <= i < h[1] and h[3] for h in hits):
-                        idle = i  # not "не помогли": a resolver negated as praise undid nothing
+                    if idle < 0 and not question and not any(h[0] <= i < h[1] and (h[3] or h[0] < i) for h in hits):
+                        # Not "не помогли" (negated as praise) nor "не разобрался" (a
+                        # complaint that holds the resolver): those undid nothing.
+                        idle = i
                     continue
                 # A negator inside an entry ("not always", "без задержек") is that entry's.
                 if (voids or theme_negation) and not any(h[0] <= i < h[1] for h in hits):

@@ -552,3 +552,9 @@ def test_a_bare_verdict_after_a_complaint_is_irony(cfg, text, sign):
 def test_praise_of_an_aspect_after_a_complaint_is_no_irony(cfg):
     a = analyse(["Очередь огромная. Персонал вежливый."], cfg)[0]
     assert a.theme_sentiment["staff_attitude"] > 0 > a.theme_sentiment["waiting_time"]
+
+
+def test_a_complaint_that_holds_a_resolver_is_no_story_of_a_problem_solved(cfg):
+    """The complaint entry "не разобрался" holds "разобрался", a resolver is a resolver that undid nothing
+    after it; the complaint it is part of stays."""
+    assert score("Специалист не разобрался в моём случае.", cfg) <= -0.1
