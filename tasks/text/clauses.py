@@ -274,7 +274,11 @@ def score_clause(
                     # "ничего хуже не видел" is "хуже не видел". A resolver is no negation of
                     # its own: "не помогли" negates "помогли".
                     continue
-                if i < h[0] <= i + scope and not (barriers and any(i < c < h[0] for c in barriers)):
+                # Degree words (at most two) do not use up the scope: "ei ollut yhtään niin hankalaa".
+                reach = scope
+                if i + scope < h[0] <= i + scope + 2:
+                    reach += sum(1 for j in range(i + 1, h[0]) if infos[j][2] != 1.0)
+                if i < h[0] <= i + reach and not (barriers and any(i < c < h[0] for c in barriers)):
                     h[3] = not h[3] if resolver else True  # "никто не напомнил" negates it once
                     if not resolver and k + 1 < len(hits):
                         # The verb chain goes on: praise right after the negated word is

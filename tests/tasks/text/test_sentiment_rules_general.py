@@ -558,3 +558,45 @@ def test_a_complaint_that_holds_a_resolver_is_no_story_of_a_problem_solved(cfg):
     """The complaint entry "не разобрался" holds "разобрался", a resolver is a resolver that undid nothing
     after it; the complaint it is part of stays."""
     assert score("Специалист не разобрался в моём случае.", cfg) <= -0.1
+
+
+@pytest.mark.parametrize(
+    ("text", "sign"),
+    [
+        ("Мой инспектор просто золото, всегда перезванивает.", 1),
+        ("Курсы от центра занятости — пустая трата времени.", -1),
+        ("Сделайте уже нормальную вентиляцию.", -1),
+        ("40 минут на линии и сброс.", -1),
+        ("Документы потеряли, и теперь вежливо извиняются. Мне от этого не легче.", -1),
+        ("Пришла с ребенком, пропустили вне очереди.", 1),
+        ("Зашел без записи, приняли через 5 минут. Всё бы так работало.", 1),
+        ("Как всегда. Ничего не меняется годами.", -1),
+        ("Вакансий по моей специальности нет уже полгода.", -1),  # elapsed time is never negated
+        ("Mitä järkeä?", -1),
+        ("Soitto menee aina vastaajaan.", -1),
+        ("Ei ole normaalia että virkailija nauraa asiakkaan tilanteelle.", -1),
+        ("Ammattitaidoton henkilökunta ja kaoottinen järjestelmä.", -1),
+        ("Palkkatuki ois pitäny tulla maaliskuussa.", -1),
+        ("Työkokeilu meni hyvin ja valmentaja tuki koko ajan.", 1),  # "koko ajan" is no complaint
+        ("Ei ollut yhtään niin hankalaa kuin pelkäsin, hakemus meni läpi parissa päivässä.", 1),
+        ("If I could give zero stars I would.", -1),
+        ("The new online portal is a massive improvement.", 1),
+        ("The new payment schedule is much clearer.", 1),
+        ("I had a problem with my payment but it was fixed within 3 days.", 1),
+    ],
+)
+def test_more_phrases_written_apart(cfg, text, sign):
+    """Sentences from a second separate writer (texts shortened where the rest says nothing)."""
+    assert score(text, cfg) * sign >= 0.1, text
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Can I get the forms in large print? I have poor eyesight.",
+        "Please confirm you have received my sick note.",
+        "I'd like to cancel my appointment on Thursday as I have started a new job.",
+    ],
+)
+def test_requests_about_health_and_cancelling_are_no_complaint(cfg, text):
+    assert score(text, cfg) >= 0.0, text
