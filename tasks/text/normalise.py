@@ -42,6 +42,31 @@ _CONTRACTIONS = (
 # keyboard) would end the sentence in the middle of the word.
 _SEMICOLON_APOSTROPHE = re.compile(r"(?<=[a-z]);(?=(?:t|s|m|ll|re|ve)\b)")
 _SPACED_HYPHEN = re.compile(r"(?<=\s)-+(?=\s)")
+# A rating written in the text ("1/5", "10 из 10", "5 stars", "ставлю 2", "2 tähteä") is the
+# author's verdict: it becomes 👍 / 👎 (a mid rating nothing), tokens every language reads.
+_DIGIT = re.compile(r"\d")
+_RATING_HINTS = ("/", " из ", " of ", "kautta", "зв", "star", "täht", "ставл", "оцен", "rating", "arvosana")
+_OF = r"\s*(?:/|из|out\s+of|of|kautta)\s*"
+_RATING = re.compile(
+    r"(?<![\d.,/:])(?:(?P<n>10|[0-9])" + _OF + r"(?P<top>10|5)(?![\d/.,]\d)"
+    r"|(?P<s>[0-5])\s*(?:зв[её]зд\w*|stars?\b|tähte\w*|tähti\b)"
+    r"|(?:ставлю|оценка|оценку|rating|arvosana)\s*(?P<g>10|[0-9])(?![\d/.,]\d))"
+)
+
+
+def _rating(m: re.Match[str]) -> str:
+    if m.group("n") is not None:
+        value, top = int(m.group("n")), int(m.group("top"))
+    else:
+        raw = m.group("s") if m.group("s") is not None else m.group("g")
+        value = int(raw)
+        top = 10 if value > 5 else 5
+    if value > top:
+        return m.group(0)
+    share = value / top
+    return " 👎 " if share <= 0.4 else " 👍 " if share >= 0.8 else " "
+
+
 # "@united", "@USER": whom a post is addressed to says nothing, and as a word it would stand
 # first in the text ("@USER great, another delay" is irony only when "great" opens it).
 _MENTION = re.compile(r"(?<![\w.])@\w+")
@@ -50,6 +75,7 @@ _MENTION = re.compile(r"(?<![\w.])@\w+")
 def normalise(text: str) -> str:
     """Lower case, ё→е, redaction placeholders and @mentions removed, English contractions spelled out.
 
+    A rating written in the text is 👍 / 👎 ("5/5", "1 star", "ставлю 2"; :func:`_rating`).
     "didn't" → "did not", "can't" → "can not", "they'll" → "they will", "it's" → "it"
     (a possessive or "is" carries nothing the lexicons use); a hyphen between spaces is
     a dash (a barrier), inside a word it separates two tokens ("смс-напоминание").
@@ -59,6 +85,8 @@ def normalise(text: str) -> str:
     if "@" in text:
         text = _MENTION.sub(" ", text)
     text = text.lower().replace("ё", "е")
+    if _DIGIT.search(text) and any(w in text for w in _RATING_HINTS):
+        text = _RATING.sub(_rating, text)
     if ";" in text:
         text = _SEMICOLON_APOSTROPHE.sub("'", text)
     if "'" in text or "’" in text:

@@ -600,3 +600,24 @@ def test_more_phrases_written_apart(cfg, text, sign):
 )
 def test_requests_about_health_and_cancelling_are_no_complaint(cfg, text):
     assert score(text, cfg) >= 0.0, text
+
+
+@pytest.mark.parametrize(
+    ("text", "sign"),
+    [
+        ("Ammattitaidoton henkilökunta. 1/5", -1),
+        ("Henkilökunta. 1/5", -1),
+        ("Отделение. 5/5", 1),
+        ("Отделение, 10 из 10!", 1),
+        ("Ставлю 2 звезды.", -1),
+        ("Office visit. 5 stars", 1),
+        ("Toimisto. 2 tähteä", -1),
+    ],
+)
+def test_a_rating_written_in_the_text_is_the_verdict(cfg, text, sign):
+    assert score(text, cfg) * sign >= 0.1, text
+
+
+@pytest.mark.parametrize("text", ["Дата 5/10/2024", "Открыто 24/7", "Принесла 3/5 документов", "Курс 2.5/5"])
+def test_dates_hours_and_fractions_are_no_rating(text):
+    assert "👍" not in normalise(text) and "👎" not in normalise(text)
