@@ -20,7 +20,7 @@ from cxloop.config import AppConfig
 from cxloop.domain import LANGUAGES
 from tasks.text.clauses import score_clause, split_clauses
 from tasks.text.language import detect_normalised
-from tasks.text.lexicon import END, LexiconSet, lexicon_set
+from tasks.text.lexicon import END, Lexicon, LexiconSet, lexicon_set
 from tasks.text.normalise import TOKEN_RE, normalise
 from tasks.text.theme_rules import (
     CHANNEL_THEMES,
@@ -126,7 +126,7 @@ _VERDICT_MAX_WORDS = 2
 _IRONY_AFTER = 0.5
 
 
-def _bare_verdict(lex: Any, tokens: list[str], first: int, end: int) -> bool:
+def _bare_verdict(lex: Lexicon, tokens: list[str], first: int, end: int) -> bool:
     """Whether ``tokens[first:end]`` is a verdict of at most two words and no "now" marker
     ("Браво.", "Brilliant organisation.", "Hienoa työtä."; not "Теперь отлично.")."""
     words = [t for t in tokens[first:end] if t[0].isalpha()]

@@ -55,6 +55,8 @@ _RATING = re.compile(
 
 
 def _rating(m: re.Match[str]) -> str:
+    """👎 for at most 40 % of the scale, 👍 for at least 80 %, nothing between: "2/5", "4 из 5",
+    "ставлю 8" (a number above 5 is on the 10-point scale); an impossible one is left as it is."""
     if m.group("n") is not None:
         value, top = int(m.group("n")), int(m.group("top"))
     else:
