@@ -49,7 +49,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from tools.text_eval import NEUTRAL_BAND, sentiment_class
+from tools.text_eval import NEUTRAL_BAND, SENTIMENT_LABELS, sentiment_class
 
 __all__ = [
     "RealItem",
@@ -148,14 +148,11 @@ def _sentiment_figures(pairs: Sequence[tuple[RealItem, float]]) -> dict[str, flo
     }
 
 
-_CLASSES = ("negative", "neutral", "positive")
-
-
 def _confusion(pairs: Sequence[tuple[RealItem, float]]) -> dict[str, list[int]]:
     """Gold class -> how many of its texts were read negative / neutral / positive."""
-    out = {c: [0, 0, 0] for c in _CLASSES}
+    out = {c: [0, 0, 0] for c in SENTIMENT_LABELS}
     for item, s in pairs:
-        out[item.sentiment][_CLASSES.index(sentiment_class(s, NEUTRAL_BAND))] += 1
+        out[item.sentiment][SENTIMENT_LABELS.index(sentiment_class(s, NEUTRAL_BAND))] += 1
     return {c: v for c, v in out.items() if sum(v)}
 
 

@@ -266,11 +266,7 @@ class _LexiconBuilder:
 
         scoring = sentiment["_scoring"]
         resolvers = [normalise(w).strip().lstrip("=") for w in sentiment.get("resolvers") or []]
-        void: dict[str, list[tuple[str, ...]]] = {}
-        for phrase in sentiment.get("void_negators") or []:
-            parts = tuple(normalise(phrase).split())
-            if parts:
-                void.setdefault(parts[0], []).append(parts)
+        void = _by_first(sentiment.get("void_negators") or [])
         return Lexicon(
             language=self.language,
             stemmer=self.stemmer,
@@ -312,7 +308,7 @@ class _LexiconBuilder:
             void_negation=float(scoring["void_negation"]),
             theme_negation=float(scoring["theme_negation"]),
             scope=int(scoring["negation_scope"]),
-            void_negators={k: tuple(sorted(v, key=len, reverse=True)) for k, v in void.items()},
+            void_negators=void,
             element_text={eid: value for (_, value), eid in self.elements.items()},
             element_rank={eid: (_KIND_RANK[kind], -len(value)) for (kind, value), eid in self.elements.items()},
             base_forms=finnish_base_forms() if self.language == "fi" else None,

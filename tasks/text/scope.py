@@ -36,10 +36,8 @@ def without_double_negations(lex: Lexicon, toks: list[str], negators: list[int])
     I must mention; ``double_negations``)."""
     dropped: set[int] = set()
     for i in negators:
-        for phrase in lex.double_negations.get(toks[i], ()):
-            if tuple(toks[i : i + len(phrase)]) == phrase:
-                dropped.update(range(i, i + len(phrase)))
-                break
+        size = phrase_at(lex.double_negations, toks, i)
+        dropped.update(range(i, i + size))
     return [i for i in negators if i not in dropped] if dropped else negators
 
 
